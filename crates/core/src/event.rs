@@ -1,0 +1,425 @@
+//! The trace event an agent publishes, and its JSON form.
+//!
+//! The JSON form uses the Avro field names of `schemas/v1/trace-event.avsc`:
+//! timestamps are RFC 3339 (normalised to UTC, microsecond precision), enum
+//! symbols are lowercase, optional fields may be omitted, and an unknown
+//! field or a wrong type is rejected with an error naming the field.
+
+use crate::{Error, Result};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+/// Longest tenant id accepted.
+pub const MAX_TENANT_ID_LEN: usize = 128;
+/// Longest agent, session or other identifier accepted.
+pub const MAX_ID_LEN: usize = 256;
+
+/// Microseconds since the Unix epoch, UTC (Avro `timestamp-micros`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// RFC 3339 in UTC with microseconds, e.g. `2026-11-27T09:14:03.512345Z`.
+    pub fn to_rfc3339(self) -> String {
+        match chrono::DateTime::from_timestamp_micros(self.0) {
+            Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            None => format!("@{}us", self.0),
+        }
+    }
+
+    /// Parses RFC 3339 with any offset, normalised to UTC.
+    pub fn parse_rfc3339(s: &str) -> Option<Self> {
+        let t = chrono::DateTime::parse_from_rfc3339(s).ok()?;
+        Some(Timestamp(t.timestamp_micros()))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Timestamp::parse_rfc3339(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!("`{s}` is not an RFC 3339 timestamp"))
+        })
+    }
+}
+
+macro_rules! symbol_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $var:ident = $code:literal => $sym:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vm])* $var),+ }
+
+        impl $name {
+            /// Every symbol, in Avro schema order.
+            pub const ALL: &'static [$name] = &[$($name::$var),+];
+            /// The stable one-byte code used in canonical bytes.
+            pub fn code(self) -> u8 { match self { $($name::$var => $code),+ } }
+            /// The variant with this canonical code.
+            pub fn from_code(c: u8) -> Option<Self> { match c { $($code => Some($name::$var),)+ _ => None } }
+            /// The lowercase Avro/JSON symbol.
+            pub fn symbol(self) -> &'static str { match self { $($name::$var => $sym),+ } }
+            /// The variant with this symbol.
+            pub fn from_symbol(s: &str) -> Option<Self> { match s { $($sym => Some($name::$var),)+ _ => None } }
+        }
+    };
+}
+
+symbol_enum!(
+    /// What an event records.
+    EventKind {
+        /// An agent run begins.
+        AgentStart = 0 => "agent_start",
+        /// A call to a language model.
+        LlmCall = 1 => "llm_call",
+        /// A tool invocation.
+        ToolCall = 2 => "tool_call",
+        /// A decision the agent took.
+        Decision = 3 => "decision",
+        /// An agent run ends.
+        AgentEnd = 4 => "agent_end",
+        /// An error.
+        Error = 5 => "error",
+        /// A liveness heartbeat.
+        Heartbeat = 6 => "heartbeat",
+        /// A retrieval (RAG) step.
+        Retrieval = 7 => "retrieval",
+        /// Control handed to another agent.
+        Handoff = 8 => "handoff",
+        /// A human reviewed or approved a step.
+        HumanReview = 9 => "human_review",
+    }
+);
+
+symbol_enum!(
+    /// Outcome of one tool call.
+    ToolStatus {
+        /// The tool returned normally.
+        Ok = 0 => "ok",
+        /// The tool failed.
+        Error = 1 => "error",
+        /// The tool timed out.
+        Timeout = 2 => "timeout",
+        /// The call was refused by a policy.
+        Denied = 3 => "denied",
+    }
+);
+
+symbol_enum!(
+    /// Outcome of the step.
+    StatusCode {
+        /// Success.
+        Ok = 0 => "ok",
+        /// Failure; see the message.
+        Error = 1 => "error",
+    }
+);
+
+symbol_enum!(
+    /// Declared sensitivity of the data in the event.
+    Classification {
+        /// Public.
+        Public = 0 => "public",
+        /// Internal.
+        Internal = 1 => "internal",
+        /// Confidential.
+        Confidential = 2 => "confidential",
+        /// Restricted.
+        Restricted = 3 => "restricted",
+    }
+);
+
+/// The model that served a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    /// Provider, e.g. `openai`.
+    pub provider: String,
+    /// Model name, e.g. `gpt-4o`.
+    pub name: String,
+    /// Model version, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// One tool call of a step. `arguments` and `result` are content fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolCall {
+    /// Tool name.
+    pub name: String,
+    /// Call id linking request and result.
+    pub call_id: String,
+    /// Arguments as sent (content; erasable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<String>,
+    /// Result as returned (content; erasable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    /// Outcome.
+    pub status: ToolStatus,
+}
+
+/// Token usage of a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tokens {
+    /// Prompt tokens.
+    pub input: u64,
+    /// Completion tokens.
+    pub output: u64,
+    /// Prompt tokens served from cache.
+    #[serde(default)]
+    pub cached: u64,
+}
+
+/// Outcome of the step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Status {
+    /// ok or error.
+    pub code: StatusCode,
+    /// Error message, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Default for Status {
+    fn default() -> Self {
+        Status {
+            code: StatusCode::Ok,
+            message: None,
+        }
+    }
+}
+
+/// A free-form key/value pair (an array, not a map, so order is kept and the
+/// encoding is deterministic).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attribute {
+    /// Key, e.g. `gen_ai.operation.name`.
+    pub key: String,
+    /// Value.
+    pub value: String,
+}
+
+/// One structured trace event of an AI agent (schema `TraceEvent` v1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceEvent {
+    /// Unique id; producer retries reuse it (idempotency key).
+    pub event_id: Uuid,
+    /// Tenant owning the event: `[A-Za-z0-9._-]{1,128}`, not starting with `.`.
+    pub tenant_id: String,
+    /// Agent that emitted it.
+    pub agent_id: String,
+    /// Session (run) the step belongs to.
+    pub session_id: String,
+    /// Position of the step in its session, from 0.
+    pub step_index: u32,
+    /// The step that caused this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_event_id: Option<Uuid>,
+    /// What the event records.
+    pub kind: EventKind,
+    /// When the step happened (agent clock).
+    pub timestamp: Timestamp,
+    /// Model that served it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<Model>,
+    /// Prompt or input (content; erasable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// Output (content; erasable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Reasoning / chain of thought (content; erasable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
+    /// Tool calls made in the step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<ToolCall>,
+    /// Token usage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<Tokens>,
+    /// Cost in micro-USD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_micros: Option<u64>,
+    /// Latency in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// Outcome.
+    #[serde(default)]
+    pub status: Status,
+    /// Hashed customer identifiers (HMAC), for DSAR look-ups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subject_ids: Vec<String>,
+    /// Declared data classification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_classification: Option<Classification>,
+    /// Steps the session is expected to have (completeness monitoring).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_steps: Option<u32>,
+    /// Other attributes, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<Attribute>,
+}
+
+/// Is `s` a valid tenant id? Tenant ids name files and checkpoint origins,
+/// so they are restricted to a safe alphabet.
+pub fn is_valid_tenant_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_TENANT_ID_LEN
+        && !s.starts_with('.')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+impl TraceEvent {
+    /// Parses one event from its JSON form and validates it.
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        let de = &mut serde_json::Deserializer::from_slice(bytes);
+        let ev: TraceEvent = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            // serde_json appends " at line L column C"; the path says more.
+            let field = if path == "." {
+                unknown_field_name(&inner.to_string()).unwrap_or_else(|| ".".into())
+            } else {
+                path
+            };
+            Error::event(field, inner.to_string())
+        })?;
+        ev.validate()?;
+        Ok(ev)
+    }
+
+    /// The JSON form (one line, no trailing newline).
+    pub fn to_json(&self) -> String {
+        // Serialising plain data with string keys cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Checks the rules serde cannot express.
+    pub fn validate(&self) -> Result<()> {
+        if !is_valid_tenant_id(&self.tenant_id) {
+            return Err(Error::event(
+                "tenant_id",
+                "must be 1-128 characters of [A-Za-z0-9._-], not starting with '.'",
+            ));
+        }
+        for (name, v) in [("agent_id", &self.agent_id), ("session_id", &self.session_id)] {
+            if v.is_empty() || v.len() > MAX_ID_LEN {
+                return Err(Error::event(name, "must be 1-256 bytes"));
+            }
+        }
+        if self.parent_event_id == Some(self.event_id) {
+            return Err(Error::event("parent_event_id", "an event cannot be its own parent"));
+        }
+        for (i, t) in self.tools.iter().enumerate() {
+            if t.name.is_empty() {
+                return Err(Error::event(format!("tools[{i}].name"), "must not be empty"));
+            }
+        }
+        for (i, a) in self.attributes.iter().enumerate() {
+            if a.key.is_empty() {
+                return Err(Error::event(format!("attributes[{i}].key"), "must not be empty"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Pulls the field name out of serde's "unknown field `x`" / "missing field `x`".
+fn unknown_field_name(msg: &str) -> Option<String> {
+    let start = msg.find('`')? + 1;
+    let len = msg[start..].find('`')?;
+    Some(msg[start..start + len].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../../tests/fixtures/trace-event.json");
+
+    #[test]
+    fn shared_example_parses_as_is() {
+        let ev = TraceEvent::from_json(EXAMPLE.as_bytes()).expect("example must parse");
+        assert_eq!(ev.tenant_id, "acme");
+        assert_eq!(ev.kind, EventKind::ToolCall);
+        assert_eq!(ev.tools.len(), 1);
+        assert_eq!(ev.tokens.map(|t| t.cached), Some(512));
+        assert_eq!(ev.timestamp.to_rfc3339(), "2026-11-27T09:14:03.512345Z");
+        let again = TraceEvent::from_json(ev.to_json().as_bytes()).expect("round trip");
+        assert_eq!(again, ev);
+    }
+
+    fn err_field(json: &str) -> String {
+        match TraceEvent::from_json(json.as_bytes()) {
+            Err(Error::InvalidEvent { field, .. }) => field,
+            other => panic!("expected InvalidEvent, got {other:?}"),
+        }
+    }
+
+    fn with(key: &str, value: &str) -> String {
+        let mut v: serde_json::Value = serde_json::from_str(EXAMPLE).expect("example");
+        v[key] = serde_json::from_str(value).expect("value");
+        v.to_string()
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        assert_eq!(err_field(&with("colour", "\"red\"")), "colour");
+    }
+
+    #[test]
+    fn wrong_type_is_named_with_its_path() {
+        assert_eq!(err_field(&with("step_index", "\"three\"")), "step_index");
+        assert_eq!(err_field(&with("tokens", r#"{"input":"x","output":1}"#)), "tokens.input");
+        assert_eq!(
+            err_field(&with("tools", r#"[{"name":"a","call_id":"c","status":"maybe"}]"#)),
+            "tools[0].status"
+        );
+    }
+
+    #[test]
+    fn missing_required_field_is_named() {
+        let mut v: serde_json::Value = serde_json::from_str(EXAMPLE).expect("example");
+        v.as_object_mut().expect("object").remove("session_id");
+        assert_eq!(err_field(&v.to_string()), "session_id");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        assert_eq!(err_field(&with("tenant_id", "\"a/b\"")), "tenant_id");
+        assert_eq!(err_field(&with("timestamp", "\"yesterday\"")), "timestamp");
+        assert_eq!(err_field(&with("event_id", "\"not-a-uuid\"")), "event_id");
+        assert_eq!(err_field(&with("kind", "\"LLM_CALL\"")), "kind");
+        assert_eq!(err_field(&with("agent_id", "\"\"")), "agent_id");
+    }
+
+    #[test]
+    fn optional_fields_may_be_omitted() {
+        let min = r#"{"event_id":"0b7e4c2a-9f1d-4e57-8c3b-2d6a1f0e9b41","tenant_id":"t","agent_id":"a",
+            "session_id":"s","step_index":0,"kind":"heartbeat","timestamp":"2026-01-01T00:00:00+01:00"}"#;
+        let ev = TraceEvent::from_json(min.as_bytes()).expect("minimal event");
+        assert_eq!(ev.timestamp.to_rfc3339(), "2025-12-31T23:00:00.000000Z");
+        assert_eq!(ev.status.code, StatusCode::Ok);
+    }
+
+    #[test]
+    fn symbols_and_codes_round_trip() {
+        for k in EventKind::ALL {
+            assert_eq!(EventKind::from_code(k.code()), Some(*k));
+            assert_eq!(EventKind::from_symbol(k.symbol()), Some(*k));
+        }
+    }
+}

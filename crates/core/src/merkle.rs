@@ -1,0 +1,355 @@
+//! RFC 6962 Merkle trees: roots, inclusion and consistency proofs.
+//!
+//! The arithmetic is `tlog_tiles` (Cloudflare's port of Go's
+//! `golang.org/x/mod/sumdb/tlog`, RFC 6962 compatible), reused rather than
+//! rewritten. Trees are storage-agnostic: anything implementing
+//! [`tlog_tiles::HashReader`] over the "stored hash" index space can back one;
+//! [`MemoryTree`] keeps them in a `Vec`, the sequencer keeps them in RocksDB.
+
+use crate::hash::Hash;
+use crate::{Error, Result};
+pub use tlog_tiles::HashReader;
+use tlog_tiles::{self as tlog};
+
+/// An inclusion proof or a consistency proof: the sibling hashes, bottom-up.
+pub type Proof = Vec<Hash>;
+
+/// Root of the empty tree: SHA-256 of nothing.
+pub fn empty_root() -> Hash {
+    tlog::EMPTY_HASH.into()
+}
+
+/// A Merkle tree held in memory, in stored-hash order.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryTree {
+    stored: Vec<tlog::Hash>,
+    size: u64,
+}
+
+impl HashReader for MemoryTree {
+    fn read_hashes(&self, indexes: &[u64]) -> std::result::Result<Vec<tlog::Hash>, tlog::Error> {
+        indexes
+            .iter()
+            .map(|&i| {
+                usize::try_from(i)
+                    .ok()
+                    .and_then(|i| self.stored.get(i).copied())
+                    .ok_or(tlog::Error::IndexesNotInTree)
+            })
+            .collect()
+    }
+}
+
+impl MemoryTree {
+    /// An empty tree.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of leaves.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Appends a leaf given its RFC 6962 leaf hash.
+    pub fn push(&mut self, leaf: Hash) {
+        // A MemoryTree always holds every hash it was built with, so reading
+        // its own earlier hashes cannot fail.
+        if let Ok(new) = tlog::stored_hashes_for_record_hash(self.size, leaf.into(), self) {
+            self.stored.extend(new);
+            self.size += 1;
+        }
+    }
+
+    /// Root of the first `size` leaves.
+    pub fn root_at(&self, size: u64) -> Result<Hash> {
+        if size > self.size {
+            return Err(Error::Merkle(format!("tree has {} leaves, not {size}", self.size)));
+        }
+        tlog::tree_hash(size, self).map(Hash::from).map_err(merkle_err)
+    }
+
+    /// Root of the whole tree.
+    pub fn root(&self) -> Hash {
+        self.root_at(self.size).unwrap_or_else(|_| empty_root())
+    }
+
+    /// Proof that leaf `index` is in the tree of the first `size` leaves.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Proof> {
+        if size > self.size {
+            return Err(Error::Merkle(format!("tree has {} leaves, not {size}", self.size)));
+        }
+        tlog::prove_record(size, index, self)
+            .map(|p| p.into_iter().map(Hash::from).collect())
+            .map_err(merkle_err)
+    }
+
+    /// Proof that the tree of `old` leaves is a prefix of the tree of `new` leaves.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Proof> {
+        if new > self.size {
+            return Err(Error::Merkle(format!("tree has {} leaves, not {new}", self.size)));
+        }
+        tlog::prove_tree(new, old, self)
+            .map(|p| p.into_iter().map(Hash::from).collect())
+            .map_err(merkle_err)
+    }
+}
+
+fn merkle_err(e: tlog::Error) -> Error {
+    Error::Merkle(e.to_string())
+}
+
+fn to_tlog(p: &[Hash]) -> Vec<tlog::Hash> {
+    p.iter().map(|h| (*h).into()).collect()
+}
+
+/// Longest proof accepted: a tree of 2^64 leaves needs at most 64 hashes.
+const MAX_PROOF_LEN: usize = 64;
+
+/// Checks that `leaf` is leaf `index` of the tree of `size` leaves with `root`.
+pub fn verify_inclusion(proof: &[Hash], index: u64, size: u64, leaf: Hash, root: Hash) -> Result<()> {
+    if index >= size {
+        return Err(Error::Merkle(format!("index {index} is not below tree size {size}")));
+    }
+    if proof.len() > MAX_PROOF_LEN {
+        return Err(Error::Merkle("proof too long".into()));
+    }
+    tlog::check_record(&to_tlog(proof), size, root.into(), index, leaf.into()).map_err(merkle_err)
+}
+
+/// Checks that the tree of `old` leaves with `old_root` is a prefix of the
+/// tree of `new` leaves with `new_root`. An empty old tree is a prefix of
+/// every tree, and needs an empty proof.
+pub fn verify_consistency(proof: &[Hash], old: u64, new: u64, old_root: Hash, new_root: Hash) -> Result<()> {
+    if old > new {
+        return Err(Error::Merkle(format!("old size {old} exceeds new size {new}")));
+    }
+    if proof.len() > MAX_PROOF_LEN {
+        return Err(Error::Merkle("proof too long".into()));
+    }
+    if old == 0 {
+        return if proof.is_empty() && old_root == empty_root() {
+            Ok(())
+        } else {
+            Err(Error::Merkle("a proof from the empty tree must be empty".into()))
+        };
+    }
+    tlog::check_tree(&to_tlog(proof), new, new_root.into(), old, old_root.into()).map_err(merkle_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::leaf_hash;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    const V: &str = include_str!("../../../tests/fixtures/merkle-rfc6962.json");
+
+    fn vectors() -> Value {
+        serde_json::from_str(V).expect("vectors")
+    }
+
+    fn h(s: &str) -> Hash {
+        Hash::from_hex(s).expect("hex")
+    }
+
+    fn vector_tree(v: &Value) -> MemoryTree {
+        let mut t = MemoryTree::new();
+        for l in v["leaves_hex"].as_array().expect("leaves") {
+            t.push(leaf_hash(&hex::decode(l.as_str().expect("hex")).expect("hex")));
+        }
+        t
+    }
+
+    fn named(v: &Value, names: &Value) -> Proof {
+        names
+            .as_array()
+            .expect("proof")
+            .iter()
+            .map(|n| h(v["named_hashes"][n.as_str().expect("name")].as_str().expect("named hash")))
+            .collect()
+    }
+
+    #[test]
+    fn hasher_vectors() {
+        let v = vectors();
+        assert_eq!(empty_root(), h(v["hasher"]["empty_tree_root"].as_str().expect("s")));
+        assert_eq!(leaf_hash(b""), h(v["hasher"]["leaf_hash_of_empty"].as_str().expect("s")));
+        assert_eq!(leaf_hash(b"L123456"), h(v["hasher"]["leaf_hash_of_L123456"].as_str().expect("s")));
+        // hash_children is over the two byte strings themselves, not leaf hashes:
+        let mut buf = vec![1u8];
+        buf.extend_from_slice(b"N123");
+        buf.extend_from_slice(b"N456");
+        assert_eq!(crate::hash::sha256(&buf), h(v["hasher"]["hash_children_N123_N456"].as_str().expect("s")));
+    }
+
+    #[test]
+    fn roots_by_size() {
+        let v = vectors();
+        let t = vector_tree(&v);
+        for (size, root) in v["roots_by_size"].as_object().expect("roots") {
+            let size: u64 = size.parse().expect("size");
+            assert_eq!(t.root_at(size).expect("root"), h(root.as_str().expect("s")), "size {size}");
+        }
+    }
+
+    #[test]
+    fn inclusion_vectors_are_reproduced_and_verified() {
+        let v = vectors();
+        let t = vector_tree(&v);
+        for case in v["inclusion_proofs"].as_array().expect("cases") {
+            let (index, size) = (case["index"].as_u64().expect("i"), case["size"].as_u64().expect("s"));
+            let want = named(&v, &case["proof"]);
+            assert_eq!(t.inclusion_proof(index, size).expect("proof"), want, "{index}/{size}");
+            let leaf = leaf_hash(&hex::decode(v["leaves_hex"][index as usize].as_str().expect("l")).expect("hex"));
+            let root = t.root_at(size).expect("root");
+            verify_inclusion(&want, index, size, leaf, root).expect("valid proof");
+            for bad in mutated_inclusion(&want, index, size) {
+                assert!(
+                    verify_inclusion(&bad.proof, bad.index, bad.size, leaf, root).is_err(),
+                    "accepted mutation {bad:?} of {index}/{size}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn consistency_vectors_are_reproduced_and_verified() {
+        let v = vectors();
+        let t = vector_tree(&v);
+        for case in v["consistency_proofs"].as_array().expect("cases") {
+            let (old, new) = (case["old"].as_u64().expect("o"), case["new"].as_u64().expect("n"));
+            let want = named(&v, &case["proof"]);
+            assert_eq!(t.consistency_proof(old, new).expect("proof"), want, "{old}->{new}");
+            let (r1, r2) = (t.root_at(old).expect("r"), t.root_at(new).expect("r"));
+            verify_consistency(&want, old, new, r1, r2).expect("valid proof");
+            for bad in mutated_consistency(&want, old, new) {
+                assert!(
+                    verify_consistency(&bad.proof, bad.index, bad.size, r1, r2).is_err(),
+                    "accepted mutation {bad:?} of {old}->{new}"
+                );
+            }
+        }
+    }
+
+    /// A proof with its (index or old size, tree size).
+    #[derive(Debug)]
+    struct Case {
+        proof: Proof,
+        index: u64,
+        size: u64,
+    }
+
+    /// Every negative case the vectors list: index off by one or XOR 2, size
+    /// doubled or halved, any bit of any hash flipped, a hash removed or
+    /// inserted, garbage before or after.
+    fn mutations(proof: &Proof, index: u64, size: u64) -> Vec<Case> {
+        let mut out = Vec::new();
+        let mut push = |proof: Proof, index: u64, size: u64| out.push(Case { proof, index, size });
+        for i in [index.wrapping_sub(1), index + 1, index ^ 2] {
+            if i != index {
+                push(proof.clone(), i, size);
+            }
+        }
+        for s in [size * 2, size / 2] {
+            if s != size {
+                push(proof.clone(), index, s);
+            }
+        }
+        for k in 0..proof.len() {
+            for bit in 0..256 {
+                let mut p = proof.clone();
+                p[k].0[bit / 8] ^= 1 << (bit % 8);
+                push(p, index, size);
+            }
+            let mut p = proof.clone();
+            p.remove(k);
+            push(p, index, size);
+        }
+        for k in 0..=proof.len() {
+            let mut p = proof.clone();
+            p.insert(k, crate::hash::sha256(b"extra"));
+            push(p, index, size);
+        }
+        let garbage = crate::hash::sha256(b"garbage");
+        let mut p = vec![garbage];
+        p.extend(proof.iter().copied());
+        push(p, index, size);
+        let mut p = proof.clone();
+        p.push(garbage);
+        push(p, index, size);
+        out
+    }
+
+    fn mutated_inclusion(proof: &Proof, index: u64, size: u64) -> Vec<Case> {
+        mutations(proof, index, size)
+    }
+
+    fn mutated_consistency(proof: &Proof, old: u64, new: u64) -> Vec<Case> {
+        mutations(proof, old, new)
+    }
+
+    fn tree_of(n: u64) -> MemoryTree {
+        let mut t = MemoryTree::new();
+        for i in 0..n {
+            t.push(leaf_hash(&i.to_be_bytes()));
+        }
+        t
+    }
+
+    #[test]
+    fn every_inclusion_and_consistency_proof_up_to_300_verifies() {
+        let t = tree_of(300);
+        let roots: Vec<Hash> = (0..=300).map(|s| t.root_at(s).expect("root")).collect();
+        for size in 1..=300u64 {
+            for index in 0..size {
+                let p = t.inclusion_proof(index, size).expect("proof");
+                verify_inclusion(&p, index, size, leaf_hash(&index.to_be_bytes()), roots[size as usize])
+                    .unwrap_or_else(|e| panic!("{index}/{size}: {e}"));
+            }
+            for old in 0..=size {
+                let p = if old == 0 { vec![] } else { t.consistency_proof(old, size).expect("proof") };
+                verify_consistency(&p, old, size, roots[old as usize], roots[size as usize])
+                    .unwrap_or_else(|e| panic!("{old}->{size}: {e}"));
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn mutated_inclusion_proofs_fail(size in 1u64..=300, index_seed in any::<u64>(), pick in any::<prop::sample::Index>()) {
+            let t = tree_of(size);
+            let index = index_seed % size;
+            let root = t.root();
+            let leaf = leaf_hash(&index.to_be_bytes());
+            let p = t.inclusion_proof(index, size).expect("proof");
+            let cases = mutated_inclusion(&p, index, size);
+            let bad = &cases[pick.index(cases.len())];
+            // A mutated proof must fail unless it is the same statement.
+            prop_assume!(!(bad.proof == p && bad.index == index && bad.size == size));
+            prop_assert!(verify_inclusion(&bad.proof, bad.index, bad.size, leaf, root).is_err(), "{:?}", bad);
+        }
+
+        #[test]
+        fn mutated_consistency_proofs_fail(new in 2u64..=300, old_seed in any::<u64>(), pick in any::<prop::sample::Index>()) {
+            let t = tree_of(new);
+            let old = 1 + old_seed % (new - 1);
+            let (r1, r2) = (t.root_at(old).expect("root"), t.root());
+            let p = t.consistency_proof(old, new).expect("proof");
+            let cases = mutated_consistency(&p, old, new);
+            let bad = &cases[pick.index(cases.len())];
+            prop_assume!(!(bad.proof == p && bad.index == old && bad.size == new));
+            prop_assert!(verify_consistency(&bad.proof, bad.index, bad.size, r1, r2).is_err(), "{:?}", bad);
+        }
+
+        #[test]
+        fn arbitrary_proofs_never_panic(proof in prop::collection::vec(any::<[u8; 32]>(), 0..70), a in any::<u64>(), b in any::<u64>()) {
+            let p: Proof = proof.into_iter().map(Hash).collect();
+            let _ = verify_inclusion(&p, a, b, Hash::default(), Hash::default());
+            let _ = verify_consistency(&p, a.min(b), a.max(b), Hash::default(), Hash::default());
+        }
+    }
+}

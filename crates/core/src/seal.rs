@@ -1,0 +1,205 @@
+//! Sealing: turning a validated [`TraceEvent`] into the next [`SealedRecord`]
+//! of its tenant's chain. The sequencer and `traceledger seal` both call
+//! [`Sealer::seal`]; nothing else creates records.
+
+use crate::canonical;
+use crate::event::{Timestamp, TraceEvent};
+use crate::hash::{self, Hash, Salt};
+use crate::keys::SigningKey;
+use rand_core::CryptoRngCore;
+
+/// Where the sealed event was read from (the raw log position).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// Topic (or embedded log) name.
+    pub topic: String,
+    /// Partition.
+    pub partition: u32,
+    /// Offset within the partition.
+    pub offset: u64,
+}
+
+/// Everything about a record that is not the event itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordHeader {
+    /// Tenant whose chain holds the record (equals `event.tenant_id`).
+    pub tenant_id: String,
+    /// Position in the tenant's chain, contiguous from 0.
+    pub seq: u64,
+    /// Chain value after the previous record (the genesis value for seq 0).
+    pub prev_hash: Hash,
+    /// When the sequencer sealed it (sequencer clock).
+    pub sealed_at: Timestamp,
+    /// C2SP key id of the signing key.
+    pub key_id: u32,
+    /// Raw log position the event came from; `None` for offline sealing.
+    pub source: Option<Source>,
+    /// Identifier of the redaction/retention policy in force when sealed.
+    pub policy: String,
+}
+
+/// A sealed ledger record.
+///
+/// The canonical bytes are derived from `header`, `event` (without its
+/// content) and `commitments`; content fields are held in `event` and may be
+/// erased (set to `None` together with their salt) without invalidating the
+/// leaf hash, the chain or the signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedRecord {
+    /// Chain position, time, key, source, policy.
+    pub header: RecordHeader,
+    /// The event; content fields are `None` when absent or erased.
+    pub event: TraceEvent,
+    /// One per content slot: SHA-256(salt || value), `None` if there was no content.
+    pub commitments: Vec<Option<Hash>>,
+    /// One per content slot: the salt, `None` if there was no content or it was erased.
+    pub salts: Vec<Option<Salt>>,
+    /// RFC 6962 leaf hash of the canonical bytes.
+    pub leaf_hash: Hash,
+    /// Ed25519 signature over `leaf_hash` by key `header.key_id`.
+    pub signature: [u8; 64],
+}
+
+impl SealedRecord {
+    /// The canonical bytes this record's leaf hash commits to, or `None`
+    /// when its commitments do not fit its event (a malformed record).
+    pub fn canonical_bytes(&self) -> Option<Vec<u8>> {
+        canonical::encode(&self.header, &self.event, &self.commitments)
+    }
+
+    /// The chain value after this record.
+    pub fn chain_hash(&self) -> Hash {
+        hash::chain_next(&self.header.prev_hash, &self.leaf_hash)
+    }
+
+    /// Erases content slot `slot` (value and salt). The record stays valid.
+    pub fn erase_slot(&mut self, slot: usize) {
+        let ev = &mut self.event;
+        let field = match slot {
+            0 => &mut ev.input,
+            1 => &mut ev.output,
+            2 => &mut ev.reasoning,
+            n => match ev.tools.get_mut((n - 3) / 2) {
+                Some(t) if (n - 3) % 2 == 0 => &mut t.arguments,
+                Some(t) => &mut t.result,
+                None => return,
+            },
+        };
+        *field = None;
+        if let Some(s) = self.salts.get_mut(slot) {
+            *s = None;
+        }
+    }
+
+    /// Erases every content field of the record.
+    pub fn erase_all_content(&mut self) {
+        for slot in 0..self.commitments.len() {
+            self.erase_slot(slot);
+        }
+    }
+}
+
+/// The head of one tenant's chain: what the next record links to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    /// Tenant.
+    pub tenant_id: String,
+    /// Seq the next record gets.
+    pub next_seq: u64,
+    /// Chain value after the last record (genesis when empty).
+    pub head: Hash,
+}
+
+impl ChainHead {
+    /// An empty chain.
+    pub fn genesis(tenant_id: &str) -> Self {
+        ChainHead {
+            tenant_id: tenant_id.to_string(),
+            next_seq: 0,
+            head: hash::genesis(tenant_id),
+        }
+    }
+
+    /// Moves past `record` (which must be this chain's next record).
+    pub fn advance(&mut self, record: &SealedRecord) {
+        self.head = record.chain_hash();
+        self.next_seq = record.header.seq + 1;
+    }
+}
+
+/// Seals events with one signing key under one policy.
+#[derive(Debug, Clone)]
+pub struct Sealer {
+    key: SigningKey,
+    policy: String,
+}
+
+impl Sealer {
+    /// A sealer signing with `key`, recording `policy` as the policy in force.
+    pub fn new(key: SigningKey, policy: impl Into<String>) -> Self {
+        Sealer {
+            key,
+            policy: policy.into(),
+        }
+    }
+
+    /// The signing key.
+    pub fn key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    /// Seals `event` as the next record of `head` (whose tenant must be the
+    /// event's) and advances `head`. Salts come from `rng`, which must be a
+    /// cryptographic RNG: a guessable salt lets anyone test guesses of erased
+    /// content against its commitment.
+    pub fn seal(
+        &self,
+        head: &mut ChainHead,
+        event: TraceEvent,
+        sealed_at: Timestamp,
+        source: Option<Source>,
+        rng: &mut impl CryptoRngCore,
+    ) -> SealedRecord {
+        debug_assert_eq!(head.tenant_id, event.tenant_id);
+        let slots = canonical::content_slots(&event);
+        let mut commitments = Vec::with_capacity(slots.len());
+        let mut salts = Vec::with_capacity(slots.len());
+        for v in slots {
+            match v {
+                Some(v) => {
+                    let mut salt: Salt = [0; 32];
+                    rng.fill_bytes(&mut salt);
+                    commitments.push(Some(hash::commitment(&salt, v)));
+                    salts.push(Some(salt));
+                }
+                None => {
+                    commitments.push(None);
+                    salts.push(None);
+                }
+            }
+        }
+        let header = RecordHeader {
+            tenant_id: event.tenant_id.clone(),
+            seq: head.next_seq,
+            prev_hash: head.head,
+            sealed_at,
+            key_id: self.key.key_id(),
+            source,
+            policy: self.policy.clone(),
+        };
+        // Slot counts match by construction.
+        let bytes = canonical::encode(&header, &event, &commitments).unwrap_or_default();
+        let leaf_hash = hash::leaf_hash(&bytes);
+        let signature = self.key.sign_bytes(&leaf_hash.0);
+        let record = SealedRecord {
+            header,
+            event,
+            commitments,
+            salts,
+            leaf_hash,
+            signature,
+        };
+        head.advance(&record);
+        record
+    }
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks for building and testing traceledger.
+# Idempotent: each step checks before it installs.
+set -euo pipefail
+
+need_apt=()
+# Chromium, libclang (rocksdb) etc. are added here as the crates that need them land.
+command -v cc >/dev/null || need_apt+=(build-essential)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+
+if ((${#need_apt[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "deps: need root to install: ${need_apt[*]}" >&2
+    exit 1
+  fi
+  echo "deps: installing ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+
+command -v cargo >/dev/null || { echo "deps: cargo not found (rustup toolchain required)" >&2; exit 1; }

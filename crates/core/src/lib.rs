@@ -20,6 +20,9 @@ pub mod merkle;
 pub mod seal;
 pub mod verify;
 
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
+
 mod error;
 
 pub use error::{Error, Result};

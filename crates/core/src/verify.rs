@@ -234,7 +234,10 @@ impl<'k> Verifier<'k> {
             (st.next_seq, st.head.unwrap_or_else(|| hash::genesis(&h.tenant_id)))
         };
         if h.seq != next_seq {
-            return Err(self.fail(r, Check::Sequence, format!("expected seq {next_seq}, found {}", h.seq)));
+            // Name the chain position that broke, not the seq the record claims.
+            let mut f = self.fail(r, Check::Sequence, format!("expected seq {next_seq}, found {}", h.seq));
+            f.seq = Some(next_seq);
+            return Err(f);
         }
         if h.prev_hash != head {
             return Err(self.fail(r, Check::PrevHash, format!(
@@ -438,5 +441,196 @@ impl<'k> Verifier<'k> {
             checkpoints: self.checkpoints,
             tenants,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::Checkpoint;
+    use crate::event::Timestamp;
+    use crate::keys::{SigningKey, VerifierKey};
+    use crate::seal::{ChainHead, Sealer};
+    use crate::testkit::*;
+    use proptest::prelude::*;
+
+    const LOG: &str = "traceledger.test/v1";
+
+    fn verify(keys: &Keyring, records: &[SealedRecord], cps: &[Checkpoint]) -> Result<Report, Failure> {
+        let mut v = Verifier::new(keys, Some(LOG));
+        for r in records {
+            v.push_record(r)?;
+        }
+        for c in cps {
+            v.push_checkpoint(c.clone())?;
+        }
+        v.finish()
+    }
+
+    fn checkpoints_of(records: &[SealedRecord]) -> Vec<Checkpoint> {
+        let mut trees: BTreeMap<String, MemoryTree> = BTreeMap::new();
+        let mut out = Vec::new();
+        for r in records {
+            let t = trees.entry(r.header.tenant_id.clone()).or_default();
+            t.push(r.leaf_hash);
+            if t.size() % 3 == 0 {
+                out.push(Checkpoint { origin: checkpoint::origin(LOG, &r.header.tenant_id), size: t.size(), root: t.root() });
+            }
+        }
+        for (tenant, t) in trees {
+            out.push(Checkpoint { origin: checkpoint::origin(LOG, &tenant), size: t.size(), root: t.root() });
+        }
+        out
+    }
+
+    /// Mutations of one record's logical content; each must be detected.
+    fn mutate(r: &mut SealedRecord, which: u8) -> bool {
+        let ev = &mut r.event;
+        match which % 20 {
+            0 => r.header.seq += 1,
+            1 => r.header.prev_hash.0[0] ^= 1,
+            2 => r.header.sealed_at.0 += 1,
+            3 => r.header.policy.push('x'),
+            4 => r.header.source = None,
+            5 => ev.agent_id.push('x'),
+            6 => ev.session_id.push('x'),
+            7 => ev.step_index ^= 1,
+            8 => ev.timestamp.0 ^= 1,
+            9 => ev.cost_micros = Some(ev.cost_micros.map_or(0, |c| c ^ 1)),
+            10 => ev.latency_ms = Some(ev.latency_ms.map_or(0, |c| c ^ 1)),
+            11 => ev.attributes.push(crate::event::Attribute { key: "k".into(), value: "v".into() }),
+            12 => ev.subject_ids.push("hmac:00".into()),
+            13 => r.signature[7] ^= 4,
+            14 => r.leaf_hash.0[31] ^= 1,
+            15 => match ev.input.as_mut() {
+                Some(s) => s.push('!'),
+                None => ev.input = Some("injected".into()),
+            },
+            16 => match ev.tools.first_mut() {
+                Some(t) => t.name.push('x'),
+                None => return false,
+            },
+            17 => ev.expected_steps = Some(ev.expected_steps.map_or(1, |e| e ^ 1)),
+            18 => r.header.key_id ^= 1,
+            _ => ev.kind = if ev.kind == crate::event::EventKind::Decision { crate::event::EventKind::Error } else { crate::event::EventKind::Decision },
+        }
+        true
+    }
+
+    #[test]
+    fn a_sealed_chain_verifies_and_reports_counts() {
+        let key = test_key("traceledger.test");
+        let events: Vec<_> = (0..10)
+            .map(|i| {
+                let mut e = crate::TraceEvent::from_json(include_bytes!("../../../tests/fixtures/trace-event.json")).expect("fixture");
+                e.tenant_id = format!("t{}", i % 2);
+                e.step_index = i;
+                e
+            })
+            .collect();
+        let recs = seal_all(&key, events);
+        let rep = verify(&keyring_of(&key), &recs, &checkpoints_of(&recs)).expect("valid");
+        assert_eq!(rep.records, 10);
+        assert_eq!(rep.signatures, 10);
+        assert_eq!(rep.tenants.len(), 2);
+        assert_eq!(rep.tenants[0].content_verified, 5 * 5);
+        assert_eq!(rep.tenants[0].checkpointed, 5);
+    }
+
+    #[test]
+    fn key_rotation_keeps_old_records_verifiable_and_enforces_validity() {
+        let (a, b) = (test_key("key-a"), test_key("key-bb"));
+        let mut rng = rand::rngs::OsRng;
+        let mut head = ChainHead::genesis("acme");
+        let ev = |i: u32| {
+            let mut e = crate::TraceEvent::from_json(include_bytes!("../../../tests/fixtures/trace-event.json")).expect("fixture");
+            e.step_index = i;
+            e
+        };
+        let mut recs = Vec::new();
+        for i in 0..4 {
+            recs.push(Sealer::new(a.clone(), "p").seal(&mut head, ev(i), Timestamp(100 + i as i64), None, &mut rng));
+        }
+        for i in 4..8 {
+            recs.push(Sealer::new(b.clone(), "p").seal(&mut head, ev(i), Timestamp(100 + i as i64), None, &mut rng));
+        }
+        let vk = |k: &SigningKey| VerifierKey::parse(&k.verifier_key_string()).expect("vkey");
+        let ring = Keyring::new(vec![
+            vk(&a).valid_between(None, Some(Timestamp(104))),
+            vk(&b).valid_between(Some(Timestamp(104)), None),
+        ]);
+        verify(&ring, &recs, &[]).expect("rotated chain verifies");
+        // Key b claimed to have sealed before it was valid.
+        let early = Keyring::new(vec![vk(&a), vk(&b).valid_between(Some(Timestamp(106)), None)]);
+        let f = verify(&early, &recs, &[]).expect_err("validity");
+        assert_eq!((f.check, f.seq), (Check::KeyValidity, Some(4)));
+        // Without key a, the first record names the missing key.
+        let f = verify(&Keyring::new(vec![vk(&b)]), &recs, &[]).expect_err("unknown");
+        assert_eq!((f.check, f.seq), (Check::UnknownKey, Some(0)));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn any_record_mutation_is_detected_at_its_seq(events in arb_events(12), pick in any::<prop::sample::Index>(), which in any::<u8>()) {
+            let key = test_key("traceledger.test");
+            let ring = keyring_of(&key);
+            let mut recs = seal_all(&key, events);
+            let cps = checkpoints_of(&recs);
+            verify(&ring, &recs, &cps).expect("untouched chain verifies");
+            let i = pick.index(recs.len());
+            let (tenant, seq) = (recs[i].header.tenant_id.clone(), recs[i].header.seq);
+            prop_assume!(mutate(&mut recs[i], which));
+            let f = verify(&ring, &recs, &cps).expect_err("mutation must be detected");
+            prop_assert_eq!(&f.tenant_id, &tenant);
+            prop_assert_eq!(f.seq, Some(seq), "{}", f);
+        }
+
+        #[test]
+        fn deletion_insertion_and_reordering_are_detected(events in arb_events(12), a in any::<prop::sample::Index>(), b in any::<prop::sample::Index>(), op in 0u8..3) {
+            let key = test_key("traceledger.test");
+            let ring = keyring_of(&key);
+            let mut recs = seal_all(&key, events);
+            let cps = checkpoints_of(&recs);
+            let (i, j) = (a.index(recs.len()), b.index(recs.len()));
+            match op {
+                0 => { recs.remove(i); }
+                1 => { let dup = recs[i].clone(); recs.insert(j, dup); }
+                _ => {
+                    prop_assume!(recs[i].header.tenant_id == recs[j].header.tenant_id && i != j);
+                    recs.swap(i, j);
+                }
+            }
+            prop_assert!(verify(&ring, &recs, &cps).is_err());
+        }
+
+        #[test]
+        fn erasing_content_keeps_the_chain_valid(events in arb_events(12), picks in prop::collection::vec(any::<(prop::sample::Index, usize)>(), 1..6)) {
+            let key = test_key("traceledger.test");
+            let ring = keyring_of(&key);
+            let mut recs = seal_all(&key, events);
+            let cps = checkpoints_of(&recs);
+            let before: u64 = verify(&ring, &recs, &cps).expect("valid").tenants.iter().map(|t| t.content_verified).sum();
+            for (p, slot) in picks {
+                let i = p.index(recs.len());
+                let n = recs[i].commitments.len();
+                recs[i].erase_slot(slot % n);
+            }
+            let rep = verify(&ring, &recs, &cps).expect("erasure keeps it valid");
+            let after: u64 = rep.tenants.iter().map(|t| t.content_verified).sum();
+            prop_assert!(after <= before);
+        }
+
+        #[test]
+        fn a_wrong_checkpoint_is_detected(events in arb_events(12), pick in any::<prop::sample::Index>(), bit in 0usize..256) {
+            let key = test_key("traceledger.test");
+            let recs = seal_all(&key, events);
+            let mut cps = checkpoints_of(&recs);
+            let i = pick.index(cps.len());
+            cps[i].root.0[bit / 8] ^= 1 << (bit % 8);
+            let f = verify(&keyring_of(&key), &recs, &cps).expect_err("bad root");
+            prop_assert_eq!(f.check, Check::CheckpointRoot);
+        }
     }
 }

@@ -323,6 +323,20 @@ impl TraceEvent {
         if self.parent_event_id == Some(self.event_id) {
             return Err(Error::event("parent_event_id", "an event cannot be its own parent"));
         }
+        // Avro `long` is signed: counters must fit in 63 bits.
+        let too_big = |v: u64| v > i64::MAX as u64;
+        if let Some(t) = &self.tokens {
+            for (name, v) in [("tokens.input", t.input), ("tokens.output", t.output), ("tokens.cached", t.cached)] {
+                if too_big(v) {
+                    return Err(Error::event(name, "must be at most 2^63-1"));
+                }
+            }
+        }
+        for (name, v) in [("cost_micros", self.cost_micros), ("latency_ms", self.latency_ms)] {
+            if v.is_some_and(too_big) {
+                return Err(Error::event(name, "must be at most 2^63-1"));
+            }
+        }
         for (i, t) in self.tools.iter().enumerate() {
             if t.name.is_empty() {
                 return Err(Error::event(format!("tools[{i}].name"), "must not be empty"));

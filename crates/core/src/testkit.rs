@@ -44,8 +44,8 @@ pub fn arb_event(tenant: String) -> impl Strategy<Value = TraceEvent> {
     );
     let tail = (
         prop::option::of((any::<u32>(), any::<u32>(), any::<u32>())),
-        prop::option::of(any::<u64>()),
-        prop::option::of(any::<u64>()),
+        prop::option::of(0..=i64::MAX as u64),
+        prop::option::of(0..=i64::MAX as u64),
         (prop::sample::select(StatusCode::ALL), opt_text()),
         prop::collection::vec("hmac:[0-9a-f]{8}", 0..2),
         prop::option::of(prop::sample::select(Classification::ALL)),

@@ -1,0 +1,175 @@
+//! Writing a bundle: records, checkpoints, keyring, then the signed manifest.
+
+use crate::avro::{record_to_value, sealed_record_schema};
+use crate::keyfile::KeyringEntry;
+use crate::{io_err, Error, Result};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use traceledger_core::checkpoint::{self, Checkpoint};
+use traceledger_core::event::Timestamp;
+use traceledger_core::keys::SigningKey;
+use traceledger_core::merkle::MemoryTree;
+use traceledger_core::SealedRecord;
+
+/// First line of every manifest.
+pub const MANIFEST_HEADER: &str = "traceledger-bundle/v1";
+/// File name of the records.
+pub const RECORDS: &str = "records.avro";
+/// File name of the manifest.
+pub const MANIFEST: &str = "MANIFEST";
+/// Path of the keyring.
+pub const KEYRING: &str = "keys/keyring.json";
+
+/// A writer that hashes and counts what passes through it.
+pub(crate) struct Hashing<W> {
+    pub(crate) inner: W,
+    pub(crate) hash: Sha256,
+    pub(crate) len: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes a bundle directory. Append records in stream order (each tenant's
+/// in seq order), then call [`BundleWriter::finish`].
+pub struct BundleWriter<'k> {
+    dir: PathBuf,
+    key: &'k SigningKey,
+    log_name: String,
+    created: Timestamp,
+    records: apache_avro::Writer<'static, Hashing<BufWriter<File>>>,
+    count: u64,
+    trees: BTreeMap<String, MemoryTree>,
+    last_checkpoint: BTreeMap<String, u64>,
+    checkpoint_every: u64,
+    keyring: Vec<KeyringEntry>,
+    files: Vec<(String, u64, String)>,
+}
+
+impl<'k> BundleWriter<'k> {
+    /// Creates `dir` (which must not exist or be empty). `key` signs the
+    /// checkpoints and the manifest; a checkpoint is written for a tenant
+    /// every `checkpoint_every` records and at the end.
+    pub fn create(dir: &Path, log_name: &str, key: &'k SigningKey, created: Timestamp, checkpoint_every: u64) -> Result<Self> {
+        if dir.exists() && std::fs::read_dir(dir).map_err(io_err(dir))?.next().is_some() {
+            return Err(Error::Io {
+                path: dir.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "bundle directory exists and is not empty"),
+            });
+        }
+        std::fs::create_dir_all(dir.join("checkpoints")).map_err(io_err(dir))?;
+        std::fs::create_dir_all(dir.join("keys")).map_err(io_err(dir))?;
+        let path = dir.join(RECORDS);
+        let f = File::create(&path).map_err(io_err(&path))?;
+        let sink = Hashing { inner: BufWriter::with_capacity(1 << 20, f), hash: Sha256::new(), len: 0 };
+        let mut records = apache_avro::Writer::new(sealed_record_schema(), sink);
+        records
+            .add_user_metadata("traceledger.log".into(), log_name)
+            .map_err(|e| Error::Avro(e.to_string()))?;
+        Ok(BundleWriter {
+            dir: dir.to_path_buf(),
+            key,
+            log_name: log_name.to_string(),
+            created,
+            records,
+            count: 0,
+            trees: BTreeMap::new(),
+            last_checkpoint: BTreeMap::new(),
+            checkpoint_every: checkpoint_every.max(1),
+            keyring: vec![KeyringEntry { verifier_key: key.verifier_key_string(), not_before: None, not_after: None }],
+            files: Vec::new(),
+        })
+    }
+
+    /// Replaces the keyring written to `keys/keyring.json` (for rotated keys
+    /// with validity periods). The manifest key is always included.
+    pub fn set_keyring(&mut self, entries: Vec<KeyringEntry>) {
+        let own = self.key.verifier_key_string();
+        self.keyring = entries;
+        if !self.keyring.iter().any(|e| e.verifier_key == own) {
+            self.keyring.push(KeyringEntry { verifier_key: own, not_before: None, not_after: None });
+        }
+    }
+
+    /// Appends one record.
+    pub fn append(&mut self, r: &SealedRecord) -> Result<()> {
+        self.records.append(record_to_value(r)).map_err(|e| Error::Avro(e.to_string()))?;
+        self.count += 1;
+        let tree = self.trees.entry(r.header.tenant_id.clone()).or_default();
+        tree.push(r.leaf_hash);
+        if tree.size() % self.checkpoint_every == 0 {
+            self.checkpoint(&r.header.tenant_id.clone())?;
+        }
+        Ok(())
+    }
+
+    /// Records appended so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    fn checkpoint(&mut self, tenant: &str) -> Result<()> {
+        let Some(tree) = self.trees.get(tenant) else { return Ok(()) };
+        let cp = Checkpoint { origin: checkpoint::origin(&self.log_name, tenant), size: tree.size(), root: tree.root() };
+        let note = cp.sign(self.key)?;
+        let rel = format!("checkpoints/{tenant}/{:012}.note", cp.size);
+        self.write_file(&rel, note.as_bytes())?;
+        self.last_checkpoint.insert(tenant.to_string(), cp.size);
+        Ok(())
+    }
+
+    fn write_file(&mut self, rel: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        std::fs::write(&path, bytes).map_err(io_err(&path))?;
+        self.files.push((rel.to_string(), bytes.len() as u64, hex::encode(Sha256::digest(bytes))));
+        Ok(())
+    }
+
+    /// Writes the final checkpoints, the keyring and the signed manifest.
+    /// Returns the number of records written.
+    pub fn finish(mut self) -> Result<u64> {
+        let tenants: Vec<String> = self.trees.keys().cloned().collect();
+        for t in tenants {
+            let size = self.trees.get(&t).map_or(0, MemoryTree::size);
+            if self.last_checkpoint.get(&t) != Some(&size) {
+                self.checkpoint(&t)?;
+            }
+        }
+        let keyring = serde_json::to_vec_pretty(&self.keyring).map_err(|e| Error::Avro(e.to_string()))?;
+        self.write_file(KEYRING, &keyring)?;
+        let path = self.dir.join(RECORDS);
+        let sink = self.records.into_inner().map_err(|e| Error::Avro(e.to_string()))?;
+        let (len, digest) = (sink.len, hex::encode(sink.hash.finalize()));
+        let f = sink.inner.into_inner().map_err(|e| Error::Io { path: path.clone(), source: e.into_error() })?;
+        f.sync_all().map_err(io_err(&path))?;
+        self.files.insert(0, (RECORDS.to_string(), len, digest));
+        let mut text = format!(
+            "{MANIFEST_HEADER}\nlog {}\ncreated {}\nrecords {}\n",
+            self.log_name,
+            self.created.to_rfc3339(),
+            self.count
+        );
+        for (rel, size, sha) in &self.files {
+            text.push_str(&format!("file {sha} {size} {rel}\n"));
+        }
+        let note = checkpoint::sign_note(&text, self.key)?;
+        let mpath = self.dir.join(MANIFEST);
+        std::fs::write(&mpath, note).map_err(io_err(&mpath))?;
+        Ok(self.count)
+    }
+}

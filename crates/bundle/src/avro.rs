@@ -46,10 +46,20 @@ pub fn sealed_record_schema_json() -> &'static str {
     })
 }
 
-/// The parsed, self-contained `SealedRecord` schema.
+/// Largest single allocation the Avro decoder may make for a length or an
+/// item count read from input. apache-avro reserves `count` items before
+/// reading them, so an untrusted count is an allocation of up to
+/// `count × size_of::<Value>()`: this bound keeps a hostile file's worst case
+/// near 150 MiB instead of tens of GiB (found by the `records` fuzz target).
+/// Events are at most 1 MiB, so 2 MiB leaves headroom for any real field.
+pub const MAX_AVRO_ALLOCATION: usize = 2 << 20;
+
+/// The parsed, self-contained `SealedRecord` schema. Also installs the
+/// decoder's allocation bound before anything is decoded.
 pub fn sealed_record_schema() -> &'static Schema {
     static S: OnceLock<Schema> = OnceLock::new();
     S.get_or_init(|| {
+        apache_avro::util::max_allocation_bytes(MAX_AVRO_ALLOCATION);
         Schema::parse_str(sealed_record_schema_json()).unwrap_or_else(|e| panic!("sealed record schema: {e}"))
     })
 }
@@ -210,10 +220,7 @@ pub fn record_to_value(r: &SealedRecord) -> Value {
         ),
         ("policy", Value::String(h.policy.clone())),
         ("event", event_to_value(&r.event)),
-        (
-            "commitments",
-            Value::Array(r.commitments.iter().map(|c| opt_fixed(c.as_ref().map(|h| &h.0[..]))).collect()),
-        ),
+        ("commitments", Value::Array(r.commitments.iter().map(|c| opt_fixed(c.as_ref().map(|h| &h.0[..]))).collect())),
         ("salts", Value::Array(r.salts.iter().map(|s| opt_fixed(s.as_ref().map(|s| &s[..]))).collect())),
         ("signature", fixed(&r.signature)),
     ]))
@@ -354,10 +361,9 @@ fn as_fixed<const N: usize>(p: &str, v: &Value) -> D<[u8; N]> {
 
 fn as_enum<T>(p: &str, v: &Value, from: fn(&str) -> Option<T>) -> D<T> {
     match v {
-        Value::Enum(_, s) | Value::String(s) => from(s).ok_or_else(|| DecodeError {
-            path: p.to_string(),
-            reason: format!("unknown symbol `{s}`"),
-        }),
+        Value::Enum(_, s) | Value::String(s) => {
+            from(s).ok_or_else(|| DecodeError { path: p.to_string(), reason: format!("unknown symbol `{s}`") })
+        }
         other => err(p, format!("expected an enum symbol, found {other:?}")),
     }
 }
@@ -531,9 +537,10 @@ mod tests {
 
     #[test]
     fn a_misfit_value_names_its_field() {
-        let recs = seal_all(&test_key("k"), vec![
-            TraceEvent::from_json(include_bytes!("../../../tests/fixtures/trace-event.json")).expect("example"),
-        ]);
+        let recs = seal_all(
+            &test_key("k"),
+            vec![TraceEvent::from_json(include_bytes!("../../../tests/fixtures/trace-event.json")).expect("example")],
+        );
         let Value::Record(mut fields) = record_to_value(&recs[0]) else { panic!("record") };
         for (k, v) in fields.iter_mut() {
             if k == "event" {

@@ -63,7 +63,11 @@ impl KeyringEntry {
 pub fn read_keyring_json(path: &Path, bytes: &[u8]) -> Result<Keyring> {
     let bad = |reason: String| Error::Key { path: path.to_path_buf(), reason };
     let entries: Vec<KeyringEntry> = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
-    let keys = entries.iter().map(|e| e.to_key()).collect::<traceledger_core::Result<Vec<_>>>().map_err(|e| bad(e.to_string()))?;
+    let keys = entries
+        .iter()
+        .map(|e| e.to_key())
+        .collect::<traceledger_core::Result<Vec<_>>>()
+        .map_err(|e| bad(e.to_string()))?;
     Ok(Keyring::new(keys))
 }
 

@@ -62,11 +62,20 @@ impl<'k> BundleWriter<'k> {
     /// Creates `dir` (which must not exist or be empty). `key` signs the
     /// checkpoints and the manifest; a checkpoint is written for a tenant
     /// every `checkpoint_every` records and at the end.
-    pub fn create(dir: &Path, log_name: &str, key: &'k SigningKey, created: Timestamp, checkpoint_every: u64) -> Result<Self> {
+    pub fn create(
+        dir: &Path,
+        log_name: &str,
+        key: &'k SigningKey,
+        created: Timestamp,
+        checkpoint_every: u64,
+    ) -> Result<Self> {
         if dir.exists() && std::fs::read_dir(dir).map_err(io_err(dir))?.next().is_some() {
             return Err(Error::Io {
                 path: dir.to_path_buf(),
-                source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "bundle directory exists and is not empty"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "bundle directory exists and is not empty",
+                ),
             });
         }
         std::fs::create_dir_all(dir.join("checkpoints")).map_err(io_err(dir))?;
@@ -75,9 +84,7 @@ impl<'k> BundleWriter<'k> {
         let f = File::create(&path).map_err(io_err(&path))?;
         let sink = Hashing { inner: BufWriter::with_capacity(1 << 20, f), hash: Sha256::new(), len: 0 };
         let mut records = apache_avro::Writer::new(sealed_record_schema(), sink);
-        records
-            .add_user_metadata("traceledger.log".into(), log_name)
-            .map_err(|e| Error::Avro(e.to_string()))?;
+        records.add_user_metadata("traceledger.log".into(), log_name).map_err(|e| Error::Avro(e.to_string()))?;
         Ok(BundleWriter {
             dir: dir.to_path_buf(),
             key,
@@ -121,8 +128,11 @@ impl<'k> BundleWriter<'k> {
     }
 
     fn checkpoint(&mut self, tenant: &str) -> Result<()> {
-        let Some(tree) = self.trees.get(tenant) else { return Ok(()) };
-        let cp = Checkpoint { origin: checkpoint::origin(&self.log_name, tenant), size: tree.size(), root: tree.root() };
+        let Some(tree) = self.trees.get(tenant) else {
+            return Ok(());
+        };
+        let cp =
+            Checkpoint { origin: checkpoint::origin(&self.log_name, tenant), size: tree.size(), root: tree.root() };
         let note = cp.sign(self.key)?;
         let rel = format!("checkpoints/{tenant}/{:012}.note", cp.size);
         self.write_file(&rel, note.as_bytes())?;

@@ -16,10 +16,12 @@
 pub mod avro;
 mod keyfile;
 mod layout;
+mod records;
 mod verify;
 
 pub use keyfile::{read_keyring_json, read_signing_key, write_signing_key, KeyringEntry};
 pub use layout::{BundleWriter, MANIFEST_HEADER};
+pub use records::{RecordError, RecordReader};
 pub use verify::{verify_bundle, BundleError, Options, Progress, Verified};
 
 use std::path::{Path, PathBuf};

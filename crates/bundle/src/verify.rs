@@ -1,16 +1,16 @@
 //! Offline verification of a bundle directory.
 
-use crate::avro::{record_from_value, sealed_record_schema};
 use crate::keyfile::read_keyring_json;
 use crate::layout::{KEYRING, MANIFEST, MANIFEST_HEADER, RECORDS};
+use crate::records::{RecordError, RecordReader};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
 use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::fmt;
-use std::rc::Rc;
 use std::io::{BufReader, Read};
 use std::path::{Component, Path};
+use std::rc::Rc;
 use traceledger_core::checkpoint::{self, Checkpoint};
 use traceledger_core::keys::Keyring;
 use traceledger_core::verify::{Check, Failure, Report, Verifier};
@@ -70,6 +70,16 @@ pub enum BundleError {
     },
     /// A record or checkpoint breaks a ledger rule. Exit code 1.
     Invalid(Failure),
+    /// A complete file (its size matches the signed manifest) holds bytes
+    /// that do not decode: corruption or tampering. Exit code 1.
+    Corrupt {
+        /// File at fault.
+        path: String,
+        /// Byte offset the decoder had reached when it failed.
+        offset: u64,
+        /// What failed.
+        reason: String,
+    },
     /// A file differs from what the signed manifest says, or the manifest
     /// signature fails. Exit code 1.
     Tampered {
@@ -93,9 +103,12 @@ impl BundleError {
 impl fmt::Display for BundleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BundleError::Unusable { path, offset: Some(o), reason } => write!(f, "unusable: {path} at byte {o}: {reason}"),
+            BundleError::Unusable { path, offset: Some(o), reason } => {
+                write!(f, "unusable: {path} at byte {o}: {reason}")
+            }
             BundleError::Unusable { path, offset: None, reason } => write!(f, "unusable: {path}: {reason}"),
             BundleError::Invalid(fl) => write!(f, "INVALID: {fl}"),
+            BundleError::Corrupt { path, offset, reason } => write!(f, "INVALID: {path} at byte {offset}: {reason}"),
             BundleError::Tampered { path, reason } => write!(f, "INVALID: {path}: {reason}"),
         }
     }
@@ -198,7 +211,8 @@ pub fn verify_bundle(dir: &Path, opts: &Options, progress: &mut dyn Progress) ->
         Some(k) => (k.clone(), true),
         None => {
             let bytes = read(KEYRING)?;
-            let ring = read_keyring_json(Path::new(KEYRING), &bytes).map_err(|e| unusable(KEYRING, None, e.to_string()))?;
+            let ring =
+                read_keyring_json(Path::new(KEYRING), &bytes).map_err(|e| unusable(KEYRING, None, e.to_string()))?;
             (ring, false)
         }
     };
@@ -217,7 +231,11 @@ pub fn verify_bundle(dir: &Path, opts: &Options, progress: &mut dyn Progress) ->
     for (rel, listed) in &manifest.files {
         let len = std::fs::metadata(dir.join(rel)).map_err(|e| unusable(rel, None, e.to_string()))?.len();
         if len < listed.size {
-            return Err(unusable(rel, Some(len), format!("truncated: {len} bytes, the manifest lists {}", listed.size)));
+            return Err(unusable(
+                rel,
+                Some(len),
+                format!("truncated: {len} bytes, the manifest lists {}", listed.size),
+            ));
         }
     }
 
@@ -230,17 +248,14 @@ pub fn verify_bundle(dir: &Path, opts: &Options, progress: &mut dyn Progress) ->
     let pos = Rc::new(Cell::new(0u64));
     let mut tally = Tally { inner: BufReader::with_capacity(1 << 20, file), hash: Sha256::new(), pos: pos.clone() };
     {
-        let reader = apache_avro::Reader::with_schema(sealed_record_schema(), &mut tally)
-            .map_err(|e| unusable(RECORDS, Some(0), format!("not an Avro container of SealedRecord: {e}")))?;
-        let mut n = 0u64;
-        for item in reader {
-            // The offset is how far the decoder had read when it failed: the
-            // damage is in the block ending there.
-            let value = item.map_err(|e| unusable(RECORDS, Some(pos.get()), format!("record #{n}: {e}")))?;
-            let rec = record_from_value(&value).map_err(|e| unusable(RECORDS, Some(pos.get()), format!("record #{n}: {e}")))?;
-            verifier.push_record(&rec).map_err(BundleError::Invalid)?;
-            n += 1;
-            if n % 1024 == 0 {
+        // The file has its full signed length (checked above), so bytes that
+        // do not decode are damage, not a short read. The offset is how far
+        // the decoder had read: the damage is in the block ending there.
+        let corrupt =
+            |e: RecordError| BundleError::Corrupt { path: RECORDS.into(), offset: pos.get(), reason: e.to_string() };
+        for rec in RecordReader::new(&mut tally).map_err(corrupt)? {
+            verifier.push_record(&rec.map_err(corrupt)?).map_err(BundleError::Invalid)?;
+            if verifier.records_seen() % 1024 == 0 {
                 progress.advance(pos.get());
             }
         }
@@ -254,7 +269,13 @@ pub fn verify_bundle(dir: &Path, opts: &Options, progress: &mut dyn Progress) ->
         let note = read(rel)?;
         let tenant = rel.split('/').nth(1).unwrap_or_default().to_string();
         let (cp, _) = Checkpoint::open(&note, &keys).map_err(|e| {
-            BundleError::Invalid(Failure { tenant_id: tenant.clone(), seq: None, position: None, check: Check::CheckpointSignature, detail: format!("{rel}: {e}") })
+            BundleError::Invalid(Failure {
+                tenant_id: tenant.clone(),
+                seq: None,
+                position: None,
+                check: Check::CheckpointSignature,
+                detail: format!("{rel}: {e}"),
+            })
         })?;
         verifier.push_checkpoint(cp).map_err(BundleError::Invalid)?;
     }

@@ -22,7 +22,9 @@ fn write(dir: &Path, key: &SigningKey, recs: &[SealedRecord]) {
 fn fixture_events(n: u32) -> Vec<traceledger_core::TraceEvent> {
     (0..n)
         .map(|i| {
-            let mut e = traceledger_core::TraceEvent::from_json(include_bytes!("../../../tests/fixtures/trace-event.json")).expect("fixture");
+            let mut e =
+                traceledger_core::TraceEvent::from_json(include_bytes!("../../../tests/fixtures/trace-event.json"))
+                    .expect("fixture");
             e.tenant_id = format!("tenant-{}", i % 3);
             e.step_index = i;
             e.event_id = uuid::Uuid::from_u128(u128::from(i) + 1);
@@ -193,5 +195,11 @@ proptest! {
         std::fs::write(target, &bytes).expect("write");
         let r = verify_bundle(dir.path(), &pinned(&key), &mut ());
         prop_assert!(r.is_err(), "damage {:?} to {} went undetected", d, target.display());
+        // A file of full length that is wrong is evidence of tampering (1),
+        // not unreadable input (2).
+        if matches!(d, Damage::Flip { .. } | Damage::Insert { .. }) {
+            let e = r.expect_err("checked above");
+            prop_assert_eq!(e.exit_code(), 1, "{}", e);
+        }
     }
 }

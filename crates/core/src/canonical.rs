@@ -99,7 +99,8 @@ pub fn encode(header: &RecordHeader, ev: &TraceEvent, commitments: &[Option<Hash
     if commitments.len() != slot_count(ev) {
         return None;
     }
-    let approx = 256 + ev.tools.len() * 96 + ev.attributes.iter().map(|a| a.key.len() + a.value.len() + 8).sum::<usize>();
+    let approx =
+        256 + ev.tools.len() * 96 + ev.attributes.iter().map(|a| a.key.len() + a.value.len() + 8).sum::<usize>();
     let mut e = Enc(Vec::with_capacity(approx));
     let commit = |e: &mut Enc, c: &Option<Hash>| e.opt(c.as_ref(), |e, h| e.bytes(&h.0));
 

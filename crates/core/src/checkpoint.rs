@@ -54,21 +54,15 @@ impl Checkpoint {
     /// of the keys that signed it.
     pub fn open(note: &[u8], keys: &Keyring) -> Result<(Checkpoint, Vec<String>)> {
         let (text, signers) = open_note(note, keys)?;
-        let cp = tlog_tiles::Checkpoint::from_bytes(&text)
-            .map_err(|_| Error::InvalidCheckpoint("body is not a tlog-checkpoint (origin, size, base64 root)".into()))?;
+        let cp = tlog_tiles::Checkpoint::from_bytes(&text).map_err(|_| {
+            Error::InvalidCheckpoint("body is not a tlog-checkpoint (origin, size, base64 root)".into())
+        })?;
         if !cp.extension().is_empty() {
             // We never write extension lines; refusing them keeps a
             // checkpoint's meaning fixed by its first three lines.
             return Err(Error::InvalidCheckpoint("unexpected extension lines".into()));
         }
-        Ok((
-            Checkpoint {
-                origin: cp.origin().to_string(),
-                size: cp.size(),
-                root: (*cp.hash()).into(),
-            },
-            signers,
-        ))
+        Ok((Checkpoint { origin: cp.origin().to_string(), size: cp.size(), root: (*cp.hash()).into() }, signers))
     }
 }
 
@@ -82,9 +76,7 @@ pub fn sign_note(text: &str, key: &SigningKey) -> Result<String> {
 /// Parses and verifies a signed note; returns its text and its known signers.
 pub fn open_note(note: &[u8], keys: &Keyring) -> Result<(Vec<u8>, Vec<String>)> {
     let n = Note::from_bytes(note).map_err(|e| Error::InvalidCheckpoint(format!("note: {e}")))?;
-    let (verified, _unknown) = n
-        .verify(keys)
-        .map_err(|e| Error::InvalidCheckpoint(format!("signature: {e}")))?;
+    let (verified, _unknown) = n.verify(keys).map_err(|e| Error::InvalidCheckpoint(format!("signature: {e}")))?;
     let signers = verified.iter().map(|s| format!("{}+{:08x}", s.name(), s.id())).collect();
     Ok((n.text().to_vec(), signers))
 }
@@ -159,11 +151,8 @@ mod tests {
     #[test]
     fn checkpoint_round_trip_and_foreign_verifier() {
         let key = SigningKey::generate("traceledger.test", &mut rand::rngs::OsRng).expect("key");
-        let cp = Checkpoint {
-            origin: origin("traceledger.test/v1", "acme"),
-            size: 42,
-            root: crate::hash::sha256(b"root"),
-        };
+        let cp =
+            Checkpoint { origin: origin("traceledger.test/v1", "acme"), size: 42, root: crate::hash::sha256(b"root") };
         let note = cp.sign(&key).expect("sign");
         assert!(note.starts_with("traceledger.test/v1/acme\n42\n"));
         let ring = Keyring::new(vec![VerifierKey::parse(&key.verifier_key_string()).expect("vkey")]);

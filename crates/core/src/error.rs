@@ -27,9 +27,6 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn event(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::InvalidEvent {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        Error::InvalidEvent { field: field.into(), reason: reason.into() }
     }
 }

@@ -43,9 +43,8 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Timestamp::parse_rfc3339(&s).ok_or_else(|| {
-            serde::de::Error::custom(format!("`{s}` is not an RFC 3339 timestamp"))
-        })
+        Timestamp::parse_rfc3339(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not an RFC 3339 timestamp")))
     }
 }
 
@@ -192,10 +191,7 @@ pub struct Status {
 
 impl Default for Status {
     fn default() -> Self {
-        Status {
-            code: StatusCode::Ok,
-            message: None,
-        }
+        Status { code: StatusCode::Ok, message: None }
     }
 }
 
@@ -278,8 +274,7 @@ pub fn is_valid_tenant_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= MAX_TENANT_ID_LEN
         && !s.starts_with('.')
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 impl TraceEvent {
@@ -290,11 +285,8 @@ impl TraceEvent {
             let path = e.path().to_string();
             let inner = e.into_inner();
             // serde_json appends " at line L column C"; the path says more.
-            let field = if path == "." {
-                unknown_field_name(&inner.to_string()).unwrap_or_else(|| ".".into())
-            } else {
-                path
-            };
+            let field =
+                if path == "." { unknown_field_name(&inner.to_string()).unwrap_or_else(|| ".".into()) } else { path };
             Error::event(field, inner.to_string())
         })?;
         ev.validate()?;
@@ -310,10 +302,7 @@ impl TraceEvent {
     /// Checks the rules serde cannot express.
     pub fn validate(&self) -> Result<()> {
         if !is_valid_tenant_id(&self.tenant_id) {
-            return Err(Error::event(
-                "tenant_id",
-                "must be 1-128 characters of [A-Za-z0-9._-], not starting with '.'",
-            ));
+            return Err(Error::event("tenant_id", "must be 1-128 characters of [A-Za-z0-9._-], not starting with '.'"));
         }
         for (name, v) in [("agent_id", &self.agent_id), ("session_id", &self.session_id)] {
             if v.is_empty() || v.len() > MAX_ID_LEN {
@@ -398,10 +387,7 @@ mod tests {
     fn wrong_type_is_named_with_its_path() {
         assert_eq!(err_field(&with("step_index", "\"three\"")), "step_index");
         assert_eq!(err_field(&with("tokens", r#"{"input":"x","output":1}"#)), "tokens.input");
-        assert_eq!(
-            err_field(&with("tools", r#"[{"name":"a","call_id":"c","status":"maybe"}]"#)),
-            "tools[0].status"
-        );
+        assert_eq!(err_field(&with("tools", r#"[{"name":"a","call_id":"c","status":"maybe"}]"#)), "tools[0].status");
     }
 
     #[test]

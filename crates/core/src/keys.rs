@@ -38,9 +38,7 @@ impl SigningKey {
     /// A new random key named `name` (a C2SP key name: no spaces, no `+`).
     pub fn generate(name: &str, rng: &mut impl CryptoRngCore) -> Result<Self> {
         if !signed_note::is_key_name_valid(name) {
-            return Err(Error::InvalidKey(format!(
-                "key name `{name}` must be non-empty with no spaces or '+'"
-            )));
+            return Err(Error::InvalidKey(format!("key name `{name}` must be non-empty with no spaces or '+'")));
         }
         let key = DalekSigning::generate(rng);
         Ok(Self::from_parts(name, key))
@@ -48,11 +46,7 @@ impl SigningKey {
 
     fn from_parts(name: &str, key: DalekSigning) -> Self {
         let key_id = key_id(name, &key.verifying_key());
-        SigningKey {
-            name: name.to_string(),
-            key_id,
-            key,
-        }
+        SigningKey { name: name.to_string(), key_id, key }
     }
 
     /// Parses a `PRIVATE+KEY+name+id+base64` string, checking the key id.
@@ -172,11 +166,8 @@ impl VerifierKey {
         let s = s.trim();
         let bad = |why: &str| Error::InvalidKey(format!("verifier key `{s}`: {why}"));
         let mut parts = s.splitn(3, '+');
-        let (name, id, b64) = (
-            parts.next().unwrap_or_default(),
-            parts.next().unwrap_or_default(),
-            parts.next().unwrap_or_default(),
-        );
+        let (name, id, b64) =
+            (parts.next().unwrap_or_default(), parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
         if !signed_note::is_key_name_valid(name) {
             return Err(bad("invalid key name"));
         }
@@ -269,7 +260,11 @@ impl Keyring {
 }
 
 impl signed_note::Verifiers for Keyring {
-    fn verifier(&self, name: &str, id: u32) -> std::result::Result<&dyn signed_note::Verifier, signed_note::VerificationError> {
+    fn verifier(
+        &self,
+        name: &str,
+        id: u32,
+    ) -> std::result::Result<&dyn signed_note::Verifier, signed_note::VerificationError> {
         let mut it = self.keys.iter().filter(|k| k.name == name && k.key_id == id);
         match (it.next(), it.next()) {
             (Some(k), None) => Ok(&k.note_verifier),
@@ -310,7 +305,9 @@ mod tests {
             for delta in [1u8, 0x20, 0x80] {
                 let mut m = bytes.to_vec();
                 m[i] ^= delta;
-                let Ok(s) = String::from_utf8(m) else { continue };
+                let Ok(s) = String::from_utf8(m) else {
+                    continue;
+                };
                 if s.trim() == good {
                     continue; // a mutation into trailing whitespace is not a key change
                 }

@@ -31,10 +31,7 @@ impl HashReader for MemoryTree {
         indexes
             .iter()
             .map(|&i| {
-                usize::try_from(i)
-                    .ok()
-                    .and_then(|i| self.stored.get(i).copied())
-                    .ok_or(tlog::Error::IndexesNotInTree)
+                usize::try_from(i).ok().and_then(|i| self.stored.get(i).copied()).ok_or(tlog::Error::IndexesNotInTree)
             })
             .collect()
     }
@@ -79,9 +76,7 @@ impl MemoryTree {
         if size > self.size {
             return Err(Error::Merkle(format!("tree has {} leaves, not {size}", self.size)));
         }
-        tlog::prove_record(size, index, self)
-            .map(|p| p.into_iter().map(Hash::from).collect())
-            .map_err(merkle_err)
+        tlog::prove_record(size, index, self).map(|p| p.into_iter().map(Hash::from).collect()).map_err(merkle_err)
     }
 
     /// Proof that the tree of `old` leaves is a prefix of the tree of `new` leaves.
@@ -89,9 +84,7 @@ impl MemoryTree {
         if new > self.size {
             return Err(Error::Merkle(format!("tree has {} leaves, not {new}", self.size)));
         }
-        tlog::prove_tree(new, old, self)
-            .map(|p| p.into_iter().map(Hash::from).collect())
-            .map_err(merkle_err)
+        tlog::prove_tree(new, old, self).map(|p| p.into_iter().map(Hash::from).collect()).map_err(merkle_err)
     }
 }
 

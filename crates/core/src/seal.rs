@@ -113,11 +113,7 @@ pub struct ChainHead {
 impl ChainHead {
     /// An empty chain.
     pub fn genesis(tenant_id: &str) -> Self {
-        ChainHead {
-            tenant_id: tenant_id.to_string(),
-            next_seq: 0,
-            head: hash::genesis(tenant_id),
-        }
+        ChainHead { tenant_id: tenant_id.to_string(), next_seq: 0, head: hash::genesis(tenant_id) }
     }
 
     /// Moves past `record` (which must be this chain's next record).
@@ -137,10 +133,7 @@ pub struct Sealer {
 impl Sealer {
     /// A sealer signing with `key`, recording `policy` as the policy in force.
     pub fn new(key: SigningKey, policy: impl Into<String>) -> Self {
-        Sealer {
-            key,
-            policy: policy.into(),
-        }
+        Sealer { key, policy: policy.into() }
     }
 
     /// The signing key.
@@ -191,14 +184,7 @@ impl Sealer {
         let bytes = canonical::encode(&header, &event, &commitments).unwrap_or_default();
         let leaf_hash = hash::leaf_hash(&bytes);
         let signature = self.key.sign_bytes(&leaf_hash.0);
-        let record = SealedRecord {
-            header,
-            event,
-            commitments,
-            salts,
-            leaf_hash,
-            signature,
-        };
+        let record = SealedRecord { header, event, commitments, salts, leaf_hash, signature };
         head.advance(&record);
         record
     }

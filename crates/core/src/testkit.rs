@@ -8,11 +8,7 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 fn text() -> impl Strategy<Value = String> {
-    prop_oneof![
-        "[a-z ]{0,24}",
-        "\\PC{0,16}",
-        Just(String::new()),
-    ]
+    prop_oneof!["[a-z ]{0,24}", "\\PC{0,16}", Just(String::new()),]
 }
 
 fn opt_text() -> impl Strategy<Value = Option<String>> {
@@ -27,11 +23,12 @@ fn ident() -> impl Strategy<Value = String> {
 pub fn arb_event(tenant: String) -> impl Strategy<Value = TraceEvent> {
     let tool = (ident(), ident(), opt_text(), opt_text(), prop::sample::select(ToolStatus::ALL))
         .prop_map(|(name, call_id, arguments, result, status)| ToolCall { name, call_id, arguments, result, status });
-    let model = prop::option::of((ident(), ident(), prop::option::of(ident())).prop_map(|(provider, name, version)| Model {
-        provider,
-        name,
-        version,
-    }));
+    let model =
+        prop::option::of((ident(), ident(), prop::option::of(ident())).prop_map(|(provider, name, version)| Model {
+            provider,
+            name,
+            version,
+        }));
     let ids = (any::<u128>(), prop::option::of(any::<u128>()), ident(), ident(), 0u32..50);
     let body = (
         prop::sample::select(EventKind::ALL),
@@ -55,7 +52,16 @@ pub fn arb_event(tenant: String) -> impl Strategy<Value = TraceEvent> {
     (ids, body, tail).prop_map(move |(ids, body, tail)| {
         let (id, parent, agent_id, session_id, step_index) = ids;
         let (kind, ts, model, input, output, reasoning, tools) = body;
-        let (tokens, cost_micros, latency_ms, (code, message), subject_ids, data_classification, expected_steps, attrs) = tail;
+        let (
+            tokens,
+            cost_micros,
+            latency_ms,
+            (code, message),
+            subject_ids,
+            data_classification,
+            expected_steps,
+            attrs,
+        ) = tail;
         let event_id = Uuid::from_u128(id | 1);
         TraceEvent {
             event_id,
@@ -71,24 +77,28 @@ pub fn arb_event(tenant: String) -> impl Strategy<Value = TraceEvent> {
             output,
             reasoning,
             tools,
-            tokens: tokens.map(|(i, o, c)| Tokens { input: i.into(), output: o.into(), cached: c.into() }),
+            tokens: tokens.map(|(i, o, c)| Tokens {
+                input: i.into(),
+                output: o.into(),
+                cached: c.into(),
+            }),
             cost_micros,
             latency_ms,
             status: Status { code, message },
             subject_ids,
             data_classification,
             expected_steps,
-            attributes: attrs.into_iter().map(|(key, value)| Attribute { key, value }).collect(),
+            attributes: attrs
+                .into_iter()
+                .map(|(key, value)| Attribute { key, value })
+                .collect(),
         }
     })
 }
 
 /// Events of 1–3 tenants, interleaved.
 pub fn arb_events(max: usize) -> impl Strategy<Value = Vec<TraceEvent>> {
-    prop::collection::vec(
-        (0usize..3).prop_flat_map(|t| arb_event(format!("tenant-{t}"))),
-        1..max,
-    )
+    prop::collection::vec((0usize..3).prop_flat_map(|t| arb_event(format!("tenant-{t}"))), 1..max)
 }
 
 /// A deterministic test key.

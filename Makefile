@@ -1,0 +1,50 @@
+# traceledger — the two commands: `make up` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# One target directory per machine, outside the clone, so CI on a fresh clone
+# reuses what earlier runs built (RocksDB takes ~15 min to compile here).
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/traceledger/target
+export CARGO_TERM_COLOR ?= never
+CARGO ?= cargo
+BIN := $(CARGO_TARGET_DIR)/release/traceledger
+
+.PHONY: help deps up build test lint unit fuzz-smoke fuzz bench clean
+
+help:
+	@echo "make up          install what is missing, then run traceledger on the embedded default (demo fleet)"
+	@echo "make test        install what is missing, then lint and run every test (what CI runs)"
+	@echo "make bench       run the benchmarks (figures go in BENCHMARKS.md)"
+	@echo "make fuzz        fuzz every parser of outside input for FUZZ_SECONDS each (default 60)"
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	$(CARGO) build --release --locked -p traceledger-cli
+
+up: build
+	$(BIN) up --data $${TRACELEDGER_DATA:-.data}
+
+lint: deps
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+unit: deps
+	$(CARGO) test --locked --workspace --all-targets
+
+test: lint unit fuzz-smoke
+
+# Each fuzz target runs briefly on every test run; `make fuzz` runs longer.
+FUZZ_SECONDS ?= 60
+fuzz-smoke: deps
+	@FUZZ_SECONDS=15 scripts/fuzz.sh
+
+fuzz: deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+bench: deps
+	$(CARGO) bench --locked -p traceledger-core --bench ledger
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,53 @@
+//! The `traceledger` command line. Each subcommand lives in one file under
+//! `cmd/` and returns the process exit code.
+//!
+//! Exit codes: 0 success; 1 a verification found the evidence invalid;
+//! 2 unusable input or a usage error (missing file, bad key, bad event).
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod cmd;
+mod progress;
+
+/// A tamper-evident audit ledger for AI agents.
+#[derive(Debug, Parser)]
+#[command(name = "traceledger", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate and inspect signing keys.
+    #[command(subcommand)]
+    Keys(cmd::keys::KeysCommand),
+    /// Seal a JSON-lines file of trace events into a verifiable bundle, offline.
+    Seal(cmd::seal::SealArgs),
+    /// Verify a bundle with nothing but verifier keys.
+    Verify(cmd::verify::VerifyArgs),
+    /// Write the events of a simulated agent fleet as JSON lines.
+    Fleet(cmd::fleet::FleetArgs),
+    /// Run the ledger on the embedded default: seal a demo fleet and verify it.
+    Up(cmd::up::UpArgs),
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keys(c) => cmd::keys::run(c),
+        Command::Seal(a) => cmd::seal::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
+        Command::Fleet(a) => cmd::fleet::run(a),
+        Command::Up(a) => cmd::up::run(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -45,11 +45,16 @@ impl<W: Write> Write for Hashing<W> {
 /// Writes a bundle directory. Append records in stream order (each tenant's
 /// in seq order), then call [`BundleWriter::finish`].
 pub struct BundleWriter<'k> {
+    /// Where files are written until `finish` (`<dir>.partial`).
     dir: PathBuf,
+    /// The bundle directory `finish` renames `dir` to.
+    final_dir: PathBuf,
+    finished: bool,
     key: &'k SigningKey,
     log_name: String,
     created: Timestamp,
-    records: apache_avro::Writer<'static, Hashing<BufWriter<File>>>,
+    /// `None` only inside `finish`.
+    records: Option<apache_avro::Writer<'static, Hashing<BufWriter<File>>>>,
     count: u64,
     trees: BTreeMap<String, MemoryTree>,
     last_checkpoint: BTreeMap<String, u64>,
@@ -59,7 +64,10 @@ pub struct BundleWriter<'k> {
 }
 
 impl<'k> BundleWriter<'k> {
-    /// Creates `dir` (which must not exist or be empty). `key` signs the
+    /// Starts a bundle at `dir`, which must not exist or be empty. Files are
+    /// written to `<dir>.partial` and renamed to `dir` by
+    /// [`BundleWriter::finish`], so a bundle directory is always complete; a
+    /// writer dropped without `finish` removes its partial directory. `key` signs the
     /// checkpoints and the manifest; a checkpoint is written for a tenant
     /// every `checkpoint_every` records and at the end.
     pub fn create(
@@ -78,19 +86,28 @@ impl<'k> BundleWriter<'k> {
                 ),
             });
         }
-        std::fs::create_dir_all(dir.join("checkpoints")).map_err(io_err(dir))?;
-        std::fs::create_dir_all(dir.join("keys")).map_err(io_err(dir))?;
+        let final_dir = dir.to_path_buf();
+        let mut partial = dir.as_os_str().to_owned();
+        partial.push(".partial");
+        let dir = PathBuf::from(partial);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
+        }
+        std::fs::create_dir_all(dir.join("checkpoints")).map_err(io_err(&dir))?;
+        std::fs::create_dir_all(dir.join("keys")).map_err(io_err(&dir))?;
         let path = dir.join(RECORDS);
         let f = File::create(&path).map_err(io_err(&path))?;
         let sink = Hashing { inner: BufWriter::with_capacity(1 << 20, f), hash: Sha256::new(), len: 0 };
         let mut records = apache_avro::Writer::new(sealed_record_schema(), sink);
         records.add_user_metadata("traceledger.log".into(), log_name).map_err(|e| Error::Avro(e.to_string()))?;
         Ok(BundleWriter {
-            dir: dir.to_path_buf(),
+            dir,
+            final_dir,
+            finished: false,
             key,
             log_name: log_name.to_string(),
             created,
-            records,
+            records: Some(records),
             count: 0,
             trees: BTreeMap::new(),
             last_checkpoint: BTreeMap::new(),
@@ -112,7 +129,8 @@ impl<'k> BundleWriter<'k> {
 
     /// Appends one record.
     pub fn append(&mut self, r: &SealedRecord) -> Result<()> {
-        self.records.append(record_to_value(r)).map_err(|e| Error::Avro(e.to_string()))?;
+        let Some(w) = self.records.as_mut() else { return Err(Error::Avro("writer already finished".into())) };
+        w.append(record_to_value(r)).map_err(|e| Error::Avro(e.to_string()))?;
         self.count += 1;
         let tree = self.trees.entry(r.header.tenant_id.clone()).or_default();
         tree.push(r.leaf_hash);
@@ -163,7 +181,8 @@ impl<'k> BundleWriter<'k> {
         let keyring = serde_json::to_vec_pretty(&self.keyring).map_err(|e| Error::Avro(e.to_string()))?;
         self.write_file(KEYRING, &keyring)?;
         let path = self.dir.join(RECORDS);
-        let sink = self.records.into_inner().map_err(|e| Error::Avro(e.to_string()))?;
+        let Some(w) = self.records.take() else { return Err(Error::Avro("writer already finished".into())) };
+        let sink = w.into_inner().map_err(|e| Error::Avro(e.to_string()))?;
         let (len, digest) = (sink.len, hex::encode(sink.hash.finalize()));
         let f = sink.inner.into_inner().map_err(|e| Error::Io { path: path.clone(), source: e.into_error() })?;
         f.sync_all().map_err(io_err(&path))?;
@@ -180,6 +199,21 @@ impl<'k> BundleWriter<'k> {
         let note = checkpoint::sign_note(&text, self.key)?;
         let mpath = self.dir.join(MANIFEST);
         std::fs::write(&mpath, note).map_err(io_err(&mpath))?;
+        if self.final_dir.exists() {
+            // An empty directory the caller made for us.
+            std::fs::remove_dir(&self.final_dir).map_err(io_err(&self.final_dir))?;
+        }
+        std::fs::rename(&self.dir, &self.final_dir).map_err(io_err(&self.final_dir))?;
+        self.finished = true;
         Ok(self.count)
+    }
+}
+
+impl Drop for BundleWriter<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Best effort: an abandoned bundle must not look like one.
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }

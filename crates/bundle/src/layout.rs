@@ -80,14 +80,15 @@ impl<'k> BundleWriter<'k> {
         if dir.exists() && std::fs::read_dir(dir).map_err(io_err(dir))?.next().is_some() {
             return Err(Error::Io {
                 path: dir.to_path_buf(),
-                source: std::io::Error::new(
+                err: std::io::Error::new(
                     std::io::ErrorKind::AlreadyExists,
                     "bundle directory exists and is not empty",
                 ),
             });
         }
-        let final_dir = dir.to_path_buf();
-        let mut partial = dir.as_os_str().to_owned();
+        // Normalised, so that `out/` and `out` both give `out.partial`.
+        let final_dir: PathBuf = dir.components().collect();
+        let mut partial = final_dir.as_os_str().to_owned();
         partial.push(".partial");
         let dir = PathBuf::from(partial);
         if dir.exists() {
@@ -184,7 +185,7 @@ impl<'k> BundleWriter<'k> {
         let Some(w) = self.records.take() else { return Err(Error::Avro("writer already finished".into())) };
         let sink = w.into_inner().map_err(|e| Error::Avro(e.to_string()))?;
         let (len, digest) = (sink.len, hex::encode(sink.hash.finalize()));
-        let f = sink.inner.into_inner().map_err(|e| Error::Io { path: path.clone(), source: e.into_error() })?;
+        let f = sink.inner.into_inner().map_err(|e| Error::Io { path: path.clone(), err: e.into_error() })?;
         f.sync_all().map_err(io_err(&path))?;
         self.files.insert(0, (RECORDS.to_string(), len, digest));
         let mut text = format!(

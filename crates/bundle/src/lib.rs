@@ -30,12 +30,14 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    // The OS error is part of the message rather than a `source`, so
+    // `{:#}` chains do not print it twice.
+    #[error("{path}: {err}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The OS error.
-        source: std::io::Error,
+        err: std::io::Error,
     },
     /// A key file holds a secret readable by others.
     #[error("{path}: signing key file is readable by group or others (mode {mode:04o}); run `chmod 600 {path}`")]
@@ -65,5 +67,5 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io { path: path.to_path_buf(), source }
+    move |err| Error::Io { path: path.to_path_buf(), err }
 }

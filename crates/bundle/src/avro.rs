@@ -19,6 +19,15 @@ pub const TRACE_EVENT_AVSC: &str = include_str!("../../../schemas/v1/trace-event
 /// `schemas/v1/sealed-record.avsc` (references `TraceEvent` by name).
 pub const SEALED_RECORD_AVSC: &str = include_str!("../../../schemas/v1/sealed-record.avsc");
 
+/// `schemas/v1/checkpoint.avsc`.
+pub const CHECKPOINT_AVSC: &str = include_str!("../../../schemas/v1/checkpoint.avsc");
+
+/// The parsed `Checkpoint` schema.
+pub fn checkpoint_schema() -> &'static Schema {
+    static S: OnceLock<Schema> = OnceLock::new();
+    S.get_or_init(|| Schema::parse_str(CHECKPOINT_AVSC).unwrap_or_else(|e| panic!("checkpoint.avsc: {e}")))
+}
+
 /// The parsed `TraceEvent` schema.
 pub fn trace_event_schema() -> &'static Schema {
     static S: OnceLock<Schema> = OnceLock::new();
@@ -517,6 +526,7 @@ mod tests {
     fn schemas_parse_and_the_example_validates() {
         let ev = TraceEvent::from_json(include_bytes!("../../../tests/fixtures/trace-event.json")).expect("example");
         assert!(event_to_value(&ev).validate(trace_event_schema()));
+        assert_eq!(checkpoint_schema().name().map(|n| n.name.as_str()), Some("Checkpoint"));
         let recs = seal_all(&test_key("k"), vec![ev]);
         assert!(record_to_value(&recs[0]).validate(sealed_record_schema()));
     }

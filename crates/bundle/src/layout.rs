@@ -69,7 +69,7 @@ impl<'k> BundleWriter<'k> {
     /// [`BundleWriter::finish`], so a bundle directory is always complete; a
     /// writer dropped without `finish` removes its partial directory. `key` signs the
     /// checkpoints and the manifest; a checkpoint is written for a tenant
-    /// every `checkpoint_every` records and at the end.
+    /// every `checkpoint_every` records (never, with 0) and at the end.
     pub fn create(
         dir: &Path,
         log_name: &str,
@@ -80,10 +80,7 @@ impl<'k> BundleWriter<'k> {
         if dir.exists() && std::fs::read_dir(dir).map_err(io_err(dir))?.next().is_some() {
             return Err(Error::Io {
                 path: dir.to_path_buf(),
-                err: std::io::Error::new(
-                    std::io::ErrorKind::AlreadyExists,
-                    "bundle directory exists and is not empty",
-                ),
+                err: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "bundle directory exists and is not empty"),
             });
         }
         // Normalised, so that `out/` and `out` both give `out.partial`.
@@ -112,7 +109,7 @@ impl<'k> BundleWriter<'k> {
             count: 0,
             trees: BTreeMap::new(),
             last_checkpoint: BTreeMap::new(),
-            checkpoint_every: checkpoint_every.max(1),
+            checkpoint_every,
             keyring: vec![KeyringEntry { verifier_key: key.verifier_key_string(), not_before: None, not_after: None }],
             files: Vec::new(),
         })
@@ -135,9 +132,19 @@ impl<'k> BundleWriter<'k> {
         self.count += 1;
         let tree = self.trees.entry(r.header.tenant_id.clone()).or_default();
         tree.push(r.leaf_hash);
-        if tree.size() % self.checkpoint_every == 0 {
+        if self.checkpoint_every > 0 && tree.size() % self.checkpoint_every == 0 {
             self.checkpoint(&r.header.tenant_id.clone())?;
         }
+        Ok(())
+    }
+
+    /// Adds a checkpoint signed elsewhere (e.g. copied from another bundle).
+    /// It is not re-signed; the verifier checks it like any other.
+    pub fn add_checkpoint_note(&mut self, tenant: &str, size: u64, note: &[u8]) -> Result<()> {
+        let rel = format!("checkpoints/{tenant}/{size:012}.note");
+        self.write_file(&rel, note)?;
+        let last = self.last_checkpoint.entry(tenant.to_string()).or_default();
+        *last = (*last).max(size);
         Ok(())
     }
 
@@ -161,6 +168,12 @@ impl<'k> BundleWriter<'k> {
 
     fn write_file(&mut self, rel: &str, bytes: &[u8]) -> Result<()> {
         let path = self.dir.join(rel);
+        if self.files.iter().any(|(r, _, _)| r == rel) {
+            return Err(Error::Io {
+                path,
+                err: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "file written twice in one bundle"),
+            });
+        }
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io_err(parent))?;
         }

@@ -27,6 +27,8 @@ enum Command {
     Seal(cmd::seal::SealArgs),
     /// Verify a bundle with nothing but verifier keys.
     Verify(cmd::verify::VerifyArgs),
+    /// Export some tenants of a bundle, or all of it without content, as a new bundle.
+    Export(cmd::export::ExportArgs),
     /// Write the events of a simulated agent fleet as JSON lines.
     Fleet(cmd::fleet::FleetArgs),
     /// Run the ledger on the embedded default: seal a demo fleet and verify it.
@@ -40,6 +42,7 @@ pub fn main() -> ExitCode {
         Command::Keys(c) => cmd::keys::run(c),
         Command::Seal(a) => cmd::seal::run(a),
         Command::Verify(a) => cmd::verify::run(a),
+        Command::Export(a) => cmd::export::run(a),
         Command::Fleet(a) => cmd::fleet::run(a),
         Command::Up(a) => cmd::up::run(a),
     };

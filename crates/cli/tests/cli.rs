@@ -211,3 +211,49 @@ fn up_seals_a_demo_fleet_and_verifies_it() {
     assert_eq!(code(&o2), 0);
     assert!(!stdout(&o2).contains("created signing key"));
 }
+
+#[test]
+fn export_one_tenant_without_content_still_verifies_and_holds_no_content() {
+    let env = Env::new();
+    let events = env.fleet("events.jsonl", "4");
+    assert_eq!(code(&env.seal(&events, &env.s("b"), &["--checkpoint-every", "5"])), 0);
+    let o = run(&[
+        "export",
+        "--from",
+        &env.s("b"),
+        "--key",
+        &env.s("ledger.key"),
+        "--out",
+        &env.s("x"),
+        "--tenant",
+        "globex",
+        "--without-content",
+        "--json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let s = json(&o);
+    assert_eq!(s["tenants"].as_object().expect("tenants").keys().collect::<Vec<_>>(), vec!["globex"]);
+    assert!(s["checkpoints_copied"].as_u64().expect("n") >= 1);
+    let o = run(&["verify", &env.s("x"), "--key", &env.vkey, "--json"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    let v = json(&o);
+    assert_eq!(v["tenants"][0]["tenant_id"], "globex");
+    assert_eq!(v["tenants"][0]["content_verified"], 0);
+    assert!(v["tenants"][0]["content_erased"].as_u64().expect("n") > 0);
+    let bytes = std::fs::read(env.p("x/records.avro")).expect("records");
+    assert!(!bytes.windows(5).any(|w| w == b"Plan:"), "content must be gone");
+    // An unknown tenant is refused with the list of known ones.
+    let o = run(&[
+        "export",
+        "--from",
+        &env.s("b"),
+        "--key",
+        &env.s("ledger.key"),
+        "--out",
+        &env.s("y"),
+        "--tenant",
+        "nope",
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("acme, globex"), "{}", stderr(&o));
+}

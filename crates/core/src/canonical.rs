@@ -175,7 +175,8 @@ mod tests {
     pub(crate) fn known_answer() -> (Vec<u8>, Vec<Option<Hash>>) {
         let ev = TraceEvent::from_json(include_bytes!("../../../tests/fixtures/trace-event.json")).expect("fixture");
         let salt = [0x11u8; 32];
-        let commitments: Vec<Option<Hash>> = content_slots(&ev).into_iter().map(|v| v.map(|v| commitment(&salt, v))).collect();
+        let commitments: Vec<Option<Hash>> =
+            content_slots(&ev).into_iter().map(|v| v.map(|v| commitment(&salt, v))).collect();
         let header = RecordHeader {
             tenant_id: "acme".into(),
             seq: 0,
@@ -192,10 +193,7 @@ mod tests {
     fn known_answer_vector() {
         let (bytes, commitments) = known_answer();
         assert_eq!(commitments.len(), 5);
-        assert_eq!(
-            genesis("acme").to_hex(),
-            "f03e84a8106e1d1c8e948a393aa48ff8b03418299865103262a65329ce8cb62e"
-        );
+        assert_eq!(genesis("acme").to_hex(), "f03e84a8106e1d1c8e948a393aa48ff8b03418299865103262a65329ce8cb62e");
         assert_eq!(bytes.len(), 607);
         // The full bytes are in docs/ledger-format.md.
         assert_eq!(hex::encode(&bytes), include_str!("../../../docs/vectors/canonical-example.hex").trim());

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod export;
 pub mod fleet;
 pub mod keys;
 pub mod seal;

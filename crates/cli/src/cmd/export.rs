@@ -1,0 +1,143 @@
+//! `traceledger export`: a new bundle from a verified one — some tenants
+//! only, or with all content erased (metadata-only evidence for an auditor
+//! who must not see prompts and outputs). The original checkpoints are
+//! copied as signed; the new manifest is signed by `--key`.
+//!
+//! Exporting from a live node's data directory arrives with the pipeline.
+
+use crate::progress::{Bar, ITEMS};
+use anyhow::{bail, Context};
+use clap::Args;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use traceledger_bundle::{read_signing_key, verify_bundle, BundleWriter, KeyringEntry, Options, RecordReader};
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Source bundle (verified before anything is exported).
+    #[arg(long)]
+    from: PathBuf,
+    /// Signing key for the new manifest (mode 0600).
+    #[arg(long, env = "TRACELEDGER_KEY")]
+    key: PathBuf,
+    /// New bundle directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Export only these tenants (repeat); default all.
+    #[arg(long = "tenant")]
+    tenants: Vec<String>,
+    /// Erase every content field (input, output, reasoning, tool arguments
+    /// and results); commitments stay, so the export still verifies.
+    #[arg(long)]
+    without_content: bool,
+    /// Trusted verifier key for checking the source (repeat); default: the
+    /// source bundle's own keyring.
+    #[arg(long = "source-key", value_name = "VKEY")]
+    source_keys: Vec<String>,
+    /// Print a JSON summary.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct ExportSummary {
+    bundle: PathBuf,
+    records: u64,
+    tenants: BTreeMap<String, u64>,
+    checkpoints_copied: u64,
+    content_erased: bool,
+}
+
+pub fn run(a: ExportArgs) -> anyhow::Result<u8> {
+    let key = read_signing_key(&a.key)?;
+    let pinned = if a.source_keys.is_empty() {
+        None
+    } else {
+        let keys = a
+            .source_keys
+            .iter()
+            .map(|k| traceledger_core::keys::VerifierKey::parse(k))
+            .collect::<Result<Vec<_>, _>>()?;
+        Some(traceledger_core::keys::Keyring::new(keys))
+    };
+    let source = verify_bundle(&a.from, &Options { pinned_keys: pinned }, &mut ())
+        .map_err(|e| anyhow::anyhow!("source bundle {} does not verify: {e}", a.from.display()))?;
+    let known: BTreeSet<&str> = source.report.tenants.iter().map(|t| t.tenant_id.as_str()).collect();
+    for t in &a.tenants {
+        if !known.contains(t.as_str()) {
+            bail!(
+                "tenant `{t}` is not in {} (it holds: {})",
+                a.from.display(),
+                known.iter().copied().collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    let wanted = |t: &str| a.tenants.is_empty() || a.tenants.iter().any(|w| w == t);
+
+    let mut w = BundleWriter::create(&a.out, &source.log, &key, super::now(), 0)?;
+    let ring_path = a.from.join("keys/keyring.json");
+    let ring: Vec<KeyringEntry> =
+        serde_json::from_slice(&std::fs::read(&ring_path).with_context(|| ring_path.display().to_string())?)
+            .with_context(|| ring_path.display().to_string())?;
+    w.set_keyring(ring);
+
+    let mut copied = 0;
+    for t in source.report.tenants.iter().filter(|t| wanted(&t.tenant_id)) {
+        let dir = a.from.join("checkpoints").join(&t.tenant_id);
+        let mut notes: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .with_context(|| dir.display().to_string())?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()?;
+        notes.sort();
+        for n in notes {
+            let size: u64 = n
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.parse().ok())
+                .with_context(|| format!("{}: not <size>.note", n.display()))?;
+            w.add_checkpoint_note(&t.tenant_id, size, &std::fs::read(&n).with_context(|| n.display().to_string())?)?;
+            copied += 1;
+        }
+    }
+
+    let mut bar = Bar::new(!a.json, ITEMS);
+    bar.set_total(source.report.records);
+    let path = a.from.join("records.avro");
+    let file = std::io::BufReader::new(std::fs::File::open(&path).with_context(|| path.display().to_string())?);
+    let mut tenants: BTreeMap<String, u64> = BTreeMap::new();
+    for (i, rec) in RecordReader::new(file)?.enumerate() {
+        let mut rec = rec?;
+        bar.set(i as u64);
+        if !wanted(&rec.header.tenant_id) {
+            continue;
+        }
+        if a.without_content {
+            rec.erase_all_content();
+        }
+        w.append(&rec)?;
+        *tenants.entry(rec.header.tenant_id.clone()).or_default() += 1;
+    }
+    bar.finish();
+    let records = w.finish()?;
+    let s = ExportSummary {
+        bundle: a.out.clone(),
+        records,
+        tenants,
+        checkpoints_copied: copied,
+        content_erased: a.without_content,
+    };
+    if a.json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        println!(
+            "exported {} records of {} tenant(s) to {}{}",
+            s.records,
+            s.tenants.len(),
+            s.bundle.display(),
+            if s.content_erased { " with all content erased (commitments kept)" } else { "" }
+        );
+        println!("verify with: traceledger verify {} --key {}", s.bundle.display(), key.verifier_key_string());
+    }
+    Ok(0)
+}

@@ -289,17 +289,18 @@ impl<'a> Fields<'a> {
         let (p, v) = self.get(name)?;
         Ok((p, unwrap_union(v)))
     }
-    fn opt_string(&self, name: &str) -> D<Option<String>> {
+    /// A nullable field, decoded by `g` (given its path) when present.
+    fn opt_map<T>(&self, name: &str, g: impl FnOnce(&str, &'a Value) -> D<T>) -> D<Option<T>> {
         match self.opt(name)? {
             (_, None) => Ok(None),
-            (p, Some(v)) => as_string(&p, v).map(Some),
+            (p, Some(v)) => g(&p, v).map(Some),
         }
     }
+    fn opt_string(&self, name: &str) -> D<Option<String>> {
+        self.opt_map(name, as_string)
+    }
     fn opt_u64(&self, name: &str) -> D<Option<u64>> {
-        match self.opt(name)? {
-            (_, None) => Ok(None),
-            (p, Some(v)) => as_u64(&p, v).map(Some),
-        }
+        self.opt_map(name, as_u64)
     }
     fn u64(&self, name: &str) -> D<u64> {
         let (p, v) = self.get(name)?;
@@ -307,8 +308,7 @@ impl<'a> Fields<'a> {
     }
     fn u32(&self, name: &str) -> D<u32> {
         let (p, v) = self.get(name)?;
-        let n = as_long(&p, v)?;
-        u32::try_from(n).or_else(|_| err(&p, format!("{n} is not in 0..2^32")))
+        as_u32(&p, v)
     }
     fn array(&self, name: &str) -> D<(String, &'a [Value])> {
         let (p, v) = self.get(name)?;
@@ -351,6 +351,11 @@ fn as_u64(p: &str, v: &Value) -> D<u64> {
     u64::try_from(n).or_else(|_| err(p, format!("{n} is negative")))
 }
 
+fn as_u32(p: &str, v: &Value) -> D<u32> {
+    let n = as_long(p, v)?;
+    u32::try_from(n).or_else(|_| err(p, format!("{n} is not in 0..2^32")))
+}
+
 fn as_uuid(p: &str, v: &Value) -> D<Uuid> {
     match v {
         Value::Uuid(u) => Ok(*u),
@@ -382,19 +387,13 @@ pub fn event_from_value(path: &str, v: &Value) -> D<TraceEvent> {
     let f = Fields::of(path, v)?;
     let (p, id) = f.get("event_id")?;
     let event_id = as_uuid(&p, id)?;
-    let parent_event_id = match f.opt("parent_event_id")? {
-        (_, None) => None,
-        (p, Some(v)) => Some(as_uuid(&p, v)?),
-    };
+    let parent_event_id = f.opt_map("parent_event_id", as_uuid)?;
     let (p, k) = f.get("kind")?;
     let kind = as_enum(&p, k, EventKind::from_symbol)?;
-    let model = match f.opt("model")? {
-        (_, None) => None,
-        (p, Some(v)) => {
-            let m = Fields::of(&p, v)?;
-            Some(Model { provider: m.string("provider")?, name: m.string("name")?, version: m.opt_string("version")? })
-        }
-    };
+    let model = f.opt_map("model", |p, v| {
+        let m = Fields::of(p, v)?;
+        Ok(Model { provider: m.string("provider")?, name: m.string("name")?, version: m.opt_string("version")? })
+    })?;
     let (tp, tools_v) = f.array("tools")?;
     let mut tools = Vec::with_capacity(tools_v.len());
     for (i, t) in tools_v.iter().enumerate() {
@@ -408,29 +407,17 @@ pub fn event_from_value(path: &str, v: &Value) -> D<TraceEvent> {
             status: as_enum(&p, s, ToolStatus::from_symbol)?,
         });
     }
-    let tokens = match f.opt("tokens")? {
-        (_, None) => None,
-        (p, Some(v)) => {
-            let t = Fields::of(&p, v)?;
-            Some(Tokens { input: t.u64("input")?, output: t.u64("output")?, cached: t.u64("cached")? })
-        }
-    };
+    let tokens = f.opt_map("tokens", |p, v| {
+        let t = Fields::of(p, v)?;
+        Ok(Tokens { input: t.u64("input")?, output: t.u64("output")?, cached: t.u64("cached")? })
+    })?;
     let st = f.record("status")?;
     let (p, c) = st.get("code")?;
     let status = Status { code: as_enum(&p, c, StatusCode::from_symbol)?, message: st.opt_string("message")? };
     let (sp, subj) = f.array("subject_ids")?;
     let subject_ids = subj.iter().enumerate().map(|(i, v)| as_string(&format!("{sp}[{i}]"), v)).collect::<D<_>>()?;
-    let data_classification = match f.opt("data_classification")? {
-        (_, None) => None,
-        (p, Some(v)) => Some(as_enum(&p, v, Classification::from_symbol)?),
-    };
-    let expected_steps = match f.opt("expected_steps")? {
-        (_, None) => None,
-        (p, Some(v)) => {
-            let n = as_long(&p, v)?;
-            Some(u32::try_from(n).or_else(|_| err(&p, format!("{n} is not in 0..2^32")))?)
-        }
-    };
+    let data_classification = f.opt_map("data_classification", |p, v| as_enum(p, v, Classification::from_symbol))?;
+    let expected_steps = f.opt_map("expected_steps", as_u32)?;
     let (ap, attrs) = f.array("attributes")?;
     let mut attributes = Vec::with_capacity(attrs.len());
     for (i, a) in attrs.iter().enumerate() {
@@ -472,13 +459,10 @@ pub fn record_from_value(v: &Value) -> D<SealedRecord> {
     let leaf_hash = Hash(as_fixed::<32>(&p, leaf)?);
     let (p, sig) = f.get("signature")?;
     let signature = as_fixed::<64>(&p, sig)?;
-    let source = match f.opt("source")? {
-        (_, None) => None,
-        (p, Some(v)) => {
-            let s = Fields::of(&p, v)?;
-            Some(Source { topic: s.string("topic")?, partition: s.u32("partition")?, offset: s.u64("offset")? })
-        }
-    };
+    let source = f.opt_map("source", |p, v| {
+        let s = Fields::of(p, v)?;
+        Ok(Source { topic: s.string("topic")?, partition: s.u32("partition")?, offset: s.u64("offset")? })
+    })?;
     let (cp, cs) = f.array("commitments")?;
     let commitments = cs
         .iter()

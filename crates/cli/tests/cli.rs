@@ -49,6 +49,12 @@ impl Env {
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         self.s(name)
     }
+    fn export(&self, from: &str, out: &str, extra: &[&str]) -> Output {
+        let (from, key, out) = (self.s(from), self.s("ledger.key"), self.s(out));
+        let mut args = vec!["export", "--from", &from, "--key", &key, "--out", &out];
+        args.extend_from_slice(extra);
+        run(&args)
+    }
     fn seal(&self, events: &str, out: &str, extra: &[&str]) -> Output {
         let key = self.s("ledger.key");
         let mut args = vec!["seal", "--events", events, "--key", &key, "--out", out];
@@ -217,19 +223,7 @@ fn export_one_tenant_without_content_still_verifies_and_holds_no_content() {
     let env = Env::new();
     let events = env.fleet("events.jsonl", "4");
     assert_eq!(code(&env.seal(&events, &env.s("b"), &["--checkpoint-every", "5"])), 0);
-    let o = run(&[
-        "export",
-        "--from",
-        &env.s("b"),
-        "--key",
-        &env.s("ledger.key"),
-        "--out",
-        &env.s("x"),
-        "--tenant",
-        "globex",
-        "--without-content",
-        "--json",
-    ]);
+    let o = env.export("b", "x", &["--tenant", "globex", "--without-content", "--json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let s = json(&o);
     assert_eq!(s["tenants"].as_object().expect("tenants").keys().collect::<Vec<_>>(), vec!["globex"]);
@@ -243,17 +237,7 @@ fn export_one_tenant_without_content_still_verifies_and_holds_no_content() {
     let bytes = std::fs::read(env.p("x/records.avro")).expect("records");
     assert!(!bytes.windows(5).any(|w| w == b"Plan:"), "content must be gone");
     // An unknown tenant is refused with the list of known ones.
-    let o = run(&[
-        "export",
-        "--from",
-        &env.s("b"),
-        "--key",
-        &env.s("ledger.key"),
-        "--out",
-        &env.s("y"),
-        "--tenant",
-        "nope",
-    ]);
+    let o = env.export("b", "y", &["--tenant", "nope"]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("acme, globex"), "{}", stderr(&o));
 }

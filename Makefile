@@ -33,7 +33,8 @@ lint: deps
 unit: deps
 	$(CARGO) test --locked --workspace --all-targets
 
-test: lint unit fuzz-smoke
+# Fuzz first, so that the test runner's summary closes the output.
+test: lint fuzz-smoke unit
 
 # Each fuzz target runs briefly on every test run; `make fuzz` runs longer.
 FUZZ_SECONDS ?= 60

@@ -211,6 +211,11 @@ fn up_seals_a_demo_fleet_and_verifies_it() {
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("demo fleet:") && out.contains("✔ VALID"), "{out}");
+    // The tamper demo edits one sealed output in a re-signed copy and must catch it.
+    assert!(
+        out.contains("Tamper evidence") && out.contains("✘ caught:") && out.contains("commitment check failed"),
+        "{out}"
+    );
     assert!(env.p("data/keys/ledger.key").exists());
     // A second run reuses the key.
     let o2 = run(&["up", "--data", &env.s("data"), "--sessions", "1"]);

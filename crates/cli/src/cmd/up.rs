@@ -80,10 +80,54 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     println!("sealed {} records into {}", summary.sealed, bundle.display());
     println!();
     let vkey = traceledger_core::keys::VerifierKey::parse(&key.verifier_key_string())?;
-    let code = super::verify::verify_and_print(&bundle, Some(traceledger_core::keys::Keyring::new(vec![vkey])), false)?;
+    let ring = traceledger_core::keys::Keyring::new(vec![vkey]);
+    let code = super::verify::verify_and_print(&bundle, Some(ring.clone()), false)?;
+    println!();
+    tamper_demo(&bundle, &key, &ring)?;
+    let exe = std::env::current_exe().map_or_else(|_| "traceledger".into(), |p| p.display().to_string());
     println!();
     println!("Try it yourself:");
-    println!("  traceledger verify {} --key {}", bundle.display(), key.verifier_key_string());
-    println!("  # then change one byte of {}/records.avro and verify again", bundle.display());
+    println!("  {exe} verify {} --key {}", bundle.display(), key.verifier_key_string());
+    println!("  # then change any byte of {}/records.avro and verify again", bundle.display());
     Ok(code)
+}
+
+/// Shows tamper evidence on a copy: one sealed output is edited and the
+/// bundle rewritten with a freshly signed manifest — what an insider holding
+/// the signing key could do — and the verifier names the record.
+fn tamper_demo(
+    bundle: &std::path::Path,
+    key: &SigningKey,
+    ring: &traceledger_core::keys::Keyring,
+) -> anyhow::Result<()> {
+    use traceledger_bundle::{verify_bundle, BundleError, BundleWriter, Options, RecordReader};
+    let file = std::fs::File::open(bundle.join("records.avro")).context("records.avro")?;
+    let mut records: Vec<_> = RecordReader::new(std::io::BufReader::new(file))?.collect::<Result<_, _>>()?;
+    let Some(victim) = records.iter().skip(records.len() / 2).position(|r| r.event.output.is_some()) else {
+        return Ok(());
+    };
+    let victim = victim + records.len() / 2;
+    let r = &mut records[victim];
+    let before = r.event.output.clone().unwrap_or_default();
+    let after = "{\"score\": 850, \"approved\": true}";
+    r.event.output = Some(after.into());
+    let (tenant, seq) = (r.header.tenant_id.clone(), r.header.seq);
+    let mut copy = bundle.as_os_str().to_owned();
+    copy.push("-tampered");
+    let copy = PathBuf::from(copy);
+    let mut w = BundleWriter::create(&copy, key.name(), key, super::now(), 100)?;
+    for r in &records {
+        w.append(r)?;
+    }
+    w.finish()?;
+    println!("Tamper evidence: in a copy, the output of {tenant} seq {seq} was changed");
+    println!("  from {before:?}");
+    println!("  to   {after:?}, and the bundle re-signed with the ledger key:");
+    match verify_bundle(&copy, &Options { pinned_keys: Some(ring.clone()) }, &mut ()) {
+        Err(BundleError::Invalid(f)) => println!("  ✘ caught: {f}"),
+        Err(e) => println!("  ✘ caught: {e}"),
+        Ok(_) => anyhow::bail!("the tampered copy verified: this is a bug, please report it"),
+    }
+    println!("  (copy kept at {})", copy.display());
+    Ok(())
 }

@@ -148,6 +148,48 @@ mod tests {
         }
     }
 
+    /// Checks a checkpoint note from the C2SP specs alone, with no code of
+    /// ours or of `signed_note`: only SHA-256, base64 and Ed25519.
+    fn check_by_the_spec(note: &str, vkey: &str) -> (String, u64, [u8; 32]) {
+        use base64::engine::general_purpose::STANDARD as B64;
+        use base64::Engine;
+        use sha2::{Digest, Sha256};
+        let mut vk = vkey.splitn(3, '+');
+        let (name, id_hex, key_b64) = (vk.next().expect("name"), vk.next().expect("id"), vk.next().expect("key"));
+        let key = B64.decode(key_b64).expect("base64 key");
+        assert_eq!(key[0], 1, "Ed25519 algorithm byte");
+        let mut h = Sha256::new();
+        h.update(name.as_bytes());
+        h.update(b"\n");
+        h.update(&key);
+        let id = &h.finalize()[..4];
+        assert_eq!(hex::encode(id), id_hex, "key id = SHA-256(name || 0x0A || 0x01 || key)[:4]");
+        let (text, sigs) = note.split_once("\n\n").expect("blank line before signatures");
+        let text = format!("{text}\n");
+        let line = sigs.strip_suffix('\n').expect("newline-terminated signature");
+        let rest = line.strip_prefix("\u{2014} ").expect("em dash and space");
+        let (sig_name, sig_b64) = rest.split_once(' ').expect("name and signature");
+        assert_eq!(sig_name, name);
+        let raw = B64.decode(sig_b64).expect("base64 signature");
+        assert_eq!(&raw[..4], id);
+        let pk = ed25519_dalek::VerifyingKey::from_bytes(key[1..].try_into().expect("32 bytes")).expect("point");
+        let sig = ed25519_dalek::Signature::from_slice(&raw[4..]).expect("64 bytes");
+        pk.verify_strict(text.as_bytes(), &sig).expect("signature over the note text");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "origin, size, root");
+        let root: [u8; 32] = B64.decode(lines[2]).expect("base64 root").try_into().expect("32-byte root");
+        (lines[0].to_string(), lines[1].parse().expect("decimal size"), root)
+    }
+
+    #[test]
+    fn checkpoints_check_out_against_the_specs_alone() {
+        let key = SigningKey::generate("log.example", &mut rand::rngs::OsRng).expect("key");
+        let cp = Checkpoint { origin: origin("log.example/v1", "acme"), size: 7, root: crate::hash::sha256(b"r") };
+        let note = cp.sign(&key).expect("sign");
+        let (o, size, root) = check_by_the_spec(&note, &key.verifier_key_string());
+        assert_eq!((o.as_str(), size, root), (cp.origin.as_str(), 7, cp.root.0));
+    }
+
     #[test]
     fn checkpoint_round_trip_and_foreign_verifier() {
         let key = SigningKey::generate("traceledger.test", &mut rand::rngs::OsRng).expect("key");

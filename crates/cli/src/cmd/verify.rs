@@ -125,6 +125,12 @@ fn print_valid(v: &Verified) {
             &t.root[..16]
         );
     }
+    for t in r.tenants.iter().filter(|t| t.checkpointed < t.records) {
+        println!(
+            "  ⚠ {}: records {}..{} are chained and signed but not yet covered by a signed checkpoint",
+            t.tenant_id, t.checkpointed, t.records
+        );
+    }
 }
 
 pub fn run(a: VerifyArgs) -> anyhow::Result<u8> {

@@ -101,10 +101,11 @@ pub fn arb_events(max: usize) -> impl Strategy<Value = Vec<TraceEvent>> {
     prop::collection::vec((0usize..3).prop_flat_map(|t| arb_event(format!("tenant-{t}"))), 1..max)
 }
 
-/// A deterministic test key.
+/// A deterministic test key: the same name gives the same key, different names different keys.
 pub fn test_key(name: &str) -> SigningKey {
     use rand::SeedableRng;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(name.len() as u64 * 7919 + 1);
+    let seed: [u8; 32] = crate::hash::sha256(name.as_bytes()).0;
+    let mut rng = rand::rngs::StdRng::from_seed(seed);
     SigningKey::generate(name, &mut rng).unwrap_or_else(|e| panic!("test key: {e}"))
 }
 

@@ -32,7 +32,11 @@ pub fn checkpoint_schema() -> &'static Schema {
 pub fn trace_event_schema() -> &'static Schema {
     static S: OnceLock<Schema> = OnceLock::new();
     // The schema is a compile-time constant covered by tests.
-    S.get_or_init(|| Schema::parse_str(TRACE_EVENT_AVSC).unwrap_or_else(|e| panic!("trace-event.avsc: {e}")))
+    S.get_or_init(|| {
+        // Install the decoder's allocation bound before anything decodes.
+        sealed_record_schema();
+        Schema::parse_str(TRACE_EVENT_AVSC).unwrap_or_else(|e| panic!("trace-event.avsc: {e}"))
+    })
 }
 
 /// The `SealedRecord` schema as one self-contained JSON document, with the

@@ -18,6 +18,7 @@ mod keyfile;
 mod layout;
 mod records;
 mod verify;
+pub mod wire;
 
 pub use keyfile::{read_keyring_json, read_signing_key, write_signing_key, KeyringEntry};
 pub use layout::{BundleWriter, MANIFEST_HEADER};

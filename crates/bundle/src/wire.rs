@@ -1,0 +1,173 @@
+//! The Confluent wire format: magic byte `0`, a 4-byte big-endian schema
+//! id, then the Avro binary encoding. This is what Redpanda's and
+//! Confluent's schema registries and serdes expect, so their tools read our
+//! topics. Without a registry the ids come from `schemas/ids.json`.
+//!
+//! Decoding never panics; each failure says why in words fit for a
+//! dead-letter reason.
+
+use crate::avro::{event_from_value, event_to_value, trace_event_schema};
+use apache_avro::Schema;
+use traceledger_core::TraceEvent;
+
+/// Schema id of `TraceEvent` v1 in the bundled id table.
+pub const TRACE_EVENT_V1: u32 = 1;
+/// Schema id of `SealedRecord` v1 in the bundled id table.
+pub const SEALED_RECORD_V1: u32 = 2;
+/// Schema id of `Checkpoint` v1 in the bundled id table.
+pub const CHECKPOINT_V1: u32 = 3;
+
+/// Largest message accepted by default (1 MiB), as Kafka's default.
+pub const DEFAULT_MAX_MESSAGE: usize = 1 << 20;
+
+/// Why a message was refused. The `Display` text is the dead-letter reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// Larger than the configured limit.
+    #[error("oversize: {size} bytes exceeds the {limit}-byte limit")]
+    Oversize {
+        /// Message size.
+        size: usize,
+        /// Limit.
+        limit: usize,
+    },
+    /// Shorter than the 5-byte header.
+    #[error("truncated: {0} bytes is shorter than the 5-byte wire header")]
+    Truncated(usize),
+    /// First byte is not 0.
+    #[error("bad magic byte {0:#04x}: not the Confluent wire format")]
+    BadMagic(u8),
+    /// A schema id we do not know.
+    #[error("unknown schema id {0}")]
+    UnknownSchema(u32),
+    /// Bytes that are not Avro of the schema.
+    #[error("undecodable Avro: {0}")]
+    Avro(String),
+    /// Avro that decodes but is not a valid event.
+    #[error("invalid event: {0}")]
+    Invalid(String),
+}
+
+/// Frames `payload` (Avro binary) with the wire header for `schema_id`.
+pub fn frame(schema_id: u32, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 5);
+    out.push(0);
+    out.extend_from_slice(&schema_id.to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Splits a framed message into (schema id, payload).
+pub fn unframe(msg: &[u8], limit: usize) -> Result<(u32, &[u8]), WireError> {
+    if msg.len() > limit {
+        return Err(WireError::Oversize { size: msg.len(), limit });
+    }
+    let Some((&magic, rest)) = msg.split_first() else { return Err(WireError::Truncated(0)) };
+    let Some((id, payload)) = rest.split_first_chunk::<4>() else { return Err(WireError::Truncated(msg.len())) };
+    if magic != 0 {
+        return Err(WireError::BadMagic(magic));
+    }
+    Ok((u32::from_be_bytes(*id), payload))
+}
+
+/// A trace event in the wire format, with schema id [`TRACE_EVENT_V1`].
+pub fn encode_event(ev: &TraceEvent) -> Vec<u8> {
+    // The value is built from a valid event and always fits the schema.
+    let payload = apache_avro::to_avro_datum(trace_event_schema(), event_to_value(ev)).unwrap_or_default();
+    frame(TRACE_EVENT_V1, &payload)
+}
+
+/// The writer schema for a schema id of a trace event, from the bundled table.
+fn event_writer_schema(id: u32) -> Option<&'static Schema> {
+    (id == TRACE_EVENT_V1).then(trace_event_schema)
+}
+
+/// Decodes and validates a trace event in the wire format.
+pub fn decode_event(msg: &[u8], limit: usize) -> Result<TraceEvent, WireError> {
+    let (id, mut payload) = unframe(msg, limit)?;
+    let schema = event_writer_schema(id).ok_or(WireError::UnknownSchema(id))?;
+    let value = apache_avro::from_avro_datum(schema, &mut payload, None).map_err(|e| WireError::Avro(e.to_string()))?;
+    if !payload.is_empty() {
+        return Err(WireError::Avro(format!("{} bytes after the end of the record", payload.len())));
+    }
+    let ev = event_from_value("", &value).map_err(|e| WireError::Invalid(e.to_string()))?;
+    ev.validate().map_err(|e| WireError::Invalid(e.to_string()))?;
+    Ok(ev)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use traceledger_core::testkit::arb_event;
+
+    fn example() -> TraceEvent {
+        TraceEvent::from_json(include_bytes!("../../../tests/fixtures/trace-event.json")).expect("fixture")
+    }
+
+    #[test]
+    fn the_example_round_trips_and_starts_with_the_header() {
+        let msg = encode_event(&example());
+        assert_eq!(&msg[..5], &[0, 0, 0, 0, 1]);
+        assert_eq!(decode_event(&msg, DEFAULT_MAX_MESSAGE), Ok(example()));
+    }
+
+    #[test]
+    fn each_kind_of_bad_message_has_its_reason() {
+        let good = encode_event(&example());
+        assert_eq!(decode_event(&[], 100), Err(WireError::Truncated(0)));
+        assert_eq!(decode_event(&[0, 0, 1], 100), Err(WireError::Truncated(3)));
+        let mut m = good.clone();
+        m[0] = 7;
+        assert_eq!(decode_event(&m, DEFAULT_MAX_MESSAGE), Err(WireError::BadMagic(7)));
+        assert_eq!(decode_event(&frame(99, &good[5..]), DEFAULT_MAX_MESSAGE), Err(WireError::UnknownSchema(99)));
+        assert!(matches!(decode_event(&good, 10), Err(WireError::Oversize { size, limit: 10 }) if size == good.len()));
+        assert!(matches!(decode_event(&good[..good.len() - 3], DEFAULT_MAX_MESSAGE), Err(WireError::Avro(_))));
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert!(matches!(decode_event(&trailing, DEFAULT_MAX_MESSAGE), Err(WireError::Avro(_))));
+        // Valid Avro, invalid event: a tenant id with a slash.
+        let mut bad = example();
+        bad.tenant_id = "a/b".into();
+        let msg = frame(
+            TRACE_EVENT_V1,
+            &apache_avro::to_avro_datum(trace_event_schema(), event_to_value(&bad)).expect("avro"),
+        );
+        assert!(
+            matches!(decode_event(&msg, DEFAULT_MAX_MESSAGE), Err(WireError::Invalid(r)) if r.contains("tenant_id"))
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn events_round_trip(ev in arb_event("t".into())) {
+            prop_assert_eq!(decode_event(&encode_event(&ev), DEFAULT_MAX_MESSAGE), Ok(ev));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(b in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = decode_event(&b, DEFAULT_MAX_MESSAGE);
+            let mut framed = vec![0, 0, 0, 0, 1];
+            framed.extend_from_slice(&b);
+            let _ = decode_event(&framed, DEFAULT_MAX_MESSAGE);
+        }
+    }
+}
+
+#[cfg(test)]
+mod golden {
+    use super::*;
+
+    /// The example event's wire bytes are pinned (they also seed the
+    /// `wire_event` fuzz target): a change here breaks every producer.
+    #[test]
+    fn example_wire_bytes_are_stable() {
+        let ev = TraceEvent::from_json(include_bytes!("../../../tests/fixtures/trace-event.json")).expect("fixture");
+        let got = encode_event(&ev);
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/seeds/wire_event/example.bin");
+        if std::env::var_os("TRACELEDGER_WRITE_GOLDEN").is_some() {
+            std::fs::write(path, &got).expect("write golden");
+        }
+        assert_eq!(got, std::fs::read(path).expect("golden file"));
+    }
+}

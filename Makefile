@@ -30,8 +30,10 @@ lint: deps
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
+# Tests run against a real Kafka-API broker (tansu on 127.0.0.1), started
+# for the run and stopped after; scripts/with-broker.sh installs tansu if missing.
 unit: deps
-	$(CARGO) test --locked --workspace --all-targets
+	scripts/with-broker.sh $(CARGO) test --locked --workspace --all-targets
 
 # Fuzz first, so that the test runner's summary closes the output.
 test: lint fuzz-smoke unit

@@ -4,9 +4,14 @@
 set -euo pipefail
 
 need_apt=()
-# Chromium, libclang (rocksdb) etc. are added here as the crates that need them land.
+has_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 command -v cc >/dev/null || need_apt+=(build-essential)
+command -v c++ >/dev/null || need_apt+=(g++)
+command -v make >/dev/null || need_apt+=(make)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+command -v python3 >/dev/null || need_apt+=(python3)
+# rocksdb's bindings are generated with bindgen, which needs libclang.
+has_pkg libclang-dev || need_apt+=(libclang-dev)
 
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then

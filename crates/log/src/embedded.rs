@@ -1,0 +1,299 @@
+//! The embedded backend: a partitioned log in one RocksDB database, for the
+//! single-process default (`traceledger up`). Same semantics as a Kafka
+//! topic: per-partition offsets from 0, durable appends (one synced
+//! `WriteBatch` per append), reads from any offset, committed positions per
+//! consumer group.
+//!
+//! Column families: `records` (topic, 0x00, partition u32 BE, offset u64 BE →
+//! record), `topics` (topic → partition count u32 BE), `offsets` (group,
+//! 0x00, topic, 0x00, partition u32 BE → next offset u64 BE).
+
+use crate::{Error, Fetched, Log, Record, Result};
+use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+const RECORDS: &str = "records";
+const TOPICS: &str = "topics";
+const OFFSETS: &str = "offsets";
+
+/// Topic and group names: Kafka's alphabet, so names move between backends.
+pub fn is_valid_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 249 && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// The embedded log; see the module docs.
+pub struct EmbeddedLog {
+    db: DB,
+    /// End offset of every partition of every topic.
+    ends: Mutex<HashMap<String, Vec<u64>>>,
+    appended: Condvar,
+}
+
+fn storage(e: rocksdb::Error) -> Error {
+    Error::Storage(e.to_string())
+}
+
+fn record_key(topic: &str, partition: u32, offset: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(topic.len() + 13);
+    k.extend_from_slice(topic.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&partition.to_be_bytes());
+    k.extend_from_slice(&offset.to_be_bytes());
+    k
+}
+
+fn offset_key(group: &str, topic: &str, partition: u32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(group.len() + topic.len() + 6);
+    k.extend_from_slice(group.as_bytes());
+    k.push(0);
+    k.extend_from_slice(topic.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&partition.to_be_bytes());
+    k
+}
+
+/// Record bytes: key (u32 length, `u32::MAX` for none), value (u32 length),
+/// header count (u32), then each header's name and value (u32 lengths).
+fn encode(r: &Record) -> Vec<u8> {
+    let mut out = Vec::with_capacity(r.value.len() + 16 + r.key.as_ref().map_or(0, Vec::len));
+    let put = |b: &[u8], out: &mut Vec<u8>| {
+        out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+        out.extend_from_slice(b);
+    };
+    match &r.key {
+        Some(k) => put(k, &mut out),
+        None => out.extend_from_slice(&u32::MAX.to_be_bytes()),
+    }
+    put(&r.value, &mut out);
+    out.extend_from_slice(&(r.headers.len() as u32).to_be_bytes());
+    for (n, v) in &r.headers {
+        put(n.as_bytes(), &mut out);
+        put(v, &mut out);
+    }
+    out
+}
+
+fn decode(mut b: &[u8]) -> Option<Record> {
+    fn u32_(b: &mut &[u8]) -> Option<u32> {
+        let (h, t) = b.split_first_chunk::<4>()?;
+        *b = t;
+        Some(u32::from_be_bytes(*h))
+    }
+    fn bytes(b: &mut &[u8], n: u32) -> Option<Vec<u8>> {
+        let n = n as usize;
+        if b.len() < n {
+            return None;
+        }
+        let (h, t) = b.split_at(n);
+        *b = t;
+        Some(h.to_vec())
+    }
+    let key = match u32_(&mut b)? {
+        u32::MAX => None,
+        n => Some(bytes(&mut b, n)?),
+    };
+    let n = u32_(&mut b)?;
+    let value = bytes(&mut b, n)?;
+    let count = u32_(&mut b)?;
+    let mut headers = Vec::new();
+    for _ in 0..count {
+        let n = u32_(&mut b)?;
+        let name = String::from_utf8(bytes(&mut b, n)?).ok()?;
+        let n = u32_(&mut b)?;
+        headers.push((name, bytes(&mut b, n)?));
+    }
+    b.is_empty().then_some(Record { key, value, headers })
+}
+
+impl EmbeddedLog {
+    /// Opens (or creates) the log in directory `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let cfs = [RECORDS, TOPICS, OFFSETS].map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
+        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(storage)?;
+        let mut ends = HashMap::new();
+        {
+            let topics = db.cf_handle(TOPICS).ok_or_else(|| Error::Storage("missing column family".into()))?;
+            let records = db.cf_handle(RECORDS).ok_or_else(|| Error::Storage("missing column family".into()))?;
+            for item in db.iterator_cf(topics, IteratorMode::Start) {
+                let (k, v) = item.map_err(storage)?;
+                let topic = String::from_utf8(k.to_vec()).map_err(|_| Error::Storage("bad topic name".into()))?;
+                let n =
+                    u32::from_be_bytes(v.as_ref().try_into().map_err(|_| Error::Storage("bad topic entry".into()))?);
+                let mut v = Vec::with_capacity(n as usize);
+                for p in 0..n {
+                    // The last key of the partition, if any, holds its last offset.
+                    let last = record_key(&topic, p, u64::MAX);
+                    let prefix = &last[..last.len() - 8];
+                    let end = match db.iterator_cf(records, IteratorMode::From(&last, Direction::Reverse)).next() {
+                        Some(Ok((k, _))) if k.starts_with(prefix) && k.len() == last.len() => {
+                            u64::from_be_bytes(k[k.len() - 8..].try_into().unwrap_or_default()) + 1
+                        }
+                        Some(Err(e)) => return Err(storage(e)),
+                        _ => 0,
+                    };
+                    v.push(end);
+                }
+                ends.insert(topic, v);
+            }
+        }
+        Ok(EmbeddedLog { db, ends: Mutex::new(ends), appended: Condvar::new() })
+    }
+
+    fn ends(&self) -> MutexGuard<'_, HashMap<String, Vec<u64>>> {
+        // A panic elsewhere while holding the lock leaves the map consistent
+        // (it is only updated after a successful write), so keep going.
+        self.ends.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily> {
+        self.db.cf_handle(name).ok_or_else(|| Error::Storage(format!("missing column family {name}")))
+    }
+
+    fn end_of(ends: &HashMap<String, Vec<u64>>, topic: &str, partition: u32) -> Result<u64> {
+        let parts = ends.get(topic).ok_or_else(|| Error::UnknownTopic(topic.to_string()))?;
+        parts
+            .get(partition as usize)
+            .copied()
+            .ok_or_else(|| Error::UnknownPartition { topic: topic.to_string(), partition })
+    }
+
+    fn read_now(&self, topic: &str, partition: u32, offset: u64, max: usize) -> Result<Vec<Fetched>> {
+        let records = self.cf(RECORDS)?;
+        let start = record_key(topic, partition, offset);
+        let prefix = &start[..start.len() - 8];
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(records, IteratorMode::From(&start, Direction::Forward)) {
+            let (k, v) = item.map_err(storage)?;
+            if out.len() >= max || !k.starts_with(prefix) || k.len() != start.len() {
+                break;
+            }
+            let off = u64::from_be_bytes(k[k.len() - 8..].try_into().unwrap_or_default());
+            let record =
+                decode(&v).ok_or_else(|| Error::Corrupt { topic: topic.to_string(), partition, offset: off })?;
+            out.push(Fetched { partition, offset: off, record });
+        }
+        Ok(out)
+    }
+}
+
+impl Log for EmbeddedLog {
+    fn ensure_topic(&self, topic: &str, partitions: u32) -> Result<u32> {
+        if !is_valid_name(topic) || partitions == 0 {
+            return Err(Error::Storage(format!("invalid topic `{topic}` or partition count {partitions}")));
+        }
+        let mut ends = self.ends();
+        if let Some(p) = ends.get(topic) {
+            return Ok(p.len() as u32);
+        }
+        let mut w = WriteOptions::default();
+        w.set_sync(true);
+        self.db.put_cf_opt(self.cf(TOPICS)?, topic.as_bytes(), partitions.to_be_bytes(), &w).map_err(storage)?;
+        ends.insert(topic.to_string(), vec![0; partitions as usize]);
+        Ok(partitions)
+    }
+
+    fn partition_count(&self, topic: &str) -> Result<u32> {
+        self.ends().get(topic).map(|p| p.len() as u32).ok_or_else(|| Error::UnknownTopic(topic.to_string()))
+    }
+
+    fn append(&self, topic: &str, partition: u32, records: &[Record]) -> Result<Vec<u64>> {
+        let cf = self.cf(RECORDS)?;
+        let mut ends = self.ends();
+        let first = Self::end_of(&ends, topic, partition)?;
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut batch = WriteBatch::default();
+        for (i, r) in records.iter().enumerate() {
+            batch.put_cf(cf, record_key(topic, partition, first + i as u64), encode(r));
+        }
+        let mut w = WriteOptions::default();
+        w.set_sync(true);
+        self.db.write_opt(batch, &w).map_err(storage)?;
+        if let Some(e) = ends.get_mut(topic).and_then(|p| p.get_mut(partition as usize)) {
+            *e = first + records.len() as u64;
+        }
+        drop(ends);
+        self.appended.notify_all();
+        Ok((first..first + records.len() as u64).collect())
+    }
+
+    fn read(&self, topic: &str, partition: u32, offset: u64, max: usize, wait: Duration) -> Result<Vec<Fetched>> {
+        let deadline = Instant::now() + wait;
+        let mut ends = self.ends();
+        loop {
+            if Self::end_of(&ends, topic, partition)? > offset || Instant::now() >= deadline {
+                break;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            ends = self.appended.wait_timeout(ends, left).unwrap_or_else(|p| p.into_inner()).0;
+        }
+        drop(ends);
+        self.read_now(topic, partition, offset, max)
+    }
+
+    fn end_offset(&self, topic: &str, partition: u32) -> Result<u64> {
+        Self::end_of(&self.ends(), topic, partition)
+    }
+
+    fn commit(&self, group: &str, topic: &str, partition: u32, next: u64) -> Result<()> {
+        if !is_valid_name(group) {
+            return Err(Error::Storage(format!("invalid group name `{group}`")));
+        }
+        Self::end_of(&self.ends(), topic, partition)?;
+        let mut w = WriteOptions::default();
+        w.set_sync(true);
+        self.db
+            .put_cf_opt(self.cf(OFFSETS)?, offset_key(group, topic, partition), next.to_be_bytes(), &w)
+            .map_err(storage)
+    }
+
+    fn committed(&self, group: &str, topic: &str, partition: u32) -> Result<Option<u64>> {
+        match self.db.get_cf(self.cf(OFFSETS)?, offset_key(group, topic, partition)).map_err(storage)? {
+            None => Ok(None),
+            Some(v) => Ok(Some(u64::from_be_bytes(
+                v.as_slice().try_into().map_err(|_| Error::Storage("bad committed offset".into()))?,
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_record() -> impl Strategy<Value = Record> {
+        (
+            prop::option::of(prop::collection::vec(any::<u8>(), 0..16)),
+            prop::collection::vec(any::<u8>(), 0..64),
+            prop::collection::vec(("[a-z]{0,8}", prop::collection::vec(any::<u8>(), 0..8)), 0..3),
+        )
+            .prop_map(|(key, value, headers)| Record { key, value, headers })
+    }
+
+    proptest! {
+        #[test]
+        fn record_encoding_round_trips(r in arb_record()) {
+            prop_assert_eq!(decode(&encode(&r)), Some(r));
+        }
+
+        #[test]
+        fn damaged_record_bytes_never_panic(b in prop::collection::vec(any::<u8>(), 0..64)) {
+            let _ = decode(&b);
+        }
+
+        #[test]
+        fn truncated_record_bytes_are_refused(r in arb_record(), cut in any::<prop::sample::Index>()) {
+            let bytes = encode(&r);
+            let n = cut.index(bytes.len());
+            prop_assert_eq!(decode(&bytes[..n]), None);
+        }
+    }
+}

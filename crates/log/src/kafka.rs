@@ -1,0 +1,314 @@
+//! The Kafka backend: any Kafka-API broker through rdkafka.
+//!
+//! Appends use an idempotent producer (`enable.idempotence`, `acks=all`) and
+//! wait for every delivery report, so a returned offset is on the broker.
+//! Reads assign the one partition at the asked offset (no group membership:
+//! who reads which partition is decided above this layer), and positions
+//! are committed per consumer group with synchronous commits. No Kafka
+//! transactions are used: tansu, which our tests run on, has none.
+
+use crate::{Error, Fetched, Log, Record, Result};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How to reach the broker.
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, `host:port[,host:port]`.
+    pub brokers: String,
+    /// `client.id` prefix naming the stage (`traceledger-sequencer`).
+    pub client_id: String,
+    /// Replication factor of topics this client creates; `None` uses the
+    /// broker's default.
+    pub replication_factor: Option<i32>,
+    /// Longest wait for the broker on any one call.
+    pub timeout: Duration,
+}
+
+impl KafkaConfig {
+    /// A config for `brokers` with a 30 s timeout and the broker's replication default.
+    pub fn new(brokers: &str, client_id: &str) -> Self {
+        KafkaConfig {
+            brokers: brokers.to_string(),
+            client_id: client_id.to_string(),
+            replication_factor: None,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+fn broker(e: KafkaError) -> Error {
+    let retriable = match &e {
+        KafkaError::MessageProduction(c)
+        | KafkaError::MessageConsumption(c)
+        | KafkaError::MetadataFetch(c)
+        | KafkaError::ConsumerCommit(c)
+        | KafkaError::OffsetFetch(c)
+        | KafkaError::AdminOp(c)
+        | KafkaError::Flush(c) => matches!(
+            c,
+            RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::AllBrokersDown
+                | RDKafkaErrorCode::MessageTimedOut
+                | RDKafkaErrorCode::RequestTimedOut
+                | RDKafkaErrorCode::OperationTimedOut
+                | RDKafkaErrorCode::QueueFull
+                | RDKafkaErrorCode::NotLeaderForPartition
+                | RDKafkaErrorCode::LeaderNotAvailable
+                | RDKafkaErrorCode::NotCoordinator
+                | RDKafkaErrorCode::CoordinatorNotAvailable
+                | RDKafkaErrorCode::CoordinatorLoadInProgress
+                | RDKafkaErrorCode::NetworkException
+        ),
+        _ => false,
+    };
+    Error::Broker { message: e.to_string(), retriable }
+}
+
+/// Delivery reports of one append, filled in by the producer's callback.
+type Slots = Mutex<Vec<Option<std::result::Result<i64, KafkaError>>>>;
+
+struct Delivery;
+
+impl ClientContext for Delivery {}
+
+impl ProducerContext for Delivery {
+    type DeliveryOpaque = Box<(Arc<Slots>, usize)>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, opaque: Self::DeliveryOpaque) {
+        let (slots, i) = *opaque;
+        let r = match result {
+            Ok(m) => Ok(m.offset()),
+            Err((e, _)) => Err(e.clone()),
+        };
+        let mut guard = slots.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = guard.get_mut(i) {
+            *slot = Some(r);
+        }
+    }
+}
+
+struct Reader {
+    consumer: BaseConsumer,
+    /// (topic, partition, next offset) the consumer is positioned at.
+    at: Option<(String, u32, u64)>,
+}
+
+/// A [`Log`] on a Kafka-API broker.
+pub struct KafkaLog {
+    config: KafkaConfig,
+    producer: BaseProducer<Delivery>,
+    admin: AdminClient<DefaultClientContext>,
+    reader: Mutex<Reader>,
+    groups: Mutex<HashMap<String, Arc<BaseConsumer>>>,
+}
+
+impl KafkaLog {
+    /// Connects (lazily: librdkafka connects on first use).
+    pub fn new(config: KafkaConfig) -> Result<Self> {
+        let base = |role: &str| {
+            let mut c = ClientConfig::new();
+            c.set("bootstrap.servers", &config.brokers)
+                .set("client.id", format!("{}-{role}", config.client_id))
+                .set("socket.timeout.ms", config.timeout.as_millis().to_string());
+            c
+        };
+        let producer = base("producer")
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "2")
+            .set("message.timeout.ms", config.timeout.as_millis().to_string())
+            .create_with_context(Delivery)
+            .map_err(broker)?;
+        let admin = base("admin").create().map_err(broker)?;
+        let consumer = Self::consumer(&config, &format!("{}-reader", config.client_id))?;
+        Ok(KafkaLog {
+            producer,
+            admin,
+            reader: Mutex::new(Reader { consumer, at: None }),
+            groups: Mutex::new(HashMap::new()),
+            config,
+        })
+    }
+
+    fn consumer(config: &KafkaConfig, group: &str) -> Result<BaseConsumer> {
+        ClientConfig::new()
+            .set("bootstrap.servers", &config.brokers)
+            .set("client.id", format!("{}-consumer", config.client_id))
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false")
+            .create()
+            .map_err(broker)
+    }
+
+    fn group(&self, group: &str) -> Result<Arc<BaseConsumer>> {
+        let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = groups.get(group) {
+            return Ok(c.clone());
+        }
+        let c = Arc::new(Self::consumer(&self.config, group)?);
+        groups.insert(group.to_string(), c.clone());
+        Ok(c)
+    }
+}
+
+impl Log for KafkaLog {
+    fn ensure_topic(&self, topic: &str, partitions: u32) -> Result<u32> {
+        if let Ok(n) = self.partition_count(topic) {
+            return Ok(n);
+        }
+        let repl = TopicReplication::Fixed(self.config.replication_factor.unwrap_or(-1));
+        let new = NewTopic::new(topic, partitions as i32, repl);
+        let opts = AdminOptions::new().operation_timeout(Some(self.config.timeout));
+        let results = futures_executor::block_on(self.admin.create_topics([&new], &opts)).map_err(broker)?;
+        for r in results {
+            match r {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((t, code)) => {
+                    return Err(Error::Broker { message: format!("creating topic `{t}`: {code}"), retriable: false })
+                }
+            }
+        }
+        // Metadata can lag creation by a moment.
+        let deadline = Instant::now() + self.config.timeout;
+        loop {
+            match self.partition_count(topic) {
+                Ok(n) => return Ok(n),
+                Err(e) if Instant::now() >= deadline => return Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+
+    fn partition_count(&self, topic: &str) -> Result<u32> {
+        let md = self.producer.client().fetch_metadata(Some(topic), self.config.timeout).map_err(broker)?;
+        match md.topics().iter().find(|t| t.name() == topic) {
+            Some(t) if t.error().is_none() && !t.partitions().is_empty() => Ok(t.partitions().len() as u32),
+            _ => Err(Error::UnknownTopic(topic.to_string())),
+        }
+    }
+
+    fn append(&self, topic: &str, partition: u32, records: &[Record]) -> Result<Vec<u64>> {
+        let slots: Arc<Slots> = Arc::new(Mutex::new(vec![None; records.len()]));
+        for (i, r) in records.iter().enumerate() {
+            let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
+            for (n, v) in &r.headers {
+                headers = headers.insert(Header { key: n, value: Some(v) });
+            }
+            let mut rec: BaseRecord<'_, [u8], [u8], _> =
+                BaseRecord::with_opaque_to(topic, Box::new((slots.clone(), i)))
+                    .partition(partition as i32)
+                    .payload(&r.value[..])
+                    .headers(headers);
+            if let Some(k) = &r.key {
+                rec = rec.key(&k[..]);
+            }
+            let deadline = Instant::now() + self.config.timeout;
+            loop {
+                match self.producer.send(rec) {
+                    Ok(()) => break,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
+                        if Instant::now() < deadline =>
+                    {
+                        self.producer.poll(Duration::from_millis(10));
+                        rec = back;
+                    }
+                    Err((e, _)) => return Err(broker(e)),
+                }
+            }
+        }
+        self.producer.flush(self.config.timeout).map_err(broker)?;
+        let slots = std::mem::take(&mut *slots.lock().unwrap_or_else(|p| p.into_inner()));
+        slots
+            .into_iter()
+            .map(|s| match s {
+                Some(Ok(off)) => Ok(off as u64),
+                Some(Err(e)) => Err(broker(e)),
+                None => Err(Error::Broker { message: "no delivery report before the timeout".into(), retriable: true }),
+            })
+            .collect()
+    }
+
+    fn read(&self, topic: &str, partition: u32, offset: u64, max: usize, wait: Duration) -> Result<Vec<Fetched>> {
+        let mut r = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        if r.at.as_ref() != Some(&(topic.to_string(), partition, offset)) {
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition_offset(topic, partition as i32, Offset::Offset(offset as i64)).map_err(broker)?;
+            r.consumer.assign(&tpl).map_err(broker)?;
+            r.at = Some((topic.to_string(), partition, offset));
+        }
+        let deadline = Instant::now() + wait;
+        let mut out: Vec<Fetched> = Vec::new();
+        while out.len() < max {
+            let left = if out.is_empty() { deadline.saturating_duration_since(Instant::now()) } else { Duration::ZERO };
+            match r.consumer.poll(left) {
+                None => break,
+                Some(Err(e)) => {
+                    r.at = None;
+                    return Err(broker(e));
+                }
+                Some(Ok(m)) => {
+                    if m.topic() != topic || m.partition() != partition as i32 || (m.offset() as u64) < offset {
+                        continue;
+                    }
+                    let headers = m
+                        .headers()
+                        .map(|h| h.iter().map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec())).collect())
+                        .unwrap_or_default();
+                    out.push(Fetched {
+                        partition,
+                        offset: m.offset() as u64,
+                        record: Record {
+                            key: m.key().map(<[u8]>::to_vec),
+                            value: m.payload().unwrap_or_default().to_vec(),
+                            headers,
+                        },
+                    });
+                }
+            }
+            if out.is_empty() && Instant::now() >= deadline {
+                break;
+            }
+        }
+        if let Some(last) = out.last() {
+            r.at = Some((topic.to_string(), partition, last.offset + 1));
+        }
+        Ok(out)
+    }
+
+    fn end_offset(&self, topic: &str, partition: u32) -> Result<u64> {
+        let r = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        let (_, high) = r.consumer.fetch_watermarks(topic, partition as i32, self.config.timeout).map_err(broker)?;
+        Ok(high.max(0) as u64)
+    }
+
+    fn commit(&self, group: &str, topic: &str, partition: u32, next: u64) -> Result<()> {
+        let c = self.group(group)?;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(topic, partition as i32, Offset::Offset(next as i64)).map_err(broker)?;
+        c.commit(&tpl, CommitMode::Sync).map_err(broker)
+    }
+
+    fn committed(&self, group: &str, topic: &str, partition: u32) -> Result<Option<u64>> {
+        let c = self.group(group)?;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(topic, partition as i32);
+        let got = c.committed_offsets(tpl, self.config.timeout).map_err(broker)?;
+        Ok(got.find_partition(topic, partition as i32).and_then(|e| match e.offset() {
+            Offset::Offset(n) if n >= 0 => Some(n as u64),
+            _ => None,
+        }))
+    }
+}

@@ -198,7 +198,7 @@ mod tests {
             let leaf = leaf_hash(&hex::decode(v["leaves_hex"][index as usize].as_str().expect("l")).expect("hex"));
             let root = t.root_at(size).expect("root");
             verify_inclusion(&want, index, size, leaf, root).expect("valid proof");
-            for bad in mutated_inclusion(&want, index, size) {
+            for bad in mutations(&want, index, size) {
                 assert!(
                     verify_inclusion(&bad.proof, bad.index, bad.size, leaf, root).is_err(),
                     "accepted mutation {bad:?} of {index}/{size}"
@@ -217,7 +217,7 @@ mod tests {
             assert_eq!(t.consistency_proof(old, new).expect("proof"), want, "{old}->{new}");
             let (r1, r2) = (t.root_at(old).expect("r"), t.root_at(new).expect("r"));
             verify_consistency(&want, old, new, r1, r2).expect("valid proof");
-            for bad in mutated_consistency(&want, old, new) {
+            for bad in mutations(&want, old, new) {
                 assert!(
                     verify_consistency(&bad.proof, bad.index, bad.size, r1, r2).is_err(),
                     "accepted mutation {bad:?} of {old}->{new}"
@@ -275,14 +275,6 @@ mod tests {
         out
     }
 
-    fn mutated_inclusion(proof: &Proof, index: u64, size: u64) -> Vec<Case> {
-        mutations(proof, index, size)
-    }
-
-    fn mutated_consistency(proof: &Proof, old: u64, new: u64) -> Vec<Case> {
-        mutations(proof, old, new)
-    }
-
     fn tree_of(n: u64) -> MemoryTree {
         let mut t = MemoryTree::new();
         for i in 0..n {
@@ -319,7 +311,7 @@ mod tests {
             let root = t.root();
             let leaf = leaf_hash(&index.to_be_bytes());
             let p = t.inclusion_proof(index, size).expect("proof");
-            let cases = mutated_inclusion(&p, index, size);
+            let cases = mutations(&p, index, size);
             let bad = &cases[pick.index(cases.len())];
             // A mutated proof must fail unless it is the same statement.
             prop_assume!(!(bad.proof == p && bad.index == index && bad.size == size));
@@ -332,7 +324,7 @@ mod tests {
             let old = 1 + old_seed % (new - 1);
             let (r1, r2) = (t.root_at(old).expect("root"), t.root());
             let p = t.consistency_proof(old, new).expect("proof");
-            let cases = mutated_consistency(&p, old, new);
+            let cases = mutations(&p, old, new);
             let bad = &cases[pick.index(cases.len())];
             prop_assume!(!(bad.proof == p && bad.index == old && bad.size == new));
             prop_assert!(verify_consistency(&bad.proof, bad.index, bad.size, r1, r2).is_err(), "{:?}", bad);

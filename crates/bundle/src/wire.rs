@@ -6,9 +6,14 @@
 //! Decoding never panics; each failure says why in words fit for a
 //! dead-letter reason.
 
-use crate::avro::{event_from_value, event_to_value, trace_event_schema};
+use crate::avro::{
+    checkpoint_schema, event_from_value, event_to_value, record_from_value, record_to_value, sealed_record_schema,
+    trace_event_schema,
+};
+use apache_avro::types::Value;
 use apache_avro::Schema;
-use traceledger_core::TraceEvent;
+use traceledger_core::event::Timestamp;
+use traceledger_core::{Hash, SealedRecord, TraceEvent};
 
 /// Schema id of `TraceEvent` v1 in the bundled id table.
 pub const TRACE_EVENT_V1: u32 = 1;
@@ -95,6 +100,98 @@ pub fn decode_event(msg: &[u8], limit: usize) -> Result<TraceEvent, WireError> {
     Ok(ev)
 }
 
+/// A sealed record in the wire format, with schema id [`SEALED_RECORD_V1`].
+pub fn encode_record(r: &SealedRecord) -> Vec<u8> {
+    // Built from a typed record: always fits the schema.
+    let payload = apache_avro::to_avro_datum(sealed_record_schema(), record_to_value(r)).unwrap_or_default();
+    frame(SEALED_RECORD_V1, &payload)
+}
+
+/// Decodes a sealed record in the wire format. Only the shape is checked
+/// here; whether the record counts is the acceptance rule's call
+/// (`traceledger_core::accept`).
+pub fn decode_record(msg: &[u8], limit: usize) -> Result<SealedRecord, WireError> {
+    let (id, mut payload) = unframe(msg, limit)?;
+    if id != SEALED_RECORD_V1 {
+        return Err(WireError::UnknownSchema(id));
+    }
+    let value = apache_avro::from_avro_datum(sealed_record_schema(), &mut payload, None)
+        .map_err(|e| WireError::Avro(e.to_string()))?;
+    if !payload.is_empty() {
+        return Err(WireError::Avro(format!("{} bytes after the end of the record", payload.len())));
+    }
+    record_from_value(&value).map_err(|e| WireError::Invalid(e.to_string()))
+}
+
+/// A checkpoint message (`ledger.checkpoints`): the signed note is
+/// authoritative, the other fields repeat it for routing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointMessage {
+    /// Tenant.
+    pub tenant_id: String,
+    /// `<log name>/<tenant>`.
+    pub origin: String,
+    /// Tree size.
+    pub size: u64,
+    /// Root hash.
+    pub root: Hash,
+    /// When it was signed (not covered by the signature).
+    pub published_at: Timestamp,
+    /// The signed note text.
+    pub note: String,
+}
+
+/// A checkpoint in the wire format, with schema id [`CHECKPOINT_V1`].
+pub fn encode_checkpoint(c: &CheckpointMessage) -> Vec<u8> {
+    let v = Value::Record(vec![
+        ("tenant_id".into(), Value::String(c.tenant_id.clone())),
+        ("origin".into(), Value::String(c.origin.clone())),
+        ("size".into(), Value::Long(c.size as i64)),
+        ("root".into(), Value::Fixed(32, c.root.0.to_vec())),
+        ("published_at".into(), Value::TimestampMicros(c.published_at.0)),
+        ("note".into(), Value::String(c.note.clone())),
+    ]);
+    let payload = apache_avro::to_avro_datum(checkpoint_schema(), v).unwrap_or_default();
+    frame(CHECKPOINT_V1, &payload)
+}
+
+/// Decodes a checkpoint message (its note still has to be opened with a keyring).
+pub fn decode_checkpoint(msg: &[u8], limit: usize) -> Result<CheckpointMessage, WireError> {
+    let (id, mut payload) = unframe(msg, limit)?;
+    if id != CHECKPOINT_V1 {
+        return Err(WireError::UnknownSchema(id));
+    }
+    let value = apache_avro::from_avro_datum(checkpoint_schema(), &mut payload, None)
+        .map_err(|e| WireError::Avro(e.to_string()))?;
+    let bad = |f: &str| WireError::Invalid(format!("checkpoint field `{f}`"));
+    let Value::Record(fields) = value else { return Err(bad("")) };
+    let get = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+    let string = |name: &str| match get(name) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        _ => Err(bad(name)),
+    };
+    let size = match get("size") {
+        Some(Value::Long(n)) if *n >= 0 => *n as u64,
+        _ => return Err(bad("size")),
+    };
+    let root = match get("root") {
+        Some(Value::Fixed(32, b)) => Hash(b.as_slice().try_into().map_err(|_| bad("root"))?),
+        _ => return Err(bad("root")),
+    };
+    let published_at = match get("published_at") {
+        Some(Value::TimestampMicros(t)) => Timestamp(*t),
+        _ => return Err(bad("published_at")),
+    };
+    Ok(CheckpointMessage {
+        tenant_id: string("tenant_id")?,
+        origin: string("origin")?,
+        size,
+        root,
+        published_at,
+        note: string("note")?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,11 +242,32 @@ mod tests {
         }
 
         #[test]
+        fn sealed_records_round_trip(events in traceledger_core::testkit::arb_events(6)) {
+            let key = traceledger_core::testkit::test_key("k");
+            for r in traceledger_core::testkit::seal_all(&key, events) {
+                prop_assert_eq!(decode_record(&encode_record(&r), DEFAULT_MAX_MESSAGE), Ok(r));
+            }
+        }
+
+        #[test]
+        fn checkpoints_round_trip(size in any::<u32>(), root in any::<[u8; 32]>(), t in any::<i64>(), note in "\\PC{0,40}") {
+            let c = CheckpointMessage {
+                tenant_id: "t".into(), origin: "log/t".into(), size: size.into(), root: Hash(root),
+                published_at: Timestamp(t), note,
+            };
+            prop_assert_eq!(decode_checkpoint(&encode_checkpoint(&c), DEFAULT_MAX_MESSAGE), Ok(c));
+        }
+
+        #[test]
         fn arbitrary_bytes_never_panic(b in prop::collection::vec(any::<u8>(), 0..256)) {
             let _ = decode_event(&b, DEFAULT_MAX_MESSAGE);
             let mut framed = vec![0, 0, 0, 0, 1];
             framed.extend_from_slice(&b);
             let _ = decode_event(&framed, DEFAULT_MAX_MESSAGE);
+            framed[4] = 2;
+            let _ = decode_record(&framed, DEFAULT_MAX_MESSAGE);
+            framed[4] = 3;
+            let _ = decode_checkpoint(&framed, DEFAULT_MAX_MESSAGE);
         }
     }
 }

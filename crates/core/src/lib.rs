@@ -11,6 +11,7 @@
 //! offline verifier), so an auditor runs exactly the rules the writer ran.
 //! Byte layouts are specified in `docs/ledger-format.md`.
 
+pub mod accept;
 pub mod canonical;
 pub mod checkpoint;
 pub mod event;

@@ -52,8 +52,8 @@ impl MemoryTree {
     pub fn push(&mut self, leaf: Hash) {
         // A MemoryTree always holds every hash it was built with, so reading
         // its own earlier hashes cannot fail.
-        if let Ok(new) = tlog::stored_hashes_for_record_hash(self.size, leaf.into(), self) {
-            self.stored.extend(new);
+        if let Ok(new) = append_leaf(self.size, leaf, self) {
+            self.stored.extend(new.into_iter().map(|(_, h)| tlog::Hash::from(h)));
             self.size += 1;
         }
     }
@@ -63,7 +63,7 @@ impl MemoryTree {
         if size > self.size {
             return Err(Error::Merkle(format!("tree has {} leaves, not {size}", self.size)));
         }
-        tlog::tree_hash(size, self).map(Hash::from).map_err(merkle_err)
+        root_of(size, self)
     }
 
     /// Root of the whole tree.
@@ -76,7 +76,7 @@ impl MemoryTree {
         if size > self.size {
             return Err(Error::Merkle(format!("tree has {} leaves, not {size}", self.size)));
         }
-        tlog::prove_record(size, index, self).map(|p| p.into_iter().map(Hash::from).collect()).map_err(merkle_err)
+        inclusion_proof_of(index, size, self)
     }
 
     /// Proof that the tree of `old` leaves is a prefix of the tree of `new` leaves.
@@ -84,8 +84,37 @@ impl MemoryTree {
         if new > self.size {
             return Err(Error::Merkle(format!("tree has {} leaves, not {new}", self.size)));
         }
-        tlog::prove_tree(new, old, self).map(|p| p.into_iter().map(Hash::from).collect()).map_err(merkle_err)
+        consistency_proof_of(old, new, self)
     }
+}
+
+/// The stored hashes appending leaf number `size` adds to a tree of `size`
+/// leaves kept in `reader`, as (stored-hash index, hash) pairs. The leaf
+/// itself is the first.
+pub fn append_leaf<R: HashReader>(size: u64, leaf: Hash, reader: &R) -> Result<Vec<(u64, Hash)>> {
+    let first = tlog::stored_hash_count(size);
+    let new = tlog::stored_hashes_for_record_hash(size, leaf.into(), reader).map_err(merkle_err)?;
+    Ok(new.into_iter().zip(first..).map(|(h, i)| (i, Hash::from(h))).collect())
+}
+
+/// Stored-hash index of leaf `seq`.
+pub fn leaf_index(seq: u64) -> u64 {
+    tlog::stored_hash_index(0, seq)
+}
+
+/// Root of the first `size` leaves of a tree kept in `reader`.
+pub fn root_of<R: HashReader>(size: u64, reader: &R) -> Result<Hash> {
+    tlog::tree_hash(size, reader).map(Hash::from).map_err(merkle_err)
+}
+
+/// Inclusion proof of leaf `index` in the first `size` leaves kept in `reader`.
+pub fn inclusion_proof_of<R: HashReader>(index: u64, size: u64, reader: &R) -> Result<Proof> {
+    tlog::prove_record(size, index, reader).map(|p| p.into_iter().map(Hash::from).collect()).map_err(merkle_err)
+}
+
+/// Consistency proof between trees of `old` and `new` leaves kept in `reader`.
+pub fn consistency_proof_of<R: HashReader>(old: u64, new: u64, reader: &R) -> Result<Proof> {
+    tlog::prove_tree(new, old, reader).map(|p| p.into_iter().map(Hash::from).collect()).map_err(merkle_err)
 }
 
 fn merkle_err(e: tlog::Error) -> Error {

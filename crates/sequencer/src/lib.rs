@@ -1,0 +1,631 @@
+//! The sequencer: `traces.raw` → validated, chained, signed records in a
+//! RocksDB ledger → `ledger.sealed`, with signed checkpoints on
+//! `ledger.checkpoints` and bad input on `traces.dlq`.
+//!
+//! Exactly-once without Kafka transactions (tansu has no `EndTxn`):
+//!
+//! 1. Each raw batch is sealed into one synced RocksDB `WriteBatch` holding
+//!    the records, their Merkle nodes, the event-id index, the new chain
+//!    heads, an outbox entry per record and the next raw offset. A crash
+//!    before it loses nothing (the raw offset did not move); after it, the
+//!    records are in the outbox.
+//! 2. Outbox records are appended to `ledger.sealed` (same partition number
+//!    as the raw partition) and, once the log acknowledges them, leave the
+//!    outbox. After a crash the outbox is published again; a repeat is a
+//!    duplicate under the acceptance rule ([`traceledger_core::accept`]).
+//! 3. Dead letters are appended to `traces.dlq` *before* the batch that
+//!    skips them is committed: a crash repeats a dead letter, never loses one.
+//! 4. Checkpoints cover only the accepted chain (records the log
+//!    acknowledged) and are published before they are recorded locally.
+//!
+//! On start, each partition is reconciled with `ledger.sealed` from the last
+//! reconciled offset: records the rule accepts and the ledger lacks are
+//! adopted (the store was missing or behind); a record the rule accepts
+//! that differs from the ledger's own at that seq means the ledger diverged
+//! (another instance won a race), and the partition is rebuilt from the
+//! sealed topic alone. The next raw offset is then derived from the accepted
+//! records' sources, so events whose records lost are sequenced again, once
+//! (the event-id index is rebuilt from accepted records too).
+//!
+//! An append whose offsets are not contiguous with the last reconciled
+//! offset means another writer touched the partition: the sequencer
+//! reconciles at once instead of assuming its records were accepted.
+
+pub mod store;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use store::{Store, StoreError, TenantState};
+use traceledger_bundle::wire::{self, CheckpointMessage};
+use traceledger_core::accept::{judge, Verdict};
+use traceledger_core::checkpoint::{origin, Checkpoint};
+use traceledger_core::event::Timestamp;
+use traceledger_core::merkle;
+use traceledger_core::seal::{Sealer, Source};
+use traceledger_core::{Hash, SealedRecord};
+use traceledger_log::{partition_for, Log, Record};
+
+/// Header carrying a dead letter's reason.
+pub const DLQ_REASON: &str = "traceledger.reason";
+/// Header carrying a dead letter's raw position, `topic/partition/offset`.
+pub const DLQ_SOURCE: &str = "traceledger.source";
+
+/// Topic names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topics {
+    /// Raw trace events (key = tenant id).
+    pub raw: String,
+    /// Sealed records.
+    pub sealed: String,
+    /// Signed checkpoints.
+    pub checkpoints: String,
+    /// Dead letters.
+    pub dlq: String,
+}
+
+impl Default for Topics {
+    fn default() -> Self {
+        Topics {
+            raw: "traces.raw".into(),
+            sealed: "ledger.sealed".into(),
+            checkpoints: "ledger.checkpoints".into(),
+            dlq: "traces.dlq".into(),
+        }
+    }
+}
+
+/// Sequencer settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Topic names.
+    pub topics: Topics,
+    /// Partitions to create topics with when they are missing.
+    pub partitions: u32,
+    /// Log name: checkpoint origins are `<log_name>/<tenant>`.
+    pub log_name: String,
+    /// Emit a checkpoint when a tenant's tree grew by this many records.
+    pub checkpoint_every: u64,
+    /// …or when this much time passed since its last one (and it grew).
+    pub checkpoint_interval: Duration,
+    /// Raw records read per batch.
+    pub batch_size: usize,
+    /// Largest raw message accepted.
+    pub max_message: usize,
+    /// Policy identifier recorded in each record.
+    pub policy: String,
+    /// How long a read waits for new raw records.
+    pub poll: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            topics: Topics::default(),
+            partitions: 4,
+            log_name: "traceledger".into(),
+            checkpoint_every: 1000,
+            checkpoint_interval: Duration::from_secs(10),
+            batch_size: 1000,
+            max_message: wire::DEFAULT_MAX_MESSAGE,
+            policy: "default/v1".into(),
+            poll: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Counters, shared across partitions.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Raw records read.
+    pub consumed: AtomicU64,
+    /// Records sealed into the ledger.
+    pub sealed: AtomicU64,
+    /// Records acknowledged on the sealed topic.
+    pub published: AtomicU64,
+    /// Raw records sent to the dead-letter topic.
+    pub dead_lettered: AtomicU64,
+    /// Events whose id was sealed before (producer retries).
+    pub duplicates: AtomicU64,
+    /// Sealed-topic records the rule called duplicates.
+    pub sealed_duplicates: AtomicU64,
+    /// Sealed-topic records the rule called forks.
+    pub forks: AtomicU64,
+    /// Sealed-topic records the rule called gaps.
+    pub gaps: AtomicU64,
+    /// Sealed-topic records that did not decode or whose leaf hash is wrong.
+    pub malformed: AtomicU64,
+    /// Records adopted from the sealed topic (store missing or behind).
+    pub adopted: AtomicU64,
+    /// Partitions rebuilt from the sealed topic after a divergence.
+    pub rebuilds: AtomicU64,
+    /// Checkpoints emitted.
+    pub checkpoints: AtomicU64,
+}
+
+impl Stats {
+    fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Reads a counter.
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}
+
+/// Sequencer errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The log failed.
+    #[error(transparent)]
+    Log(#[from] traceledger_log::Error),
+    /// The ledger store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Topics are not laid out as the sequencer needs.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Signing a checkpoint failed.
+    #[error(transparent)]
+    Core(#[from] traceledger_core::Error),
+    /// The sealed topic accepted a record other than the ledger's own: the
+    /// partition must be rebuilt from the sealed topic.
+    #[error("diverged: {0}")]
+    Diverged(String),
+}
+
+impl Error {
+    /// May retrying the same work later succeed?
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, Error::Log(e) if e.is_retriable()) || matches!(self, Error::Diverged(_))
+    }
+}
+
+/// Result with the sequencer [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Creates the four topics when missing. `traces.raw`, `ledger.sealed` and
+/// `ledger.checkpoints` must have the same partition count (raw partition
+/// p is sealed onto partition p); returns it.
+pub fn ensure_topics(log: &dyn Log, cfg: &Config) -> Result<u32> {
+    let t = &cfg.topics;
+    let raw = log.ensure_topic(&t.raw, cfg.partitions)?;
+    let sealed = log.ensure_topic(&t.sealed, raw)?;
+    let cps = log.ensure_topic(&t.checkpoints, raw)?;
+    log.ensure_topic(&t.dlq, raw)?;
+    if sealed != raw || cps != raw {
+        return Err(Error::Config(format!(
+            "`{}` has {raw} partitions but `{}` has {sealed} and `{}` has {cps}: they must be equal",
+            t.raw, t.sealed, t.checkpoints
+        )));
+    }
+    Ok(raw)
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
+/// The sequencer: shared by the threads that run its partitions.
+pub struct Sequencer {
+    log: Arc<dyn Log>,
+    store: Arc<Store>,
+    sealer: Sealer,
+    cfg: Config,
+    partitions: u32,
+    stats: Arc<Stats>,
+}
+
+/// One partition's working state.
+struct Part {
+    p: u32,
+    raw_next: u64,
+    sealed_next: u64,
+    tenants: HashMap<String, TenantState>,
+    /// Tenants whose accepted tree grew past their last checkpoint.
+    dirty: HashSet<String>,
+    last_tick: Instant,
+}
+
+impl Sequencer {
+    /// A sequencer over `log` writing `store`, signing with `sealer`'s key.
+    /// Creates missing topics.
+    pub fn new(log: Arc<dyn Log>, store: Arc<Store>, sealer: Sealer, cfg: Config) -> Result<Self> {
+        let partitions = ensure_topics(log.as_ref(), &cfg)?;
+        let sealer = Sealer::new(sealer.key().clone(), cfg.policy.clone());
+        Ok(Sequencer { log, store, sealer, cfg, partitions, stats: Arc::default() })
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Arc<Stats> {
+        self.stats.clone()
+    }
+
+    /// Partition count of the raw topic.
+    pub fn partitions(&self) -> u32 {
+        self.partitions
+    }
+
+    /// Runs partition `p` until `stop` is set. Retriable log errors (broker
+    /// down) are retried with backoff from the store's state; other errors
+    /// end the run.
+    pub fn run_partition(&self, p: u32, stop: &AtomicBool) -> Result<()> {
+        let mut backoff = Duration::from_millis(50);
+        while !stop.load(Ordering::Relaxed) {
+            match self.run_once(p, stop) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_retriable() => {
+                    tracing::warn!(partition = p, error = %e, "log unavailable; retrying");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn run_once(&self, p: u32, stop: &AtomicBool) -> Result<()> {
+        let mut part = self.open_partition(p)?;
+        while !stop.load(Ordering::Relaxed) {
+            self.step(&mut part)?;
+        }
+        Ok(())
+    }
+
+    /// Spawns one thread per partition in `parts`.
+    pub fn spawn(self: &Arc<Self>, parts: Vec<u32>, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<Result<()>>> {
+        parts
+            .into_iter()
+            .map(|p| {
+                let me = self.clone();
+                let stop = stop.clone();
+                std::thread::Builder::new()
+                    .name(format!("sequencer-{p}"))
+                    .spawn(move || me.run_partition(p, &stop))
+                    .unwrap_or_else(|e| panic!("cannot spawn a thread: {e}"))
+            })
+            .collect()
+    }
+
+    /// Seals everything on raw partition `p` up to its current end and
+    /// returns (for tests and benchmarks; a running node uses `spawn`).
+    pub fn drain_partition(&self, p: u32) -> Result<()> {
+        let mut part = self.open_partition(p)?;
+        let end = self.log.end_offset(&self.cfg.topics.raw, p)?;
+        while part.raw_next < end {
+            self.step(&mut part)?;
+        }
+        self.checkpoint_all(&mut part)
+    }
+
+    /// Loads partition `p` from the store, reconciles it with the sealed
+    /// topic and publishes what is left in its outbox.
+    fn open_partition(&self, p: u32) -> Result<Part> {
+        let mut part = Part {
+            p,
+            raw_next: self.store.raw_next(p)?.unwrap_or(0),
+            sealed_next: self.store.sealed_next(p)?,
+            tenants: self.store.tenants(p)?,
+            dirty: HashSet::new(),
+            last_tick: Instant::now(),
+        };
+        if let Err(e) = self.reconcile(&mut part) {
+            let Error::Diverged(why) = &e else { return Err(e) };
+            tracing::warn!(partition = p, "{why}; rebuilding the partition from the sealed topic");
+            Stats::add(&self.stats.rebuilds, 1);
+            self.store.wipe_partition(p)?;
+            part = Part { raw_next: 0, sealed_next: 0, tenants: HashMap::new(), ..part };
+            self.reconcile(&mut part)?;
+        }
+        // Persist the (possibly derived) position: a restart must not
+        // mistake a restored partition for a missing one.
+        let mut b = self.store.batch();
+        b.raw_next(p, part.raw_next)?;
+        b.commit(true)?;
+        let outbox = self.store.outbox(p)?;
+        if !outbox.is_empty() {
+            let mut msgs = Vec::with_capacity(outbox.len());
+            for (tenant, seq) in outbox {
+                let bytes = self
+                    .store
+                    .record(&tenant, seq)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("outbox names a missing record {tenant}/{seq}")))?;
+                let r = wire::decode_record(&bytes, usize::MAX)
+                    .map_err(|e| StoreError::Corrupt(format!("record {tenant}/{seq}: {e}")))?;
+                msgs.push((r.header.seq, r.chain_hash(), tenant, bytes));
+            }
+            self.publish(&mut part, msgs)?;
+        }
+        for (t, st) in &part.tenants {
+            if st.accepted.next_seq > st.checkpoint_size {
+                part.dirty.insert(t.clone());
+            }
+        }
+        Ok(part)
+    }
+
+    /// Reads `ledger.sealed` partition `p` from the reconciled offset to its
+    /// end and applies the acceptance rule. A record accepted by the rule
+    /// that conflicts with the store's own makes this return
+    /// [`Error::Diverged`] (the caller rebuilds the partition).
+    fn reconcile(&self, part: &mut Part) -> Result<()> {
+        let topic = &self.cfg.topics.sealed;
+        // Read up to the end as of now (a broker's fetch may come back empty
+        // before its data arrives, so "empty" does not mean "the end").
+        let end = self.log.end_offset(topic, part.p)?;
+        while part.sealed_next < end {
+            let batch = self.log.read(topic, part.p, part.sealed_next, 1000, Duration::from_secs(5))?;
+            if batch.is_empty() {
+                continue;
+            }
+            let mut b = self.store.batch();
+            let mut pending: HashMap<String, HashMap<u64, Hash>> = HashMap::new();
+            for f in &batch {
+                part.sealed_next = f.offset + 1;
+                let r = match wire::decode_record(&f.record.value, usize::MAX) {
+                    Ok(r) => r,
+                    Err(_) => {
+                        Stats::add(&self.stats.malformed, 1);
+                        continue;
+                    }
+                };
+                let tenant = r.header.tenant_id.clone();
+                let st = part.tenants.entry(tenant.clone()).or_insert_with(|| TenantState::new(&tenant));
+                let pend = pending.entry(tenant.clone()).or_default();
+                let nodes = self.store.nodes(&tenant, Some(pend));
+                let verdict = judge(&st.accepted, &r, |seq| leaf_at(&nodes, seq));
+                match verdict {
+                    Verdict::Accept => {}
+                    Verdict::Duplicate => {
+                        Stats::add(&self.stats.sealed_duplicates, 1);
+                        continue;
+                    }
+                    Verdict::Fork => {
+                        Stats::add(&self.stats.forks, 1);
+                        continue;
+                    }
+                    Verdict::Gap => {
+                        Stats::add(&self.stats.gaps, 1);
+                        continue;
+                    }
+                    Verdict::Malformed => {
+                        Stats::add(&self.stats.malformed, 1);
+                        continue;
+                    }
+                }
+                let seq = r.header.seq;
+                if seq < st.local.next_seq {
+                    // Ours? The store holds a record at this seq.
+                    if leaf_at(&nodes, seq) != Some(r.leaf_hash) {
+                        return Err(Error::Diverged(format!(
+                            "the sealed topic accepted another record at {tenant}/{seq} than this ledger holds"
+                        )));
+                    }
+                    b.outbox_remove(part.p, &tenant, seq)?;
+                } else {
+                    // Adopt: the store was missing or behind.
+                    let new_nodes = merkle::append_leaf(seq, r.leaf_hash, &nodes)?;
+                    b.record(&tenant, seq, r.event.event_id, &f.record.value, &new_nodes)?;
+                    pend.extend(new_nodes.iter().copied());
+                    st.local.advance(&r);
+                    if let Some(src) = &r.header.source {
+                        if src.topic == self.cfg.topics.raw && src.partition == part.p {
+                            part.raw_next = part.raw_next.max(src.offset + 1);
+                        }
+                    }
+                    Stats::add(&self.stats.adopted, 1);
+                }
+                st.accepted.advance(&r);
+                b.tenant(part.p, &tenant, st)?;
+            }
+            b.sealed_next(part.p, part.sealed_next)?;
+            if self.store.raw_next(part.p)?.is_some_and(|n| n < part.raw_next) {
+                b.raw_next(part.p, part.raw_next)?;
+            }
+            b.commit(true)?;
+        }
+        Ok(())
+    }
+
+    /// One raw batch: read, validate, seal, commit, publish, checkpoint.
+    fn step(&self, part: &mut Part) -> Result<()> {
+        let t = &self.cfg.topics;
+        let fetched = self.log.read(&t.raw, part.p, part.raw_next, self.cfg.batch_size, self.cfg.poll)?;
+        if fetched.is_empty() {
+            return self.tick(part);
+        }
+        Stats::add(&self.stats.consumed, fetched.len() as u64);
+        let mut dead = Vec::new();
+        let mut good = Vec::with_capacity(fetched.len());
+        for f in fetched.iter() {
+            match wire::decode_event(&f.record.value, self.cfg.max_message) {
+                Err(e) => dead.push(dead_letter(&t.raw, f, &e.to_string())),
+                Ok(ev) => {
+                    let home = partition_for(ev.tenant_id.as_bytes(), self.partitions);
+                    if home != part.p {
+                        let why = format!(
+                            "wrong partition: tenant `{}` belongs on partition {home}, not {} (the record key must be the tenant id)",
+                            ev.tenant_id, part.p
+                        );
+                        dead.push(dead_letter(&t.raw, f, &why));
+                    } else {
+                        good.push((f.offset, ev));
+                    }
+                }
+            }
+        }
+        // Producer retries: ids sealed before, or twice in this batch.
+        let ids: Vec<(&str, uuid::Uuid)> = good.iter().map(|(_, e)| (e.tenant_id.as_str(), e.event_id)).collect();
+        let known = self.store.find_events(&ids)?;
+        let mut seen = HashSet::new();
+        let mut fresh = Vec::with_capacity(good.len());
+        let mut dups = 0u64;
+        for ((off, ev), k) in good.into_iter().zip(known) {
+            if k.is_some() || !seen.insert((ev.tenant_id.clone(), ev.event_id)) {
+                dups += 1;
+            } else {
+                fresh.push((off, ev));
+            }
+        }
+        Stats::add(&self.stats.duplicates, dups);
+        if !dead.is_empty() {
+            let n = dead.len() as u64;
+            let dlq_parts = self.log.partition_count(&t.dlq)?.max(1);
+            self.log.append(&t.dlq, part.p % dlq_parts, &dead)?;
+            Stats::add(&self.stats.dead_lettered, n);
+        }
+        let mut rng = rand::thread_rng();
+        let sealed_at = Timestamp(now_micros());
+        let mut b = self.store.batch();
+        let mut pending: HashMap<String, HashMap<u64, Hash>> = HashMap::new();
+        let mut msgs = Vec::with_capacity(fresh.len());
+        for (offset, ev) in fresh {
+            let tenant = ev.tenant_id.clone();
+            let st = part.tenants.entry(tenant.clone()).or_insert_with(|| TenantState::new(&tenant));
+            let src = Source { topic: t.raw.clone(), partition: part.p, offset };
+            let r = self.sealer.seal(&mut st.local, ev, sealed_at, Some(src), &mut rng);
+            let pend = pending.entry(tenant.clone()).or_default();
+            let nodes = merkle::append_leaf(r.header.seq, r.leaf_hash, &self.store.nodes(&tenant, Some(pend)))?;
+            pend.extend(nodes.iter().copied());
+            let bytes = wire::encode_record(&r);
+            b.record(&tenant, r.header.seq, r.event.event_id, &bytes, &nodes)?;
+            b.outbox_add(part.p, &tenant, r.header.seq)?;
+            b.tenant(part.p, &tenant, st)?;
+            msgs.push((r.header.seq, r.chain_hash(), tenant, bytes));
+        }
+        part.raw_next = fetched.last().map_or(part.raw_next, |f| f.offset + 1);
+        b.raw_next(part.p, part.raw_next)?;
+        b.commit(true)?;
+        Stats::add(&self.stats.sealed, msgs.len() as u64);
+        self.publish(part, msgs)?;
+        self.tick(part)
+    }
+
+    /// Appends sealed records (tenant order within each tenant) to the
+    /// sealed partition and moves the accepted heads. Non-contiguous offsets
+    /// mean another writer: reconcile instead of assuming acceptance.
+    fn publish(&self, part: &mut Part, msgs: Vec<(u64, Hash, String, Vec<u8>)>) -> Result<()> {
+        if msgs.is_empty() {
+            return Ok(());
+        }
+        let records: Vec<Record> =
+            msgs.iter().map(|(_, _, t, bytes)| Record::keyed(t.as_bytes(), bytes.as_slice())).collect();
+        let offsets = self.log.append(&self.cfg.topics.sealed, part.p, &records)?;
+        Stats::add(&self.stats.published, offsets.len() as u64);
+        let contiguous = offsets.iter().enumerate().all(|(i, &o)| o == part.sealed_next + i as u64);
+        if !contiguous {
+            tracing::warn!(partition = part.p, "another writer appended to the sealed partition; reconciling");
+            return self.reconcile(part);
+        }
+        let mut b = self.store.batch();
+        for (seq, chain, tenant, _) in &msgs {
+            if let Some(st) = part.tenants.get_mut(tenant) {
+                st.accepted.next_seq = seq + 1;
+                st.accepted.head = *chain;
+                b.tenant(part.p, tenant, st)?;
+                part.dirty.insert(tenant.clone());
+            }
+            b.outbox_remove(part.p, tenant, *seq)?;
+        }
+        part.sealed_next += offsets.len() as u64;
+        b.sealed_next(part.p, part.sealed_next)?;
+        // Not synced: if lost, the restart reconciles these records from
+        // the sealed topic, which says the same.
+        b.commit(false)?;
+        Ok(())
+    }
+
+    /// Emits the checkpoints that are due.
+    fn tick(&self, part: &mut Part) -> Result<()> {
+        let now = Instant::now();
+        let timed = now.duration_since(part.last_tick) >= self.cfg.checkpoint_interval;
+        let due: Vec<String> = part
+            .dirty
+            .iter()
+            .filter(|t| {
+                part.tenants
+                    .get(*t)
+                    .is_some_and(|st| timed || st.accepted.next_seq - st.checkpoint_size >= self.cfg.checkpoint_every)
+            })
+            .cloned()
+            .collect();
+        if timed {
+            part.last_tick = now;
+        }
+        self.checkpoint(part, &due)
+    }
+
+    fn checkpoint_all(&self, part: &mut Part) -> Result<()> {
+        let all: Vec<String> = part.dirty.iter().cloned().collect();
+        self.checkpoint(part, &all)
+    }
+
+    /// Signs and publishes a checkpoint of the accepted tree of each tenant.
+    fn checkpoint(&self, part: &mut Part, tenants: &[String]) -> Result<()> {
+        if tenants.is_empty() {
+            return Ok(());
+        }
+        let mut notes = Vec::new();
+        let mut records = Vec::new();
+        let at = now_micros();
+        for t in tenants {
+            let Some(st) = part.tenants.get(t) else { continue };
+            let size = st.accepted.next_seq;
+            if size <= st.checkpoint_size {
+                continue;
+            }
+            let root = merkle::root_of(size, &self.store.nodes(t, None))?;
+            let origin = origin(&self.cfg.log_name, t);
+            let note = Checkpoint { origin: origin.clone(), size, root }.sign(self.sealer.key())?;
+            let msg = CheckpointMessage {
+                tenant_id: t.clone(),
+                origin,
+                size,
+                root,
+                published_at: Timestamp(at),
+                note: note.clone(),
+            };
+            records.push(Record::keyed(t.as_bytes(), wire::encode_checkpoint(&msg)));
+            notes.push((t.clone(), size, note));
+        }
+        if !records.is_empty() {
+            self.log.append(&self.cfg.topics.checkpoints, part.p, &records)?;
+        }
+        let mut b = self.store.batch();
+        for (t, size, note) in &notes {
+            b.checkpoint(t, *size, note)?;
+            if let Some(st) = part.tenants.get_mut(t) {
+                st.checkpoint_size = *size;
+                st.checkpoint_at = at;
+                b.tenant(part.p, t, st)?;
+            }
+            part.dirty.remove(t);
+        }
+        b.commit(true)?;
+        Stats::add(&self.stats.checkpoints, notes.len() as u64);
+        Ok(())
+    }
+}
+
+/// The accepted leaf hash at `seq`, from a tenant's stored hashes.
+fn leaf_at(nodes: &store::Nodes<'_>, seq: u64) -> Option<Hash> {
+    use merkle::HashReader;
+    nodes.read_hashes(&[merkle::leaf_index(seq)]).ok().and_then(|v| v.first().copied()).map(Hash::from)
+}
+
+/// A dead letter: the original key, bytes and headers, plus the reason and
+/// the raw position.
+fn dead_letter(raw_topic: &str, f: &traceledger_log::Fetched, reason: &str) -> Record {
+    let mut r = f.record.clone();
+    r.headers.push((DLQ_REASON.into(), reason.as_bytes().to_vec()));
+    r.headers.push((DLQ_SOURCE.into(), format!("{raw_topic}/{}/{}", f.partition, f.offset).into_bytes()));
+    r
+}
+
+/// Decodes a sealed record message, for consumers of `ledger.sealed`.
+pub fn decode_sealed(bytes: &[u8]) -> Option<SealedRecord> {
+    wire::decode_record(bytes, usize::MAX).ok()
+}

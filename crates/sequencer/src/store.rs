@@ -1,0 +1,427 @@
+//! The sequencer's RocksDB ledger: sealed records, Merkle nodes, chain
+//! heads, the event-id index, the outbox and the raw/sealed positions.
+//! Everything one raw batch changes goes into one synced `WriteBatch`, so
+//! the ledger and the raw offset it consumed move together.
+//!
+//! Column families and keys (`T` = tenant id, which never contains `0x00`):
+//!
+//! | cf | key | value |
+//! |---|---|---|
+//! | `meta` | `raw_next` ‖ p u32 | next raw offset u64 |
+//! | `meta` | `sealed_next` ‖ p u32 | sealed offset reconciled up to, u64 |
+//! | `tenants` | p u32 ‖ T | [`TenantState`] (112 bytes) |
+//! | `records` | T ‖ 0 ‖ seq u64 | the record in the wire format |
+//! | `nodes` | T ‖ 0 ‖ stored-hash index u64 | 32-byte hash |
+//! | `events` | T ‖ 0 ‖ event id (16) | seq u64 |
+//! | `outbox` | p u32 ‖ T ‖ 0 ‖ seq u64 | empty: sealed, not yet acknowledged by the log |
+//! | `checkpoints` | T ‖ 0 ‖ size u64 | signed note |
+//!
+//! All integers big-endian, so keys sort in numeric order.
+
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use std::collections::HashMap;
+use std::path::Path;
+use traceledger_core::merkle::HashReader;
+use traceledger_core::seal::ChainHead;
+use traceledger_core::Hash;
+use uuid::Uuid;
+
+const META: &str = "meta";
+const TENANTS: &str = "tenants";
+const RECORDS: &str = "records";
+const NODES: &str = "nodes";
+const EVENTS: &str = "events";
+const OUTBOX: &str = "outbox";
+const CHECKPOINTS: &str = "checkpoints";
+const ALL: [&str; 7] = [META, TENANTS, RECORDS, NODES, EVENTS, OUTBOX, CHECKPOINTS];
+
+/// A storage failure of the ledger.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// RocksDB failed.
+    #[error("ledger store: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    /// Stored bytes do not decode: the store is damaged.
+    #[error("ledger store: corrupt {0}")]
+    Corrupt(String),
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// What the sequencer keeps per tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantState {
+    /// The local chain: what the next sealed record links to.
+    pub local: ChainHead,
+    /// The accepted chain: records the log acknowledged (or the acceptance
+    /// rule accepted from the sealed topic). Always a prefix of `local`.
+    pub accepted: ChainHead,
+    /// Tree size of the last checkpoint emitted.
+    pub checkpoint_size: u64,
+    /// When it was emitted (µs since the epoch).
+    pub checkpoint_at: i64,
+}
+
+impl TenantState {
+    /// A tenant with no records.
+    pub fn new(tenant: &str) -> Self {
+        TenantState {
+            local: ChainHead::genesis(tenant),
+            accepted: ChainHead::genesis(tenant),
+            checkpoint_size: 0,
+            checkpoint_at: 0,
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(96);
+        v.extend_from_slice(&self.local.next_seq.to_be_bytes());
+        v.extend_from_slice(&self.local.head.0);
+        v.extend_from_slice(&self.accepted.next_seq.to_be_bytes());
+        v.extend_from_slice(&self.accepted.head.0);
+        v.extend_from_slice(&self.checkpoint_size.to_be_bytes());
+        v.extend_from_slice(&self.checkpoint_at.to_be_bytes());
+        v
+    }
+
+    fn decode(tenant: &str, b: &[u8]) -> Option<Self> {
+        if b.len() != 96 {
+            return None;
+        }
+        let u = |i: usize| u64::from_be_bytes(b[i..i + 8].try_into().unwrap_or_default());
+        let h = |i: usize| Hash(b[i..i + 32].try_into().unwrap_or_default());
+        let head = |next_seq, head| ChainHead { tenant_id: tenant.to_string(), next_seq, head };
+        Some(TenantState {
+            local: head(u(0), h(8)),
+            accepted: head(u(40), h(48)),
+            checkpoint_size: u(80),
+            checkpoint_at: u(88) as i64,
+        })
+    }
+}
+
+fn tkey(tenant: &str, tail: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(tenant.len() + 1 + tail.len());
+    k.extend_from_slice(tenant.as_bytes());
+    k.push(0);
+    k.extend_from_slice(tail);
+    k
+}
+
+fn pkey(partition: u32, tail: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(4 + tail.len());
+    k.extend_from_slice(&partition.to_be_bytes());
+    k.extend_from_slice(tail);
+    k
+}
+
+fn meta_key(name: &str, partition: u32) -> Vec<u8> {
+    let mut k = name.as_bytes().to_vec();
+    k.extend_from_slice(&partition.to_be_bytes());
+    k
+}
+
+fn be_u64(b: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(b.try_into().ok()?))
+}
+
+/// The ledger database.
+pub struct Store {
+    db: DB,
+}
+
+impl Store {
+    /// Opens (or creates) the ledger in directory `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let cfs = ALL.map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
+        Ok(Store { db: DB::open_cf_descriptors(&opts, path, cfs)? })
+    }
+
+    fn cf(&self, name: &str) -> Result<&ColumnFamily> {
+        self.db.cf_handle(name).ok_or_else(|| StoreError::Corrupt(format!("missing column family {name}")))
+    }
+
+    fn get_u64(&self, cf: &str, key: &[u8]) -> Result<Option<u64>> {
+        match self.db.get_cf(self.cf(cf)?, key)? {
+            None => Ok(None),
+            Some(v) => be_u64(&v).map(Some).ok_or_else(|| StoreError::Corrupt(format!("{cf} entry"))),
+        }
+    }
+
+    /// The next raw offset of partition `p`; `None` when the store has never
+    /// held the partition (restore from the sealed topic).
+    pub fn raw_next(&self, p: u32) -> Result<Option<u64>> {
+        self.get_u64(META, &meta_key("raw_next", p))
+    }
+
+    /// The sealed-topic offset of partition `p` reconciled up to.
+    pub fn sealed_next(&self, p: u32) -> Result<u64> {
+        Ok(self.get_u64(META, &meta_key("sealed_next", p))?.unwrap_or(0))
+    }
+
+    /// Every tenant of partition `p`.
+    pub fn tenants(&self, p: u32) -> Result<HashMap<String, TenantState>> {
+        let prefix = p.to_be_bytes();
+        let mut out = HashMap::new();
+        for item in self.db.iterator_cf(self.cf(TENANTS)?, IteratorMode::From(&prefix, Direction::Forward)) {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let tenant = std::str::from_utf8(&k[4..]).map_err(|_| StoreError::Corrupt("tenant key".into()))?;
+            let st = TenantState::decode(tenant, &v).ok_or_else(|| StoreError::Corrupt("tenant state".into()))?;
+            out.insert(tenant.to_string(), st);
+        }
+        Ok(out)
+    }
+
+    /// The seq an event id was sealed at, for each of `ids`.
+    pub fn find_events(&self, ids: &[(&str, Uuid)]) -> Result<Vec<Option<u64>>> {
+        let cf = self.cf(EVENTS)?;
+        let keys: Vec<Vec<u8>> = ids.iter().map(|(t, id)| tkey(t, id.as_bytes())).collect();
+        self.db
+            .multi_get_cf(keys.iter().map(|k| (cf, k.as_slice())))
+            .into_iter()
+            .map(|r| match r? {
+                None => Ok(None),
+                Some(v) => be_u64(&v).map(Some).ok_or_else(|| StoreError::Corrupt("event index entry".into())),
+            })
+            .collect()
+    }
+
+    /// A sealed record's wire bytes.
+    pub fn record(&self, tenant: &str, seq: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(RECORDS)?, tkey(tenant, &seq.to_be_bytes()))?)
+    }
+
+    /// A tenant's records from seq `from`, in order, as wire bytes.
+    pub fn records_from(&self, tenant: &str, from: u64) -> Result<impl Iterator<Item = Result<(u64, Vec<u8>)>> + '_> {
+        let start = tkey(tenant, &from.to_be_bytes());
+        let prefix = tkey(tenant, &[]);
+        let it = self.db.iterator_cf(self.cf(RECORDS)?, IteratorMode::From(&start, Direction::Forward));
+        Ok(it.map_while(move |item| match item {
+            Err(e) => Some(Err(StoreError::from(e))),
+            Ok((k, v)) if k.starts_with(&prefix) && k.len() == prefix.len() + 8 => {
+                be_u64(&k[prefix.len()..]).map(|seq| Ok((seq, v.to_vec())))
+            }
+            Ok(_) => None,
+        }))
+    }
+
+    /// Every tenant with records, sorted, across all partitions.
+    pub fn all_tenants(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(TENANTS)?, IteratorMode::Start) {
+            let (k, _) = item?;
+            out.push(String::from_utf8_lossy(&k[4.min(k.len())..]).into_owned());
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Checkpoint notes of a tenant, by tree size.
+    pub fn checkpoints(&self, tenant: &str) -> Result<Vec<(u64, String)>> {
+        let prefix = tkey(tenant, &[]);
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CHECKPOINTS)?, IteratorMode::From(&prefix, Direction::Forward)) {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) || k.len() != prefix.len() + 8 {
+                break;
+            }
+            let size = be_u64(&k[prefix.len()..]).unwrap_or_default();
+            out.push((size, String::from_utf8_lossy(&v).into_owned()));
+        }
+        Ok(out)
+    }
+
+    /// Outbox entries of partition `p`: (tenant, seq), per tenant in seq order.
+    pub fn outbox(&self, p: u32) -> Result<Vec<(String, u64)>> {
+        let prefix = p.to_be_bytes();
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(OUTBOX)?, IteratorMode::From(&prefix, Direction::Forward)) {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let rest = &k[4..];
+            let Some(sep) = rest.iter().position(|&b| b == 0) else {
+                return Err(StoreError::Corrupt("outbox key".into()));
+            };
+            let seq = be_u64(&rest[sep + 1..]).ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
+            out.push((String::from_utf8_lossy(&rest[..sep]).into_owned(), seq));
+        }
+        Ok(out)
+    }
+
+    /// A Merkle reader over a tenant's stored hashes, seeing `pending`
+    /// (hashes written in the open batch) first.
+    pub fn nodes<'a>(&'a self, tenant: &'a str, pending: Option<&'a HashMap<u64, Hash>>) -> Nodes<'a> {
+        Nodes { store: self, tenant, pending }
+    }
+
+    /// A new batch of changes.
+    pub fn batch(&self) -> Batch<'_> {
+        Batch { store: self, wb: WriteBatch::default() }
+    }
+
+    /// Deletes everything of partition `p` and its tenants.
+    pub fn wipe_partition(&self, p: u32) -> Result<()> {
+        let tenants = self.tenants(p)?;
+        let mut wb = WriteBatch::default();
+        for t in tenants.keys() {
+            let lo = tkey(t, &[]);
+            let mut hi = t.as_bytes().to_vec();
+            hi.push(1);
+            for cf in [RECORDS, NODES, EVENTS, CHECKPOINTS] {
+                wb.delete_range_cf(self.cf(cf)?, &lo, &hi);
+            }
+        }
+        // Keys of a partition are p ‖ tenant…, and tenant ids are ASCII, so
+        // p ‖ 0xff is past every one of them.
+        let lo = pkey(p, &[]);
+        let hi = pkey(p, &[0xff]);
+        for cf in [TENANTS, OUTBOX] {
+            wb.delete_range_cf(self.cf(cf)?, &lo, &hi);
+        }
+        wb.delete_cf(self.cf(META)?, meta_key("raw_next", p));
+        wb.delete_cf(self.cf(META)?, meta_key("sealed_next", p));
+        self.write(wb, true)
+    }
+
+    fn write(&self, wb: WriteBatch, sync: bool) -> Result<()> {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(sync);
+        Ok(self.db.write_opt(wb, &wo)?)
+    }
+}
+
+/// A Merkle [`HashReader`] over one tenant's stored hashes.
+pub struct Nodes<'a> {
+    store: &'a Store,
+    tenant: &'a str,
+    pending: Option<&'a HashMap<u64, Hash>>,
+}
+
+impl HashReader for Nodes<'_> {
+    fn read_hashes(&self, indexes: &[u64]) -> std::result::Result<Vec<tlog_tiles::Hash>, tlog_tiles::Error> {
+        let cf = self.store.cf(NODES).map_err(|_| tlog_tiles::Error::IndexesNotInTree)?;
+        indexes
+            .iter()
+            .map(|&i| {
+                if let Some(h) = self.pending.and_then(|p| p.get(&i)) {
+                    return Ok((*h).into());
+                }
+                match self.store.db.get_pinned_cf(cf, tkey(self.tenant, &i.to_be_bytes())) {
+                    Ok(Some(v)) => <[u8; 32]>::try_from(&v[..])
+                        .map(tlog_tiles::Hash)
+                        .map_err(|_| tlog_tiles::Error::IndexesNotInTree),
+                    _ => Err(tlog_tiles::Error::IndexesNotInTree),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Changes to write together.
+pub struct Batch<'a> {
+    store: &'a Store,
+    wb: WriteBatch,
+}
+
+impl Batch<'_> {
+    fn put(&mut self, cf: &str, k: &[u8], v: &[u8]) -> Result<()> {
+        self.wb.put_cf(self.store.cf(cf)?, k, v);
+        Ok(())
+    }
+
+    /// A sealed record: its bytes, its Merkle nodes and its event id.
+    pub fn record(&mut self, tenant: &str, seq: u64, event_id: Uuid, wire: &[u8], nodes: &[(u64, Hash)]) -> Result<()> {
+        self.put(RECORDS, &tkey(tenant, &seq.to_be_bytes()), wire)?;
+        self.put(EVENTS, &tkey(tenant, event_id.as_bytes()), &seq.to_be_bytes())?;
+        for (i, h) in nodes {
+            self.put(NODES, &tkey(tenant, &i.to_be_bytes()), &h.0)?;
+        }
+        Ok(())
+    }
+
+    /// Puts a record in partition `p`'s outbox.
+    pub fn outbox_add(&mut self, p: u32, tenant: &str, seq: u64) -> Result<()> {
+        self.put(OUTBOX, &pkey(p, &tkey(tenant, &seq.to_be_bytes())), &[])
+    }
+
+    /// Takes a record out of partition `p`'s outbox.
+    pub fn outbox_remove(&mut self, p: u32, tenant: &str, seq: u64) -> Result<()> {
+        self.wb.delete_cf(self.store.cf(OUTBOX)?, pkey(p, &tkey(tenant, &seq.to_be_bytes())));
+        Ok(())
+    }
+
+    /// A tenant's state.
+    pub fn tenant(&mut self, p: u32, tenant: &str, st: &TenantState) -> Result<()> {
+        self.put(TENANTS, &pkey(p, tenant.as_bytes()), &st.encode())
+    }
+
+    /// A checkpoint note.
+    pub fn checkpoint(&mut self, tenant: &str, size: u64, note: &str) -> Result<()> {
+        self.put(CHECKPOINTS, &tkey(tenant, &size.to_be_bytes()), note.as_bytes())
+    }
+
+    /// Partition `p`'s next raw offset.
+    pub fn raw_next(&mut self, p: u32, next: u64) -> Result<()> {
+        self.put(META, &meta_key("raw_next", p), &next.to_be_bytes())
+    }
+
+    /// Partition `p`'s reconciled sealed offset.
+    pub fn sealed_next(&mut self, p: u32, next: u64) -> Result<()> {
+        self.put(META, &meta_key("sealed_next", p), &next.to_be_bytes())
+    }
+
+    /// Writes the batch; with `sync`, durable when it returns.
+    pub fn commit(self, sync: bool) -> Result<()> {
+        self.store.write(self.wb, sync)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_state_round_trips() {
+        let mut st = TenantState::new("t");
+        st.local.next_seq = 9;
+        st.local.head = Hash([3; 32]);
+        st.accepted.next_seq = 7;
+        st.checkpoint_size = 5;
+        st.checkpoint_at = -4;
+        assert_eq!(TenantState::decode("t", &st.encode()), Some(st));
+        assert_eq!(TenantState::decode("t", &[0; 95]), None);
+    }
+
+    #[test]
+    fn wiping_a_partition_leaves_the_others() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Store::open(dir.path()).expect("open");
+        let id = Uuid::from_u128(1);
+        for (p, t) in [(0, "a"), (1, "b")] {
+            let mut b = s.batch();
+            b.record(t, 0, id, b"x", &[(0, Hash([1; 32]))]).expect("put");
+            b.tenant(p, t, &TenantState::new(t)).expect("put");
+            b.outbox_add(p, t, 0).expect("put");
+            b.raw_next(p, 5).expect("put");
+            b.commit(true).expect("commit");
+        }
+        s.wipe_partition(0).expect("wipe");
+        assert_eq!(s.raw_next(0).expect("get"), None);
+        assert!(s.tenants(0).expect("get").is_empty());
+        assert!(s.outbox(0).expect("get").is_empty());
+        assert_eq!(s.record("a", 0).expect("get"), None);
+        assert_eq!(s.raw_next(1).expect("get"), Some(5));
+        assert_eq!(s.outbox(1).expect("get"), vec![("b".to_string(), 0)]);
+        assert_eq!(s.record("b", 0).expect("get"), Some(b"x".to_vec()));
+        assert_eq!(s.find_events(&[("a", id), ("b", id)]).expect("get"), vec![None, Some(0)]);
+    }
+}

@@ -1,0 +1,362 @@
+//! The sequencer end to end on both log backends: the embedded RocksDB log
+//! and a real Kafka-API broker (tansu, started by `scripts/with-broker.sh`
+//! for `make test`; its address in `TRACELEDGER_TEST_BROKER`).
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use traceledger_bundle::wire;
+use traceledger_core::accept::{judge, Verdict};
+use traceledger_core::checkpoint::Checkpoint;
+use traceledger_core::merkle::{self, MemoryTree};
+use traceledger_core::seal::{ChainHead, Sealer};
+use traceledger_core::testkit::{fixed_events_seeded, keyring_of, test_key};
+use traceledger_core::{SealedRecord, TraceEvent};
+use traceledger_log::embedded::EmbeddedLog;
+use traceledger_log::kafka::{KafkaConfig, KafkaLog};
+use traceledger_log::{append_keyed, Fetched, Log, Record};
+use traceledger_sequencer::store::Store;
+use traceledger_sequencer::{Config, Sequencer, Stats, Topics, DLQ_REASON};
+
+fn unique(name: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{name}-{}-{}-{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+fn config(partitions: u32) -> Config {
+    let p = unique("t");
+    Config {
+        topics: Topics {
+            raw: format!("{p}.raw"),
+            sealed: format!("{p}.sealed"),
+            checkpoints: format!("{p}.checkpoints"),
+            dlq: format!("{p}.dlq"),
+        },
+        partitions,
+        checkpoint_every: 7,
+        ..Config::default()
+    }
+}
+
+fn kafka() -> Arc<dyn Log> {
+    let addr = std::env::var("TRACELEDGER_TEST_BROKER")
+        .expect("TRACELEDGER_TEST_BROKER is not set: run `make test`, which starts a tansu broker for these tests");
+    let mut cfg = KafkaConfig::new(&addr, "traceledger-sequencer-test");
+    cfg.replication_factor = Some(1);
+    cfg.timeout = Duration::from_secs(20);
+    Arc::new(KafkaLog::new(cfg).expect("kafka client"))
+}
+
+/// A real log that can be told to fail appends to one topic: the crash
+/// between "ledger committed" and "published" that kill -9 hits at random.
+struct FailingAppends {
+    inner: Arc<dyn Log>,
+    topic: String,
+    failures: AtomicU32,
+}
+
+impl Log for FailingAppends {
+    fn ensure_topic(&self, t: &str, n: u32) -> traceledger_log::Result<u32> {
+        self.inner.ensure_topic(t, n)
+    }
+    fn partition_count(&self, t: &str) -> traceledger_log::Result<u32> {
+        self.inner.partition_count(t)
+    }
+    fn append(&self, t: &str, p: u32, r: &[Record]) -> traceledger_log::Result<Vec<u64>> {
+        if t == self.topic && self.failures.load(Ordering::SeqCst) > 0 {
+            self.failures.fetch_sub(1, Ordering::SeqCst);
+            return Err(traceledger_log::Error::Storage("injected failure".into()));
+        }
+        self.inner.append(t, p, r)
+    }
+    fn read(&self, t: &str, p: u32, o: u64, m: usize, w: Duration) -> traceledger_log::Result<Vec<Fetched>> {
+        self.inner.read(t, p, o, m, w)
+    }
+    fn end_offset(&self, t: &str, p: u32) -> traceledger_log::Result<u64> {
+        self.inner.end_offset(t, p)
+    }
+    fn commit(&self, g: &str, t: &str, p: u32, n: u64) -> traceledger_log::Result<()> {
+        self.inner.commit(g, t, p, n)
+    }
+    fn committed(&self, g: &str, t: &str, p: u32) -> traceledger_log::Result<Option<u64>> {
+        self.inner.committed(g, t, p)
+    }
+}
+
+/// Events of `tenants` tenants, `per` each, interleaved.
+fn events(tenants: usize, per: usize, seed: u64) -> Vec<TraceEvent> {
+    let mut by_tenant: Vec<Vec<TraceEvent>> =
+        (0..tenants).map(|t| fixed_events_seeded(&format!("tenant-{t}"), per, seed + t as u64)).collect();
+    let mut out = Vec::new();
+    for i in 0..per {
+        for t in by_tenant.iter_mut() {
+            out.push(t[i].clone());
+        }
+    }
+    out
+}
+
+fn produce(log: &dyn Log, cfg: &Config, evs: &[TraceEvent]) {
+    traceledger_sequencer::ensure_topics(log, cfg).expect("topics");
+    let recs: Vec<Record> = evs.iter().map(|e| Record::keyed(e.tenant_id.as_bytes(), wire::encode_event(e))).collect();
+    append_keyed(log, &cfg.topics.raw, &recs).expect("produce");
+}
+
+fn read_all(log: &dyn Log, topic: &str) -> Vec<Fetched> {
+    let mut out = Vec::new();
+    for p in 0..log.partition_count(topic).expect("partitions") {
+        let end = log.end_offset(topic, p).expect("end");
+        let mut next = 0;
+        while next < end {
+            let got = log.read(topic, p, next, 1000, Duration::from_secs(10)).expect("read");
+            next = got.last().map_or(next, |f| f.offset + 1);
+            out.extend(got);
+        }
+    }
+    out
+}
+
+/// The ledger as any consumer sees it: the accepted records per tenant.
+struct Accepted {
+    chains: BTreeMap<String, Vec<SealedRecord>>,
+    verdicts: BTreeMap<Verdict, usize>,
+}
+
+fn accepted(log: &dyn Log, cfg: &Config) -> Accepted {
+    let mut chains: BTreeMap<String, Vec<SealedRecord>> = BTreeMap::new();
+    let mut heads: BTreeMap<String, ChainHead> = BTreeMap::new();
+    let mut verdicts = BTreeMap::new();
+    for f in read_all(log, &cfg.topics.sealed) {
+        let r = wire::decode_record(&f.record.value, usize::MAX).expect("sealed record decodes");
+        let t = r.header.tenant_id.clone();
+        let head = heads.entry(t.clone()).or_insert_with(|| ChainHead::genesis(&t));
+        let chain = chains.entry(t).or_default();
+        let v = judge(head, &r, |seq| chain.get(seq as usize).map(|r| r.leaf_hash));
+        if v == Verdict::Accept {
+            head.advance(&r);
+            chain.push(r);
+        }
+        *verdicts.entry(v).or_insert(0) += 1;
+    }
+    Accepted { chains, verdicts }
+}
+
+fn sequencer(log: Arc<dyn Log>, store: &std::path::Path, cfg: &Config) -> Sequencer {
+    let store = Arc::new(Store::open(store).expect("store"));
+    Sequencer::new(log, store, Sealer::new(test_key("seq"), "p"), cfg.clone()).expect("sequencer")
+}
+
+fn drain(s: &Sequencer) {
+    for p in 0..s.partitions() {
+        s.drain_partition(p).expect("drain");
+    }
+}
+
+/// Every produced event exactly once, seq contiguous, signatures and
+/// checkpoints valid, each checkpoint consistent with the accepted chain.
+fn assert_ledger(log: &dyn Log, cfg: &Config, produced: &[TraceEvent]) -> Accepted {
+    let acc = accepted(log, cfg);
+    let key = test_key("seq");
+    let keys = keyring_of(&key);
+    let mut ids = HashSet::new();
+    for (t, chain) in &acc.chains {
+        for (i, r) in chain.iter().enumerate() {
+            assert_eq!(r.header.seq, i as u64, "{t}: seq contiguous");
+            assert!(ids.insert(r.event.event_id), "{t}: event {} sealed twice", r.event.event_id);
+            let vk = keys.keys().first().expect("key").verifying_key();
+            vk.verify_strict(&r.leaf_hash.0, &ed25519_dalek::Signature::from_bytes(&r.signature)).expect("signature");
+        }
+    }
+    let want: HashSet<_> = produced.iter().map(|e| e.event_id).collect();
+    assert_eq!(ids, want, "every produced event sealed exactly once");
+    // Checkpoints: signed, and the root of the accepted chain at their size.
+    let mut trees: BTreeMap<String, MemoryTree> = BTreeMap::new();
+    for (t, chain) in &acc.chains {
+        let tree = trees.entry(t.clone()).or_default();
+        for r in chain {
+            tree.push(r.leaf_hash);
+        }
+    }
+    let mut last: BTreeMap<String, u64> = BTreeMap::new();
+    for f in read_all(log, &cfg.topics.checkpoints) {
+        let m = wire::decode_checkpoint(&f.record.value, usize::MAX).expect("checkpoint decodes");
+        let (cp, _) = Checkpoint::open(m.note.as_bytes(), &keys).expect("checkpoint signature");
+        assert_eq!((cp.size, cp.root), (m.size, m.root));
+        let tree = &trees[&m.tenant_id];
+        assert_eq!(tree.root_at(cp.size).expect("size within chain"), cp.root, "checkpoint root");
+        let prev = last.insert(m.tenant_id.clone(), cp.size).unwrap_or(0);
+        assert!(cp.size > prev, "{}: checkpoints only grow", m.tenant_id);
+        if prev > 0 {
+            let proof = tree.consistency_proof(prev, cp.size).expect("proof");
+            let prev_root = tree.root_at(prev).expect("root");
+            merkle::verify_consistency(&proof, prev, cp.size, prev_root, cp.root)
+                .expect("consistent with the previous");
+        }
+    }
+    for (t, chain) in &acc.chains {
+        assert_eq!(last.get(t).copied(), Some(chain.len() as u64), "{t}: final checkpoint covers the chain");
+    }
+    acc
+}
+
+fn seals_every_event_once(log: Arc<dyn Log>) {
+    let cfg = config(3);
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = sequencer(log.clone(), dir.path(), &cfg);
+    let evs = events(10, 20, 1);
+    produce(log.as_ref(), &cfg, &evs);
+    // A producer retry: the first 15 events again.
+    produce(log.as_ref(), &cfg, &evs[..15]);
+    drain(&s);
+    let acc = assert_ledger(log.as_ref(), &cfg, &evs);
+    assert_eq!(acc.verdicts.get(&Verdict::Accept), Some(&200));
+    assert_eq!(acc.verdicts.len(), 1, "nothing but accepted records: {:?}", acc.verdicts);
+    let stats = s.stats();
+    assert_eq!(Stats::get(&stats.sealed), 200);
+    assert_eq!(Stats::get(&stats.duplicates), 15);
+    // Sealed records keep their tenant's raw order.
+    for chain in acc.chains.values() {
+        let steps: Vec<u32> = chain.iter().map(|r| r.event.step_index).collect();
+        assert_eq!(steps, (0..20).collect::<Vec<_>>());
+    }
+}
+
+fn bad_input_goes_to_the_dead_letter_topic(log: Arc<dyn Log>) {
+    let cfg = config(2);
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = sequencer(log.clone(), dir.path(), &cfg);
+    let evs = events(4, 10, 7);
+    let mut recs = Vec::new();
+    let mut bad = 0;
+    for (i, e) in evs.iter().enumerate() {
+        recs.push(Record::keyed(e.tenant_id.as_bytes(), wire::encode_event(e)));
+        let junk: Vec<u8> = match i % 4 {
+            0 => vec![1, 2, 3],
+            1 => wire::frame(99, b"x"),
+            2 => {
+                let mut m = wire::encode_event(e);
+                m.truncate(m.len() - 2);
+                m
+            }
+            _ => {
+                let mut ev = e.clone();
+                ev.event_id = uuid::Uuid::from_u128(9_000 + i as u128);
+                ev.tenant_id = "bad/tenant".into();
+                // The encoder does not validate: this decodes, then fails validation.
+                wire::encode_event(&ev)
+            }
+        };
+        recs.push(Record::keyed(e.tenant_id.as_bytes(), junk).with_header("origin", "agent"));
+        bad += 1;
+    }
+    // An event keyed to the wrong partition is a dead letter too.
+    let stray = fixed_events_seeded("tenant-stray", 1, 500).remove(0);
+    let home = traceledger_log::partition_for(stray.tenant_id.as_bytes(), 2);
+    log.append(&cfg.topics.raw, 1 - home, &[Record::keyed("other", wire::encode_event(&stray))]).expect("append");
+    bad += 1;
+    append_keyed(log.as_ref(), &cfg.topics.raw, &recs).expect("produce");
+    drain(&s);
+    assert_ledger(log.as_ref(), &cfg, &evs);
+    let dlq = read_all(log.as_ref(), &cfg.topics.dlq);
+    assert_eq!(dlq.len(), bad);
+    let reasons: Vec<String> = dlq
+        .iter()
+        .map(|f| String::from_utf8_lossy(f.record.header(DLQ_REASON).expect("reason")).into_owned())
+        .collect();
+    for want in ["truncated", "unknown schema id 99", "undecodable Avro", "invalid event", "wrong partition"] {
+        assert!(reasons.iter().any(|r| r.contains(want)), "a reason mentions `{want}`: {reasons:?}");
+    }
+    // The original bytes and headers travel with the reason.
+    assert!(dlq.iter().any(|f| f.record.value == vec![1, 2, 3] && f.record.header("origin") == Some(b"agent")));
+    assert_eq!(Stats::get(&s.stats().dead_lettered), bad as u64);
+}
+
+fn restores_from_the_sealed_topic(log: Arc<dyn Log>) {
+    let cfg = config(2);
+    let first = events(5, 6, 20);
+    produce(log.as_ref(), &cfg, &first);
+    {
+        let dir = tempfile::tempdir().expect("tmp");
+        drain(&sequencer(log.clone(), dir.path(), &cfg));
+        // The store is lost with its directory.
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = sequencer(log.clone(), dir.path(), &cfg);
+    let second = events(5, 4, 40);
+    produce(log.as_ref(), &cfg, &second);
+    // Retries of events sealed before the loss are still duplicates.
+    produce(log.as_ref(), &cfg, &first[..5]);
+    drain(&s);
+    let all: Vec<TraceEvent> = first.iter().chain(&second).cloned().collect();
+    let acc = assert_ledger(log.as_ref(), &cfg, &all);
+    assert_eq!(acc.verdicts.len(), 1, "{:?}", acc.verdicts);
+    let st = s.stats();
+    assert_eq!(Stats::get(&st.adopted), 30, "the lost store's records were adopted");
+    assert_eq!(Stats::get(&st.sealed), 20);
+    assert_eq!(Stats::get(&st.duplicates), 5);
+}
+
+fn republishes_the_outbox_after_a_failed_publish(log: Arc<dyn Log>) {
+    let cfg = config(1);
+    let dir = tempfile::tempdir().expect("tmp");
+    let evs = events(3, 5, 60);
+    produce(log.as_ref(), &cfg, &evs);
+    let flaky = Arc::new(FailingAppends { inner: log.clone(), topic: cfg.topics.sealed.clone(), failures: 1.into() });
+    {
+        let s = sequencer(flaky, dir.path(), &cfg);
+        assert!(s.drain_partition(0).is_err(), "the injected publish failure surfaces");
+    }
+    assert!(read_all(log.as_ref(), &cfg.topics.sealed).is_empty());
+    let s = sequencer(log.clone(), dir.path(), &cfg);
+    drain(&s);
+    let acc = assert_ledger(log.as_ref(), &cfg, &evs);
+    assert_eq!(acc.verdicts.len(), 1, "each record published once: {:?}", acc.verdicts);
+    assert_eq!(Stats::get(&s.stats().sealed), 0, "nothing sealed twice: the outbox was published");
+}
+
+fn a_diverged_store_is_rebuilt(log: Arc<dyn Log>) {
+    let cfg = config(1);
+    let evs = events(2, 5, 80);
+    produce(log.as_ref(), &cfg, &evs);
+    // Instance B seals the events but never gets them onto the sealed topic.
+    let dir_b = tempfile::tempdir().expect("tmp");
+    let flaky = Arc::new(FailingAppends { inner: log.clone(), topic: cfg.topics.sealed.clone(), failures: 1.into() });
+    assert!(sequencer(flaky, dir_b.path(), &cfg).drain_partition(0).is_err());
+    // Instance A (the partition moved) seals and publishes the same events.
+    let dir_a = tempfile::tempdir().expect("tmp");
+    drain(&sequencer(log.clone(), dir_a.path(), &cfg));
+    // B comes back: its records lost the race; it rebuilds from the topic
+    // and its outbox does not reach the topic.
+    let b = sequencer(log.clone(), dir_b.path(), &cfg);
+    let more = events(2, 3, 90);
+    produce(log.as_ref(), &cfg, &more);
+    drain(&b);
+    assert_eq!(Stats::get(&b.stats().rebuilds), 1);
+    let all: Vec<TraceEvent> = evs.iter().chain(&more).cloned().collect();
+    let acc = assert_ledger(log.as_ref(), &cfg, &all);
+    assert_eq!(acc.verdicts.len(), 1, "{:?}", acc.verdicts);
+}
+
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(#[test] fn $name() {
+                let dir = tempfile::tempdir().expect("tmp");
+                super::$name(std::sync::Arc::new(super::EmbeddedLog::open(dir.path()).expect("log")));
+            })*
+        }
+        mod kafka {
+            $(#[test] fn $name() { super::$name(super::kafka()); })*
+        }
+    };
+}
+
+both_backends!(
+    seals_every_event_once,
+    bad_input_goes_to_the_dead_letter_topic,
+    restores_from_the_sealed_topic,
+    republishes_the_outbox_after_a_failed_publish,
+    a_diverged_store_is_rebuilt,
+);

@@ -48,6 +48,7 @@ fuzz: deps
 
 bench: deps
 	$(CARGO) bench --locked -p traceledger-core --bench ledger
+	$(CARGO) bench --locked -p traceledger-sequencer --bench pipeline
 
 clean:
 	$(CARGO) clean

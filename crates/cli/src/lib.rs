@@ -31,8 +31,10 @@ enum Command {
     Export(cmd::export::ExportArgs),
     /// Write the events of a simulated agent fleet as JSON lines.
     Fleet(cmd::fleet::FleetArgs),
-    /// Run the ledger on the embedded default: seal a demo fleet and verify it.
+    /// Run every stage in one process (embedded log by default); `--demo` runs a simulated fleet through it.
     Up(cmd::up::UpArgs),
+    /// Run the sequencer alone against a Kafka-API broker.
+    Sequencer(cmd::sequencer::SequencerArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -45,6 +47,7 @@ pub fn main() -> ExitCode {
         Command::Export(a) => cmd::export::run(a),
         Command::Fleet(a) => cmd::fleet::run(a),
         Command::Up(a) => cmd::up::run(a),
+        Command::Sequencer(a) => cmd::sequencer::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

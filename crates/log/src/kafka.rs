@@ -103,12 +103,19 @@ struct Reader {
     at: Option<(String, u32, u64)>,
 }
 
+type SharedReader = Arc<Mutex<Reader>>;
+
 /// A [`Log`] on a Kafka-API broker.
 pub struct KafkaLog {
     config: KafkaConfig,
     producer: BaseProducer<Delivery>,
     admin: AdminClient<DefaultClientContext>,
-    reader: Mutex<Reader>,
+    /// One consumer per (topic, partition) read, so threads reading
+    /// different partitions neither wait for each other nor discard each
+    /// other's prefetched records by re-assigning a shared consumer.
+    readers: Mutex<HashMap<(String, u32), SharedReader>>,
+    /// For watermark queries.
+    meta: Mutex<BaseConsumer>,
     groups: Mutex<HashMap<String, Arc<BaseConsumer>>>,
 }
 
@@ -130,11 +137,12 @@ impl KafkaLog {
             .create_with_context(Delivery)
             .map_err(broker)?;
         let admin = base("admin").create().map_err(broker)?;
-        let consumer = Self::consumer(&config, &format!("{}-reader", config.client_id))?;
+        let meta = Self::consumer(&config, &format!("{}-reader", config.client_id))?;
         Ok(KafkaLog {
             producer,
             admin,
-            reader: Mutex::new(Reader { consumer, at: None }),
+            readers: Mutex::new(HashMap::new()),
+            meta: Mutex::new(meta),
             groups: Mutex::new(HashMap::new()),
             config,
         })
@@ -161,6 +169,17 @@ impl KafkaLog {
         let c = Arc::new(Self::consumer(&self.config, group)?);
         groups.insert(group.to_string(), c.clone());
         Ok(c)
+    }
+
+    fn reader(&self, topic: &str, partition: u32) -> Result<SharedReader> {
+        let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = readers.get(&(topic.to_string(), partition)) {
+            return Ok(r.clone());
+        }
+        let consumer = Self::consumer(&self.config, &format!("{}-reader", self.config.client_id))?;
+        let r = Arc::new(Mutex::new(Reader { consumer, at: None }));
+        readers.insert((topic.to_string(), partition), r.clone());
+        Ok(r)
     }
 }
 
@@ -242,7 +261,8 @@ impl Log for KafkaLog {
     }
 
     fn read(&self, topic: &str, partition: u32, offset: u64, max: usize, wait: Duration) -> Result<Vec<Fetched>> {
-        let mut r = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        let reader = self.reader(topic, partition)?;
+        let mut r = reader.lock().unwrap_or_else(|p| p.into_inner());
         if r.at.as_ref() != Some(&(topic.to_string(), partition, offset)) {
             let mut tpl = TopicPartitionList::new();
             tpl.add_partition_offset(topic, partition as i32, Offset::Offset(offset as i64)).map_err(broker)?;
@@ -289,8 +309,8 @@ impl Log for KafkaLog {
     }
 
     fn end_offset(&self, topic: &str, partition: u32) -> Result<u64> {
-        let r = self.reader.lock().unwrap_or_else(|p| p.into_inner());
-        let (_, high) = r.consumer.fetch_watermarks(topic, partition as i32, self.config.timeout).map_err(broker)?;
+        let m = self.meta.lock().unwrap_or_else(|p| p.into_inner());
+        let (_, high) = m.fetch_watermarks(topic, partition as i32, self.config.timeout).map_err(broker)?;
         Ok(high.max(0) as u64)
     }
 

@@ -31,6 +31,7 @@
 //! offset means another writer touched the partition: the sequencer
 //! reconciles at once instead of assuming its records were accepted.
 
+pub mod export;
 pub mod store;
 
 use std::collections::{HashMap, HashSet};
@@ -243,6 +244,11 @@ impl Sequencer {
         self.stats.clone()
     }
 
+    /// The ledger store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Partition count of the raw topic.
     pub fn partitions(&self) -> u32 {
         self.partitions
@@ -275,23 +281,8 @@ impl Sequencer {
         Ok(())
     }
 
-    /// Spawns one thread per partition in `parts`.
-    pub fn spawn(self: &Arc<Self>, parts: Vec<u32>, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<Result<()>>> {
-        parts
-            .into_iter()
-            .map(|p| {
-                let me = self.clone();
-                let stop = stop.clone();
-                std::thread::Builder::new()
-                    .name(format!("sequencer-{p}"))
-                    .spawn(move || me.run_partition(p, &stop))
-                    .unwrap_or_else(|e| panic!("cannot spawn a thread: {e}"))
-            })
-            .collect()
-    }
-
     /// Seals everything on raw partition `p` up to its current end and
-    /// returns (for tests and benchmarks; a running node uses `spawn`).
+    /// returns (for tests and benchmarks; a running node uses `run_partition`).
     pub fn drain_partition(&self, p: u32) -> Result<()> {
         let mut part = self.open_partition(p)?;
         let end = self.log.end_offset(&self.cfg.topics.raw, p)?;

@@ -211,16 +211,23 @@ impl Store {
         }))
     }
 
-    /// Every tenant with records, sorted, across all partitions.
-    pub fn all_tenants(&self) -> Result<Vec<String>> {
+    /// Every tenant's state across all partitions, sorted by tenant.
+    pub fn all_tenant_states(&self) -> Result<Vec<(String, TenantState)>> {
         let mut out = Vec::new();
         for item in self.db.iterator_cf(self.cf(TENANTS)?, IteratorMode::Start) {
-            let (k, _) = item?;
-            out.push(String::from_utf8_lossy(&k[4.min(k.len())..]).into_owned());
+            let (k, v) = item?;
+            let tenant = k.get(4..).and_then(|t| std::str::from_utf8(t).ok());
+            let tenant = tenant.ok_or_else(|| StoreError::Corrupt("tenant key".into()))?;
+            let st = TenantState::decode(tenant, &v).ok_or_else(|| StoreError::Corrupt("tenant state".into()))?;
+            out.push((tenant.to_string(), st));
         }
-        out.sort();
-        out.dedup();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
+    }
+
+    /// Records sealed and acknowledged, summed over tenants.
+    pub fn accepted_records(&self) -> Result<u64> {
+        Ok(self.all_tenant_states()?.iter().map(|(_, st)| st.accepted.next_seq).sum())
     }
 
     /// Checkpoint notes of a tenant, by tree size.

@@ -216,6 +216,24 @@ fn seals_every_event_once(log: Arc<dyn Log>) {
     let stats = s.stats();
     assert_eq!(Stats::get(&stats.sealed), 200);
     assert_eq!(Stats::get(&stats.duplicates), 15);
+    // The store exports a bundle the offline verifier accepts.
+    let out = dir.path().join("bundle");
+    let key = test_key("seq");
+    let plan = traceledger_sequencer::export::ExportPlan {
+        log_name: &cfg.log_name,
+        key: &key,
+        keyring: Vec::new(),
+        tenants: &[],
+        without_content: false,
+        out: &out,
+        now: traceledger_core::event::Timestamp(1_800_000_000_000_000),
+    };
+    let exported = traceledger_sequencer::export::export(s.store(), &plan, |_| {}).expect("export");
+    assert_eq!((exported.records, exported.tenants.len()), (200, 10));
+    assert!(exported.checkpoints >= 10);
+    let opts = traceledger_bundle::Options { pinned_keys: Some(keyring_of(&key)) };
+    let v = traceledger_bundle::verify_bundle(&out, &opts, &mut ()).expect("the export verifies");
+    assert_eq!(v.report.records, 200);
     // Sealed records keep their tenant's raw order.
     for chain in acc.chains.values() {
         let steps: Vec<u32> = chain.iter().map(|r| r.event.step_index).collect();

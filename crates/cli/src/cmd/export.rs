@@ -3,7 +3,9 @@
 //! who must not see prompts and outputs). The original checkpoints are
 //! copied as signed; the new manifest is signed by `--key`.
 //!
-//! Exporting from a live node's data directory arrives with the pipeline.
+//! With `--data DIR` it exports from a node's data directory instead (a
+//! stopped node; RocksDB allows one process at a time): the records the log
+//! acknowledged, with the sequencer's signed checkpoints.
 
 use crate::progress::{Bar, ITEMS};
 use anyhow::{bail, Context};
@@ -16,11 +18,18 @@ use traceledger_bundle::{read_signing_key, verify_bundle, BundleWriter, KeyringE
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Source bundle (verified before anything is exported).
+    #[arg(long, required_unless_present = "data", conflicts_with = "data")]
+    from: Option<PathBuf>,
+    /// Source node data directory (of a stopped `traceledger up`/`sequencer`).
     #[arg(long)]
-    from: PathBuf,
-    /// Signing key for the new manifest (mode 0600).
+    data: Option<PathBuf>,
+    /// Log name of the node (with --data).
+    #[arg(long, default_value = "traceledger.local", requires = "data")]
+    log_name: String,
+    /// Signing key for the new manifest (mode 0600); with --data, default
+    /// the node's own key.
     #[arg(long, env = "TRACELEDGER_KEY")]
-    key: PathBuf,
+    key: Option<PathBuf>,
     /// New bundle directory.
     #[arg(long)]
     out: PathBuf,
@@ -50,7 +59,14 @@ struct ExportSummary {
 }
 
 pub fn run(a: ExportArgs) -> anyhow::Result<u8> {
-    let key = read_signing_key(&a.key)?;
+    if let Some(data) = &a.data {
+        return from_data(data, &a);
+    }
+    let Some(from) = a.from.clone() else { bail!("pass --from BUNDLE or --data DIR") };
+    let Some(key_path) = &a.key else { bail!("--key is required with --from") };
+    let key = read_signing_key(key_path)?;
+    let a = ExportArgs { from: Some(from.clone()), ..a };
+    let from = &from;
     let pinned = if a.source_keys.is_empty() {
         None
     } else {
@@ -61,14 +77,14 @@ pub fn run(a: ExportArgs) -> anyhow::Result<u8> {
             .collect::<Result<Vec<_>, _>>()?;
         Some(traceledger_core::keys::Keyring::new(keys))
     };
-    let source = verify_bundle(&a.from, &Options { pinned_keys: pinned }, &mut ())
-        .map_err(|e| anyhow::anyhow!("source bundle {} does not verify: {e}", a.from.display()))?;
+    let source = verify_bundle(from, &Options { pinned_keys: pinned }, &mut ())
+        .map_err(|e| anyhow::anyhow!("source bundle {} does not verify: {e}", from.display()))?;
     let known: BTreeSet<&str> = source.report.tenants.iter().map(|t| t.tenant_id.as_str()).collect();
     for t in &a.tenants {
         if !known.contains(t.as_str()) {
             bail!(
                 "tenant `{t}` is not in {} (it holds: {})",
-                a.from.display(),
+                from.display(),
                 known.iter().copied().collect::<Vec<_>>().join(", ")
             );
         }
@@ -76,7 +92,7 @@ pub fn run(a: ExportArgs) -> anyhow::Result<u8> {
     let wanted = |t: &str| a.tenants.is_empty() || a.tenants.iter().any(|w| w == t);
 
     let mut w = BundleWriter::create(&a.out, &source.log, &key, super::now(), 0)?;
-    let ring_path = a.from.join("keys/keyring.json");
+    let ring_path = from.join("keys/keyring.json");
     let ring: Vec<KeyringEntry> =
         serde_json::from_slice(&std::fs::read(&ring_path).with_context(|| ring_path.display().to_string())?)
             .with_context(|| ring_path.display().to_string())?;
@@ -84,7 +100,7 @@ pub fn run(a: ExportArgs) -> anyhow::Result<u8> {
 
     let mut copied = 0;
     for t in source.report.tenants.iter().filter(|t| wanted(&t.tenant_id)) {
-        let dir = a.from.join("checkpoints").join(&t.tenant_id);
+        let dir = from.join("checkpoints").join(&t.tenant_id);
         let mut notes: Vec<PathBuf> = std::fs::read_dir(&dir)
             .with_context(|| dir.display().to_string())?
             .map(|e| e.map(|e| e.path()))
@@ -103,7 +119,7 @@ pub fn run(a: ExportArgs) -> anyhow::Result<u8> {
 
     let mut bar = Bar::new(!a.json, ITEMS);
     bar.set_total(source.report.records);
-    let path = a.from.join("records.avro");
+    let path = from.join("records.avro");
     let file = std::io::BufReader::new(std::fs::File::open(&path).with_context(|| path.display().to_string())?);
     let mut tenants: BTreeMap<String, u64> = BTreeMap::new();
     for (i, rec) in RecordReader::new(file)?.enumerate() {
@@ -127,8 +143,12 @@ pub fn run(a: ExportArgs) -> anyhow::Result<u8> {
         checkpoints_copied: copied,
         content_erased: a.without_content,
     };
-    if a.json {
-        println!("{}", serde_json::to_string(&s)?);
+    print_summary(&s, &key, a.json)
+}
+
+fn print_summary(s: &ExportSummary, key: &traceledger_core::keys::SigningKey, json: bool) -> anyhow::Result<u8> {
+    if json {
+        println!("{}", serde_json::to_string(s)?);
     } else {
         println!(
             "exported {} records of {} tenant(s) to {}{}",
@@ -140,4 +160,40 @@ pub fn run(a: ExportArgs) -> anyhow::Result<u8> {
         println!("verify with: traceledger verify {} --key {}", s.bundle.display(), key.verifier_key_string());
     }
     Ok(0)
+}
+
+fn from_data(data: &std::path::Path, a: &ExportArgs) -> anyhow::Result<u8> {
+    use traceledger_sequencer::export::{export, ExportPlan};
+    let key_path = a.key.clone().unwrap_or_else(|| data.join("keys/ledger.key"));
+    let key = read_signing_key(&key_path)?;
+    let store_path = data.join("ledger");
+    anyhow::ensure!(store_path.is_dir(), "{} holds no ledger (expected {})", data.display(), store_path.display());
+    let store = traceledger_sequencer::store::Store::open(&store_path)
+        .with_context(|| format!("{} (is the node still running?)", store_path.display()))?;
+    let node_key = data.join("keys/ledger.pub");
+    let mut keyring = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(&node_key) {
+        keyring.push(KeyringEntry { verifier_key: text.trim().to_string(), not_before: None, not_after: None });
+    }
+    let mut bar = Bar::new(!a.json, ITEMS);
+    bar.set_total(store.accepted_records()?);
+    let plan = ExportPlan {
+        log_name: &a.log_name,
+        key: &key,
+        keyring,
+        tenants: &a.tenants,
+        without_content: a.without_content,
+        out: &a.out,
+        now: super::now(),
+    };
+    let done = export(&store, &plan, |n| bar.set(n))?;
+    bar.finish();
+    let s = ExportSummary {
+        bundle: a.out.clone(),
+        records: done.records,
+        tenants: done.tenants,
+        checkpoints_copied: done.checkpoints,
+        content_erased: a.without_content,
+    };
+    print_summary(&s, &key, a.json)
 }

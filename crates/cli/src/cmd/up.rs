@@ -1,20 +1,34 @@
-//! `traceledger up`: the embedded default. Until the streaming pipeline
-//! lands, it seals a simulated fleet's events into a bundle under the data
-//! directory and verifies it, so a new user sees a working ledger at once.
+//! `traceledger up`: every stage in one process — the embedded log (or a
+//! Kafka-API broker with `--kafka`), the sequencer and the HTTP ingest.
+//! `--demo` also runs a simulated agent fleet through it, exports the
+//! result as a bundle and verifies it, so a new user sees a working ledger
+//! in one command.
 
+use super::node::{produce, router, serve, shutdown_signal, Node, NodeArgs};
 use crate::progress::{Bar, ITEMS};
 use anyhow::Context;
 use clap::Args;
-use std::path::PathBuf;
-use traceledger_bundle::{read_signing_key, write_signing_key};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use traceledger_bundle::KeyringEntry;
 use traceledger_core::event::StatusCode;
 use traceledger_core::keys::SigningKey;
+use traceledger_sequencer::export::{export, ExportPlan};
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
-    /// Data directory (keys, events, bundles).
-    #[arg(long, env = "TRACELEDGER_DATA", default_value = ".data")]
-    data: PathBuf,
+    #[command(flatten)]
+    node: NodeArgs,
+    /// HTTP address for `POST /v1/events` and `GET /v1/health` (port 0 picks one).
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    http: SocketAddr,
+    /// Run a simulated agent fleet through the pipeline, then export and verify it.
+    #[arg(long)]
+    demo: bool,
+    /// With --demo: exit once the demo is done instead of serving.
+    #[arg(long, requires = "demo")]
+    once: bool,
     /// Demo fleet: tenants.
     #[arg(long, default_value_t = 3)]
     tenants: usize,
@@ -27,26 +41,37 @@ pub struct UpArgs {
 }
 
 pub fn run(a: UpArgs) -> anyhow::Result<u8> {
-    let keys = a.data.join("keys");
-    std::fs::create_dir_all(&keys).with_context(|| keys.display().to_string())?;
-    let key_path = keys.join("ledger.key");
-    let key = if key_path.exists() {
-        read_signing_key(&key_path)?
-    } else {
-        let k = SigningKey::generate("traceledger.local", &mut rand::rngs::OsRng)?;
-        write_signing_key(&key_path, &k)?;
-        std::fs::write(keys.join("ledger.pub"), format!("{}\n", k.verifier_key_string()))?;
-        println!("created signing key {} (0600)", key_path.display());
-        k
-    };
-    let spec = super::fleet::FleetArgs {
-        out: "-".into(),
-        tenants: a.tenants,
-        agents: a.agents,
-        sessions: a.sessions,
-        seed: 7,
+    super::init_tracing();
+    let node = Node::start(&a.node)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let app = router(&node);
+    let (listener, local) = super::node::bind(a.http)?;
+    let server = rt.spawn(serve(app, listener, async move {
+        tokio::select! { _ = shutdown_signal() => {}, _ = done_rx => {} }
+    }));
+    let mut code = 0;
+    if a.demo {
+        code = demo(&node, &a, local)?;
+        if a.once {
+            let _ = done_tx.send(());
+        }
     }
-    .spec();
+    if !a.once {
+        println!("serving; Ctrl-C to stop");
+    }
+    rt.block_on(server)??;
+    node.stop()?;
+    Ok(code)
+}
+
+fn demo(node: &Node, a: &UpArgs, local: SocketAddr) -> anyhow::Result<u8> {
+    // A fresh seed per run: a rerun on the same data directory adds new
+    // events instead of retrying the old ones (which would be deduplicated).
+    let seed = rand::random::<u64>();
+    let spec =
+        super::fleet::FleetArgs { out: "-".into(), tenants: a.tenants, agents: a.agents, sessions: a.sessions, seed }
+            .spec();
     let events = traceledger_fleet::generate(&spec);
     let errors = events.iter().filter(|e| e.status.code == StatusCode::Error).count();
     let with_subjects = events.iter().filter(|e| !e.subject_ids.is_empty()).count();
@@ -60,46 +85,53 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
         errors,
         with_subjects
     );
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-    let bundle = a.data.join("bundles").join(format!("demo-{stamp}"));
     let mut bar = Bar::new(true, ITEMS);
     bar.set_total(events.len() as u64);
-    let summary = super::seal::seal_events(
-        events.into_iter().enumerate().map(|(i, e)| (i as u64 + 1, Ok(e))),
-        &super::seal::SealPlan {
-            key: &key,
-            out: &bundle,
-            log: key.name(),
-            checkpoint_every: 100,
-            policy: "default/v1",
-            source_name: "demo-fleet",
-        },
-        None,
-        &mut bar,
-    )?;
-    println!("sealed {} records into {}", summary.sealed, bundle.display());
+    for (i, chunk) in events.chunks(500).enumerate() {
+        produce(node.log.as_ref(), &node.cfg.topics.raw, chunk)?;
+        bar.set(((i + 1) * 500).min(events.len()) as u64);
+    }
+    bar.finish();
+    let start = Instant::now();
+    while !node.caught_up()? {
+        anyhow::ensure!(node.healthy(), "the sequencer stopped; see the error above");
+        anyhow::ensure!(start.elapsed() < Duration::from_secs(600), "the sequencer did not catch up in 10 minutes");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!("sequenced {} events into the ledger at {}", events.len(), a.node.data.join("ledger").display());
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    let bundle = a.node.data.join("bundles").join(format!("demo-{stamp}"));
+    let ring = vec![KeyringEntry { verifier_key: node.key.verifier_key_string(), not_before: None, not_after: None }];
+    let plan = ExportPlan {
+        log_name: &node.cfg.log_name,
+        key: &node.key,
+        keyring: ring,
+        tenants: &[],
+        without_content: false,
+        out: &bundle,
+        now: super::now(),
+    };
+    let done = export(node.seq.store(), &plan, |_| {})?;
+    println!("exported {} records of {} tenants into {}", done.records, done.tenants.len(), bundle.display());
     println!();
-    let vkey = traceledger_core::keys::VerifierKey::parse(&key.verifier_key_string())?;
+    let vkey = traceledger_core::keys::VerifierKey::parse(&node.key.verifier_key_string())?;
     let ring = traceledger_core::keys::Keyring::new(vec![vkey]);
     let code = super::verify::verify_and_print(&bundle, Some(ring.clone()), false)?;
     println!();
-    tamper_demo(&bundle, &key, &ring)?;
+    tamper_demo(&bundle, &node.key, &ring)?;
     let exe = std::env::current_exe().map_or_else(|_| "traceledger".into(), |p| p.display().to_string());
     println!();
     println!("Try it yourself:");
-    println!("  {exe} verify {} --key {}", bundle.display(), key.verifier_key_string());
+    println!("  {exe} verify {} --key {}", bundle.display(), node.key.verifier_key_string());
     println!("  # then change any byte of {}/records.avro and verify again", bundle.display());
+    println!("  curl -X POST http://{}/v1/events -H 'content-type: application/json' -d @events.json", local);
     Ok(code)
 }
 
 /// Shows tamper evidence on a copy: one sealed output is edited and the
 /// bundle rewritten with a freshly signed manifest — what an insider holding
 /// the signing key could do — and the verifier names the record.
-fn tamper_demo(
-    bundle: &std::path::Path,
-    key: &SigningKey,
-    ring: &traceledger_core::keys::Keyring,
-) -> anyhow::Result<()> {
+fn tamper_demo(bundle: &Path, key: &SigningKey, ring: &traceledger_core::keys::Keyring) -> anyhow::Result<()> {
     use traceledger_bundle::{verify_bundle, BundleError, BundleWriter, Options, RecordReader};
     let file = std::fs::File::open(bundle.join("records.avro")).context("records.avro")?;
     let mut records: Vec<_> = RecordReader::new(std::io::BufReader::new(file))?.collect::<Result<_, _>>()?;

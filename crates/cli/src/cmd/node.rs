@@ -1,0 +1,377 @@
+//! A running node: the log (embedded or Kafka), the ledger store, the
+//! sequencer threads and the HTTP ingest. `up` and `sequencer` build on it.
+
+use anyhow::Context;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use clap::Args;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use traceledger_bundle::{read_signing_key, wire, write_signing_key};
+use traceledger_core::keys::SigningKey;
+use traceledger_core::seal::Sealer;
+use traceledger_core::TraceEvent;
+use traceledger_log::embedded::EmbeddedLog;
+use traceledger_log::kafka::{KafkaConfig, KafkaLog};
+use traceledger_log::{append_keyed, Log, Record};
+use traceledger_sequencer::store::Store;
+use traceledger_sequencer::{Config, Sequencer, Stats, Topics};
+
+/// Largest `POST /v1/events` body.
+pub const MAX_BODY: usize = 16 << 20;
+
+/// Options every node has.
+#[derive(Debug, Args, Clone)]
+pub struct NodeArgs {
+    /// Data directory: signing key, ledger store, and the embedded log.
+    #[arg(long, env = "TRACELEDGER_DATA", default_value = ".data")]
+    pub data: PathBuf,
+    /// Kafka-API brokers (host:port,…); without it, the embedded log.
+    #[arg(long, env = "TRACELEDGER_KAFKA")]
+    pub kafka: Option<String>,
+    /// Partitions of the topics, when they are created.
+    #[arg(long, default_value_t = 2)]
+    pub partitions: u32,
+    /// Topic name prefix: topics are `<prefix>traces.raw` and so on.
+    #[arg(long, default_value = "")]
+    pub topic_prefix: String,
+    /// Checkpoint a tenant after this many new records…
+    #[arg(long, default_value_t = 1000)]
+    pub checkpoint_every: u64,
+    /// …or after this many seconds, if its tree grew.
+    #[arg(long, default_value_t = 10)]
+    pub checkpoint_seconds: u64,
+    /// Log name used in checkpoint origins (`<log>/<tenant>`).
+    #[arg(long, default_value = "traceledger.local")]
+    pub log_name: String,
+}
+
+impl NodeArgs {
+    /// The sequencer configuration these options describe.
+    pub fn config(&self) -> Config {
+        let p = &self.topic_prefix;
+        Config {
+            topics: Topics {
+                raw: format!("{p}traces.raw"),
+                sealed: format!("{p}ledger.sealed"),
+                checkpoints: format!("{p}ledger.checkpoints"),
+                dlq: format!("{p}traces.dlq"),
+            },
+            partitions: self.partitions,
+            log_name: self.log_name.clone(),
+            checkpoint_every: self.checkpoint_every.max(1),
+            checkpoint_interval: Duration::from_secs(self.checkpoint_seconds),
+            ..Config::default()
+        }
+    }
+}
+
+/// The node's signing key (`<data>/keys/ledger.key`), created on first use.
+pub fn node_key(data: &Path, name: &str) -> anyhow::Result<SigningKey> {
+    let keys = data.join("keys");
+    std::fs::create_dir_all(&keys).with_context(|| keys.display().to_string())?;
+    let key_path = keys.join("ledger.key");
+    if key_path.exists() {
+        return Ok(read_signing_key(&key_path)?);
+    }
+    let k = SigningKey::generate(name, &mut rand::rngs::OsRng)?;
+    write_signing_key(&key_path, &k)?;
+    std::fs::write(keys.join("ledger.pub"), format!("{}\n", k.verifier_key_string()))?;
+    eprintln!("created signing key {} (0600)", key_path.display());
+    Ok(k)
+}
+
+/// A running node.
+pub struct Node {
+    pub log: Arc<dyn Log>,
+    pub seq: Arc<Sequencer>,
+    pub key: SigningKey,
+    pub cfg: Config,
+    stop: Arc<AtomicBool>,
+    alive: Arc<AtomicUsize>,
+    threads: Vec<std::thread::JoinHandle<traceledger_sequencer::Result<()>>>,
+}
+
+impl Node {
+    /// Opens the log and store and starts one sequencer thread per partition.
+    pub fn start(a: &NodeArgs) -> anyhow::Result<Node> {
+        std::fs::create_dir_all(&a.data).with_context(|| a.data.display().to_string())?;
+        let key = node_key(&a.data, &a.log_name)?;
+        let log: Arc<dyn Log> = match &a.kafka {
+            None => {
+                let p = a.data.join("log");
+                Arc::new(EmbeddedLog::open(&p).with_context(|| format!("embedded log {}", p.display()))?)
+            }
+            Some(brokers) => Arc::new(KafkaLog::new(KafkaConfig::new(brokers, "traceledger-sequencer"))?),
+        };
+        let store_path = a.data.join("ledger");
+        let store = Arc::new(Store::open(&store_path).with_context(|| format!("ledger {}", store_path.display()))?);
+        let cfg = a.config();
+        let seq = Arc::new(Sequencer::new(log.clone(), store, Sealer::new(key.clone(), "default/v1"), cfg.clone())?);
+        let stop = Arc::new(AtomicBool::new(false));
+        let alive = Arc::new(AtomicUsize::new(seq.partitions() as usize));
+        let mut threads = Vec::new();
+        for p in 0..seq.partitions() {
+            let (seq, stop, alive) = (seq.clone(), stop.clone(), alive.clone());
+            let t = std::thread::Builder::new().name(format!("sequencer-{p}")).spawn(move || {
+                let r = seq.run_partition(p, &stop);
+                if let Err(e) = &r {
+                    tracing::error!(partition = p, error = %e, "sequencer stopped");
+                    eprintln!("error: sequencer partition {p} stopped: {e}");
+                }
+                alive.fetch_sub(1, Ordering::Relaxed);
+                r
+            })?;
+            threads.push(t);
+        }
+        Ok(Node { log, seq, key, cfg, stop, alive, threads })
+    }
+
+    /// Are all sequencer threads alive?
+    pub fn healthy(&self) -> bool {
+        self.alive.load(Ordering::Relaxed) == self.threads.len()
+    }
+
+    /// Has the sequencer sealed and published everything on the raw topic?
+    pub fn caught_up(&self) -> anyhow::Result<bool> {
+        Ok(lag(self.log.as_ref(), &self.seq, &self.cfg.topics.raw)? == 0)
+    }
+
+    /// Stops the sequencer threads and reports the first error.
+    pub fn stop(self) -> anyhow::Result<()> {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            match t.join() {
+                Ok(r) => r?,
+                Err(_) => anyhow::bail!("a sequencer thread panicked"),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Appends events to the raw topic, keyed by tenant (durable on return).
+pub fn produce(log: &dyn Log, topic: &str, events: &[TraceEvent]) -> traceledger_log::Result<()> {
+    let recs: Vec<Record> =
+        events.iter().map(|e| Record::keyed(e.tenant_id.as_bytes(), wire::encode_event(e))).collect();
+    append_keyed(log, topic, &recs).map(|_| ())
+}
+
+/// Raw records not yet sealed plus sealed records not yet acknowledged by
+/// the log, over all partitions.
+pub fn lag(log: &dyn Log, seq: &Sequencer, raw: &str) -> anyhow::Result<u64> {
+    let mut lag = 0;
+    for p in 0..seq.partitions() {
+        let end = log.end_offset(raw, p)?;
+        lag += end.saturating_sub(seq.store().raw_next(p)?.unwrap_or(0));
+        lag += seq.store().outbox(p)?.len() as u64;
+    }
+    Ok(lag)
+}
+
+fn stats_json(s: &Stats) -> Value {
+    json!({
+        "consumed": Stats::get(&s.consumed),
+        "sealed": Stats::get(&s.sealed),
+        "published": Stats::get(&s.published),
+        "dead_lettered": Stats::get(&s.dead_lettered),
+        "duplicates": Stats::get(&s.duplicates),
+        "sealed_duplicates": Stats::get(&s.sealed_duplicates),
+        "forks": Stats::get(&s.forks),
+        "gaps": Stats::get(&s.gaps),
+        "malformed": Stats::get(&s.malformed),
+        "adopted": Stats::get(&s.adopted),
+        "rebuilds": Stats::get(&s.rebuilds),
+        "checkpoints": Stats::get(&s.checkpoints),
+    })
+}
+
+/// An RFC 9457 problem document.
+fn problem(status: StatusCode, title: &str, detail: String, extra: Value) -> Response {
+    let mut body = json!({
+        "type": format!("https://traceledger.dev/problems/{}", title.to_lowercase().replace(' ', "-")),
+        "title": title,
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+        b.extend(e);
+    }
+    (status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
+}
+
+#[derive(Clone)]
+struct App {
+    node: Arc<NodeShared>,
+}
+
+/// What the HTTP handlers need of a node.
+pub struct NodeShared {
+    log: Arc<dyn Log>,
+    raw_topic: String,
+    stats: Arc<Stats>,
+    partitions: u32,
+    healthy: Box<dyn Fn() -> bool + Send + Sync>,
+    seq: Arc<Sequencer>,
+}
+
+/// `POST /v1/events`: a JSON array of events. All or nothing: if any event
+/// is invalid, none is accepted and every bad one is listed by index and
+/// field. A 202 means the events are durable in the log.
+async fn ingest(State(app): State<App>, req: Request) -> Response {
+    let body: Bytes = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Body too large",
+                format!("the body exceeds {MAX_BODY} bytes; send fewer events per request"),
+                json!({}),
+            )
+        }
+    };
+    let items: Vec<&serde_json::value::RawValue> = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "Malformed body",
+                format!("the body must be a JSON array of trace events: {e}"),
+                json!({}),
+            )
+        }
+    };
+    let mut events = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    for (i, raw) in items.iter().enumerate() {
+        match TraceEvent::from_json(raw.get().as_bytes()) {
+            Ok(ev) => {
+                let size = wire::encode_event(&ev).len();
+                if size > wire::DEFAULT_MAX_MESSAGE {
+                    errors.push(json!({"index": i, "field": "", "reason": format!("event is {size} bytes encoded; the limit is {}", wire::DEFAULT_MAX_MESSAGE)}));
+                }
+                events.push(ev);
+            }
+            Err(traceledger_core::Error::InvalidEvent { field, reason }) => {
+                errors.push(json!({"index": i, "field": field, "reason": reason}))
+            }
+            Err(e) => errors.push(json!({"index": i, "field": "", "reason": e.to_string()})),
+        }
+    }
+    if !errors.is_empty() {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Invalid events",
+            format!(
+                "{} of {} events are invalid; none were accepted (a batch is all or nothing)",
+                errors.len(),
+                items.len()
+            ),
+            json!({ "errors": errors }),
+        );
+    }
+    let n = events.len();
+    let shared = app.node.clone();
+    let appended = tokio::task::spawn_blocking(move || produce(shared.log.as_ref(), &shared.raw_topic, &events)).await;
+    match appended {
+        Ok(Ok(())) => (StatusCode::ACCEPTED, Json(json!({ "accepted": n }))).into_response(),
+        Ok(Err(e)) => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Log unavailable",
+            format!("the events were not stored, retry the same batch (event ids make retries safe): {e}"),
+            json!({}),
+        ),
+        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", e.to_string(), json!({})),
+    }
+}
+
+async fn health(State(app): State<App>) -> Response {
+    let ok = (app.node.healthy)();
+    let shared = app.node.clone();
+    let lag = tokio::task::spawn_blocking(move || lag(shared.log.as_ref(), &shared.seq, &shared.raw_topic))
+        .await
+        .ok()
+        .and_then(Result::ok);
+    let body = json!({
+        "status": if ok { "ok" } else { "degraded" },
+        "partitions": app.node.partitions,
+        "lag": lag,
+        "sequencer": stats_json(&app.node.stats),
+    });
+    let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(body)).into_response()
+}
+
+async fn not_found(req: Request) -> Response {
+    problem(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        format!("no route for {} {}", req.method(), req.uri().path()),
+        json!({}),
+    )
+}
+
+/// The HTTP routes of a node.
+pub fn router(node: &Node) -> Router {
+    let (alive, n) = (node.alive.clone(), node.threads.len());
+    let shared = NodeShared {
+        log: node.log.clone(),
+        raw_topic: node.cfg.topics.raw.clone(),
+        stats: node.seq.stats(),
+        partitions: node.seq.partitions(),
+        healthy: Box::new(move || alive.load(Ordering::Relaxed) == n),
+        seq: node.seq.clone(),
+    };
+    Router::new()
+        .route("/v1/events", post(ingest))
+        .route("/v1/health", get(health))
+        .fallback(not_found)
+        .with_state(App { node: Arc::new(shared) })
+}
+
+/// Binds `addr` (port 0 picks a free port) and prints the address.
+pub fn bind(addr: SocketAddr) -> anyhow::Result<(std::net::TcpListener, SocketAddr)> {
+    let listener = std::net::TcpListener::bind(addr).with_context(|| format!("bind {addr}"))?;
+    listener.set_nonblocking(true)?;
+    let local = listener.local_addr()?;
+    println!("listening on http://{local} (POST /v1/events, GET /v1/health)");
+    Ok((listener, local))
+}
+
+/// Serves on a bound listener until `shutdown` resolves.
+pub async fn serve(
+    router: Router,
+    listener: std::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

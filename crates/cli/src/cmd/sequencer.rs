@@ -1,0 +1,36 @@
+//! `traceledger sequencer`: the sequencer alone, against a Kafka-API broker
+//! (scale-out: run one per set of partitions; today one instance runs every
+//! partition). `--http` serves `GET /v1/health` and `POST /v1/events`.
+
+use super::node::{router, serve, shutdown_signal, Node, NodeArgs};
+use clap::Args;
+use std::net::SocketAddr;
+
+#[derive(Debug, Args)]
+pub struct SequencerArgs {
+    #[command(flatten)]
+    node: NodeArgs,
+    /// Serve health (and ingest) on this address.
+    #[arg(long)]
+    http: Option<SocketAddr>,
+}
+
+pub fn run(a: SequencerArgs) -> anyhow::Result<u8> {
+    super::init_tracing();
+    anyhow::ensure!(
+        a.node.kafka.is_some(),
+        "`traceledger sequencer` runs against a Kafka-API broker: pass --kafka HOST:PORT (or use `traceledger up` for the embedded log)"
+    );
+    let node = Node::start(&a.node)?;
+    eprintln!("sequencer running on {} partitions; SIGTERM or Ctrl-C to stop", node.seq.partitions());
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match a.http {
+        Some(addr) => {
+            let (listener, _) = super::node::bind(addr)?;
+            rt.block_on(serve(router(&node), listener, shutdown_signal()))?
+        }
+        None => rt.block_on(shutdown_signal()),
+    }
+    node.stop()?;
+    Ok(0)
+}

@@ -111,16 +111,22 @@ pub fn encode_record(r: &SealedRecord) -> Vec<u8> {
 /// here; whether the record counts is the acceptance rule's call
 /// (`traceledger_core::accept`).
 pub fn decode_record(msg: &[u8], limit: usize) -> Result<SealedRecord, WireError> {
-    let (id, mut payload) = unframe(msg, limit)?;
-    if id != SEALED_RECORD_V1 {
-        return Err(WireError::UnknownSchema(id));
+    let value = datum(msg, limit, SEALED_RECORD_V1, sealed_record_schema())?;
+    record_from_value(&value).map_err(|e| WireError::Invalid(e.to_string()))
+}
+
+/// The Avro value of a framed message that must carry schema `id`, with
+/// nothing after it.
+fn datum(msg: &[u8], limit: usize, id: u32, schema: &Schema) -> Result<Value, WireError> {
+    let (got, mut payload) = unframe(msg, limit)?;
+    if got != id {
+        return Err(WireError::UnknownSchema(got));
     }
-    let value = apache_avro::from_avro_datum(sealed_record_schema(), &mut payload, None)
-        .map_err(|e| WireError::Avro(e.to_string()))?;
+    let value = apache_avro::from_avro_datum(schema, &mut payload, None).map_err(|e| WireError::Avro(e.to_string()))?;
     if !payload.is_empty() {
         return Err(WireError::Avro(format!("{} bytes after the end of the record", payload.len())));
     }
-    record_from_value(&value).map_err(|e| WireError::Invalid(e.to_string()))
+    Ok(value)
 }
 
 /// A checkpoint message (`ledger.checkpoints`): the signed note is
@@ -157,12 +163,7 @@ pub fn encode_checkpoint(c: &CheckpointMessage) -> Vec<u8> {
 
 /// Decodes a checkpoint message (its note still has to be opened with a keyring).
 pub fn decode_checkpoint(msg: &[u8], limit: usize) -> Result<CheckpointMessage, WireError> {
-    let (id, mut payload) = unframe(msg, limit)?;
-    if id != CHECKPOINT_V1 {
-        return Err(WireError::UnknownSchema(id));
-    }
-    let value = apache_avro::from_avro_datum(checkpoint_schema(), &mut payload, None)
-        .map_err(|e| WireError::Avro(e.to_string()))?;
+    let value = datum(msg, limit, CHECKPOINT_V1, checkpoint_schema())?;
     let bad = |f: &str| WireError::Invalid(format!("checkpoint field `{f}`"));
     let Value::Record(fields) = value else { return Err(bad("")) };
     let get = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v);

@@ -8,6 +8,8 @@
 //! `TRACELEDGER_CRASH_EVENTS` sets the load (default 20,000 events over 50
 //! tenants); `TRACELEDGER_CRASH_SEED` replays a run's kill moments.
 
+mod common;
+
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -253,22 +255,5 @@ fn kill_9_the_sequencer_ten_times_under_load() {
     }
 
     // The stopped node's data directory exports a bundle the verifier accepts.
-    let out = data.path().join("export");
-    let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
-        .args(["export", "--json", "--data"])
-        .arg(data.path())
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .expect("export");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
-    assert_eq!(summary["records"], n as u64);
-    let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
-        .arg("verify")
-        .arg(&out)
-        .args(["--key", vkey.trim(), "--json"])
-        .output()
-        .expect("verify");
-    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(common::export_and_verify(data.path()), n as u64);
 }

@@ -2,6 +2,8 @@
 //! 2xx across kill -9, retries that never duplicate, problem+json errors,
 //! and export of the stopped node's data directory.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -139,25 +141,7 @@ fn ingest_is_durable_idempotent_and_exportable() {
     assert_eq!(health(&node.addr)["status"], "ok");
     sigterm(node);
 
-    let out = data.path().join("bundle");
-    let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
-        .args(["export", "--json", "--data"])
-        .arg(data.path())
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .expect("export");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
-    assert_eq!(summary["records"], 50, "20 + 30 events, each once: {summary}");
-    let vkey = std::fs::read_to_string(data.path().join("keys/ledger.pub")).expect("key");
-    let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
-        .arg("verify")
-        .arg(&out)
-        .args(["--key", vkey.trim()])
-        .output()
-        .expect("verify");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(common::export_and_verify(data.path()), 50, "20 + 30 events, each once");
 }
 
 #[test]

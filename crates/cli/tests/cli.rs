@@ -205,25 +205,6 @@ fn the_shared_example_event_seals_as_is() {
 }
 
 #[test]
-fn up_seals_a_demo_fleet_and_verifies_it() {
-    let env = Env::new();
-    let o = run(&["up", "--data", &env.s("data"), "--sessions", "3"]);
-    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
-    let out = stdout(&o);
-    assert!(out.contains("demo fleet:") && out.contains("✔ VALID"), "{out}");
-    // The tamper demo edits one sealed output in a re-signed copy and must catch it.
-    assert!(
-        out.contains("Tamper evidence") && out.contains("✘ caught:") && out.contains("commitment check failed"),
-        "{out}"
-    );
-    assert!(env.p("data/keys/ledger.key").exists());
-    // A second run reuses the key.
-    let o2 = run(&["up", "--data", &env.s("data"), "--sessions", "1"]);
-    assert_eq!(code(&o2), 0);
-    assert!(!stdout(&o2).contains("created signing key"));
-}
-
-#[test]
 fn export_one_tenant_without_content_still_verifies_and_holds_no_content() {
     let env = Env::new();
     let events = env.fleet("events.jsonl", "4");

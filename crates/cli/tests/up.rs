@@ -147,13 +147,26 @@ fn ingest_is_durable_idempotent_and_exportable() {
 #[test]
 fn the_demo_runs_end_to_end() {
     let data = tempfile::tempdir().expect("tmp");
-    let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
-        .args(["up", "--demo", "--once", "--http", "127.0.0.1:0", "--tenants", "2", "--sessions", "3", "--data"])
-        .arg(data.path())
-        .output()
-        .expect("up --demo");
+    let demo = || {
+        Command::new(env!("CARGO_BIN_EXE_traceledger"))
+            .args(["up", "--demo", "--once", "--http", "127.0.0.1:0", "--tenants", "2", "--sessions", "3", "--data"])
+            .arg(data.path())
+            .output()
+            .expect("up --demo")
+    };
+    let o = demo();
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
-    assert!(out.contains("✔ VALID"), "{out}");
-    assert!(out.contains("✘ caught"), "{out}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(out.contains("demo fleet:") && out.contains("✔ VALID"), "{out}");
+    // The tamper demo edits one sealed output in a re-signed copy and must catch it.
+    assert!(out.contains("✘ caught:") && out.contains("commitment check failed"), "{out}");
+    assert!(err.contains("created signing key") && data.path().join("keys/ledger.key").exists());
+    // A second run reuses the key and adds to the same ledger.
+    let o = demo();
+    assert!(o.status.success());
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("created signing key"));
+    let first: u64 =
+        out.split("sequenced ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).expect("count");
+    assert!(common::export_and_verify(data.path()) > first, "the second run's events join the first's");
 }

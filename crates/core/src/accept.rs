@@ -19,6 +19,7 @@
 //! Only accepted records are applied; the others are counted and reported.
 
 use crate::hash::{self, Hash};
+use crate::keys::Keyring;
 use crate::seal::{ChainHead, SealedRecord};
 
 /// What the rule says of one record.
@@ -74,6 +75,32 @@ pub fn judge(head: &ChainHead, record: &SealedRecord, accepted_leaf: impl FnOnce
     match accepted_leaf(h.seq) {
         Some(leaf) if hash::ct_eq(&leaf, &record.leaf_hash) => Verdict::Duplicate,
         _ => Verdict::Fork,
+    }
+}
+
+/// [`judge`], and also requires the record's Ed25519 signature to verify
+/// under a key of `keys` with the record's key id: a record that would be
+/// accepted but is not signed by a trusted key is [`Verdict::Malformed`].
+/// A consumer that can write the sealed topic's successor state (the
+/// sequencer restoring itself) uses this form, so that whoever can append to
+/// `ledger.sealed` cannot hijack a chain without a signing key.
+pub fn judge_signed(
+    head: &ChainHead,
+    record: &SealedRecord,
+    accepted_leaf: impl FnOnce(u64) -> Option<Hash>,
+    keys: &Keyring,
+) -> Verdict {
+    let v = judge(head, record, accepted_leaf);
+    if v != Verdict::Accept {
+        return v;
+    }
+    let sig = ed25519_dalek::Signature::from_bytes(&record.signature);
+    let signed =
+        keys.by_id(record.header.key_id).any(|k| k.verifying_key().verify_strict(&record.leaf_hash.0, &sig).is_ok());
+    if signed {
+        Verdict::Accept
+    } else {
+        Verdict::Malformed
     }
 }
 
@@ -144,6 +171,19 @@ mod tests {
         let (v, _) = run(&[c[0].clone(), bad]);
         // The leaf no longer matches the changed header: malformed, not accepted.
         assert_eq!(v, vec![Verdict::Accept, Verdict::Malformed]);
+    }
+
+    #[test]
+    fn the_signed_form_refuses_records_of_untrusted_keys() {
+        let c = chain(2);
+        let head = ChainHead::genesis("t");
+        let trusted = crate::testkit::keyring_of(&test_key("k"));
+        let other = crate::testkit::keyring_of(&test_key("someone-else"));
+        assert_eq!(judge_signed(&head, &c[0], |_| None, &trusted), Verdict::Accept);
+        assert_eq!(judge_signed(&head, &c[0], |_| None, &other), Verdict::Malformed);
+        let mut forged = c[0].clone();
+        forged.signature[0] ^= 1;
+        assert_eq!(judge_signed(&head, &forged, |_| None, &trusted), Verdict::Malformed);
     }
 
     #[test]

@@ -40,9 +40,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use store::{Store, StoreError, TenantState};
 use traceledger_bundle::wire::{self, CheckpointMessage};
-use traceledger_core::accept::{judge, Verdict};
+use traceledger_core::accept::{judge, judge_signed, Verdict};
 use traceledger_core::checkpoint::{origin, Checkpoint};
 use traceledger_core::event::Timestamp;
+use traceledger_core::keys::{Keyring, VerifierKey};
 use traceledger_core::merkle;
 use traceledger_core::seal::{Sealer, Source};
 use traceledger_core::{Hash, SealedRecord};
@@ -98,6 +99,9 @@ pub struct Config {
     pub policy: String,
     /// How long a read waits for new raw records.
     pub poll: Duration,
+    /// Verifier keys (besides the sequencer's own) whose records a restore
+    /// may adopt from the sealed topic: earlier keys after a rotation.
+    pub trusted_keys: Vec<VerifierKey>,
 }
 
 impl Default for Config {
@@ -112,6 +116,7 @@ impl Default for Config {
             max_message: wire::DEFAULT_MAX_MESSAGE,
             policy: "default/v1".into(),
             poll: Duration::from_millis(100),
+            trusted_keys: Vec::new(),
         }
     }
 }
@@ -217,6 +222,8 @@ pub struct Sequencer {
     cfg: Config,
     partitions: u32,
     stats: Arc<Stats>,
+    /// Keys whose records the acceptance rule admits on restore.
+    keys: Keyring,
 }
 
 /// One partition's working state.
@@ -236,7 +243,9 @@ impl Sequencer {
     pub fn new(log: Arc<dyn Log>, store: Arc<Store>, sealer: Sealer, cfg: Config) -> Result<Self> {
         let partitions = ensure_topics(log.as_ref(), &cfg)?;
         let sealer = Sealer::new(sealer.key().clone(), cfg.policy.clone());
-        Ok(Sequencer { log, store, sealer, cfg, partitions, stats: Arc::default() })
+        let mut keys = Keyring::new(cfg.trusted_keys.clone());
+        keys.push(VerifierKey::parse(&sealer.key().verifier_key_string())?);
+        Ok(Sequencer { log, store, sealer, cfg, partitions, stats: Arc::default(), keys })
     }
 
     /// The counters.
@@ -367,7 +376,19 @@ impl Sequencer {
                 let st = part.tenants.entry(tenant.clone()).or_insert_with(|| TenantState::new(&tenant));
                 let pend = pending.entry(tenant.clone()).or_default();
                 let nodes = self.store.nodes(&tenant, Some(pend));
-                let verdict = judge(&st.accepted, &r, |seq| leaf_at(&nodes, seq));
+                let verdict = judge_signed(&st.accepted, &r, |seq| leaf_at(&nodes, seq), &self.keys);
+                if verdict == Verdict::Malformed
+                    && judge(&st.accepted, &r, |seq| leaf_at(&nodes, seq)) == Verdict::Accept
+                {
+                    // The next record of the chain, signed by a key we do not
+                    // trust: a rotation without the old key configured, or a
+                    // forgery. Sealing on would fork the chain: stop loudly.
+                    return Err(Error::Config(format!(
+                        "{} partition {} offset {}: {tenant}/{} is signed by key id {:08x}, which is not trusted; \
+                         pass the earlier verifier keys with --trusted-key",
+                        self.cfg.topics.sealed, part.p, f.offset, r.header.seq, r.header.key_id
+                    )));
+                }
                 match verdict {
                     Verdict::Accept => {}
                     Verdict::Duplicate => {

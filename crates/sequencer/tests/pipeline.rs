@@ -357,6 +357,32 @@ fn a_diverged_store_is_rebuilt(log: Arc<dyn Log>) {
     assert_eq!(acc.verdicts.len(), 1, "{:?}", acc.verdicts);
 }
 
+fn restore_adopts_only_records_of_trusted_keys(log: Arc<dyn Log>) {
+    let cfg = config(1);
+    let evs = events(3, 4, 120);
+    produce(log.as_ref(), &cfg, &evs);
+    let dir_a = tempfile::tempdir().expect("tmp");
+    drain(&sequencer(log.clone(), dir_a.path(), &cfg));
+    let new_key = || Sealer::new(test_key("rotated"), "p");
+    // A new key that does not trust the old one adopts nothing.
+    let dir_b = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir_b.path()).expect("store"));
+    let b = Sequencer::new(log.clone(), store, new_key(), cfg.clone()).expect("sequencer");
+    let err = b.drain_partition(0).expect_err("sealing its own records would fork the chain");
+    assert!(err.to_string().contains("not trusted"), "{err}");
+    assert!(!err.is_retriable());
+    assert_eq!((Stats::get(&b.stats().adopted), Stats::get(&b.stats().sealed)), (0, 0));
+    // Trusting the old key (a rotation), it adopts the whole chain.
+    let dir_c = tempfile::tempdir().expect("tmp");
+    let store = Arc::new(Store::open(dir_c.path()).expect("store"));
+    let trusted = traceledger_core::keys::VerifierKey::parse(&test_key("seq").verifier_key_string()).expect("vkey");
+    let cfg_c = Config { trusted_keys: vec![trusted], ..cfg.clone() };
+    let c = Sequencer::new(log.clone(), store, new_key(), cfg_c).expect("sequencer");
+    c.drain_partition(0).expect("drain");
+    assert_eq!(Stats::get(&c.stats().adopted), 12);
+    assert_eq!(Stats::get(&c.stats().sealed), 0);
+}
+
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -377,4 +403,5 @@ both_backends!(
     restores_from_the_sealed_topic,
     republishes_the_outbox_after_a_failed_publish,
     a_diverged_store_is_rebuilt,
+    restore_adopts_only_records_of_trusted_keys,
 );

@@ -52,13 +52,23 @@ pub struct NodeArgs {
     /// Log name used in checkpoint origins (`<log>/<tenant>`).
     #[arg(long, default_value = "traceledger.local")]
     pub log_name: String,
+    /// Earlier verifier keys (after a key rotation) whose records a restore
+    /// from the sealed topic may adopt; repeat.
+    #[arg(long = "trusted-key", value_name = "VKEY")]
+    pub trusted_keys: Vec<String>,
 }
 
 impl NodeArgs {
     /// The sequencer configuration these options describe.
-    pub fn config(&self) -> Config {
+    pub fn config(&self) -> anyhow::Result<Config> {
         let p = &self.topic_prefix;
-        Config {
+        let trusted_keys = self
+            .trusted_keys
+            .iter()
+            .map(|k| traceledger_core::keys::VerifierKey::parse(k).with_context(|| format!("--trusted-key {k}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Config {
+            trusted_keys,
             topics: Topics {
                 raw: format!("{p}traces.raw"),
                 sealed: format!("{p}ledger.sealed"),
@@ -70,7 +80,7 @@ impl NodeArgs {
             checkpoint_every: self.checkpoint_every.max(1),
             checkpoint_interval: Duration::from_secs(self.checkpoint_seconds),
             ..Config::default()
-        }
+        })
     }
 }
 
@@ -114,7 +124,7 @@ impl Node {
         };
         let store_path = a.data.join("ledger");
         let store = Arc::new(Store::open(&store_path).with_context(|| format!("ledger {}", store_path.display()))?);
-        let cfg = a.config();
+        let cfg = a.config()?;
         let seq = Arc::new(Sequencer::new(log.clone(), store, Sealer::new(key.clone(), "default/v1"), cfg.clone())?);
         let stop = Arc::new(AtomicBool::new(false));
         let alive = Arc::new(AtomicUsize::new(seq.partitions() as usize));

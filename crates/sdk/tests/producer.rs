@@ -189,15 +189,8 @@ fn sdk_to_sequencer_to_verified_export() {
         }
     });
     let out = dir.path().join("bundle");
-    let plan = ExportPlan {
-        log_name: &cfg.log_name,
-        key: &key,
-        keyring: Vec::new(),
-        tenants: &[],
-        without_content: false,
-        out: &out,
-        now: traceledger_core::event::Timestamp(1_800_000_000_000_000),
-    };
+    let plan =
+        ExportPlan::everything(&cfg.log_name, &key, &out, traceledger_core::event::Timestamp(1_800_000_000_000_000));
     let done = export(seq.store(), &plan, |_| {}).expect("export");
     assert_eq!((done.records, done.tenants.len()), (n as u64, 50));
     let v = traceledger_bundle::verify_bundle(

@@ -54,6 +54,14 @@ pub struct ExportPlan<'a> {
     pub now: Timestamp,
 }
 
+impl<'a> ExportPlan<'a> {
+    /// Every tenant, content kept, the manifest signed by `key` whose own
+    /// verifier key is the keyring.
+    pub fn everything(log_name: &'a str, key: &'a SigningKey, out: &'a Path, now: Timestamp) -> Self {
+        ExportPlan { log_name, key, keyring: Vec::new(), tenants: &[], without_content: false, out, now }
+    }
+}
+
 /// Writes the bundle; `progress` is called with the records written so far.
 pub fn export(store: &Store, plan: &ExportPlan<'_>, mut progress: impl FnMut(u64)) -> Result<Exported, ExportError> {
     let states = store.all_tenant_states()?;

@@ -219,15 +219,12 @@ fn seals_every_event_once(log: Arc<dyn Log>) {
     // The store exports a bundle the offline verifier accepts.
     let out = dir.path().join("bundle");
     let key = test_key("seq");
-    let plan = traceledger_sequencer::export::ExportPlan {
-        log_name: &cfg.log_name,
-        key: &key,
-        keyring: Vec::new(),
-        tenants: &[],
-        without_content: false,
-        out: &out,
-        now: traceledger_core::event::Timestamp(1_800_000_000_000_000),
-    };
+    let plan = traceledger_sequencer::export::ExportPlan::everything(
+        &cfg.log_name,
+        &key,
+        &out,
+        traceledger_core::event::Timestamp(1_800_000_000_000_000),
+    );
     let exported = traceledger_sequencer::export::export(s.store(), &plan, |_| {}).expect("export");
     assert_eq!((exported.records, exported.tenants.len()), (200, 10));
     assert!(exported.checkpoints >= 10);

@@ -242,30 +242,34 @@ fn bad_input_goes_to_the_dead_letter_topic(log: Arc<dyn Log>) {
     let cfg = config(2);
     let dir = tempfile::tempdir().expect("tmp");
     let s = sequencer(log.clone(), dir.path(), &cfg);
-    let evs = events(4, 10, 7);
+    // 10,000 malformed messages mixed into 2,000 valid events, 5 after each.
+    let evs = events(20, 100, 7);
     let mut recs = Vec::new();
     let mut bad = 0;
     for (i, e) in evs.iter().enumerate() {
         recs.push(Record::keyed(e.tenant_id.as_bytes(), wire::encode_event(e)));
-        let junk: Vec<u8> = match i % 4 {
-            0 => vec![1, 2, 3],
-            1 => wire::frame(99, b"x"),
-            2 => {
-                let mut m = wire::encode_event(e);
-                m.truncate(m.len() - 2);
-                m
-            }
-            _ => {
-                let mut ev = e.clone();
-                ev.event_id = uuid::Uuid::from_u128(9_000 + i as u128);
-                ev.tenant_id = "bad/tenant".into();
-                // The encoder does not validate: this decodes, then fails validation.
-                wire::encode_event(&ev)
-            }
-        };
-        recs.push(Record::keyed(e.tenant_id.as_bytes(), junk).with_header("origin", "agent"));
-        bad += 1;
+        for k in 0..5 {
+            let junk: Vec<u8> = match (i + k) % 4 {
+                0 => vec![1, 2, 3],
+                1 => wire::frame(99, b"x"),
+                2 => {
+                    let mut m = wire::encode_event(e);
+                    m.truncate(m.len() - 2);
+                    m
+                }
+                _ => {
+                    let mut ev = e.clone();
+                    ev.event_id = uuid::Uuid::from_u128(9_000_000 + (i * 5 + k) as u128);
+                    ev.tenant_id = "bad/tenant".into();
+                    // The encoder does not validate: this decodes, then fails validation.
+                    wire::encode_event(&ev)
+                }
+            };
+            recs.push(Record::keyed(e.tenant_id.as_bytes(), junk).with_header("origin", "agent"));
+            bad += 1;
+        }
     }
+    assert_eq!(bad, 10_000);
     // An event keyed to the wrong partition is a dead letter too.
     let stray = fixed_events_seeded("tenant-stray", 1, 500).remove(0);
     let home = traceledger_log::partition_for(stray.tenant_id.as_bytes(), 2);
@@ -273,7 +277,12 @@ fn bad_input_goes_to_the_dead_letter_topic(log: Arc<dyn Log>) {
     bad += 1;
     append_keyed(log.as_ref(), &cfg.topics.raw, &recs).expect("produce");
     drain(&s);
-    assert_ledger(log.as_ref(), &cfg, &evs);
+    let acc = assert_ledger(log.as_ref(), &cfg, &evs);
+    // Valid traffic is sealed in its order.
+    for chain in acc.chains.values() {
+        let steps: Vec<u32> = chain.iter().map(|r| r.event.step_index).collect();
+        assert_eq!(steps, (0..100).collect::<Vec<_>>());
+    }
     let dlq = read_all(log.as_ref(), &cfg.topics.dlq);
     assert_eq!(dlq.len(), bad);
     let reasons: Vec<String> = dlq

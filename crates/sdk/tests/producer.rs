@@ -213,3 +213,80 @@ fn sdk_to_sequencer_to_verified_export() {
     }
     assert_eq!(ids, evs.iter().map(|e| e.event_id).collect());
 }
+
+/// The broker restarts while agents record and the sequencer runs: nothing
+/// is lost and nothing is sealed twice.
+#[test]
+fn a_broker_restart_under_load_loses_nothing() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use traceledger_core::accept::{judge, Verdict};
+    use traceledger_core::seal::{ChainHead, Sealer};
+    use traceledger_sequencer::{store::Store, Config, Sequencer};
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let mut broker = tansu(dir.path(), port);
+    let mut kcfg = KafkaConfig::new(&format!("127.0.0.1:{port}"), "restart-test");
+    kcfg.replication_factor = Some(1);
+    kcfg.timeout = Duration::from_secs(3);
+    let log: Arc<dyn Log> = Arc::new(KafkaLog::new(kcfg).expect("client"));
+    let cfg = Config { partitions: 2, ..Config::default() };
+    let store = Arc::new(Store::open(&dir.path().join("ledger")).expect("store"));
+    let key = traceledger_core::testkit::test_key("restart");
+    let seq = Arc::new(Sequencer::new(log.clone(), store, Sealer::new(key, "p"), cfg.clone()).expect("sequencer"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..seq.partitions())
+        .map(|p| {
+            let (seq, stop) = (seq.clone(), stop.clone());
+            std::thread::spawn(move || seq.run_partition(p, &stop))
+        })
+        .collect();
+    let producer = Producer::new(log.clone(), ProducerConfig { batch_size: 100, ..Default::default() });
+    let evs = events(3000, 50, 9);
+    for e in &evs[..1000] {
+        producer.record(e.clone()).expect("record");
+    }
+    producer.flush(Duration::from_secs(60)).expect("first third delivered");
+    broker.kill().expect("stop broker");
+    broker.wait().expect("reap");
+    for e in &evs[1000..2000] {
+        producer.record(e.clone()).expect("record while the broker is down");
+    }
+    let mut broker = tansu(dir.path(), port);
+    for e in &evs[2000..] {
+        producer.record(e.clone()).expect("record");
+    }
+    producer.close(Duration::from_secs(120)).expect("all delivered");
+
+    // Follow the sealed topic with the acceptance rule until every event is in.
+    let mut heads: std::collections::HashMap<String, (ChainHead, Vec<traceledger_core::Hash>)> = Default::default();
+    let mut ids = HashSet::new();
+    let mut next = [0u64; 2];
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while ids.len() < evs.len() {
+        assert!(Instant::now() < deadline, "only {} of {} sealed", ids.len(), evs.len());
+        assert!(threads.iter().all(|t| !t.is_finished()), "a sequencer thread stopped");
+        for p in 0..2u32 {
+            let got = log.read(&cfg.topics.sealed, p, next[p as usize], 1000, Duration::from_millis(50));
+            for f in got.unwrap_or_default() {
+                next[p as usize] = f.offset + 1;
+                let r = wire::decode_record(&f.record.value, usize::MAX).expect("sealed record");
+                let t = r.header.tenant_id.clone();
+                let (head, leaves) = heads.entry(t.clone()).or_insert_with(|| (ChainHead::genesis(&t), Vec::new()));
+                let v = judge(head, &r, |s| leaves.get(s as usize).copied());
+                assert_ne!(v, Verdict::Fork, "no fork");
+                if v == Verdict::Accept {
+                    head.advance(&r);
+                    leaves.push(r.leaf_hash);
+                    assert!(ids.insert(r.event.event_id), "sealed twice");
+                }
+            }
+        }
+    }
+    assert_eq!(ids, evs.iter().map(|e| e.event_id).collect());
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().expect("thread").expect("sequencer ended cleanly");
+    }
+    broker.kill().expect("stop broker");
+    broker.wait().expect("reap");
+}

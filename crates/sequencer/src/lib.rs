@@ -389,24 +389,16 @@ impl Sequencer {
                         self.cfg.topics.sealed, part.p, f.offset, r.header.seq, r.header.key_id
                     )));
                 }
-                match verdict {
-                    Verdict::Accept => {}
-                    Verdict::Duplicate => {
-                        Stats::add(&self.stats.sealed_duplicates, 1);
-                        continue;
-                    }
-                    Verdict::Fork => {
-                        Stats::add(&self.stats.forks, 1);
-                        continue;
-                    }
-                    Verdict::Gap => {
-                        Stats::add(&self.stats.gaps, 1);
-                        continue;
-                    }
-                    Verdict::Malformed => {
-                        Stats::add(&self.stats.malformed, 1);
-                        continue;
-                    }
+                let ignored = match verdict {
+                    Verdict::Accept => None,
+                    Verdict::Duplicate => Some(&self.stats.sealed_duplicates),
+                    Verdict::Fork => Some(&self.stats.forks),
+                    Verdict::Gap => Some(&self.stats.gaps),
+                    Verdict::Malformed => Some(&self.stats.malformed),
+                };
+                if let Some(counter) = ignored {
+                    Stats::add(counter, 1);
+                    continue;
                 }
                 let seq = r.header.seq;
                 if seq < st.local.next_seq {

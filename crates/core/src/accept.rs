@@ -90,18 +90,16 @@ pub fn judge_signed(
     accepted_leaf: impl FnOnce(u64) -> Option<Hash>,
     keys: &Keyring,
 ) -> Verdict {
-    let v = judge(head, record, accepted_leaf);
-    if v != Verdict::Accept {
-        return v;
+    match judge(head, record, accepted_leaf) {
+        Verdict::Accept if !signed_by(record, keys) => Verdict::Malformed,
+        v => v,
     }
+}
+
+/// Does `record`'s signature verify under a key of `keys` with its key id?
+pub fn signed_by(record: &SealedRecord, keys: &Keyring) -> bool {
     let sig = ed25519_dalek::Signature::from_bytes(&record.signature);
-    let signed =
-        keys.by_id(record.header.key_id).any(|k| k.verifying_key().verify_strict(&record.leaf_hash.0, &sig).is_ok());
-    if signed {
-        Verdict::Accept
-    } else {
-        Verdict::Malformed
-    }
+    keys.by_id(record.header.key_id).any(|k| k.verifying_key().verify_strict(&record.leaf_hash.0, &sig).is_ok())
 }
 
 #[cfg(test)]

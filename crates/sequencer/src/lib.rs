@@ -40,7 +40,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use store::{Store, StoreError, TenantState};
 use traceledger_bundle::wire::{self, CheckpointMessage};
-use traceledger_core::accept::{judge, judge_signed, Verdict};
+use traceledger_core::accept::{judge, signed_by, Verdict};
 use traceledger_core::checkpoint::{origin, Checkpoint};
 use traceledger_core::event::Timestamp;
 use traceledger_core::keys::{Keyring, VerifierKey};
@@ -224,6 +224,8 @@ pub struct Sequencer {
     stats: Arc<Stats>,
     /// Keys whose records the acceptance rule admits on restore.
     keys: Keyring,
+    /// Partition count of the dead-letter topic.
+    dlq_partitions: u32,
 }
 
 /// One partition's working state.
@@ -245,7 +247,8 @@ impl Sequencer {
         let sealer = Sealer::new(sealer.key().clone(), cfg.policy.clone());
         let mut keys = Keyring::new(cfg.trusted_keys.clone());
         keys.push(VerifierKey::parse(&sealer.key().verifier_key_string())?);
-        Ok(Sequencer { log, store, sealer, cfg, partitions, stats: Arc::default(), keys })
+        let dlq_partitions = log.partition_count(&cfg.topics.dlq)?.max(1);
+        Ok(Sequencer { log, store, sealer, cfg, partitions, stats: Arc::default(), keys, dlq_partitions })
     }
 
     /// The counters.
@@ -376,10 +379,10 @@ impl Sequencer {
                 let st = part.tenants.entry(tenant.clone()).or_insert_with(|| TenantState::new(&tenant));
                 let pend = pending.entry(tenant.clone()).or_default();
                 let nodes = self.store.nodes(&tenant, Some(pend));
-                let verdict = judge_signed(&st.accepted, &r, |seq| leaf_at(&nodes, seq), &self.keys);
-                if verdict == Verdict::Malformed
-                    && judge(&st.accepted, &r, |seq| leaf_at(&nodes, seq)) == Verdict::Accept
-                {
+                // The signed form of the rule (`accept::judge_signed`), with the
+                // untrusted-key case told apart from other malformed records.
+                let verdict = judge(&st.accepted, &r, |seq| leaf_at(&nodes, seq));
+                if verdict == Verdict::Accept && !signed_by(&r, &self.keys) {
                     // The next record of the chain, signed by a key we do not
                     // trust: a rotation without the old key configured, or a
                     // forgery. Sealing on would fork the chain: stop loudly.
@@ -477,8 +480,7 @@ impl Sequencer {
         Stats::add(&self.stats.duplicates, dups);
         if !dead.is_empty() {
             let n = dead.len() as u64;
-            let dlq_parts = self.log.partition_count(&t.dlq)?.max(1);
-            self.log.append(&t.dlq, part.p % dlq_parts, &dead)?;
+            self.log.append(&t.dlq, part.p % self.dlq_partitions, &dead)?;
             Stats::add(&self.stats.dead_lettered, n);
         }
         let mut rng = rand::thread_rng();
@@ -497,8 +499,13 @@ impl Sequencer {
             let bytes = wire::encode_record(&r);
             b.record(&tenant, r.header.seq, r.event.event_id, &bytes, &nodes)?;
             b.outbox_add(part.p, &tenant, r.header.seq)?;
-            b.tenant(part.p, &tenant, st)?;
             msgs.push((r.header.seq, r.chain_hash(), tenant, bytes));
+        }
+        // Each touched tenant's state once, as it stands after the batch.
+        for t in pending.keys() {
+            if let Some(st) = part.tenants.get(t) {
+                b.tenant(part.p, t, st)?;
+            }
         }
         part.raw_next = fetched.last().map_or(part.raw_next, |f| f.offset + 1);
         b.raw_next(part.p, part.raw_next)?;
@@ -529,10 +536,16 @@ impl Sequencer {
             if let Some(st) = part.tenants.get_mut(tenant) {
                 st.accepted.next_seq = seq + 1;
                 st.accepted.head = *chain;
-                b.tenant(part.p, tenant, st)?;
-                part.dirty.insert(tenant.clone());
             }
             b.outbox_remove(part.p, tenant, *seq)?;
+        }
+        // Each touched tenant's state once, as it stands after the batch.
+        let touched: HashSet<&String> = msgs.iter().map(|(_, _, t, _)| t).collect();
+        for t in touched {
+            if let Some(st) = part.tenants.get(t) {
+                b.tenant(part.p, t, st)?;
+                part.dirty.insert(t.clone());
+            }
         }
         part.sealed_next += offsets.len() as u64;
         b.sealed_next(part.p, part.sealed_next)?;

@@ -162,16 +162,23 @@ impl Store {
         Ok(self.get_u64(META, &meta_key("sealed_next", p))?.unwrap_or(0))
     }
 
+    /// Entries of `cf` whose keys start with `prefix`, in key order, each
+    /// key with the prefix taken off.
+    fn scan<'a>(&'a self, cf: &str, prefix: &'a [u8]) -> Result<impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>> + 'a> {
+        let it = self.db.iterator_cf(self.cf(cf)?, IteratorMode::From(prefix, Direction::Forward));
+        Ok(it.map_while(move |item| match item {
+            Err(e) => Some(Err(StoreError::from(e))),
+            Ok((k, v)) => k.strip_prefix(prefix).map(|rest| Ok((rest.to_vec(), v.to_vec()))),
+        }))
+    }
+
     /// Every tenant of partition `p`.
     pub fn tenants(&self, p: u32) -> Result<HashMap<String, TenantState>> {
         let prefix = p.to_be_bytes();
         let mut out = HashMap::new();
-        for item in self.db.iterator_cf(self.cf(TENANTS)?, IteratorMode::From(&prefix, Direction::Forward)) {
+        for item in self.scan(TENANTS, &prefix)? {
             let (k, v) = item?;
-            if !k.starts_with(&prefix) {
-                break;
-            }
-            let tenant = std::str::from_utf8(&k[4..]).map_err(|_| StoreError::Corrupt("tenant key".into()))?;
+            let tenant = std::str::from_utf8(&k).map_err(|_| StoreError::Corrupt("tenant key".into()))?;
             let st = TenantState::decode(tenant, &v).ok_or_else(|| StoreError::Corrupt("tenant state".into()))?;
             out.insert(tenant.to_string(), st);
         }
@@ -234,12 +241,9 @@ impl Store {
     pub fn checkpoints(&self, tenant: &str) -> Result<Vec<(u64, String)>> {
         let prefix = tkey(tenant, &[]);
         let mut out = Vec::new();
-        for item in self.db.iterator_cf(self.cf(CHECKPOINTS)?, IteratorMode::From(&prefix, Direction::Forward)) {
+        for item in self.scan(CHECKPOINTS, &prefix)? {
             let (k, v) = item?;
-            if !k.starts_with(&prefix) || k.len() != prefix.len() + 8 {
-                break;
-            }
-            let size = be_u64(&k[prefix.len()..]).unwrap_or_default();
+            let size = be_u64(&k).ok_or_else(|| StoreError::Corrupt("checkpoint key".into()))?;
             out.push((size, String::from_utf8_lossy(&v).into_owned()));
         }
         Ok(out)
@@ -249,12 +253,8 @@ impl Store {
     pub fn outbox(&self, p: u32) -> Result<Vec<(String, u64)>> {
         let prefix = p.to_be_bytes();
         let mut out = Vec::new();
-        for item in self.db.iterator_cf(self.cf(OUTBOX)?, IteratorMode::From(&prefix, Direction::Forward)) {
-            let (k, _) = item?;
-            if !k.starts_with(&prefix) {
-                break;
-            }
-            let rest = &k[4..];
+        for item in self.scan(OUTBOX, &prefix)? {
+            let (rest, _) = item?;
             let Some(sep) = rest.iter().position(|&b| b == 0) else {
                 return Err(StoreError::Corrupt("outbox key".into()));
             };

@@ -102,15 +102,8 @@ fn demo(node: &Node, a: &UpArgs, local: SocketAddr) -> anyhow::Result<u8> {
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
     let bundle = a.node.data.join("bundles").join(format!("demo-{stamp}"));
     let ring = vec![KeyringEntry { verifier_key: node.key.verifier_key_string(), not_before: None, not_after: None }];
-    let plan = ExportPlan {
-        log_name: &node.cfg.log_name,
-        key: &node.key,
-        keyring: ring,
-        tenants: &[],
-        without_content: false,
-        out: &bundle,
-        now: super::now(),
-    };
+    let plan =
+        ExportPlan { keyring: ring, ..ExportPlan::everything(&node.cfg.log_name, &node.key, &bundle, super::now()) };
     let done = export(node.seq.store(), &plan, |_| {})?;
     println!("exported {} records of {} tenants into {}", done.records, done.tenants.len(), bundle.display());
     println!();

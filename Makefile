@@ -12,7 +12,7 @@ BIN := $(CARGO_TARGET_DIR)/release/traceledger
 .PHONY: help deps up build test lint unit fuzz-smoke fuzz bench clean
 
 help:
-	@echo "make up          install what is missing, then run traceledger on the embedded default (demo fleet)"
+	@echo "make up          install what is missing, then run traceledger on the embedded default with a demo fleet (Ctrl-C stops)"
 	@echo "make test        install what is missing, then lint and run every test (what CI runs)"
 	@echo "make bench       run the benchmarks (figures go in BENCHMARKS.md)"
 	@echo "make fuzz        fuzz every parser of outside input for FUZZ_SECONDS each (default 60)"
@@ -24,7 +24,7 @@ build: deps
 	$(CARGO) build --release --locked -p traceledger-cli
 
 up: build
-	$(BIN) up --data $${TRACELEDGER_DATA:-.data}
+	$(BIN) up --demo --data $${TRACELEDGER_DATA:-.data}
 
 lint: deps
 	$(CARGO) fmt --all --check

@@ -14,6 +14,7 @@
 //! read here too (refusing world-readable signing keys).
 
 pub mod avro;
+pub mod binary;
 mod keyfile;
 mod layout;
 mod records;

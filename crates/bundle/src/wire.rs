@@ -4,14 +4,10 @@
 //! topics. Without a registry the ids come from `schemas/ids.json`.
 //!
 //! Decoding never panics; each failure says why in words fit for a
-//! dead-letter reason.
+//! dead-letter reason. The Avro itself goes through [`crate::binary`], a
+//! typed codec checked byte for byte against apache-avro.
 
-use crate::avro::{
-    checkpoint_schema, event_from_value, event_to_value, record_from_value, record_to_value, sealed_record_schema,
-    trace_event_schema,
-};
-use apache_avro::types::Value;
-use apache_avro::Schema;
+use crate::binary::{self, BinaryError};
 use traceledger_core::event::Timestamp;
 use traceledger_core::{Hash, SealedRecord, TraceEvent};
 
@@ -77,56 +73,44 @@ pub fn unframe(msg: &[u8], limit: usize) -> Result<(u32, &[u8]), WireError> {
 
 /// A trace event in the wire format, with schema id [`TRACE_EVENT_V1`].
 pub fn encode_event(ev: &TraceEvent) -> Vec<u8> {
-    // The value is built from a valid event and always fits the schema.
-    let payload = apache_avro::to_avro_datum(trace_event_schema(), event_to_value(ev)).unwrap_or_default();
-    frame(TRACE_EVENT_V1, &payload)
+    frame(TRACE_EVENT_V1, &binary::encode_event(ev))
 }
 
-/// The writer schema for a schema id of a trace event, from the bundled table.
-fn event_writer_schema(id: u32) -> Option<&'static Schema> {
-    (id == TRACE_EVENT_V1).then(trace_event_schema)
+impl From<BinaryError> for WireError {
+    fn from(e: BinaryError) -> Self {
+        match e {
+            BinaryError::Malformed { .. } => WireError::Avro(e.to_string()),
+            BinaryError::Misfit(e) => WireError::Invalid(e.to_string()),
+        }
+    }
+}
+
+/// The Avro payload of a framed message that must carry schema `id`.
+fn payload(msg: &[u8], limit: usize, id: u32) -> Result<&[u8], WireError> {
+    let (got, payload) = unframe(msg, limit)?;
+    if got != id {
+        return Err(WireError::UnknownSchema(got));
+    }
+    Ok(payload)
 }
 
 /// Decodes and validates a trace event in the wire format.
 pub fn decode_event(msg: &[u8], limit: usize) -> Result<TraceEvent, WireError> {
-    let (id, mut payload) = unframe(msg, limit)?;
-    let schema = event_writer_schema(id).ok_or(WireError::UnknownSchema(id))?;
-    let value = apache_avro::from_avro_datum(schema, &mut payload, None).map_err(|e| WireError::Avro(e.to_string()))?;
-    if !payload.is_empty() {
-        return Err(WireError::Avro(format!("{} bytes after the end of the record", payload.len())));
-    }
-    let ev = event_from_value("", &value).map_err(|e| WireError::Invalid(e.to_string()))?;
+    let ev = binary::decode_event(payload(msg, limit, TRACE_EVENT_V1)?)?;
     ev.validate().map_err(|e| WireError::Invalid(e.to_string()))?;
     Ok(ev)
 }
 
 /// A sealed record in the wire format, with schema id [`SEALED_RECORD_V1`].
 pub fn encode_record(r: &SealedRecord) -> Vec<u8> {
-    // Built from a typed record: always fits the schema.
-    let payload = apache_avro::to_avro_datum(sealed_record_schema(), record_to_value(r)).unwrap_or_default();
-    frame(SEALED_RECORD_V1, &payload)
+    frame(SEALED_RECORD_V1, &binary::encode_record(r))
 }
 
 /// Decodes a sealed record in the wire format. Only the shape is checked
 /// here; whether the record counts is the acceptance rule's call
 /// (`traceledger_core::accept`).
 pub fn decode_record(msg: &[u8], limit: usize) -> Result<SealedRecord, WireError> {
-    let value = datum(msg, limit, SEALED_RECORD_V1, sealed_record_schema())?;
-    record_from_value(&value).map_err(|e| WireError::Invalid(e.to_string()))
-}
-
-/// The Avro value of a framed message that must carry schema `id`, with
-/// nothing after it.
-fn datum(msg: &[u8], limit: usize, id: u32, schema: &Schema) -> Result<Value, WireError> {
-    let (got, mut payload) = unframe(msg, limit)?;
-    if got != id {
-        return Err(WireError::UnknownSchema(got));
-    }
-    let value = apache_avro::from_avro_datum(schema, &mut payload, None).map_err(|e| WireError::Avro(e.to_string()))?;
-    if !payload.is_empty() {
-        return Err(WireError::Avro(format!("{} bytes after the end of the record", payload.len())));
-    }
-    Ok(value)
+    Ok(binary::decode_record(payload(msg, limit, SEALED_RECORD_V1)?)?)
 }
 
 /// A checkpoint message (`ledger.checkpoints`): the signed note is
@@ -149,53 +133,20 @@ pub struct CheckpointMessage {
 
 /// A checkpoint in the wire format, with schema id [`CHECKPOINT_V1`].
 pub fn encode_checkpoint(c: &CheckpointMessage) -> Vec<u8> {
-    let v = Value::Record(vec![
-        ("tenant_id".into(), Value::String(c.tenant_id.clone())),
-        ("origin".into(), Value::String(c.origin.clone())),
-        ("size".into(), Value::Long(c.size as i64)),
-        ("root".into(), Value::Fixed(32, c.root.0.to_vec())),
-        ("published_at".into(), Value::TimestampMicros(c.published_at.0)),
-        ("note".into(), Value::String(c.note.clone())),
-    ]);
-    let payload = apache_avro::to_avro_datum(checkpoint_schema(), v).unwrap_or_default();
-    frame(CHECKPOINT_V1, &payload)
+    frame(CHECKPOINT_V1, &binary::encode_checkpoint(&c.tenant_id, &c.origin, c.size, &c.root, c.published_at, &c.note))
 }
 
 /// Decodes a checkpoint message (its note still has to be opened with a keyring).
 pub fn decode_checkpoint(msg: &[u8], limit: usize) -> Result<CheckpointMessage, WireError> {
-    let value = datum(msg, limit, CHECKPOINT_V1, checkpoint_schema())?;
-    let bad = |f: &str| WireError::Invalid(format!("checkpoint field `{f}`"));
-    let Value::Record(fields) = value else { return Err(bad("")) };
-    let get = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v);
-    let string = |name: &str| match get(name) {
-        Some(Value::String(s)) => Ok(s.clone()),
-        _ => Err(bad(name)),
-    };
-    let size = match get("size") {
-        Some(Value::Long(n)) if *n >= 0 => *n as u64,
-        _ => return Err(bad("size")),
-    };
-    let root = match get("root") {
-        Some(Value::Fixed(32, b)) => Hash(b.as_slice().try_into().map_err(|_| bad("root"))?),
-        _ => return Err(bad("root")),
-    };
-    let published_at = match get("published_at") {
-        Some(Value::TimestampMicros(t)) => Timestamp(*t),
-        _ => return Err(bad("published_at")),
-    };
-    Ok(CheckpointMessage {
-        tenant_id: string("tenant_id")?,
-        origin: string("origin")?,
-        size,
-        root,
-        published_at,
-        note: string("note")?,
-    })
+    let (tenant_id, origin, size, root, published_at, note) =
+        binary::decode_checkpoint(payload(msg, limit, CHECKPOINT_V1)?)?;
+    Ok(CheckpointMessage { tenant_id, origin, size, root, published_at, note })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::avro::{event_to_value, trace_event_schema};
     use proptest::prelude::*;
     use traceledger_core::testkit::arb_event;
 

@@ -35,6 +35,8 @@ enum Command {
     Up(cmd::up::UpArgs),
     /// Run the sequencer alone against a Kafka-API broker.
     Sequencer(cmd::sequencer::SequencerArgs),
+    /// Measure the pipeline: throughput, latency and memory, each against a baseline of the same run.
+    Bench(cmd::bench::BenchArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -48,6 +50,7 @@ pub fn main() -> ExitCode {
         Command::Fleet(a) => cmd::fleet::run(a),
         Command::Up(a) => cmd::up::run(a),
         Command::Sequencer(a) => cmd::sequencer::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

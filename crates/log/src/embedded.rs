@@ -114,6 +114,8 @@ impl EmbeddedLog {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
+        // Bounded memtables (all families together), as the ledger store.
+        opts.set_db_write_buffer_size(32 << 20);
         let cfs = [RECORDS, TOPICS, OFFSETS].map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(storage)?;
         let mut ends = HashMap::new();

@@ -32,6 +32,12 @@ pub struct KafkaConfig {
     pub replication_factor: Option<i32>,
     /// Longest wait for the broker on any one call.
     pub timeout: Duration,
+    /// Longest time the broker may hold a fetch that has no new records
+    /// (`fetch.wait.max.ms`). Kafka and Redpanda answer as soon as records
+    /// arrive; tansu holds every fetch this long, so librdkafka's 500 ms
+    /// default put ~1 s on each record's way from the SDK to a sealed
+    /// record there (two fetch hops; `traceledger bench --only latency`).
+    pub fetch_wait: Duration,
 }
 
 impl KafkaConfig {
@@ -42,6 +48,7 @@ impl KafkaConfig {
             client_id: client_id.to_string(),
             replication_factor: None,
             timeout: Duration::from_secs(30),
+            fetch_wait: Duration::from_millis(20),
         }
     }
 }
@@ -157,6 +164,7 @@ impl KafkaLog {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
+            .set("fetch.wait.max.ms", config.fetch_wait.as_millis().to_string())
             .create()
             .map_err(broker)
     }

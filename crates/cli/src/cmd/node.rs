@@ -61,7 +61,6 @@ pub struct NodeArgs {
 impl NodeArgs {
     /// The sequencer configuration these options describe.
     pub fn config(&self) -> anyhow::Result<Config> {
-        let p = &self.topic_prefix;
         let trusted_keys = self
             .trusted_keys
             .iter()
@@ -69,12 +68,7 @@ impl NodeArgs {
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Config {
             trusted_keys,
-            topics: Topics {
-                raw: format!("{p}traces.raw"),
-                sealed: format!("{p}ledger.sealed"),
-                checkpoints: format!("{p}ledger.checkpoints"),
-                dlq: format!("{p}traces.dlq"),
-            },
+            topics: Topics::with_prefix(&self.topic_prefix),
             partitions: self.partitions,
             log_name: self.log_name.clone(),
             checkpoint_every: self.checkpoint_every.max(1),

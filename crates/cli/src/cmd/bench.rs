@@ -1,0 +1,532 @@
+//! `traceledger bench`: the pipeline's figures, each printed next to a
+//! baseline measured in the same run, because this machine is noisy and the
+//! ratio is what we track (BENCHMARKS.md records them).
+//!
+//! - `embedded`: sealed-and-durable events/s of 1 KiB events on the embedded
+//!   log, 1 partition vs raw Ed25519 signing on one core; 2 partitions vs 1.
+//! - `kafka` (needs `--kafka`): the sequencer on a broker vs a bare
+//!   consume→produce pass-through of the same messages through the same
+//!   rdkafka client (`Log::read` → `Log::append`, acks=all) on the same broker.
+//! - `latency`: SDK `record` → sealed record read back from `ledger.sealed`,
+//!   p50/p99 at half of the peak measured just before, on each log.
+//! - `memory`: peak RSS of a sequencer holding 100k tenants (run in a child
+//!   process so earlier figures do not inflate it) vs the 256 MiB budget.
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use traceledger_bundle::wire;
+use traceledger_core::event::{EventKind, Status, Timestamp};
+use traceledger_core::keys::SigningKey;
+use traceledger_core::seal::Sealer;
+use traceledger_core::TraceEvent;
+use traceledger_log::embedded::EmbeddedLog;
+use traceledger_log::kafka::{KafkaConfig, KafkaLog};
+use traceledger_log::{append_keyed, Log, Record};
+use traceledger_sdk::{Producer, ProducerConfig};
+use traceledger_sequencer::store::Store;
+use traceledger_sequencer::{decode_sealed, Config, Sequencer, Topics};
+
+/// One group of figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Figure {
+    /// Sequencer on the embedded log vs raw signing; 2 partitions vs 1.
+    Embedded,
+    /// Sequencer on a broker vs a bare pass-through (needs --kafka).
+    Kafka,
+    /// SDK record → sealed latency at half of peak load.
+    Latency,
+    /// Peak RSS with many tenants.
+    Memory,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Kafka-API brokers (host:port): adds the broker figures.
+    #[arg(long, env = "TRACELEDGER_KAFKA")]
+    kafka: Option<String>,
+    /// Events per throughput run.
+    #[arg(long, default_value_t = 20_000)]
+    events: usize,
+    /// Runs per throughput figure; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Seconds of paced load per latency figure.
+    #[arg(long, default_value_t = 10)]
+    latency_seconds: u64,
+    /// Tenants for the memory figure (two events each).
+    #[arg(long, default_value_t = 100_000)]
+    tenants: usize,
+    /// Only these figures (comma-separated); default: all that apply.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Figure>,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Goals from the pipeline issue.
+const GOAL_SIGN_RATIO: f64 = 0.75;
+const GOAL_TWO_PARTITIONS: f64 = 1.7;
+const GOAL_PASSTHROUGH_RATIO: f64 = 0.9;
+const GOAL_RSS_MIB: f64 = 256.0;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Report {
+    pub event_bytes: usize,
+    pub embedded: Option<EmbeddedFigures>,
+    pub kafka: Option<KafkaFigures>,
+    pub latency: Vec<LatencyFigures>,
+    pub memory: Option<MemoryFigures>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EmbeddedFigures {
+    pub raw_sign_per_s: f64,
+    pub one_partition_per_s: f64,
+    pub two_partitions_per_s: f64,
+    pub ratio_to_raw_sign: f64,
+    pub ratio_two_to_one: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct KafkaFigures {
+    pub passthrough_per_s: f64,
+    pub sequencer_per_s: f64,
+    pub ratio_to_passthrough: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LatencyFigures {
+    pub log: String,
+    pub rate_per_s: f64,
+    pub events: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MemoryFigures {
+    pub tenants: usize,
+    pub events: usize,
+    pub rss_before_mib: f64,
+    pub peak_rss_mib: f64,
+    pub rss_after_mib: f64,
+}
+
+pub fn run(a: BenchArgs) -> anyhow::Result<u8> {
+    super::init_tracing();
+    let mut figures = a.only.clone();
+    if figures.is_empty() {
+        figures = vec![Figure::Embedded, Figure::Latency, Figure::Memory];
+        if a.kafka.is_some() {
+            figures.insert(1, Figure::Kafka);
+        }
+    }
+    if figures.contains(&Figure::Kafka) && a.kafka.is_none() {
+        anyhow::bail!("the kafka figures need --kafka BROKERS");
+    }
+    let mut report = Report { event_bytes: wire::encode_event(&event("tenant-000", 0, 0)).len(), ..Report::default() };
+    let key = SigningKey::generate("bench", &mut rand::rngs::OsRng)?;
+    // A distinct id space per bench invocation (topics, event ids).
+    let stamp = rand::random::<u32>();
+    let mut peak_embedded = None;
+    let mut peak_kafka = None;
+    if figures.contains(&Figure::Embedded) {
+        let f = embedded(&a, &key)?;
+        peak_embedded = Some(f.one_partition_per_s);
+        report.embedded = Some(f);
+    }
+    if figures.contains(&Figure::Kafka) {
+        let brokers = a.kafka.as_deref().unwrap_or_default();
+        let f = kafka(&a, &key, brokers, stamp)?;
+        peak_kafka = Some(f.sequencer_per_s);
+        report.kafka = Some(f);
+    }
+    if figures.contains(&Figure::Latency) {
+        let peak = match peak_embedded {
+            Some(p) => p,
+            None => {
+                let (_dir, log) = open_embedded()?;
+                seal_rate(log, Topics::default(), 1, &records(a.events, 100, 1), &key)?
+            }
+        };
+        let (_dir, log) = open_embedded()?;
+        report.latency.push(latency(&a, &key, "embedded", log, peak, stamp, 0)?);
+        if let Some(brokers) = &a.kafka {
+            let log: Arc<dyn Log> = Arc::new(KafkaLog::new(KafkaConfig::new(brokers, "traceledger-bench"))?);
+            let peak = match peak_kafka {
+                Some(p) => p,
+                None => seal_rate(log.clone(), prefixed(stamp, "peak"), 1, &records(a.events, 100, 2), &key)?,
+            };
+            report.latency.push(latency(&a, &key, "kafka", log, peak, stamp, 1)?);
+        }
+    }
+    if figures.contains(&Figure::Memory) {
+        report.memory = Some(if figures.len() == 1 { memory(a.tenants, &key)? } else { memory_in_child(a.tenants)? });
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report, &a);
+    }
+    Ok(0)
+}
+
+/// A 1 KiB event (wire form) of `tenant`; ids unique per (run, i).
+fn event(tenant: &str, run: u64, i: u64) -> TraceEvent {
+    TraceEvent {
+        event_id: uuid::Uuid::from_u128((u128::from(run) << 64) | u128::from(i) | (1 << 127)),
+        tenant_id: tenant.to_string(),
+        agent_id: "agent-1".into(),
+        session_id: format!("s-{run}-{}", i / 32),
+        step_index: (i % 32) as u32,
+        parent_event_id: None,
+        kind: EventKind::LlmCall,
+        timestamp: super::now(),
+        model: None,
+        input: Some("q".repeat(450)),
+        output: Some("a".repeat(450)),
+        reasoning: None,
+        tools: Vec::new(),
+        tokens: None,
+        cost_micros: None,
+        latency_ms: None,
+        status: Status::default(),
+        subject_ids: Vec::new(),
+        data_classification: None,
+        expected_steps: None,
+        attributes: Vec::new(),
+    }
+}
+
+/// `n` wire messages over `tenants` tenants, keyed by tenant.
+fn records(n: usize, tenants: usize, run: u64) -> Vec<Record> {
+    (0..n)
+        .map(|i| {
+            let tenant = format!("tenant-{:06}", i % tenants.max(1));
+            Record::keyed(tenant.as_bytes(), wire::encode_event(&event(&tenant, run, i as u64)))
+        })
+        .collect()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// A fresh embedded log; it lives as long as the directory is kept.
+fn open_embedded() -> anyhow::Result<(tempfile::TempDir, Arc<dyn Log>)> {
+    let dir = tempfile::tempdir()?;
+    let log = EmbeddedLog::open(&dir.path().join("log"))?;
+    Ok((dir, Arc::new(log)))
+}
+
+fn prefixed(stamp: u32, what: &str) -> Topics {
+    Topics::with_prefix(&format!("bench-{stamp:08x}-{what}-"))
+}
+
+/// Raw Ed25519 signatures of 32 bytes per second on one core.
+fn raw_sign(key: &SigningKey, n: usize) -> f64 {
+    let start = Instant::now();
+    let mut acc = 0u8;
+    for i in 0..n {
+        let h = traceledger_core::hash::sha256(&(i as u64).to_le_bytes());
+        acc ^= key.sign_bytes(&h.0)[0];
+    }
+    std::hint::black_box(acc);
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Produces `recs` to the raw topic (untimed), then seals them with one
+/// thread per partition; events per second sealed, durable and published.
+fn seal_rate(
+    log: Arc<dyn Log>,
+    topics: Topics,
+    partitions: u32,
+    recs: &[Record],
+    key: &SigningKey,
+) -> anyhow::Result<f64> {
+    let dir = tempfile::tempdir()?;
+    let store = Arc::new(Store::open(&dir.path().join("ledger"))?);
+    let cfg = Config { topics, partitions, ..Config::default() };
+    let seq = Arc::new(Sequencer::new(log.clone(), store, Sealer::new(key.clone(), "bench/v1"), cfg.clone())?);
+    for chunk in recs.chunks(5000) {
+        append_keyed(log.as_ref(), &cfg.topics.raw, chunk)?;
+    }
+    let start = Instant::now();
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        let threads: Vec<_> = (0..partitions)
+            .map(|p| {
+                let seq = seq.clone();
+                s.spawn(move || seq.drain_partition(p))
+            })
+            .collect();
+        for t in threads {
+            t.join().map_err(|_| anyhow::anyhow!("a sequencer thread panicked"))??;
+        }
+        Ok(())
+    })?;
+    let rate = recs.len() as f64 / start.elapsed().as_secs_f64();
+    let sealed = traceledger_sequencer::Stats::get(&seq.stats().published);
+    anyhow::ensure!(sealed == recs.len() as u64, "sealed {sealed} of {} events", recs.len());
+    Ok(rate)
+}
+
+fn embedded(a: &BenchArgs, key: &SigningKey) -> anyhow::Result<EmbeddedFigures> {
+    let (mut sign, mut one, mut two) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..a.runs {
+        eprintln!("bench: embedded run {}/{}", run + 1, a.runs);
+        let recs = records(a.events, 100, run as u64);
+        sign.push(raw_sign(key, a.events));
+        let (_dir, log) = open_embedded()?;
+        one.push(seal_rate(log, Topics::default(), 1, &recs, key)?);
+        let (_dir, log) = open_embedded()?;
+        two.push(seal_rate(log, Topics::default(), 2, &recs, key)?);
+    }
+    let (sign, one, two) = (median(sign), median(one), median(two));
+    Ok(EmbeddedFigures {
+        raw_sign_per_s: sign,
+        one_partition_per_s: one,
+        two_partitions_per_s: two,
+        ratio_to_raw_sign: one / sign,
+        ratio_two_to_one: two / one,
+    })
+}
+
+/// A bare consume→produce pass-through of `recs` between two one-partition
+/// topics through the same client; messages per second.
+fn passthrough(log: &dyn Log, topics: &Topics, recs: &[Record]) -> anyhow::Result<f64> {
+    let (src, dst) = (&topics.raw, &topics.sealed);
+    log.ensure_topic(src, 1)?;
+    log.ensure_topic(dst, 1)?;
+    for chunk in recs.chunks(5000) {
+        log.append(src, 0, chunk)?;
+    }
+    let start = Instant::now();
+    let mut next = 0u64;
+    while next < recs.len() as u64 {
+        let got = log.read(src, 0, next, 1000, Duration::from_secs(1))?;
+        if let Some(last) = got.last() {
+            next = last.offset + 1;
+            let out: Vec<Record> = got.into_iter().map(|f| f.record).collect();
+            log.append(dst, 0, &out)?;
+        }
+    }
+    Ok(recs.len() as f64 / start.elapsed().as_secs_f64())
+}
+
+fn kafka(a: &BenchArgs, key: &SigningKey, brokers: &str, stamp: u32) -> anyhow::Result<KafkaFigures> {
+    let log: Arc<dyn Log> = Arc::new(KafkaLog::new(KafkaConfig::new(brokers, "traceledger-bench"))?);
+    let (mut base, mut seq) = (Vec::new(), Vec::new());
+    for run in 0..a.runs {
+        eprintln!("bench: kafka run {}/{}", run + 1, a.runs);
+        let recs = records(a.events, 100, 100 + run as u64);
+        base.push(passthrough(log.as_ref(), &prefixed(stamp, &format!("pass{run}")), &recs)?);
+        seq.push(seal_rate(log.clone(), prefixed(stamp, &format!("seq{run}")), 1, &recs, key)?);
+    }
+    let (base, seq) = (median(base), median(seq));
+    Ok(KafkaFigures { passthrough_per_s: base, sequencer_per_s: seq, ratio_to_passthrough: seq / base })
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// Paced load at half of `peak` through the SDK into a running sequencer;
+/// latency from `record` (the event's timestamp) to reading the sealed
+/// record back from `ledger.sealed`. The first second is warm-up.
+fn latency(
+    a: &BenchArgs,
+    key: &SigningKey,
+    name: &str,
+    log: Arc<dyn Log>,
+    peak: f64,
+    stamp: u32,
+    run: u64,
+) -> anyhow::Result<LatencyFigures> {
+    eprintln!("bench: {name} latency, {}s at half of {peak:.0}/s", a.latency_seconds);
+    let rate = peak / 2.0;
+    let dir = tempfile::tempdir()?;
+    let topics = if name == "embedded" { Topics::default() } else { prefixed(stamp, "latency") };
+    let cfg = Config { topics: topics.clone(), partitions: 1, poll: Duration::from_millis(20), ..Config::default() };
+    let store = Arc::new(Store::open(&dir.path().join("ledger"))?);
+    let seq = Arc::new(Sequencer::new(log.clone(), store, Sealer::new(key.clone(), "bench/v1"), cfg)?);
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(AtomicU64::new(0));
+    let lat: Arc<Mutex<Vec<(i64, f64)>>> = Arc::default();
+    let sequencer = {
+        let (seq, stop) = (seq.clone(), stop.clone());
+        std::thread::spawn(move || seq.run_partition(0, &stop))
+    };
+    let reader = {
+        let (log, stop, seen, lat, sealed) =
+            (log.clone(), stop.clone(), seen.clone(), lat.clone(), topics.sealed.clone());
+        std::thread::spawn(move || -> anyhow::Result<()> {
+            let mut next = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let got = log.read(&sealed, 0, next, 1000, Duration::from_millis(50))?;
+                let now = super::now().0;
+                for f in &got {
+                    next = f.offset + 1;
+                    let r = decode_sealed(&f.record.value).context("a sealed record that does not decode")?;
+                    let ts = r.event.timestamp.0;
+                    lat.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.push((ts, (now - ts) as f64 / 1000.0));
+                    seen.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Ok(())
+        })
+    };
+    let producer =
+        Producer::new(log.clone(), ProducerConfig { topic: topics.raw.clone(), ..ProducerConfig::default() });
+    let start = Instant::now();
+    let warm = super::now().0 + 1_000_000;
+    let mut sent = 0u64;
+    let tenants = 100;
+    while start.elapsed() < Duration::from_secs(a.latency_seconds) {
+        let due = (start.elapsed().as_secs_f64() * rate) as u64;
+        while sent < due {
+            let tenant = format!("tenant-{:06}", sent % tenants);
+            let mut ev = event(&tenant, 1_000 + run, sent);
+            ev.timestamp = Timestamp(super::now().0);
+            producer.record(ev).map_err(|e| anyhow::anyhow!("record: {e}"))?;
+            sent += 1;
+        }
+        // Pacing, not synchronisation: the next slice of the schedule.
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    producer.close(Duration::from_secs(60)).map_err(|e| anyhow::anyhow!("flush: {e}"))?;
+    // Wait (bounded) until every event came back sealed.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while seen.load(Ordering::Relaxed) < sent && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stop.store(true, Ordering::Relaxed);
+    sequencer.join().map_err(|_| anyhow::anyhow!("sequencer panicked"))??;
+    reader.join().map_err(|_| anyhow::anyhow!("reader panicked"))??;
+    let got = seen.load(Ordering::Relaxed);
+    anyhow::ensure!(got == sent, "{got} of {sent} events came back sealed within 120 s");
+    let mut ms: Vec<f64> = lat
+        .lock()
+        .map_err(|_| anyhow::anyhow!("poisoned"))?
+        .iter()
+        .filter(|(ts, _)| *ts >= warm)
+        .map(|(_, m)| *m)
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    Ok(LatencyFigures {
+        log: name.into(),
+        rate_per_s: rate,
+        events: ms.len(),
+        p50_ms: percentile(&ms, 0.50),
+        p99_ms: percentile(&ms, 0.99),
+        max_ms: ms.last().copied().unwrap_or(0.0),
+    })
+}
+
+/// `VmRSS` and `VmHWM` of this process in MiB (Linux).
+fn rss_mib() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// A sequencer (one partition, so one thread holds every tenant) sealing
+/// two events for each of `tenants` tenants on the embedded log.
+fn memory(tenants: usize, key: &SigningKey) -> anyhow::Result<MemoryFigures> {
+    eprintln!("bench: memory with {tenants} tenants");
+    let (dir, log) = open_embedded()?;
+    let store = Arc::new(Store::open(&dir.path().join("ledger"))?);
+    let cfg = Config { partitions: 1, ..Config::default() };
+    let seq = Sequencer::new(log.clone(), store, Sealer::new(key.clone(), "bench/v1"), cfg.clone())?;
+    let (before, _) = rss_mib();
+    let events = tenants * 2;
+    for start in (0..events).step_by(10_000) {
+        let recs: Vec<Record> = (start..(start + 10_000).min(events))
+            .map(|i| {
+                let tenant = format!("tenant-{:06}", i % tenants);
+                Record::keyed(tenant.as_bytes(), wire::encode_event(&event(&tenant, 7, i as u64)))
+            })
+            .collect();
+        append_keyed(log.as_ref(), &cfg.topics.raw, &recs)?;
+    }
+    seq.drain_partition(0)?;
+    let sealed = traceledger_sequencer::Stats::get(&seq.stats().published);
+    anyhow::ensure!(sealed == events as u64, "sealed {sealed} of {events} events");
+    let (after, peak) = rss_mib();
+    Ok(MemoryFigures { tenants, events, rss_before_mib: before, peak_rss_mib: peak, rss_after_mib: after })
+}
+
+/// The memory figure in a fresh process: its peak is its own.
+fn memory_in_child(tenants: usize) -> anyhow::Result<MemoryFigures> {
+    let exe = std::env::current_exe()?;
+    let out = std::process::Command::new(exe)
+        .args(["bench", "--only", "memory", "--json", "--tenants", &tenants.to_string()])
+        .stderr(std::process::Stdio::inherit())
+        .output()?;
+    anyhow::ensure!(out.status.success(), "the memory bench failed: {}", out.status);
+    let r: Report = serde_json::from_slice(&out.stdout).context("the memory bench's JSON")?;
+    r.memory.context("the memory bench reported nothing")
+}
+
+fn print_report(r: &Report, a: &BenchArgs) {
+    println!("traceledger bench — {} events of {} bytes per run, median of {} runs", a.events, r.event_bytes, a.runs);
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    if let Some(e) = &r.embedded {
+        println!("embedded log");
+        println!("  raw ed25519 sign, 1 core       {:>9.0} /s   (baseline)", e.raw_sign_per_s);
+        println!(
+            "  sealed+durable, 1 partition    {:>9.0} /s   ratio to raw sign {:.3}   goal ≥ {GOAL_SIGN_RATIO}: {}",
+            e.one_partition_per_s,
+            e.ratio_to_raw_sign,
+            verdict(e.ratio_to_raw_sign >= GOAL_SIGN_RATIO)
+        );
+        println!(
+            "  sealed+durable, 2 partitions   {:>9.0} /s   ratio to 1 partition {:.2}x  goal ≥ {GOAL_TWO_PARTITIONS}x: {}",
+            e.two_partitions_per_s,
+            e.ratio_two_to_one,
+            verdict(e.ratio_two_to_one >= GOAL_TWO_PARTITIONS)
+        );
+    }
+    if let Some(k) = &r.kafka {
+        println!("kafka-API broker (1 partition)");
+        println!("  bare pass-through (rdkafka)    {:>9.0} /s   (baseline)", k.passthrough_per_s);
+        println!(
+            "  sealed+durable+published       {:>9.0} /s   ratio to pass-through {:.3}   goal ≥ {GOAL_PASSTHROUGH_RATIO}: {}",
+            k.sequencer_per_s,
+            k.ratio_to_passthrough,
+            verdict(k.ratio_to_passthrough >= GOAL_PASSTHROUGH_RATIO)
+        );
+    }
+    for l in &r.latency {
+        println!(
+            "latency SDK record → sealed, {:<8} at {:>7.0}/s: p50 {:>7.1} ms   p99 {:>7.1} ms   max {:>7.1} ms   ({} events)",
+            l.log, l.rate_per_s, l.p50_ms, l.p99_ms, l.max_ms, l.events
+        );
+    }
+    if let Some(m) = &r.memory {
+        println!(
+            "memory, {} tenants ({} events): peak RSS {:.0} MiB (before sealing {:.0} MiB)   ratio to the {GOAL_RSS_MIB} MiB budget {:.2}: {}",
+            m.tenants,
+            m.events,
+            m.peak_rss_mib,
+            m.rss_before_mib,
+            m.peak_rss_mib / GOAL_RSS_MIB,
+            verdict(m.peak_rss_mib <= GOAL_RSS_MIB)
+        );
+    }
+}

@@ -46,9 +46,11 @@ fuzz-smoke: deps
 fuzz: deps
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
-bench: deps
+# The ledger core's criterion benches, then `traceledger bench` with every
+# figure (embedded, a tansu broker started for the run, latency, memory).
+bench: build
 	$(CARGO) bench --locked -p traceledger-core --bench ledger
-	$(CARGO) bench --locked -p traceledger-sequencer --bench pipeline
+	scripts/with-broker.sh bash -c '$(BIN) bench --kafka "$$TRACELEDGER_TEST_BROKER"' 
 
 clean:
 	$(CARGO) clean

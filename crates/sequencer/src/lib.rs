@@ -34,8 +34,9 @@
 pub mod export;
 pub mod store;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use store::{Store, StoreError, TenantState};
@@ -45,7 +46,7 @@ use traceledger_core::checkpoint::{origin, Checkpoint};
 use traceledger_core::event::Timestamp;
 use traceledger_core::keys::{Keyring, VerifierKey};
 use traceledger_core::merkle;
-use traceledger_core::seal::{Sealer, Source};
+use traceledger_core::seal::{ChainHead, Sealer, Source};
 use traceledger_core::{Hash, SealedRecord};
 use traceledger_log::{partition_for, Log, Record};
 
@@ -196,12 +197,16 @@ pub enum Error {
     /// partition must be rebuilt from the sealed topic.
     #[error("diverged: {0}")]
     Diverged(String),
+    /// Another writer appended to the sealed partition while batches were
+    /// in flight: the partition restarts and reconciles.
+    #[error("another writer appended to the sealed topic: {0}")]
+    Interleaved(String),
 }
 
 impl Error {
     /// May retrying the same work later succeed?
     pub fn is_retriable(&self) -> bool {
-        matches!(self, Error::Log(e) if e.is_retriable()) || matches!(self, Error::Diverged(_))
+        matches!(self, Error::Log(e) if e.is_retriable()) || matches!(self, Error::Diverged(_) | Error::Interleaved(_))
     }
 }
 
@@ -244,7 +249,41 @@ pub struct Sequencer {
     dlq_partitions: u32,
 }
 
-/// One partition's working state.
+/// A raw batch sealed by the sealing thread, on its way to the writer.
+struct SealedBatch {
+    /// Sequence number of the batch in this run.
+    no: u64,
+    /// The sealed records, in raw order.
+    records: Vec<SealedRecord>,
+    /// Raw offset after the batch.
+    raw_next: u64,
+}
+
+/// The sealing thread's view of a partition: local chain heads, and the
+/// event ids of batches the writer has not committed yet (to deduplicate
+/// against until the store has them).
+struct SealPart {
+    p: u32,
+    raw_next: u64,
+    heads: HashMap<String, ChainHead>,
+    ids: HashSet<(String, uuid::Uuid)>,
+    inflight: VecDeque<(u64, Vec<(String, uuid::Uuid)>)>,
+    next_no: u64,
+}
+
+impl SealPart {
+    /// Batches up to `no` are in the store: forget their ids here.
+    fn committed(&mut self, no: u64) {
+        while self.inflight.front().is_some_and(|(n, _)| *n <= no) {
+            let Some((_, ids)) = self.inflight.pop_front() else { break };
+            for id in ids {
+                self.ids.remove(&id);
+            }
+        }
+    }
+}
+
+/// One partition's working state (the writer's).
 struct Part {
     p: u32,
     raw_next: u64,
@@ -302,22 +341,77 @@ impl Sequencer {
     }
 
     fn run_once(&self, p: u32, stop: &AtomicBool) -> Result<()> {
-        let mut part = self.open_partition(p)?;
-        while !stop.load(Ordering::Relaxed) {
-            self.step(&mut part)?;
-        }
-        Ok(())
+        let part = self.open_partition(p)?;
+        self.pipeline(part, |_| stop.load(Ordering::Relaxed)).map(drop)
     }
 
     /// Seals everything on raw partition `p` up to its current end and
     /// returns (for tests and benchmarks; a running node uses `run_partition`).
     pub fn drain_partition(&self, p: u32) -> Result<()> {
-        let mut part = self.open_partition(p)?;
+        let part = self.open_partition(p)?;
         let end = self.log.end_offset(&self.cfg.topics.raw, p)?;
-        while part.raw_next < end {
-            self.step(&mut part)?;
-        }
+        let mut part = self.pipeline(part, |raw_next| raw_next >= end)?;
         self.checkpoint_all(&mut part)
+    }
+
+    /// Runs partition `part` as two threads until `done(raw_next)` says so
+    /// (asked before each batch): this thread reads, validates
+    /// and seals batch n+1 while a writer thread commits batch n to the
+    /// store and publishes it, so signing overlaps the synced writes and
+    /// the broker's acknowledgements. Batches reach the store and the
+    /// sealed topic in order, exactly as when one thread did both.
+    fn pipeline(&self, part: Part, mut done: impl FnMut(u64) -> bool) -> Result<Part> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<SealedBatch>(2);
+        let (ack_tx, ack_rx) = std::sync::mpsc::channel::<u64>();
+        let mut sp = SealPart {
+            p: part.p,
+            raw_next: part.raw_next,
+            heads: part.tenants.iter().map(|(t, st)| (t.clone(), st.local.clone())).collect(),
+            ids: HashSet::new(),
+            inflight: VecDeque::new(),
+            next_no: 0,
+        };
+        std::thread::scope(|s| {
+            let writer = std::thread::Builder::new()
+                .name(format!("sequencer-{}-writer", part.p))
+                .spawn_scoped(s, move || self.write_loop(part, rx, ack_tx))
+                .map_err(|e| Error::Config(format!("cannot start the writer thread: {e}")))?;
+            let sealed = loop {
+                if done(sp.raw_next) {
+                    break Ok(());
+                }
+                match self.seal_step(&mut sp, &ack_rx) {
+                    Err(e) => break Err(e),
+                    Ok(None) => {}
+                    // A closed channel: the writer stopped; its error says why.
+                    Ok(Some(b)) => {
+                        if tx.send(b).is_err() {
+                            break Ok(());
+                        }
+                    }
+                }
+            };
+            drop(tx);
+            let written = writer.join().map_err(|_| Error::Config("the writer thread panicked".into()))?;
+            // The writer's error first: a sealing error may only echo it.
+            let part = written?;
+            sealed.map(|()| part)
+        })
+    }
+
+    /// The writer thread: commits and publishes sealed batches in order,
+    /// acknowledges each commit to the sealing thread, emits checkpoints.
+    fn write_loop(&self, mut part: Part, rx: Receiver<SealedBatch>, ack: Sender<u64>) -> Result<Part> {
+        loop {
+            match rx.recv_timeout(self.cfg.poll) {
+                Ok(b) => {
+                    self.write_step(&mut part, b, &ack)?;
+                    self.tick(&mut part)?;
+                }
+                Err(RecvTimeoutError::Timeout) => self.tick(&mut part)?,
+                Err(RecvTimeoutError::Disconnected) => return Ok(part),
+            }
+        }
     }
 
     /// Loads partition `p` from the store, reconciles it with the sealed
@@ -453,12 +547,17 @@ impl Sequencer {
         Ok(())
     }
 
-    /// One raw batch: read, validate, seal, commit, publish, checkpoint.
-    fn step(&self, part: &mut Part) -> Result<()> {
+    /// Reads one raw batch, validates it, dead-letters what is bad and seals
+    /// the rest on the local chain heads; `None` when nothing came.
+    fn seal_step(&self, sp: &mut SealPart, acks: &Receiver<u64>) -> Result<Option<SealedBatch>> {
+        // Batches the writer committed are in the store now.
+        while let Ok(no) = acks.try_recv() {
+            sp.committed(no);
+        }
         let t = &self.cfg.topics;
-        let fetched = self.log.read(&t.raw, part.p, part.raw_next, self.cfg.batch_size, self.cfg.poll)?;
+        let fetched = self.log.read(&t.raw, sp.p, sp.raw_next, self.cfg.batch_size, self.cfg.poll)?;
         if fetched.is_empty() {
-            return self.tick(part);
+            return Ok(None);
         }
         Stats::add(&self.stats.consumed, fetched.len() as u64);
         let mut dead = Vec::new();
@@ -468,10 +567,10 @@ impl Sequencer {
                 Err(e) => dead.push(dead_letter(&t.raw, f, &e.to_string())),
                 Ok(ev) => {
                     let home = partition_for(ev.tenant_id.as_bytes(), self.partitions);
-                    if home != part.p {
+                    if home != sp.p {
                         let why = format!(
                             "wrong partition: tenant `{}` belongs on partition {home}, not {} (the record key must be the tenant id)",
-                            ev.tenant_id, part.p
+                            ev.tenant_id, sp.p
                         );
                         dead.push(dead_letter(&t.raw, f, &why));
                     } else {
@@ -480,14 +579,18 @@ impl Sequencer {
                 }
             }
         }
-        // Producer retries: ids sealed before, or twice in this batch.
+        // Producer retries: ids sealed before (in flight to the store, then
+        // in it: asked in that order, so a commit in between is not missed),
+        // or twice in this batch.
+        let fresh_ids: Vec<bool> =
+            good.iter().map(|(_, e)| !sp.ids.contains(&(e.tenant_id.clone(), e.event_id))).collect();
         let ids: Vec<(&str, uuid::Uuid)> = good.iter().map(|(_, e)| (e.tenant_id.as_str(), e.event_id)).collect();
         let known = self.store.find_events(&ids)?;
         let mut seen = HashSet::new();
         let mut fresh = Vec::with_capacity(good.len());
         let mut dups = 0u64;
-        for ((off, ev), k) in good.into_iter().zip(known) {
-            if k.is_some() || !seen.insert((ev.tenant_id.clone(), ev.event_id)) {
+        for (((off, ev), k), unseen) in good.into_iter().zip(known).zip(fresh_ids) {
+            if !unseen || k.is_some() || !seen.insert((ev.tenant_id.clone(), ev.event_id)) {
                 dups += 1;
             } else {
                 fresh.push((off, ev));
@@ -496,26 +599,57 @@ impl Sequencer {
         Stats::add(&self.stats.duplicates, dups);
         if !dead.is_empty() {
             let n = dead.len() as u64;
-            self.log.append(&t.dlq, part.p % self.dlq_partitions, &dead)?;
+            self.log.append(&t.dlq, sp.p % self.dlq_partitions, &dead)?;
             Stats::add(&self.stats.dead_lettered, n);
         }
         let mut rng = rand::thread_rng();
         let sealed_at = Timestamp(now_micros());
+        let mut records = Vec::with_capacity(fresh.len());
+        let mut ids_of_batch = Vec::with_capacity(fresh.len());
+        for (offset, ev) in fresh {
+            let head = match sp.heads.get_mut(&ev.tenant_id) {
+                Some(h) => h,
+                None => sp.heads.entry(ev.tenant_id.clone()).or_insert_with(|| ChainHead::genesis(&ev.tenant_id)),
+            };
+            let src = Source { topic: t.raw.clone(), partition: sp.p, offset };
+            let r = self.sealer.seal(head, ev, sealed_at, Some(src), &mut rng);
+            let id = (r.header.tenant_id.clone(), r.event.event_id);
+            sp.ids.insert(id.clone());
+            ids_of_batch.push(id);
+            records.push(r);
+        }
+        sp.raw_next = fetched.last().map_or(sp.raw_next, |f| f.offset + 1);
+        let no = sp.next_no;
+        sp.next_no += 1;
+        sp.inflight.push_back((no, ids_of_batch));
+        Ok(Some(SealedBatch { no, records, raw_next: sp.raw_next }))
+    }
+
+    /// Commits a sealed batch — records, Merkle nodes, event ids, outbox,
+    /// chain heads and the next raw offset in one synced write —,
+    /// acknowledges it to the sealing thread and publishes it.
+    fn write_step(&self, part: &mut Part, sb: SealedBatch, ack: &Sender<u64>) -> Result<()> {
+        let SealedBatch { no, records, raw_next } = sb;
         let mut b = self.store.batch();
         let mut pending: HashMap<String, HashMap<u64, Hash>> = HashMap::new();
-        let mut msgs = Vec::with_capacity(fresh.len());
-        for (offset, ev) in fresh {
-            let tenant = ev.tenant_id.clone();
-            let st = part.tenants.entry(tenant.clone()).or_insert_with(|| TenantState::new(&tenant));
-            let src = Source { topic: t.raw.clone(), partition: part.p, offset };
-            let r = self.sealer.seal(&mut st.local, ev, sealed_at, Some(src), &mut rng);
-            let pend = pending.entry(tenant.clone()).or_default();
-            let nodes = merkle::append_leaf(r.header.seq, r.leaf_hash, &self.store.nodes(&tenant, Some(pend)))?;
+        let mut msgs = Vec::with_capacity(records.len());
+        for r in records {
+            let tenant = &r.header.tenant_id;
+            let pend = match pending.get_mut(tenant) {
+                Some(p) => p,
+                None => pending.entry(tenant.clone()).or_default(),
+            };
+            let nodes = merkle::append_leaf(r.header.seq, r.leaf_hash, &self.store.nodes(tenant, Some(pend)))?;
             pend.extend(nodes.iter().copied());
             let bytes = wire::encode_record(&r);
-            b.record(&tenant, r.header.seq, r.event.event_id, &bytes, &nodes)?;
-            b.outbox_add(part.p, &tenant, r.header.seq)?;
-            msgs.push((r.header.seq, r.chain_hash(), tenant, bytes));
+            b.record(tenant, r.header.seq, r.event.event_id, &bytes, &nodes)?;
+            b.outbox_add(part.p, tenant, r.header.seq)?;
+            let st = match part.tenants.get_mut(tenant) {
+                Some(st) => st,
+                None => part.tenants.entry(tenant.clone()).or_insert_with(|| TenantState::new(tenant)),
+            };
+            st.local.advance(&r);
+            msgs.push((r.header.seq, r.chain_hash(), r.header.tenant_id, bytes));
         }
         // Each touched tenant's state once, as it stands after the batch.
         for t in pending.keys() {
@@ -523,20 +657,27 @@ impl Sequencer {
                 b.tenant(part.p, t, st)?;
             }
         }
-        part.raw_next = fetched.last().map_or(part.raw_next, |f| f.offset + 1);
-        b.raw_next(part.p, part.raw_next)?;
+        part.raw_next = raw_next;
+        b.raw_next(part.p, raw_next)?;
         b.commit(true)?;
+        // The sealing thread may now forget what it kept of this batch.
+        let _ = ack.send(no);
         Stats::add(&self.stats.sealed, msgs.len() as u64);
-        self.publish(part, msgs)?;
-        self.tick(part)
+        if !self.publish(part, msgs)? {
+            // Sealed batches in flight were built on chain heads that the
+            // reconciliation may have moved: start the partition afresh.
+            return Err(Error::Interleaved(format!("partition {}", part.p)));
+        }
+        Ok(())
     }
 
     /// Appends sealed records (tenant order within each tenant) to the
     /// sealed partition and moves the accepted heads. Non-contiguous offsets
     /// mean another writer: reconcile instead of assuming acceptance.
-    fn publish(&self, part: &mut Part, msgs: Vec<(u64, Hash, String, Vec<u8>)>) -> Result<()> {
+    /// Returns false when it had to reconcile.
+    fn publish(&self, part: &mut Part, msgs: Vec<(u64, Hash, String, Vec<u8>)>) -> Result<bool> {
         if msgs.is_empty() {
-            return Ok(());
+            return Ok(true);
         }
         let records: Vec<Record> =
             msgs.iter().map(|(_, _, t, bytes)| Record::keyed(t.as_bytes(), bytes.as_slice())).collect();
@@ -545,7 +686,7 @@ impl Sequencer {
         let contiguous = offsets.iter().enumerate().all(|(i, &o)| o == part.sealed_next + i as u64);
         if !contiguous {
             tracing::warn!(partition = part.p, "another writer appended to the sealed partition; reconciling");
-            return self.reconcile(part);
+            return self.reconcile(part).map(|()| false);
         }
         let mut b = self.store.batch();
         for (seq, chain, tenant, _) in &msgs {
@@ -568,7 +709,7 @@ impl Sequencer {
         // Not synced: if lost, the restart reconciles these records from
         // the sealed topic, which says the same.
         b.commit(false)?;
-        Ok(())
+        Ok(true)
     }
 
     /// Emits the checkpoints that are due.

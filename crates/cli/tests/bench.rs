@@ -1,0 +1,38 @@
+//! `traceledger bench` end to end, small: every figure is produced on a real
+//! embedded log and a real broker, and what it reports is consistent (all
+//! events came back sealed, percentiles ordered, memory measured for the
+//! tenants asked). It checks that the bench works, not how fast anything is:
+//! speed is for `make bench` and BENCHMARKS.md.
+
+use serde_json::Value;
+use std::process::Command;
+
+#[test]
+fn the_bench_reports_every_figure() {
+    let broker = std::env::var("TRACELEDGER_TEST_BROKER").expect("run under scripts/with-broker.sh (make test)");
+    let out = Command::new(env!("CARGO_BIN_EXE_traceledger"))
+        .args(["bench", "--json", "--events", "2000", "--runs", "1", "--latency-seconds", "2", "--tenants", "3000"])
+        .args(["--kafka", &broker])
+        .output()
+        .expect("run traceledger bench");
+    assert!(out.status.success(), "bench failed: {}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let num = |v: &Value, k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k} missing in {v}"));
+    let e = &r["embedded"];
+    for k in ["raw_sign_per_s", "one_partition_per_s", "two_partitions_per_s"] {
+        assert!(num(e, k) > 0.0, "{k}");
+    }
+    assert!((num(e, "ratio_to_raw_sign") - num(e, "one_partition_per_s") / num(e, "raw_sign_per_s")).abs() < 1e-9);
+    let k = &r["kafka"];
+    assert!(num(k, "passthrough_per_s") > 0.0 && num(k, "sequencer_per_s") > 0.0);
+    let lat = r["latency"].as_array().expect("latency figures");
+    assert_eq!(lat.iter().map(|l| l["log"].as_str().unwrap_or_default()).collect::<Vec<_>>(), ["embedded", "kafka"]);
+    for l in lat {
+        assert!(num(l, "events") > 0.0, "{l}");
+        assert!(num(l, "p50_ms") <= num(l, "p99_ms") && num(l, "p99_ms") <= num(l, "max_ms"), "{l}");
+    }
+    let m = &r["memory"];
+    assert_eq!(num(m, "tenants"), 3000.0);
+    assert_eq!(num(m, "events"), 6000.0);
+    assert!(num(m, "peak_rss_mib") >= num(m, "rss_after_mib") && num(m, "rss_after_mib") > 0.0, "{m}");
+}

@@ -36,7 +36,7 @@ pub mod store;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use store::{Store, StoreError, TenantState};
@@ -48,7 +48,7 @@ use traceledger_core::keys::{Keyring, VerifierKey};
 use traceledger_core::merkle;
 use traceledger_core::seal::{ChainHead, Sealer, Source};
 use traceledger_core::{Hash, SealedRecord};
-use traceledger_log::{partition_for, Log, Record};
+use traceledger_log::{partition_for, Fetched, Log, Record};
 
 /// Header carrying a dead letter's reason.
 pub const DLQ_REASON: &str = "traceledger.reason";
@@ -249,6 +249,18 @@ pub struct Sequencer {
     dlq_partitions: u32,
 }
 
+/// A raw batch read and decoded by the reader thread.
+struct Decoded {
+    /// Offset after the batch; `None` when nothing was read.
+    raw_next: Option<u64>,
+    /// Messages read.
+    consumed: u64,
+    /// Events that belong on this partition, with their offsets.
+    good: Vec<(u64, traceledger_core::TraceEvent)>,
+    /// Dead letters for the rest.
+    dead: Vec<Record>,
+}
+
 /// A raw batch sealed by the sealing thread, on its way to the writer.
 struct SealedBatch {
     /// Sequence number of the batch in this run.
@@ -371,16 +383,28 @@ impl Sequencer {
             inflight: VecDeque::new(),
             next_no: 0,
         };
+        let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<Result<Decoded>>(2);
         std::thread::scope(|s| {
+            let spawn_err = |e: std::io::Error| Error::Config(format!("cannot start a sequencer thread: {e}"));
+            let (p, from) = (part.p, part.raw_next);
+            std::thread::Builder::new()
+                .name(format!("sequencer-{p}-reader"))
+                .spawn_scoped(s, move || self.read_loop(p, from, raw_tx))
+                .map_err(spawn_err)?;
             let writer = std::thread::Builder::new()
-                .name(format!("sequencer-{}-writer", part.p))
+                .name(format!("sequencer-{p}-writer"))
                 .spawn_scoped(s, move || self.write_loop(part, rx, ack_tx))
-                .map_err(|e| Error::Config(format!("cannot start the writer thread: {e}")))?;
+                .map_err(spawn_err)?;
             let sealed = loop {
                 if done(sp.raw_next) {
                     break Ok(());
                 }
-                match self.seal_step(&mut sp, &ack_rx) {
+                let decoded = match raw_rx.recv() {
+                    Ok(Ok(d)) => d,
+                    Ok(Err(e)) => break Err(e),
+                    Err(_) => break Err(Error::Config("the reader thread stopped".into())),
+                };
+                match self.seal_step(&mut sp, decoded, &ack_rx) {
                     Err(e) => break Err(e),
                     Ok(None) => {}
                     // A closed channel: the writer stopped; its error says why.
@@ -391,12 +415,65 @@ impl Sequencer {
                     }
                 }
             };
+            // Closing the channels stops the reader (at its next batch)
+            // and, once it has written what it holds, the writer.
+            drop(raw_rx);
             drop(tx);
             let written = writer.join().map_err(|_| Error::Config("the writer thread panicked".into()))?;
             // The writer's error first: a sealing error may only echo it.
             let part = written?;
             sealed.map(|()| part)
         })
+    }
+
+    /// The reader thread: reads raw batches from `next` on and decodes
+    /// them, until the sealing thread hangs up or a read fails (the error
+    /// is passed on). Empty reads are passed on too, so a hang-up is seen
+    /// within one poll.
+    fn read_loop(&self, p: u32, mut next: u64, tx: SyncSender<Result<Decoded>>) {
+        loop {
+            let r = self
+                .log
+                .read(&self.cfg.topics.raw, p, next, self.cfg.batch_size, self.cfg.poll)
+                .map_err(Error::from)
+                .map(|fetched| self.decode_batch(p, fetched));
+            let failed = r.is_err();
+            if let Ok(d) = &r {
+                next = d.raw_next.unwrap_or(next);
+            }
+            if tx.send(r).is_err() || failed {
+                return;
+            }
+        }
+    }
+
+    /// Decodes a raw batch: events that belong here, and dead letters.
+    fn decode_batch(&self, p: u32, fetched: Vec<Fetched>) -> Decoded {
+        let raw = &self.cfg.topics.raw;
+        let mut d = Decoded {
+            raw_next: fetched.last().map(|f| f.offset + 1),
+            consumed: fetched.len() as u64,
+            good: Vec::with_capacity(fetched.len()),
+            dead: Vec::new(),
+        };
+        for f in fetched.iter() {
+            match wire::decode_event(&f.record.value, self.cfg.max_message) {
+                Err(e) => d.dead.push(dead_letter(raw, f, &e.to_string())),
+                Ok(ev) => {
+                    let home = partition_for(ev.tenant_id.as_bytes(), self.partitions);
+                    if home != p {
+                        let why = format!(
+                            "wrong partition: tenant `{}` belongs on partition {home}, not {p} (the record key must be the tenant id)",
+                            ev.tenant_id
+                        );
+                        d.dead.push(dead_letter(raw, f, &why));
+                    } else {
+                        d.good.push((f.offset, ev));
+                    }
+                }
+            }
+        }
+        d
     }
 
     /// The writer thread: commits and publishes sealed batches in order,
@@ -549,36 +626,14 @@ impl Sequencer {
 
     /// Reads one raw batch, validates it, dead-letters what is bad and seals
     /// the rest on the local chain heads; `None` when nothing came.
-    fn seal_step(&self, sp: &mut SealPart, acks: &Receiver<u64>) -> Result<Option<SealedBatch>> {
+    fn seal_step(&self, sp: &mut SealPart, decoded: Decoded, acks: &Receiver<u64>) -> Result<Option<SealedBatch>> {
         // Batches the writer committed are in the store now.
         while let Ok(no) = acks.try_recv() {
             sp.committed(no);
         }
         let t = &self.cfg.topics;
-        let fetched = self.log.read(&t.raw, sp.p, sp.raw_next, self.cfg.batch_size, self.cfg.poll)?;
-        if fetched.is_empty() {
-            return Ok(None);
-        }
-        Stats::add(&self.stats.consumed, fetched.len() as u64);
-        let mut dead = Vec::new();
-        let mut good = Vec::with_capacity(fetched.len());
-        for f in fetched.iter() {
-            match wire::decode_event(&f.record.value, self.cfg.max_message) {
-                Err(e) => dead.push(dead_letter(&t.raw, f, &e.to_string())),
-                Ok(ev) => {
-                    let home = partition_for(ev.tenant_id.as_bytes(), self.partitions);
-                    if home != sp.p {
-                        let why = format!(
-                            "wrong partition: tenant `{}` belongs on partition {home}, not {} (the record key must be the tenant id)",
-                            ev.tenant_id, sp.p
-                        );
-                        dead.push(dead_letter(&t.raw, f, &why));
-                    } else {
-                        good.push((f.offset, ev));
-                    }
-                }
-            }
-        }
+        let Decoded { raw_next: Some(raw_next), consumed, good, dead } = decoded else { return Ok(None) };
+        Stats::add(&self.stats.consumed, consumed);
         // Producer retries: ids sealed before (in flight to the store, then
         // in it: asked in that order, so a commit in between is not missed),
         // or twice in this batch.
@@ -618,7 +673,7 @@ impl Sequencer {
             ids_of_batch.push(id);
             records.push(r);
         }
-        sp.raw_next = fetched.last().map_or(sp.raw_next, |f| f.offset + 1);
+        sp.raw_next = raw_next;
         let no = sp.next_no;
         sp.next_no += 1;
         sp.inflight.push_back((no, ids_of_batch));

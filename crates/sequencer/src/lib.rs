@@ -30,6 +30,18 @@
 //! An append whose offsets are not contiguous with the last reconciled
 //! offset means another writer touched the partition: the sequencer
 //! reconciles at once instead of assuming its records were accepted.
+//!
+//! Each partition runs as a pipeline of three threads, so that signing (the
+//! bulk of the work) overlaps reading and the synced writes: a reader reads
+//! and decodes raw batch n+2; the sealer deduplicates and signs batch n+1 on
+//! its own copy of the chain heads; a writer commits batch n (step 1 above,
+//! Merkle nodes computed there), publishes it (step 2) and checkpoints.
+//! Batches reach the store and the sealed topic in raw order, exactly as
+//! one thread would write them. Event ids of batches sealed but not yet
+//! committed are kept by the sealer and checked before the store, so a
+//! retry that arrives while its first copy is in flight is still a
+//! duplicate. Any error stops all three; `run_partition` restarts the
+//! partition from the store, as after a crash.
 
 pub mod export;
 pub mod store;

@@ -35,6 +35,8 @@ enum Command {
     Up(cmd::up::UpArgs),
     /// Run the sequencer alone against a Kafka-API broker.
     Sequencer(cmd::sequencer::SequencerArgs),
+    /// Run the read models (projections of ledger.sealed); rebuild one from offset 0.
+    Project(cmd::project::ProjectArgs),
     /// Measure the pipeline: throughput, latency and memory, each against a baseline of the same run.
     Bench(cmd::bench::BenchArgs),
 }
@@ -51,6 +53,7 @@ pub fn main() -> ExitCode {
         Command::Up(a) => cmd::up::run(a),
         Command::Sequencer(a) => cmd::sequencer::run(a),
         Command::Bench(a) => cmd::bench::run(a),
+        Command::Project(a) => cmd::project::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -168,5 +168,19 @@ fn the_demo_runs_end_to_end() {
     assert!(!String::from_utf8_lossy(&o.stderr).contains("created signing key"));
     let first: u64 =
         out.split("sequenced ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).expect("count");
-    assert!(common::export_and_verify(data.path()) > first, "the second run's events join the first's");
+    let total = common::export_and_verify(data.path());
+    assert!(total > first, "the second run's events join the first's");
+    // The demo projected the decision chains; a rebuild of the sessions
+    // model on the stopped node applies every record once, from offset 0.
+    assert!(out.contains("projected the decision chains:"), "{out}");
+    let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
+        .args(["project", "--once", "--rebuild", "sessions", "--only", "sessions", "--json", "--data"])
+        .arg(data.path())
+        .output()
+        .expect("project --rebuild");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["sessions"]["applied"].as_u64(), Some(total));
+    assert_eq!(v["sessions"]["lag"].as_u64(), Some(0));
+    assert_eq!(v["sessions"]["forks"].as_u64(), Some(0));
 }

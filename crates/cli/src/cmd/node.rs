@@ -225,7 +225,12 @@ pub struct NodeShared {
     partitions: u32,
     healthy: Box<dyn Fn() -> bool + Send + Sync>,
     seq: Arc<Sequencer>,
+    /// Counts of other stages (the projections) for the health answer.
+    extra: Option<StatusFn>,
 }
+
+/// A stage's counts, as JSON, for `GET /v1/health`.
+pub type StatusFn = Arc<dyn Fn() -> Value + Send + Sync>;
 
 /// `POST /v1/events`: a JSON array of events. All or nothing: if any event
 /// is invalid, none is accepted and every bad one is listed by index and
@@ -304,11 +309,17 @@ async fn health(State(app): State<App>) -> Response {
         .await
         .ok()
         .and_then(Result::ok);
+    let extra = app.node.extra.clone();
+    let projections = match extra {
+        Some(f) => tokio::task::spawn_blocking(move || f()).await.unwrap_or(Value::Null),
+        None => Value::Null,
+    };
     let body = json!({
         "status": if ok { "ok" } else { "degraded" },
         "partitions": app.node.partitions,
         "lag": lag,
         "sequencer": stats_json(&app.node.stats),
+        "projections": projections,
     });
     let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(body)).into_response()
@@ -324,7 +335,7 @@ async fn not_found(req: Request) -> Response {
 }
 
 /// The HTTP routes of a node.
-pub fn router(node: &Node) -> Router {
+pub fn router(node: &Node, extra: Option<StatusFn>) -> Router {
     let (alive, n) = (node.alive.clone(), node.threads.len());
     let shared = NodeShared {
         log: node.log.clone(),
@@ -333,6 +344,7 @@ pub fn router(node: &Node) -> Router {
         partitions: node.seq.partitions(),
         healthy: Box::new(move || alive.load(Ordering::Relaxed) == n),
         seq: node.seq.clone(),
+        extra,
     };
     Router::new()
         .route("/v1/events", post(ingest))

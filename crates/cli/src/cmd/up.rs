@@ -5,6 +5,7 @@
 //! in one command.
 
 use super::node::{produce, router, serve, shutdown_signal, Node, NodeArgs};
+use super::project::{Projections, ALL};
 use crate::progress::{Bar, ITEMS};
 use anyhow::Context;
 use clap::Args;
@@ -43,16 +44,19 @@ pub struct UpArgs {
 pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     super::init_tracing();
     let node = Node::start(&a.node)?;
+    let keys = super::project::trusted_keys(&a.node.data, &a.node.trusted_keys)?;
+    let mut projections = Projections::open(node.log.clone(), &a.node.data, &node.cfg.topics, keys, &ALL)?;
+    projections.start()?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-    let app = router(&node);
+    let app = router(&node, Some(projections.status_fn()));
     let (listener, local) = super::node::bind(a.http)?;
     let server = rt.spawn(serve(app, listener, async move {
         tokio::select! { _ = shutdown_signal() => {}, _ = done_rx => {} }
     }));
     let mut code = 0;
     if a.demo {
-        code = demo(&node, &a, local)?;
+        code = demo(&node, &projections, &a, local)?;
         if a.once {
             let _ = done_tx.send(());
         }
@@ -61,11 +65,12 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
         println!("serving; Ctrl-C to stop");
     }
     rt.block_on(server)??;
+    projections.stop()?;
     node.stop()?;
     Ok(code)
 }
 
-fn demo(node: &Node, a: &UpArgs, local: SocketAddr) -> anyhow::Result<u8> {
+fn demo(node: &Node, projections: &Projections, a: &UpArgs, local: SocketAddr) -> anyhow::Result<u8> {
     // A fresh seed per run: a rerun on the same data directory adds new
     // events instead of retrying the old ones (which would be deduplicated).
     let seed = rand::random::<u64>();
@@ -99,6 +104,13 @@ fn demo(node: &Node, a: &UpArgs, local: SocketAddr) -> anyhow::Result<u8> {
         std::thread::sleep(Duration::from_millis(20));
     }
     println!("sequenced {} events into the ledger at {}", events.len(), a.node.data.join("ledger").display());
+    while projections.lag()? > 0 {
+        anyhow::ensure!(start.elapsed() < Duration::from_secs(600), "the projections did not catch up in 10 minutes");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if let Some(store) = projections.store("sessions") {
+        sessions_summary(&store)?;
+    }
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
     let bundle = a.node.data.join("bundles").join(format!("demo-{stamp}"));
     let ring = vec![KeyringEntry { verifier_key: node.key.verifier_key_string(), not_before: None, not_after: None }];
@@ -119,6 +131,33 @@ fn demo(node: &Node, a: &UpArgs, local: SocketAddr) -> anyhow::Result<u8> {
     println!("  # then change any byte of {}/records.avro and verify again", bundle.display());
     println!("  curl -X POST http://{}/v1/events -H 'content-type: application/json' -d @events.json", local);
     Ok(code)
+}
+
+/// What the sessions model says of the demo fleet: sessions by completeness.
+fn sessions_summary(store: &traceledger_projection::Store) -> anyhow::Result<()> {
+    use traceledger_projection::sessions::{Completeness, Filter, SessionsView};
+    let v = SessionsView::new(store);
+    let now = super::now().0;
+    let timeout = 10 * 60 * 1_000_000;
+    let (mut complete, mut open, mut incomplete) = (0, 0, Vec::new());
+    for t in store.tenants()? {
+        let (list, _) = v.list(&t, &Filter::default(), None, usize::MAX, now, timeout)?;
+        for (s, c) in list {
+            match c {
+                Completeness::Complete => complete += 1,
+                Completeness::Open => open += 1,
+                Completeness::Incomplete => incomplete.push(format!("{t}/{}", s.session_id)),
+            }
+        }
+    }
+    println!(
+        "projected the decision chains: {complete} sessions complete, {open} open (no agent_end yet, within 10 min), {} incomplete",
+        incomplete.len()
+    );
+    for s in incomplete.iter().take(3) {
+        println!("  incomplete: {s}");
+    }
+    Ok(())
 }
 
 /// Shows tamper evidence on a copy: one sealed output is edited and the

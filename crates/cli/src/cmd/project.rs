@@ -1,0 +1,277 @@
+//! `traceledger project`: the read models, each its own consumer of
+//! `ledger.sealed` with its own store under `DATA/projections/NAME`.
+//! `--only` runs some, `--rebuild NAME` drops one and projects it again from
+//! offset 0, `--once` stops at the current end of the topic (e.g. to rebuild
+//! on a stopped node's data directory). `traceledger up` runs them all
+//! in-process.
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use traceledger_core::keys::{Keyring, VerifierKey};
+use traceledger_log::embedded::EmbeddedLog;
+use traceledger_log::kafka::{KafkaConfig, KafkaLog};
+use traceledger_log::Log;
+use traceledger_projection::ledger::{CheckpointRunner, Ledger};
+use traceledger_projection::sessions::Sessions;
+use traceledger_projection::{wipe, Projection, Runner, Stats, Store};
+use traceledger_sequencer::Topics;
+
+/// Every projection, by name.
+pub const ALL: [&str; 2] = ["ledger", "sessions"];
+
+fn projection(name: &str) -> Option<Arc<dyn Projection>> {
+    match name {
+        "ledger" => Some(Arc::new(Ledger)),
+        "sessions" => Some(Arc::new(Sessions)),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectArgs {
+    /// Data directory (projections live in DATA/projections/NAME).
+    #[arg(long, env = "TRACELEDGER_DATA", default_value = ".data")]
+    data: PathBuf,
+    /// Kafka-API brokers; without it, the embedded log in DATA/log (of a stopped node).
+    #[arg(long, env = "TRACELEDGER_KAFKA")]
+    kafka: Option<String>,
+    /// Topic name prefix, as given to the sequencer.
+    #[arg(long, default_value = "")]
+    topic_prefix: String,
+    /// Only these projections (comma-separated): ledger, sessions.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Drop this projection's store first and rebuild it from offset 0; repeat.
+    #[arg(long)]
+    rebuild: Vec<String>,
+    /// Project up to the current end of the sealed topic, print the counts, exit.
+    #[arg(long)]
+    once: bool,
+    /// Verifier keys whose records are admitted, besides DATA/keys/ledger.pub; repeat.
+    #[arg(long = "trusted-key", value_name = "VKEY")]
+    trusted_keys: Vec<String>,
+    /// Print the counts as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The keys whose records projections admit: the node's own public key
+/// (DATA/keys/ledger.pub, when present) and `extra`.
+pub fn trusted_keys(data: &Path, extra: &[String]) -> anyhow::Result<Keyring> {
+    let mut keys = Vec::new();
+    let own = data.join("keys").join("ledger.pub");
+    if own.exists() {
+        let s = std::fs::read_to_string(&own).with_context(|| own.display().to_string())?;
+        keys.push(VerifierKey::parse(s.trim()).with_context(|| own.display().to_string())?);
+    }
+    for k in extra {
+        keys.push(VerifierKey::parse(k).with_context(|| format!("--trusted-key {k}"))?);
+    }
+    anyhow::ensure!(
+        !keys.is_empty(),
+        "no verifier key: {} is missing; pass the sequencer's key with --trusted-key",
+        own.display()
+    );
+    Ok(Keyring::new(keys))
+}
+
+/// Running projections.
+pub struct Projections {
+    log: Arc<dyn Log>,
+    runners: Vec<Arc<Runner>>,
+    checkpoints: Option<Arc<CheckpointRunner>>,
+    partitions: u32,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<traceledger_projection::Result<()>>>,
+}
+
+impl Projections {
+    /// Opens the stores of `names` under `data/projections`.
+    pub fn open(
+        log: Arc<dyn Log>,
+        data: &Path,
+        topics: &Topics,
+        keys: Keyring,
+        names: &[&str],
+    ) -> anyhow::Result<Self> {
+        let partitions = log.partition_count(&topics.sealed).with_context(|| format!("topic {}", topics.sealed))?;
+        let mut runners = Vec::new();
+        let mut checkpoints = None;
+        for name in names {
+            let p =
+                projection(name).with_context(|| format!("no projection `{name}` (there are: {})", ALL.join(", ")))?;
+            let path = data.join("projections").join(name);
+            let store = Arc::new(Store::open(&path, p.as_ref()).with_context(|| path.display().to_string())?);
+            if *name == "ledger" {
+                checkpoints = Some(Arc::new(CheckpointRunner::new(
+                    log.clone(),
+                    store.clone(),
+                    &topics.checkpoints,
+                    keys.clone(),
+                )));
+            }
+            runners.push(Arc::new(Runner::new(log.clone(), store, p, &topics.sealed, keys.clone())));
+        }
+        Ok(Projections { log, runners, checkpoints, partitions, stop: Arc::default(), threads: Vec::new() })
+    }
+
+    /// The store of projection `name`, when it runs here.
+    pub fn store(&self, name: &str) -> Option<Arc<Store>> {
+        self.runners.iter().find(|r| r.group().ends_with(&format!("-{name}"))).map(|r| r.store().clone())
+    }
+
+    /// A function giving [`Projections::status`], for the health route.
+    pub fn status_fn(&self) -> super::node::StatusFn {
+        let me = Projections {
+            log: self.log.clone(),
+            runners: self.runners.clone(),
+            checkpoints: self.checkpoints.clone(),
+            partitions: self.partitions,
+            stop: self.stop.clone(),
+            threads: Vec::new(),
+        };
+        Arc::new(move || me.status())
+    }
+
+    /// Starts a thread per projection and partition.
+    pub fn start(&mut self) -> anyhow::Result<()> {
+        for p in 0..self.partitions {
+            for r in &self.runners {
+                let (r, stop) = (r.clone(), self.stop.clone());
+                self.threads.push(std::thread::Builder::new().name(format!("project-{p}")).spawn(move || {
+                    let res = r.run_partition(p, &stop);
+                    if let Err(e) = &res {
+                        eprintln!("error: projection {} partition {p} stopped: {e}", r.group());
+                    }
+                    res
+                })?);
+            }
+            if let Some(c) = &self.checkpoints {
+                let (c, stop) = (c.clone(), self.stop.clone());
+                self.threads.push(
+                    std::thread::Builder::new()
+                        .name(format!("checkpoints-{p}"))
+                        .spawn(move || c.run_partition(p, &stop))?,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Projects every partition up to its current end.
+    pub fn drain(&self) -> anyhow::Result<()> {
+        for p in 0..self.partitions {
+            for r in &self.runners {
+                r.drain_partition(p)?;
+            }
+            if let Some(c) = &self.checkpoints {
+                c.drain_partition(p)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records not yet projected, summed over partitions, per projection.
+    pub fn lag(&self) -> anyhow::Result<u64> {
+        let mut worst = 0;
+        for r in &self.runners {
+            let mut lag = 0;
+            for p in 0..self.partitions {
+                lag += r.lag(p)?;
+            }
+            worst = worst.max(lag);
+        }
+        Ok(worst)
+    }
+
+    /// Counts per projection, for health and `--once`.
+    pub fn status(&self) -> Value {
+        let mut out = serde_json::Map::new();
+        for r in &self.runners {
+            let s = r.stats();
+            let lag: u64 = (0..self.partitions).map(|p| r.lag(p).unwrap_or(0)).sum();
+            let name = r.group().trim_start_matches("traceledger-projection-").to_string();
+            out.insert(
+                name,
+                json!({
+                    "applied": Stats::get(&s.applied),
+                    "duplicates": Stats::get(&s.duplicates),
+                    "forks": Stats::get(&s.forks),
+                    "gaps": Stats::get(&s.gaps),
+                    "malformed": Stats::get(&s.malformed),
+                    "lag": lag,
+                }),
+            );
+        }
+        if let Some(c) = &self.checkpoints {
+            let s = c.stats();
+            out.insert(
+                "checkpoints".into(),
+                json!({"stored": Stats::get(&s.stored), "refused": Stats::get(&s.refused)}),
+            );
+        }
+        Value::Object(out)
+    }
+
+    /// Stops the threads; the first error, if any.
+    pub fn stop(self) -> anyhow::Result<()> {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut first = Ok(());
+        for t in self.threads {
+            let r = t.join().map_err(|_| anyhow::anyhow!("a projection thread panicked")).and_then(|r| Ok(r?));
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        drop(self.log);
+        first
+    }
+}
+
+pub fn run(a: ProjectArgs) -> anyhow::Result<u8> {
+    super::init_tracing();
+    let names: Vec<&str> = if a.only.is_empty() { ALL.to_vec() } else { a.only.iter().map(String::as_str).collect() };
+    for n in names.iter().copied().chain(a.rebuild.iter().map(String::as_str)) {
+        anyhow::ensure!(ALL.contains(&n), "no projection `{n}` (there are: {})", ALL.join(", "));
+    }
+    for n in &a.rebuild {
+        let path = a.data.join("projections").join(n);
+        wipe(&path).with_context(|| path.display().to_string())?;
+        eprintln!("projection {n}: dropped; rebuilding from offset 0");
+    }
+    let keys = trusted_keys(&a.data, &a.trusted_keys)?;
+    let log: Arc<dyn Log> = match &a.kafka {
+        Some(b) => Arc::new(KafkaLog::new(KafkaConfig::new(b, "traceledger-projection"))?),
+        None => {
+            anyhow::ensure!(a.once, "without --kafka, `project` reads the embedded log of a stopped node: add --once");
+            let p = a.data.join("log");
+            Arc::new(EmbeddedLog::open(&p).with_context(|| format!("embedded log {}", p.display()))?)
+        }
+    };
+    let topics = Topics::with_prefix(&a.topic_prefix);
+    let mut projections = Projections::open(log, &a.data, &topics, keys, &names)?;
+    if a.once {
+        projections.drain()?;
+        let status = projections.status();
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&status)?);
+        } else {
+            for (name, s) in status.as_object().into_iter().flatten() {
+                println!("{name:<12} {s}");
+            }
+        }
+        projections.stop()?;
+        return Ok(0);
+    }
+    projections.start()?;
+    eprintln!("projecting {} on {} partitions; SIGTERM or Ctrl-C to stop", names.join(", "), projections.partitions);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(super::node::shutdown_signal());
+    projections.stop()?;
+    Ok(0)
+}

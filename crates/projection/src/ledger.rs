@@ -1,0 +1,308 @@
+//! The `ledger` read model: every accepted record by (tenant, seq) and by
+//! event id, each tenant's Merkle tree (tlog stored-hash layout) for
+//! inclusion and consistency proofs, and the signed checkpoints from
+//! `ledger.checkpoints` that the proofs are made against. What the query
+//! API serves an auditor, who checks it offline with public keys alone.
+
+use crate::{be_u64, tkey, Accepted, Error, Projection, Result, Store};
+use rocksdb::WriteBatch;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use traceledger_bundle::wire;
+use traceledger_core::checkpoint::{split_origin, Checkpoint};
+use traceledger_core::keys::Keyring;
+use traceledger_core::merkle::{self, HashReader, Proof};
+use traceledger_core::Hash;
+use traceledger_log::Log;
+use uuid::Uuid;
+
+const RECORDS: &str = "records";
+const EVENTS: &str = "events";
+const NODES: &str = "nodes";
+const CHECKPOINTS: &str = "checkpoints";
+const META: &str = "meta";
+
+/// The ledger projection.
+#[derive(Debug, Default)]
+pub struct Ledger;
+
+/// A tenant's stored Merkle hashes, with the ones of the batch being written.
+struct Nodes<'a> {
+    store: &'a Store,
+    tenant: &'a str,
+    pending: Option<&'a HashMap<u64, Hash>>,
+}
+
+impl HashReader for Nodes<'_> {
+    fn read_hashes(&self, indexes: &[u64]) -> std::result::Result<Vec<tlog_tiles::Hash>, tlog_tiles::Error> {
+        indexes
+            .iter()
+            .map(|&i| {
+                if let Some(h) = self.pending.and_then(|p| p.get(&i)) {
+                    return Ok((*h).into());
+                }
+                match self.store.get(NODES, &tkey(self.tenant, &i.to_be_bytes())) {
+                    Ok(Some(v)) => <[u8; 32]>::try_from(&v[..])
+                        .map(tlog_tiles::Hash)
+                        .map_err(|_| tlog_tiles::Error::IndexesNotInTree),
+                    _ => Err(tlog_tiles::Error::IndexesNotInTree),
+                }
+            })
+            .collect()
+    }
+}
+
+impl Projection for Ledger {
+    fn name(&self) -> &'static str {
+        "ledger"
+    }
+
+    fn column_families(&self) -> &'static [&'static str] {
+        &[RECORDS, EVENTS, NODES, CHECKPOINTS]
+    }
+
+    fn apply(&self, store: &Store, wb: &mut WriteBatch, records: &[Accepted<'_>]) -> Result<()> {
+        let mut pending: HashMap<String, HashMap<u64, Hash>> = HashMap::new();
+        for a in records {
+            let r = &a.record;
+            let tenant = &r.header.tenant_id;
+            let pend = pending.entry(tenant.clone()).or_default();
+            let nodes = merkle::append_leaf(r.header.seq, r.leaf_hash, &Nodes { store, tenant, pending: Some(pend) })?;
+            for (i, h) in &nodes {
+                wb.put_cf(store.cf(NODES)?, tkey(tenant, &i.to_be_bytes()), h.0);
+            }
+            pend.extend(nodes);
+            wb.put_cf(store.cf(RECORDS)?, tkey(tenant, &r.header.seq.to_be_bytes()), a.bytes);
+            wb.put_cf(store.cf(EVENTS)?, tkey(tenant, r.event.event_id.as_bytes()), r.header.seq.to_be_bytes());
+        }
+        Ok(())
+    }
+}
+
+/// A signed checkpoint held by the ledger model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Tree size.
+    pub size: u64,
+    /// Root.
+    pub root: Hash,
+    /// The signed note, as published.
+    pub note: String,
+}
+
+/// A stored checkpoint row: size (8 bytes), root (32), then the note
+/// (verified when stored).
+fn checkpoint_row(size: u64, root: &Hash, note: &str) -> Vec<u8> {
+    [&size.to_be_bytes()[..], &root.0, note.as_bytes()].concat()
+}
+
+fn parse_checkpoint(v: &[u8]) -> Result<StoredCheckpoint> {
+    let bad = || Error::Corrupt("checkpoint row".into());
+    let size = v.get(..8).and_then(be_u64).ok_or_else(bad)?;
+    let root = Hash(v.get(8..40).and_then(|b| b.try_into().ok()).ok_or_else(bad)?);
+    let note = String::from_utf8(v.get(40..).ok_or_else(bad)?.to_vec()).map_err(|_| bad())?;
+    Ok(StoredCheckpoint { size, root, note })
+}
+
+/// Reads of the ledger model.
+pub struct LedgerView<'a> {
+    store: &'a Store,
+}
+
+impl<'a> LedgerView<'a> {
+    /// A view over a ledger store.
+    pub fn new(store: &'a Store) -> Self {
+        LedgerView { store }
+    }
+
+    /// Records of the tenant's tree held here.
+    pub fn size(&self, tenant: &str) -> Result<u64> {
+        Ok(self.store.head(tenant)?.next_seq)
+    }
+
+    /// A record's wire bytes.
+    pub fn record(&self, tenant: &str, seq: u64) -> Result<Option<Vec<u8>>> {
+        self.store.get(RECORDS, &tkey(tenant, &seq.to_be_bytes()))
+    }
+
+    /// The seq of an event's record.
+    pub fn seq_of(&self, tenant: &str, event_id: Uuid) -> Result<Option<u64>> {
+        match self.store.get(EVENTS, &tkey(tenant, event_id.as_bytes()))? {
+            None => Ok(None),
+            Some(v) => be_u64(&v).map(Some).ok_or_else(|| Error::Corrupt("event index entry".into())),
+        }
+    }
+
+    /// Checkpoints of a tenant with size ≥ `min_size`, smallest first, at most `limit`.
+    pub fn checkpoints(&self, tenant: &str, min_size: u64, limit: usize) -> Result<Vec<StoredCheckpoint>> {
+        let prefix = tkey(tenant, &[]);
+        let from = tkey(tenant, &min_size.to_be_bytes());
+        let mut out = Vec::new();
+        for item in self.store.scan(CHECKPOINTS, &prefix, &from)?.take(limit) {
+            let (_, v) = item?;
+            out.push(parse_checkpoint(&v)?);
+        }
+        Ok(out)
+    }
+
+    /// The tenant's checkpoint of exactly `size`, if one was published.
+    pub fn checkpoint(&self, tenant: &str, size: u64) -> Result<Option<StoredCheckpoint>> {
+        match self.store.get(CHECKPOINTS, &tkey(tenant, &size.to_be_bytes()))? {
+            None => Ok(None),
+            Some(v) => parse_checkpoint(&v).map(Some),
+        }
+    }
+
+    /// The tenant's latest checkpoint that this model can prove against
+    /// (its size within the records held here).
+    pub fn latest_checkpoint(&self, tenant: &str) -> Result<Option<StoredCheckpoint>> {
+        let held = self.size(tenant)?;
+        let mut latest = None;
+        for c in self.checkpoints(tenant, 0, usize::MAX)? {
+            if c.size <= held {
+                latest = Some(c);
+            }
+        }
+        Ok(latest)
+    }
+
+    fn nodes<'n>(&'n self, tenant: &'n str) -> Nodes<'n> {
+        Nodes { store: self.store, tenant, pending: None }
+    }
+
+    /// The tree root of the tenant's first `size` records.
+    pub fn root(&self, tenant: &str, size: u64) -> Result<Hash> {
+        Ok(merkle::root_of(size, &self.nodes(tenant))?)
+    }
+
+    /// Inclusion proof of record `seq` in the tree of size `size`; the tree
+    /// must be held here, and a checkpoint at that size must agree with it.
+    pub fn inclusion_proof(&self, tenant: &str, seq: u64, size: u64) -> Result<Proof> {
+        self.check_size(tenant, size)?;
+        Ok(merkle::inclusion_proof_of(seq, size, &self.nodes(tenant))?)
+    }
+
+    /// Consistency proof between the trees of sizes `old` and `new`.
+    pub fn consistency_proof(&self, tenant: &str, old: u64, new: u64) -> Result<Proof> {
+        self.check_size(tenant, new)?;
+        Ok(merkle::consistency_proof_of(old, new, &self.nodes(tenant))?)
+    }
+
+    fn check_size(&self, tenant: &str, size: u64) -> Result<()> {
+        if let Some(c) = self.checkpoint(tenant, size)? {
+            let root = self.root(tenant, size)?;
+            if root != c.root {
+                return Err(Error::Corrupt(format!(
+                    "the signed checkpoint of {tenant} at size {size} does not match the records held here"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Counters of the checkpoint consumer.
+#[derive(Debug, Default)]
+pub struct CheckpointStats {
+    /// Checkpoints verified and stored.
+    pub stored: AtomicU64,
+    /// Checkpoints refused (undecodable, bad or untrusted signature,
+    /// fields that disagree with the signed note).
+    pub refused: AtomicU64,
+}
+
+/// Consumes `ledger.checkpoints` into the ledger model: each message's note
+/// is verified against the trusted keys and must say what the message's
+/// fields say; only then is it stored (by tenant and size).
+pub struct CheckpointRunner {
+    log: Arc<dyn Log>,
+    store: Arc<Store>,
+    topic: String,
+    keys: Keyring,
+    stats: Arc<CheckpointStats>,
+}
+
+impl CheckpointRunner {
+    /// A consumer of `topic` into `store` (the ledger model's).
+    pub fn new(log: Arc<dyn Log>, store: Arc<Store>, topic: &str, keys: Keyring) -> Self {
+        CheckpointRunner { log, store, topic: topic.to_string(), keys, stats: Arc::default() }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Arc<CheckpointStats> {
+        self.stats.clone()
+    }
+
+    fn offset_key(p: u32) -> Vec<u8> {
+        let mut k = b"checkpoint-offset/".to_vec();
+        k.extend_from_slice(&p.to_be_bytes());
+        k
+    }
+
+    fn offset(&self, p: u32) -> Result<u64> {
+        match self.store.get(META, &Self::offset_key(p))? {
+            None => Ok(0),
+            Some(v) => be_u64(&v).ok_or_else(|| Error::Corrupt("checkpoint offset".into())),
+        }
+    }
+
+    /// Consumes partition `p` up to its current end.
+    pub fn drain_partition(&self, p: u32) -> Result<()> {
+        let end = self.log.end_offset(&self.topic, p)?;
+        while self.offset(p)? < end {
+            self.step(p, Duration::from_millis(100))?;
+        }
+        Ok(())
+    }
+
+    /// Consumes partition `p` until `stop` is set.
+    pub fn run_partition(&self, p: u32, stop: &AtomicBool) -> Result<()> {
+        let mut backoff = Duration::from_millis(50);
+        while !stop.load(Ordering::Relaxed) {
+            match self.step(p, Duration::from_millis(100)) {
+                Ok(()) => backoff = Duration::from_millis(50),
+                Err(e) if e.is_retriable() => {
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn step(&self, p: u32, wait: Duration) -> Result<()> {
+        let from = self.offset(p)?;
+        let fetched = self.log.read(&self.topic, p, from, 1000, wait)?;
+        let Some(last) = fetched.last() else { return Ok(()) };
+        let mut wb = WriteBatch::default();
+        for f in &fetched {
+            match self.verified(&f.record.value) {
+                Some((tenant, size, root, note)) => {
+                    let row = checkpoint_row(size, &root, &note);
+                    wb.put_cf(self.store.cf(CHECKPOINTS)?, tkey(&tenant, &size.to_be_bytes()), row);
+                    self.stats.stored.fetch_add(1, Ordering::Relaxed);
+                }
+                None => {
+                    self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        wb.put_cf(self.store.cf(META)?, Self::offset_key(p), (last.offset + 1).to_be_bytes());
+        self.store.write(wb)
+    }
+
+    fn verified(&self, bytes: &[u8]) -> Option<(String, u64, Hash, String)> {
+        let m = wire::decode_checkpoint(bytes, usize::MAX).ok()?;
+        let (cp, _) = Checkpoint::open(m.note.as_bytes(), &self.keys).ok()?;
+        let (_, tenant) = split_origin(&cp.origin)?;
+        (tenant == m.tenant_id && cp.origin == m.origin && cp.size == m.size && cp.root == m.root).then_some((
+            m.tenant_id,
+            m.size,
+            m.root,
+            m.note,
+        ))
+    }
+}

@@ -1,0 +1,373 @@
+//! Read models projected from `ledger.sealed`.
+//!
+//! Each projection is its own consumer (group `traceledger-projection-NAME`)
+//! with its own RocksDB store under `DIR/projections/NAME`. A [`Runner`]
+//! reads a sealed partition, applies the acceptance rule of the core crate
+//! ([`traceledger_core::accept::judge`], plus a signature by a trusted key)
+//! per tenant, and hands the accepted records of each batch to the
+//! projection, which writes its rows into the same `WriteBatch` as the
+//! runner's own state: the next offset per partition, each tenant's accepted
+//! chain head and the leaf hash per (tenant, seq). So a record is applied
+//! exactly once, whatever is replayed after a crash: a replay is judged a
+//! duplicate, a rival record a fork, both counted and never applied.
+//!
+//! `rebuild` wipes a projection's store; it then projects from offset 0 to
+//! the same state (deterministic: nothing but the records goes in).
+
+pub mod ledger;
+pub mod sessions;
+
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use traceledger_bundle::wire;
+use traceledger_core::accept::{judge, signed_by, Verdict};
+use traceledger_core::keys::Keyring;
+use traceledger_core::seal::ChainHead;
+use traceledger_core::{Hash, SealedRecord};
+use traceledger_log::Log;
+
+const META: &str = "meta";
+const HEADS: &str = "heads";
+const LEAVES: &str = "leaves";
+
+/// Errors of a projection.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The log failed.
+    #[error(transparent)]
+    Log(#[from] traceledger_log::Error),
+    /// The projection's store failed.
+    #[error("projection store: {0}")]
+    Store(#[from] rocksdb::Error),
+    /// The store holds something it should not.
+    #[error("projection store is corrupt: {0}")]
+    Corrupt(String),
+    /// A proof or root could not be computed.
+    #[error(transparent)]
+    Core(#[from] traceledger_core::Error),
+}
+
+impl Error {
+    /// May retrying the same work later succeed?
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, Error::Log(e) if e.is_retriable())
+    }
+}
+
+/// Result with the projection [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `tenant \0 tail`: tenant ids never contain NUL, so a tenant's keys are one
+/// prefix range.
+pub fn tkey(tenant: &str, tail: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(tenant.len() + 1 + tail.len());
+    k.extend_from_slice(tenant.as_bytes());
+    k.push(0);
+    k.extend_from_slice(tail);
+    k
+}
+
+/// A read model: the rows it derives from accepted records.
+pub trait Projection: Send + Sync {
+    /// Name: its store directory and consumer group.
+    fn name(&self) -> &'static str;
+    /// Column families of its rows.
+    fn column_families(&self) -> &'static [&'static str];
+    /// Writes the rows of a batch of accepted records (in order; each
+    /// tenant's records contiguous in seq) into `wb`. It may read `store`
+    /// for rows of earlier batches; rows of this batch are not there yet.
+    fn apply(&self, store: &Store, wb: &mut WriteBatch, records: &[Accepted<'_>]) -> Result<()>;
+}
+
+/// An accepted record and the bytes it came as.
+pub struct Accepted<'a> {
+    /// The record.
+    pub record: SealedRecord,
+    /// Its wire bytes on `ledger.sealed`.
+    pub bytes: &'a [u8],
+}
+
+/// A stored (key, value).
+pub type Row = (Box<[u8]>, Box<[u8]>);
+
+/// A projection's RocksDB store: the runner's state and the projection's rows.
+pub struct Store {
+    db: DB,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (or creates) the store of `projection` in `path`.
+    pub fn open(path: &Path, projection: &dyn Projection) -> Result<Self> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_db_write_buffer_size(16 << 20);
+        let names = [META, HEADS, LEAVES].into_iter().chain(projection.column_families().iter().copied());
+        let cfs: Vec<_> = names.map(|n| ColumnFamilyDescriptor::new(n, Options::default())).collect();
+        Ok(Store { db: DB::open_cf_descriptors(&opts, path, cfs)?, path: path.to_path_buf() })
+    }
+
+    /// A column family by name.
+    pub fn cf(&self, name: &str) -> Result<&ColumnFamily> {
+        self.db.cf_handle(name).ok_or_else(|| Error::Corrupt(format!("missing column family {name}")))
+    }
+
+    /// A value.
+    pub fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(cf)?, key)?)
+    }
+
+    /// Rows of `cf` whose key starts with `prefix`, from `from` (inclusive,
+    /// itself under the prefix) on, in key order.
+    pub fn scan<'a>(
+        &'a self,
+        cf: &str,
+        prefix: &'a [u8],
+        from: &[u8],
+    ) -> Result<impl Iterator<Item = Result<Row>> + 'a> {
+        let it = self.db.iterator_cf(self.cf(cf)?, IteratorMode::From(from, Direction::Forward));
+        Ok(it.map_while(move |item| match item {
+            Err(e) => Some(Err(Error::from(e))),
+            Ok((k, v)) if k.starts_with(prefix) => Some(Ok((k, v))),
+            Ok(_) => None,
+        }))
+    }
+
+    /// Next offset to read on sealed partition `p`.
+    pub fn offset(&self, p: u32) -> Result<u64> {
+        match self.get(META, &offset_key(p))? {
+            None => Ok(0),
+            Some(v) => be_u64(&v).ok_or_else(|| Error::Corrupt("offset".into())),
+        }
+    }
+
+    /// A tenant's accepted chain head.
+    pub fn head(&self, tenant: &str) -> Result<ChainHead> {
+        match self.get(HEADS, tenant.as_bytes())? {
+            None => Ok(ChainHead::genesis(tenant)),
+            Some(v) if v.len() == 40 => Ok(ChainHead {
+                tenant_id: tenant.to_string(),
+                next_seq: be_u64(&v[..8]).unwrap_or_default(),
+                head: Hash(v[8..].try_into().unwrap_or_default()),
+            }),
+            Some(_) => Err(Error::Corrupt(format!("head of {tenant}"))),
+        }
+    }
+
+    /// Tenants with at least one accepted record, sorted.
+    pub fn tenants(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(HEADS)?, IteratorMode::Start) {
+            let (k, _) = item?;
+            out.push(String::from_utf8(k.to_vec()).map_err(|_| Error::Corrupt("tenant name".into()))?);
+        }
+        Ok(out)
+    }
+
+    fn leaf(&self, tenant: &str, seq: u64) -> Option<Hash> {
+        let v = self.db.get_pinned_cf(self.cf(LEAVES).ok()?, tkey(tenant, &seq.to_be_bytes())).ok()??;
+        Some(Hash(v[..].try_into().ok()?))
+    }
+
+    /// Writes a batch.
+    pub fn write(&self, wb: WriteBatch) -> Result<()> {
+        Ok(self.db.write(wb)?)
+    }
+
+    /// Where it lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn offset_key(p: u32) -> Vec<u8> {
+    let mut k = b"offset/".to_vec();
+    k.extend_from_slice(&p.to_be_bytes());
+    k
+}
+
+/// A big-endian u64 from 8 bytes.
+pub fn be_u64(b: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(b.try_into().ok()?))
+}
+
+/// What a runner saw, by verdict.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Records applied.
+    pub applied: AtomicU64,
+    /// Repeats of applied records (replays, republished outboxes).
+    pub duplicates: AtomicU64,
+    /// Rival records at an applied seq.
+    pub forks: AtomicU64,
+    /// Records past a missing seq.
+    pub gaps: AtomicU64,
+    /// Undecodable records, bad leaf hashes, untrusted signatures.
+    pub malformed: AtomicU64,
+}
+
+impl Stats {
+    /// A counter's value.
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs one projection over the sealed topic.
+pub struct Runner {
+    log: Arc<dyn Log>,
+    store: Arc<Store>,
+    projection: Arc<dyn Projection>,
+    topic: String,
+    keys: Keyring,
+    stats: Arc<Stats>,
+    poll: Duration,
+}
+
+impl Runner {
+    /// A runner of `projection` (its rows in `store`) over `topic`, admitting
+    /// records signed by `keys`.
+    pub fn new(
+        log: Arc<dyn Log>,
+        store: Arc<Store>,
+        projection: Arc<dyn Projection>,
+        topic: &str,
+        keys: Keyring,
+    ) -> Self {
+        Runner {
+            log,
+            store,
+            projection,
+            topic: topic.to_string(),
+            keys,
+            stats: Arc::default(),
+            poll: Duration::from_millis(100),
+        }
+    }
+
+    /// Its consumer group.
+    pub fn group(&self) -> String {
+        format!("traceledger-projection-{}", self.projection.name())
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Arc<Stats> {
+        self.stats.clone()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Records of partition `p` not yet projected.
+    pub fn lag(&self, p: u32) -> Result<u64> {
+        Ok(self.log.end_offset(&self.topic, p)?.saturating_sub(self.store.offset(p)?))
+    }
+
+    /// Projects partition `p` until `stop` is set; retriable log errors are
+    /// retried with backoff.
+    pub fn run_partition(&self, p: u32, stop: &AtomicBool) -> Result<()> {
+        let mut backoff = Duration::from_millis(50);
+        while !stop.load(Ordering::Relaxed) {
+            match self.step(p) {
+                Ok(_) => backoff = Duration::from_millis(50),
+                Err(e) if e.is_retriable() => {
+                    tracing::warn!(projection = self.projection.name(), partition = p, error = %e, "log unavailable; retrying");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Projects partition `p` up to its current end.
+    pub fn drain_partition(&self, p: u32) -> Result<()> {
+        let end = self.log.end_offset(&self.topic, p)?;
+        while self.store.offset(p)? < end {
+            self.step(p)?;
+        }
+        Ok(())
+    }
+
+    /// One batch: read, judge, apply, and commit rows and position together.
+    /// Returns the number of records read.
+    fn step(&self, p: u32) -> Result<usize> {
+        let from = self.store.offset(p)?;
+        let fetched = self.log.read(&self.topic, p, from, 1000, self.poll)?;
+        let Some(last) = fetched.last() else { return Ok(0) };
+        let next = last.offset + 1;
+        let mut heads: HashMap<String, ChainHead> = HashMap::new();
+        let mut leaves: HashMap<(String, u64), Hash> = HashMap::new();
+        let mut accepted = Vec::new();
+        for f in &fetched {
+            let Ok(r) = wire::decode_record(&f.record.value, usize::MAX) else {
+                Stats::add(&self.stats.malformed);
+                continue;
+            };
+            let tenant = r.header.tenant_id.clone();
+            let head = match heads.get_mut(&tenant) {
+                Some(h) => h,
+                None => heads.entry(tenant.clone()).or_insert(self.store.head(&tenant)?),
+            };
+            let verdict = judge(head, &r, |seq| {
+                leaves.get(&(tenant.clone(), seq)).copied().or_else(|| self.store.leaf(&tenant, seq))
+            });
+            let counter = match verdict {
+                Verdict::Accept if signed_by(&r, &self.keys) => None,
+                Verdict::Accept | Verdict::Malformed => Some(&self.stats.malformed),
+                Verdict::Duplicate => Some(&self.stats.duplicates),
+                Verdict::Fork => Some(&self.stats.forks),
+                Verdict::Gap => Some(&self.stats.gaps),
+            };
+            if let Some(c) = counter {
+                Stats::add(c);
+                continue;
+            }
+            head.advance(&r);
+            leaves.insert((tenant, r.header.seq), r.leaf_hash);
+            accepted.push(Accepted { record: r, bytes: &f.record.value });
+        }
+        let mut wb = WriteBatch::default();
+        self.projection.apply(&self.store, &mut wb, &accepted)?;
+        for ((t, seq), leaf) in &leaves {
+            wb.put_cf(self.store.cf(LEAVES)?, tkey(t, &seq.to_be_bytes()), leaf.0);
+        }
+        for (t, h) in &heads {
+            let mut v = h.next_seq.to_be_bytes().to_vec();
+            v.extend_from_slice(&h.head.0);
+            wb.put_cf(self.store.cf(HEADS)?, t.as_bytes(), v);
+        }
+        wb.put_cf(self.store.cf(META)?, offset_key(p), next.to_be_bytes());
+        self.store.write(wb)?;
+        self.stats.applied.fetch_add(accepted.len() as u64, Ordering::Relaxed);
+        // The group's committed offset is for lag monitoring by Kafka tools;
+        // the store's own offset (written with the rows) is authoritative.
+        if let Err(e) = self.log.commit(&self.group(), &self.topic, p, next) {
+            tracing::debug!(error = %e, "committing the projection's group offset");
+        }
+        Ok(fetched.len())
+    }
+}
+
+impl Stats {
+    fn add(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Deletes a projection's store so that it is rebuilt from offset 0.
+pub fn wipe(path: &Path) -> Result<()> {
+    if path.exists() {
+        DB::destroy(&Options::default(), path)?;
+        let _ = std::fs::remove_dir_all(path);
+    }
+    Ok(())
+}

@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,11 +12,14 @@ use std::time::{Duration, Instant};
 struct Up {
     child: Child,
     addr: String,
+    /// The bootstrap Owner key of tenant `tenant-0`.
+    key: String,
 }
 
 fn up(data: &Path) -> Up {
     let mut child = Command::new(env!("CARGO_BIN_EXE_traceledger"))
-        .args(["up", "--http", "127.0.0.1:0", "--partitions", "2", "--checkpoint-seconds", "1", "--data"])
+        .args(["up", "--http", "127.0.0.1:0", "--partitions", "2", "--checkpoint-seconds", "1", "--tenant", "tenant-0"])
+        .arg("--data")
         .arg(data)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -31,29 +33,13 @@ fn up(data: &Path) -> Up {
         .and_then(|r| r.split_whitespace().next())
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_string();
-    Up { child, addr }
+    let key = std::fs::read_to_string(data.join("bootstrap-owner.key")).expect("bootstrap key").trim().to_string();
+    Up { child, addr, key }
 }
 
-/// One HTTP/1.1 request; returns (status, content-type, body).
-fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> (u16, String, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).expect("write");
-    // The server may answer (413) before reading a large body.
-    let _ = s.write_all(body);
-    let mut resp = Vec::new();
-    let _ = s.read_to_end(&mut resp);
-    let text = String::from_utf8_lossy(&resp).into_owned();
-    let (headers, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = headers.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let ctype = headers
-        .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type:").map(|v| v.trim().to_string()))
-        .unwrap_or_default();
-    (status, ctype, body.to_string())
+/// One HTTP/1.1 request with the node's key; returns (status, content-type, body).
+fn http(node: &Up, method: &str, path: &str, body: &[u8]) -> (u16, String, String) {
+    common::http_as(&node.addr, Some(&node.key), method, path, body)
 }
 
 fn events(n: usize, seed: usize) -> Vec<serde_json::Value> {
@@ -61,7 +47,7 @@ fn events(n: usize, seed: usize) -> Vec<serde_json::Value> {
         .map(|i| {
             serde_json::json!({
                 "event_id": format!("00000000-0000-4000-8000-{:012x}", seed * 1_000_000 + i),
-                "tenant_id": format!("tenant-{}", i % 3),
+                "tenant_id": "tenant-0",
                 "agent_id": "agent-1",
                 "session_id": format!("s-{seed}"),
                 "step_index": i,
@@ -75,7 +61,7 @@ fn events(n: usize, seed: usize) -> Vec<serde_json::Value> {
 }
 
 fn health(addr: &str) -> serde_json::Value {
-    let (status, _, body) = http(addr, "GET", "/v1/health", b"");
+    let (status, _, body) = common::http_as(addr, None, "GET", "/v1/health", b"");
     assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).expect("health json")
 }
@@ -101,42 +87,58 @@ fn ingest_is_durable_idempotent_and_exportable() {
     let data = tempfile::tempdir().expect("tmp");
     let node = up(data.path());
     let batch = serde_json::to_vec(&events(20, 1)).expect("json");
-    let (status, _, body) = http(&node.addr, "POST", "/v1/events", &batch);
+    let (status, _, body) = http(&node, "POST", "/v1/events", &batch);
     assert_eq!((status, body.as_str()), (202, r#"{"accepted":20}"#));
     // A retry of the same batch is accepted and sealed once.
-    assert_eq!(http(&node.addr, "POST", "/v1/events", &batch).0, 202);
+    assert_eq!(http(&node, "POST", "/v1/events", &batch).0, 202);
 
     // A bad batch: every bad event named by index and field, none accepted.
     let mut bad = events(5, 2);
-    bad[1]["tenant_id"] = "no/slash".into();
+    bad[1]["agent_id"] = "".into();
     bad[3].as_object_mut().expect("object").remove("kind");
-    let (status, ctype, body) = http(&node.addr, "POST", "/v1/events", &serde_json::to_vec(&bad).expect("json"));
+    let (status, ctype, body) = http(&node, "POST", "/v1/events", &serde_json::to_vec(&bad).expect("json"));
     assert_eq!((status, ctype.as_str()), (400, "application/problem+json"), "{body}");
     let p: serde_json::Value = serde_json::from_str(&body).expect("problem");
     assert_eq!(p["status"], 400);
     let errs = p["errors"].as_array().expect("errors");
     assert_eq!(errs.iter().map(|e| e["index"].as_u64().expect("index")).collect::<Vec<_>>(), vec![1, 3]);
-    assert_eq!(errs[0]["field"], "tenant_id");
+    assert_eq!(errs[0]["field"], "agent_id");
     assert!(errs[1]["reason"].as_str().expect("reason").contains("kind"), "{body}");
 
-    let (status, ctype, body) = http(&node.addr, "POST", "/v1/events", b"{not json");
+    let (status, ctype, body) = http(&node, "POST", "/v1/events", b"{not json");
     assert_eq!((status, ctype.as_str()), (400, "application/problem+json"), "{body}");
     let huge = vec![b' '; (16 << 20) + 1];
-    let (status, ctype, _) = http(&node.addr, "POST", "/v1/events", &huge);
+    let (status, ctype, _) = http(&node, "POST", "/v1/events", &huge);
     assert_eq!((status, ctype.as_str()), (413, "application/problem+json"));
-    let (status, ctype, _) = http(&node.addr, "GET", "/v1/nowhere", b"");
+    let (status, ctype, _) = http(&node, "GET", "/v1/nowhere", b"");
     assert_eq!((status, ctype.as_str()), (404, "application/problem+json"));
+
+    // Ingest needs a key; a key ingests only its own tenant's events (a
+    // missing tenant_id is the key's), and a batch naming another tenant is
+    // refused whole, by index.
+    let (status, ctype, body) = common::http_as(&node.addr, None, "POST", "/v1/events", &batch);
+    assert_eq!((status, ctype.as_str()), (401, "application/problem+json"), "{body}");
+    let (status, _, _) = common::http_as(&node.addr, Some("tlk_live_not-a-key"), "POST", "/v1/events", &batch);
+    assert_eq!(status, 401);
+    let mut mixed = events(3, 4);
+    mixed[2]["tenant_id"] = "tenant-1".into();
+    mixed[0].as_object_mut().expect("object").remove("tenant_id");
+    let (status, _, body) = http(&node, "POST", "/v1/events", &serde_json::to_vec(&mixed).expect("json"));
+    assert_eq!(status, 403, "{body}");
+    let p: serde_json::Value = serde_json::from_str(&body).expect("problem");
+    assert_eq!(p["errors"][0]["index"], 2);
+    assert_eq!(p["errors"][0]["field"], "tenant_id");
 
     // A 202 means durable: kill -9 right after it loses nothing.
     let batch2 = serde_json::to_vec(&events(30, 3)).expect("json");
-    assert_eq!(http(&node.addr, "POST", "/v1/events", &batch2).0, 202);
+    assert_eq!(http(&node, "POST", "/v1/events", &batch2).0, 202);
     let mut child = node.child;
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
 
     let node = up(data.path());
     // The client retries after the crash: still no duplicate.
-    assert_eq!(http(&node.addr, "POST", "/v1/events", &batch2).0, 202);
+    assert_eq!(http(&node, "POST", "/v1/events", &batch2).0, 202);
     settle(&node.addr);
     assert_eq!(health(&node.addr)["status"], "ok");
     sigterm(node);

@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
+use traceledger_api::keys::Role;
 use traceledger_bundle::{read_signing_key, write_signing_key};
 use traceledger_core::keys::SigningKey;
 
@@ -12,6 +13,34 @@ pub enum KeysCommand {
     Generate(GenerateArgs),
     /// Print the verifier key of a signing key file.
     Show(ShowArgs),
+    /// Create an API key on a stopped node's data directory (the API makes
+    /// them on a running one); prints the secret once.
+    Create(CreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Data directory of the node.
+    #[arg(long, env = "TRACELEDGER_DATA", default_value = ".data")]
+    data: PathBuf,
+    /// Tenant the key belongs to.
+    #[arg(long)]
+    tenant: String,
+    /// Role: owner, admin, member, viewer or auditor.
+    #[arg(long)]
+    role: String,
+    /// Environment tag in the key's prefix (`tlk_<env>_…`).
+    #[arg(long, default_value = "live")]
+    env: String,
+    /// A label.
+    #[arg(long, default_value = "")]
+    name: String,
+    /// Expires after this many days.
+    #[arg(long)]
+    expires_in_days: Option<u32>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -51,6 +80,36 @@ pub fn run(c: KeysCommand) -> anyhow::Result<u8> {
                 eprintln!("wrote signing key {} (mode 0600) and {}", a.out.display(), pub_path.display());
                 eprintln!("verifier key (give this to auditors; it is public):");
                 println!("{vkey}");
+            }
+            Ok(0)
+        }
+        KeysCommand::Create(a) => {
+            let role = Role::parse(&a.role)
+                .with_context(|| format!("--role `{}`: one of owner, admin, member, viewer, auditor", a.role))?;
+            anyhow::ensure!(
+                traceledger_core::event::is_valid_tenant_id(&a.tenant),
+                "--tenant `{}`: must be 1-128 characters of [A-Za-z0-9._-], not starting with '.'",
+                a.tenant
+            );
+            anyhow::ensure!(
+                !a.env.is_empty() && a.env.chars().all(|c| c.is_ascii_alphanumeric()),
+                "--env `{}`: letters and digits only",
+                a.env
+            );
+            let keys = super::node::open_keys(&a.data)?;
+            let now = super::now().0;
+            let expires = a.expires_in_days.map(|d| now + i64::from(d) * 86_400_000_000);
+            let (secret, info) = keys.create(&a.tenant, role, &a.env, &a.name, now, expires)?;
+            if a.json {
+                println!("{}", serde_json::json!({"secret": secret, "key": info}));
+            } else {
+                eprintln!(
+                    "created API key {} ({} of tenant `{}`); the secret is shown once:",
+                    info.id,
+                    role.name(),
+                    a.tenant
+                );
+                println!("{secret}");
             }
             Ok(0)
         }

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use traceledger_api::keys::{KeyStore, Permission, Role};
+use traceledger_api::{authenticate, ApiState, Principal};
 use traceledger_bundle::{read_signing_key, wire, write_signing_key};
 use traceledger_core::keys::SigningKey;
 use traceledger_core::seal::Sealer;
@@ -93,12 +95,55 @@ pub fn node_key(data: &Path, name: &str) -> anyhow::Result<SigningKey> {
     Ok(k)
 }
 
+/// The API key store of a data directory (`DATA/api/keys`).
+pub fn open_keys(data: &Path) -> anyhow::Result<KeyStore> {
+    let p = data.join("api").join("keys");
+    std::fs::create_dir_all(&p).with_context(|| p.display().to_string())?;
+    KeyStore::open(&p)
+        .with_context(|| format!("API key store {} (is a node running on this data directory?)", p.display()))
+}
+
+/// On a node's first start: an Owner key for `tenant`, printed once and
+/// written to `DATA/bootstrap-owner.key` (0600). Nothing when keys exist.
+pub fn bootstrap_owner(keys: &KeyStore, data: &Path, tenant: &str) -> anyhow::Result<()> {
+    if !keys.is_empty()? {
+        return Ok(());
+    }
+    anyhow::ensure!(
+        traceledger_core::event::is_valid_tenant_id(tenant),
+        "--tenant `{tenant}`: must be 1-128 characters of [A-Za-z0-9._-], not starting with '.'"
+    );
+    let (secret, info) = keys.create(tenant, Role::Owner, "live", "bootstrap owner", super::now().0, None)?;
+    let path = data.join("bootstrap-owner.key");
+    write_secret(&path, &secret)?;
+    eprintln!("created the owner API key {} of tenant `{tenant}`; it is shown once:", info.id);
+    eprintln!("  {secret}");
+    eprintln!("  (also in {}, mode 0600; delete it once stored elsewhere)", path.display());
+    Ok(())
+}
+
+/// Writes a secret to a new file readable by the owner only.
+pub fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| path.display().to_string())?;
+    f.write_all(format!("{secret}\n").as_bytes())?;
+    Ok(())
+}
+
 /// A running node.
 pub struct Node {
     pub log: Arc<dyn Log>,
     pub seq: Arc<Sequencer>,
     pub key: SigningKey,
     pub cfg: Config,
+    /// API keys (`DATA/api/keys`).
+    pub keys: Arc<KeyStore>,
     stop: Arc<AtomicBool>,
     alive: Arc<AtomicUsize>,
     threads: Vec<std::thread::JoinHandle<traceledger_sequencer::Result<()>>>,
@@ -119,6 +164,7 @@ impl Node {
         let store_path = a.data.join("ledger");
         let store = Arc::new(Store::open(&store_path).with_context(|| format!("ledger {}", store_path.display()))?);
         let cfg = a.config()?;
+        let keys = Arc::new(open_keys(&a.data)?);
         let seq = Arc::new(Sequencer::new(log.clone(), store, Sealer::new(key.clone(), "default/v1"), cfg.clone())?);
         let stop = Arc::new(AtomicBool::new(false));
         let alive = Arc::new(AtomicUsize::new(seq.partitions() as usize));
@@ -136,7 +182,7 @@ impl Node {
             })?;
             threads.push(t);
         }
-        Ok(Node { log, seq, key, cfg, stop, alive, threads })
+        Ok(Node { log, seq, key, cfg, keys, stop, alive, threads })
     }
 
     /// Are all sequencer threads alive?
@@ -235,7 +281,10 @@ pub type StatusFn = Arc<dyn Fn() -> Value + Send + Sync>;
 /// `POST /v1/events`: a JSON array of events. All or nothing: if any event
 /// is invalid, none is accepted and every bad one is listed by index and
 /// field. A 202 means the events are durable in the log.
-async fn ingest(State(app): State<App>, req: Request) -> Response {
+async fn ingest(State(app): State<App>, who: Principal, req: Request) -> Response {
+    if let Err(r) = who.require(Permission::Ingest) {
+        return r;
+    }
     let body: Bytes = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
         Ok(b) => b,
         Err(_) => {
@@ -260,8 +309,24 @@ async fn ingest(State(app): State<App>, req: Request) -> Response {
     };
     let mut events = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
+    let mut foreign = Vec::new();
     for (i, raw) in items.iter().enumerate() {
-        match TraceEvent::from_json(raw.get().as_bytes()) {
+        // An event may omit its tenant: it is the key's. One that names
+        // another tenant is refused, by index.
+        let mut v: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+        if let Some(obj) = v.as_object_mut() {
+            match obj.get("tenant_id") {
+                None => {
+                    obj.insert("tenant_id".into(), Value::String(who.tenant().to_string()));
+                }
+                Some(t) if t.as_str() != Some(who.tenant()) => {
+                    foreign.push(json!({"index": i, "field": "tenant_id", "reason": format!("this key belongs to tenant `{}`", who.tenant())}));
+                    continue;
+                }
+                Some(_) => {}
+            }
+        }
+        match TraceEvent::from_json(v.to_string().as_bytes()) {
             Ok(ev) => {
                 let size = wire::encode_event(&ev).len();
                 if size > wire::DEFAULT_MAX_MESSAGE {
@@ -274,6 +339,14 @@ async fn ingest(State(app): State<App>, req: Request) -> Response {
             }
             Err(e) => errors.push(json!({"index": i, "field": "", "reason": e.to_string()})),
         }
+    }
+    if !foreign.is_empty() {
+        return problem(
+            StatusCode::FORBIDDEN,
+            "Another tenant's events",
+            format!("{} of {} events name another tenant; none were accepted", foreign.len(), items.len()),
+            json!({ "errors": foreign }),
+        );
     }
     if !errors.is_empty() {
         return problem(
@@ -335,7 +408,9 @@ async fn not_found(req: Request) -> Response {
 }
 
 /// The HTTP routes of a node.
-pub fn router(node: &Node, extra: Option<StatusFn>) -> Router {
+/// `api`, when given, adds the query routes. Every route but
+/// `/v1/health` needs an API key.
+pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>) -> Router {
     let (alive, n) = (node.alive.clone(), node.threads.len());
     let shared = NodeShared {
         log: node.log.clone(),
@@ -346,11 +421,13 @@ pub fn router(node: &Node, extra: Option<StatusFn>) -> Router {
         seq: node.seq.clone(),
         extra,
     };
-    Router::new()
-        .route("/v1/events", post(ingest))
-        .route("/v1/health", get(health))
-        .fallback(not_found)
-        .with_state(App { node: Arc::new(shared) })
+    let shared = Arc::new(shared);
+    let mut authed = Router::new().route("/v1/events", post(ingest)).with_state(App { node: shared.clone() });
+    if let Some(api) = api {
+        authed = authed.merge(traceledger_api::router(api));
+    }
+    let authed = authed.route_layer(axum::middleware::from_fn_with_state(node.keys.clone(), authenticate));
+    Router::new().route("/v1/health", get(health)).with_state(App { node: shared }).merge(authed).fallback(not_found)
 }
 
 /// Binds `addr` (port 0 picks a free port) and prints the address.
@@ -358,7 +435,7 @@ pub fn bind(addr: SocketAddr) -> anyhow::Result<(std::net::TcpListener, SocketAd
     let listener = std::net::TcpListener::bind(addr).with_context(|| format!("bind {addr}"))?;
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
-    println!("listening on http://{local} (POST /v1/events, GET /v1/health)");
+    println!("listening on http://{local} (POST /v1/events, GET /v1/health, the query API under /v1; see docs/api.md)");
     Ok((listener, local))
 }
 

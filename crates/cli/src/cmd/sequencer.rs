@@ -27,7 +27,7 @@ pub fn run(a: SequencerArgs) -> anyhow::Result<u8> {
     match a.http {
         Some(addr) => {
             let (listener, _) = super::node::bind(addr)?;
-            rt.block_on(serve(router(&node, None), listener, shutdown_signal()))?
+            rt.block_on(serve(router(&node, None, None), listener, shutdown_signal()))?
         }
         None => rt.block_on(shutdown_signal()),
     }

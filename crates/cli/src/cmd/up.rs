@@ -11,7 +11,9 @@ use anyhow::Context;
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use traceledger_api::ApiState;
 use traceledger_bundle::KeyringEntry;
 use traceledger_core::event::StatusCode;
 use traceledger_core::keys::SigningKey;
@@ -30,6 +32,12 @@ pub struct UpArgs {
     /// With --demo: exit once the demo is done instead of serving.
     #[arg(long, requires = "demo")]
     once: bool,
+    /// Tenant of the Owner API key created on the first start.
+    #[arg(long, default_value = "default")]
+    tenant: String,
+    /// A session with no agent_end for this many seconds is incomplete.
+    #[arg(long, default_value_t = 600)]
+    session_timeout_seconds: u64,
     /// Demo fleet: tenants.
     #[arg(long, default_value_t = 3)]
     tenants: usize,
@@ -49,7 +57,18 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     projections.start()?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-    let app = router(&node, Some(projections.status_fn()));
+    super::node::bootstrap_owner(&node.keys, &a.node.data, &a.tenant)?;
+    let api = match (projections.store("ledger"), projections.store("sessions")) {
+        (Some(ledger), Some(sessions)) => Some(Arc::new(ApiState {
+            keys: node.keys.clone(),
+            ledger,
+            sessions,
+            env: "live".into(),
+            session_timeout_micros: (a.session_timeout_seconds as i64).saturating_mul(1_000_000),
+        })),
+        _ => None,
+    };
+    let app = router(&node, Some(projections.status_fn()), api);
     let (listener, local) = super::node::bind(a.http)?;
     let server = rt.spawn(serve(app, listener, async move {
         tokio::select! { _ = shutdown_signal() => {}, _ = done_rx => {} }

@@ -1,0 +1,332 @@
+//! API keys: `tlk_<env>_` and 32 random bytes (base64url), shown once at
+//! creation; at rest only their SHA-256. A presented key is hashed, looked
+//! up by hash, and the stored hash compared to the computed one in constant
+//! time. Each key belongs to one tenant and has one role; keys expire,
+//! can be revoked, and rotation issues a new key while the old one keeps
+//! working for an overlap window.
+
+use base64::Engine;
+use rand::RngCore;
+use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, DB};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use subtle::ConstantTimeEq;
+
+const KEYS: &str = "keys";
+const IDS: &str = "ids";
+
+/// The five roles, least privileged last but one (Auditor is read-only
+/// with evidence rights; Viewer sees no content).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything, tenant settings included.
+    Owner,
+    /// Keys and policies, ingest, reads.
+    Admin,
+    /// Ingest and reads.
+    Member,
+    /// Reads, with content redacted.
+    Viewer,
+    /// Read-only: records with content, proofs, exports, reports, access log.
+    Auditor,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 5] = [Role::Owner, Role::Admin, Role::Member, Role::Viewer, Role::Auditor];
+
+    /// Parses a role name.
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.name() == s)
+    }
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+            Role::Viewer => "viewer",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    /// Does the role have `p`? The permission matrix (docs/api.md).
+    pub fn can(self, p: Permission) -> bool {
+        use Permission::*;
+        match self {
+            Role::Owner => true,
+            Role::Admin => !matches!(p, TenantSettings),
+            Role::Member => matches!(p, Ingest | Read | ReadContent | Proofs),
+            Role::Viewer => matches!(p, Read),
+            Role::Auditor => matches!(p, Read | ReadContent | Proofs | Export | AccessLog),
+        }
+    }
+}
+
+/// What a request needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Send events.
+    Ingest,
+    /// Read sessions, records (content redacted unless ReadContent), checkpoints.
+    Read,
+    /// See content fields (input, output, reasoning, tool arguments/results).
+    ReadContent,
+    /// Inclusion and consistency proofs.
+    Proofs,
+    /// Export bundles.
+    Export,
+    /// Create, list, rotate and revoke API keys.
+    ManageKeys,
+    /// Read the access log.
+    AccessLog,
+    /// Tenant settings (retention, providers).
+    TenantSettings,
+}
+
+/// A stored key (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    /// Public id: the prefix and the last four characters, e.g. `tlk_live_…Qx3w`.
+    pub id: String,
+    /// Tenant it belongs to.
+    pub tenant: String,
+    /// Role.
+    pub role: Role,
+    /// Free-form label.
+    pub name: String,
+    /// Created, µs since the epoch.
+    pub created_at: i64,
+    /// Stops working at, µs.
+    pub expires_at: Option<i64>,
+    /// Revoked at, µs.
+    pub revoked_at: Option<i64>,
+    /// The key this one replaced by rotation.
+    pub rotated_from: Option<String>,
+}
+
+impl KeyInfo {
+    /// Does the key work at `now`?
+    pub fn active(&self, now: i64) -> bool {
+        self.revoked_at.is_none_or(|t| now < t) && self.expires_at.is_none_or(|t| now < t)
+    }
+}
+
+/// Key store errors.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// Storage failed.
+    #[error("key store: {0}")]
+    Store(#[from] rocksdb::Error),
+    /// Stored data that does not parse.
+    #[error("key store is corrupt: {0}")]
+    Corrupt(String),
+    /// No such key.
+    #[error("no key `{0}`")]
+    NotFound(String),
+}
+
+/// The API keys of a node (`DATA/api/keys`).
+pub struct KeyStore {
+    db: DB,
+}
+
+fn digest(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+impl KeyStore {
+    /// Opens (or creates) the store.
+    pub fn open(path: &Path) -> Result<Self, KeyError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let cfs = [KEYS, IDS].map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
+        Ok(KeyStore { db: DB::open_cf_descriptors(&opts, path, cfs)? })
+    }
+
+    fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, KeyError> {
+        self.db.cf_handle(name).ok_or_else(|| KeyError::Corrupt(format!("missing column family {name}")))
+    }
+
+    /// Creates a key; returns the secret (shown once) and its info.
+    pub fn create(
+        &self,
+        tenant: &str,
+        role: Role,
+        env: &str,
+        name: &str,
+        now: i64,
+        expires_at: Option<i64>,
+    ) -> Result<(String, KeyInfo), KeyError> {
+        let mut raw = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut raw);
+        let secret = format!("tlk_{env}_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw));
+        let id = format!("tlk_{env}_…{}", &secret[secret.len() - 4..]);
+        let info = KeyInfo {
+            id: id.clone(),
+            tenant: tenant.to_string(),
+            role,
+            name: name.to_string(),
+            created_at: now,
+            expires_at,
+            revoked_at: None,
+            rotated_from: None,
+        };
+        self.put(&digest(&secret), &info)?;
+        Ok((secret, info))
+    }
+
+    fn put(&self, hash: &[u8; 32], info: &KeyInfo) -> Result<(), KeyError> {
+        let v = serde_json::to_vec(info).map_err(|e| KeyError::Corrupt(e.to_string()))?;
+        let mut wb = rocksdb::WriteBatch::default();
+        wb.put_cf(self.cf(KEYS)?, hash, v);
+        wb.put_cf(self.cf(IDS)?, info.id.as_bytes(), hash);
+        let mut wo = rocksdb::WriteOptions::default();
+        wo.set_sync(true);
+        Ok(self.db.write_opt(wb, &wo)?)
+    }
+
+    /// The key a request presents, if it exists and works at `now`.
+    pub fn authenticate(&self, presented: &str, now: i64) -> Result<Option<KeyInfo>, KeyError> {
+        let hash = digest(presented);
+        // Found by its hash; the stored hash is compared again in constant
+        // time, so no timing difference depends on how much of it matched.
+        let Some(stored_info) = self.db.get_cf(self.cf(KEYS)?, hash)? else { return Ok(None) };
+        let info: KeyInfo = serde_json::from_slice(&stored_info).map_err(|e| KeyError::Corrupt(e.to_string()))?;
+        let Some(stored_hash) = self.db.get_cf(self.cf(IDS)?, info.id.as_bytes())? else { return Ok(None) };
+        if !bool::from(stored_hash.as_slice().ct_eq(&hash)) {
+            return Ok(None);
+        }
+        Ok(info.active(now).then_some(info))
+    }
+
+    fn by_id(&self, id: &str) -> Result<([u8; 32], KeyInfo), KeyError> {
+        let hash = self.db.get_cf(self.cf(IDS)?, id.as_bytes())?.ok_or_else(|| KeyError::NotFound(id.to_string()))?;
+        let hash: [u8; 32] = hash.try_into().map_err(|_| KeyError::Corrupt("key hash".into()))?;
+        let v = self.db.get_cf(self.cf(KEYS)?, hash)?.ok_or_else(|| KeyError::NotFound(id.to_string()))?;
+        let info = serde_json::from_slice(&v).map_err(|e| KeyError::Corrupt(e.to_string()))?;
+        Ok((hash, info))
+    }
+
+    /// The keys of a tenant (ids and metadata only), oldest first.
+    pub fn list(&self, tenant: &str) -> Result<Vec<KeyInfo>, KeyError> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(KEYS)?, IteratorMode::Start) {
+            let (_, v) = item?;
+            let info: KeyInfo = serde_json::from_slice(&v).map_err(|e| KeyError::Corrupt(e.to_string()))?;
+            if info.tenant == tenant {
+                out.push(info);
+            }
+        }
+        out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// A key of `tenant` by id (another tenant's key is not found).
+    pub fn get(&self, tenant: &str, id: &str) -> Result<KeyInfo, KeyError> {
+        let (_, info) = self.by_id(id)?;
+        if info.tenant != tenant {
+            return Err(KeyError::NotFound(id.to_string()));
+        }
+        Ok(info)
+    }
+
+    /// Revokes a key of `tenant` at `at`.
+    pub fn revoke(&self, tenant: &str, id: &str, at: i64) -> Result<KeyInfo, KeyError> {
+        let (hash, mut info) = self.by_id(id)?;
+        if info.tenant != tenant {
+            return Err(KeyError::NotFound(id.to_string()));
+        }
+        info.revoked_at = Some(info.revoked_at.map_or(at, |t| t.min(at)));
+        self.put(&hash, &info)?;
+        Ok(info)
+    }
+
+    /// Rotates a key of `tenant`: a new key with the same role, and the old
+    /// one revoked `overlap` µs from `now`. Returns the new secret and info.
+    pub fn rotate(
+        &self,
+        tenant: &str,
+        id: &str,
+        env: &str,
+        now: i64,
+        overlap: i64,
+    ) -> Result<(String, KeyInfo), KeyError> {
+        let old = self.get(tenant, id)?;
+        let (secret, mut info) = self.create(tenant, old.role, env, &old.name, now, old.expires_at)?;
+        info.rotated_from = Some(old.id.clone());
+        self.put(&digest(&secret), &info)?;
+        self.revoke(tenant, id, now.saturating_add(overlap))?;
+        Ok((secret, info))
+    }
+
+    /// Is there any key at all (for the bootstrap)?
+    pub fn is_empty(&self) -> Result<bool, KeyError> {
+        Ok(self.db.iterator_cf(self.cf(KEYS)?, IteratorMode::Start).next().is_none())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_works_until_revoked_or_expired_and_only_as_itself() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ks = KeyStore::open(dir.path()).expect("open");
+        let (secret, info) = ks.create("acme", Role::Member, "test", "ci", 100, Some(1_000)).expect("create");
+        assert!(secret.starts_with("tlk_test_") && secret.len() == "tlk_test_".len() + 43);
+        assert!(info.id.starts_with("tlk_test_…") && info.id.ends_with(&secret[secret.len() - 4..]));
+        assert_eq!(ks.authenticate(&secret, 200).expect("auth"), Some(info.clone()));
+        assert_eq!(ks.authenticate(&secret, 1_000).expect("auth"), None, "expired");
+        let mut wrong = secret.clone();
+        wrong.pop();
+        wrong.push('A');
+        assert_eq!(ks.authenticate(&wrong, 200).expect("auth"), None);
+        assert!(matches!(ks.revoke("globex", &info.id, 300), Err(KeyError::NotFound(_))), "other tenants cannot");
+        ks.revoke("acme", &info.id, 300).expect("revoke");
+        assert_eq!(ks.authenticate(&secret, 299).expect("auth").map(|i| i.id), Some(info.id.clone()));
+        assert_eq!(ks.authenticate(&secret, 300).expect("auth"), None, "revoked");
+        // Nothing at rest holds the secret.
+        drop(ks);
+        for entry in std::fs::read_dir(dir.path()).expect("dir") {
+            let bytes = std::fs::read(entry.expect("entry").path()).unwrap_or_default();
+            assert!(!bytes.windows(20).any(|w| w == &secret.as_bytes()[9..29]), "the secret is stored nowhere");
+        }
+    }
+
+    #[test]
+    fn rotation_overlaps_then_retires_the_old_key() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ks = KeyStore::open(dir.path()).expect("open");
+        let (old, info) = ks.create("acme", Role::Admin, "live", "deploy", 0, None).expect("create");
+        let (new, new_info) = ks.rotate("acme", &info.id, "live", 10, 50).expect("rotate");
+        assert_eq!(new_info.role, Role::Admin);
+        assert_eq!(new_info.rotated_from.as_deref(), Some(info.id.as_str()));
+        assert!(ks.authenticate(&old, 59).expect("auth").is_some(), "old key works during the overlap");
+        assert!(ks.authenticate(&old, 60).expect("auth").is_none());
+        assert!(ks.authenticate(&new, 60).expect("auth").is_some());
+        assert_eq!(ks.list("acme").expect("list").len(), 2);
+        assert!(ks.list("globex").expect("list").is_empty());
+    }
+
+    #[test]
+    fn the_matrix_is_least_privilege() {
+        use Permission::*;
+        let all = [Ingest, Read, ReadContent, Proofs, Export, ManageKeys, AccessLog, TenantSettings];
+        let grants = |r: Role| all.iter().filter(|p| r.can(**p)).count();
+        assert_eq!(grants(Role::Owner), all.len());
+        assert!(!Role::Admin.can(TenantSettings) && Role::Admin.can(ManageKeys));
+        assert!(!Role::Auditor.can(Ingest) && !Role::Auditor.can(ManageKeys) && Role::Auditor.can(Export));
+        assert!(!Role::Viewer.can(ReadContent) && Role::Viewer.can(Read));
+        assert_eq!(grants(Role::Viewer), 1);
+        assert!(!Role::Member.can(ManageKeys) && Role::Member.can(Ingest));
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.name()), Some(r));
+        }
+    }
+}

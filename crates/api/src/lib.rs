@@ -1,0 +1,575 @@
+//! The query API (`/v1`, JSON): sessions and their decision chains,
+//! records, inclusion and consistency proofs against signed checkpoints,
+//! and API keys — behind API keys with five roles.
+//!
+//! A key belongs to one tenant, and no route takes a tenant: every read is
+//! of the key's tenant, so another tenant's data is not found (404) rather
+//! than forbidden — its existence is not disclosed. Errors are RFC 9457
+//! `application/problem+json` naming the failing field. The permission
+//! matrix is [`keys::Role::can`] (documented in docs/api.md).
+
+// Handlers' helpers return the error response itself (`Result<_, Response>`):
+// built once, on the failing path only, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
+pub mod keys;
+
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use keys::{KeyInfo, KeyStore, Permission, Role};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use traceledger_bundle::wire;
+use traceledger_core::event::Timestamp;
+use traceledger_core::SealedRecord;
+use traceledger_projection::ledger::{LedgerView, StoredCheckpoint};
+use traceledger_projection::sessions::{Completeness, Filter, SessionsView};
+use traceledger_projection::Store;
+
+/// Longest page of a list.
+pub const MAX_LIMIT: usize = 1000;
+
+/// What the routes read.
+pub struct ApiState {
+    /// API keys.
+    pub keys: Arc<KeyStore>,
+    /// The ledger model's store.
+    pub ledger: Arc<Store>,
+    /// The sessions model's store.
+    pub sessions: Arc<Store>,
+    /// Environment tag of keys created through the API (`live`, `test`).
+    pub env: String,
+    /// A session with no `agent_end` for this long is incomplete (µs).
+    pub session_timeout_micros: i64,
+}
+
+type Shared = Arc<ApiState>;
+
+/// An RFC 9457 problem: status, title, detail, and extra members.
+pub fn problem(status: StatusCode, title: &str, detail: impl Into<String>, extra: Value) -> Response {
+    let mut body = json!({
+        "type": "about:blank",
+        "title": title,
+        "status": status.as_u16(),
+        "detail": detail.into(),
+    });
+    if let (Some(b), Value::Object(more)) = (body.as_object_mut(), extra) {
+        b.extend(more);
+    }
+    let mut r = (status, Json(body)).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    r
+}
+
+/// A 400 naming the query or body field at fault.
+pub fn bad_field(field: &str, detail: impl Into<String>) -> Response {
+    problem(StatusCode::BAD_REQUEST, "Invalid request", detail, json!({ "field": field }))
+}
+
+fn not_found(what: impl Into<String>) -> Response {
+    problem(StatusCode::NOT_FOUND, "Not found", what, json!({}))
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "query failed");
+    problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", e.to_string(), json!({}))
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
+/// The authenticated caller: the key's tenant and role.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The key.
+    pub key: KeyInfo,
+}
+
+impl Principal {
+    /// The key's tenant.
+    pub fn tenant(&self) -> &str {
+        &self.key.tenant
+    }
+
+    /// A 403 unless the role has `p`.
+    pub fn require(&self, p: Permission) -> Result<(), Response> {
+        if self.key.role.can(p) {
+            Ok(())
+        } else {
+            Err(problem(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                format!("role `{}` does not have the `{p:?}` permission", self.key.role.name()),
+                json!({ "role": self.key.role.name(), "permission": format!("{p:?}") }),
+            ))
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Principal>().cloned().ok_or_else(|| unauthorized("no API key"))
+    }
+}
+
+fn unauthorized(detail: &str) -> Response {
+    let mut r = problem(StatusCode::UNAUTHORIZED, "Unauthorized", detail, json!({}));
+    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"traceledger\""));
+    r
+}
+
+/// Middleware: `Authorization: Bearer <key>` → a [`Principal`] in the
+/// request, or 401. The key is never logged.
+pub async fn authenticate(State(keys): State<Arc<KeyStore>>, mut req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .map(str::to_string);
+    let Some(presented) = presented else {
+        return unauthorized("send an API key as `Authorization: Bearer tlk_…`");
+    };
+    let found = tokio::task::spawn_blocking(move || keys.authenticate(&presented, now_micros())).await;
+    match found {
+        Ok(Ok(Some(key))) => {
+            req.extensions_mut().insert(Principal { key });
+            next.run(req).await
+        }
+        Ok(Ok(None)) => unauthorized("the API key is unknown, revoked or expired"),
+        Ok(Err(e)) => internal(e),
+        Err(e) => internal(e),
+    }
+}
+
+/// The query routes (all need a key; mount [`authenticate`] around them).
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/v1/whoami", get(whoami))
+        .route("/v1/sessions", get(list_sessions))
+        .route("/v1/sessions/{session_id}", get(get_session))
+        .route("/v1/records/{seq}", get(record_by_seq))
+        .route("/v1/records/by-event/{event_id}", get(record_by_event))
+        .route("/v1/proofs/inclusion", get(inclusion))
+        .route("/v1/proofs/consistency", get(consistency))
+        .route("/v1/checkpoints", get(checkpoints))
+        .route("/v1/checkpoints/latest", get(latest_checkpoint))
+        .route("/v1/keys", get(list_keys).post(create_key))
+        .route("/v1/keys/{id}", axum::routing::delete(revoke_key))
+        .route("/v1/keys/{id}/rotate", post(rotate_key))
+        .with_state(state)
+}
+
+/// Runs blocking store work off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Response> + Send + 'static) -> Result<T, Response> {
+    tokio::task::spawn_blocking(f).await.map_err(internal)?
+}
+
+async fn whoami(p: Principal) -> Response {
+    Json(json!({ "tenant": p.tenant(), "role": p.key.role.name(), "key": p.key.id })).into_response()
+}
+
+/// Query parameters, all as text, so that a bad value is reported by name.
+type Params = Query<std::collections::HashMap<String, String>>;
+
+fn param<T: std::str::FromStr>(q: &Params, name: &str, what: &str) -> Result<Option<T>, Response> {
+    match q.get(name) {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| bad_field(name, format!("`{name}` must be {what}, got `{v}`"))),
+    }
+}
+
+fn time_param(q: &Params, name: &str) -> Result<Option<i64>, Response> {
+    match q.get(name) {
+        None => Ok(None),
+        Some(v) => Timestamp::parse_rfc3339(v)
+            .map(|t| Some(t.0))
+            .ok_or_else(|| bad_field(name, format!("`{name}` must be an RFC 3339 time, got `{v}`"))),
+    }
+}
+
+fn limit(q: &Params) -> Result<usize, Response> {
+    let n = param::<usize>(q, "limit", "a whole number")?.unwrap_or(100);
+    if n == 0 || n > MAX_LIMIT {
+        return Err(bad_field("limit", format!("`limit` must be 1..={MAX_LIMIT}, got {n}")));
+    }
+    Ok(n)
+}
+
+/// Opaque cursors: base64url of the position.
+fn encode_cursor(s: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+}
+
+fn decode_cursor(q: &Params) -> Result<Option<String>, Response> {
+    match q.get("cursor") {
+        None => Ok(None),
+        Some(c) => base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(c)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .map(Some)
+            .ok_or_else(|| bad_field("cursor", "`cursor` is not a cursor this API returned")),
+    }
+}
+
+async fn list_sessions(State(s): State<Shared>, p: Principal, q: Params) -> Response {
+    if let Err(r) = p.require(Permission::Read) {
+        return r;
+    }
+    let completeness = match q.get("status").map(String::as_str) {
+        None => None,
+        Some("complete") => Some(Completeness::Complete),
+        Some("open") => Some(Completeness::Open),
+        Some("incomplete") => Some(Completeness::Incomplete),
+        Some(v) => return bad_field("status", format!("`status` must be complete, open or incomplete, got `{v}`")),
+    };
+    let parsed =
+        (|| Ok::<_, Response>((time_param(&q, "from")?, time_param(&q, "to")?, limit(&q)?, decode_cursor(&q)?)))();
+    let (from, to, limit, cursor) = match parsed {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let filter = Filter { agent: q.get("agent").cloned(), completeness, from, to };
+    let tenant = p.tenant().to_string();
+    let r = blocking(move || {
+        let v = SessionsView::new(&s.sessions);
+        v.list(&tenant, &filter, cursor.as_deref(), limit, now_micros(), s.session_timeout_micros).map_err(internal)
+    })
+    .await;
+    match r {
+        Ok((items, next)) => Json(json!({
+            "items": items.into_iter().map(|(s, c)| json!({ "session": s, "completeness": c })).collect::<Vec<_>>(),
+            "next_cursor": next.map(|n| encode_cursor(&n)),
+        }))
+        .into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn get_session(State(s): State<Shared>, p: Principal, Path(id): Path<String>) -> Response {
+    if let Err(r) = p.require(Permission::Read) {
+        return r;
+    }
+    let tenant = p.tenant().to_string();
+    let r = blocking(move || {
+        SessionsView::new(&s.sessions).get(&tenant, &id, now_micros(), s.session_timeout_micros).map_err(internal)
+    })
+    .await;
+    match r {
+        Ok(Some(v)) => Json(v).into_response(),
+        Ok(None) => not_found("no such session"),
+        Err(r) => r,
+    }
+}
+
+/// A record as JSON: header, event (content removed unless the role may
+/// read it), commitments, signature, and the canonical bytes and leaf hash
+/// a client needs to check it itself (SHA-256(0x00 ‖ canonical) = leaf;
+/// Ed25519 over the leaf by key `key_id`).
+pub fn record_json(r: &SealedRecord, with_content: bool) -> Value {
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let mut r = r.clone();
+    if !with_content {
+        r.erase_all_content();
+    }
+    let h = &r.header;
+    let event: Value = serde_json::from_str(&r.event.to_json()).unwrap_or(Value::Null);
+    json!({
+        "tenant_id": h.tenant_id,
+        "seq": h.seq,
+        "prev_hash": h.prev_hash.to_hex(),
+        "leaf_hash": r.leaf_hash.to_hex(),
+        "chain_hash": r.chain_hash().to_hex(),
+        "sealed_at": h.sealed_at.to_rfc3339(),
+        "key_id": format!("{:08x}", h.key_id),
+        "source": h.source.as_ref().map(|s| json!({"topic": s.topic, "partition": s.partition, "offset": s.offset})),
+        "policy": h.policy,
+        "event": event,
+        "content_redacted": !with_content,
+        "commitments": r.commitments.iter().map(|c| c.map(|c| c.to_hex())).collect::<Vec<_>>(),
+        "salts": if with_content { json!(r.salts.iter().map(|s| s.map(hex::encode)).collect::<Vec<_>>()) } else { Value::Null },
+        "signature": b64(&r.signature),
+        "canonical": r.canonical_bytes().map(|b| b64(&b)),
+    })
+}
+
+fn record_response(p: &Principal, bytes: Option<Vec<u8>>) -> Response {
+    let Some(bytes) = bytes else { return not_found("no such record") };
+    match wire::decode_record(&bytes, usize::MAX) {
+        Ok(r) => Json(record_json(&r, p.key.role.can(Permission::ReadContent))).into_response(),
+        Err(e) => internal(format!("a stored record does not decode: {e}")),
+    }
+}
+
+async fn record_by_seq(State(s): State<Shared>, p: Principal, Path(seq): Path<String>) -> Response {
+    if let Err(r) = p.require(Permission::Read) {
+        return r;
+    }
+    let Ok(seq) = seq.parse::<u64>() else {
+        return bad_field("seq", format!("`seq` must be a whole number, got `{seq}`"));
+    };
+    let tenant = p.tenant().to_string();
+    match blocking(move || LedgerView::new(&s.ledger).record(&tenant, seq).map_err(internal)).await {
+        Ok(b) => record_response(&p, b),
+        Err(r) => r,
+    }
+}
+
+async fn record_by_event(State(s): State<Shared>, p: Principal, Path(id): Path<String>) -> Response {
+    if let Err(r) = p.require(Permission::Read) {
+        return r;
+    }
+    let Ok(id) = uuid::Uuid::parse_str(&id) else {
+        return bad_field("event_id", format!("`event_id` must be a UUID, got `{id}`"));
+    };
+    let tenant = p.tenant().to_string();
+    let r = blocking(move || {
+        let v = LedgerView::new(&s.ledger);
+        match v.seq_of(&tenant, id).map_err(internal)? {
+            None => Ok(None),
+            Some(seq) => v.record(&tenant, seq).map_err(internal),
+        }
+    })
+    .await;
+    match r {
+        Ok(b) => record_response(&p, b),
+        Err(r) => r,
+    }
+}
+
+fn checkpoint_json(c: &StoredCheckpoint) -> Value {
+    json!({ "size": c.size, "root": c.root.to_hex(), "note": c.note })
+}
+
+async fn inclusion(State(s): State<Shared>, p: Principal, q: Params) -> Response {
+    if let Err(r) = p.require(Permission::Proofs) {
+        return r;
+    }
+    let seq = match param::<u64>(&q, "seq", "a whole number") {
+        Ok(Some(n)) => n,
+        Ok(None) => return bad_field("seq", "`seq` is required"),
+        Err(r) => return r,
+    };
+    let size = match param::<u64>(&q, "size", "a whole number") {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let tenant = p.tenant().to_string();
+    blocking(move || {
+        let v = LedgerView::new(&s.ledger);
+        let Some(bytes) = v.record(&tenant, seq).map_err(internal)? else { return Err(not_found("no such record")) };
+        let r = wire::decode_record(&bytes, usize::MAX).map_err(internal)?;
+        // Against the checkpoint of the size asked for, or the first
+        // published checkpoint that covers the record.
+        let cp = match size {
+            Some(n) => v.checkpoint(&tenant, n).map_err(internal)?.ok_or_else(|| {
+                not_found(format!("no signed checkpoint of size {n}; GET /v1/checkpoints lists them"))
+            })?,
+            None => v.checkpoints(&tenant, seq + 1, 1).map_err(internal)?.into_iter().next().ok_or_else(|| {
+                not_found("no signed checkpoint covers this record yet; retry after the next checkpoint")
+            })?,
+        };
+        if cp.size <= seq {
+            return Err(bad_field("size", format!("a tree of size {} does not contain seq {seq}", cp.size)));
+        }
+        let proof = v.inclusion_proof(&tenant, seq, cp.size).map_err(internal)?;
+        Ok(Json(json!({
+            "seq": seq,
+            "leaf_hash": r.leaf_hash.to_hex(),
+            "size": cp.size,
+            "proof": proof.iter().map(|h| h.to_hex()).collect::<Vec<_>>(),
+            "checkpoint": checkpoint_json(&cp),
+        }))
+        .into_response())
+    })
+    .await
+    .unwrap_or_else(|r| r)
+}
+
+async fn consistency(State(s): State<Shared>, p: Principal, q: Params) -> Response {
+    if let Err(r) = p.require(Permission::Proofs) {
+        return r;
+    }
+    let sizes =
+        (|| Ok::<_, Response>((param::<u64>(&q, "from", "a tree size")?, param::<u64>(&q, "to", "a tree size")?)))();
+    let (from, to) = match sizes {
+        Ok((Some(a), Some(b))) => (a, b),
+        Ok((None, _)) => return bad_field("from", "`from` is required"),
+        Ok((_, None)) => return bad_field("to", "`to` is required"),
+        Err(r) => return r,
+    };
+    if from == 0 || from > to {
+        return bad_field("from", format!("`from` must be 1..=`to`, got from={from} to={to}"));
+    }
+    let tenant = p.tenant().to_string();
+    blocking(move || {
+        let v = LedgerView::new(&s.ledger);
+        let old = v.checkpoint(&tenant, from).map_err(internal)?;
+        let new = v.checkpoint(&tenant, to).map_err(internal)?;
+        let (Some(old), Some(new)) = (old, new) else {
+            return Err(not_found("both sizes must be those of signed checkpoints; GET /v1/checkpoints lists them"));
+        };
+        let proof = v.consistency_proof(&tenant, from, to).map_err(internal)?;
+        Ok(Json(json!({
+            "from": checkpoint_json(&old),
+            "to": checkpoint_json(&new),
+            "proof": proof.iter().map(|h| h.to_hex()).collect::<Vec<_>>(),
+        }))
+        .into_response())
+    })
+    .await
+    .unwrap_or_else(|r| r)
+}
+
+async fn checkpoints(State(s): State<Shared>, p: Principal, q: Params) -> Response {
+    if let Err(r) = p.require(Permission::Read) {
+        return r;
+    }
+    let parsed = (|| Ok::<_, Response>((param::<u64>(&q, "min_size", "a tree size")?.unwrap_or(0), limit(&q)?)))();
+    let (min_size, limit) = match parsed {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let tenant = p.tenant().to_string();
+    blocking(move || {
+        let list = LedgerView::new(&s.ledger).checkpoints(&tenant, min_size, limit + 1).map_err(internal)?;
+        let next = (list.len() > limit).then(|| list[limit].size);
+        Ok(Json(json!({
+            "items": list.iter().take(limit).map(checkpoint_json).collect::<Vec<_>>(),
+            "next_min_size": next,
+        }))
+        .into_response())
+    })
+    .await
+    .unwrap_or_else(|r| r)
+}
+
+async fn latest_checkpoint(State(s): State<Shared>, p: Principal) -> Response {
+    if let Err(r) = p.require(Permission::Read) {
+        return r;
+    }
+    let tenant = p.tenant().to_string();
+    blocking(move || match LedgerView::new(&s.ledger).latest_checkpoint(&tenant).map_err(internal)? {
+        Some(c) => Ok(Json(checkpoint_json(&c)).into_response()),
+        None => Err(not_found("no signed checkpoint yet")),
+    })
+    .await
+    .unwrap_or_else(|r| r)
+}
+
+fn key_error(e: keys::KeyError) -> Response {
+    match e {
+        keys::KeyError::NotFound(id) => not_found(format!("no key `{id}`")),
+        e => internal(e),
+    }
+}
+
+async fn list_keys(State(s): State<Shared>, p: Principal) -> Response {
+    if let Err(r) = p.require(Permission::ManageKeys) {
+        return r;
+    }
+    let tenant = p.tenant().to_string();
+    blocking(move || Ok(Json(json!({ "items": s.keys.list(&tenant).map_err(key_error)? })).into_response()))
+        .await
+        .unwrap_or_else(|r| r)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKey {
+    role: String,
+    #[serde(default)]
+    name: String,
+    expires_in_days: Option<u32>,
+}
+
+async fn create_key(State(s): State<Shared>, p: Principal, body: axum::body::Bytes) -> Response {
+    if let Err(r) = p.require(Permission::ManageKeys) {
+        return r;
+    }
+    let req: NewKey = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return bad_field("body", format!("expected {{\"role\", \"name\", \"expires_in_days\"}}: {e}")),
+    };
+    let Some(role) = Role::parse(&req.role) else {
+        return bad_field(
+            "role",
+            format!("`role` must be one of owner, admin, member, viewer, auditor; got `{}`", req.role),
+        );
+    };
+    // Nobody hands out more than they have: only an Owner makes Owners.
+    if role == Role::Owner && p.key.role != Role::Owner {
+        return problem(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "only an owner key can create owner keys",
+            json!({"field": "role"}),
+        );
+    }
+    let tenant = p.tenant().to_string();
+    blocking(move || {
+        let now = now_micros();
+        let expires = req.expires_in_days.map(|d| now + i64::from(d) * 86_400_000_000);
+        let (secret, info) = s.keys.create(&tenant, role, &s.env, &req.name, now, expires).map_err(key_error)?;
+        Ok((StatusCode::CREATED, Json(json!({ "secret": secret, "key": info, "note": "the secret is shown once" })))
+            .into_response())
+    })
+    .await
+    .unwrap_or_else(|r| r)
+}
+
+async fn revoke_key(State(s): State<Shared>, p: Principal, Path(id): Path<String>) -> Response {
+    if let Err(r) = p.require(Permission::ManageKeys) {
+        return r;
+    }
+    let tenant = p.tenant().to_string();
+    blocking(move || Ok(Json(s.keys.revoke(&tenant, &id, now_micros()).map_err(key_error)?).into_response()))
+        .await
+        .unwrap_or_else(|r| r)
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Rotate {
+    overlap_seconds: Option<u32>,
+}
+
+async fn rotate_key(
+    State(s): State<Shared>,
+    p: Principal,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(r) = p.require(Permission::ManageKeys) {
+        return r;
+    }
+    let req: Rotate = if body.is_empty() {
+        Rotate::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(e) => return bad_field("body", format!("expected {{\"overlap_seconds\"}}: {e}")),
+        }
+    };
+    let overlap = i64::from(req.overlap_seconds.unwrap_or(3600)) * 1_000_000;
+    let tenant = p.tenant().to_string();
+    blocking(move || {
+        let (secret, info) = s.keys.rotate(&tenant, &id, &s.env, now_micros(), overlap).map_err(key_error)?;
+        Ok((StatusCode::CREATED, Json(json!({ "secret": secret, "key": info, "note": "the secret is shown once" })))
+            .into_response())
+    })
+    .await
+    .unwrap_or_else(|r| r)
+}

@@ -1,0 +1,285 @@
+//! The query API of `traceledger up` over real HTTP on loopback: a fleet is
+//! ingested with an Owner key, then sessions, records, proofs and
+//! checkpoints are read back; every proof is checked here with the node's
+//! public key alone; every role is walked over every route; another
+//! tenant's key finds nothing of this tenant on any route.
+
+mod common;
+
+use common::http_as;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use traceledger_core::checkpoint::Checkpoint;
+use traceledger_core::keys::{Keyring, VerifierKey};
+use traceledger_core::merkle::{verify_consistency, verify_inclusion};
+use traceledger_core::Hash;
+
+fn hash(v: &Value) -> Hash {
+    let b = hex::decode(v.as_str().expect("hex")).expect("hex");
+    Hash(b.try_into().expect("32 bytes"))
+}
+
+/// Creates an API key on a stopped node's data directory.
+fn create_key(data: &Path, tenant: &str, role: &str) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
+        .args(["keys", "create", "--tenant", tenant, "--role", role, "--env", "test", "--json", "--data"])
+        .arg(data)
+        .output()
+        .expect("keys create");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    v["secret"].as_str().expect("secret").to_string()
+}
+
+struct Node {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(data: &Path) -> Node {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_traceledger"))
+        .args(["up", "--http", "127.0.0.1:0", "--checkpoint-every", "40", "--checkpoint-seconds", "1", "--data"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("up");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().expect("stdout")).read_line(&mut line).expect("first line");
+    let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect("address").to_string();
+    Node { child, addr }
+}
+
+fn get(addr: &str, key: &str, path: &str) -> (u16, Value) {
+    let (status, ctype, body) = http_as(addr, Some(key), "GET", path, b"");
+    if status >= 400 {
+        assert_eq!(ctype, "application/problem+json", "{path}: {body}");
+    }
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+#[test]
+fn the_query_api_serves_chains_records_and_proofs_by_role_and_tenant() {
+    let data = tempfile::tempdir().expect("tmp");
+    let owner = create_key(data.path(), "acme", "owner");
+    let other = create_key(data.path(), "globex", "owner");
+    let node = start(data.path());
+    assert!(!data.path().join("bootstrap-owner.key").exists(), "no bootstrap when keys exist");
+    let addr = node.addr.as_str();
+
+    // A fleet of acme's, in two posts (so there are several checkpoints).
+    let spec = traceledger_fleet::FleetSpec {
+        tenants: 1,
+        agents_per_tenant: 2,
+        sessions_per_agent: 6,
+        seed: 11,
+        ..Default::default()
+    };
+    let events = traceledger_fleet::generate(&spec);
+    assert!(events.iter().all(|e| e.tenant_id == "acme"));
+    let (a, b) = events.split_at(events.len() / 2);
+    let mut posted = 0;
+    for part in [a, b] {
+        posted += part.len() as u64;
+        let body: Vec<Value> = part.iter().map(|e| serde_json::from_str(&e.to_json()).expect("json")).collect();
+        let (status, _, resp) =
+            http_as(addr, Some(&owner), "POST", "/v1/events", &serde_json::to_vec(&body).expect("json"));
+        assert_eq!(status, 202, "{resp}");
+        let start = Instant::now();
+        loop {
+            let (_, _, h) = http_as(addr, None, "GET", "/v1/health", b"");
+            let h: Value = serde_json::from_str(&h).expect("health");
+            // Settled: sealed, projected, and a signed checkpoint covers it all.
+            let covered = get(addr, &owner, "/v1/checkpoints/latest").1["size"].as_u64() == Some(posted);
+            let settled = h["lag"] == 0 && h["projections"]["sessions"]["lag"] == 0 && covered;
+            if settled {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(120), "did not settle: {h}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    let (status, me) = get(addr, &owner, "/v1/whoami");
+    assert_eq!((status, me["tenant"].as_str(), me["role"].as_str()), (200, Some("acme"), Some("owner")));
+
+    // Sessions: pages of 5 with opaque cursors cover every session once.
+    let mut sessions = Vec::new();
+    let mut path = "/v1/sessions?limit=5".to_string();
+    loop {
+        let (status, page) = get(addr, &owner, &path);
+        assert_eq!(status, 200, "{page}");
+        let items = page["items"].as_array().expect("items");
+        assert!(items.len() <= 5);
+        sessions.extend(items.iter().map(|i| i["session"]["session_id"].as_str().expect("id").to_string()));
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/v1/sessions?limit=5&cursor={c}"),
+            None => break,
+        }
+    }
+    let mut want: Vec<String> = events.iter().map(|e| e.session_id.clone()).collect();
+    want.sort();
+    want.dedup();
+    assert_eq!(sessions, want);
+    let sid = &sessions[0];
+    let (status, chain) = get(addr, &owner, &format!("/v1/sessions/{sid}"));
+    assert_eq!(status, 200);
+    let n_steps = events.iter().filter(|e| &e.session_id == sid).count();
+    assert_eq!(chain["steps"].as_array().expect("steps").len(), n_steps);
+    for (path, field) in [
+        ("/v1/sessions?status=weird", "status"),
+        ("/v1/sessions?limit=0", "limit"),
+        ("/v1/sessions?cursor=%%%", "cursor"),
+        ("/v1/sessions?from=yesterday", "from"),
+        ("/v1/records/abc", "seq"),
+        ("/v1/records/by-event/not-a-uuid", "event_id"),
+        ("/v1/proofs/inclusion", "seq"),
+        ("/v1/proofs/consistency?from=5", "to"),
+    ] {
+        let (status, p) = get(addr, &owner, path);
+        assert_eq!((status, p["field"].as_str()), (400, Some(field)), "{path}: {p}");
+    }
+    assert_eq!(get(addr, &owner, "/v1/sessions/no-such-session").0, 404);
+
+    // Records and proofs, checked with the node's public key alone.
+    let vkey = std::fs::read_to_string(data.path().join("keys/ledger.pub")).expect("pub");
+    let ring = Keyring::new(vec![VerifierKey::parse(vkey.trim()).expect("vkey")]);
+    let (status, latest) = get(addr, &owner, "/v1/checkpoints/latest");
+    assert_eq!(status, 200, "{latest}");
+    let (cp, _) =
+        Checkpoint::open(latest["note"].as_str().expect("note").as_bytes(), &ring).expect("signed by the node");
+    assert_eq!(cp.size, events.len() as u64, "the latest checkpoint covers every record");
+    for seq in [0, cp.size / 2, cp.size - 1] {
+        let (status, rec) = get(addr, &owner, &format!("/v1/records/{seq}"));
+        assert_eq!(status, 200);
+        assert_eq!(rec["content_redacted"], false);
+        let (status, p) = get(addr, &owner, &format!("/v1/proofs/inclusion?seq={seq}&size={}", cp.size));
+        assert_eq!(status, 200, "{p}");
+        let proof: Vec<Hash> = p["proof"].as_array().expect("proof").iter().map(hash).collect();
+        verify_inclusion(&proof, seq, cp.size, hash(&rec["leaf_hash"]), cp.root).expect("inclusion verifies");
+        let id = rec["event"]["event_id"].as_str().expect("id");
+        let (_, same) = get(addr, &owner, &format!("/v1/records/by-event/{id}"));
+        assert_eq!(same["seq"], seq);
+    }
+    let (_, list) = get(addr, &owner, "/v1/checkpoints?limit=1000");
+    let sizes: Vec<u64> =
+        list["items"].as_array().expect("items").iter().map(|c| c["size"].as_u64().expect("size")).collect();
+    assert!(sizes.len() >= 2, "{sizes:?}");
+    let (old, new) = (sizes[0], *sizes.last().expect("last"));
+    let (status, c) = get(addr, &owner, &format!("/v1/proofs/consistency?from={old}&to={new}"));
+    assert_eq!(status, 200, "{c}");
+    let proof: Vec<Hash> = c["proof"].as_array().expect("proof").iter().map(hash).collect();
+    verify_consistency(&proof, old, new, hash(&c["from"]["root"]), hash(&c["to"]["root"]))
+        .expect("consistency verifies");
+
+    // Keys: the Owner makes one of each role through the API.
+    let mut role_keys = Vec::new();
+    for role in ["admin", "member", "viewer", "auditor"] {
+        let (status, _, body) = http_as(
+            addr,
+            Some(&owner),
+            "POST",
+            "/v1/keys",
+            &serde_json::to_vec(&json!({"role": role, "name": role})).expect("json"),
+        );
+        assert_eq!(status, 201, "{body}");
+        let v: Value = serde_json::from_str(&body).expect("json");
+        role_keys.push((
+            role,
+            v["secret"].as_str().expect("secret").to_string(),
+            v["key"]["id"].as_str().expect("id").to_string(),
+        ));
+    }
+    let (_, listed) = get(addr, &owner, "/v1/keys");
+    let listed = serde_json::to_string(&listed).expect("json");
+    for (_, secret, _) in &role_keys {
+        assert!(!listed.contains(secret.as_str()), "listing never shows a secret");
+    }
+
+    // Every role × every route: allowed, or 403 naming the permission.
+    let routes: Vec<(&str, String, &str)> = vec![
+        ("GET", "/v1/sessions".into(), "read"),
+        ("GET", format!("/v1/sessions/{sid}"), "read"),
+        ("GET", "/v1/records/0".into(), "read"),
+        ("GET", "/v1/checkpoints".into(), "read"),
+        ("GET", "/v1/checkpoints/latest".into(), "read"),
+        ("GET", format!("/v1/proofs/inclusion?seq=0&size={}", cp.size), "proofs"),
+        ("GET", format!("/v1/proofs/consistency?from={old}&to={new}"), "proofs"),
+        ("GET", "/v1/keys".into(), "keys"),
+        ("POST", "/v1/events".into(), "ingest"),
+    ];
+    let allowed = |role: &str, what: &str| match role {
+        "admin" => true,
+        "member" => what != "keys",
+        "viewer" => what == "read",
+        "auditor" => matches!(what, "read" | "proofs"),
+        _ => false,
+    };
+    for (role, secret, _) in &role_keys {
+        for (method, path, what) in &routes {
+            let body = if *method == "POST" { b"[]".to_vec() } else { Vec::new() };
+            let (status, _, resp) = http_as(addr, Some(secret), method, path, &body);
+            if allowed(role, what) {
+                assert!(status < 300, "{role} {method} {path}: {status} {resp}");
+            } else {
+                assert_eq!(status, 403, "{role} {method} {path}: {resp}");
+            }
+        }
+    }
+    // A Viewer sees records without content; an Auditor with it.
+    let key_of = |r: &str| role_keys.iter().find(|(role, _, _)| *role == r).map(|(_, s, _)| s.clone()).expect("key");
+    let (_, as_viewer) = get(addr, &key_of("viewer"), "/v1/records/0");
+    assert_eq!(as_viewer["content_redacted"], true);
+    assert!(as_viewer["event"].get("input").is_none() && as_viewer["salts"].is_null(), "{as_viewer}");
+    let (_, as_auditor) = get(addr, &key_of("auditor"), "/v1/records/0");
+    assert_eq!(as_auditor["content_redacted"], false);
+    // Only an Owner makes Owners.
+    let (status, _, _) = http_as(addr, Some(&key_of("admin")), "POST", "/v1/keys", br#"{"role":"owner"}"#);
+    assert_eq!(status, 403);
+
+    // Tenant isolation: globex's Owner finds nothing of acme's on any route.
+    let first_event = events[0].event_id;
+    for path in [
+        format!("/v1/sessions/{sid}"),
+        "/v1/records/0".into(),
+        format!("/v1/records/by-event/{first_event}"),
+        format!("/v1/proofs/inclusion?seq=0&size={}", cp.size),
+        format!("/v1/proofs/consistency?from={old}&to={new}"),
+        "/v1/checkpoints/latest".into(),
+    ] {
+        assert_eq!(get(addr, &other, &path).0, 404, "globex must not see {path}");
+    }
+    assert_eq!(get(addr, &other, "/v1/sessions").1["items"], json!([]));
+    assert_eq!(get(addr, &other, "/v1/checkpoints").1["items"], json!([]));
+    let acme_key_id = &role_keys[0].2;
+    let (status, _, _) = http_as(addr, Some(&other), "DELETE", &format!("/v1/keys/{}", urlencode(acme_key_id)), b"");
+    assert_eq!(status, 404, "another tenant's key cannot be revoked");
+
+    // Revoked keys stop working at once.
+    let (status, _, _) = http_as(addr, Some(&owner), "DELETE", &format!("/v1/keys/{}", urlencode(acme_key_id)), b"");
+    assert_eq!(status, 200);
+    assert_eq!(get(addr, &key_of("admin"), "/v1/whoami").0, 401);
+}
+
+/// Percent-encodes a path segment (key ids contain `…`).
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

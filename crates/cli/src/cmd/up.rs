@@ -148,7 +148,9 @@ fn demo(node: &Node, projections: &Projections, a: &UpArgs, local: SocketAddr) -
     println!("Try it yourself:");
     println!("  {exe} verify {} --key {}", bundle.display(), node.key.verifier_key_string());
     println!("  # then change any byte of {}/records.avro and verify again", bundle.display());
-    println!("  curl -X POST http://{}/v1/events -H 'content-type: application/json' -d @events.json", local);
+    println!("  K=<an API key of the tenant: {} holds the one made on the first start>", a.node.data.join("bootstrap-owner.key").display());
+    println!("  curl -H \"authorization: Bearer $K\" http://{local}/v1/sessions");
+    println!("  curl -X POST http://{local}/v1/events -H \"authorization: Bearer $K\" -H 'content-type: application/json' -d @events.json");
     Ok(code)
 }
 

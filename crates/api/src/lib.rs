@@ -12,7 +12,9 @@
 // built once, on the failing path only, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod access;
 pub mod keys;
+pub mod limits;
 
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
@@ -144,8 +146,12 @@ pub async fn authenticate(State(keys): State<Arc<KeyStore>>, mut req: Request, n
     let found = tokio::task::spawn_blocking(move || keys.authenticate(&presented, now_micros())).await;
     match found {
         Ok(Ok(Some(key))) => {
-            req.extensions_mut().insert(Principal { key });
-            next.run(req).await
+            let who = Principal { key };
+            req.extensions_mut().insert(who.clone());
+            let mut resp = next.run(req).await;
+            // For the access log, which wraps this layer.
+            resp.extensions_mut().insert(who);
+            resp
         }
         Ok(Ok(None)) => unauthorized("the API key is unknown, revoked or expired"),
         Ok(Err(e)) => internal(e),
@@ -168,6 +174,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/keys", get(list_keys).post(create_key))
         .route("/v1/keys/{id}", axum::routing::delete(revoke_key))
         .route("/v1/keys/{id}/rotate", post(rotate_key))
+        .route("/v1/access-log", get(access_log))
         .with_state(state)
 }
 
@@ -464,6 +471,44 @@ async fn latest_checkpoint(State(s): State<Shared>, p: Principal) -> Response {
     blocking(move || match LedgerView::new(&s.ledger).latest_checkpoint(&tenant).map_err(internal)? {
         Some(c) => Ok(Json(checkpoint_json(&c)).into_response()),
         None => Err(not_found("no signed checkpoint yet")),
+    })
+    .await
+    .unwrap_or_else(|r| r)
+}
+
+/// `GET /v1/access-log?limit=&before=`: the tenant's access records,
+/// newest first, from its sealed `_access.<tenant>` chain.
+async fn access_log(State(s): State<Shared>, p: Principal, q: Params) -> Response {
+    if let Err(r) = p.require(Permission::AccessLog) {
+        return r;
+    }
+    let parsed = (|| Ok::<_, Response>((limit(&q)?, param::<u64>(&q, "before", "a seq")?)))();
+    let (limit, before) = match parsed {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let chain = traceledger_core::event::access_chain(p.tenant());
+    blocking(move || {
+        let v = LedgerView::new(&s.ledger);
+        let size = v.size(&chain).map_err(internal)?;
+        let top = before.unwrap_or(size).min(size);
+        let mut items = Vec::new();
+        for seq in (0..top).rev().take(limit) {
+            let Some(bytes) = v.record(&chain, seq).map_err(internal)? else { continue };
+            let r = wire::decode_record(&bytes, usize::MAX).map_err(internal)?;
+            let mut item = serde_json::Map::new();
+            item.insert("seq".into(), json!(seq));
+            item.insert("at".into(), json!(r.event.timestamp.to_rfc3339()));
+            item.insert("latency_ms".into(), json!(r.event.latency_ms));
+            for a in &r.event.attributes {
+                if let Some(k) = a.key.strip_prefix("access.") {
+                    item.insert(k.to_string(), json!(a.value));
+                }
+            }
+            items.push(Value::Object(item));
+        }
+        let next = (top > limit as u64).then(|| top - limit as u64);
+        Ok(Json(json!({ "chain": chain, "size": size, "items": items, "next_before": next })).into_response())
     })
     .await
     .unwrap_or_else(|r| r)

@@ -216,13 +216,14 @@ fn the_query_api_serves_chains_records_and_proofs_by_role_and_tenant() {
         ("GET", format!("/v1/proofs/inclusion?seq=0&size={}", cp.size), "proofs"),
         ("GET", format!("/v1/proofs/consistency?from={old}&to={new}"), "proofs"),
         ("GET", "/v1/keys".into(), "keys"),
+        ("GET", "/v1/access-log".into(), "access"),
         ("POST", "/v1/events".into(), "ingest"),
     ];
     let allowed = |role: &str, what: &str| match role {
         "admin" => true,
-        "member" => what != "keys",
+        "member" => matches!(what, "read" | "proofs" | "ingest"),
         "viewer" => what == "read",
-        "auditor" => matches!(what, "read" | "proofs"),
+        "auditor" => matches!(what, "read" | "proofs" | "access"),
         _ => false,
     };
     for (role, secret, _) in &role_keys {
@@ -265,6 +266,31 @@ fn the_query_api_serves_chains_records_and_proofs_by_role_and_tenant() {
     let (status, _, _) = http_as(addr, Some(&other), "DELETE", &format!("/v1/keys/{}", urlencode(acme_key_id)), b"");
     assert_eq!(status, 404, "another tenant's key cannot be revoked");
 
+    // The access ledger: the viewer's refused look at the keys is on
+    // record (sealed in `_access.acme`), readable by the auditor, and
+    // globex's calls are in globex's chain, not acme's.
+    let auditor = key_of("auditor");
+    let start = Instant::now();
+    loop {
+        let (status, log) = get(addr, &auditor, "/v1/access-log?limit=1000");
+        assert_eq!(status, 200, "{log}");
+        assert_eq!(log["chain"], "_access.acme");
+        let items = log["items"].as_array().expect("items");
+        let found = items.iter().any(|i| i["route"] == "/v1/keys" && i["status"] == "403" && i["role"] == "viewer");
+        if found {
+            assert!(items.iter().all(|i| i["key_id"].as_str().is_some_and(|k| !k.is_empty())));
+            assert!(!serde_json::to_string(&log).expect("json").contains(&owner), "no secret in the access log");
+            let routes: Vec<&str> = items.iter().filter_map(|i| i["route"].as_str()).collect();
+            assert!(!routes.contains(&"/v1/sessions/{session_id}") || items.iter().any(|i| i["role"] != "none"));
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "the access record did not arrive: {log}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, theirs) = get(addr, &other, "/v1/access-log?limit=1000");
+    assert_eq!(theirs["chain"], "_access.globex");
+    assert!(theirs["items"].as_array().expect("items").iter().all(|i| i["role"] == "owner"), "{theirs}");
+
     // Revoked keys stop working at once.
     let (status, _, _) = http_as(addr, Some(&owner), "DELETE", &format!("/v1/keys/{}", urlencode(acme_key_id)), b"");
     assert_eq!(status, 200);
@@ -282,4 +308,32 @@ fn urlencode(s: &str) -> String {
             }
         })
         .collect()
+}
+
+#[test]
+fn a_key_over_its_rate_gets_429_with_retry_after() {
+    let data = tempfile::tempdir().expect("tmp");
+    let key = create_key(data.path(), "acme", "viewer");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_traceledger"))
+        .args(["up", "--http", "127.0.0.1:0", "--rate-limit", "1", "--rate-burst", "3", "--data"])
+        .arg(data.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("up");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().expect("stdout")).read_line(&mut line).expect("first line");
+    let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect("address").to_string();
+    let node = Node { child, addr };
+    for _ in 0..3 {
+        assert_eq!(get(&node.addr, &key, "/v1/whoami").0, 200);
+    }
+    let (status, ctype, body) = http_as(&node.addr, Some(&key), "GET", "/v1/whoami", b"");
+    assert_eq!((status, ctype.as_str()), (429, "application/problem+json"), "{body}");
+    let p: Value = serde_json::from_str(&body).expect("problem");
+    assert!(p["retry_after"].as_u64().is_some_and(|s| s >= 1), "{p}");
+    // Health needs no key and is not limited.
+    for _ in 0..5 {
+        assert_eq!(http_as(&node.addr, None, "GET", "/v1/health", b"").0, 200);
+    }
 }

@@ -268,11 +268,31 @@ pub struct TraceEvent {
     pub attributes: Vec<Attribute>,
 }
 
+/// Prefix of the system's per-tenant access-log chains (`_access.<tenant>`).
+pub const ACCESS_CHAIN_PREFIX: &str = "_access.";
+
+/// The access-log chain of `tenant`.
+pub fn access_chain(tenant: &str) -> String {
+    format!("{ACCESS_CHAIN_PREFIX}{tenant}")
+}
+
+/// Is `s` a tenant id that only the system writes (it starts with `_`)?
+/// No API key is ever issued for one.
+pub fn is_system_tenant_id(s: &str) -> bool {
+    s.starts_with('_')
+}
+
 /// Is `s` a valid tenant id? Tenant ids name files and checkpoint origins,
-/// so they are restricted to a safe alphabet.
+/// so they are restricted to a safe alphabet. An access-log chain id
+/// (`_access.` + a tenant id) may be that prefix longer.
 pub fn is_valid_tenant_id(s: &str) -> bool {
+    let max = if s.starts_with(ACCESS_CHAIN_PREFIX) {
+        MAX_TENANT_ID_LEN + ACCESS_CHAIN_PREFIX.len()
+    } else {
+        MAX_TENANT_ID_LEN
+    };
     !s.is_empty()
-        && s.len() <= MAX_TENANT_ID_LEN
+        && s.len() <= max
         && !s.starts_with('.')
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }

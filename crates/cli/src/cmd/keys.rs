@@ -86,11 +86,7 @@ pub fn run(c: KeysCommand) -> anyhow::Result<u8> {
         KeysCommand::Create(a) => {
             let role = Role::parse(&a.role)
                 .with_context(|| format!("--role `{}`: one of owner, admin, member, viewer, auditor", a.role))?;
-            anyhow::ensure!(
-                traceledger_core::event::is_valid_tenant_id(&a.tenant),
-                "--tenant `{}`: must be 1-128 characters of [A-Za-z0-9._-], not starting with '.'",
-                a.tenant
-            );
+            super::node::check_tenant(&a.tenant)?;
             anyhow::ensure!(
                 !a.env.is_empty() && a.env.chars().all(|c| c.is_ascii_alphanumeric()),
                 "--env `{}`: letters and digits only",

@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use traceledger_api::access::{record_access, AccessLog};
 use traceledger_api::keys::{KeyStore, Permission, Role};
+use traceledger_api::limits::{rate_limit, RateLimits};
 use traceledger_api::{authenticate, ApiState, Principal};
 use traceledger_bundle::{read_signing_key, wire, write_signing_key};
 use traceledger_core::keys::SigningKey;
@@ -58,6 +60,12 @@ pub struct NodeArgs {
     /// from the sealed topic may adopt; repeat.
     #[arg(long = "trusted-key", value_name = "VKEY")]
     pub trusted_keys: Vec<String>,
+    /// API requests per second allowed per key (sustained).
+    #[arg(long, default_value_t = 100)]
+    pub rate_limit: u32,
+    /// API requests a key may send in one burst.
+    #[arg(long, default_value_t = 200)]
+    pub rate_burst: u32,
 }
 
 impl NodeArgs {
@@ -109,16 +117,28 @@ pub fn bootstrap_owner(keys: &KeyStore, data: &Path, tenant: &str) -> anyhow::Re
     if !keys.is_empty()? {
         return Ok(());
     }
-    anyhow::ensure!(
-        traceledger_core::event::is_valid_tenant_id(tenant),
-        "--tenant `{tenant}`: must be 1-128 characters of [A-Za-z0-9._-], not starting with '.'"
-    );
+    check_tenant(tenant)?;
     let (secret, info) = keys.create(tenant, Role::Owner, "live", "bootstrap owner", super::now().0, None)?;
     let path = data.join("bootstrap-owner.key");
     write_secret(&path, &secret)?;
     eprintln!("created the owner API key {} of tenant `{tenant}`; it is shown once:", info.id);
     eprintln!("  {secret}");
     eprintln!("  (also in {}, mode 0600; delete it once stored elsewhere)", path.display());
+    Ok(())
+}
+
+/// A tenant an API key may be issued for: valid, and not one of the
+/// system's own (`_…`, such as the access-log chains).
+pub fn check_tenant(tenant: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        traceledger_core::event::is_valid_tenant_id(tenant)
+            && tenant.len() <= traceledger_core::event::MAX_TENANT_ID_LEN,
+        "tenant `{tenant}`: must be 1-128 characters of [A-Za-z0-9._-], not starting with '.'"
+    );
+    anyhow::ensure!(
+        !traceledger_core::event::is_system_tenant_id(tenant),
+        "tenant `{tenant}`: ids starting with '_' are reserved for the system"
+    );
     Ok(())
 }
 
@@ -408,9 +428,39 @@ async fn not_found(req: Request) -> Response {
 }
 
 /// The HTTP routes of a node.
+/// What guards the authenticated routes: the access log and rate limits.
+pub struct Guards {
+    /// Every call, sealed in the tenant's `_access.<tenant>` chain.
+    pub access: Arc<AccessLog>,
+    /// Per-key token buckets.
+    pub limits: Arc<RateLimits>,
+}
+
+impl Guards {
+    /// Guards of `node`: access records are appended to its raw topic.
+    pub fn for_node(node: &Node, a: &NodeArgs) -> anyhow::Result<Self> {
+        let (log, topic) = (node.log.clone(), node.cfg.topics.raw.clone());
+        let sink: traceledger_api::access::Sink =
+            Arc::new(move |events: &[TraceEvent]| produce(log.as_ref(), &topic, events).map_err(|e| e.to_string()));
+        let per_second = std::num::NonZeroU32::new(a.rate_limit).context("--rate-limit must be at least 1")?;
+        let burst = std::num::NonZeroU32::new(a.rate_burst).context("--rate-burst must be at least 1")?;
+        Ok(Guards { access: Arc::new(AccessLog::start(sink)?), limits: Arc::new(RateLimits::new(per_second, burst)) })
+    }
+
+    /// Appends the access records still queued; call once the HTTP server
+    /// (which holds the other references) has stopped.
+    pub fn close(self) {
+        match Arc::try_unwrap(self.access) {
+            Ok(log) => log.close(),
+            Err(_) => tracing::warn!("the access log is still in use; its last records are appended in the background"),
+        }
+    }
+}
+
 /// `api`, when given, adds the query routes. Every route but
-/// `/v1/health` needs an API key.
-pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>) -> Router {
+/// `/v1/health` needs an API key; every authenticated call is rate-limited
+/// per key and recorded in the access ledger.
+pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, guards: &Guards) -> Router {
     let (alive, n) = (node.alive.clone(), node.threads.len());
     let shared = NodeShared {
         log: node.log.clone(),
@@ -426,7 +476,12 @@ pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>) 
     if let Some(api) = api {
         authed = authed.merge(traceledger_api::router(api));
     }
-    let authed = authed.route_layer(axum::middleware::from_fn_with_state(node.keys.clone(), authenticate));
+    // The last layer added runs first: access log, then authentication,
+    // then the rate limit.
+    let authed = authed
+        .route_layer(axum::middleware::from_fn_with_state(guards.limits.clone(), rate_limit))
+        .route_layer(axum::middleware::from_fn_with_state(node.keys.clone(), authenticate))
+        .route_layer(axum::middleware::from_fn_with_state(guards.access.clone(), record_access));
     Router::new().route("/v1/health", get(health)).with_state(App { node: shared }).merge(authed).fallback(not_found)
 }
 

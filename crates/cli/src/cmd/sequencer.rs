@@ -27,7 +27,9 @@ pub fn run(a: SequencerArgs) -> anyhow::Result<u8> {
     match a.http {
         Some(addr) => {
             let (listener, _) = super::node::bind(addr)?;
-            rt.block_on(serve(router(&node, None, None), listener, shutdown_signal()))?
+            let guards = super::node::Guards::for_node(&node, &a.node)?;
+            rt.block_on(serve(router(&node, None, None, &guards), listener, shutdown_signal()))?;
+            guards.close();
         }
         None => rt.block_on(shutdown_signal()),
     }

@@ -68,7 +68,8 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
         })),
         _ => None,
     };
-    let app = router(&node, Some(projections.status_fn()), api);
+    let guards = super::node::Guards::for_node(&node, &a.node)?;
+    let app = router(&node, Some(projections.status_fn()), api, &guards);
     let (listener, local) = super::node::bind(a.http)?;
     let server = rt.spawn(serve(app, listener, async move {
         tokio::select! { _ = shutdown_signal() => {}, _ = done_rx => {} }
@@ -84,6 +85,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
         println!("serving; Ctrl-C to stop");
     }
     rt.block_on(server)??;
+    guards.close();
     projections.stop()?;
     node.stop()?;
     Ok(code)
@@ -148,7 +150,10 @@ fn demo(node: &Node, projections: &Projections, a: &UpArgs, local: SocketAddr) -
     println!("Try it yourself:");
     println!("  {exe} verify {} --key {}", bundle.display(), node.key.verifier_key_string());
     println!("  # then change any byte of {}/records.avro and verify again", bundle.display());
-    println!("  K=<an API key of the tenant: {} holds the one made on the first start>", a.node.data.join("bootstrap-owner.key").display());
+    println!(
+        "  K=<an API key of the tenant: {} holds the one made on the first start>",
+        a.node.data.join("bootstrap-owner.key").display()
+    );
     println!("  curl -H \"authorization: Bearer $K\" http://{local}/v1/sessions");
     println!("  curl -X POST http://{local}/v1/events -H \"authorization: Bearer $K\" -H 'content-type: application/json' -d @events.json");
     Ok(code)

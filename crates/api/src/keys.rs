@@ -18,7 +18,7 @@ const IDS: &str = "ids";
 
 /// The five roles, least privileged last but one (Auditor is read-only
 /// with evidence rights; Viewer sees no content).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, tenant settings included.
@@ -88,7 +88,7 @@ pub enum Permission {
 }
 
 /// A stored key (never the secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KeyInfo {
     /// Public id: the prefix and the last four characters, e.g. `tlk_live_…Qx3w`.
     pub id: String,

@@ -15,6 +15,7 @@
 pub mod access;
 pub mod keys;
 pub mod limits;
+pub mod openapi;
 
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
@@ -25,6 +26,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
 use keys::{KeyInfo, KeyStore, Permission, Role};
+use openapi::Problem;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -32,7 +34,7 @@ use traceledger_bundle::wire;
 use traceledger_core::event::Timestamp;
 use traceledger_core::SealedRecord;
 use traceledger_projection::ledger::{LedgerView, StoredCheckpoint};
-use traceledger_projection::sessions::{Completeness, Filter, SessionsView};
+use traceledger_projection::sessions::{Completeness, Filter, SessionView, SessionsView};
 use traceledger_projection::Store;
 
 /// Longest page of a list.
@@ -175,6 +177,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/keys/{id}", axum::routing::delete(revoke_key))
         .route("/v1/keys/{id}/rotate", post(rotate_key))
         .route("/v1/access-log", get(access_log))
+        .route("/v1/openapi.json", get(openapi::document))
         .with_state(state)
 }
 
@@ -183,6 +186,8 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Response> + S
     tokio::task::spawn_blocking(f).await.map_err(internal)?
 }
 
+#[utoipa::path(get, path = "/v1/whoami", tag = "keys", security(("api_key" = [])),
+    responses((status = 200, description = "The key's tenant, role and id", body = Object), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 async fn whoami(p: Principal) -> Response {
     Json(json!({ "tenant": p.tenant(), "role": p.key.role.name(), "key": p.key.id })).into_response()
 }
@@ -231,6 +236,16 @@ fn decode_cursor(q: &Params) -> Result<Option<String>, Response> {
     }
 }
 
+#[utoipa::path(get, path = "/v1/sessions", tag = "sessions", security(("api_key" = [])),
+    params(
+        ("agent" = Option<String>, Query, description = "Only sessions this agent recorded steps in"),
+        ("status" = Option<String>, Query, description = "complete, open or incomplete"),
+        ("from" = Option<String>, Query, description = "RFC 3339: only sessions with a step at or after"),
+        ("to" = Option<String>, Query, description = "RFC 3339: only sessions with a step before"),
+        ("limit" = Option<usize>, Query, description = "1..=1000, default 100"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+    ),
+    responses((status = 200, description = "A page of sessions with their completeness", body = Object), (status = 400, description = "A parameter is invalid; `field` names it", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 async fn list_sessions(State(s): State<Shared>, p: Principal, q: Params) -> Response {
     if let Err(r) = p.require(Permission::Read) {
         return r;
@@ -265,6 +280,9 @@ async fn list_sessions(State(s): State<Shared>, p: Principal, q: Params) -> Resp
     }
 }
 
+#[utoipa::path(get, path = "/v1/sessions/{session_id}", tag = "sessions", security(("api_key" = [])),
+    params(("session_id" = String, Path, description = "Session id")),
+    responses((status = 200, description = "The decision chain", body = SessionView), (status = 404, description = "Not found (or another tenant's)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 async fn get_session(State(s): State<Shared>, p: Principal, Path(id): Path<String>) -> Response {
     if let Err(r) = p.require(Permission::Read) {
         return r;
@@ -320,6 +338,9 @@ fn record_response(p: &Principal, bytes: Option<Vec<u8>>) -> Response {
     }
 }
 
+#[utoipa::path(get, path = "/v1/records/{seq}", tag = "records", security(("api_key" = [])),
+    params(("seq" = u64, Path, description = "Position in the tenant's chain")),
+    responses((status = 200, description = "The sealed record (content removed for roles without ReadContent)", body = Object), (status = 400, description = "A parameter is invalid; `field` names it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or another tenant's)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 async fn record_by_seq(State(s): State<Shared>, p: Principal, Path(seq): Path<String>) -> Response {
     if let Err(r) = p.require(Permission::Read) {
         return r;
@@ -334,6 +355,9 @@ async fn record_by_seq(State(s): State<Shared>, p: Principal, Path(seq): Path<St
     }
 }
 
+#[utoipa::path(get, path = "/v1/records/by-event/{event_id}", tag = "records", security(("api_key" = [])),
+    params(("event_id" = String, Path, description = "Event id (UUID)")),
+    responses((status = 200, description = "The sealed record", body = Object), (status = 400, description = "A parameter is invalid; `field` names it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or another tenant's)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 async fn record_by_event(State(s): State<Shared>, p: Principal, Path(id): Path<String>) -> Response {
     if let Err(r) = p.require(Permission::Read) {
         return r;
@@ -360,6 +384,12 @@ fn checkpoint_json(c: &StoredCheckpoint) -> Value {
     json!({ "size": c.size, "root": c.root.to_hex(), "note": c.note })
 }
 
+#[utoipa::path(get, path = "/v1/proofs/inclusion", tag = "proofs", security(("api_key" = [])),
+    params(
+        ("seq" = u64, Query, description = "The record"),
+        ("size" = Option<u64>, Query, description = "Size of a signed checkpoint; default the first covering seq"),
+    ),
+    responses((status = 200, description = "RFC 6962 audit path and the signed checkpoint it leads to", body = Object), (status = 400, description = "A parameter is invalid; `field` names it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or another tenant's)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 async fn inclusion(State(s): State<Shared>, p: Principal, q: Params) -> Response {
     if let Err(r) = p.require(Permission::Proofs) {
         return r;
@@ -405,6 +435,12 @@ async fn inclusion(State(s): State<Shared>, p: Principal, q: Params) -> Response
     .unwrap_or_else(|r| r)
 }
 
+#[utoipa::path(get, path = "/v1/proofs/consistency", tag = "proofs", security(("api_key" = [])),
+    params(
+        ("from" = u64, Query, description = "Size of the older signed checkpoint"),
+        ("to" = u64, Query, description = "Size of the newer signed checkpoint"),
+    ),
+    responses((status = 200, description = "RFC 6962 consistency proof with both signed checkpoints", body = Object), (status = 400, description = "A parameter is invalid; `field` names it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or another tenant's)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 async fn consistency(State(s): State<Shared>, p: Principal, q: Params) -> Response {
     if let Err(r) = p.require(Permission::Proofs) {
         return r;
@@ -440,6 +476,12 @@ async fn consistency(State(s): State<Shared>, p: Principal, q: Params) -> Respon
     .unwrap_or_else(|r| r)
 }
 
+#[utoipa::path(get, path = "/v1/checkpoints", tag = "proofs", security(("api_key" = [])),
+    params(
+        ("min_size" = Option<u64>, Query, description = "Smallest size listed"),
+        ("limit" = Option<usize>, Query, description = "1..=1000, default 100"),
+    ),
+    responses((status = 200, description = "Signed checkpoints, smallest first", body = Object), (status = 400, description = "A parameter is invalid; `field` names it", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 async fn checkpoints(State(s): State<Shared>, p: Principal, q: Params) -> Response {
     if let Err(r) = p.require(Permission::Read) {
         return r;
@@ -463,6 +505,8 @@ async fn checkpoints(State(s): State<Shared>, p: Principal, q: Params) -> Respon
     .unwrap_or_else(|r| r)
 }
 
+#[utoipa::path(get, path = "/v1/checkpoints/latest", tag = "proofs", security(("api_key" = [])),
+    responses((status = 200, description = "The latest signed checkpoint", body = Object), (status = 404, description = "Not found (or another tenant's)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 async fn latest_checkpoint(State(s): State<Shared>, p: Principal) -> Response {
     if let Err(r) = p.require(Permission::Read) {
         return r;
@@ -478,6 +522,12 @@ async fn latest_checkpoint(State(s): State<Shared>, p: Principal) -> Response {
 
 /// `GET /v1/access-log?limit=&before=`: the tenant's access records,
 /// newest first, from its sealed `_access.<tenant>` chain.
+#[utoipa::path(get, path = "/v1/access-log", tag = "keys", security(("api_key" = [])),
+    params(
+        ("limit" = Option<usize>, Query, description = "1..=1000, default 100"),
+        ("before" = Option<u64>, Query, description = "Only records below this seq"),
+    ),
+    responses((status = 200, description = "Access records, newest first", body = Object), (status = 400, description = "A parameter is invalid; `field` names it", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 async fn access_log(State(s): State<Shared>, p: Principal, q: Params) -> Response {
     if let Err(r) = p.require(Permission::AccessLog) {
         return r;
@@ -521,6 +571,8 @@ fn key_error(e: keys::KeyError) -> Response {
     }
 }
 
+#[utoipa::path(get, path = "/v1/keys", tag = "keys", security(("api_key" = [])),
+    responses((status = 200, description = "The tenant's keys (ids, never secrets)", body = Object), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 async fn list_keys(State(s): State<Shared>, p: Principal) -> Response {
     if let Err(r) = p.require(Permission::ManageKeys) {
         return r;
@@ -540,6 +592,9 @@ struct NewKey {
     expires_in_days: Option<u32>,
 }
 
+#[utoipa::path(post, path = "/v1/keys", tag = "keys", security(("api_key" = [])),
+    request_body(content = Object, description = "{\"role\", \"name\", \"expires_in_days\"}", content_type = "application/json"),
+    responses((status = 201, description = "The new key; its secret is shown once", body = Object), (status = 400, description = "A parameter is invalid; `field` names it", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 async fn create_key(State(s): State<Shared>, p: Principal, body: axum::body::Bytes) -> Response {
     if let Err(r) = p.require(Permission::ManageKeys) {
         return r;
@@ -575,6 +630,9 @@ async fn create_key(State(s): State<Shared>, p: Principal, body: axum::body::Byt
     .unwrap_or_else(|r| r)
 }
 
+#[utoipa::path(delete, path = "/v1/keys/{id}", tag = "keys", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Key id, e.g. tlk_live_…Qx3w")),
+    responses((status = 200, description = "The revoked key", body = KeyInfo), (status = 404, description = "Not found (or another tenant's)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 async fn revoke_key(State(s): State<Shared>, p: Principal, Path(id): Path<String>) -> Response {
     if let Err(r) = p.require(Permission::ManageKeys) {
         return r;
@@ -591,6 +649,10 @@ struct Rotate {
     overlap_seconds: Option<u32>,
 }
 
+#[utoipa::path(post, path = "/v1/keys/{id}/rotate", tag = "keys", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Key id")),
+    request_body(content = Object, description = "{\"overlap_seconds\"} (default 3600)", content_type = "application/json"),
+    responses((status = 201, description = "The new key; the old one works for the overlap", body = Object), (status = 400, description = "A parameter is invalid; `field` names it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or another tenant's)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 async fn rotate_key(
     State(s): State<Shared>,
     p: Principal,

@@ -110,6 +110,34 @@ fn the_query_api_serves_chains_records_and_proofs_by_role_and_tenant() {
         }
     }
 
+    // The OpenAPI document lists every route this suite calls.
+    let (status, doc) = get(addr, &owner, "/v1/openapi.json");
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{doc}");
+    let mut paths: Vec<&str> = doc["paths"].as_object().expect("paths").keys().map(String::as_str).collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            "/v1/access-log",
+            "/v1/checkpoints",
+            "/v1/checkpoints/latest",
+            "/v1/events",
+            "/v1/health",
+            "/v1/keys",
+            "/v1/keys/{id}",
+            "/v1/keys/{id}/rotate",
+            "/v1/proofs/consistency",
+            "/v1/proofs/inclusion",
+            "/v1/records/by-event/{event_id}",
+            "/v1/records/{seq}",
+            "/v1/sessions",
+            "/v1/sessions/{session_id}",
+            "/v1/whoami",
+        ]
+    );
+    assert!(doc["components"]["securitySchemes"]["api_key"]["scheme"] == "bearer");
+
     let (status, me) = get(addr, &owner, "/v1/whoami");
     assert_eq!((status, me["tenant"].as_str(), me["role"].as_str()), (200, Some("acme"), Some("owner")));
 

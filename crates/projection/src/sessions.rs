@@ -17,7 +17,7 @@ const SESSIONS: &str = "sessions";
 const STEPS: &str = "steps";
 
 /// One session, summed up.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionSummary {
     /// Tenant.
     pub tenant_id: String,
@@ -57,7 +57,7 @@ pub struct SessionSummary {
 }
 
 /// A tool call of a step, without its content.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ToolStep {
     /// Tool name.
     pub name: String,
@@ -68,7 +68,7 @@ pub struct ToolStep {
 }
 
 /// One step of a decision chain, without its content.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Step {
     /// Seq of its record in the tenant's chain.
     pub seq: u64,
@@ -105,7 +105,7 @@ pub struct Step {
 }
 
 /// Completeness of a session, judged at a given time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Completeness {
     /// Ended, no gaps, and at least the expected steps.
@@ -117,7 +117,7 @@ pub enum Completeness {
 }
 
 /// A session with its decision chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionView {
     /// Summary.
     pub summary: SessionSummary,

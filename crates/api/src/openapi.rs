@@ -1,0 +1,78 @@
+//! The OpenAPI 3 document of the API, generated from the handlers'
+//! `#[utoipa::path]` attributes, served at `GET /v1/openapi.json`.
+
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// An RFC 9457 problem, as every error of this API.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documentation only: problems are built by `crate::problem`
+pub struct Problem {
+    /// Always `about:blank`.
+    r#type: String,
+    /// Short title.
+    title: String,
+    /// HTTP status.
+    status: u16,
+    /// What went wrong, precisely.
+    detail: String,
+    /// The query or body field at fault, when one is.
+    field: Option<String>,
+}
+
+/// `POST /v1/events` and `GET /v1/health` are served by the node (they need
+/// the log), so they are described here rather than next to a handler.
+#[utoipa::path(post, path = "/v1/events", tag = "ingest", security(("api_key" = [])),
+    request_body(content = Vec<Object>, description = "A JSON array of TraceEvent (schemas/v1/trace-event.avsc); tenant_id may be omitted", content_type = "application/json"),
+    responses(
+        (status = 202, description = "Durable in the log", body = Object),
+        (status = 400, description = "Invalid events, each by index and field; none accepted", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Events of another tenant, by index; or no ingest permission", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 16 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the key's rate limit", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The log is unavailable; retry the same batch", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn ingest_doc() {}
+
+#[utoipa::path(get, path = "/v1/health", tag = "ingest",
+    responses(
+        (status = 200, description = "Status, lag and counters", body = Object),
+        (status = 503, description = "A stage stopped", body = Object),
+    ))]
+#[allow(dead_code)]
+fn health_doc() {}
+
+struct ApiKeyAuth;
+
+impl Modify for ApiKeyAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("tlk_<env>_<43 chars>").build();
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("api_key", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "traceledger", description = "Tamper-evident audit trail for AI agents: ingest, decision chains, records and proofs. Errors are RFC 9457 problem+json."),
+    paths(
+        ingest_doc, health_doc,
+        crate::whoami, crate::list_sessions, crate::get_session, crate::record_by_seq, crate::record_by_event,
+        crate::inclusion, crate::consistency, crate::checkpoints, crate::latest_checkpoint, crate::access_log,
+        crate::list_keys, crate::create_key, crate::revoke_key, crate::rotate_key,
+    ),
+    components(schemas(Problem, crate::keys::KeyInfo, crate::keys::Role)),
+    modifiers(&ApiKeyAuth),
+)]
+pub struct ApiDoc;
+
+/// `GET /v1/openapi.json`.
+pub async fn document() -> Response {
+    Json(ApiDoc::openapi()).into_response()
+}

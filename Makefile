@@ -9,7 +9,7 @@ export CARGO_TERM_COLOR ?= never
 CARGO ?= cargo
 BIN := $(CARGO_TARGET_DIR)/release/traceledger
 
-.PHONY: help deps up build test lint unit fuzz-smoke fuzz bench clean
+.PHONY: help deps up build test lint unit fuzz-smoke fuzz api-fuzz bench clean
 
 help:
 	@echo "make up          install what is missing, then run traceledger on the embedded default with a demo fleet (Ctrl-C stops)"
@@ -36,7 +36,11 @@ unit: deps
 	scripts/with-broker.sh $(CARGO) test --locked --workspace --all-targets
 
 # Fuzz first, so that the test runner's summary closes the output.
-test: lint fuzz-smoke unit
+test: lint fuzz-smoke api-fuzz unit
+
+# The query API driven from its OpenAPI document by schemathesis: no 5xx.
+api-fuzz: deps
+	scripts/api-fuzz.sh
 
 # Each fuzz target runs briefly on every test run; `make fuzz` runs longer.
 FUZZ_SECONDS ?= 60

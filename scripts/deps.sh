@@ -10,6 +10,8 @@ command -v c++ >/dev/null || need_apt+=(g++)
 command -v make >/dev/null || need_apt+=(make)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v python3 >/dev/null || need_apt+=(python3)
+# The API fuzz run (scripts/api-fuzz.sh) installs schemathesis in a venv.
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 # rocksdb's bindings are generated with bindgen, which needs libclang.
 has_pkg libclang-dev || need_apt+=(libclang-dev)
 

@@ -31,6 +31,8 @@ fn the_bench_reports_every_figure() {
         assert!(num(l, "events") > 0.0, "{l}");
         assert!(num(l, "p50_ms") <= num(l, "p99_ms") && num(l, "p99_ms") <= num(l, "max_ms"), "{l}");
     }
+    let p = &r["pii"];
+    assert!(num(p, "findings") > 0.0 && num(p, "scan_mib_per_s") > 0.0 && num(p, "sha256_mib_per_s") > 0.0, "{p}");
     let m = &r["memory"];
     assert_eq!(num(m, "tenants"), 3000.0);
     assert_eq!(num(m, "events"), 6000.0);

@@ -41,6 +41,8 @@ pub enum Figure {
     Latency,
     /// Peak RSS with many tenants.
     Memory,
+    /// PII detection throughput (one core) vs SHA-256 of the same text.
+    Pii,
 }
 
 #[derive(Debug, Args)]
@@ -81,6 +83,16 @@ pub struct Report {
     pub kafka: Option<KafkaFigures>,
     pub latency: Vec<LatencyFigures>,
     pub memory: Option<MemoryFigures>,
+    pub pii: Option<PiiFigures>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PiiFigures {
+    pub text_mib: f64,
+    pub findings: usize,
+    pub scan_mib_per_s: f64,
+    pub sha256_mib_per_s: f64,
+    pub ratio_to_sha256: f64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -122,7 +134,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<u8> {
     super::init_tracing();
     let mut figures = a.only.clone();
     if figures.is_empty() {
-        figures = vec![Figure::Embedded, Figure::Latency, Figure::Memory];
+        figures = vec![Figure::Embedded, Figure::Latency, Figure::Memory, Figure::Pii];
         if a.kafka.is_some() {
             figures.insert(1, Figure::Kafka);
         }
@@ -168,6 +180,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<u8> {
     }
     if figures.contains(&Figure::Memory) {
         report.memory = Some(if figures.len() == 1 { memory(a.tenants, &key)? } else { memory_in_child(a.tenants)? });
+    }
+    if figures.contains(&Figure::Pii) {
+        report.pii = Some(pii(a.runs));
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -432,6 +447,62 @@ fn latency(
     })
 }
 
+/// Trace-like text: sentences of agent chatter, one in ~50 carrying PII.
+fn pii_text(bytes: usize) -> String {
+    let plain = [
+        "The agent called the search tool and summarised three results for the user. ",
+        "Decision: approve the refund because the order arrived damaged and photos match. ",
+        "Plan: fetch the account history, compare against policy v3, then draft a reply. ",
+        "Tool result: 14 rows returned in 231 ms; no anomalies in the ledger entries. ",
+    ];
+    let pii = [
+        "Customer Maria Gonzalez <maria.gonzalez@example.com> called from (415) 555-2671. ",
+        "Card 4111 1111 1111 1111 was declined; SSN on file 123-45-6789. ",
+        "Wire to DE44 5001 0517 5407 3249 31 from 192.168.10.254 approved. ",
+    ];
+    let mut s = String::with_capacity(bytes + 128);
+    let mut i = 0usize;
+    while s.len() < bytes {
+        s.push_str(if i % 50 == 49 { pii[i % pii.len()] } else { plain[i % plain.len()] });
+        i += 1;
+    }
+    s
+}
+
+/// Scans 32 MiB of trace-like text on one core; SHA-256 of the same bytes
+/// is the baseline. Median of `runs`.
+fn pii(runs: usize) -> PiiFigures {
+    eprintln!("bench: pii detection");
+    let text = pii_text(32 << 20);
+    let mib = text.len() as f64 / f64::from(1u32 << 20);
+    let chunks: Vec<&str> = {
+        // Fields of ~1 KiB, as events carry them.
+        let mut v = Vec::new();
+        let mut rest = text.as_str();
+        while !rest.is_empty() {
+            let mut at = rest.len().min(1024);
+            while !rest.is_char_boundary(at) {
+                at += 1;
+            }
+            let (a, b) = rest.split_at(at);
+            v.push(a);
+            rest = b;
+        }
+        v
+    };
+    let (mut scan, mut sha, mut findings) = (Vec::new(), Vec::new(), 0);
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        findings = chunks.iter().map(|c| traceledger_pii::scan(c).len()).sum();
+        scan.push(mib / t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        std::hint::black_box(traceledger_core::hash::sha256(text.as_bytes()));
+        sha.push(mib / t.elapsed().as_secs_f64());
+    }
+    let (scan, sha) = (median(scan), median(sha));
+    PiiFigures { text_mib: mib, findings, scan_mib_per_s: scan, sha256_mib_per_s: sha, ratio_to_sha256: scan / sha }
+}
+
 /// `VmRSS` and `VmHWM` of this process in MiB (Linux).
 fn rss_mib() -> (f64, f64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -516,6 +587,17 @@ fn print_report(r: &Report, a: &BenchArgs) {
         println!(
             "latency SDK record → sealed, {:<8} at {:>7.0}/s: p50 {:>7.1} ms   p99 {:>7.1} ms   max {:>7.1} ms   ({} events)",
             l.log, l.rate_per_s, l.p50_ms, l.p99_ms, l.max_ms, l.events
+        );
+    }
+    if let Some(p) = &r.pii {
+        println!(
+            "pii detection, {:.0} MiB of trace text in 1 KiB fields ({} findings): {:.0} MiB/s, SHA-256 {:.0} MiB/s (baseline), ratio {:.3}   goal ≥ 100 MB/s: {}",
+            p.text_mib,
+            p.findings,
+            p.scan_mib_per_s,
+            p.sha256_mib_per_s,
+            p.ratio_to_sha256,
+            verdict(p.scan_mib_per_s * 1.048_576 >= 100.0)
         );
     }
     if let Some(m) = &r.memory {

@@ -48,6 +48,8 @@ pub struct ApiState {
     pub ledger: Arc<Store>,
     /// The sessions model's store.
     pub sessions: Arc<Store>,
+    /// The pii model's store.
+    pub pii: Arc<Store>,
     /// Environment tag of keys created through the API (`live`, `test`).
     pub env: String,
     /// A session with no `agent_end` for this long is incomplete (µs).
@@ -177,6 +179,8 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/keys/{id}", axum::routing::delete(revoke_key))
         .route("/v1/keys/{id}/rotate", post(rotate_key))
         .route("/v1/access-log", get(access_log))
+        .route("/v1/pii/findings", get(pii_findings))
+        .route("/v1/pii/inventory", get(pii_inventory))
         .route("/v1/openapi.json", get(openapi::document))
         .with_state(state)
 }
@@ -559,6 +563,66 @@ async fn access_log(State(s): State<Shared>, p: Principal, q: Params) -> Respons
         }
         let next = (top > limit as u64).then(|| top - limit as u64);
         Ok(Json(json!({ "chain": chain, "size": size, "items": items, "next_before": next })).into_response())
+    })
+    .await
+    .unwrap_or_else(|r| r)
+}
+
+#[utoipa::path(get, path = "/v1/pii/findings", tag = "pii", security(("api_key" = [])),
+    params(
+        ("kind" = Option<String>, Query, description = "email, phone, ssn, credit_card, iban, ipv4, ipv6, secret, date_of_birth, person_name"),
+        ("agent" = Option<String>, Query, description = "Only records of this agent"),
+        ("limit" = Option<usize>, Query, description = "1..=1000, default 100"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+    ),
+    responses((status = 200, description = "Records with findings (spans, never values)", body = Object),
+        (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json")))]
+async fn pii_findings(State(s): State<Shared>, p: Principal, q: Params) -> Response {
+    if let Err(r) = p.require(Permission::Read) {
+        return r;
+    }
+    if let Some(k) = q.get("kind") {
+        if !traceledger_pii::Kind::ALL.iter().any(|x| x.name() == k) {
+            return bad_field("kind", format!("`kind` must be one of the detector kinds, got `{k}`"));
+        }
+    }
+    let parsed = (|| Ok::<_, Response>((limit(&q)?, decode_cursor(&q)?)))();
+    let (limit, cursor) = match parsed {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let from = match cursor.map(|c| c.parse::<u64>()) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => return bad_field("cursor", "`cursor` is not a cursor this API returned"),
+    };
+    let tenant = p.tenant().to_string();
+    let (kind, agent) = (q.get("kind").cloned(), q.get("agent").cloned());
+    blocking(move || {
+        let v = traceledger_projection::pii::PiiView::new(&s.pii);
+        let (items, next) = v.findings(&tenant, kind.as_deref(), agent.as_deref(), from, limit).map_err(internal)?;
+        Ok(Json(json!({ "items": items, "next_cursor": next.map(|n| encode_cursor(&n.to_string())) })).into_response())
+    })
+    .await
+    .unwrap_or_else(|r| r)
+}
+
+#[utoipa::path(get, path = "/v1/pii/inventory", tag = "pii", security(("api_key" = [])),
+    responses((status = 200, description = "Kinds of personal data per agent and model provider, and records per classification", body = Object),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json")))]
+async fn pii_inventory(State(s): State<Shared>, p: Principal) -> Response {
+    if let Err(r) = p.require(Permission::Read) {
+        return r;
+    }
+    let tenant = p.tenant().to_string();
+    blocking(move || {
+        let v = traceledger_projection::pii::PiiView::new(&s.pii);
+        let inventory = v.inventory(&tenant).map_err(internal)?;
+        let classes = v.classes(&tenant).map_err(internal)?;
+        Ok(Json(json!({ "inventory": inventory, "classification": classes })).into_response())
     })
     .await
     .unwrap_or_else(|r| r)

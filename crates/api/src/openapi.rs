@@ -66,6 +66,7 @@ impl Modify for ApiKeyAuth {
         crate::whoami, crate::list_sessions, crate::get_session, crate::record_by_seq, crate::record_by_event,
         crate::inclusion, crate::consistency, crate::checkpoints, crate::latest_checkpoint, crate::access_log,
         crate::list_keys, crate::create_key, crate::revoke_key, crate::rotate_key,
+        crate::pii_findings, crate::pii_inventory,
     ),
     components(schemas(Problem, crate::keys::KeyInfo, crate::keys::Role)),
     modifiers(&ApiKeyAuth),

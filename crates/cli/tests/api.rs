@@ -127,6 +127,8 @@ fn the_query_api_serves_chains_records_and_proofs_by_role_and_tenant() {
             "/v1/keys",
             "/v1/keys/{id}",
             "/v1/keys/{id}/rotate",
+            "/v1/pii/findings",
+            "/v1/pii/inventory",
             "/v1/proofs/consistency",
             "/v1/proofs/inclusion",
             "/v1/records/by-event/{event_id}",
@@ -210,6 +212,30 @@ fn the_query_api_serves_chains_records_and_proofs_by_role_and_tenant() {
     verify_consistency(&proof, old, new, hash(&c["from"]["root"]), hash(&c["to"]["root"]))
         .expect("consistency verifies");
 
+    // PII: the fleet's requests carry SSNs and emails; findings are spans
+    // into the content, never the values, and the inventory names agents
+    // and providers.
+    let (status, inv) = get(addr, &owner, "/v1/pii/inventory");
+    assert_eq!(status, 200, "{inv}");
+    let rows = inv["inventory"].as_array().expect("inventory");
+    assert!(rows.iter().any(|r| r["kind"] == "ssn" || r["kind"] == "email"), "{inv}");
+    assert!(inv["classification"].as_object().is_some_and(|c| !c.is_empty()));
+    let (status, found) = get(addr, &owner, "/v1/pii/findings?limit=5");
+    assert_eq!(status, 200);
+    let first = &found["items"][0];
+    let seq = first["seq"].as_u64().expect("seq");
+    let (_, rec) = get(addr, &owner, &format!("/v1/records/{seq}"));
+    let f = &first["findings"][0];
+    let field = f["field"].as_str().expect("field");
+    let content = rec["event"][field].as_str().unwrap_or_default();
+    let (s, e) = (f["start"].as_u64().expect("start") as usize, f["end"].as_u64().expect("end") as usize);
+    let value = content.get(s..e).expect("the span is in the record's field");
+    assert!(
+        !value.is_empty() && !serde_json::to_string(&found).expect("json").contains(value),
+        "no value is stored: {value}"
+    );
+    assert_eq!(get(addr, &owner, "/v1/pii/findings?kind=nonsense").0, 400);
+
     // Keys: the Owner makes one of each role through the API.
     let mut role_keys = Vec::new();
     for role in ["admin", "member", "viewer", "auditor"] {
@@ -245,6 +271,8 @@ fn the_query_api_serves_chains_records_and_proofs_by_role_and_tenant() {
         ("GET", format!("/v1/proofs/consistency?from={old}&to={new}"), "proofs"),
         ("GET", "/v1/keys".into(), "keys"),
         ("GET", "/v1/access-log".into(), "access"),
+        ("GET", "/v1/pii/inventory".into(), "read"),
+        ("GET", "/v1/pii/findings?kind=email".into(), "read"),
         ("POST", "/v1/events".into(), "ingest"),
     ];
     let allowed = |role: &str, what: &str| match role {

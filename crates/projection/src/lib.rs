@@ -15,6 +15,7 @@
 //! the same state (deterministic: nothing but the records goes in).
 
 pub mod ledger;
+pub mod pii;
 pub mod sessions;
 
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};

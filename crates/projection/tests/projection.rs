@@ -309,6 +309,49 @@ fn the_ledger_model_proves_every_record(log: Arc<dyn Log>) {
     assert_ne!(v.checkpoint(&t, 1).expect("read").map(|c| c.root), Some(traceledger_core::Hash([9; 32])));
 }
 
+fn pii_findings_match_a_direct_scan(log: Arc<dyn Log>) {
+    use traceledger_projection::pii::{scan_event, Pii, PiiView};
+    let s = sealed_fleet(log);
+    let runner = project(&s, Arc::new(Pii));
+    let v = PiiView::new(runner.store());
+    let mut want_records = 0;
+    let mut by_kind: BTreeMap<String, u64> = BTreeMap::new();
+    for e in &s.events {
+        let (f, _) = scan_event(e);
+        if !f.is_empty() {
+            want_records += 1;
+        }
+        let mut kinds: Vec<String> = f.iter().map(|x| x.kind.clone()).collect();
+        kinds.sort();
+        kinds.dedup();
+        for k in kinds {
+            *by_kind.entry(k).or_default() += 1;
+        }
+    }
+    assert!(want_records > 0, "the fleet carries PII");
+    let mut got_records = 0;
+    for t in runner.store().tenants().expect("tenants") {
+        let (items, next) = v.findings(&t, None, None, 0, 100_000).expect("findings");
+        assert!(next.is_none());
+        got_records += items.len();
+        for r in &items {
+            let e = s.events.iter().find(|e| e.event_id.to_string() == r.event_id).expect("event");
+            assert_eq!(r.findings, scan_event(e).0, "stored findings are the scan's");
+        }
+    }
+    assert_eq!(got_records, want_records);
+    let mut inv: BTreeMap<String, u64> = BTreeMap::new();
+    for t in runner.store().tenants().expect("tenants") {
+        for row in v.inventory(&t).expect("inventory") {
+            *inv.entry(row.kind).or_default() += row.records;
+        }
+        let classes = v.classes(&t).expect("classes");
+        let n: u64 = classes.values().sum();
+        assert_eq!(n, s.events.iter().filter(|e| e.tenant_id == t).count() as u64, "every record classified once");
+    }
+    assert_eq!(inv, by_kind, "the inventory counts each record once per kind");
+}
+
 macro_rules! on_both_logs {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -333,4 +376,8 @@ macro_rules! on_both_logs {
     };
 }
 
-on_both_logs!(sessions_hold_every_decision_chain, the_ledger_model_proves_every_record);
+on_both_logs!(
+    sessions_hold_every_decision_chain,
+    the_ledger_model_proves_every_record,
+    pii_findings_match_a_direct_scan
+);

@@ -22,12 +22,13 @@ use traceledger_projection::{wipe, Projection, Runner, Stats, Store};
 use traceledger_sequencer::Topics;
 
 /// Every projection, by name.
-pub const ALL: [&str; 2] = ["ledger", "sessions"];
+pub const ALL: [&str; 3] = ["ledger", "sessions", "pii"];
 
 fn projection(name: &str) -> Option<Arc<dyn Projection>> {
     match name {
         "ledger" => Some(Arc::new(Ledger)),
         "sessions" => Some(Arc::new(Sessions)),
+        "pii" => Some(Arc::new(traceledger_projection::pii::Pii)),
         _ => None,
     }
 }
@@ -43,7 +44,7 @@ pub struct ProjectArgs {
     /// Topic name prefix, as given to the sequencer.
     #[arg(long, default_value = "")]
     topic_prefix: String,
-    /// Only these projections (comma-separated): ledger, sessions.
+    /// Only these projections (comma-separated): ledger, sessions, pii.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Drop this projection's store first and rebuild it from offset 0; repeat.

@@ -58,11 +58,12 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     super::node::bootstrap_owner(&node.keys, &a.node.data, &a.tenant)?;
-    let api = match (projections.store("ledger"), projections.store("sessions")) {
-        (Some(ledger), Some(sessions)) => Some(Arc::new(ApiState {
+    let api = match (projections.store("ledger"), projections.store("sessions"), projections.store("pii")) {
+        (Some(ledger), Some(sessions), Some(pii)) => Some(Arc::new(ApiState {
             keys: node.keys.clone(),
             ledger,
             sessions,
+            pii,
             env: "live".into(),
             session_timeout_micros: (a.session_timeout_seconds as i64).saturating_mul(1_000_000),
         })),

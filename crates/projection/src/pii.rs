@@ -1,0 +1,252 @@
+//! The `pii` read model: personal data and secrets found in each record's
+//! content (input, output, reasoning, tool arguments and results), stored
+//! as spans — field, kind, byte range, confidence, detector — never the
+//! values; the record's data classification (the most sensitive of what was
+//! found and what the agent declared); and the per-agent inventory: which
+//! kinds flow to which model provider.
+
+use crate::{tkey, Accepted, Error, Projection, Result, Store};
+use rocksdb::WriteBatch;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use traceledger_core::event::Classification;
+use traceledger_core::TraceEvent;
+use traceledger_pii::{classify, scan, Class};
+
+const FINDINGS: &str = "findings";
+const INVENTORY: &str = "inventory";
+const CLASSES: &str = "classes";
+
+/// One finding in a record, without the value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FieldFinding {
+    /// `input`, `output`, `reasoning`, `tools[i].arguments`, `tools[i].result`.
+    pub field: String,
+    /// Kind (`email`, `ssn`, …).
+    pub kind: String,
+    /// Byte offsets in the field.
+    pub start: usize,
+    /// End (exclusive).
+    pub end: usize,
+    /// 0..1.
+    pub confidence: f32,
+    /// Detector.
+    pub detector: String,
+}
+
+/// The findings of one record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RecordFindings {
+    /// Seq in the tenant's chain.
+    pub seq: u64,
+    /// Event id.
+    pub event_id: String,
+    /// Agent.
+    pub agent_id: String,
+    /// Session.
+    pub session_id: String,
+    /// Model provider the content went to, if any.
+    pub provider: Option<String>,
+    /// Classification the agent declared.
+    pub declared: Option<String>,
+    /// Classification from the findings and the declaration (the higher).
+    pub classification: String,
+    /// What was found.
+    pub findings: Vec<FieldFinding>,
+}
+
+/// One inventory row: a kind of data an agent sent to a provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct InventoryRow {
+    /// Agent.
+    pub agent_id: String,
+    /// Kind.
+    pub kind: String,
+    /// Provider (`none` for steps without a model).
+    pub provider: String,
+    /// Records carrying it.
+    pub records: u64,
+}
+
+/// The pii projection.
+#[derive(Debug, Default)]
+pub struct Pii;
+
+fn class_name(c: Class) -> &'static str {
+    match c {
+        Class::Public => "public",
+        Class::Internal => "internal",
+        Class::Confidential => "confidential",
+        Class::Restricted => "restricted",
+    }
+}
+
+fn declared(c: Classification) -> Class {
+    match c {
+        Classification::Public => Class::Public,
+        Classification::Internal => Class::Internal,
+        Classification::Confidential => Class::Confidential,
+        Classification::Restricted => Class::Restricted,
+    }
+}
+
+/// Scans every content field of an event: the findings, and the
+/// classification they imply.
+pub fn scan_event(e: &TraceEvent) -> (Vec<FieldFinding>, Class) {
+    let mut fields: Vec<(String, &str)> = Vec::new();
+    for (name, v) in [("input", &e.input), ("output", &e.output), ("reasoning", &e.reasoning)] {
+        if let Some(v) = v {
+            fields.push((name.to_string(), v));
+        }
+    }
+    for (i, t) in e.tools.iter().enumerate() {
+        if let Some(a) = &t.arguments {
+            fields.push((format!("tools[{i}].arguments"), a));
+        }
+        if let Some(r) = &t.result {
+            fields.push((format!("tools[{i}].result"), r));
+        }
+    }
+    let mut out = Vec::new();
+    let mut class = Class::Public;
+    for (field, text) in fields {
+        let found = scan(text);
+        class = class.max(classify(&found));
+        for f in found {
+            out.push(FieldFinding {
+                field: field.clone(),
+                kind: f.kind.name().to_string(),
+                start: f.start,
+                end: f.end,
+                confidence: f.confidence,
+                detector: f.detector.to_string(),
+            });
+        }
+    }
+    (out, class)
+}
+
+fn inventory_key(tenant: &str, agent: &str, kind: &str, provider: &str) -> Vec<u8> {
+    tkey(tenant, format!("{agent}\0{kind}\0{provider}").as_bytes())
+}
+
+impl Projection for Pii {
+    fn name(&self) -> &'static str {
+        "pii"
+    }
+
+    fn column_families(&self) -> &'static [&'static str] {
+        &[FINDINGS, INVENTORY, CLASSES]
+    }
+
+    fn apply(&self, store: &Store, wb: &mut WriteBatch, records: &[Accepted<'_>]) -> Result<()> {
+        let mut inventory: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        let mut classes: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        for a in records {
+            let e = &a.record.event;
+            let (findings, found) = scan_event(e);
+            let decl = e.data_classification.map(declared);
+            let class = decl.map_or(found, |d| d.max(found));
+            *classes.entry(tkey(&e.tenant_id, class_name(class).as_bytes())).or_default() += 1;
+            if findings.is_empty() {
+                continue;
+            }
+            let provider = e.model.as_ref().map(|m| m.provider.clone());
+            let row = RecordFindings {
+                seq: a.record.header.seq,
+                event_id: e.event_id.to_string(),
+                agent_id: e.agent_id.clone(),
+                session_id: e.session_id.clone(),
+                provider: provider.clone(),
+                declared: e.data_classification.map(|c| c.symbol().to_string()),
+                classification: class_name(class).to_string(),
+                findings: findings.clone(),
+            };
+            let v = serde_json::to_vec(&row).map_err(|e| Error::Corrupt(e.to_string()))?;
+            wb.put_cf(store.cf(FINDINGS)?, tkey(&e.tenant_id, &a.record.header.seq.to_be_bytes()), v);
+            let mut kinds: Vec<&str> = findings.iter().map(|f| f.kind.as_str()).collect();
+            kinds.sort_unstable();
+            kinds.dedup();
+            for k in kinds {
+                let key = inventory_key(&e.tenant_id, &e.agent_id, k, provider.as_deref().unwrap_or("none"));
+                *inventory.entry(key).or_default() += 1;
+            }
+        }
+        for (cf, counts) in [(INVENTORY, inventory), (CLASSES, classes)] {
+            for (k, n) in counts {
+                let before = store.get(cf, &k)?.and_then(|v| crate::be_u64(&v)).unwrap_or(0);
+                wb.put_cf(store.cf(cf)?, k, (before + n).to_be_bytes());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads of the pii model.
+pub struct PiiView<'a> {
+    store: &'a Store,
+}
+
+impl<'a> PiiView<'a> {
+    /// A view over a pii store.
+    pub fn new(store: &'a Store) -> Self {
+        PiiView { store }
+    }
+
+    /// Records with findings, by seq from `from`, that have a finding of
+    /// `kind` and come from `agent` (when given); at most `limit`, and the
+    /// seq to continue from.
+    pub fn findings(
+        &self,
+        tenant: &str,
+        kind: Option<&str>,
+        agent: Option<&str>,
+        from: u64,
+        limit: usize,
+    ) -> Result<(Vec<RecordFindings>, Option<u64>)> {
+        let prefix = tkey(tenant, &[]);
+        let start = tkey(tenant, &from.to_be_bytes());
+        let mut out = Vec::new();
+        for item in self.store.scan(FINDINGS, &prefix, &start)? {
+            let (_, v) = item?;
+            let r: RecordFindings = serde_json::from_slice(&v).map_err(|e| Error::Corrupt(e.to_string()))?;
+            if out.len() == limit {
+                return Ok((out, Some(r.seq)));
+            }
+            if kind.is_some_and(|k| !r.findings.iter().any(|f| f.kind == k)) || agent.is_some_and(|a| r.agent_id != a) {
+                continue;
+            }
+            out.push(r);
+        }
+        Ok((out, None))
+    }
+
+    /// Records per classification (public, internal, confidential, restricted).
+    pub fn classes(&self, tenant: &str) -> Result<BTreeMap<String, u64>> {
+        let prefix = tkey(tenant, &[]);
+        let mut out = BTreeMap::new();
+        for item in self.store.scan(CLASSES, &prefix, &prefix)? {
+            let (k, v) = item?;
+            let n = crate::be_u64(&v).ok_or_else(|| Error::Corrupt("class count".into()))?;
+            out.insert(String::from_utf8_lossy(&k[prefix.len()..]).into_owned(), n);
+        }
+        Ok(out)
+    }
+
+    /// The tenant's inventory: kinds per agent and provider.
+    pub fn inventory(&self, tenant: &str) -> Result<Vec<InventoryRow>> {
+        let prefix = tkey(tenant, &[]);
+        let mut out = Vec::new();
+        for item in self.store.scan(INVENTORY, &prefix, &prefix)? {
+            let (k, v) = item?;
+            let rest = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            let mut parts = rest.split('\0');
+            let (Some(agent), Some(kind), Some(provider)) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(Error::Corrupt("inventory key".into()));
+            };
+            let records = crate::be_u64(&v).ok_or_else(|| Error::Corrupt("inventory count".into()))?;
+            out.push(InventoryRow { agent_id: agent.into(), kind: kind.into(), provider: provider.into(), records });
+        }
+        Ok(out)
+    }
+}

@@ -9,6 +9,7 @@
 # schemathesis is installed once per machine into ~/.cache/traceledger/venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
 venv="${TRACELEDGER_VENV:-$HOME/.cache/traceledger/venv}"
 if [[ ! -x "$venv/bin/st" ]]; then
@@ -20,7 +21,7 @@ fi
 cargo build --locked -q -p traceledger-cli
 bin="${CARGO_TARGET_DIR:-target}/debug/traceledger"
 dir=$(mktemp -d -t traceledger-api-fuzz.XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+port=$(free_port)
 key=$("$bin" keys create --data "$dir/data" --tenant acme --role owner --env test --json |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["secret"])')
 "$bin" up --data "$dir/data" --http "127.0.0.1:$port" --rate-limit 100000 --rate-burst 100000 >"$dir/up.log" 2>&1 &
@@ -32,15 +33,7 @@ stop() {
 }
 trap stop EXIT
 
-for _ in $(seq 1 300); do
-  if ! kill -0 "$pid" 2>/dev/null; then
-    echo "api-fuzz: traceledger up exited at start:" >&2
-    cat "$dir/up.log" >&2
-    exit 1
-  fi
-  python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
-  sleep 0.1
-done
+wait_listening "api-fuzz: traceledger up" "$pid" "$port" "$dir/up.log"
 
 echo "api-fuzz: schemathesis against 127.0.0.1:$port"
 "$venv/bin/st" run "http://127.0.0.1:$port/v1/openapi.json" \

@@ -8,6 +8,7 @@
 # SQLite in a fresh temporary directory. Installs tansu if it is missing
 # (`cargo install tansu --locked --features libsql`, 8-15 minutes once per machine).
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 if ! command -v tansu >/dev/null; then
   echo "broker: installing tansu (once per machine)…" >&2
@@ -15,7 +16,7 @@ if ! command -v tansu >/dev/null; then
 fi
 
 dir=$(mktemp -d -t traceledger-broker.XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+port=$(free_port)
 log="$dir/tansu.log"
 
 # tansu reads `sqlite://PATH` as relative to its working directory, so it
@@ -33,19 +34,7 @@ stop() {
 }
 trap stop EXIT
 
-# Wait (bounded) until the broker accepts connections.
-for _ in $(seq 1 300); do
-  if ! kill -0 "$pid" 2>/dev/null; then
-    echo "broker: tansu exited at start:" >&2
-    cat "$log" >&2
-    exit 1
-  fi
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    break
-  fi
-  sleep 0.1
-done
-(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "broker: not listening after 30 s" >&2; cat "$log" >&2; exit 1; }
+wait_listening "broker: tansu" "$pid" "$port" "$log"
 
 echo "broker: tansu on 127.0.0.1:$port (log $log)" >&2
 export TRACELEDGER_TEST_BROKER="127.0.0.1:$port"

@@ -26,7 +26,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
 use keys::{KeyInfo, KeyStore, Permission, Role};
-use openapi::Problem;
+use openapi::{BadRequest, Errors, NotFound};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -191,7 +191,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Response> + S
 }
 
 #[utoipa::path(get, path = "/v1/whoami", tag = "keys", security(("api_key" = [])),
-    responses((status = 200, description = "The key's tenant, role and id", body = Object), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The key's tenant, role and id", body = Object), Errors))]
 async fn whoami(p: Principal) -> Response {
     Json(json!({ "tenant": p.tenant(), "role": p.key.role.name(), "key": p.key.id })).into_response()
 }
@@ -249,7 +249,7 @@ fn decode_cursor(q: &Params) -> Result<Option<String>, Response> {
         ("limit" = Option<usize>, Query, description = "1..=1000, default 100"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
     ),
-    responses((status = 200, description = "A page of sessions with their completeness", body = Object), (status = 400, description = "A parameter is invalid; `field` names it", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "A page of sessions with their completeness", body = Object), BadRequest, Errors))]
 async fn list_sessions(State(s): State<Shared>, p: Principal, q: Params) -> Response {
     if let Err(r) = p.require(Permission::Read) {
         return r;
@@ -286,7 +286,7 @@ async fn list_sessions(State(s): State<Shared>, p: Principal, q: Params) -> Resp
 
 #[utoipa::path(get, path = "/v1/sessions/{session_id}", tag = "sessions", security(("api_key" = [])),
     params(("session_id" = String, Path, description = "Session id")),
-    responses((status = 200, description = "The decision chain", body = SessionView), (status = 404, description = "Not found (or another tenant's)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The decision chain", body = SessionView), NotFound, Errors))]
 async fn get_session(State(s): State<Shared>, p: Principal, Path(id): Path<String>) -> Response {
     if let Err(r) = p.require(Permission::Read) {
         return r;
@@ -344,7 +344,7 @@ fn record_response(p: &Principal, bytes: Option<Vec<u8>>) -> Response {
 
 #[utoipa::path(get, path = "/v1/records/{seq}", tag = "records", security(("api_key" = [])),
     params(("seq" = u64, Path, description = "Position in the tenant's chain")),
-    responses((status = 200, description = "The sealed record (content removed for roles without ReadContent)", body = Object), (status = 400, description = "A parameter is invalid; `field` names it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or another tenant's)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The sealed record (content removed for roles without ReadContent)", body = Object), BadRequest, NotFound, Errors))]
 async fn record_by_seq(State(s): State<Shared>, p: Principal, Path(seq): Path<String>) -> Response {
     if let Err(r) = p.require(Permission::Read) {
         return r;
@@ -361,7 +361,7 @@ async fn record_by_seq(State(s): State<Shared>, p: Principal, Path(seq): Path<St
 
 #[utoipa::path(get, path = "/v1/records/by-event/{event_id}", tag = "records", security(("api_key" = [])),
     params(("event_id" = String, Path, description = "Event id (UUID)")),
-    responses((status = 200, description = "The sealed record", body = Object), (status = 400, description = "A parameter is invalid; `field` names it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or another tenant's)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The sealed record", body = Object), BadRequest, NotFound, Errors))]
 async fn record_by_event(State(s): State<Shared>, p: Principal, Path(id): Path<String>) -> Response {
     if let Err(r) = p.require(Permission::Read) {
         return r;
@@ -393,7 +393,7 @@ fn checkpoint_json(c: &StoredCheckpoint) -> Value {
         ("seq" = u64, Query, description = "The record"),
         ("size" = Option<u64>, Query, description = "Size of a signed checkpoint; default the first covering seq"),
     ),
-    responses((status = 200, description = "RFC 6962 audit path and the signed checkpoint it leads to", body = Object), (status = 400, description = "A parameter is invalid; `field` names it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or another tenant's)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "RFC 6962 audit path and the signed checkpoint it leads to", body = Object), BadRequest, NotFound, Errors))]
 async fn inclusion(State(s): State<Shared>, p: Principal, q: Params) -> Response {
     if let Err(r) = p.require(Permission::Proofs) {
         return r;
@@ -444,7 +444,7 @@ async fn inclusion(State(s): State<Shared>, p: Principal, q: Params) -> Response
         ("from" = u64, Query, description = "Size of the older signed checkpoint"),
         ("to" = u64, Query, description = "Size of the newer signed checkpoint"),
     ),
-    responses((status = 200, description = "RFC 6962 consistency proof with both signed checkpoints", body = Object), (status = 400, description = "A parameter is invalid; `field` names it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or another tenant's)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "RFC 6962 consistency proof with both signed checkpoints", body = Object), BadRequest, NotFound, Errors))]
 async fn consistency(State(s): State<Shared>, p: Principal, q: Params) -> Response {
     if let Err(r) = p.require(Permission::Proofs) {
         return r;
@@ -485,7 +485,7 @@ async fn consistency(State(s): State<Shared>, p: Principal, q: Params) -> Respon
         ("min_size" = Option<u64>, Query, description = "Smallest size listed"),
         ("limit" = Option<usize>, Query, description = "1..=1000, default 100"),
     ),
-    responses((status = 200, description = "Signed checkpoints, smallest first", body = Object), (status = 400, description = "A parameter is invalid; `field` names it", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Signed checkpoints, smallest first", body = Object), BadRequest, Errors))]
 async fn checkpoints(State(s): State<Shared>, p: Principal, q: Params) -> Response {
     if let Err(r) = p.require(Permission::Read) {
         return r;
@@ -510,7 +510,7 @@ async fn checkpoints(State(s): State<Shared>, p: Principal, q: Params) -> Respon
 }
 
 #[utoipa::path(get, path = "/v1/checkpoints/latest", tag = "proofs", security(("api_key" = [])),
-    responses((status = 200, description = "The latest signed checkpoint", body = Object), (status = 404, description = "Not found (or another tenant's)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The latest signed checkpoint", body = Object), NotFound, Errors))]
 async fn latest_checkpoint(State(s): State<Shared>, p: Principal) -> Response {
     if let Err(r) = p.require(Permission::Read) {
         return r;
@@ -531,7 +531,7 @@ async fn latest_checkpoint(State(s): State<Shared>, p: Principal) -> Response {
         ("limit" = Option<usize>, Query, description = "1..=1000, default 100"),
         ("before" = Option<u64>, Query, description = "Only records below this seq"),
     ),
-    responses((status = 200, description = "Access records, newest first", body = Object), (status = 400, description = "A parameter is invalid; `field` names it", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Access records, newest first", body = Object), BadRequest, Errors))]
 async fn access_log(State(s): State<Shared>, p: Principal, q: Params) -> Response {
     if let Err(r) = p.require(Permission::AccessLog) {
         return r;
@@ -576,9 +576,7 @@ async fn access_log(State(s): State<Shared>, p: Principal, q: Params) -> Respons
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
     ),
     responses((status = 200, description = "Records with findings (spans, never values)", body = Object),
-        (status = 400, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json")))]
+        BadRequest, Errors))]
 async fn pii_findings(State(s): State<Shared>, p: Principal, q: Params) -> Response {
     if let Err(r) = p.require(Permission::Read) {
         return r;
@@ -611,8 +609,7 @@ async fn pii_findings(State(s): State<Shared>, p: Principal, q: Params) -> Respo
 
 #[utoipa::path(get, path = "/v1/pii/inventory", tag = "pii", security(("api_key" = [])),
     responses((status = 200, description = "Kinds of personal data per agent and model provider, and records per classification", body = Object),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json")))]
+        Errors))]
 async fn pii_inventory(State(s): State<Shared>, p: Principal) -> Response {
     if let Err(r) = p.require(Permission::Read) {
         return r;
@@ -636,7 +633,7 @@ fn key_error(e: keys::KeyError) -> Response {
 }
 
 #[utoipa::path(get, path = "/v1/keys", tag = "keys", security(("api_key" = [])),
-    responses((status = 200, description = "The tenant's keys (ids, never secrets)", body = Object), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The tenant's keys (ids, never secrets)", body = Object), Errors))]
 async fn list_keys(State(s): State<Shared>, p: Principal) -> Response {
     if let Err(r) = p.require(Permission::ManageKeys) {
         return r;
@@ -658,7 +655,7 @@ struct NewKey {
 
 #[utoipa::path(post, path = "/v1/keys", tag = "keys", security(("api_key" = [])),
     request_body(content = Object, description = "{\"role\", \"name\", \"expires_in_days\"}", content_type = "application/json"),
-    responses((status = 201, description = "The new key; its secret is shown once", body = Object), (status = 400, description = "A parameter is invalid; `field` names it", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, description = "The new key; its secret is shown once", body = Object), BadRequest, Errors))]
 async fn create_key(State(s): State<Shared>, p: Principal, body: axum::body::Bytes) -> Response {
     if let Err(r) = p.require(Permission::ManageKeys) {
         return r;
@@ -696,7 +693,7 @@ async fn create_key(State(s): State<Shared>, p: Principal, body: axum::body::Byt
 
 #[utoipa::path(delete, path = "/v1/keys/{id}", tag = "keys", security(("api_key" = [])),
     params(("id" = String, Path, description = "Key id, e.g. tlk_live_…Qx3w")),
-    responses((status = 200, description = "The revoked key", body = KeyInfo), (status = 404, description = "Not found (or another tenant's)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The revoked key", body = KeyInfo), NotFound, Errors))]
 async fn revoke_key(State(s): State<Shared>, p: Principal, Path(id): Path<String>) -> Response {
     if let Err(r) = p.require(Permission::ManageKeys) {
         return r;
@@ -716,7 +713,7 @@ struct Rotate {
 #[utoipa::path(post, path = "/v1/keys/{id}/rotate", tag = "keys", security(("api_key" = [])),
     params(("id" = String, Path, description = "Key id")),
     request_body(content = Object, description = "{\"overlap_seconds\"} (default 3600)", content_type = "application/json"),
-    responses((status = 201, description = "The new key; the old one works for the overlap", body = Object), (status = 400, description = "A parameter is invalid; `field` names it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (or another tenant's)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The role lacks the permission", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Over the key's rate limit; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, description = "The new key; the old one works for the overlap", body = Object), BadRequest, NotFound, Errors))]
 async fn rotate_key(
     State(s): State<Shared>,
     p: Principal,

@@ -22,6 +22,41 @@ pub struct Problem {
     field: Option<String>,
 }
 
+/// The errors every authenticated route may answer.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // documentation only
+pub enum Errors {
+    /// No valid API key.
+    #[response(status = 401, description = "No valid API key", content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// The role lacks the permission.
+    #[response(status = 403, description = "The role lacks the permission", content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// Over the key's rate limit.
+    #[response(
+        status = 429,
+        description = "Over the key's rate limit; see Retry-After",
+        content_type = "application/problem+json"
+    )]
+    TooManyRequests(Problem),
+}
+
+/// A parameter is invalid; `field` names it.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 400,
+    description = "A parameter is invalid; `field` names it",
+    content_type = "application/problem+json"
+)]
+#[allow(dead_code)] // documentation only
+pub struct BadRequest(Problem);
+
+/// Not found, or another tenant's.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 404, description = "Not found (or another tenant's)", content_type = "application/problem+json")]
+#[allow(dead_code)] // documentation only
+pub struct NotFound(Problem);
+
 /// `POST /v1/events` and `GET /v1/health` are served by the node (they need
 /// the log), so they are described here rather than next to a handler.
 #[utoipa::path(post, path = "/v1/events", tag = "ingest", security(("api_key" = [])),

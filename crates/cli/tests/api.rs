@@ -8,9 +8,8 @@ mod common;
 
 use common::http_as;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 use traceledger_core::checkpoint::Checkpoint;
 use traceledger_core::keys::{Keyring, VerifierKey};
@@ -46,17 +45,8 @@ impl Drop for Node {
     }
 }
 
-fn start(data: &Path) -> Node {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_traceledger"))
-        .args(["up", "--http", "127.0.0.1:0", "--checkpoint-every", "40", "--checkpoint-seconds", "1", "--data"])
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("up");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().expect("stdout")).read_line(&mut line).expect("first line");
-    let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect("address").to_string();
+fn start(data: &Path, args: &[&str]) -> Node {
+    let (child, addr) = common::start_up(data, args);
     Node { child, addr }
 }
 
@@ -73,7 +63,7 @@ fn the_query_api_serves_chains_records_and_proofs_by_role_and_tenant() {
     let data = tempfile::tempdir().expect("tmp");
     let owner = create_key(data.path(), "acme", "owner");
     let other = create_key(data.path(), "globex", "owner");
-    let node = start(data.path());
+    let node = start(data.path(), &["--checkpoint-every", "40", "--checkpoint-seconds", "1"]);
     assert!(!data.path().join("bootstrap-owner.key").exists(), "no bootstrap when keys exist");
     let addr = node.addr.as_str();
 
@@ -370,17 +360,7 @@ fn urlencode(s: &str) -> String {
 fn a_key_over_its_rate_gets_429_with_retry_after() {
     let data = tempfile::tempdir().expect("tmp");
     let key = create_key(data.path(), "acme", "viewer");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_traceledger"))
-        .args(["up", "--http", "127.0.0.1:0", "--rate-limit", "1", "--rate-burst", "3", "--data"])
-        .arg(data.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("up");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().expect("stdout")).read_line(&mut line).expect("first line");
-    let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect("address").to_string();
-    let node = Node { child, addr };
+    let node = start(data.path(), &["--rate-limit", "1", "--rate-burst", "3"]);
     for _ in 0..3 {
         assert_eq!(get(&node.addr, &key, "/v1/whoami").0, 200);
     }

@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 struct Up {
@@ -17,22 +16,8 @@ struct Up {
 }
 
 fn up(data: &Path) -> Up {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_traceledger"))
-        .args(["up", "--http", "127.0.0.1:0", "--partitions", "2", "--checkpoint-seconds", "1", "--tenant", "tenant-0"])
-        .arg("--data")
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start traceledger up");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().expect("stdout")).read_line(&mut line).expect("first line");
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
+    let (child, addr) =
+        common::start_up(data, &["--partitions", "2", "--checkpoint-seconds", "1", "--tenant", "tenant-0"]);
     let key = std::fs::read_to_string(data.join("bootstrap-owner.key")).expect("bootstrap key").trim().to_string();
     Up { child, addr, key }
 }

@@ -2,10 +2,11 @@
 // Each test binary uses a subset of these helpers.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 /// Exports a stopped node's data directory with `traceledger export --data`,
 /// verifies the bundle with `traceledger verify` pinned to the node's key,
@@ -55,4 +56,27 @@ pub fn http_as(addr: &str, key: Option<&str>, method: &str, path: &str, body: &[
         .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type:").map(|v| v.trim().to_string()))
         .unwrap_or_default();
     (status, ctype, body.to_string())
+}
+
+/// Starts `traceledger up --http 127.0.0.1:0 ARGS --data DATA` and returns
+/// the process and the address it prints on its first line.
+pub fn start_up(data: &Path, args: &[&str]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_traceledger"))
+        .args(["up", "--http", "127.0.0.1:0"])
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start traceledger up");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().expect("stdout")).read_line(&mut line).expect("first line");
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    (child, addr)
 }

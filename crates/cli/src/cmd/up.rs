@@ -151,13 +151,27 @@ fn demo(node: &Node, projections: &Projections, a: &UpArgs, local: SocketAddr) -
     println!("Try it yourself:");
     println!("  {exe} verify {} --key {}", bundle.display(), node.key.verifier_key_string());
     println!("  # then change any byte of {}/records.avro and verify again", bundle.display());
+    let demo_key = demo_key(node, &a.node.data, &events[0].tenant_id)?;
+    println!("  K=$(cat {})   # an Auditor key of demo tenant `{}`", demo_key.display(), events[0].tenant_id);
+    println!("  curl -H \"authorization: Bearer $K\" http://{local}/v1/sessions");
+    println!("  curl -H \"authorization: Bearer $K\" 'http://{local}/v1/proofs/inclusion?seq=0'");
     println!(
-        "  K=<an API key of the tenant: {} holds the one made on the first start>",
+        "  # ingest with a Member key: POST /v1/keys {{\"role\":\"member\"}} with an Owner key (see {}), then POST /v1/events",
         a.node.data.join("bootstrap-owner.key").display()
     );
-    println!("  curl -H \"authorization: Bearer $K\" http://{local}/v1/sessions");
-    println!("  curl -X POST http://{local}/v1/events -H \"authorization: Bearer $K\" -H 'content-type: application/json' -d @events.json");
     Ok(code)
+}
+
+/// An Auditor key of the demo's first tenant in `DATA/demo-<tenant>.key`
+/// (0600), made once, so the demo's data can be read through the API.
+fn demo_key(node: &Node, data: &Path, tenant: &str) -> anyhow::Result<PathBuf> {
+    let path = data.join(format!("demo-{tenant}.key"));
+    if !path.exists() {
+        let (secret, _) =
+            node.keys.create(tenant, traceledger_api::keys::Role::Auditor, "test", "demo", super::now().0, None)?;
+        super::node::write_secret(&path, &secret)?;
+    }
+    Ok(path)
 }
 
 /// What the sessions model says of the demo fleet: sessions by completeness.

@@ -19,6 +19,36 @@ pub fn empty_root() -> Hash {
     tlog::EMPTY_HASH.into()
 }
 
+/// Where a tree's hashes are stored: the hash at a stored-hash index.
+pub trait StoredHashes {
+    /// The hash at `index`, if stored.
+    fn stored(&self, index: u64) -> Option<Hash>;
+}
+
+/// A tree's stored hashes, with the hashes of a batch not yet written
+/// (`pending`) read first: how a store appends leaves before it commits them.
+pub struct Overlay<'a, S> {
+    /// Hashes computed but not yet stored.
+    pub pending: Option<&'a std::collections::HashMap<u64, Hash>>,
+    /// The store.
+    pub stored: S,
+}
+
+impl<S: StoredHashes> HashReader for Overlay<'_, S> {
+    fn read_hashes(&self, indexes: &[u64]) -> std::result::Result<Vec<tlog::Hash>, tlog::Error> {
+        indexes
+            .iter()
+            .map(|&i| {
+                self.pending
+                    .and_then(|p| p.get(&i).copied())
+                    .or_else(|| self.stored.stored(i))
+                    .map(tlog::Hash::from)
+                    .ok_or(tlog::Error::IndexesNotInTree)
+            })
+            .collect()
+    }
+}
+
 /// A Merkle tree held in memory, in stored-hash order.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryTree {

@@ -4,7 +4,7 @@
 //! `ledger.checkpoints` that the proofs are made against. What the query
 //! API serves an auditor, who checks it offline with public keys alone.
 
-use crate::{be_u64, tkey, Accepted, Error, Projection, Result, Store};
+use crate::{be_u64, run_until, tkey, Accepted, Error, Projection, Result, Store};
 use rocksdb::WriteBatch;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -13,7 +13,7 @@ use std::time::Duration;
 use traceledger_bundle::wire;
 use traceledger_core::checkpoint::{split_origin, Checkpoint};
 use traceledger_core::keys::Keyring;
-use traceledger_core::merkle::{self, HashReader, Proof};
+use traceledger_core::merkle::{self, Overlay, Proof, StoredHashes};
 use traceledger_core::Hash;
 use traceledger_log::Log;
 use uuid::Uuid;
@@ -22,36 +22,33 @@ const RECORDS: &str = "records";
 const EVENTS: &str = "events";
 const NODES: &str = "nodes";
 const CHECKPOINTS: &str = "checkpoints";
-const META: &str = "meta";
+/// The checkpoint consumer's positions in the store (keyed `checkpoint-offset/`).
+const CHECKPOINT_STREAM: &str = "checkpoint-offset";
 
 /// The ledger projection.
 #[derive(Debug, Default)]
 pub struct Ledger;
 
-/// A tenant's stored Merkle hashes, with the ones of the batch being written.
-struct Nodes<'a> {
+/// One tenant's stored Merkle hashes.
+struct TenantNodes<'a> {
+    store: &'a Store,
+    tenant: &'a str,
+}
+
+impl StoredHashes for TenantNodes<'_> {
+    fn stored(&self, index: u64) -> Option<Hash> {
+        let v = self.store.get(NODES, &tkey(self.tenant, &index.to_be_bytes())).ok()??;
+        Some(Hash(<[u8; 32]>::try_from(&v[..]).ok()?))
+    }
+}
+
+/// A tenant's tree: stored hashes, with the ones of the batch being written.
+fn nodes<'a>(
     store: &'a Store,
     tenant: &'a str,
     pending: Option<&'a HashMap<u64, Hash>>,
-}
-
-impl HashReader for Nodes<'_> {
-    fn read_hashes(&self, indexes: &[u64]) -> std::result::Result<Vec<tlog_tiles::Hash>, tlog_tiles::Error> {
-        indexes
-            .iter()
-            .map(|&i| {
-                if let Some(h) = self.pending.and_then(|p| p.get(&i)) {
-                    return Ok((*h).into());
-                }
-                match self.store.get(NODES, &tkey(self.tenant, &i.to_be_bytes())) {
-                    Ok(Some(v)) => <[u8; 32]>::try_from(&v[..])
-                        .map(tlog_tiles::Hash)
-                        .map_err(|_| tlog_tiles::Error::IndexesNotInTree),
-                    _ => Err(tlog_tiles::Error::IndexesNotInTree),
-                }
-            })
-            .collect()
-    }
+) -> Overlay<'a, TenantNodes<'a>> {
+    Overlay { pending, stored: TenantNodes { store, tenant } }
 }
 
 impl Projection for Ledger {
@@ -69,7 +66,7 @@ impl Projection for Ledger {
             let r = &a.record;
             let tenant = &r.header.tenant_id;
             let pend = pending.entry(tenant.clone()).or_default();
-            let nodes = merkle::append_leaf(r.header.seq, r.leaf_hash, &Nodes { store, tenant, pending: Some(pend) })?;
+            let nodes = merkle::append_leaf(r.header.seq, r.leaf_hash, &nodes(store, tenant, Some(pend)))?;
             for (i, h) in &nodes {
                 wb.put_cf(store.cf(NODES)?, tkey(tenant, &i.to_be_bytes()), h.0);
             }
@@ -156,20 +153,15 @@ impl<'a> LedgerView<'a> {
     }
 
     /// The tenant's latest checkpoint that this model can prove against
-    /// (its size within the records held here).
+    /// (its size within the records held here): one reverse seek.
     pub fn latest_checkpoint(&self, tenant: &str) -> Result<Option<StoredCheckpoint>> {
         let held = self.size(tenant)?;
-        let mut latest = None;
-        for c in self.checkpoints(tenant, 0, usize::MAX)? {
-            if c.size <= held {
-                latest = Some(c);
-            }
-        }
-        Ok(latest)
+        let row = self.store.last_at_or_before(CHECKPOINTS, &tkey(tenant, &[]), &tkey(tenant, &held.to_be_bytes()))?;
+        row.map(|(_, v)| parse_checkpoint(&v)).transpose()
     }
 
-    fn nodes<'n>(&'n self, tenant: &'n str) -> Nodes<'n> {
-        Nodes { store: self.store, tenant, pending: None }
+    fn nodes<'n>(&'n self, tenant: &'n str) -> Overlay<'n, TenantNodes<'n>> {
+        nodes(self.store, tenant, None)
     }
 
     /// The tree root of the tenant's first `size` records.
@@ -235,23 +227,10 @@ impl CheckpointRunner {
         self.stats.clone()
     }
 
-    fn offset_key(p: u32) -> Vec<u8> {
-        let mut k = b"checkpoint-offset/".to_vec();
-        k.extend_from_slice(&p.to_be_bytes());
-        k
-    }
-
-    fn offset(&self, p: u32) -> Result<u64> {
-        match self.store.get(META, &Self::offset_key(p))? {
-            None => Ok(0),
-            Some(v) => be_u64(&v).ok_or_else(|| Error::Corrupt("checkpoint offset".into())),
-        }
-    }
-
     /// Consumes partition `p` up to its current end.
     pub fn drain_partition(&self, p: u32) -> Result<()> {
         let end = self.log.end_offset(&self.topic, p)?;
-        while self.offset(p)? < end {
+        while self.store.position(CHECKPOINT_STREAM, p)? < end {
             self.step(p, Duration::from_millis(100))?;
         }
         Ok(())
@@ -259,22 +238,11 @@ impl CheckpointRunner {
 
     /// Consumes partition `p` until `stop` is set.
     pub fn run_partition(&self, p: u32, stop: &AtomicBool) -> Result<()> {
-        let mut backoff = Duration::from_millis(50);
-        while !stop.load(Ordering::Relaxed) {
-            match self.step(p, Duration::from_millis(100)) {
-                Ok(()) => backoff = Duration::from_millis(50),
-                Err(e) if e.is_retriable() => {
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        run_until(stop, "checkpoints", p, || self.step(p, Duration::from_millis(100)))
     }
 
     fn step(&self, p: u32, wait: Duration) -> Result<()> {
-        let from = self.offset(p)?;
+        let from = self.store.position(CHECKPOINT_STREAM, p)?;
         let fetched = self.log.read(&self.topic, p, from, 1000, wait)?;
         let Some(last) = fetched.last() else { return Ok(()) };
         let mut wb = WriteBatch::default();
@@ -290,7 +258,7 @@ impl CheckpointRunner {
                 }
             }
         }
-        wb.put_cf(self.store.cf(META)?, Self::offset_key(p), (last.offset + 1).to_be_bytes());
+        self.store.set_position(&mut wb, CHECKPOINT_STREAM, p, last.offset + 1)?;
         self.store.write(wb)
     }
 

@@ -141,9 +141,32 @@ impl Store {
 
     /// Next offset to read on sealed partition `p`.
     pub fn offset(&self, p: u32) -> Result<u64> {
-        match self.get(META, &offset_key(p))? {
+        self.position(SEALED_STREAM, p)
+    }
+
+    /// Next offset to read on partition `p` of the input `stream` (each
+    /// input a consumer reads into this store has its own positions).
+    pub fn position(&self, stream: &str, p: u32) -> Result<u64> {
+        match self.get(META, &position_key(stream, p))? {
             None => Ok(0),
-            Some(v) => be_u64(&v).ok_or_else(|| Error::Corrupt("offset".into())),
+            Some(v) => be_u64(&v).ok_or_else(|| Error::Corrupt(format!("{stream} position"))),
+        }
+    }
+
+    /// Puts `next` as the position on partition `p` of `stream` into `wb`.
+    pub fn set_position(&self, wb: &mut WriteBatch, stream: &str, p: u32, next: u64) -> Result<()> {
+        wb.put_cf(self.cf(META)?, position_key(stream, p), next.to_be_bytes());
+        Ok(())
+    }
+
+    /// The last row of `cf` whose key starts with `prefix` and is at most
+    /// `upto` (itself under the prefix).
+    pub fn last_at_or_before(&self, cf: &str, prefix: &[u8], upto: &[u8]) -> Result<Option<Row>> {
+        let mut it = self.db.iterator_cf(self.cf(cf)?, IteratorMode::From(upto, Direction::Reverse));
+        match it.next() {
+            Some(Ok((k, v))) if k.starts_with(prefix) => Ok(Some((k, v))),
+            Some(Err(e)) => Err(e.into()),
+            _ => Ok(None),
         }
     }
 
@@ -186,10 +209,31 @@ impl Store {
     }
 }
 
-fn offset_key(p: u32) -> Vec<u8> {
-    let mut k = b"offset/".to_vec();
+/// The input stream the runner reads (its positions are keyed `offset/`).
+const SEALED_STREAM: &str = "offset";
+
+fn position_key(stream: &str, p: u32) -> Vec<u8> {
+    let mut k = format!("{stream}/").into_bytes();
     k.extend_from_slice(&p.to_be_bytes());
     k
+}
+
+/// Runs `step` until `stop` is set, retrying retriable errors (the log is
+/// down) with backoff; another error ends the run.
+pub fn run_until(stop: &AtomicBool, what: &str, p: u32, mut step: impl FnMut() -> Result<()>) -> Result<()> {
+    let mut backoff = Duration::from_millis(50);
+    while !stop.load(Ordering::Relaxed) {
+        match step() {
+            Ok(()) => backoff = Duration::from_millis(50),
+            Err(e) if e.is_retriable() => {
+                tracing::warn!(consumer = what, partition = p, error = %e, "log unavailable; retrying");
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// A big-endian u64 from 8 bytes.
@@ -216,6 +260,10 @@ impl Stats {
     /// A counter's value.
     pub fn get(c: &AtomicU64) -> u64 {
         c.load(Ordering::Relaxed)
+    }
+
+    fn add(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -274,19 +322,7 @@ impl Runner {
     /// Projects partition `p` until `stop` is set; retriable log errors are
     /// retried with backoff.
     pub fn run_partition(&self, p: u32, stop: &AtomicBool) -> Result<()> {
-        let mut backoff = Duration::from_millis(50);
-        while !stop.load(Ordering::Relaxed) {
-            match self.step(p) {
-                Ok(_) => backoff = Duration::from_millis(50),
-                Err(e) if e.is_retriable() => {
-                    tracing::warn!(projection = self.projection.name(), partition = p, error = %e, "log unavailable; retrying");
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        run_until(stop, self.projection.name(), p, || self.step(p).map(drop))
     }
 
     /// Projects partition `p` up to its current end.
@@ -346,7 +382,7 @@ impl Runner {
             v.extend_from_slice(&h.head.0);
             wb.put_cf(self.store.cf(HEADS)?, t.as_bytes(), v);
         }
-        wb.put_cf(self.store.cf(META)?, offset_key(p), next.to_be_bytes());
+        self.store.set_position(&mut wb, SEALED_STREAM, p, next)?;
         self.store.write(wb)?;
         self.stats.applied.fetch_add(accepted.len() as u64, Ordering::Relaxed);
         // The group's committed offset is for lag monitoring by Kafka tools;
@@ -355,12 +391,6 @@ impl Runner {
             tracing::debug!(error = %e, "committing the projection's group offset");
         }
         Ok(fetched.len())
-    }
-}
-
-impl Stats {
-    fn add(c: &AtomicU64) {
-        c.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -21,7 +21,7 @@
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
 use std::collections::HashMap;
 use std::path::Path;
-use traceledger_core::merkle::HashReader;
+use traceledger_core::merkle::{Overlay, StoredHashes};
 use traceledger_core::seal::ChainHead;
 use traceledger_core::Hash;
 use uuid::Uuid;
@@ -273,7 +273,7 @@ impl Store {
     /// A Merkle reader over a tenant's stored hashes, seeing `pending`
     /// (hashes written in the open batch) first.
     pub fn nodes<'a>(&'a self, tenant: &'a str, pending: Option<&'a HashMap<u64, Hash>>) -> Nodes<'a> {
-        Nodes { store: self, tenant, pending }
+        Overlay { pending, stored: TenantNodes { store: self, tenant } }
     }
 
     /// A new batch of changes.
@@ -312,30 +312,21 @@ impl Store {
     }
 }
 
-/// A Merkle [`HashReader`] over one tenant's stored hashes.
-pub struct Nodes<'a> {
+/// A Merkle [`HashReader`](traceledger_core::merkle::HashReader) over one
+/// tenant's stored hashes and the pending ones of a batch.
+pub type Nodes<'a> = Overlay<'a, TenantNodes<'a>>;
+
+/// One tenant's stored Merkle hashes.
+pub struct TenantNodes<'a> {
     store: &'a Store,
     tenant: &'a str,
-    pending: Option<&'a HashMap<u64, Hash>>,
 }
 
-impl HashReader for Nodes<'_> {
-    fn read_hashes(&self, indexes: &[u64]) -> std::result::Result<Vec<tlog_tiles::Hash>, tlog_tiles::Error> {
-        let cf = self.store.cf(NODES).map_err(|_| tlog_tiles::Error::IndexesNotInTree)?;
-        indexes
-            .iter()
-            .map(|&i| {
-                if let Some(h) = self.pending.and_then(|p| p.get(&i)) {
-                    return Ok((*h).into());
-                }
-                match self.store.db.get_pinned_cf(cf, tkey(self.tenant, &i.to_be_bytes())) {
-                    Ok(Some(v)) => <[u8; 32]>::try_from(&v[..])
-                        .map(tlog_tiles::Hash)
-                        .map_err(|_| tlog_tiles::Error::IndexesNotInTree),
-                    _ => Err(tlog_tiles::Error::IndexesNotInTree),
-                }
-            })
-            .collect()
+impl StoredHashes for TenantNodes<'_> {
+    fn stored(&self, index: u64) -> Option<Hash> {
+        let cf = self.store.cf(NODES).ok()?;
+        let v = self.store.db.get_pinned_cf(cf, tkey(self.tenant, &index.to_be_bytes())).ok()??;
+        Some(Hash(<[u8; 32]>::try_from(&v[..]).ok()?))
     }
 }
 

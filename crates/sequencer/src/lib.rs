@@ -378,12 +378,13 @@ impl Sequencer {
         self.checkpoint_all(&mut part)
     }
 
-    /// Runs partition `part` as two threads until `done(raw_next)` says so
-    /// (asked before each batch): this thread reads, validates
-    /// and seals batch n+1 while a writer thread commits batch n to the
-    /// store and publishes it, so signing overlaps the synced writes and
-    /// the broker's acknowledgements. Batches reach the store and the
-    /// sealed topic in order, exactly as when one thread did both.
+    /// Runs partition `part` as three threads until `done(raw_next)` says so
+    /// (asked before each batch): a reader thread reads and decodes batch
+    /// n+2, this thread deduplicates and seals batch n+1, and a writer
+    /// thread commits batch n to the store and publishes it, so signing
+    /// overlaps the synced writes and the broker's acknowledgements.
+    /// Batches reach the store and the sealed topic in order, exactly as
+    /// when one thread did everything.
     fn pipeline(&self, part: Part, mut done: impl FnMut(u64) -> bool) -> Result<Part> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<SealedBatch>(2);
         let (ack_tx, ack_rx) = std::sync::mpsc::channel::<u64>();
@@ -636,8 +637,9 @@ impl Sequencer {
         Ok(())
     }
 
-    /// Reads one raw batch, validates it, dead-letters what is bad and seals
-    /// the rest on the local chain heads; `None` when nothing came.
+    /// Takes one decoded raw batch, drops repeated event ids, dead-letters
+    /// what is bad and seals the rest on the local chain heads; `None` when
+    /// nothing was read.
     fn seal_step(&self, sp: &mut SealPart, decoded: Decoded, acks: &Receiver<u64>) -> Result<Option<SealedBatch>> {
         // Batches the writer committed are in the store now.
         while let Ok(no) = acks.try_recv() {
@@ -716,7 +718,7 @@ impl Sequencer {
                 None => part.tenants.entry(tenant.clone()).or_insert_with(|| TenantState::new(tenant)),
             };
             st.local.advance(&r);
-            msgs.push((r.header.seq, r.chain_hash(), r.header.tenant_id, bytes));
+            msgs.push((r.header.seq, st.local.head, r.header.tenant_id, bytes));
         }
         // Each touched tenant's state once, as it stands after the batch.
         for t in pending.keys() {

@@ -298,6 +298,12 @@ pub struct NodeShared {
 /// A stage's counts, as JSON, for `GET /v1/health`.
 pub type StatusFn = Arc<dyn Fn() -> Value + Send + Sync>;
 
+/// The tenant of an event in a request, before the event is parsed.
+#[derive(serde::Deserialize)]
+struct TenantOf {
+    tenant_id: Option<Value>,
+}
+
 /// `POST /v1/events`: a JSON array of events. All or nothing: if any event
 /// is invalid, none is accepted and every bad one is listed by index and
 /// field. A 202 means the events are durable in the log.
@@ -332,21 +338,25 @@ async fn ingest(State(app): State<App>, who: Principal, req: Request) -> Respons
     let mut foreign = Vec::new();
     for (i, raw) in items.iter().enumerate() {
         // An event may omit its tenant: it is the key's. One that names
-        // another tenant is refused, by index.
-        let mut v: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
-        if let Some(obj) = v.as_object_mut() {
-            match obj.get("tenant_id") {
-                None => {
+        // another tenant is refused, by index. Only the tenant is looked at
+        // first; the event is parsed once, from its own bytes, unless its
+        // tenant has to be filled in.
+        let parsed = match serde_json::from_str::<TenantOf>(raw.get()) {
+            Ok(TenantOf { tenant_id: Some(t) }) if t.as_str() != Some(who.tenant()) => {
+                foreign.push(json!({"index": i, "field": "tenant_id", "reason": format!("this key belongs to tenant `{}`", who.tenant())}));
+                continue;
+            }
+            Ok(TenantOf { tenant_id: None }) => {
+                let mut v: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+                if let Some(obj) = v.as_object_mut() {
                     obj.insert("tenant_id".into(), Value::String(who.tenant().to_string()));
                 }
-                Some(t) if t.as_str() != Some(who.tenant()) => {
-                    foreign.push(json!({"index": i, "field": "tenant_id", "reason": format!("this key belongs to tenant `{}`", who.tenant())}));
-                    continue;
-                }
-                Some(_) => {}
+                TraceEvent::from_json(v.to_string().as_bytes())
             }
-        }
-        match TraceEvent::from_json(v.to_string().as_bytes()) {
+            // The key's tenant, or not an object: the parser says what is wrong.
+            _ => TraceEvent::from_json(raw.get().as_bytes()),
+        };
+        match parsed {
             Ok(ev) => {
                 let size = wire::encode_event(&ev).len();
                 if size > wire::DEFAULT_MAX_MESSAGE {

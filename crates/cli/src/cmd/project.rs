@@ -83,12 +83,17 @@ pub fn trusted_keys(data: &Path, extra: &[String]) -> anyhow::Result<Keyring> {
 
 /// Running projections.
 pub struct Projections {
-    log: Arc<dyn Log>,
+    c: Consumers,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<traceledger_projection::Result<()>>>,
+}
+
+/// The consumers of running projections (shared with the health route).
+#[derive(Clone)]
+struct Consumers {
     runners: Vec<Arc<Runner>>,
     checkpoints: Option<Arc<CheckpointRunner>>,
     partitions: u32,
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<traceledger_projection::Result<()>>>,
 }
 
 impl Projections {
@@ -118,31 +123,24 @@ impl Projections {
             }
             runners.push(Arc::new(Runner::new(log.clone(), store, p, &topics.sealed, keys.clone())));
         }
-        Ok(Projections { log, runners, checkpoints, partitions, stop: Arc::default(), threads: Vec::new() })
+        Ok(Projections { c: Consumers { runners, checkpoints, partitions }, stop: Arc::default(), threads: Vec::new() })
     }
 
     /// The store of projection `name`, when it runs here.
     pub fn store(&self, name: &str) -> Option<Arc<Store>> {
-        self.runners.iter().find(|r| r.group().ends_with(&format!("-{name}"))).map(|r| r.store().clone())
+        self.c.runners.iter().find(|r| r.group().ends_with(&format!("-{name}"))).map(|r| r.store().clone())
     }
 
     /// A function giving [`Projections::status`], for the health route.
     pub fn status_fn(&self) -> super::node::StatusFn {
-        let me = Projections {
-            log: self.log.clone(),
-            runners: self.runners.clone(),
-            checkpoints: self.checkpoints.clone(),
-            partitions: self.partitions,
-            stop: self.stop.clone(),
-            threads: Vec::new(),
-        };
-        Arc::new(move || me.status())
+        let c = self.c.clone();
+        Arc::new(move || c.status())
     }
 
     /// Starts a thread per projection and partition.
     pub fn start(&mut self) -> anyhow::Result<()> {
-        for p in 0..self.partitions {
-            for r in &self.runners {
+        for p in 0..self.c.partitions {
+            for r in &self.c.runners {
                 let (r, stop) = (r.clone(), self.stop.clone());
                 self.threads.push(std::thread::Builder::new().name(format!("project-{p}")).spawn(move || {
                     let res = r.run_partition(p, &stop);
@@ -152,7 +150,7 @@ impl Projections {
                     res
                 })?);
             }
-            if let Some(c) = &self.checkpoints {
+            if let Some(c) = &self.c.checkpoints {
                 let (c, stop) = (c.clone(), self.stop.clone());
                 self.threads.push(
                     std::thread::Builder::new()
@@ -166,11 +164,11 @@ impl Projections {
 
     /// Projects every partition up to its current end.
     pub fn drain(&self) -> anyhow::Result<()> {
-        for p in 0..self.partitions {
-            for r in &self.runners {
+        for p in 0..self.c.partitions {
+            for r in &self.c.runners {
                 r.drain_partition(p)?;
             }
-            if let Some(c) = &self.checkpoints {
+            if let Some(c) = &self.c.checkpoints {
                 c.drain_partition(p)?;
             }
         }
@@ -180,9 +178,9 @@ impl Projections {
     /// Records not yet projected, summed over partitions, per projection.
     pub fn lag(&self) -> anyhow::Result<u64> {
         let mut worst = 0;
-        for r in &self.runners {
+        for r in &self.c.runners {
             let mut lag = 0;
-            for p in 0..self.partitions {
+            for p in 0..self.c.partitions {
                 lag += r.lag(p)?;
             }
             worst = worst.max(lag);
@@ -192,6 +190,25 @@ impl Projections {
 
     /// Counts per projection, for health and `--once`.
     pub fn status(&self) -> Value {
+        self.c.status()
+    }
+
+    /// Stops the threads; the first error, if any.
+    pub fn stop(self) -> anyhow::Result<()> {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut first = Ok(());
+        for t in self.threads {
+            let r = t.join().map_err(|_| anyhow::anyhow!("a projection thread panicked")).and_then(|r| Ok(r?));
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+}
+
+impl Consumers {
+    fn status(&self) -> Value {
         let mut out = serde_json::Map::new();
         for r in &self.runners {
             let s = r.stats();
@@ -217,20 +234,6 @@ impl Projections {
             );
         }
         Value::Object(out)
-    }
-
-    /// Stops the threads; the first error, if any.
-    pub fn stop(self) -> anyhow::Result<()> {
-        self.stop.store(true, Ordering::Relaxed);
-        let mut first = Ok(());
-        for t in self.threads {
-            let r = t.join().map_err(|_| anyhow::anyhow!("a projection thread panicked")).and_then(|r| Ok(r?));
-            if first.is_ok() {
-                first = r;
-            }
-        }
-        drop(self.log);
-        first
     }
 }
 
@@ -270,7 +273,7 @@ pub fn run(a: ProjectArgs) -> anyhow::Result<u8> {
         return Ok(0);
     }
     projections.start()?;
-    eprintln!("projecting {} on {} partitions; SIGTERM or Ctrl-C to stop", names.join(", "), projections.partitions);
+    eprintln!("projecting {} on {} partitions; SIGTERM or Ctrl-C to stop", names.join(", "), projections.c.partitions);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(super::node::shutdown_signal());
     projections.stop()?;

@@ -14,12 +14,15 @@
 //! `rebuild` wipes a projection's store; it then projects from offset 0 to
 //! the same state (deterministic: nothing but the records goes in).
 
+pub mod anomaly;
+pub mod availability;
 pub mod ledger;
 pub mod pii;
+pub mod policy_file;
 pub mod sessions;
 
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -72,6 +75,16 @@ pub fn tkey(tenant: &str, tail: &[u8]) -> Vec<u8> {
     k
 }
 
+/// A row value as JSON.
+pub(crate) fn json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+/// A row value from JSON; `what` names it in the error.
+pub(crate) fn unjson<T: for<'de> serde::Deserialize<'de>>(b: &[u8], what: &str) -> Result<T> {
+    serde_json::from_slice(b).map_err(|e| Error::Corrupt(format!("{what}: {e}")))
+}
+
 /// A read model: the rows it derives from accepted records.
 pub trait Projection: Send + Sync {
     /// Name: its store directory and consumer group.
@@ -82,6 +95,18 @@ pub trait Projection: Send + Sync {
     /// tenant's records contiguous in seq) into `wb`. It may read `store`
     /// for rows of earlier batches; rows of this batch are not there yet.
     fn apply(&self, store: &Store, wb: &mut WriteBatch, records: &[Accepted<'_>]) -> Result<()>;
+    /// Writes the rows of a batch that also held rivals of applied records
+    /// (forks). Most models ignore forks (the runner counts them) and keep
+    /// this default.
+    fn apply_batch(
+        &self,
+        store: &Store,
+        wb: &mut WriteBatch,
+        records: &[Accepted<'_>],
+        _forks: &[SealedRecord],
+    ) -> Result<()> {
+        self.apply(store, wb, records)
+    }
 }
 
 /// An accepted record and the bytes it came as.
@@ -196,6 +221,16 @@ impl Store {
     fn leaf(&self, tenant: &str, seq: u64) -> Option<Hash> {
         let v = self.db.get_pinned_cf(self.cf(LEAVES).ok()?, tkey(tenant, &seq.to_be_bytes())).ok()??;
         Some(Hash(v[..].try_into().ok()?))
+    }
+
+    /// Adds `counts` to the big-endian u64 counters of `cf` in `wb`
+    /// (counters of earlier batches read from the store).
+    pub fn add_counts(&self, wb: &mut WriteBatch, cf: &str, counts: BTreeMap<Vec<u8>, u64>) -> Result<()> {
+        for (k, n) in counts {
+            let before = self.get(cf, &k)?.and_then(|v| be_u64(&v)).unwrap_or(0);
+            wb.put_cf(self.cf(cf)?, k, (before + n).to_be_bytes());
+        }
+        Ok(())
     }
 
     /// Writes a batch.
@@ -344,6 +379,7 @@ impl Runner {
         let mut heads: HashMap<String, ChainHead> = HashMap::new();
         let mut leaves: HashMap<(String, u64), Hash> = HashMap::new();
         let mut accepted = Vec::new();
+        let mut forks = Vec::new();
         for f in &fetched {
             let Ok(r) = wire::decode_record(&f.record.value, usize::MAX) else {
                 Stats::add(&self.stats.malformed);
@@ -366,6 +402,9 @@ impl Runner {
             };
             if let Some(c) = counter {
                 Stats::add(c);
+                if verdict == Verdict::Fork {
+                    forks.push(r);
+                }
                 continue;
             }
             head.advance(&r);
@@ -373,7 +412,7 @@ impl Runner {
             accepted.push(Accepted { record: r, bytes: &f.record.value });
         }
         let mut wb = WriteBatch::default();
-        self.projection.apply(&self.store, &mut wb, &accepted)?;
+        self.projection.apply_batch(&self.store, &mut wb, &accepted, &forks)?;
         for ((t, seq), leaf) in &leaves {
             wb.put_cf(self.store.cf(LEAVES)?, tkey(t, &seq.to_be_bytes()), leaf.0);
         }

@@ -5,7 +5,7 @@
 //! found and what the agent declared); and the per-agent inventory: which
 //! kinds flow to which model provider.
 
-use crate::{tkey, Accepted, Error, Projection, Result, Store};
+use crate::{json, tkey, unjson, Accepted, Error, Projection, Result, Store};
 use rocksdb::WriteBatch;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -162,8 +162,7 @@ impl Projection for Pii {
                 classification: class_name(class).to_string(),
                 findings: findings.clone(),
             };
-            let v = serde_json::to_vec(&row).map_err(|e| Error::Corrupt(e.to_string()))?;
-            wb.put_cf(store.cf(FINDINGS)?, tkey(&e.tenant_id, &a.record.header.seq.to_be_bytes()), v);
+            wb.put_cf(store.cf(FINDINGS)?, tkey(&e.tenant_id, &a.record.header.seq.to_be_bytes()), json(&row)?);
             let mut kinds: Vec<&str> = findings.iter().map(|f| f.kind.as_str()).collect();
             kinds.sort_unstable();
             kinds.dedup();
@@ -172,12 +171,8 @@ impl Projection for Pii {
                 *inventory.entry(key).or_default() += 1;
             }
         }
-        for (cf, counts) in [(INVENTORY, inventory), (CLASSES, classes)] {
-            for (k, n) in counts {
-                let before = store.get(cf, &k)?.and_then(|v| crate::be_u64(&v)).unwrap_or(0);
-                wb.put_cf(store.cf(cf)?, k, (before + n).to_be_bytes());
-            }
-        }
+        store.add_counts(wb, INVENTORY, inventory)?;
+        store.add_counts(wb, CLASSES, classes)?;
         Ok(())
     }
 }
@@ -209,7 +204,7 @@ impl<'a> PiiView<'a> {
         let mut out = Vec::new();
         for item in self.store.scan(FINDINGS, &prefix, &start)? {
             let (_, v) = item?;
-            let r: RecordFindings = serde_json::from_slice(&v).map_err(|e| Error::Corrupt(e.to_string()))?;
+            let r: RecordFindings = unjson(&v, "findings")?;
             if out.len() == limit {
                 return Ok((out, Some(r.seq)));
             }

@@ -7,7 +7,7 @@
 //! are not copied here: they stay in the ledger, where access to them is
 //! decided per role and where erasure happens once.
 
-use crate::{tkey, Accepted, Error, Projection, Result, Store};
+use crate::{json, tkey, unjson, Accepted, Projection, Result, Store};
 use rocksdb::WriteBatch;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -157,14 +157,6 @@ fn model_name(m: &traceledger_core::event::Model) -> String {
         Some(v) => format!("{}/{}@{v}", m.provider, m.name),
         None => format!("{}/{}", m.provider, m.name),
     }
-}
-
-fn json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(v).map_err(|e| Error::Corrupt(e.to_string()))
-}
-
-fn unjson<T: for<'de> Deserialize<'de>>(b: &[u8], what: &str) -> Result<T> {
-    serde_json::from_slice(b).map_err(|e| Error::Corrupt(format!("{what}: {e}")))
 }
 
 impl Projection for Sessions {

@@ -61,7 +61,7 @@ impl Role {
             Role::Admin => !matches!(p, TenantSettings),
             Role::Member => matches!(p, Ingest | Read | ReadContent | Proofs),
             Role::Viewer => matches!(p, Read),
-            Role::Auditor => matches!(p, Read | ReadContent | Proofs | Export | AccessLog),
+            Role::Auditor => matches!(p, Read | ReadContent | Proofs | Export | AccessLog | Policy),
         }
     }
 }
@@ -85,6 +85,8 @@ pub enum Permission {
     AccessLog,
     /// Tenant settings (retention, providers).
     TenantSettings,
+    /// See the policy in force (rules, budgets, limits, sinks; never secrets).
+    Policy,
 }
 
 /// A stored key (never the secret).

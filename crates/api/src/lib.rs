@@ -34,6 +34,7 @@ use traceledger_bundle::wire;
 use traceledger_core::event::Timestamp;
 use traceledger_core::SealedRecord;
 use traceledger_projection::ledger::{LedgerView, StoredCheckpoint};
+use traceledger_projection::policy_file::PolicyFile;
 use traceledger_projection::sessions::{Completeness, Filter, SessionView, SessionsView};
 use traceledger_projection::Store;
 
@@ -50,6 +51,12 @@ pub struct ApiState {
     pub sessions: Arc<Store>,
     /// The pii model's store.
     pub pii: Arc<Store>,
+    /// The anomaly model's store.
+    pub anomaly: Arc<Store>,
+    /// The availability model's store.
+    pub availability: Arc<Store>,
+    /// The policy in force (thresholds, budgets, limits).
+    pub policy: Arc<PolicyFile>,
     /// Environment tag of keys created through the API (`live`, `test`).
     pub env: String,
     /// A session with no `agent_end` for this long is incomplete (µs).
@@ -181,6 +188,10 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/access-log", get(access_log))
         .route("/v1/pii/findings", get(pii_findings))
         .route("/v1/pii/inventory", get(pii_inventory))
+        .route("/v1/anomalies", get(anomalies))
+        .route("/v1/availability", get(availability))
+        .route("/v1/budget/check", get(budget_check))
+        .route("/v1/policy", get(policy))
         .route("/v1/openapi.json", get(openapi::document))
         .with_state(state)
 }
@@ -623,6 +634,200 @@ async fn pii_inventory(State(s): State<Shared>, p: Principal) -> Response {
     })
     .await
     .unwrap_or_else(|r| r)
+}
+
+#[utoipa::path(get, path = "/v1/anomalies", tag = "anomalies", security(("api_key" = [])),
+    params(
+        ("kind" = Option<String>, Query, description = "output_validation, tool_out_of_policy, prompt_injection, rate_spike, failover, budget_exceeded, rate_limit_warning, incomplete_session or fork"),
+        ("agent" = Option<String>, Query, description = "Only this agent"),
+        ("session" = Option<String>, Query, description = "Only this session"),
+        ("min_severity" = Option<String>, Query, description = "low, medium or high"),
+        ("from" = Option<String>, Query, description = "RFC 3339: events at or after"),
+        ("to" = Option<String>, Query, description = "RFC 3339: events before"),
+        ("limit" = Option<usize>, Query, description = "1..=1000, default 100"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+    ),
+    responses((status = 200, description = "A page of anomalies in chain order, and counts per kind", body = Object),
+        BadRequest, Errors))]
+async fn anomalies(State(s): State<Shared>, p: Principal, q: Params) -> Response {
+    use traceledger_policy::{AnomalyKind, Severity};
+    use traceledger_projection::anomaly::{AnomalyView, Filter};
+    if let Err(r) = p.require(Permission::Read) {
+        return r;
+    }
+    let parsed = (|| {
+        let kind = match q.get("kind") {
+            None => None,
+            Some(k) => Some(AnomalyKind::ALL.iter().copied().find(|x| x.as_str() == k).ok_or_else(|| {
+                let all: Vec<_> = AnomalyKind::ALL.iter().map(|k| k.as_str()).collect();
+                bad_field("kind", format!("`kind` must be one of {}, got `{k}`", all.join(", ")))
+            })?),
+        };
+        let min_severity = match q.get("min_severity").map(String::as_str) {
+            None => None,
+            Some("low") => Some(Severity::Low),
+            Some("medium") => Some(Severity::Medium),
+            Some("high") => Some(Severity::High),
+            Some(v) => {
+                return Err(bad_field("min_severity", format!("`min_severity` must be low, medium or high, got `{v}`")))
+            }
+        };
+        let from = match decode_cursor(&q)? {
+            None => (0, 0),
+            Some(c) => c
+                .split_once('/')
+                .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u16>().ok()?)))
+                .ok_or_else(|| bad_field("cursor", "`cursor` is not a cursor this API returned"))?,
+        };
+        let filter = Filter {
+            kind,
+            agent: q.get("agent").cloned(),
+            session: q.get("session").cloned(),
+            min_severity,
+            from: time_param(&q, "from")?,
+            to: time_param(&q, "to")?,
+        };
+        Ok::<_, Response>((filter, from, limit(&q)?))
+    })();
+    let (filter, from, limit) = match parsed {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let tenant = p.tenant().to_string();
+    blocking(move || {
+        let v = AnomalyView::new(&s.anomaly);
+        let (items, next) = v.list(&tenant, &filter, from, limit).map_err(internal)?;
+        let counts = v.counts(&tenant).map_err(internal)?;
+        Ok(Json(json!({
+            "items": items,
+            "counts": counts,
+            "next_cursor": next.map(|(seq, i)| encode_cursor(&format!("{seq}/{i}"))),
+        }))
+        .into_response())
+    })
+    .await
+    .unwrap_or_else(|r| r)
+}
+
+/// The window of a read-out: `from`/`to` (RFC 3339), by default the last 24 hours.
+fn window(q: &Params) -> Result<(i64, i64), Response> {
+    let to = time_param(q, "to")?.unwrap_or_else(now_micros);
+    let from = time_param(q, "from")?.unwrap_or(to - 86_400_000_000);
+    if from >= to {
+        return Err(bad_field("from", "`from` must be before `to`"));
+    }
+    Ok((from, to))
+}
+
+#[utoipa::path(get, path = "/v1/availability", tag = "availability", security(("api_key" = [])),
+    params(
+        ("from" = Option<String>, Query, description = "RFC 3339 window start (default: 24 hours before `to`)"),
+        ("to" = Option<String>, Query, description = "RFC 3339 window end (default: now)"),
+    ),
+    responses((status = 200, description = "Per agent and provider: success ratio, errors, uptime, heartbeat gaps, latency percentiles, tokens, spend; usage against rate limits; breakers",
+        body = traceledger_projection::availability::AvailabilityReport), BadRequest, Errors))]
+async fn availability(State(s): State<Shared>, p: Principal, q: Params) -> Response {
+    use traceledger_projection::availability::AvailabilityView;
+    if let Err(r) = p.require(Permission::Read) {
+        return r;
+    }
+    let (from, to) = match window(&q) {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let tenant = p.tenant().to_string();
+    blocking(move || {
+        let policy = s.policy.current();
+        let v = AvailabilityView::new(&s.availability);
+        let report = v.report(&tenant, from, to, &policy).map_err(internal)?;
+        let now = now_micros();
+        let mut breakers = serde_json::Map::new();
+        for a in &report.agents {
+            let b = v.breaker(&tenant, &a.name, now, &policy).map_err(internal)?;
+            breakers.insert(a.name.clone(), json!(b));
+        }
+        let mut body = json!(report);
+        body["breakers"] = Value::Object(breakers);
+        Ok(Json(body).into_response())
+    })
+    .await
+    .unwrap_or_else(|r| r)
+}
+
+#[utoipa::path(get, path = "/v1/budget/check", tag = "availability", security(("api_key" = [])),
+    params(
+        ("agent" = String, Query, description = "The agent about to take a costly step"),
+        ("session" = Option<String>, Query, description = "Its session, to check the session budget"),
+        ("estimate_usd" = Option<f64>, Query, description = "What the step will cost, if known"),
+    ),
+    responses((status = 200, description = "allow true/false with reasons, spend against budgets, and the agent's breaker",
+        body = traceledger_projection::availability::BudgetCheck), BadRequest, Errors))]
+async fn budget_check(State(s): State<Shared>, p: Principal, q: Params) -> Response {
+    use traceledger_projection::availability::AvailabilityView;
+    if let Err(r) = p.require(Permission::Read) {
+        return r;
+    }
+    let Some(agent) = q.get("agent").filter(|a| !a.is_empty()).cloned() else {
+        return bad_field("agent", "`agent` is required");
+    };
+    let estimate = match param::<f64>(&q, "estimate_usd", "a non-negative amount") {
+        Ok(None) => 0,
+        Ok(Some(x)) if (0.0..1e12).contains(&x) => (x * 1e6).round() as u64,
+        Ok(Some(_)) => return bad_field("estimate_usd", "`estimate_usd` must be a non-negative amount"),
+        Err(r) => return r,
+    };
+    let tenant = p.tenant().to_string();
+    let session = q.get("session").cloned();
+    blocking(move || {
+        let policy = s.policy.current();
+        let v = AvailabilityView::new(&s.availability);
+        let check =
+            v.budget_check(&tenant, &agent, session.as_deref(), estimate, now_micros(), &policy).map_err(internal)?;
+        Ok(Json(check).into_response())
+    })
+    .await
+    .unwrap_or_else(|r| r)
+}
+
+#[utoipa::path(get, path = "/v1/policy", tag = "policy", security(("api_key" = [])),
+    responses((status = 200, description = "The policy in force for the key's tenant: version, rules, boundaries, budgets, limits, sinks (secrets by variable name only), and the last refused reload", body = Object),
+        Errors))]
+async fn policy(State(s): State<Shared>, p: Principal) -> Response {
+    if let Err(r) = p.require(Permission::Policy) {
+        return r;
+    }
+    let pol = s.policy.current();
+    let t = p.tenant();
+    let mine = |scope: &Option<String>| scope.as_deref().is_none_or(|x| x == t);
+    let rules: Vec<Value> = pol
+        .rules
+        .iter()
+        .filter(|r| mine(&r.tenant))
+        .map(|r| {
+            json!({ "id": r.id, "agent": r.agent, "kind": r.kind.map(|k| k.symbol()), "field": r.field.to_string(),
+                    "required": r.required, "severity": r.severity })
+        })
+        .collect();
+    let families: Vec<Value> =
+        pol.detector().families().iter().map(|f| json!({ "name": f.name, "weight": f.weight })).collect();
+    Json(json!({
+        "version": pol.version(),
+        "digest": pol.digest,
+        "file": s.policy.path().map(|p| p.display().to_string()),
+        "last_error": s.policy.last_error(),
+        "validate": rules,
+        "tools": pol.tools.iter().filter(|b| mine(&b.tenant)).collect::<Vec<_>>(),
+        "injection": { "threshold": pol.injection.threshold, "fields": pol.injection.fields, "families": families },
+        "rate": pol.rate,
+        "failover": pol.failover,
+        "availability": pol.availability,
+        "budgets": pol.budgets.iter().filter(|b| mine(&b.tenant)).collect::<Vec<_>>(),
+        "limits": pol.limits.iter().filter(|l| mine(&l.tenant)).collect::<Vec<_>>(),
+        "alerts": pol.alerts.iter().filter(|a| mine(&a.tenant)).map(|a| json!({
+            "name": a.name, "url": a.url, "secret_env": a.secret_env, "on": a.on, "min_severity": a.min_severity,
+        })).collect::<Vec<_>>(),
+    }))
+    .into_response()
 }
 
 fn key_error(e: keys::KeyError) -> Response {

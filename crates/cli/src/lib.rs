@@ -37,6 +37,9 @@ enum Command {
     Sequencer(cmd::sequencer::SequencerArgs),
     /// Run the read models (projections of ledger.sealed); rebuild one from offset 0.
     Project(cmd::project::ProjectArgs),
+    /// Validate a policy file (anomaly rules, budgets, limits, alert sinks).
+    #[command(subcommand)]
+    Policy(cmd::policy::PolicyCommand),
     /// Measure the pipeline: throughput, latency and memory, each against a baseline of the same run.
     Bench(cmd::bench::BenchArgs),
 }
@@ -54,6 +57,7 @@ pub fn main() -> ExitCode {
         Command::Sequencer(a) => cmd::sequencer::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Project(a) => cmd::project::run(a),
+        Command::Policy(c) => cmd::policy::run(c),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -822,7 +822,10 @@ impl Policy {
             }
             for v in values {
                 let problem = match v {
-                    Err(why) => Some(format!("{} {why}", r.field)),
+                    // Text that is not JSON has no sub-field: absent,
+                    // which only a required rule minds.
+                    Err(why) if r.required => Some(format!("{} {why}", r.field)),
+                    Err(_) => None,
                     Ok(v) => check(&r.check, &v).map(|why| format!("{} {why}", r.field)),
                 };
                 if let Some(p) = problem {

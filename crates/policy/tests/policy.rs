@@ -135,9 +135,19 @@ required = true
     assert_eq!(v.len(), 1, "{v:?}");
     assert!(v[0].detail.contains("breaks the schema"), "{}", v[0].detail);
 
+    // Text that is not JSON has no sub-fields: absent, not a violation
+    // (only the schema rule on the whole output fires)…
     e.output = Some("not json".into());
     let v = p.evaluate(&e);
-    assert!(v.iter().any(|v| v.detail == "output.credit_score is not JSON"), "{v:?}");
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].detail.starts_with("output breaks the schema"), "{}", v[0].detail);
+    // …unless the rule requires the field.
+    let strict =
+        Policy::parse("[[validate]]\nfield = \"output.credit_score\"\nrequired = true\nrange = { min = 300 }\n")
+            .expect("valid in this test");
+    assert_eq!(strict.evaluate(&e)[0].detail, "output.credit_score is not JSON");
+    e.output = Some("{}".into());
+    assert_eq!(strict.evaluate(&e)[0].detail, "output.credit_score is missing");
 
     // Another agent: only its own rule, which requires latency.
     let mut o = event("other");

@@ -5,6 +5,7 @@ pub mod export;
 pub mod fleet;
 pub mod keys;
 pub mod node;
+pub mod policy;
 pub mod project;
 pub mod seal;
 pub mod sequencer;

@@ -17,19 +17,31 @@ use traceledger_log::embedded::EmbeddedLog;
 use traceledger_log::kafka::{KafkaConfig, KafkaLog};
 use traceledger_log::Log;
 use traceledger_projection::ledger::{CheckpointRunner, Ledger};
+use traceledger_projection::policy_file::PolicyFile;
 use traceledger_projection::sessions::Sessions;
 use traceledger_projection::{wipe, Projection, Runner, Stats, Store};
 use traceledger_sequencer::Topics;
 
 /// Every projection, by name.
-pub const ALL: [&str; 3] = ["ledger", "sessions", "pii"];
+pub const ALL: [&str; 5] = ["ledger", "sessions", "pii", "anomaly", "availability"];
 
-fn projection(name: &str) -> Option<Arc<dyn Projection>> {
+fn projection(name: &str, policy: &Arc<PolicyFile>) -> Option<Arc<dyn Projection>> {
     match name {
         "ledger" => Some(Arc::new(Ledger)),
         "sessions" => Some(Arc::new(Sessions)),
         "pii" => Some(Arc::new(traceledger_projection::pii::Pii)),
+        "anomaly" => Some(Arc::new(traceledger_projection::anomaly::Anomalies::new(policy.clone()))),
+        "availability" => Some(Arc::new(traceledger_projection::availability::Availability)),
         _ => None,
+    }
+}
+
+/// The policy of `--policy FILE` (refused with its line and key when it
+/// does not validate), or the built-in default.
+pub fn open_policy(path: Option<&Path>) -> anyhow::Result<Arc<PolicyFile>> {
+    match path {
+        None => Ok(PolicyFile::builtin()),
+        Some(p) => PolicyFile::open(p).map_err(|e| anyhow::anyhow!("policy {e}")),
     }
 }
 
@@ -44,7 +56,7 @@ pub struct ProjectArgs {
     /// Topic name prefix, as given to the sequencer.
     #[arg(long, default_value = "")]
     topic_prefix: String,
-    /// Only these projections (comma-separated): ledger, sessions, pii.
+    /// Only these projections (comma-separated): ledger, sessions, pii, anomaly, availability.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Drop this projection's store first and rebuild it from offset 0; repeat.
@@ -59,6 +71,9 @@ pub struct ProjectArgs {
     /// Print the counts as JSON.
     #[arg(long)]
     json: bool,
+    /// Policy file (TOML; see deploy/policy.example.toml), reloaded when it changes.
+    #[arg(long, env = "TRACELEDGER_POLICY")]
+    policy: Option<PathBuf>,
 }
 
 /// The keys whose records projections admit: the node's own public key
@@ -84,8 +99,10 @@ pub fn trusted_keys(data: &Path, extra: &[String]) -> anyhow::Result<Keyring> {
 /// Running projections.
 pub struct Projections {
     c: Consumers,
+    policy: Arc<PolicyFile>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<traceledger_projection::Result<()>>>,
+    watcher: Option<JoinHandle<()>>,
 }
 
 /// The consumers of running projections (shared with the health route).
@@ -104,13 +121,14 @@ impl Projections {
         topics: &Topics,
         keys: Keyring,
         names: &[&str],
+        policy: Arc<PolicyFile>,
     ) -> anyhow::Result<Self> {
         let partitions = log.partition_count(&topics.sealed).with_context(|| format!("topic {}", topics.sealed))?;
         let mut runners = Vec::new();
         let mut checkpoints = None;
         for name in names {
-            let p =
-                projection(name).with_context(|| format!("no projection `{name}` (there are: {})", ALL.join(", ")))?;
+            let p = projection(name, &policy)
+                .with_context(|| format!("no projection `{name}` (there are: {})", ALL.join(", ")))?;
             let path = data.join("projections").join(name);
             let store = Arc::new(Store::open(&path, p.as_ref()).with_context(|| path.display().to_string())?);
             if *name == "ledger" {
@@ -123,7 +141,13 @@ impl Projections {
             }
             runners.push(Arc::new(Runner::new(log.clone(), store, p, &topics.sealed, keys.clone())));
         }
-        Ok(Projections { c: Consumers { runners, checkpoints, partitions }, stop: Arc::default(), threads: Vec::new() })
+        Ok(Projections {
+            c: Consumers { runners, checkpoints, partitions },
+            policy,
+            stop: Arc::default(),
+            threads: Vec::new(),
+            watcher: None,
+        })
     }
 
     /// The store of projection `name`, when it runs here.
@@ -137,8 +161,14 @@ impl Projections {
         Arc::new(move || c.status())
     }
 
-    /// Starts a thread per projection and partition.
+    /// The policy the anomaly model judges by.
+    pub fn policy(&self) -> &Arc<PolicyFile> {
+        &self.policy
+    }
+
+    /// Starts a thread per projection and partition, and the policy watcher.
     pub fn start(&mut self) -> anyhow::Result<()> {
+        self.watcher = self.policy.watch(self.stop.clone(), std::time::Duration::from_secs(1));
         for p in 0..self.c.partitions {
             for r in &self.c.runners {
                 let (r, stop) = (r.clone(), self.stop.clone());
@@ -196,6 +226,10 @@ impl Projections {
     /// Stops the threads; the first error, if any.
     pub fn stop(self) -> anyhow::Result<()> {
         self.stop.store(true, Ordering::Relaxed);
+        if let Some(w) = self.watcher {
+            w.thread().unpark();
+            let _ = w.join();
+        }
         let mut first = Ok(());
         for t in self.threads {
             let r = t.join().map_err(|_| anyhow::anyhow!("a projection thread panicked")).and_then(|r| Ok(r?));
@@ -258,7 +292,8 @@ pub fn run(a: ProjectArgs) -> anyhow::Result<u8> {
         }
     };
     let topics = Topics::with_prefix(&a.topic_prefix);
-    let mut projections = Projections::open(log, &a.data, &topics, keys, &names)?;
+    let policy = open_policy(a.policy.as_deref())?;
+    let mut projections = Projections::open(log, &a.data, &topics, keys, &names, policy)?;
     if a.once {
         projections.drain()?;
         let status = projections.status();

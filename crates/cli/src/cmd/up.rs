@@ -35,6 +35,9 @@ pub struct UpArgs {
     /// Tenant of the Owner API key created on the first start.
     #[arg(long, default_value = "default")]
     tenant: String,
+    /// Policy file (TOML; see deploy/policy.example.toml), reloaded when it changes.
+    #[arg(long, env = "TRACELEDGER_POLICY")]
+    policy: Option<PathBuf>,
     /// A session with no agent_end for this many seconds is incomplete.
     #[arg(long, default_value_t = 600)]
     session_timeout_seconds: u64,
@@ -53,17 +56,22 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     super::init_tracing();
     let node = Node::start(&a.node)?;
     let keys = super::project::trusted_keys(&a.node.data, &a.node.trusted_keys)?;
-    let mut projections = Projections::open(node.log.clone(), &a.node.data, &node.cfg.topics, keys, &ALL)?;
+    let policy = super::project::open_policy(a.policy.as_deref())?;
+    let mut projections = Projections::open(node.log.clone(), &a.node.data, &node.cfg.topics, keys, &ALL, policy)?;
     projections.start()?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     super::node::bootstrap_owner(&node.keys, &a.node.data, &a.tenant)?;
-    let api = match (projections.store("ledger"), projections.store("sessions"), projections.store("pii")) {
-        (Some(ledger), Some(sessions), Some(pii)) => Some(Arc::new(ApiState {
+    let store = |n: &str| projections.store(n);
+    let api = match (store("ledger"), store("sessions"), store("pii"), store("anomaly"), store("availability")) {
+        (Some(ledger), Some(sessions), Some(pii), Some(anomaly), Some(availability)) => Some(Arc::new(ApiState {
             keys: node.keys.clone(),
             ledger,
             sessions,
             pii,
+            anomaly,
+            availability,
+            policy: projections.policy().clone(),
             env: "live".into(),
             session_timeout_micros: (a.session_timeout_seconds as i64).saturating_mul(1_000_000),
         })),

@@ -57,6 +57,8 @@ pub struct ApiState {
     pub availability: Arc<Store>,
     /// The policy in force (thresholds, budgets, limits).
     pub policy: Arc<PolicyFile>,
+    /// The alert dispatcher (its delivery log).
+    pub alerts: Option<Arc<traceledger_projection::alerts::Dispatcher>>,
     /// Environment tag of keys created through the API (`live`, `test`).
     pub env: String,
     /// A session with no `agent_end` for this long is incomplete (µs).
@@ -192,6 +194,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/availability", get(availability))
         .route("/v1/budget/check", get(budget_check))
         .route("/v1/policy", get(policy))
+        .route("/v1/alerts/deliveries", get(alert_deliveries))
         .route("/v1/openapi.json", get(openapi::document))
         .with_state(state)
 }
@@ -828,6 +831,30 @@ async fn policy(State(s): State<Shared>, p: Principal) -> Response {
         })).collect::<Vec<_>>(),
     }))
     .into_response()
+}
+
+#[utoipa::path(get, path = "/v1/alerts/deliveries", tag = "policy", security(("api_key" = [])),
+    params(("limit" = Option<usize>, Query, description = "1..=1000, default 100")),
+    responses((status = 200, description = "Webhook delivery attempts of the key's tenant, newest first",
+        body = Vec<traceledger_projection::alerts::Delivery>), BadRequest, Errors))]
+async fn alert_deliveries(State(s): State<Shared>, p: Principal, q: Params) -> Response {
+    if let Err(r) = p.require(Permission::Policy) {
+        return r;
+    }
+    let limit = match limit(&q) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let tenant = p.tenant().to_string();
+    blocking(move || {
+        let items = match &s.alerts {
+            Some(d) => d.log(&tenant, limit).map_err(internal)?,
+            None => Vec::new(),
+        };
+        Ok(Json(json!({ "items": items })).into_response())
+    })
+    .await
+    .unwrap_or_else(|r| r)
 }
 
 fn key_error(e: keys::KeyError) -> Response {

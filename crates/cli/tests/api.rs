@@ -65,12 +65,20 @@ fn the_query_api_serves_chains_records_and_proofs_by_role_and_tenant() {
     let other = create_key(data.path(), "globex", "owner");
     // A policy: scores above 600 and tools other than the bureau are
     // anomalies; the credit scorer has a $1 daily budget.
+    // Injections go to a webhook on loopback, signed with a secret from
+    // the environment.
+    let hook = tiny_http::Server::http("127.0.0.1:0").expect("webhook server");
+    let hook_url = format!("http://{}/hook", hook.server_addr().to_ip().expect("ip"));
+    std::env::set_var("TRACELEDGER_API_TEST_HOOK_SECRET", "hook-secret");
     let policy = data.path().join("policy.toml");
     std::fs::write(
         &policy,
-        "[[validate]]\nfield = \"output.score\"\nrange = { max = 600 }\n\n\
-         [[tools]]\nallowed = [\"bureau_lookup\"]\n\n\
-         [[budget]]\nagent = \"credit-scorer\"\ndaily_usd = 1.0\n",
+        format!(
+            "[[validate]]\nfield = \"output.score\"\nrange = {{ max = 600 }}\n\n\
+             [[tools]]\nallowed = [\"bureau_lookup\"]\n\n\
+             [[budget]]\nagent = \"credit-scorer\"\ndaily_usd = 1.0\n\n\
+             [[alert]]\nname = \"soc\"\nurl = \"{hook_url}\"\nsecret_env = \"TRACELEDGER_API_TEST_HOOK_SECRET\"\non = [\"injection\"]\n"
+        ),
     )
     .expect("policy");
     let policy_arg = policy.to_str().expect("utf-8 path");
@@ -126,6 +134,7 @@ fn the_query_api_serves_chains_records_and_proofs_by_role_and_tenant() {
         paths,
         [
             "/v1/access-log",
+            "/v1/alerts/deliveries",
             "/v1/anomalies",
             "/v1/availability",
             "/v1/budget/check",
@@ -310,6 +319,35 @@ fn the_query_api_serves_chains_records_and_proofs_by_role_and_tenant() {
     assert_eq!(get(addr, &owner, "/v1/budget/check").0, 400);
     assert_eq!(get(addr, &owner, "/v1/budget/check?agent=x&estimate_usd=-1").0, 400);
 
+    // The injection reached the webhook, signed; the delivery is logged.
+    let mut req = hook.recv_timeout(Duration::from_secs(60)).expect("webhook").expect("a delivery");
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(req.as_reader(), &mut body).expect("body");
+    let h = |n: &str| {
+        let n = n.to_ascii_lowercase();
+        req.headers()
+            .iter()
+            .find(|x| x.field.to_string().to_ascii_lowercase() == n)
+            .map(|x| x.value.to_string())
+            .unwrap_or_default()
+    };
+    let ts: i64 = h("X-Traceledger-Timestamp").parse().expect("timestamp");
+    assert_eq!(h("X-Traceledger-Signature"), traceledger_projection::alerts::signature(b"hook-secret", ts, &body));
+    let alert: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(alert["event_id"], events[injected].event_id.to_string());
+    req.respond(tiny_http::Response::empty(204)).expect("respond");
+    let start = Instant::now();
+    loop {
+        let (_, log) = get(addr, &owner, "/v1/alerts/deliveries");
+        if log["items"][0]["outcome"] == "delivered" {
+            assert_eq!(log["items"][0]["sink"], "soc");
+            assert_eq!(log["items"][0]["http_status"], 204);
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "delivery not logged: {log}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
     // The policy in force, as the node loaded it.
     let (status, pol) = get(addr, &owner, "/v1/policy");
     assert_eq!(status, 200, "{pol}");
@@ -358,6 +396,7 @@ fn the_query_api_serves_chains_records_and_proofs_by_role_and_tenant() {
         ("GET", "/v1/availability".into(), "read"),
         ("GET", "/v1/budget/check?agent=credit-scorer".into(), "read"),
         ("GET", "/v1/policy".into(), "policy"),
+        ("GET", "/v1/alerts/deliveries".into(), "policy"),
         ("POST", "/v1/events".into(), "ingest"),
     ];
     let allowed = |role: &str, what: &str| match role {

@@ -14,6 +14,7 @@
 //! `rebuild` wipes a projection's store; it then projects from offset 0 to
 //! the same state (deterministic: nothing but the records goes in).
 
+pub mod alerts;
 pub mod anomaly;
 pub mod availability;
 pub mod ledger;

@@ -16,6 +16,7 @@ use traceledger_core::keys::{Keyring, VerifierKey};
 use traceledger_log::embedded::EmbeddedLog;
 use traceledger_log::kafka::{KafkaConfig, KafkaLog};
 use traceledger_log::Log;
+use traceledger_projection::alerts::{Dispatcher, Retry};
 use traceledger_projection::ledger::{CheckpointRunner, Ledger};
 use traceledger_projection::policy_file::PolicyFile;
 use traceledger_projection::sessions::Sessions;
@@ -100,6 +101,7 @@ pub fn trusted_keys(data: &Path, extra: &[String]) -> anyhow::Result<Keyring> {
 pub struct Projections {
     c: Consumers,
     policy: Arc<PolicyFile>,
+    alerts: Option<Arc<Dispatcher>>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<traceledger_projection::Result<()>>>,
     watcher: Option<JoinHandle<()>>,
@@ -141,9 +143,20 @@ impl Projections {
             }
             runners.push(Arc::new(Runner::new(log.clone(), store, p, &topics.sealed, keys.clone())));
         }
+        // Alerts go out from the process that runs the anomaly model.
+        let alerts = match runners.iter().find(|r| r.group().ends_with("-anomaly")) {
+            Some(r) => {
+                let path = data.join("alerts");
+                let d = Dispatcher::open(&path, r.store().clone(), policy.clone(), Retry::default())
+                    .with_context(|| path.display().to_string())?;
+                Some(Arc::new(d))
+            }
+            None => None,
+        };
         Ok(Projections {
             c: Consumers { runners, checkpoints, partitions },
             policy,
+            alerts,
             stop: Arc::default(),
             threads: Vec::new(),
             watcher: None,
@@ -161,6 +174,11 @@ impl Projections {
         Arc::new(move || c.status())
     }
 
+    /// The alert dispatcher, when the anomaly model runs here.
+    pub fn alerts(&self) -> Option<&Arc<Dispatcher>> {
+        self.alerts.as_ref()
+    }
+
     /// The policy the anomaly model judges by.
     pub fn policy(&self) -> &Arc<PolicyFile> {
         &self.policy
@@ -169,6 +187,13 @@ impl Projections {
     /// Starts a thread per projection and partition, and the policy watcher.
     pub fn start(&mut self) -> anyhow::Result<()> {
         self.watcher = self.policy.watch(self.stop.clone(), std::time::Duration::from_secs(1));
+        if let Some(d) = &self.alerts {
+            let (d, stop) = (d.clone(), self.stop.clone());
+            self.threads.push(std::thread::Builder::new().name("alerts".into()).spawn(move || {
+                d.run(&stop, std::time::Duration::from_millis(500));
+                Ok(())
+            })?);
+        }
         for p in 0..self.c.partitions {
             for r in &self.c.runners {
                 let (r, stop) = (r.clone(), self.stop.clone());

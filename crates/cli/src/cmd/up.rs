@@ -72,6 +72,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
             anomaly,
             availability,
             policy: projections.policy().clone(),
+            alerts: projections.alerts().cloned(),
             env: "live".into(),
             session_timeout_micros: (a.session_timeout_seconds as i64).saturating_mul(1_000_000),
         })),

@@ -59,10 +59,22 @@ pub struct ApiState {
     pub policy: Arc<PolicyFile>,
     /// The alert dispatcher (its delivery log).
     pub alerts: Option<Arc<traceledger_projection::alerts::Dispatcher>>,
+    /// Signs exported bundles; without it, exports are not served.
+    pub exporter: Option<Exporter>,
     /// Environment tag of keys created through the API (`live`, `test`).
     pub env: String,
     /// A session with no `agent_end` for this long is incomplete (µs).
     pub session_timeout_micros: i64,
+}
+
+/// What exported bundles are signed with.
+pub struct Exporter {
+    /// Signs each bundle's manifest (and its final checkpoint).
+    pub key: traceledger_core::keys::SigningKey,
+    /// Log name of the checkpoints.
+    pub log_name: String,
+    /// Verifier keys of the ledger, for the bundle's keyring.
+    pub keyring: Vec<traceledger_bundle::KeyringEntry>,
 }
 
 type Shared = Arc<ApiState>;
@@ -195,6 +207,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/budget/check", get(budget_check))
         .route("/v1/policy", get(policy))
         .route("/v1/alerts/deliveries", get(alert_deliveries))
+        .route("/v1/export", get(export_bundle))
         .route("/v1/openapi.json", get(openapi::document))
         .with_state(state)
 }
@@ -855,6 +868,91 @@ async fn alert_deliveries(State(s): State<Shared>, p: Principal, q: Params) -> R
     })
     .await
     .unwrap_or_else(|r| r)
+}
+
+#[utoipa::path(get, path = "/v1/export", tag = "records", security(("api_key" = [])),
+    params(
+        ("session" = Option<String>, Query, description = "Export this session: the tenant's chain up to the session's last record, content kept only in the session's records (commitments elsewhere)"),
+        ("without_content" = Option<bool>, Query, description = "Erase every content field (commitments stay); default false"),
+    ),
+    responses((status = 200, description = "A tar of a verifiable bundle directory (records.avro, checkpoints, keyring, signed MANIFEST); check it with `traceledger verify DIR --key VKEY`",
+        content_type = "application/x-tar", body = Vec<u8>), BadRequest, NotFound, Errors))]
+async fn export_bundle(State(s): State<Shared>, p: Principal, q: Params) -> Response {
+    use traceledger_projection::ledger::BundlePlan;
+    if let Err(r) = p.require(Permission::Export) {
+        return r;
+    }
+    let without_content = match param::<bool>(&q, "without_content", "true or false") {
+        Ok(v) => v.unwrap_or(false),
+        Err(r) => return r,
+    };
+    let tenant = p.tenant().to_string();
+    let session = q.get("session").cloned();
+    let timeout = s.session_timeout_micros;
+    let made = blocking(move || {
+        let Some(ex) = &s.exporter else {
+            return Err(problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Export unavailable",
+                "this node has no export key",
+                json!({}),
+            ));
+        };
+        let view = LedgerView::new(&s.ledger);
+        let size = match &session {
+            None => view.size(&tenant).map_err(internal)?,
+            Some(id) => {
+                let sv = SessionsView::new(&s.sessions)
+                    .get(&tenant, id, now_micros(), timeout)
+                    .map_err(internal)?
+                    .ok_or_else(|| not_found(format!("no session `{id}`")))?;
+                (sv.summary.last_seq + 1).min(view.size(&tenant).map_err(internal)?)
+            }
+        };
+        if size == 0 {
+            return Err(not_found("no records to export"));
+        }
+        let dir = tempfile::tempdir().map_err(internal)?;
+        let name = match &session {
+            None => format!("{tenant}-{size}"),
+            Some(_) => format!("{tenant}-session-{size}"),
+        };
+        let out = dir.path().join(&name);
+        let plan = BundlePlan {
+            out: &out,
+            log_name: &ex.log_name,
+            key: &ex.key,
+            keyring: ex.keyring.clone(),
+            now: Timestamp(now_micros()),
+        };
+        let keep = |r: &SealedRecord| !without_content && session.as_ref().is_none_or(|id| &r.event.session_id == id);
+        let records = view.export(&tenant, size, &plan, keep).map_err(internal)?;
+        let tar_path = dir.path().join("bundle.tar");
+        let f = std::fs::File::create(&tar_path).map_err(internal)?;
+        let mut b = tar::Builder::new(f);
+        b.append_dir_all(&name, &out).map_err(internal)?;
+        b.into_inner().map_err(internal)?;
+        // Opened before the temporary directory goes: the open file stays
+        // readable after it is unlinked.
+        let file = std::fs::File::open(&tar_path).map_err(internal)?;
+        let len = file.metadata().map_err(internal)?.len();
+        Ok((file, len, name, records))
+    })
+    .await;
+    let (file, len, name, records) = match made {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file)));
+    let mut r = (StatusCode::OK, body).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.tar\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert("x-traceledger-records", HeaderValue::from(records));
+    r
 }
 
 fn key_error(e: keys::KeyError) -> Response {

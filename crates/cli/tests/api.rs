@@ -141,6 +141,7 @@ fn the_query_api_serves_chains_records_and_proofs_by_role_and_tenant() {
             "/v1/checkpoints",
             "/v1/checkpoints/latest",
             "/v1/events",
+            "/v1/export",
             "/v1/health",
             "/v1/keys",
             "/v1/keys/{id}",
@@ -348,6 +349,47 @@ fn the_query_api_serves_chains_records_and_proofs_by_role_and_tenant() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
+    // Exports over the API verify offline with the node's public key alone:
+    // the whole tenant, and one session (content only in its records).
+    let vkey = std::fs::read_to_string(data.path().join("keys/ledger.pub")).expect("node key");
+    let unpack = |path: &str| -> std::path::PathBuf {
+        let (status, tar_bytes) = common::get_bytes(addr, &owner, path);
+        assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&tar_bytes));
+        let dir = data.path().join(format!("unpacked-{}", path.len()));
+        tar::Archive::new(&tar_bytes[..]).unpack(&dir).expect("untar");
+        let inner = std::fs::read_dir(&dir).expect("dir").next().expect("bundle").expect("entry").path();
+        let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
+            .arg("verify")
+            .arg(&inner)
+            .args(["--key", vkey.trim(), "--json"])
+            .output()
+            .expect("verify");
+        assert!(
+            o.status.success(),
+            "{path}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        inner
+    };
+    let whole = unpack("/v1/export");
+    let session_bundle = unpack(&format!("/v1/export?session={sid}"));
+    let f = std::fs::File::open(session_bundle.join("records.avro")).expect("records");
+    let mut with_content = std::collections::BTreeSet::new();
+    let mut n = 0;
+    for r in traceledger_bundle::RecordReader::new(std::io::BufReader::new(f)).expect("reader") {
+        let r = r.expect("record");
+        n += 1;
+        if r.event.input.is_some() || r.event.output.is_some() || r.event.reasoning.is_some() {
+            with_content.insert(r.event.session_id.clone());
+        }
+    }
+    assert!(n > 0);
+    assert_eq!(with_content.into_iter().collect::<Vec<_>>(), vec![sid.to_string()], "content only in the session");
+    assert!(whole.join("MANIFEST").exists());
+    assert_eq!(get(addr, &other, &format!("/v1/export?session={sid}")).0, 404, "another tenant's session");
+    assert_eq!(get(addr, &owner, "/v1/export?without_content=maybe").0, 400);
+
     // The policy in force, as the node loaded it.
     let (status, pol) = get(addr, &owner, "/v1/policy");
     assert_eq!(status, 200, "{pol}");
@@ -397,13 +439,14 @@ fn the_query_api_serves_chains_records_and_proofs_by_role_and_tenant() {
         ("GET", "/v1/budget/check?agent=credit-scorer".into(), "read"),
         ("GET", "/v1/policy".into(), "policy"),
         ("GET", "/v1/alerts/deliveries".into(), "policy"),
+        ("GET", "/v1/export?without_content=true".into(), "export"),
         ("POST", "/v1/events".into(), "ingest"),
     ];
     let allowed = |role: &str, what: &str| match role {
         "admin" => true,
         "member" => matches!(what, "read" | "proofs" | "ingest"),
         "viewer" => what == "read",
-        "auditor" => matches!(what, "read" | "proofs" | "access" | "policy"),
+        "auditor" => matches!(what, "read" | "proofs" | "access" | "policy" | "export"),
         _ => false,
     };
     for (role, secret, _) in &role_keys {

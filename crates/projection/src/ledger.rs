@@ -10,11 +10,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use traceledger_bundle::wire;
+use traceledger_bundle::{wire, BundleWriter, KeyringEntry};
 use traceledger_core::checkpoint::{split_origin, Checkpoint};
-use traceledger_core::keys::Keyring;
+use traceledger_core::event::Timestamp;
+use traceledger_core::keys::{Keyring, SigningKey};
 use traceledger_core::merkle::{self, Overlay, Proof, StoredHashes};
-use traceledger_core::Hash;
+use traceledger_core::{Hash, SealedRecord};
 use traceledger_log::Log;
 use uuid::Uuid;
 
@@ -103,6 +104,20 @@ fn parse_checkpoint(v: &[u8]) -> Result<StoredCheckpoint> {
     Ok(StoredCheckpoint { size, root, note })
 }
 
+/// Where and how a bundle is written.
+pub struct BundlePlan<'a> {
+    /// Bundle directory (must not exist).
+    pub out: &'a std::path::Path,
+    /// Log name (checkpoint origins are `<log>/<tenant>`).
+    pub log_name: &'a str,
+    /// Signs the manifest and the final checkpoint.
+    pub key: &'a SigningKey,
+    /// Verifier keys of the ledger, for the bundle's keyring.
+    pub keyring: Vec<KeyringEntry>,
+    /// Export time.
+    pub now: Timestamp,
+}
+
 /// Reads of the ledger model.
 pub struct LedgerView<'a> {
     store: &'a Store,
@@ -130,6 +145,48 @@ impl<'a> LedgerView<'a> {
             None => Ok(None),
             Some(v) => be_u64(&v).map(Some).ok_or_else(|| Error::Corrupt("event index entry".into())),
         }
+    }
+
+    /// Writes `tenant`'s chain up to `size` records as a verifiable bundle
+    /// in `plan.out`: every record (content kept only where `keep_content`
+    /// says so; erased content leaves its commitment), the sequencer's
+    /// checkpoints up to `size`, and a final checkpoint and the manifest
+    /// signed by `plan.key`. Returns the records written.
+    pub fn export(
+        &self,
+        tenant: &str,
+        size: u64,
+        plan: &BundlePlan<'_>,
+        keep_content: impl Fn(&SealedRecord) -> bool,
+    ) -> Result<u64> {
+        let bundle = |e: traceledger_bundle::Error| Error::Corrupt(format!("writing the bundle: {e}"));
+        let mut w = BundleWriter::create(plan.out, plan.log_name, plan.key, plan.now, 0).map_err(bundle)?;
+        w.set_keyring(plan.keyring.clone());
+        for cp in self.checkpoints(tenant, 1, usize::MAX)? {
+            if cp.size <= size {
+                w.add_checkpoint_note(tenant, cp.size, cp.note.as_bytes()).map_err(bundle)?;
+            }
+        }
+        let prefix = tkey(tenant, &[]);
+        let mut n = 0;
+        for item in self.store.scan(RECORDS, &prefix, &prefix)? {
+            let (_, v) = item?;
+            let mut r =
+                wire::decode_record(&v, usize::MAX).map_err(|e| Error::Corrupt(format!("stored record: {e}")))?;
+            if r.header.seq >= size {
+                break;
+            }
+            if !keep_content(&r) {
+                r.erase_all_content();
+            }
+            w.append(&r).map_err(bundle)?;
+            n += 1;
+        }
+        if n != size {
+            return Err(Error::Corrupt(format!("{tenant}: {n} records held below size {size}")));
+        }
+        w.finish().map_err(bundle)?;
+        Ok(n)
     }
 
     /// Checkpoints of a tenant with size ≥ `min_size`, smallest first, at most `limit`.

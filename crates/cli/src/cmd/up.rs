@@ -73,6 +73,15 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
             availability,
             policy: projections.policy().clone(),
             alerts: projections.alerts().cloned(),
+            exporter: Some(traceledger_api::Exporter {
+                key: node.key.clone(),
+                log_name: node.cfg.log_name.clone(),
+                keyring: vec![KeyringEntry {
+                    verifier_key: node.key.verifier_key_string(),
+                    not_before: None,
+                    not_after: None,
+                }],
+            }),
             env: "live".into(),
             session_timeout_micros: (a.session_timeout_seconds as i64).saturating_mul(1_000_000),
         })),

@@ -58,6 +58,20 @@ pub fn http_as(addr: &str, key: Option<&str>, method: &str, path: &str, body: &[
     (status, ctype, body.to_string())
 }
 
+/// A GET with `key`: the status and the body's bytes (for binary bodies).
+pub fn get_bytes(addr: &str, key: &str, path: &str) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    let head =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n");
+    s.write_all(head.as_bytes()).expect("write");
+    let mut resp = Vec::new();
+    let _ = s.read_to_end(&mut resp);
+    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers");
+    let headers = String::from_utf8_lossy(&resp[..split]).into_owned();
+    let status = headers.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, resp[split + 4..].to_vec())
+}
+
 /// Starts `traceledger up --http 127.0.0.1:0 ARGS --data DATA` and returns
 /// the process and the address it prints on its first line.
 pub fn start_up(data: &Path, args: &[&str]) -> (Child, String) {

@@ -108,6 +108,45 @@ pub struct KeyInfo {
     pub revoked_at: Option<i64>,
     /// The key this one replaced by rotation.
     pub rotated_from: Option<String>,
+    /// Rate-limit tier (`standard` unless given).
+    #[serde(default = "standard_tier")]
+    pub tier: String,
+}
+
+/// What a new key is.
+#[derive(Debug, Clone, Copy)]
+pub struct KeySpec<'a> {
+    /// Role.
+    pub role: Role,
+    /// Environment tag of its prefix (`live`, `test`).
+    pub env: &'a str,
+    /// A label.
+    pub name: &'a str,
+    /// Stops working at, µs.
+    pub expires_at: Option<i64>,
+    /// Rate-limit tier.
+    pub tier: &'a str,
+}
+
+impl<'a> KeySpec<'a> {
+    /// A key of `role` in `env`, no label or expiry, the standard tier.
+    pub fn new(role: Role, env: &'a str) -> Self {
+        KeySpec { role, env, name: "", expires_at: None, tier: STANDARD_TIER }
+    }
+}
+
+/// The tier of keys created without one.
+pub const STANDARD_TIER: &str = "standard";
+
+fn standard_tier() -> String {
+    STANDARD_TIER.to_string()
+}
+
+/// Is `t` a tier name: `[a-z0-9_-]{1,32}`?
+pub fn is_tier_name(t: &str) -> bool {
+    !t.is_empty()
+        && t.len() <= 32
+        && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 impl KeyInfo {
@@ -155,15 +194,8 @@ impl KeyStore {
     }
 
     /// Creates a key; returns the secret (shown once) and its info.
-    pub fn create(
-        &self,
-        tenant: &str,
-        role: Role,
-        env: &str,
-        name: &str,
-        now: i64,
-        expires_at: Option<i64>,
-    ) -> Result<(String, KeyInfo), KeyError> {
+    pub fn create(&self, tenant: &str, spec: &KeySpec<'_>, now: i64) -> Result<(String, KeyInfo), KeyError> {
+        let KeySpec { role, env, name, expires_at, tier } = *spec;
         let mut raw = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut raw);
         let secret = format!("tlk_{env}_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw));
@@ -177,6 +209,7 @@ impl KeyStore {
             expires_at,
             revoked_at: None,
             rotated_from: None,
+            tier: tier.to_string(),
         };
         self.put(&digest(&secret), &info)?;
         Ok((secret, info))
@@ -259,7 +292,11 @@ impl KeyStore {
         overlap: i64,
     ) -> Result<(String, KeyInfo), KeyError> {
         let old = self.get(tenant, id)?;
-        let (secret, mut info) = self.create(tenant, old.role, env, &old.name, now, old.expires_at)?;
+        let (secret, mut info) = self.create(
+            tenant,
+            &KeySpec { role: old.role, env, name: &old.name, expires_at: old.expires_at, tier: &old.tier },
+            now,
+        )?;
         info.rotated_from = Some(old.id.clone());
         self.put(&digest(&secret), &info)?;
         self.revoke(tenant, id, now.saturating_add(overlap))?;
@@ -280,7 +317,9 @@ mod tests {
     fn a_key_works_until_revoked_or_expired_and_only_as_itself() {
         let dir = tempfile::tempdir().expect("tmp");
         let ks = KeyStore::open(dir.path()).expect("open");
-        let (secret, info) = ks.create("acme", Role::Member, "test", "ci", 100, Some(1_000)).expect("create");
+        let (secret, info) = ks
+            .create("acme", &KeySpec { name: "ci", expires_at: Some(1_000), ..KeySpec::new(Role::Member, "test") }, 100)
+            .expect("create");
         assert!(secret.starts_with("tlk_test_") && secret.len() == "tlk_test_".len() + 43);
         assert!(info.id.starts_with("tlk_test_…") && info.id.ends_with(&secret[secret.len() - 4..]));
         assert_eq!(ks.authenticate(&secret, 200).expect("auth"), Some(info.clone()));
@@ -305,7 +344,8 @@ mod tests {
     fn rotation_overlaps_then_retires_the_old_key() {
         let dir = tempfile::tempdir().expect("tmp");
         let ks = KeyStore::open(dir.path()).expect("open");
-        let (old, info) = ks.create("acme", Role::Admin, "live", "deploy", 0, None).expect("create");
+        let (old, info) =
+            ks.create("acme", &KeySpec { name: "deploy", ..KeySpec::new(Role::Admin, "live") }, 0).expect("create");
         let (new, new_info) = ks.rotate("acme", &info.id, "live", 10, 50).expect("rotate");
         assert_eq!(new_info.role, Role::Admin);
         assert_eq!(new_info.rotated_from.as_deref(), Some(info.id.as_str()));

@@ -981,10 +981,11 @@ struct NewKey {
     #[serde(default)]
     name: String,
     expires_in_days: Option<u32>,
+    tier: Option<String>,
 }
 
 #[utoipa::path(post, path = "/v1/keys", tag = "keys", security(("api_key" = [])),
-    request_body(content = Object, description = "{\"role\", \"name\", \"expires_in_days\"}", content_type = "application/json"),
+    request_body(content = Object, description = "{\"role\", \"name\", \"expires_in_days\", \"tier\"}", content_type = "application/json"),
     responses((status = 201, description = "The new key; its secret is shown once", body = Object), BadRequest, Errors))]
 async fn create_key(State(s): State<Shared>, p: Principal, body: axum::body::Bytes) -> Response {
     if let Err(r) = p.require(Permission::ManageKeys) {
@@ -1000,6 +1001,10 @@ async fn create_key(State(s): State<Shared>, p: Principal, body: axum::body::Byt
             format!("`role` must be one of owner, admin, member, viewer, auditor; got `{}`", req.role),
         );
     };
+    let tier = req.tier.clone().unwrap_or_else(|| keys::STANDARD_TIER.to_string());
+    if !keys::is_tier_name(&tier) {
+        return bad_field("tier", format!("`tier` must match [a-z0-9_-]{{1,32}}, got `{tier}`"));
+    }
     // Nobody hands out more than they have: only an Owner makes Owners.
     if role == Role::Owner && p.key.role != Role::Owner {
         return problem(
@@ -1013,7 +1018,14 @@ async fn create_key(State(s): State<Shared>, p: Principal, body: axum::body::Byt
     blocking(move || {
         let now = now_micros();
         let expires = req.expires_in_days.map(|d| now + i64::from(d) * 86_400_000_000);
-        let (secret, info) = s.keys.create(&tenant, role, &s.env, &req.name, now, expires).map_err(key_error)?;
+        let (secret, info) = s
+            .keys
+            .create(
+                &tenant,
+                &keys::KeySpec { role, env: &s.env, name: &req.name, expires_at: expires, tier: &tier },
+                now,
+            )
+            .map_err(key_error)?;
         Ok((StatusCode::CREATED, Json(json!({ "secret": secret, "key": info, "note": "the secret is shown once" })))
             .into_response())
     })

@@ -467,6 +467,11 @@ fn the_query_api_serves_chains_records_and_proofs_by_role_and_tenant() {
     assert!(as_viewer["event"].get("input").is_none() && as_viewer["salts"].is_null(), "{as_viewer}");
     let (_, as_auditor) = get(addr, &key_of("auditor"), "/v1/records/0");
     assert_eq!(as_auditor["content_redacted"], false);
+    // Tiers are names; a bad one is refused by field.
+    let (status, _, body) =
+        http_as(addr, Some(&owner), "POST", "/v1/keys", br#"{"role":"viewer","tier":"Not A Tier"}"#);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("\"field\":\"tier\""), "{body}");
     // Only an Owner makes Owners.
     let (status, _, _) = http_as(addr, Some(&key_of("admin")), "POST", "/v1/keys", br#"{"role":"owner"}"#);
     assert_eq!(status, 403);
@@ -544,7 +549,17 @@ fn urlencode(s: &str) -> String {
 fn a_key_over_its_rate_gets_429_with_retry_after() {
     let data = tempfile::tempdir().expect("tmp");
     let key = create_key(data.path(), "acme", "viewer");
-    let node = start(data.path(), &["--rate-limit", "1", "--rate-burst", "3"]);
+    let (status, ctype, body) = std::process::Command::new(env!("CARGO_BIN_EXE_traceledger"))
+        .args(["keys", "create", "--tenant", "acme", "--role", "viewer", "--tier", "high", "--json", "--data"])
+        .arg(data.path())
+        .output()
+        .map(|o| (o.status.success(), String::new(), String::from_utf8_lossy(&o.stdout).into_owned()))
+        .expect("keys create");
+    assert!(status, "{ctype}{body}");
+    let high: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(high["key"]["tier"], "high");
+    let high = high["secret"].as_str().expect("secret").to_string();
+    let node = start(data.path(), &["--rate-limit", "1", "--rate-burst", "3", "--rate-tier", "high=1:20"]);
     for _ in 0..3 {
         assert_eq!(get(&node.addr, &key, "/v1/whoami").0, 200);
     }
@@ -552,6 +567,12 @@ fn a_key_over_its_rate_gets_429_with_retry_after() {
     assert_eq!((status, ctype.as_str()), (429, "application/problem+json"), "{body}");
     let p: Value = serde_json::from_str(&body).expect("problem");
     assert!(p["retry_after"].as_u64().is_some_and(|s| s >= 1), "{p}");
+    assert_eq!(p["tier"], "standard");
+    // A key of the `high` tier has a bigger bucket of its own.
+    for _ in 0..20 {
+        assert_eq!(get(&node.addr, &high, "/v1/whoami").0, 200);
+    }
+    assert_eq!(get(&node.addr, &high, "/v1/whoami").0, 429);
     // Health needs no key and is not limited.
     for _ in 0..5 {
         assert_eq!(http_as(&node.addr, None, "GET", "/v1/health", b"").0, 200);

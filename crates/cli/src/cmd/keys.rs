@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
-use traceledger_api::keys::Role;
+use traceledger_api::keys::{KeySpec, Role};
 use traceledger_bundle::{read_signing_key, write_signing_key};
 use traceledger_core::keys::SigningKey;
 
@@ -38,6 +38,9 @@ pub struct CreateArgs {
     /// Expires after this many days.
     #[arg(long)]
     expires_in_days: Option<u32>,
+    /// Rate-limit tier (the node's `--rate-tier NAME=…`; `standard` is `--rate-limit`/`--rate-burst`).
+    #[arg(long, default_value = "standard", value_parser = tier_name)]
+    tier: String,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -95,7 +98,11 @@ pub fn run(c: KeysCommand) -> anyhow::Result<u8> {
             let keys = super::node::open_keys(&a.data)?;
             let now = super::now().0;
             let expires = a.expires_in_days.map(|d| now + i64::from(d) * 86_400_000_000);
-            let (secret, info) = keys.create(&a.tenant, role, &a.env, &a.name, now, expires)?;
+            let (secret, info) = keys.create(
+                &a.tenant,
+                &KeySpec { role, env: &a.env, name: &a.name, expires_at: expires, tier: &a.tier },
+                now,
+            )?;
             if a.json {
                 println!("{}", serde_json::json!({"secret": secret, "key": info}));
             } else {
@@ -113,5 +120,13 @@ pub fn run(c: KeysCommand) -> anyhow::Result<u8> {
             println!("{}", read_signing_key(&a.key)?.verifier_key_string());
             Ok(0)
         }
+    }
+}
+
+fn tier_name(s: &str) -> Result<String, String> {
+    if traceledger_api::keys::is_tier_name(s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("`{s}` is not a tier name ([a-z0-9_-]{{1,32}})"))
     }
 }

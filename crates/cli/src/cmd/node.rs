@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use traceledger_api::access::{record_access, AccessLog};
-use traceledger_api::keys::{KeyStore, Permission, Role};
+use traceledger_api::keys::{KeySpec, KeyStore, Permission, Role};
 use traceledger_api::limits::{rate_limit, RateLimits};
 use traceledger_api::{authenticate, ApiState, Principal};
 use traceledger_bundle::{read_signing_key, wire, write_signing_key};
@@ -66,6 +66,17 @@ pub struct NodeArgs {
     /// API requests a key may send in one burst.
     #[arg(long, default_value_t = 200)]
     pub rate_burst: u32,
+    /// A named rate-limit tier for keys created with `--tier NAME`: NAME=RATE:BURST; repeat.
+    #[arg(long = "rate-tier", value_name = "NAME=RATE:BURST", value_parser = parse_rate_tier)]
+    pub rate_tiers: Vec<(String, traceledger_api::limits::Tier)>,
+}
+
+fn parse_rate_tier(s: &str) -> Result<(String, traceledger_api::limits::Tier), String> {
+    let (name, quota) = s.split_once('=').ok_or_else(|| format!("`{s}`: expected NAME=RATE:BURST"))?;
+    if !traceledger_api::keys::is_tier_name(name) {
+        return Err(format!("`{name}` is not a tier name ([a-z0-9_-]{{1,32}})"));
+    }
+    Ok((name.to_string(), quota.parse()?))
 }
 
 impl NodeArgs {
@@ -118,7 +129,8 @@ pub fn bootstrap_owner(keys: &KeyStore, data: &Path, tenant: &str) -> anyhow::Re
         return Ok(());
     }
     check_tenant(tenant)?;
-    let (secret, info) = keys.create(tenant, Role::Owner, "live", "bootstrap owner", super::now().0, None)?;
+    let spec = KeySpec { name: "bootstrap owner", ..KeySpec::new(Role::Owner, "live") };
+    let (secret, info) = keys.create(tenant, &spec, super::now().0)?;
     let path = data.join("bootstrap-owner.key");
     write_secret(&path, &secret)?;
     eprintln!("created the owner API key {} of tenant `{tenant}`; it is shown once:", info.id);
@@ -454,7 +466,11 @@ impl Guards {
             Arc::new(move |events: &[TraceEvent]| produce(log.as_ref(), &topic, events).map_err(|e| e.to_string()));
         let per_second = std::num::NonZeroU32::new(a.rate_limit).context("--rate-limit must be at least 1")?;
         let burst = std::num::NonZeroU32::new(a.rate_burst).context("--rate-burst must be at least 1")?;
-        Ok(Guards { access: Arc::new(AccessLog::start(sink)?), limits: Arc::new(RateLimits::new(per_second, burst)) })
+        let standard = traceledger_api::limits::Tier { per_second, burst };
+        Ok(Guards {
+            access: Arc::new(AccessLog::start(sink)?),
+            limits: Arc::new(RateLimits::new(standard, &a.rate_tiers)),
+        })
     }
 
     /// Appends the access records still queued; call once the HTTP server

@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use traceledger_api::keys::{KeySpec, Role};
 use traceledger_api::ApiState;
 use traceledger_bundle::KeyringEntry;
 use traceledger_core::event::StatusCode;
@@ -185,8 +186,8 @@ fn demo(node: &Node, projections: &Projections, a: &UpArgs, local: SocketAddr) -
 fn demo_key(node: &Node, data: &Path, tenant: &str) -> anyhow::Result<PathBuf> {
     let path = data.join(format!("demo-{tenant}.key"));
     if !path.exists() {
-        let (secret, _) =
-            node.keys.create(tenant, traceledger_api::keys::Role::Auditor, "test", "demo", super::now().0, None)?;
+        let spec = KeySpec { name: "demo", ..KeySpec::new(Role::Auditor, "test") };
+        let (secret, _) = node.keys.create(tenant, &spec, super::now().0)?;
         super::node::write_secret(&path, &secret)?;
     }
     Ok(path)

@@ -13,6 +13,7 @@ fn the_bench_reports_every_figure() {
     let out = Command::new(env!("CARGO_BIN_EXE_traceledger"))
         .args(["bench", "--json", "--events", "2000", "--runs", "1", "--latency-seconds", "2", "--tenants", "3000"])
         .args(["--kafka", &broker])
+        .args(["--api-requests", "50", "--chain-steps", "100", "--proof-records", "3000"])
         .output()
         .expect("run traceledger bench");
     assert!(out.status.success(), "bench failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -33,6 +34,16 @@ fn the_bench_reports_every_figure() {
     }
     let p = &r["pii"];
     assert!(num(p, "findings") > 0.0 && num(p, "scan_mib_per_s") > 0.0 && num(p, "sha256_mib_per_s") > 0.0, "{p}");
+    let pr = &r["projections"];
+    assert!(num(pr, "records") > 0.0 && num(pr, "baseline_per_s") > 0.0, "{pr}");
+    let names: Vec<&str> = pr["models"].as_array().expect("models").iter().filter_map(|m| m[0].as_str()).collect();
+    assert_eq!(names, ["ledger", "sessions", "pii", "anomaly", "availability"]);
+    let api = &r["api"];
+    assert_eq!((num(api, "chain_steps"), num(api, "proof_records")), (100.0, 3000.0));
+    for k in ["whoami_ms", "chain_ms", "proof_ms"] {
+        let (p50, p99) = (api[k][0].as_f64().expect("p50"), api[k][1].as_f64().expect("p99"));
+        assert!(p50 > 0.0 && p50 <= p99, "{k}: {api}");
+    }
     let m = &r["memory"];
     assert_eq!(num(m, "tenants"), 3000.0);
     assert_eq!(num(m, "events"), 6000.0);

@@ -43,6 +43,10 @@ pub enum Figure {
     Memory,
     /// PII detection throughput (one core) vs SHA-256 of the same text.
     Pii,
+    /// Records/s per read model vs the projection runner alone.
+    Projections,
+    /// Query API p50/p99: a long session's chain, an inclusion proof in a big tenant, vs /v1/whoami.
+    Api,
 }
 
 #[derive(Debug, Args)]
@@ -62,6 +66,15 @@ pub struct BenchArgs {
     /// Tenants for the memory figure (two events each).
     #[arg(long, default_value_t = 100_000)]
     tenants: usize,
+    /// API figures: requests timed per route.
+    #[arg(long, default_value_t = 1000)]
+    api_requests: usize,
+    /// API figures: steps of the session whose decision chain is read.
+    #[arg(long, default_value_t = 1000)]
+    chain_steps: usize,
+    /// API figures: records of the tenant inclusion proofs are made in.
+    #[arg(long, default_value_t = 10_000_000)]
+    proof_records: u64,
     /// Only these figures (comma-separated); default: all that apply.
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Figure>,
@@ -84,6 +97,8 @@ pub struct Report {
     pub latency: Vec<LatencyFigures>,
     pub memory: Option<MemoryFigures>,
     pub pii: Option<PiiFigures>,
+    pub projections: Option<super::bench_read::ProjectionFigures>,
+    pub api: Option<super::bench_read::ApiFigures>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -134,7 +149,8 @@ pub fn run(a: BenchArgs) -> anyhow::Result<u8> {
     super::init_tracing();
     let mut figures = a.only.clone();
     if figures.is_empty() {
-        figures = vec![Figure::Embedded, Figure::Latency, Figure::Memory, Figure::Pii];
+        figures =
+            vec![Figure::Embedded, Figure::Latency, Figure::Memory, Figure::Pii, Figure::Projections, Figure::Api];
         if a.kafka.is_some() {
             figures.insert(1, Figure::Kafka);
         }
@@ -184,6 +200,12 @@ pub fn run(a: BenchArgs) -> anyhow::Result<u8> {
     if figures.contains(&Figure::Pii) {
         report.pii = Some(pii(a.runs));
     }
+    if figures.contains(&Figure::Projections) {
+        report.projections = Some(super::bench_read::projections(a.events, a.runs, &key)?);
+    }
+    if figures.contains(&Figure::Api) {
+        report.api = Some(super::bench_read::api(a.api_requests, a.chain_steps, a.proof_records, &key)?);
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -229,7 +251,7 @@ fn records(n: usize, tenants: usize, run: u64) -> Vec<Record> {
         .collect()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
@@ -598,6 +620,35 @@ fn print_report(r: &Report, a: &BenchArgs) {
             p.sha256_mib_per_s,
             p.ratio_to_sha256,
             verdict(p.scan_mib_per_s * 1.048_576 >= 100.0)
+        );
+    }
+    if let Some(p) = &r.projections {
+        println!("projections, {} sealed fleet records (embedded log)", p.records);
+        println!("  runner alone (decode, rule, signature, position) {:>9.0} /s   (baseline)", p.baseline_per_s);
+        for (name, rate, ratio) in &p.models {
+            println!("  {name:<14} {rate:>9.0} records/s   ratio to the runner alone {ratio:.3}");
+        }
+    }
+    if let Some(x) = &r.api {
+        println!("query API over HTTP on loopback, {} warm requests per route", x.requests);
+        println!(
+            "  /v1/whoami (auth + routing)            p50 {:>6.2} ms   p99 {:>6.2} ms   (baseline)",
+            x.whoami_ms.0, x.whoami_ms.1
+        );
+        println!(
+            "  session chain of {:>5} steps           p50 {:>6.2} ms   p99 {:>6.2} ms   goal p99 ≤ 5 ms: {}",
+            x.chain_steps,
+            x.chain_ms.0,
+            x.chain_ms.1,
+            verdict(x.chain_ms.1 <= 5.0)
+        );
+        println!(
+            "  inclusion proof, {:>9}-record tenant p50 {:>6.2} ms   p99 {:>6.2} ms   goal p99 ≤ 1 ms: {}   (tenant built in {:.0} s)",
+            x.proof_records,
+            x.proof_ms.0,
+            x.proof_ms.1,
+            verdict(x.proof_ms.1 <= 1.0),
+            x.proof_build_s
         );
     }
     if let Some(m) = &r.memory {

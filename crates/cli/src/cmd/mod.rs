@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod bench_read;
 pub mod export;
 pub mod fleet;
 pub mod keys;

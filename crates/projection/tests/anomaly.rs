@@ -4,22 +4,22 @@
 //! queued only for sinks that want them, and the availability figures are
 //! the ones computed by hand from the events.
 
+mod common;
+
+use common::TOPIC;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use traceledger_bundle::wire;
 use traceledger_core::event::{EventKind, Model, Status, StatusCode, Tokens, ToolCall, ToolStatus};
 use traceledger_core::keys::{Keyring, VerifierKey};
 use traceledger_core::testkit::{fixed_events_seeded, seal_all, test_key};
-use traceledger_core::{SealedRecord, TraceEvent};
-use traceledger_log::embedded::EmbeddedLog;
-use traceledger_log::{append_keyed, Log, Record};
+use traceledger_core::TraceEvent;
+use traceledger_log::Log;
 use traceledger_policy::{AnomalyKind, Policy};
 use traceledger_projection::anomaly::{Anomalies, AnomalyView, Filter, OUTBOX};
 use traceledger_projection::availability::{Availability, AvailabilityView, BreakerState};
 use traceledger_projection::policy_file::PolicyFile;
 use traceledger_projection::{wipe, Projection, Runner, Stats, Store};
 
-const TOPIC: &str = "ledger.sealed";
 const T0: i64 = 1_700_000_000_000_000;
 const MIN: i64 = 60_000_000;
 
@@ -125,15 +125,6 @@ fn events() -> Vec<TraceEvent> {
     out
 }
 
-fn log_with(records: &[SealedRecord], dir: &std::path::Path) -> Arc<dyn Log> {
-    let log: Arc<dyn Log> = Arc::new(EmbeddedLog::open(&dir.join("log")).expect("log"));
-    let recs: Vec<Record> =
-        records.iter().map(|r| Record::keyed(r.header.tenant_id.as_bytes(), wire::encode_record(r))).collect();
-    log.ensure_topic(TOPIC, 1).expect("topic");
-    append_keyed(log.as_ref(), TOPIC, &recs).expect("append");
-    log
-}
-
 fn run(log: &Arc<dyn Log>, dir: &std::path::Path, p: Arc<dyn Projection>) -> Runner {
     let key = test_key("anomaly-test");
     let keys = Keyring::new(vec![VerifierKey::parse(&key.verifier_key_string()).expect("key")]);
@@ -160,7 +151,7 @@ fn every_rule_fires_once_where_it_should() {
     rival_event.output = Some(r#"{"credit_score": 700}"#.into());
     let rival = seal_all(&key, vec![events[0].clone(), events[1].clone(), rival_event]).remove(2);
     records.push(rival);
-    let log = log_with(&records, dir.path());
+    let log = common::sealed_log(&records, dir.path());
     let policy = PolicyFile::fixed(Policy::parse(POLICY).expect("policy"));
     let runner = run(&log, dir.path(), Arc::new(Anomalies::new(policy.clone())));
     assert_eq!(Stats::get(&runner.stats().forks), 1);
@@ -293,7 +284,7 @@ fn availability_figures_match_the_events() {
         });
     }
     let key = test_key("anomaly-test");
-    let log = log_with(&seal_all(&key, events.clone()), dir.path());
+    let log = common::sealed_log(&seal_all(&key, events.clone()), dir.path());
     let runner = run(&log, dir.path(), Arc::new(Availability));
     let policy = Policy::parse("[[budget]]\nagent = \"caller\"\ndaily_usd = 0.05\nsession_usd = 1.0\n[[limit]]\nprovider = \"openai\"\nrequests_per_minute = 4\n").expect("policy");
     let v = AvailabilityView::new(runner.store());

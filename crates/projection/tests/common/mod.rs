@@ -1,0 +1,21 @@
+//! Helpers shared by the projection suites.
+
+use std::path::Path;
+use std::sync::Arc;
+use traceledger_bundle::wire;
+use traceledger_core::SealedRecord;
+use traceledger_log::embedded::EmbeddedLog;
+use traceledger_log::{append_keyed, Log, Record};
+
+/// The sealed topic of these suites.
+pub const TOPIC: &str = "ledger.sealed";
+
+/// An embedded log in `dir` whose one-partition sealed topic holds `records`.
+pub fn sealed_log(records: &[SealedRecord], dir: &Path) -> Arc<dyn Log> {
+    let log: Arc<dyn Log> = Arc::new(EmbeddedLog::open(&dir.join("log")).expect("log"));
+    let recs: Vec<Record> =
+        records.iter().map(|r| Record::keyed(r.header.tenant_id.as_bytes(), wire::encode_record(r))).collect();
+    log.ensure_topic(TOPIC, 1).expect("topic");
+    append_keyed(log.as_ref(), TOPIC, &recs).expect("append");
+    log
+}

@@ -22,7 +22,9 @@ pub mod pii;
 pub mod policy_file;
 pub mod sessions;
 
-use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -34,6 +36,9 @@ use traceledger_core::keys::Keyring;
 use traceledger_core::seal::ChainHead;
 use traceledger_core::{Hash, SealedRecord};
 use traceledger_log::Log;
+
+/// Block cache of one projection store.
+const BLOCK_CACHE_BYTES: usize = 64 << 20;
 
 const META: &str = "meta";
 const HEADS: &str = "heads";
@@ -134,8 +139,20 @@ impl Store {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_db_write_buffer_size(16 << 20);
+        // Reads are point lookups (records, Merkle nodes, rows by key) and
+        // prefix scans: a shared block cache with index and filter blocks
+        // in it, and Bloom filters so that a lookup of a missing key (a
+        // Merkle node not stored, a new session) rarely touches a file.
+        let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES);
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        table.set_bloom_filter(10.0, false);
+        table.set_cache_index_and_filter_blocks(true);
+        table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        let mut cf_opts = Options::default();
+        cf_opts.set_block_based_table_factory(&table);
         let names = [META, HEADS, LEAVES].into_iter().chain(projection.column_families().iter().copied());
-        let cfs: Vec<_> = names.map(|n| ColumnFamilyDescriptor::new(n, Options::default())).collect();
+        let cfs: Vec<_> = names.map(|n| ColumnFamilyDescriptor::new(n, cf_opts.clone())).collect();
         Ok(Store { db: DB::open_cf_descriptors(&opts, path, cfs)?, path: path.to_path_buf() })
     }
 

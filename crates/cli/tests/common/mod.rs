@@ -94,3 +94,22 @@ pub fn start_up(data: &Path, args: &[&str]) -> (Child, String) {
         .to_string();
     (child, addr)
 }
+
+/// A webhook receiver on loopback that answers 204 at once and hands over
+/// each request's headers (lower-case names) and body; its URL.
+pub fn webhook() -> (String, std::sync::mpsc::Receiver<(Vec<(String, String)>, Vec<u8>)>) {
+    let srv = tiny_http::Server::http("127.0.0.1:0").expect("webhook server");
+    let url = format!("http://{}/hook", srv.server_addr().to_ip().expect("ip"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for mut req in srv.incoming_requests() {
+            let mut body = Vec::new();
+            let _ = req.as_reader().read_to_end(&mut body);
+            let headers =
+                req.headers().iter().map(|h| (h.field.to_string().to_ascii_lowercase(), h.value.to_string())).collect();
+            let _ = req.respond(tiny_http::Response::empty(204));
+            let _ = tx.send((headers, body));
+        }
+    });
+    (url, rx)
+}

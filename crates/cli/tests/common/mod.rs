@@ -95,9 +95,12 @@ pub fn start_up(data: &Path, args: &[&str]) -> (Child, String) {
     (child, addr)
 }
 
+/// A request a webhook received: its headers and body.
+pub type Delivered = (Vec<(String, String)>, Vec<u8>);
+
 /// A webhook receiver on loopback that answers 204 at once and hands over
 /// each request's headers (lower-case names) and body; its URL.
-pub fn webhook() -> (String, std::sync::mpsc::Receiver<(Vec<(String, String)>, Vec<u8>)>) {
+pub fn webhook() -> (String, std::sync::mpsc::Receiver<Delivered>) {
     let srv = tiny_http::Server::http("127.0.0.1:0").expect("webhook server");
     let url = format!("http://{}/hook", srv.server_addr().to_ip().expect("ip"));
     let (tx, rx) = std::sync::mpsc::channel();

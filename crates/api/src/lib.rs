@@ -13,6 +13,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod access;
+pub mod bodies;
 pub mod keys;
 pub mod limits;
 pub mod openapi;
@@ -33,7 +34,7 @@ use std::sync::Arc;
 use traceledger_bundle::wire;
 use traceledger_core::event::Timestamp;
 use traceledger_core::SealedRecord;
-use traceledger_projection::ledger::{LedgerView, StoredCheckpoint};
+use traceledger_projection::ledger::LedgerView;
 use traceledger_projection::policy_file::PolicyFile;
 use traceledger_projection::sessions::{Completeness, Filter, SessionView, SessionsView};
 use traceledger_projection::Store;
@@ -218,9 +219,10 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Response> + S
 }
 
 #[utoipa::path(get, path = "/v1/whoami", tag = "keys", security(("api_key" = [])),
-    responses((status = 200, description = "The key's tenant, role and id", body = Object), Errors))]
+    responses((status = 200, description = "The key's tenant, role and id", body = bodies::WhoAmI), Errors))]
 async fn whoami(p: Principal) -> Response {
-    Json(json!({ "tenant": p.tenant(), "role": p.key.role.name(), "key": p.key.id })).into_response()
+    Json(bodies::WhoAmI { tenant: p.tenant().into(), role: p.key.role.name().into(), key: p.key.id.clone() })
+        .into_response()
 }
 
 /// Query parameters, all as text, so that a bad value is reported by name.
@@ -276,7 +278,7 @@ fn decode_cursor(q: &Params) -> Result<Option<String>, Response> {
         ("limit" = Option<usize>, Query, description = "1..=1000, default 100"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
     ),
-    responses((status = 200, description = "A page of sessions with their completeness", body = Object), BadRequest, Errors))]
+    responses((status = 200, description = "A page of sessions with their completeness", body = bodies::SessionPage), BadRequest, Errors))]
 async fn list_sessions(State(s): State<Shared>, p: Principal, q: Params) -> Response {
     if let Err(r) = p.require(Permission::Read) {
         return r;
@@ -302,10 +304,13 @@ async fn list_sessions(State(s): State<Shared>, p: Principal, q: Params) -> Resp
     })
     .await;
     match r {
-        Ok((items, next)) => Json(json!({
-            "items": items.into_iter().map(|(s, c)| json!({ "session": s, "completeness": c })).collect::<Vec<_>>(),
-            "next_cursor": next.map(|n| encode_cursor(&n)),
-        }))
+        Ok((items, next)) => Json(bodies::SessionPage {
+            items: items
+                .into_iter()
+                .map(|(session, completeness)| bodies::SessionItem { session, completeness })
+                .collect(),
+            next_cursor: next.map(|n| encode_cursor(&n)),
+        })
         .into_response(),
         Err(r) => r,
     }
@@ -411,16 +416,12 @@ async fn record_by_event(State(s): State<Shared>, p: Principal, Path(id): Path<S
     }
 }
 
-fn checkpoint_json(c: &StoredCheckpoint) -> Value {
-    json!({ "size": c.size, "root": c.root.to_hex(), "note": c.note })
-}
-
 #[utoipa::path(get, path = "/v1/proofs/inclusion", tag = "proofs", security(("api_key" = [])),
     params(
         ("seq" = u64, Query, description = "The record"),
         ("size" = Option<u64>, Query, description = "Size of a signed checkpoint; default the first covering seq"),
     ),
-    responses((status = 200, description = "RFC 6962 audit path and the signed checkpoint it leads to", body = Object), BadRequest, NotFound, Errors))]
+    responses((status = 200, description = "RFC 6962 audit path and the signed checkpoint it leads to", body = bodies::InclusionProof), BadRequest, NotFound, Errors))]
 async fn inclusion(State(s): State<Shared>, p: Principal, q: Params) -> Response {
     if let Err(r) = p.require(Permission::Proofs) {
         return r;
@@ -453,13 +454,13 @@ async fn inclusion(State(s): State<Shared>, p: Principal, q: Params) -> Response
             return Err(bad_field("size", format!("a tree of size {} does not contain seq {seq}", cp.size)));
         }
         let proof = v.inclusion_proof(&tenant, seq, cp.size).map_err(internal)?;
-        Ok(Json(json!({
-            "seq": seq,
-            "leaf_hash": r.leaf_hash.to_hex(),
-            "size": cp.size,
-            "proof": proof.iter().map(|h| h.to_hex()).collect::<Vec<_>>(),
-            "checkpoint": checkpoint_json(&cp),
-        }))
+        Ok(Json(bodies::InclusionProof {
+            seq,
+            leaf_hash: r.leaf_hash.to_hex(),
+            size: cp.size,
+            proof: proof.iter().map(|h| h.to_hex()).collect(),
+            checkpoint: (&cp).into(),
+        })
         .into_response())
     })
     .await
@@ -471,7 +472,7 @@ async fn inclusion(State(s): State<Shared>, p: Principal, q: Params) -> Response
         ("from" = u64, Query, description = "Size of the older signed checkpoint"),
         ("to" = u64, Query, description = "Size of the newer signed checkpoint"),
     ),
-    responses((status = 200, description = "RFC 6962 consistency proof with both signed checkpoints", body = Object), BadRequest, NotFound, Errors))]
+    responses((status = 200, description = "RFC 6962 consistency proof with both signed checkpoints", body = bodies::ConsistencyProof), BadRequest, NotFound, Errors))]
 async fn consistency(State(s): State<Shared>, p: Principal, q: Params) -> Response {
     if let Err(r) = p.require(Permission::Proofs) {
         return r;
@@ -496,11 +497,11 @@ async fn consistency(State(s): State<Shared>, p: Principal, q: Params) -> Respon
             return Err(not_found("both sizes must be those of signed checkpoints; GET /v1/checkpoints lists them"));
         };
         let proof = v.consistency_proof(&tenant, from, to).map_err(internal)?;
-        Ok(Json(json!({
-            "from": checkpoint_json(&old),
-            "to": checkpoint_json(&new),
-            "proof": proof.iter().map(|h| h.to_hex()).collect::<Vec<_>>(),
-        }))
+        Ok(Json(bodies::ConsistencyProof {
+            from: (&old).into(),
+            to: (&new).into(),
+            proof: proof.iter().map(|h| h.to_hex()).collect(),
+        })
         .into_response())
     })
     .await
@@ -512,7 +513,7 @@ async fn consistency(State(s): State<Shared>, p: Principal, q: Params) -> Respon
         ("min_size" = Option<u64>, Query, description = "Smallest size listed"),
         ("limit" = Option<usize>, Query, description = "1..=1000, default 100"),
     ),
-    responses((status = 200, description = "Signed checkpoints, smallest first", body = Object), BadRequest, Errors))]
+    responses((status = 200, description = "Signed checkpoints, smallest first", body = bodies::CheckpointPage), BadRequest, Errors))]
 async fn checkpoints(State(s): State<Shared>, p: Principal, q: Params) -> Response {
     if let Err(r) = p.require(Permission::Read) {
         return r;
@@ -526,10 +527,10 @@ async fn checkpoints(State(s): State<Shared>, p: Principal, q: Params) -> Respon
     blocking(move || {
         let list = LedgerView::new(&s.ledger).checkpoints(&tenant, min_size, limit + 1).map_err(internal)?;
         let next = (list.len() > limit).then(|| list[limit].size);
-        Ok(Json(json!({
-            "items": list.iter().take(limit).map(checkpoint_json).collect::<Vec<_>>(),
-            "next_min_size": next,
-        }))
+        Ok(Json(bodies::CheckpointPage {
+            items: list.iter().take(limit).map(Into::into).collect(),
+            next_min_size: next,
+        })
         .into_response())
     })
     .await
@@ -537,14 +538,14 @@ async fn checkpoints(State(s): State<Shared>, p: Principal, q: Params) -> Respon
 }
 
 #[utoipa::path(get, path = "/v1/checkpoints/latest", tag = "proofs", security(("api_key" = [])),
-    responses((status = 200, description = "The latest signed checkpoint", body = Object), NotFound, Errors))]
+    responses((status = 200, description = "The latest signed checkpoint", body = bodies::CheckpointBody), NotFound, Errors))]
 async fn latest_checkpoint(State(s): State<Shared>, p: Principal) -> Response {
     if let Err(r) = p.require(Permission::Read) {
         return r;
     }
     let tenant = p.tenant().to_string();
     blocking(move || match LedgerView::new(&s.ledger).latest_checkpoint(&tenant).map_err(internal)? {
-        Some(c) => Ok(Json(checkpoint_json(&c)).into_response()),
+        Some(c) => Ok(Json(bodies::CheckpointBody::from(&c)).into_response()),
         None => Err(not_found("no signed checkpoint yet")),
     })
     .await
@@ -558,7 +559,7 @@ async fn latest_checkpoint(State(s): State<Shared>, p: Principal) -> Response {
         ("limit" = Option<usize>, Query, description = "1..=1000, default 100"),
         ("before" = Option<u64>, Query, description = "Only records below this seq"),
     ),
-    responses((status = 200, description = "Access records, newest first", body = Object), BadRequest, Errors))]
+    responses((status = 200, description = "Access records, newest first", body = bodies::AccessPage), BadRequest, Errors))]
 async fn access_log(State(s): State<Shared>, p: Principal, q: Params) -> Response {
     if let Err(r) = p.require(Permission::AccessLog) {
         return r;
@@ -589,7 +590,7 @@ async fn access_log(State(s): State<Shared>, p: Principal, q: Params) -> Respons
             items.push(Value::Object(item));
         }
         let next = (top > limit as u64).then(|| top - limit as u64);
-        Ok(Json(json!({ "chain": chain, "size": size, "items": items, "next_before": next })).into_response())
+        Ok(Json(bodies::AccessPage { chain, size, items, next_before: next }).into_response())
     })
     .await
     .unwrap_or_else(|r| r)
@@ -602,7 +603,7 @@ async fn access_log(State(s): State<Shared>, p: Principal, q: Params) -> Respons
         ("limit" = Option<usize>, Query, description = "1..=1000, default 100"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
     ),
-    responses((status = 200, description = "Records with findings (spans, never values)", body = Object),
+    responses((status = 200, description = "Records with findings (spans, never values)", body = bodies::FindingsPage),
         BadRequest, Errors))]
 async fn pii_findings(State(s): State<Shared>, p: Principal, q: Params) -> Response {
     if let Err(r) = p.require(Permission::Read) {
@@ -628,14 +629,15 @@ async fn pii_findings(State(s): State<Shared>, p: Principal, q: Params) -> Respo
     blocking(move || {
         let v = traceledger_projection::pii::PiiView::new(&s.pii);
         let (items, next) = v.findings(&tenant, kind.as_deref(), agent.as_deref(), from, limit).map_err(internal)?;
-        Ok(Json(json!({ "items": items, "next_cursor": next.map(|n| encode_cursor(&n.to_string())) })).into_response())
+        Ok(Json(bodies::FindingsPage { items, next_cursor: next.map(|n| encode_cursor(&n.to_string())) })
+            .into_response())
     })
     .await
     .unwrap_or_else(|r| r)
 }
 
 #[utoipa::path(get, path = "/v1/pii/inventory", tag = "pii", security(("api_key" = [])),
-    responses((status = 200, description = "Kinds of personal data per agent and model provider, and records per classification", body = Object),
+    responses((status = 200, description = "Kinds of personal data per agent and model provider, and records per classification", body = bodies::PiiInventory),
         Errors))]
 async fn pii_inventory(State(s): State<Shared>, p: Principal) -> Response {
     if let Err(r) = p.require(Permission::Read) {
@@ -646,7 +648,7 @@ async fn pii_inventory(State(s): State<Shared>, p: Principal) -> Response {
         let v = traceledger_projection::pii::PiiView::new(&s.pii);
         let inventory = v.inventory(&tenant).map_err(internal)?;
         let classes = v.classes(&tenant).map_err(internal)?;
-        Ok(Json(json!({ "inventory": inventory, "classification": classes })).into_response())
+        Ok(Json(bodies::PiiInventory { inventory, classification: classes }).into_response())
     })
     .await
     .unwrap_or_else(|r| r)
@@ -663,7 +665,7 @@ async fn pii_inventory(State(s): State<Shared>, p: Principal) -> Response {
         ("limit" = Option<usize>, Query, description = "1..=1000, default 100"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
     ),
-    responses((status = 200, description = "A page of anomalies in chain order, and counts per kind", body = Object),
+    responses((status = 200, description = "A page of anomalies in chain order, and counts per kind", body = bodies::AnomalyPage),
         BadRequest, Errors))]
 async fn anomalies(State(s): State<Shared>, p: Principal, q: Params) -> Response {
     use traceledger_policy::{AnomalyKind, Severity};
@@ -714,11 +716,11 @@ async fn anomalies(State(s): State<Shared>, p: Principal, q: Params) -> Response
         let v = AnomalyView::new(&s.anomaly);
         let (items, next) = v.list(&tenant, &filter, from, limit).map_err(internal)?;
         let counts = v.counts(&tenant).map_err(internal)?;
-        Ok(Json(json!({
-            "items": items,
-            "counts": counts,
-            "next_cursor": next.map(|(seq, i)| encode_cursor(&format!("{seq}/{i}"))),
-        }))
+        Ok(Json(bodies::AnomalyPage {
+            items,
+            counts,
+            next_cursor: next.map(|(seq, i)| encode_cursor(&format!("{seq}/{i}"))),
+        })
         .into_response())
     })
     .await
@@ -741,7 +743,7 @@ fn window(q: &Params) -> Result<(i64, i64), Response> {
         ("to" = Option<String>, Query, description = "RFC 3339 window end (default: now)"),
     ),
     responses((status = 200, description = "Per agent and provider: success ratio, errors, uptime, heartbeat gaps, latency percentiles, tokens, spend; usage against rate limits; breakers",
-        body = traceledger_projection::availability::AvailabilityReport), BadRequest, Errors))]
+        body = bodies::Availability), BadRequest, Errors))]
 async fn availability(State(s): State<Shared>, p: Principal, q: Params) -> Response {
     use traceledger_projection::availability::AvailabilityView;
     if let Err(r) = p.require(Permission::Read) {
@@ -757,14 +759,11 @@ async fn availability(State(s): State<Shared>, p: Principal, q: Params) -> Respo
         let v = AvailabilityView::new(&s.availability);
         let report = v.report(&tenant, from, to, &policy).map_err(internal)?;
         let now = now_micros();
-        let mut breakers = serde_json::Map::new();
+        let mut breakers = std::collections::BTreeMap::new();
         for a in &report.agents {
-            let b = v.breaker(&tenant, &a.name, now, &policy).map_err(internal)?;
-            breakers.insert(a.name.clone(), json!(b));
+            breakers.insert(a.name.clone(), v.breaker(&tenant, &a.name, now, &policy).map_err(internal)?);
         }
-        let mut body = json!(report);
-        body["breakers"] = Value::Object(breakers);
-        Ok(Json(body).into_response())
+        Ok(Json(bodies::Availability { report, breakers }).into_response())
     })
     .await
     .unwrap_or_else(|r| r)
@@ -849,7 +848,7 @@ async fn policy(State(s): State<Shared>, p: Principal) -> Response {
 #[utoipa::path(get, path = "/v1/alerts/deliveries", tag = "policy", security(("api_key" = [])),
     params(("limit" = Option<usize>, Query, description = "1..=1000, default 100")),
     responses((status = 200, description = "Webhook delivery attempts of the key's tenant, newest first",
-        body = Vec<traceledger_projection::alerts::Delivery>), BadRequest, Errors))]
+        body = bodies::Deliveries), BadRequest, Errors))]
 async fn alert_deliveries(State(s): State<Shared>, p: Principal, q: Params) -> Response {
     if let Err(r) = p.require(Permission::Policy) {
         return r;
@@ -864,7 +863,7 @@ async fn alert_deliveries(State(s): State<Shared>, p: Principal, q: Params) -> R
             Some(d) => d.log(&tenant, limit).map_err(internal)?,
             None => Vec::new(),
         };
-        Ok(Json(json!({ "items": items })).into_response())
+        Ok(Json(bodies::Deliveries { items }).into_response())
     })
     .await
     .unwrap_or_else(|r| r)
@@ -963,13 +962,13 @@ fn key_error(e: keys::KeyError) -> Response {
 }
 
 #[utoipa::path(get, path = "/v1/keys", tag = "keys", security(("api_key" = [])),
-    responses((status = 200, description = "The tenant's keys (ids, never secrets)", body = Object), Errors))]
+    responses((status = 200, description = "The tenant's keys (ids, never secrets)", body = bodies::KeyList), Errors))]
 async fn list_keys(State(s): State<Shared>, p: Principal) -> Response {
     if let Err(r) = p.require(Permission::ManageKeys) {
         return r;
     }
     let tenant = p.tenant().to_string();
-    blocking(move || Ok(Json(json!({ "items": s.keys.list(&tenant).map_err(key_error)? })).into_response()))
+    blocking(move || Ok(Json(bodies::KeyList { items: s.keys.list(&tenant).map_err(key_error)? }).into_response()))
         .await
         .unwrap_or_else(|r| r)
 }
@@ -986,7 +985,7 @@ struct NewKey {
 
 #[utoipa::path(post, path = "/v1/keys", tag = "keys", security(("api_key" = [])),
     request_body(content = Object, description = "{\"role\", \"name\", \"expires_in_days\", \"tier\"}", content_type = "application/json"),
-    responses((status = 201, description = "The new key; its secret is shown once", body = Object), BadRequest, Errors))]
+    responses((status = 201, description = "The new key; its secret is shown once", body = bodies::NewKey), BadRequest, Errors))]
 async fn create_key(State(s): State<Shared>, p: Principal, body: axum::body::Bytes) -> Response {
     if let Err(r) = p.require(Permission::ManageKeys) {
         return r;
@@ -1026,7 +1025,7 @@ async fn create_key(State(s): State<Shared>, p: Principal, body: axum::body::Byt
                 now,
             )
             .map_err(key_error)?;
-        Ok((StatusCode::CREATED, Json(json!({ "secret": secret, "key": info, "note": "the secret is shown once" })))
+        Ok((StatusCode::CREATED, Json(bodies::NewKey { secret, key: info, note: "the secret is shown once".into() }))
             .into_response())
     })
     .await
@@ -1055,7 +1054,7 @@ struct Rotate {
 #[utoipa::path(post, path = "/v1/keys/{id}/rotate", tag = "keys", security(("api_key" = [])),
     params(("id" = String, Path, description = "Key id")),
     request_body(content = Object, description = "{\"overlap_seconds\"} (default 3600)", content_type = "application/json"),
-    responses((status = 201, description = "The new key; the old one works for the overlap", body = Object), BadRequest, NotFound, Errors))]
+    responses((status = 201, description = "The new key; the old one works for the overlap", body = bodies::NewKey), BadRequest, NotFound, Errors))]
 async fn rotate_key(
     State(s): State<Shared>,
     p: Principal,
@@ -1077,7 +1076,7 @@ async fn rotate_key(
     let tenant = p.tenant().to_string();
     blocking(move || {
         let (secret, info) = s.keys.rotate(&tenant, &id, &s.env, now_micros(), overlap).map_err(key_error)?;
-        Ok((StatusCode::CREATED, Json(json!({ "secret": secret, "key": info, "note": "the secret is shown once" })))
+        Ok((StatusCode::CREATED, Json(bodies::NewKey { secret, key: info, note: "the secret is shown once".into() }))
             .into_response())
     })
     .await

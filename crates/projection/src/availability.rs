@@ -286,6 +286,10 @@ pub struct ScopeAvailability {
     pub heartbeat_gaps: u64,
     /// Minutes with at least one event.
     pub active_minutes: u64,
+    /// Agents: spend on the UTC day of the window's end, micro-USD.
+    pub spent_day_micros: Option<u64>,
+    /// Agents: the daily budget that applies, if any.
+    pub daily_budget_micros: Option<u64>,
 }
 
 /// Availability of a tenant's agents and providers over a window.
@@ -374,6 +378,11 @@ impl<'a> AvailabilityView<'a> {
         Ok(out)
     }
 
+    /// A spend counter, micro-USD.
+    fn spent(&self, key: Vec<u8>) -> Result<u64> {
+        Ok(self.store.get(SPEND, &key)?.and_then(|v| crate::be_u64(&v)).unwrap_or(0))
+    }
+
     fn seen(&self, tenant: &str, agent: &str) -> Result<Option<Seen>> {
         self.store.get(SEEN, &agent_key(tenant, agent))?.map(|b| unjson(&b, "seen")).transpose()
     }
@@ -433,6 +442,9 @@ impl<'a> AvailabilityView<'a> {
                         s.down_seconds = (down / 1_000_000) as u64;
                         s.uptime = 1.0 - (down as f64 / span as f64).min(1.0);
                     }
+                    let day = (to - 1).div_euclid(DAY);
+                    s.spent_day_micros = Some(self.spent(day_key(tenant, name, day))?);
+                    s.daily_budget_micros = policy.budget_for(tenant, name).and_then(|b| b.daily_micros);
                     agents.push(s);
                 }
                 PROVIDER => {
@@ -504,10 +516,8 @@ impl<'a> AvailabilityView<'a> {
         policy: &Policy,
     ) -> Result<BudgetCheck> {
         let budget = policy.budget_for(tenant, agent);
-        let count =
-            |k: Vec<u8>| -> Result<u64> { Ok(self.store.get(SPEND, &k)?.and_then(|v| crate::be_u64(&v)).unwrap_or(0)) };
-        let spent_today = count(day_key(tenant, agent, now.div_euclid(DAY)))?;
-        let session_spent = session.map(|s| count(session_key(tenant, s))).transpose()?;
+        let spent_today = self.spent(day_key(tenant, agent, now.div_euclid(DAY)))?;
+        let session_spent = session.map(|s| self.spent(session_key(tenant, s))).transpose()?;
         let mut breaker = self.breaker(tenant, agent, now, policy)?;
         let mut reasons = Vec::new();
         let daily = budget.and_then(|b| b.daily_micros);
@@ -563,6 +573,8 @@ fn summary(name: &str, t: &MinuteStats, active: u64) -> ScopeAvailability {
         down_seconds: 0,
         heartbeat_gaps: 0,
         active_minutes: active,
+        spent_day_micros: None,
+        daily_budget_micros: None,
     }
 }
 

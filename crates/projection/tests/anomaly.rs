@@ -300,6 +300,11 @@ fn availability_figures_match_the_events() {
     assert_eq!((c.events, c.errors, c.calls), (112, 22, 112));
     assert!((c.success_ratio - 90.0 / 112.0).abs() < 1e-9);
     assert_eq!(c.uptime, 1.0, "no heartbeats: silences are not downtime");
+    assert_eq!(c.daily_budget_micros, Some(50_000));
+    let today = |e: &&TraceEvent| e.timestamp.0.div_euclid(86_400_000_000) == (now - 1).div_euclid(86_400_000_000);
+    let spent: u64 = events.iter().filter(|e| e.agent_id == "caller").filter(today).filter_map(|e| e.cost_micros).sum();
+    assert_eq!(c.spent_day_micros, Some(spent));
+    assert_eq!(hb.daily_budget_micros, None);
     let lat = c.latency_ms.expect("latency");
     assert!((lat.p50 - 50.0).abs() <= 1.5 && (lat.p99 - 99.0).abs() <= 2.0, "{lat:?}");
     let p = &r.providers[0];

@@ -31,6 +31,8 @@ const SESSION: &str = "session";
 const STEP_SEEN: &str = "step_seen";
 const SPEND: &str = "spend";
 const USAGE: &str = "usage";
+/// Sessions flagged by the timeout sweep.
+const TIMED_OUT: &str = "timed_out";
 /// Anomalies waiting for webhook delivery, by id.
 pub const OUTBOX: &str = "outbox";
 
@@ -79,6 +81,37 @@ struct SessionState {
     expected: Option<u32>,
     /// An incomplete end was already flagged.
     flagged: bool,
+    /// An `agent_end` was recorded.
+    #[serde(default)]
+    ended: bool,
+    /// The latest step: its record, event, agent and time.
+    #[serde(default)]
+    last: Option<Subject>,
+}
+
+/// What an anomaly is about: a record.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Subject {
+    tenant: String,
+    seq: u64,
+    event_id: String,
+    agent: String,
+    session: String,
+    at: i64,
+}
+
+impl Subject {
+    fn of(r: &SealedRecord) -> Self {
+        let e = &r.event;
+        Subject {
+            tenant: e.tenant_id.clone(),
+            seq: r.header.seq,
+            event_id: e.event_id.to_string(),
+            agent: e.agent_id.clone(),
+            session: e.session_id.clone(),
+            at: e.timestamp.0,
+        }
+    }
 }
 
 /// The anomaly projection.
@@ -125,6 +158,9 @@ struct Batch<'s> {
     steps: HashSet<Vec<u8>>,
     next_idx: HashMap<(String, u64), u16>,
     out: Vec<Anomaly>,
+    /// Appended to the kind in count keys: writers other than the runner
+    /// keep their own counters, so that no two read-modify-write the same.
+    count_suffix: &'static str,
 }
 
 impl<'s> Batch<'s> {
@@ -149,23 +185,26 @@ impl<'s> Batch<'s> {
     }
 
     fn push(&mut self, policy: &Policy, r: &SealedRecord, v: Violation) -> Result<()> {
-        let e = &r.event;
-        let seq = r.header.seq;
-        let key = (e.tenant_id.clone(), seq);
+        self.push_about(policy, Subject::of(r), v)
+    }
+
+    fn push_about(&mut self, policy: &Policy, s: Subject, v: Violation) -> Result<()> {
+        let seq = s.seq;
+        let key = (s.tenant.clone(), seq);
         if !self.next_idx.contains_key(&key) {
-            let prefix = tkey(&e.tenant_id, &seq.to_be_bytes());
+            let prefix = tkey(&s.tenant, &seq.to_be_bytes());
             let n = self.store.scan(ANOMALIES, &prefix, &prefix)?.count();
             self.next_idx.insert(key.clone(), n as u16);
         }
         let idx = self.next_idx.entry(key).or_default();
         let a = Anomaly {
-            id: format!("{}/{seq}/{idx}", e.tenant_id),
-            tenant_id: e.tenant_id.clone(),
+            id: format!("{}/{seq}/{idx}", s.tenant),
+            tenant_id: s.tenant,
             seq,
-            event_id: e.event_id.to_string(),
-            agent_id: e.agent_id.clone(),
-            session_id: e.session_id.clone(),
-            timestamp: e.timestamp.0,
+            event_id: s.event_id,
+            agent_id: s.agent,
+            session_id: s.session,
+            timestamp: s.at,
             kind: v.kind,
             severity: v.severity,
             rule: v.rule,
@@ -198,7 +237,8 @@ impl<'s> Batch<'s> {
                 wb.put_cf(store.cf(OUTBOX)?, &key, &v);
             }
             wb.put_cf(store.cf(ANOMALIES)?, key, v);
-            *counts.entry(tkey(&a.tenant_id, a.kind.as_str().as_bytes())).or_default() += 1;
+            let name = [a.kind.as_str().as_bytes(), self.count_suffix.as_bytes()].concat();
+            *counts.entry(tkey(&a.tenant_id, &name)).or_default() += 1;
         }
         store.add_counts(wb, COUNTS, counts)
     }
@@ -259,6 +299,10 @@ impl Anomalies {
         let s = b.session(skey)?;
         s.distinct += u64::from(new_step);
         s.max_index = s.max_index.max(e.step_index);
+        s.ended |= e.kind == EventKind::AgentEnd;
+        if s.last.as_ref().is_none_or(|l| e.timestamp.0 >= l.at) {
+            s.last = Some(Subject::of(r));
+        }
         if e.expected_steps.is_some() {
             s.expected = e.expected_steps;
         }
@@ -393,7 +437,7 @@ impl Projection for Anomalies {
     }
 
     fn column_families(&self) -> &'static [&'static str] {
-        &[ANOMALIES, COUNTS, RATE, SESSION, STEP_SEEN, SPEND, USAGE, OUTBOX]
+        &[ANOMALIES, COUNTS, RATE, SESSION, STEP_SEEN, SPEND, USAGE, OUTBOX, TIMED_OUT]
     }
 
     fn apply(&self, store: &Store, wb: &mut WriteBatch, records: &[Accepted<'_>]) -> Result<()> {
@@ -415,6 +459,7 @@ impl Projection for Anomalies {
             steps: HashSet::new(),
             next_idx: HashMap::new(),
             out: Vec::new(),
+            count_suffix: "",
         };
         for a in records {
             self.judge(&policy, &mut b, &a.record)?;
@@ -433,6 +478,61 @@ impl Projection for Anomalies {
             b.push(&policy, rival, v)?;
         }
         b.write(&policy, wb)
+    }
+}
+
+impl Anomalies {
+    /// Flags, once each, the sessions with no `agent_end` whose latest step
+    /// (agent clock) is more than `timeout` µs before `now`, as incomplete
+    /// (completeness alert topic). Run it when the model has caught up
+    /// with the log: during a replay, a session's end may not be read yet.
+    /// Its own rows are separate from the runner's (a mark per session),
+    /// so it never overwrites what a runner writes meanwhile.
+    pub fn sweep(&self, store: &Store, now: i64, timeout: i64) -> Result<usize> {
+        let policy = self.policy.current();
+        let mut b = Batch {
+            store,
+            counters: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            steps: HashSet::new(),
+            next_idx: HashMap::new(),
+            out: Vec::new(),
+            count_suffix: "\0sweep",
+        };
+        let mut marks = Vec::new();
+        for item in store.scan(SESSION, b"", b"")? {
+            let (k, v) = item?;
+            let st: SessionState = unjson(&v, "session state")?;
+            let Some(last) = st.last.filter(|l| !st.ended && l.at.saturating_add(timeout) < now) else { continue };
+            if store.get(TIMED_OUT, &k)?.is_some() {
+                continue;
+            }
+            let detail = format!(
+                "no agent_end {} s after the last step ({} of {} steps recorded)",
+                timeout / 1_000_000,
+                st.distinct,
+                (u64::from(st.max_index) + 1).max(st.expected.map(u64::from).unwrap_or(0))
+            );
+            let v = Violation {
+                kind: AnomalyKind::IncompleteSession,
+                severity: Severity::Medium,
+                rule: "completeness.timeout".into(),
+                detail,
+                score: None,
+            };
+            b.push_about(&policy, last, v)?;
+            marks.push(k);
+        }
+        let n = marks.len();
+        if n > 0 {
+            let mut wb = WriteBatch::default();
+            for k in marks {
+                wb.put_cf(store.cf(TIMED_OUT)?, k, []);
+            }
+            b.write(&policy, &mut wb)?;
+            store.write(wb)?;
+        }
+        Ok(n)
     }
 }
 
@@ -514,7 +614,9 @@ impl<'a> AnomalyView<'a> {
         let mut out = BTreeMap::new();
         for item in self.store.scan(COUNTS, &prefix, &prefix)? {
             let (k, v) = item?;
-            out.insert(String::from_utf8_lossy(&k[prefix.len()..]).into_owned(), crate::be_u64(&v).unwrap_or(0));
+            // `kind` or `kind \0 writer`: summed per kind.
+            let name = k[prefix.len()..].split(|b| *b == 0).next().unwrap_or_default();
+            *out.entry(String::from_utf8_lossy(name).into_owned()).or_default() += crate::be_u64(&v).unwrap_or(0);
         }
         Ok(out)
     }

@@ -204,6 +204,25 @@ fn every_rule_fires_once_where_it_should() {
     let outbox: Vec<_> = runner.store().scan(OUTBOX, b"", b"").expect("outbox").map(|r| r.expect("row")).collect();
     assert_eq!(outbox.len(), 2);
 
+    // Sessions with no end: flagged by the sweep once the timeout passed
+    // (agent clock of their last step), once.
+    let model = Anomalies::new(policy.clone());
+    let burst_end = T0 + 10 * MIN + 24;
+    assert_eq!(model.sweep(runner.store(), burst_end + 5 * MIN, 10 * MIN).expect("sweep"), 0, "not yet");
+    assert_eq!(model.sweep(runner.store(), burst_end + 11 * MIN, 10 * MIN).expect("sweep"), 1);
+    assert_eq!(model.sweep(runner.store(), burst_end + 20 * MIN, 10 * MIN).expect("sweep"), 0, "once");
+    let after = all(runner.store());
+    let timed_out: Vec<_> = after.iter().filter(|a| a.rule == "completeness.timeout").collect();
+    assert_eq!(timed_out.len(), 1);
+    assert_eq!((timed_out[0].session_id.as_str(), timed_out[0].seq), ("s2", 31));
+    assert!(
+        timed_out[0].detail.starts_with("no agent_end 600 s after the last step (25 of 25"),
+        "{}",
+        timed_out[0].detail
+    );
+    let counts = AnomalyView::new(runner.store()).counts("acme").expect("counts");
+    assert_eq!(counts["incomplete_session"], 2, "the runner's and the sweep's counters add up");
+
     // Rebuilt from offset 0: the same anomalies, the same ids.
     let path = runner.store().path().to_path_buf();
     drop(runner);

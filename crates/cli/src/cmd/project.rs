@@ -12,11 +12,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 use traceledger_core::keys::{Keyring, VerifierKey};
 use traceledger_log::embedded::EmbeddedLog;
 use traceledger_log::kafka::{KafkaConfig, KafkaLog};
 use traceledger_log::Log;
 use traceledger_projection::alerts::{Dispatcher, Retry};
+use traceledger_projection::anomaly::Anomalies;
 use traceledger_projection::ledger::{CheckpointRunner, Ledger};
 use traceledger_projection::policy_file::PolicyFile;
 use traceledger_projection::sessions::Sessions;
@@ -31,7 +33,7 @@ fn projection(name: &str, policy: &Arc<PolicyFile>) -> Option<Arc<dyn Projection
         "ledger" => Some(Arc::new(Ledger)),
         "sessions" => Some(Arc::new(Sessions)),
         "pii" => Some(Arc::new(traceledger_projection::pii::Pii)),
-        "anomaly" => Some(Arc::new(traceledger_projection::anomaly::Anomalies::new(policy.clone()))),
+        "anomaly" => Some(Arc::new(Anomalies::new(policy.clone()))),
         "availability" => Some(Arc::new(traceledger_projection::availability::Availability)),
         _ => None,
     }
@@ -75,6 +77,9 @@ pub struct ProjectArgs {
     /// Policy file (TOML; see deploy/policy.example.toml), reloaded when it changes.
     #[arg(long, env = "TRACELEDGER_POLICY")]
     policy: Option<PathBuf>,
+    /// A session with no agent_end for this many seconds is flagged incomplete.
+    #[arg(long, default_value_t = 600)]
+    session_timeout_seconds: u64,
 }
 
 /// The keys whose records projections admit: the node's own public key
@@ -184,13 +189,36 @@ impl Projections {
         &self.policy
     }
 
-    /// Starts a thread per projection and partition, and the policy watcher.
-    pub fn start(&mut self) -> anyhow::Result<()> {
+    /// Starts a thread per projection and partition, the policy watcher,
+    /// the alert dispatcher, and the sweep that flags sessions with no end
+    /// `session_timeout` after their last step.
+    pub fn start(&mut self, session_timeout: Duration) -> anyhow::Result<()> {
         self.watcher = self.policy.watch(self.stop.clone(), std::time::Duration::from_secs(1));
         if let Some(d) = &self.alerts {
             let (d, stop) = (d.clone(), self.stop.clone());
             self.threads.push(std::thread::Builder::new().name("alerts".into()).spawn(move || {
                 d.run(&stop, std::time::Duration::from_millis(500));
+                Ok(())
+            })?);
+        }
+        let anomaly = self.c.runners.iter().find(|r| r.group().ends_with("-anomaly")).cloned();
+        if let Some(runner) = anomaly {
+            let (stop, partitions) = (self.stop.clone(), self.c.partitions);
+            let model = Anomalies::new(self.policy.clone());
+            let timeout = session_timeout.as_micros() as i64;
+            self.threads.push(std::thread::Builder::new().name("session-sweep".into()).spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    // Only when caught up: during a replay a session's end
+                    // may not have been read yet.
+                    let lag: u64 = (0..partitions).map(|p| runner.lag(p).unwrap_or(1)).sum();
+                    if lag == 0 {
+                        let now = super::now().0;
+                        if let Err(e) = model.sweep(runner.store(), now, timeout) {
+                            tracing::error!(error = %e, "session timeout sweep");
+                        }
+                    }
+                    std::thread::park_timeout(Duration::from_secs(5));
+                }
                 Ok(())
             })?);
         }
@@ -254,6 +282,10 @@ impl Projections {
         if let Some(w) = self.watcher {
             w.thread().unpark();
             let _ = w.join();
+        }
+        // Threads that wait between passes wake to see the flag.
+        for t in &self.threads {
+            t.thread().unpark();
         }
         let mut first = Ok(());
         for t in self.threads {
@@ -332,7 +364,7 @@ pub fn run(a: ProjectArgs) -> anyhow::Result<u8> {
         projections.stop()?;
         return Ok(0);
     }
-    projections.start()?;
+    projections.start(Duration::from_secs(a.session_timeout_seconds))?;
     eprintln!("projecting {} on {} partitions; SIGTERM or Ctrl-C to stop", names.join(", "), projections.c.partitions);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(super::node::shutdown_signal());

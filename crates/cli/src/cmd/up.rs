@@ -59,7 +59,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     let keys = super::project::trusted_keys(&a.node.data, &a.node.trusted_keys)?;
     let policy = super::project::open_policy(a.policy.as_deref())?;
     let mut projections = Projections::open(node.log.clone(), &a.node.data, &node.cfg.topics, keys, &ALL, policy)?;
-    projections.start()?;
+    projections.start(Duration::from_secs(a.session_timeout_seconds))?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     super::node::bootstrap_owner(&node.keys, &a.node.data, &a.tenant)?;

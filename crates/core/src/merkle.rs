@@ -23,6 +23,12 @@ pub fn empty_root() -> Hash {
 pub trait StoredHashes {
     /// The hash at `index`, if stored.
     fn stored(&self, index: u64) -> Option<Hash>;
+
+    /// The hashes at `indexes`, in order: one call per proof or root, so a
+    /// store can fetch them in one batch.
+    fn stored_many(&self, indexes: &[u64]) -> Vec<Option<Hash>> {
+        indexes.iter().map(|&i| self.stored(i)).collect()
+    }
 }
 
 /// A tree's stored hashes, with the hashes of a batch not yet written
@@ -36,12 +42,14 @@ pub struct Overlay<'a, S> {
 
 impl<S: StoredHashes> HashReader for Overlay<'_, S> {
     fn read_hashes(&self, indexes: &[u64]) -> std::result::Result<Vec<tlog::Hash>, tlog::Error> {
+        let pending = |i: &u64| self.pending.and_then(|p| p.get(i).copied());
+        let missing: Vec<u64> = indexes.iter().filter(|i| pending(i).is_none()).copied().collect();
+        let mut from_store = self.stored.stored_many(&missing).into_iter();
         indexes
             .iter()
-            .map(|&i| {
-                self.pending
-                    .and_then(|p| p.get(&i).copied())
-                    .or_else(|| self.stored.stored(i))
+            .map(|i| {
+                pending(i)
+                    .or_else(|| from_store.next().flatten())
                     .map(tlog::Hash::from)
                     .ok_or(tlog::Error::IndexesNotInTree)
             })

@@ -37,8 +37,13 @@ use traceledger_core::seal::ChainHead;
 use traceledger_core::{Hash, SealedRecord};
 use traceledger_log::Log;
 
-/// Block cache of one projection store.
-const BLOCK_CACHE_BYTES: usize = 64 << 20;
+/// Block cache shared by every projection store of the process.
+const BLOCK_CACHE_BYTES: usize = 256 << 20;
+
+fn block_cache() -> &'static Cache {
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    CACHE.get_or_init(|| Cache::new_lru_cache(BLOCK_CACHE_BYTES))
+}
 
 const META: &str = "meta";
 const HEADS: &str = "heads";
@@ -130,6 +135,11 @@ pub type Row = (Box<[u8]>, Box<[u8]>);
 pub struct Store {
     db: DB,
     path: PathBuf,
+    /// Facts about stored rows established once per process (e.g. that a
+    /// signed checkpoint agrees with the tree held here), so that reads do
+    /// not establish them again. Rows are only ever added, never changed,
+    /// so a fact stays true.
+    checked: std::sync::Mutex<std::collections::HashSet<Vec<u8>>>,
 }
 
 impl Store {
@@ -143,9 +153,9 @@ impl Store {
         // prefix scans: a shared block cache with index and filter blocks
         // in it, and Bloom filters so that a lookup of a missing key (a
         // Merkle node not stored, a new session) rarely touches a file.
-        let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES);
+        let cache = block_cache();
         let mut table = BlockBasedOptions::default();
-        table.set_block_cache(&cache);
+        table.set_block_cache(cache);
         table.set_bloom_filter(10.0, false);
         table.set_cache_index_and_filter_blocks(true);
         table.set_pin_l0_filter_and_index_blocks_in_cache(true);
@@ -153,7 +163,11 @@ impl Store {
         cf_opts.set_block_based_table_factory(&table);
         let names = [META, HEADS, LEAVES].into_iter().chain(projection.column_families().iter().copied());
         let cfs: Vec<_> = names.map(|n| ColumnFamilyDescriptor::new(n, cf_opts.clone())).collect();
-        Ok(Store { db: DB::open_cf_descriptors(&opts, path, cfs)?, path: path.to_path_buf() })
+        Ok(Store {
+            db: DB::open_cf_descriptors(&opts, path, cfs)?,
+            path: path.to_path_buf(),
+            checked: Default::default(),
+        })
     }
 
     /// A column family by name.
@@ -164,6 +178,38 @@ impl Store {
     /// A value.
     pub fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
         Ok(self.db.get_cf(self.cf(cf)?, key)?)
+    }
+
+    /// Background compactions running or pending (all column families).
+    pub fn compactions_pending(&self) -> Result<u64> {
+        let mut n = 0;
+        for name in ["rocksdb.num-running-compactions", "rocksdb.compaction-pending"] {
+            n += self.db.property_int_value(name)?.unwrap_or(0);
+        }
+        Ok(n)
+    }
+
+    /// Has the fact `key` been established in this process?
+    pub fn is_checked(&self, key: &[u8]) -> bool {
+        self.checked.lock().map(|c| c.contains(key)).unwrap_or(false)
+    }
+
+    /// Records the fact `key`.
+    pub fn mark_checked(&self, key: Vec<u8>) {
+        if let Ok(mut c) = self.checked.lock() {
+            c.insert(key);
+        }
+    }
+
+    /// Values of `keys` in `cf`, fetched in one batch (`None` where absent
+    /// or unreadable).
+    pub fn multi_get(&self, cf: &str, keys: &[Vec<u8>]) -> Vec<Option<Vec<u8>>> {
+        let Ok(handle) = self.cf(cf) else { return vec![None; keys.len()] };
+        self.db
+            .batched_multi_get_cf(handle, keys, false)
+            .into_iter()
+            .map(|r| r.ok().flatten().map(|v| v.to_vec()))
+            .collect()
     }
 
     /// Rows of `cf` whose key starts with `prefix`, from `from` (inclusive,
@@ -236,7 +282,8 @@ impl Store {
         Ok(out)
     }
 
-    fn leaf(&self, tenant: &str, seq: u64) -> Option<Hash> {
+    /// The leaf hash of an accepted record.
+    pub fn leaf(&self, tenant: &str, seq: u64) -> Option<Hash> {
         let v = self.db.get_pinned_cf(self.cf(LEAVES).ok()?, tkey(tenant, &seq.to_be_bytes())).ok()??;
         Some(Hash(v[..].try_into().ok()?))
     }

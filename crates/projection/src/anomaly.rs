@@ -164,6 +164,18 @@ struct Batch<'s> {
 }
 
 impl<'s> Batch<'s> {
+    fn new(store: &'s Store, count_suffix: &'static str) -> Self {
+        Batch {
+            store,
+            counters: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            steps: HashSet::new(),
+            next_idx: HashMap::new(),
+            out: Vec::new(),
+            count_suffix,
+        }
+    }
+
     fn counter(&mut self, cf: &'static str, key: Vec<u8>) -> Result<&mut u64> {
         let k = (cf, key);
         if !self.counters.contains_key(&k) {
@@ -452,15 +464,7 @@ impl Projection for Anomalies {
         forks: &[SealedRecord],
     ) -> Result<()> {
         let policy = self.policy.current();
-        let mut b = Batch {
-            store,
-            counters: BTreeMap::new(),
-            sessions: BTreeMap::new(),
-            steps: HashSet::new(),
-            next_idx: HashMap::new(),
-            out: Vec::new(),
-            count_suffix: "",
-        };
+        let mut b = Batch::new(store, "");
         for a in records {
             self.judge(&policy, &mut b, &a.record)?;
         }
@@ -490,15 +494,7 @@ impl Anomalies {
     /// so it never overwrites what a runner writes meanwhile.
     pub fn sweep(&self, store: &Store, now: i64, timeout: i64) -> Result<usize> {
         let policy = self.policy.current();
-        let mut b = Batch {
-            store,
-            counters: BTreeMap::new(),
-            sessions: BTreeMap::new(),
-            steps: HashSet::new(),
-            next_idx: HashMap::new(),
-            out: Vec::new(),
-            count_suffix: "\0sweep",
-        };
+        let mut b = Batch::new(store, "\0sweep");
         let mut marks = Vec::new();
         for item in store.scan(SESSION, b"", b"")? {
             let (k, v) = item?;

@@ -27,12 +27,7 @@ key=$("$bin" keys create --data "$dir/data" --tenant acme --role owner --env tes
   python3 -c 'import json, sys; print(json.load(sys.stdin)["secret"])')
 "$bin" up --data "$dir/data" --http "127.0.0.1:$port" --rate-limit 100000 --rate-burst 100000 >"$dir/up.log" 2>&1 &
 pid=$!
-stop() {
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap stop EXIT
+stop_at_exit "$pid" "$dir"
 
 wait_listening "api-fuzz: traceledger up" "$pid" "$port" "$dir/up.log"
 

@@ -24,3 +24,15 @@ wait_listening() {
   cat "$log" >&2
   return 1
 }
+
+# stop_at_exit PID DIR: when the script exits, stops PID, waits for it and
+# removes DIR.
+stop_at_exit() {
+  _stop_pid=$1 _stop_dir=$2
+  trap _stop_now EXIT
+}
+_stop_now() {
+  kill "$_stop_pid" 2>/dev/null || true
+  wait "$_stop_pid" 2>/dev/null || true
+  rm -rf "$_stop_dir"
+}

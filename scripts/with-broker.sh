@@ -27,12 +27,7 @@ log="$dir/tansu.log"
   --storage-engine "sqlite://tansu.db") >"$log" 2>&1 &
 pid=$!
 
-stop() {
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap stop EXIT
+stop_at_exit "$pid" "$dir"
 
 wait_listening "broker: tansu" "$pid" "$port" "$log"
 

@@ -887,7 +887,6 @@ async fn export_bundle(State(s): State<Shared>, p: Principal, q: Params) -> Resp
     };
     let tenant = p.tenant().to_string();
     let session = q.get("session").cloned();
-    let timeout = s.session_timeout_micros;
     let made = blocking(move || {
         let Some(ex) = &s.exporter else {
             return Err(problem(
@@ -901,11 +900,11 @@ async fn export_bundle(State(s): State<Shared>, p: Principal, q: Params) -> Resp
         let size = match &session {
             None => view.size(&tenant).map_err(internal)?,
             Some(id) => {
-                let sv = SessionsView::new(&s.sessions)
-                    .get(&tenant, id, now_micros(), timeout)
+                let summary = SessionsView::new(&s.sessions)
+                    .summary(&tenant, id)
                     .map_err(internal)?
                     .ok_or_else(|| not_found(format!("no session `{id}`")))?;
-                (sv.summary.last_seq + 1).min(view.size(&tenant).map_err(internal)?)
+                (summary.last_seq + 1).min(view.size(&tenant).map_err(internal)?)
             }
         };
         if size == 0 {

@@ -790,7 +790,7 @@ impl Policy {
 
     /// The most specific budget for `agent` of `tenant`.
     pub fn budget_for(&self, tenant: &str, agent: &str) -> Option<&Budget> {
-        best(self.budgets.iter(), |b| scope_match(b.tenant.as_deref(), b.agent.as_deref(), tenant, agent))
+        best(&self.budgets, |b| scope_match(b.tenant.as_deref(), b.agent.as_deref(), tenant, agent)).map(|(_, b)| b)
     }
 
     /// Limits that apply to calls of `agent` to `provider`.
@@ -833,13 +833,11 @@ impl Policy {
                 }
             }
         }
-        let boundary = best(self.tools.iter(), |t| {
-            scope_match(t.tenant.as_deref(), t.agent.as_deref(), &e.tenant_id, &e.agent_id)
-        });
-        if let Some(b) = boundary {
+        let boundary =
+            best(&self.tools, |t| scope_match(t.tenant.as_deref(), t.agent.as_deref(), &e.tenant_id, &e.agent_id));
+        if let Some((id, b)) = boundary {
             for (i, c) in e.tools.iter().enumerate() {
                 if !b.allowed.iter().any(|t| t == &c.name) {
-                    let id = self.tools.iter().position(|t| std::ptr::eq(t, b)).unwrap_or_default();
                     out.push(Violation {
                         kind: AnomalyKind::ToolOutOfPolicy,
                         severity: Severity::High,
@@ -900,16 +898,18 @@ fn spanned<T: Default>(v: Option<Spanned<T>>) -> (std::ops::Range<usize>, T) {
     }
 }
 
-fn best<'a, T>(items: impl Iterator<Item = &'a T>, score: impl Fn(&T) -> Option<u8>) -> Option<&'a T> {
-    let mut found: Option<(&T, u8)> = None;
-    for it in items {
+/// The item of `items` with the highest score (the first of equals), and
+/// its position.
+fn best<T>(items: &[T], score: impl Fn(&T) -> Option<u8>) -> Option<(usize, &T)> {
+    let mut found: Option<(usize, &T, u8)> = None;
+    for (i, it) in items.iter().enumerate() {
         if let Some(s) = score(it) {
-            if found.is_none_or(|(_, b)| s > b) {
-                found = Some((it, s));
+            if found.is_none_or(|(_, _, b)| s > b) {
+                found = Some((i, it, s));
             }
         }
     }
-    found.map(|(t, _)| t)
+    found.map(|(i, t, _)| (i, t))
 }
 
 fn violation(r: &Rule, detail: String) -> Violation {

@@ -193,7 +193,7 @@ impl Dispatcher {
                 }
                 attempts += 1;
                 st.attempts += 1;
-                let (http_status, error) = self.post(sink, &value, now);
+                let (http_status, error) = self.post(sink, &anomaly.id, &value, now);
                 let ok = http_status.is_some_and(|s| (200..300).contains(&s));
                 let outcome = if ok {
                     self.stats.delivered.fetch_add(1, Ordering::Relaxed);
@@ -229,8 +229,10 @@ impl Dispatcher {
                 log_seq += 1;
                 wb.put_cf(self.cf(STATE)?, &skey, json(&st)?);
             }
-            wb.put_cf(self.cf(META)?, b"log_seq", log_seq.to_be_bytes());
-            self.db.write(wb)?;
+            if !wb.is_empty() {
+                wb.put_cf(self.cf(META)?, b"log_seq", log_seq.to_be_bytes());
+                self.db.write(wb)?;
+            }
             if !pending {
                 // Every sink that wants it is settled: the row goes. (A
                 // rebuild writes it again; the state above keeps it from
@@ -243,18 +245,17 @@ impl Dispatcher {
         Ok(attempts)
     }
 
-    fn post(&self, sink: &AlertSink, body: &[u8], now: i64) -> (Option<u16>, Option<String>) {
+    fn post(&self, sink: &AlertSink, id: &str, body: &[u8], now: i64) -> (Option<u16>, Option<String>) {
         let Some(secret) = std::env::var_os(&sink.secret_env) else {
             return (None, Some(format!("environment variable {} is not set", sink.secret_env)));
         };
         let ts = now.div_euclid(1_000_000);
         let sig = signature(secret.as_encoded_bytes(), ts, body);
-        let id = serde_json::from_slice::<Anomaly>(body).map(|a| a.id).unwrap_or_default();
         let res = self
             .agent
             .post(&sink.url)
             .header("Content-Type", "application/json")
-            .header("X-Traceledger-Alert", &id)
+            .header("X-Traceledger-Alert", id)
             .header("X-Traceledger-Timestamp", ts.to_string())
             .header("X-Traceledger-Signature", &sig)
             .send(body);

@@ -14,6 +14,7 @@
 //! rebuild reproduces: the alert dispatcher ([`crate::alerts`]) delivers
 //! each id once, whatever is replayed.
 
+use crate::availability::{day_key, session_key as spend_session_key};
 use crate::policy_file::PolicyFile;
 use crate::{json, tkey, unjson, Accepted, Projection, Result, Store};
 use rocksdb::WriteBatch;
@@ -363,11 +364,8 @@ impl Anomalies {
         // when a record makes it cross the budget.
         if let (Some(cost), Some(budget)) = (e.cost_micros, policy.budget_for(&e.tenant_id, &e.agent_id)) {
             let day = e.timestamp.0.div_euclid(DAY_MICROS);
-            let mut tail = b'd'.to_be_bytes().to_vec();
-            tail.extend_from_slice(e.agent_id.as_bytes());
-            tail.push(0);
-            tail.extend_from_slice(&day.to_be_bytes());
-            let spent = b.counter(SPEND, tkey(&e.tenant_id, &tail))?;
+            // The availability model's key shapes, in this model's own column family.
+            let spent = b.counter(SPEND, day_key(&e.tenant_id, &e.agent_id, day))?;
             let before = *spent;
             *spent += cost;
             let after = *spent;
@@ -375,9 +373,7 @@ impl Anomalies {
             if let Some(limit) = budget.daily_micros.filter(|l| crossed(before, after, *l)) {
                 trips.push(format!("agent {} spent {after} µUSD today, budget {limit}", e.agent_id));
             }
-            let mut tail = b's'.to_be_bytes().to_vec();
-            tail.extend_from_slice(e.session_id.as_bytes());
-            let spent = b.counter(SPEND, tkey(&e.tenant_id, &tail))?;
+            let spent = b.counter(SPEND, spend_session_key(&e.tenant_id, &e.session_id))?;
             let before = *spent;
             *spent += cost;
             let after = *spent;

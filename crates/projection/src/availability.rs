@@ -95,7 +95,7 @@ fn gap_key(tenant: &str, agent: &str, start: i64) -> Vec<u8> {
 }
 
 /// Spend of an agent on a UTC day.
-fn day_key(tenant: &str, agent: &str, day: i64) -> Vec<u8> {
+pub(crate) fn day_key(tenant: &str, agent: &str, day: i64) -> Vec<u8> {
     let mut tail = vec![b'd'];
     tail.extend_from_slice(agent.as_bytes());
     tail.push(0);
@@ -104,7 +104,7 @@ fn day_key(tenant: &str, agent: &str, day: i64) -> Vec<u8> {
 }
 
 /// Spend of a session.
-fn session_key(tenant: &str, session: &str) -> Vec<u8> {
+pub(crate) fn session_key(tenant: &str, session: &str) -> Vec<u8> {
     let mut tail = vec![b's'];
     tail.extend_from_slice(session.as_bytes());
     tkey(tenant, &tail)

@@ -404,6 +404,11 @@ impl Runner {
         format!("traceledger-projection-{}", self.projection.name())
     }
 
+    /// The projection's name.
+    pub fn name(&self) -> &'static str {
+        self.projection.name()
+    }
+
     /// The counters.
     pub fn stats(&self) -> Arc<Stats> {
         self.stats.clone()

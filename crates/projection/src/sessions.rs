@@ -380,10 +380,14 @@ impl<'a> SessionsView<'a> {
         Ok((count, listed))
     }
 
+    /// A session's summary, without its steps.
+    pub fn summary(&self, tenant: &str, session: &str) -> Result<Option<SessionSummary>> {
+        self.store.get(SESSIONS, &session_key(tenant, session))?.map(|b| unjson(&b, "session summary")).transpose()
+    }
+
     /// One session with its decision chain, if the tenant has it.
     pub fn get(&self, tenant: &str, session: &str, now: i64, timeout_micros: i64) -> Result<Option<SessionView>> {
-        let Some(b) = self.store.get(SESSIONS, &session_key(tenant, session))? else { return Ok(None) };
-        let summary: SessionSummary = unjson(&b, "session summary")?;
+        let Some(summary) = self.summary(tenant, session)? else { return Ok(None) };
         let prefix = steps_prefix(tenant, session);
         let mut steps = Vec::with_capacity(summary.recorded as usize);
         for item in self.store.scan(STEPS, &prefix, &prefix)? {

@@ -149,7 +149,7 @@ impl Projections {
             runners.push(Arc::new(Runner::new(log.clone(), store, p, &topics.sealed, keys.clone())));
         }
         // Alerts go out from the process that runs the anomaly model.
-        let alerts = match runners.iter().find(|r| r.group().ends_with("-anomaly")) {
+        let alerts = match runners.iter().find(|r| r.name() == "anomaly") {
             Some(r) => {
                 let path = data.join("alerts");
                 let d = Dispatcher::open(&path, r.store().clone(), policy.clone(), Retry::default())
@@ -170,7 +170,7 @@ impl Projections {
 
     /// The store of projection `name`, when it runs here.
     pub fn store(&self, name: &str) -> Option<Arc<Store>> {
-        self.c.runners.iter().find(|r| r.group().ends_with(&format!("-{name}"))).map(|r| r.store().clone())
+        self.c.runners.iter().find(|r| r.name() == name).map(|r| r.store().clone())
     }
 
     /// A function giving [`Projections::status`], for the health route.
@@ -201,7 +201,7 @@ impl Projections {
                 Ok(())
             })?);
         }
-        let anomaly = self.c.runners.iter().find(|r| r.group().ends_with("-anomaly")).cloned();
+        let anomaly = self.c.runners.iter().find(|r| r.name() == "anomaly").cloned();
         if let Some(runner) = anomaly {
             let (stop, partitions) = (self.stop.clone(), self.c.partitions);
             let model = Anomalies::new(self.policy.clone());
@@ -304,7 +304,7 @@ impl Consumers {
         for r in &self.runners {
             let s = r.stats();
             let lag: u64 = (0..self.partitions).map(|p| r.lag(p).unwrap_or(0)).sum();
-            let name = r.group().trim_start_matches("traceledger-projection-").to_string();
+            let name = r.name().to_string();
             out.insert(
                 name,
                 json!({

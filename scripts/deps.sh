@@ -14,6 +14,11 @@ command -v python3 >/dev/null || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 # rocksdb's bindings are generated with bindgen, which needs libclang.
 has_pkg libclang-dev || need_apt+=(libclang-dev)
+# The web console's tests: its verifier under node --test, and end-to-end
+# runs in Debian's headless Chromium driven by playwright-core.
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
+command -v chromium >/dev/null || need_apt+=(chromium)
 
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
@@ -26,3 +31,11 @@ if ((${#need_apt[@]})); then
 fi
 
 command -v cargo >/dev/null || { echo "deps: cargo not found (rustup toolchain required)" >&2; exit 1; }
+
+# The console tests' npm packages (playwright-core drives the system
+# Chromium; it downloads no browser). Reinstalled when the lock file changes.
+console=$(cd "$(dirname "$0")/../tests/console" && pwd)
+if ! cmp -s "$console/package-lock.json" "$console/node_modules/.installed-lock.json" 2>/dev/null; then
+  echo "deps: installing the console tests' npm packages"
+  (cd "$console" && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.installed-lock.json)
+fi

@@ -34,6 +34,17 @@ pub struct SessionItem {
     pub completeness: Completeness,
 }
 
+/// A session's decision chain, with the PII findings of its records
+/// (kinds, fields and spans; never values).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionChain {
+    /// The chain.
+    #[serde(flatten)]
+    pub chain: traceledger_projection::sessions::SessionView,
+    /// Findings of the session's records that carry personal data or secrets.
+    pub pii: Vec<traceledger_projection::pii::RecordFindings>,
+}
+
 /// A page of sessions.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionPage {

@@ -14,6 +14,7 @@
 
 pub mod access;
 pub mod bodies;
+pub mod console;
 pub mod keys;
 pub mod limits;
 pub mod openapi;
@@ -36,7 +37,7 @@ use traceledger_core::event::Timestamp;
 use traceledger_core::SealedRecord;
 use traceledger_projection::ledger::LedgerView;
 use traceledger_projection::policy_file::PolicyFile;
-use traceledger_projection::sessions::{Completeness, Filter, SessionView, SessionsView};
+use traceledger_projection::sessions::{Completeness, Filter, SessionsView};
 use traceledger_projection::Store;
 
 /// Longest page of a list.
@@ -318,14 +319,22 @@ async fn list_sessions(State(s): State<Shared>, p: Principal, q: Params) -> Resp
 
 #[utoipa::path(get, path = "/v1/sessions/{session_id}", tag = "sessions", security(("api_key" = [])),
     params(("session_id" = String, Path, description = "Session id")),
-    responses((status = 200, description = "The decision chain", body = SessionView), NotFound, Errors))]
+    responses((status = 200, description = "The decision chain, with its records' PII findings", body = bodies::SessionChain), NotFound, Errors))]
 async fn get_session(State(s): State<Shared>, p: Principal, Path(id): Path<String>) -> Response {
     if let Err(r) = p.require(Permission::Read) {
         return r;
     }
     let tenant = p.tenant().to_string();
     let r = blocking(move || {
-        SessionsView::new(&s.sessions).get(&tenant, &id, now_micros(), s.session_timeout_micros).map_err(internal)
+        let Some(chain) = SessionsView::new(&s.sessions)
+            .get(&tenant, &id, now_micros(), s.session_timeout_micros)
+            .map_err(internal)?
+        else {
+            return Ok(None);
+        };
+        let seqs: Vec<u64> = chain.steps.iter().map(|st| st.seq).collect();
+        let pii = traceledger_projection::pii::PiiView::new(&s.pii).of_records(&tenant, &seqs).map_err(internal)?;
+        Ok(Some(bodies::SessionChain { chain, pii }))
     })
     .await;
     match r {

@@ -216,6 +216,13 @@ impl<'a> PiiView<'a> {
         Ok((out, None))
     }
 
+    /// The findings of the records at `seqs` that have any, in `seqs` order
+    /// (one batched read: a session's PII badges).
+    pub fn of_records(&self, tenant: &str, seqs: &[u64]) -> Result<Vec<RecordFindings>> {
+        let keys: Vec<Vec<u8>> = seqs.iter().map(|s| tkey(tenant, &s.to_be_bytes())).collect();
+        self.store.multi_get(FINDINGS, &keys).into_iter().flatten().map(|v| unjson(&v, "findings")).collect()
+    }
+
     /// Records per classification (public, internal, confidential, restricted).
     pub fn classes(&self, tenant: &str) -> Result<BTreeMap<String, u64>> {
         let prefix = tkey(tenant, &[]);

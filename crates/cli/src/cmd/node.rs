@@ -499,6 +499,7 @@ pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, 
     };
     let shared = Arc::new(shared);
     let mut authed = Router::new().route("/v1/events", post(ingest)).with_state(App { node: shared.clone() });
+    let with_console = api.is_some();
     if let Some(api) = api {
         authed = authed.merge(traceledger_api::router(api));
     }
@@ -508,7 +509,12 @@ pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, 
         .route_layer(axum::middleware::from_fn_with_state(guards.limits.clone(), rate_limit))
         .route_layer(axum::middleware::from_fn_with_state(node.keys.clone(), authenticate))
         .route_layer(axum::middleware::from_fn_with_state(guards.access.clone(), record_access));
-    Router::new().route("/v1/health", get(health)).with_state(App { node: shared }).merge(authed).fallback(not_found)
+    let mut open = Router::new().route("/v1/health", get(health)).with_state(App { node: shared });
+    if with_console {
+        // The web console's static files: no key (they hold no data).
+        open = open.merge(traceledger_api::console::router());
+    }
+    open.merge(authed).fallback(not_found)
 }
 
 /// Binds `addr` (port 0 picks a free port) and prints the address.

@@ -167,10 +167,15 @@ fn demo(node: &Node, projections: &Projections, a: &UpArgs, local: SocketAddr) -
     tamper_demo(&bundle, &node.key, &ring)?;
     let exe = std::env::current_exe().map_or_else(|_| "traceledger".into(), |p| p.display().to_string());
     println!();
+    let demo_key = demo_key(node, &a.node.data, &events[0].tenant_id)?;
+    println!("Open the web console: http://{local}/");
+    println!("  sign in with the Auditor key in {} (demo tenant `{}`),", demo_key.display(), events[0].tenant_id);
+    println!("  open a session, a record, and press Verify in browser with the verifier key");
+    println!("  {}", node.key.verifier_key_string());
+    println!();
     println!("Try it yourself:");
     println!("  {exe} verify {} --key {}", bundle.display(), node.key.verifier_key_string());
     println!("  # then change any byte of {}/records.avro and verify again", bundle.display());
-    let demo_key = demo_key(node, &a.node.data, &events[0].tenant_id)?;
     println!("  K=$(cat {})   # an Auditor key of demo tenant `{}`", demo_key.display(), events[0].tenant_id);
     println!("  curl -H \"authorization: Bearer $K\" http://{local}/v1/sessions");
     println!("  curl -H \"authorization: Bearer $K\" 'http://{local}/v1/proofs/inclusion?seq=0'");

@@ -1,0 +1,223 @@
+// End-to-end run of the web console in Debian's headless Chromium, driven
+// by playwright-core. Started by crates/cli/tests/console.rs, which runs a
+// real `traceledger up` with a demo fleet and passes, in the environment:
+//   TL_URL         the node's address (http://127.0.0.1:PORT)
+//   TL_PHASE       "clean" (everything must verify) or "tampered" (one
+//                  record's content was edited in the store: it must fail)
+//   TL_AUDITOR, TL_VIEWER, TL_OWNER   API keys of the demo tenant
+//   TL_VKEY        the ledger's verifier key
+//   TL_SESSION     a demo session id; TL_SEQ a record of it with content
+//   TL_LONG        a session of 1,000 steps
+//   TL_ARTIFACTS   where screenshots go
+// Exits non-zero with the first failed expectation; prints one line per
+// step and the 1,000-step render time (a figure, not a pass/fail limit).
+
+import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { PNG } from "pngjs";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set (run through crates/cli/tests/console.rs)`);
+  return v;
+};
+const URL_ = env("TL_URL");
+const PHASE = env("TL_PHASE");
+const ART = env("TL_ARTIFACTS");
+mkdirSync(ART, { recursive: true });
+const step = (m) => console.log(`console e2e [${PHASE}]: ${m}`);
+
+/** Saves a screenshot and fails if it is blank (near one colour). */
+async function shot(page, name) {
+  const buf = await page.screenshot({ fullPage: true });
+  writeFileSync(join(ART, `${PHASE}-${name}.png`), buf);
+  const png = PNG.sync.read(buf);
+  const counts = new Map();
+  for (let i = 0; i < png.data.length; i += 4) {
+    const px = png.data.readUInt32BE(i);
+    counts.set(px, (counts.get(px) || 0) + 1);
+  }
+  const share = 1 - Math.max(...counts.values()) / (png.width * png.height);
+  assert.ok(share > 0.01, `screenshot ${name} is blank (${(share * 100).toFixed(2)}% of pixels differ from the background)`);
+  step(`screenshot ${name}.png: ${png.width}x${png.height}, ${(share * 100).toFixed(1)}% non-background, ${counts.size} colours`);
+}
+
+async function signIn(page, key) {
+  await page.goto(`${URL_}/#/signin`);
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  // Keyboard only: the key field has focus on arrival; Enter submits.
+  await page.keyboard.type(key);
+  await page.keyboard.press("Enter");
+  await page.locator("#whoami").waitFor();
+}
+
+async function signOut(page) {
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, "signing out forgets the key");
+}
+
+/** Every form control on the page has a label a screen reader announces. */
+async function labelled(page, where) {
+  const unlabelled = await page.evaluate(() =>
+    [...document.querySelectorAll("input, select, textarea")].filter((e) => e.labels.length === 0).map((e) => e.id || e.name || e.outerHTML.slice(0, 60)),
+  );
+  assert.deepEqual(unlabelled, [], `controls without a label on ${where}`);
+}
+
+async function verifyRecord(page, seq) {
+  await page.goto(`${URL_}/#/records/${seq}`);
+  await page.getByRole("heading", { name: `Record ${seq}` }).waitFor();
+  await labelled(page, "the record page");
+  const vkey = page.getByLabel("Verifier key (name+keyid+key)");
+  await vkey.fill(process.env.TL_VKEY);
+  await vkey.press("Enter");
+  const verdict = page.locator("#verdict");
+  await verdict.waitFor();
+  return { verdict: await verdict.getAttribute("data-verdict"), text: await page.locator("#verify-result").innerText() };
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const errors = [];
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => m.type() === "error" && !/status of 40[13]/.test(m.text()) && errors.push(m.text()));
+
+  if (PHASE === "clean") {
+    // Sign-in refuses a wrong key with a message, and keeps nothing.
+    await page.goto(URL_);
+    await page.getByLabel("API key").fill("tlk_test_not-a-key");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.locator("#signin-error", { hasText: "Sign-in failed" }).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    await labelled(page, "sign-in");
+    await shot(page, "signin");
+
+    // Auditor: sessions list, a demo session's decision chain, a record.
+    await signIn(page, env("TL_AUDITOR"));
+    assert.match(await page.locator("#whoami").innerText(), /^auditor of /);
+    await page.getByRole("heading", { name: "Sessions" }).waitFor();
+    await page.locator("table tbody tr").first().waitFor();
+    assert.ok(!page.url().includes(env("TL_AUDITOR")), "the key never appears in a URL");
+    await labelled(page, "the sessions list");
+    await shot(page, "sessions");
+    // Filters: one agent's complete sessions (the 1,000-step one).
+    await page.getByLabel("Agent").fill("long-runner");
+    await page.getByLabel("Status").selectOption("complete");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.waitForURL(/agent=long-runner&status=complete/);
+    await page.locator("table caption", { hasText: "1 sessions" }).waitFor();
+    assert.deepEqual(await page.locator("table tbody tr td:nth-child(1)").allInnerTexts(), [env("TL_LONG")]);
+    assert.deepEqual(await page.locator("table tbody tr td:nth-child(4)").allInnerTexts(), ["complete"]);
+
+    const session = env("TL_SESSION");
+    await page.goto(`${URL_}/#/sessions/${encodeURIComponent(session)}`);
+    await page.getByRole("heading", { name: `Session ${session}` }).waitFor();
+    const steps = page.locator("ol.timeline > li.step");
+    await steps.first().waitFor();
+    assert.ok((await steps.count()) >= 2, "the chain shows its steps");
+    // Content loads on demand inside a step, for a role that may read it.
+    const withContent = page.locator(`li.step[data-seq="${env("TL_SEQ")}"] details`);
+    await withContent.locator("summary").click();
+    await withContent.locator("pre.content").first().waitFor();
+    await shot(page, "session");
+
+    const clean = await verifyRecord(page, env("TL_SEQ"));
+    assert.equal(clean.verdict, "valid", clean.text);
+    assert.match(clean.text, /inclusion proof/);
+    assert.match(clean.text, /value\(s\) open their commitments/);
+    await shot(page, "record-verified");
+    // A wrong verifier key fails, in the browser, whatever the server says.
+    await page.getByLabel("Verifier key (name+keyid+key)").fill("PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW");
+    await page.getByRole("button", { name: "Verify in browser" }).click();
+    await page.locator('#verdict[data-verdict="invalid"]').waitFor();
+
+    await page.goto(`${URL_}/#/dashboards`);
+    await page.getByRole("heading", { name: "Dashboards" }).waitFor();
+    await page.locator("#pii-h").waitFor();
+    assert.ok((await page.locator("svg.chart").count()) >= 4, "uptime, error rate, PII by kind and by classification charts");
+    for (const chart of await page.locator("svg.chart").all()) {
+      const label = await chart.getAttribute("aria-label");
+      assert.ok((await chart.locator("rect.bar").count()) > 0, `the chart "${label}" draws bars`);
+    }
+    await page.locator(".card").first().waitFor();
+    await shot(page, "dashboards");
+
+    await page.goto(`${URL_}/#/anomalies`);
+    await page.getByRole("heading", { name: "Anomalies" }).waitFor();
+    await page.locator("svg.chart").waitFor();
+    await shot(page, "anomalies");
+
+    // An Auditor reads the policy but cannot create keys.
+    await page.goto(`${URL_}/#/admin`);
+    await page.locator("#policy-h").waitFor();
+    assert.equal(await page.getByRole("button", { name: "Create key" }).count(), 0, "an Auditor has no key form");
+    const refused = await page.evaluate(async () => {
+      const r = await fetch("/v1/keys", { method: "POST", headers: { authorization: `Bearer ${sessionStorage.getItem("traceledger.key")}`, "content-type": "application/json" }, body: JSON.stringify({ role: "viewer", name: "x" }) });
+      return r.status;
+    });
+    assert.equal(refused, 403, "the API refuses an Auditor's key creation too");
+    await shot(page, "admin-auditor");
+
+    // The 1,000-step session: every step rendered; time printed as a figure.
+    const long = env("TL_LONG");
+    const t0 = Date.now();
+    await page.goto(`${URL_}/#/sessions/${encodeURIComponent(long)}`);
+    await page.locator("ol.timeline > li.step").nth(999).waitFor();
+    const ms = Date.now() - t0;
+    assert.equal(await page.locator("ol.timeline > li.step").count(), 1000);
+    step(`figure: 1,000-step session rendered in ${ms} ms (navigation to the 1,000th step in the DOM)`);
+    await signOut(page);
+
+    // Viewer: sessions yes, content no, no Admin.
+    await signIn(page, env("TL_VIEWER"));
+    assert.equal(await page.getByRole("link", { name: "Admin" }).count(), 0, "a Viewer has no Admin page");
+    await page.goto(`${URL_}/#/records/${env("TL_SEQ")}`);
+    await page.locator(".redacted-note").waitFor();
+    assert.equal(await page.locator("pre.content").count(), 0, "a Viewer sees no content");
+    await shot(page, "record-viewer");
+    await signOut(page);
+
+    // Owner: create a key (secret shown once), see it listed, revoke it.
+    await signIn(page, env("TL_OWNER"));
+    await page.goto(`${URL_}/#/admin`);
+    await page.getByLabel("Name").fill("e2e reader");
+    await page.getByLabel("Role").selectOption("viewer");
+    await page.getByRole("button", { name: "Create key" }).click();
+    const secret = await page.locator("#secret").innerText();
+    assert.match(secret, /^tlk_/);
+    const row = page.locator("tr", { hasText: "e2e reader" });
+    await row.waitFor();
+    await labelled(page, "admin");
+    await shot(page, "admin-owner");
+    page.once("dialog", (d) => d.accept());
+    await row.getByRole("button", { name: /^Revoke/ }).click();
+    await page.locator("tr", { hasText: "e2e reader" }).locator(".badge.error", { hasText: "revoked" }).waitFor();
+    const status = await page.evaluate(async (k) => (await fetch("/v1/whoami", { headers: { authorization: `Bearer ${k}` } })).status, secret);
+    assert.equal(status, 401, "a revoked key is refused");
+  } else if (PHASE === "tampered") {
+    await signIn(page, env("TL_AUDITOR"));
+    const r = await verifyRecord(page, env("TL_SEQ"));
+    assert.equal(r.verdict, "invalid", r.text);
+    assert.match(r.text, /does not match its commitment \(content altered\)/);
+    await shot(page, "record-tampered");
+  } else {
+    throw new Error(`unknown TL_PHASE ${PHASE}`);
+  }
+  assert.deepEqual(errors, [], "no script errors in the page");
+  step("passed");
+} catch (e) {
+  // Keep what the page showed when it failed, then fail.
+  if (errors.length) console.log(`page errors: ${errors.join(" | ")}`);
+  for (const ctx of browser.contexts()) for (const p of ctx.pages()) await p.screenshot({ path: join(ART, `${PHASE}-failure.png`), fullPage: true }).catch(() => {});
+  throw e;
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,197 @@
+// The console's in-browser verifier (crates/api/console/verify.js), run
+// under Node's WebCrypto against vectors nobody here wrote: RFC 6962 Merkle
+// proofs (transparency-dev) and C2SP signed notes (golang.org/x/mod), plus
+// the ledger format's own known-answer record. Property tests (fast-check)
+// mutate every input and require a clean refusal, never a wrong "valid".
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import fc from "fast-check";
+import * as v from "../../crates/api/console/verify.js";
+
+const root = new URL("../../", import.meta.url);
+const json = (p) => JSON.parse(readFileSync(new URL(p, root), "utf8"));
+const merkle = json("tests/fixtures/merkle-rfc6962.json");
+const note = json("tests/fixtures/signed-note.json");
+const event = json("tests/fixtures/trace-event.json");
+const canonicalHex = readFileSync(new URL("docs/vectors/canonical-example.hex", root), "utf8").trim();
+
+const named = (n) => v.fromHex(merkle.named_hashes[n]);
+const rootOf = (size) => merkle.roots_by_size[String(size)];
+const runs = { numRuns: 200 };
+
+test("RFC 6962 hasher vectors", async () => {
+  assert.equal(v.hex(await v.leafHash(new Uint8Array())), merkle.hasher.leaf_hash_of_empty);
+  const leaves = await Promise.all(merkle.leaves_hex.map((h) => v.leafHash(v.fromHex(h))));
+  assert.equal(v.hex(leaves[0]), rootOf(1));
+  assert.equal(v.hex(await v.nodeHash(leaves[0], leaves[1])), rootOf(2));
+});
+
+test("every published inclusion proof leads to the published root", async () => {
+  for (const p of merkle.inclusion_proofs) {
+    const leaf = await v.leafHash(v.fromHex(merkle.leaves_hex[p.index]));
+    const r = await v.rootFromInclusionProof(p.index, p.size, leaf, p.proof.map(named));
+    assert.equal(v.hex(r), rootOf(p.size), `index ${p.index} size ${p.size}`);
+  }
+});
+
+async function accepts(index, size, leaf, proof, want) {
+  try {
+    return v.hex(await v.rootFromInclusionProof(index, size, leaf, proof)) === want;
+  } catch (e) {
+    assert.ok(e instanceof v.VerifyError, `a refusal is a VerifyError, got ${e}`);
+    return false;
+  }
+}
+
+test("RFC 6962 negative cases are refused", async () => {
+  for (const p of merkle.inclusion_proofs) {
+    const leaf = await v.leafHash(v.fromHex(merkle.leaves_hex[p.index]));
+    const proof = p.proof.map(named);
+    const want = rootOf(p.size);
+    assert.ok(await accepts(p.index, p.size, leaf, proof, want));
+    for (const i of [p.index - 1, p.index + 1, p.index ^ 2]) assert.ok(!(await accepts(i, p.size, leaf, proof, want)));
+    for (const s of [p.size * 2, Math.floor(p.size / 2)]) assert.ok(!(await accepts(p.index, s, leaf, proof, want)));
+    assert.ok(!(await accepts(p.index, p.size, leaf, proof.slice(1), want)));
+    assert.ok(!(await accepts(p.index, p.size, leaf, [...proof, leaf], want)));
+    assert.ok(!(await accepts(p.index, p.size, leaf, [leaf, ...proof], want)));
+  }
+});
+
+test("property: flipping any bit of any proof hash or of the leaf is refused", async () => {
+  const cases = await Promise.all(
+    merkle.inclusion_proofs.map(async (p) => ({ ...p, leaf: await v.leafHash(v.fromHex(merkle.leaves_hex[p.index])) })),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.nat(cases.length - 1), fc.nat(), fc.nat(255), async (c, which, bit) => {
+      const p = cases[c];
+      const proof = p.proof.map(named);
+      let leaf = p.leaf;
+      const slot = which % (proof.length + 1);
+      const target = slot === proof.length ? (leaf = leaf.slice()) : (proof[slot] = proof[slot].slice());
+      target[bit % 32] ^= 1 << bit % 8;
+      return !(await accepts(p.index, p.size, leaf, proof, rootOf(p.size)));
+    }),
+    runs,
+  );
+});
+
+const signedNote = note.text + "\n" + note.expected_signature_line + "\n";
+
+test("a verifier key whose base64 contains '+' parses", async () => {
+  // A real ledger key of this project; its key bytes encode with a '+'.
+  const k = await v.parseVerifierKey("traceledger.local+012cf1c2+AaTgp2WrgqA2apnSZzRF+r4aFkPJ0WWXkYr6ZMGg7I9P");
+  assert.deepEqual([k.name, k.keyId, k.publicKey.length], ["traceledger.local", "012cf1c2", 32]);
+});
+
+test("C2SP signed-note vector opens under its verifier key", async () => {
+  const key = await v.parseVerifierKey(note.verifier_key);
+  assert.equal(key.name, "PeterNeumann");
+  assert.equal(key.keyId, "c74f20a3");
+  assert.equal(await v.openNote(signedNote, key), note.text);
+  // With a second, unknown signer the known signature still decides.
+  const both = signedNote + note.second_signature_line_over_same_text + "\n";
+  assert.equal(await v.openNote(both, key), note.text);
+  const other = await v.parseVerifierKey(note.second_verifier_key);
+  await assert.rejects(v.openNote(signedNote, other), v.VerifyError);
+});
+
+test("property: any one-character change of the verifier key is refused", async () => {
+  const k = note.verifier_key;
+  const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/= ";
+  await fc.assert(
+    fc.asyncProperty(fc.nat(k.length - 1), fc.constantFrom(...alphabet), async (i, c) => {
+      fc.pre(k[i] !== c);
+      const mutated = k.slice(0, i) + c + k.slice(i + 1);
+      try {
+        await v.parseVerifierKey(mutated);
+        return false;
+      } catch (e) {
+        return e instanceof v.VerifyError;
+      }
+    }),
+    runs,
+  );
+});
+
+test("property: any change to the note's text or signature is refused", async () => {
+  const key = await v.parseVerifierKey(note.verifier_key);
+  await fc.assert(
+    fc.asyncProperty(fc.nat(signedNote.length - 1), fc.integer({ min: 32, max: 126 }), async (i, code) => {
+      const c = String.fromCharCode(code);
+      fc.pre(signedNote[i] !== c);
+      const mutated = signedNote.slice(0, i) + c + signedNote.slice(i + 1);
+      try {
+        await v.openNote(mutated, key);
+        return false;
+      } catch (e) {
+        return e instanceof v.VerifyError;
+      }
+    }),
+    runs,
+  );
+});
+
+test("checkpoint bodies: three lines exactly", () => {
+  const body = "example.com/log\n42\n" + Buffer.alloc(32, 7).toString("base64") + "\n";
+  const cp = v.parseCheckpoint(body);
+  assert.deepEqual([cp.origin, cp.size, cp.root.length], ["example.com/log", 42, 32]);
+  for (const bad of [body + "ext\n", body.replace("42", "042"), body.replace("42", "-1"), "a\n1\n"]) {
+    assert.throws(() => v.parseCheckpoint(bad), v.VerifyError);
+  }
+});
+
+test("the ledger format's known-answer record decodes to its event", async () => {
+  const bytes = v.fromHex(canonicalHex);
+  assert.equal(bytes.length, 607);
+  assert.equal(v.hex(await v.leafHash(bytes)), "1ba5cb48aceec07ec66ef3966542029ae440bedab42436969e390b4af858916b");
+  const { header, event: e, commitments } = v.decodeCanonical(bytes);
+  assert.deepEqual(
+    [header.tenant_id, header.seq, header.key_id, header.policy, header.source],
+    ["acme", 0, "c74f20a3", "default/v1", { topic: "traces.raw", partition: 3, offset: 42 }],
+  );
+  assert.equal(header.prev_hash, "f03e84a8106e1d1c8e948a393aa48ff8b03418299865103262a65329ce8cb62e");
+  for (const k of ["event_id", "agent_id", "session_id", "step_index", "parent_event_id", "kind", "timestamp"]) {
+    assert.deepEqual(e[k], event[k], k);
+  }
+  assert.deepEqual(e.model, event.model);
+  assert.deepEqual(e.tokens, event.tokens);
+  assert.deepEqual([e.cost_micros, e.latency_ms, e.status.code], [event.cost_micros, event.latency_ms, "ok"]);
+  assert.deepEqual(e.attributes, event.attributes);
+  assert.deepEqual(e.subject_ids, event.subject_ids);
+  assert.deepEqual(e.tools.map((t) => t.name), ["bureau_lookup"]);
+  // Every salt is 32 bytes of 0x11 in the vector: each commitment opens.
+  const salt = new Uint8Array(32).fill(0x11);
+  const values = [event.input, event.output, event.reasoning, event.tools[0].arguments, event.tools[0].result];
+  assert.equal(commitments.length, values.length);
+  for (let i = 0; i < values.length; i++) {
+    const d = await v.sha256(new Uint8Array([...salt, ...new TextEncoder().encode(values[i])]));
+    assert.equal(v.hex(d), commitments[i], v.slotNames(1)[i]);
+  }
+});
+
+test("property: every truncation of a canonical record is refused with a position", () => {
+  const bytes = v.fromHex(canonicalHex);
+  for (let n = 0; n < bytes.length; n++) {
+    assert.throws(() => v.decodeCanonical(bytes.slice(0, n)), v.VerifyError, `prefix of ${n}`);
+  }
+  assert.throws(() => v.decodeCanonical(new Uint8Array([...bytes, 0])), /unexpected bytes/);
+});
+
+test("property: arbitrary bytes never crash the decoder", () => {
+  const bytes = v.fromHex(canonicalHex);
+  fc.assert(
+    fc.property(fc.nat(bytes.length - 1), fc.nat(255), fc.uint8Array({ maxLength: 64 }), (i, b, junk) => {
+      for (const input of [Uint8Array.from(bytes, (x, j) => (j === i ? b : x)), junk]) {
+        try {
+          v.decodeCanonical(input);
+        } catch (e) {
+          if (!(e instanceof v.VerifyError)) return false;
+        }
+      }
+      return true;
+    }),
+    { numRuns: 2000 },
+  );
+});

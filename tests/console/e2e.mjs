@@ -44,6 +44,12 @@ async function shot(page, name) {
   step(`screenshot ${name}.png: ${png.width}x${png.height}, ${(share * 100).toFixed(1)}% non-background, ${counts.size} colours`);
 }
 
+/** Goes to a console route and waits until that page has loaded. */
+async function open(page, hash) {
+  await page.goto(`${URL_}/${hash}`);
+  await page.locator(`.page[data-ready="${hash}"]`).waitFor();
+}
+
 async function signIn(page, key) {
   await page.goto(`${URL_}/#/signin`);
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
@@ -117,6 +123,30 @@ try {
     assert.deepEqual(await page.locator("table tbody tr td:nth-child(1)").allInnerTexts(), [env("TL_LONG")]);
     assert.deepEqual(await page.locator("table tbody tr td:nth-child(4)").allInnerTexts(), ["complete"]);
 
+    // Has PII: every row listed carries the PII flag; "no" lists none that do.
+    await open(page, "#/sessions");
+    await page.getByLabel("Has PII").selectOption("true");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.locator('.page[data-ready="#/sessions?has_pii=true"]').waitFor();
+    assert.ok((await page.locator("table tbody tr").count()) > 0, "the demo fleet has sessions with PII");
+    const flagged = await page.locator("table tbody tr td:nth-child(5)").allInnerTexts();
+    assert.ok(flagged.every((f) => /PII ×\d+/.test(f)), `has_pii=true: ${flagged}`);
+    await open(page, "#/sessions?has_pii=false");
+    const unflagged = await page.locator("table tbody tr td:nth-child(5)").allInnerTexts();
+    assert.ok(unflagged.every((f) => !/PII/.test(f)), `has_pii=false: ${unflagged}`);
+
+    // Keyboard only: Tab to the first session link, Enter opens it.
+    await open(page, "#/sessions");
+    let onLink = false;
+    for (let i = 0; i < 40 && !onLink; i++) {
+      await page.keyboard.press("Tab");
+      onLink = await page.evaluate(() => document.activeElement?.matches("table tbody a") ?? false);
+    }
+    assert.ok(onLink, "a session link is reachable with Tab");
+    const target = await page.evaluate(() => document.activeElement.textContent);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: `Session ${target}` }).waitFor();
+
     const session = env("TL_SESSION");
     await page.goto(`${URL_}/#/sessions/${encodeURIComponent(session)}`);
     await page.getByRole("heading", { name: `Session ${session}` }).waitFor();
@@ -143,9 +173,16 @@ try {
     await page.getByRole("heading", { name: "Dashboards" }).waitFor();
     await page.locator("#pii-h").waitFor();
     assert.ok((await page.locator("svg.chart").count()) >= 4, "uptime, error rate, PII by kind and by classification charts");
-    for (const chart of await page.locator("svg.chart").all()) {
+    for (const chart of await page.locator("svg.chart:not(.line)").all()) {
       const label = await chart.getAttribute("aria-label");
       assert.ok((await chart.locator("rect.bar").count()) > 0, `the chart "${label}" draws bars`);
+    }
+    // Over time: events, error rate and latency per agent, one line each.
+    const lines = page.locator("svg.chart.line");
+    assert.equal(await lines.count(), 4, "four charts over time");
+    for (const chart of await lines.all()) {
+      const label = await chart.getAttribute("aria-label");
+      assert.ok((await chart.locator("polyline.series, circle.series").count()) > 0, `the chart "${label}" draws lines`);
     }
     await page.locator(".card").first().waitFor();
     await shot(page, "dashboards");

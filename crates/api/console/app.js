@@ -106,6 +106,44 @@ function barChart(title, items, format = fmt.n, max = null) {
   return h("figure", { class: "chart-figure" }, svg, h("figcaption", { class: "muted" }, title));
 }
 
+/**
+ * A line chart over time as inline SVG: [{ name, points: [{ x: µs, y }] }],
+ * one line per series, a legend, and the y axis from 0 to the highest value.
+ */
+function lineChart(title, series, format = fmt.n) {
+  const W = 620;
+  const H = 200;
+  const L = 70;
+  const B = 26;
+  const all = series.flatMap((s) => s.points);
+  if (!all.length) return h("p", { class: "muted" }, `${title}: no data in this window.`);
+  const x0 = Math.min(...all.map((p) => p.x));
+  const x1 = Math.max(...all.map((p) => p.x), x0 + 1);
+  const y1 = Math.max(...all.map((p) => p.y), 1e-9);
+  const X = (x) => L + ((W - L - 10) * (x - x0)) / (x1 - x0);
+  const Y = (y) => H - B - ((H - B - 10) * y) / y1;
+  const day = (us) => fmt.time(us).slice(5, 16);
+  const legendH = 16 * series.length;
+  const svg = s(
+    "svg",
+    { class: "chart line", role: "img", "aria-label": title, width: W, height: H + legendH, viewBox: `0 0 ${W} ${H + legendH}` },
+    s("title", {}, title),
+    s("line", { x1: L, y1: H - B, x2: W - 10, y2: H - B, class: "axis" }),
+    s("line", { x1: L, y1: 10, x2: L, y2: H - B, class: "axis" }),
+    s("text", { x: L - 6, y: 14, "text-anchor": "end" }, format(y1)),
+    s("text", { x: L - 6, y: H - B, "text-anchor": "end" }, format(0)),
+    s("text", { x: L, y: H - 8 }, day(x0)),
+    s("text", { x: W - 10, y: H - 8, "text-anchor": "end" }, day(x1)),
+    series.map((se, i) => [
+      s("polyline", { class: `series s${i % 6}`, fill: "none", points: se.points.map((p) => `${X(p.x).toFixed(1)},${Y(p.y).toFixed(1)}`).join(" ") }),
+      se.points.length === 1 ? s("circle", { class: `series s${i % 6}`, cx: X(se.points[0].x), cy: Y(se.points[0].y), r: 3 }) : null,
+      s("rect", { class: `swatch s${i % 6}`, x: L, y: H + 4 + 16 * i, width: 10, height: 10 }),
+      s("text", { x: L + 16, y: H + 13 + 16 * i }, se.name),
+    ]),
+  );
+  return h("figure", { class: "chart-figure" }, svg, h("figcaption", { class: "muted" }, title));
+}
+
 // ---------- API ----------
 
 class ApiError extends Error {
@@ -214,8 +252,17 @@ function toRfc3339(local) {
 
 async function sessionsPage(params) {
   const q = new URLSearchParams();
-  for (const k of ["agent", "status", "from", "to", "cursor"]) if (params.get(k)) q.set(k, params.get(k));
+  for (const k of ["agent", "status", "from", "to", "has_pii", "has_anomaly", "cursor"]) if (params.get(k)) q.set(k, params.get(k));
   q.set("limit", "50");
+  const yesNo = (id, name, label) =>
+    h(
+      "label",
+      { for: id },
+      label,
+      h("select", { id, name }, [["", "any"], ["true", "yes"], ["false", "no"]].map(([v, t]) => h("option", { value: v, selected: (params.get(name) || "") === v }, t))),
+    );
+  const hasPii = yesNo("f-pii", "has_pii", "Has PII");
+  const hasAnomaly = yesNo("f-anomaly", "has_anomaly", "Has anomaly");
   const agent = h("input", { id: "f-agent", name: "agent", value: params.get("agent") || "" });
   const status = h(
     "select",
@@ -236,6 +283,7 @@ async function sessionsPage(params) {
         if (status.value) n.set("status", status.value);
         if (from.value) n.set("from", toRfc3339(from.value));
         if (to.value) n.set("to", toRfc3339(to.value));
+        for (const sel of [hasPii, hasAnomaly].map((l) => l.querySelector("select"))) if (sel.value) n.set(sel.name, sel.value);
         location.hash = `#/sessions?${n}`;
       },
     },
@@ -243,6 +291,8 @@ async function sessionsPage(params) {
     h("label", { for: "f-status" }, "Status", status),
     h("label", { for: "f-from" }, "From (local time)", from),
     h("label", { for: "f-to" }, "To (local time)", to),
+    hasPii,
+    hasAnomaly,
     h("button", { type: "submit" }, "Filter"),
   );
   const root = page("Sessions", form, h("p", { class: "muted" }, "Loading…"));
@@ -252,11 +302,12 @@ async function sessionsPage(params) {
   } catch (e) {
     return root.replaceChildren(root.firstChild, form, failure(e));
   }
-  const rows = data.items.map(({ session: x, completeness }) => [
+  const rows = data.items.map(({ session: x, completeness, pii_records, anomalies }) => [
     h("a", { href: `#/sessions/${encodeURIComponent(x.session_id)}` }, x.session_id),
     x.agents.join(", "),
     `${x.recorded}${x.expected_steps ? ` / ${x.expected_steps}` : ""}`,
     badge(completeness, completeness),
+    [pii_records ? badge(`PII ×${pii_records}`, "pii") : null, anomalies ? badge(`anomalies ×${anomalies}`, "anomaly") : null],
     fmt.n(x.errors),
     fmt.n(x.tool_calls),
     fmt.n((x.input_tokens || 0) + (x.output_tokens || 0)),
@@ -278,7 +329,7 @@ async function sessionsPage(params) {
     root.firstChild,
     form,
     rows.length
-      ? table(`${rows.length} sessions`, ["Session", "Agents", "Steps", "Status", "Errors", "Tool calls", "Tokens", "Cost", "Started"], rows, [4, 5, 6, 7])
+      ? table(`${rows.length} sessions`, ["Session", "Agents", "Steps", "Status", "Flags", "Errors", "Tool calls", "Tokens", "Cost", "Started"], rows, [5, 6, 7, 8])
       : h("p", {}, "No sessions match."),
     pager,
   );
@@ -619,7 +670,7 @@ async function dashboardsPage(params) {
   timers.push(setInterval(poll, 5000));
 
   const from = new Date(Date.now() - WINDOWS[win]).toISOString();
-  const [avail, inv] = await Promise.allSettled([api(`/v1/availability?from=${from}`), api("/v1/pii/inventory")]);
+  const [avail, inv, series] = await Promise.allSettled([api(`/v1/availability?from=${from}`), api("/v1/pii/inventory"), api(`/v1/availability/series?from=${from}`)]);
   if (avail.status === "fulfilled") {
     const a = avail.value;
     const sideTable = (title, xs) =>
@@ -641,6 +692,22 @@ async function dashboardsPage(params) {
           barChart("Uptime per agent", a.agents.map((x) => ({ label: x.name, value: x.uptime ?? 0, bad: (x.uptime ?? 0) < 0.99 })), fmt.pct, 1),
           barChart("Error rate per provider", a.providers.map((x) => ({ label: x.name, value: 1 - (x.success_ratio ?? 1), bad: true })), fmt.pct),
         ),
+        series.status === "fulfilled"
+          ? (() => {
+              const agents = series.value.series.filter((x) => x.scope === "agent");
+              const per = (f) => agents.map((x) => ({ name: x.name, points: x.points.filter((p) => f(p) !== null).map((p) => ({ x: p.at, y: f(p) })) }));
+              const m = series.value.bucket_seconds / 60;
+              const bucket = m % 1440 === 0 ? `${m / 1440}-day buckets` : m % 60 === 0 ? `${m / 60}-hour buckets` : `${m}-minute buckets`;
+              return h(
+                "div",
+                { class: "grid2" },
+                lineChart(`Events per agent over time (${bucket})`, per((p) => p.events)),
+                lineChart(`Error rate per agent over time (${bucket})`, per((p) => (p.events ? p.errors / p.events : 0)), fmt.pct),
+                lineChart(`Latency p95 per agent over time, ms (${bucket})`, per((p) => p.latency_ms?.p95 ?? null), fmt.ms),
+                lineChart(`Latency p50 per agent over time, ms (${bucket})`, per((p) => p.latency_ms?.p50 ?? null), fmt.ms),
+              );
+            })()
+          : failure(series.reason),
         a.agents.length ? sideTable("Agents", a.agents) : h("p", {}, "No agent activity in this window."),
         a.providers.length ? sideTable("Providers", a.providers) : null,
         h("h2", {}, "Budgets and circuit breakers"),
@@ -788,7 +855,10 @@ async function adminPage() {
 
 // ---------- router ----------
 
+let generation = 0;
+
 async function render() {
+  const mine = ++generation;
   for (const t of timers) clearInterval(t);
   timers = [];
   const [path, qs] = (location.hash.slice(1) || "/sessions").split("?");
@@ -805,16 +875,19 @@ async function render() {
   renderChrome();
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   try {
-    if (parts[0] === "sessions" && parts[1]) return await sessionPage(parts[1]);
-    if (parts[0] === "records" && parts[1]) return await recordPage(parts[1]);
-    if (parts[0] === "anomalies") return await anomaliesPage(params);
-    if (parts[0] === "dashboards") return await dashboardsPage(params);
-    if (parts[0] === "admin") return await adminPage();
-    if (parts[0] === "signin") return signIn();
-    return await sessionsPage(params);
+    if (parts[0] === "sessions" && parts[1]) await sessionPage(parts[1]);
+    else if (parts[0] === "records" && parts[1]) await recordPage(parts[1]);
+    else if (parts[0] === "anomalies") await anomaliesPage(params);
+    else if (parts[0] === "dashboards") await dashboardsPage(params);
+    else if (parts[0] === "admin") await adminPage();
+    else if (parts[0] === "signin") signIn();
+    else await sessionsPage(params);
   } catch (e) {
     view.append(failure(e));
   }
+  // Marks the page done loading (for tests and assistive tools), unless the
+  // user has already moved on to another one.
+  if (mine === generation) view.firstElementChild?.setAttribute("data-ready", location.hash || "#/");
 }
 
 window.addEventListener("hashchange", render);

@@ -32,6 +32,10 @@ pub struct SessionItem {
     pub session: SessionSummary,
     /// Verdict now.
     pub completeness: Completeness,
+    /// Records of the session that carry personal data or secrets.
+    pub pii_records: u64,
+    /// Anomalies flagged in the session.
+    pub anomalies: u64,
 }
 
 /// A session's decision chain, with the PII findings of its records

@@ -37,7 +37,7 @@ use traceledger_core::event::Timestamp;
 use traceledger_core::SealedRecord;
 use traceledger_projection::ledger::LedgerView;
 use traceledger_projection::policy_file::PolicyFile;
-use traceledger_projection::sessions::{Completeness, Filter, SessionsView};
+use traceledger_projection::sessions::{Completeness, Filter, SessionSummary, SessionsView};
 use traceledger_projection::Store;
 
 /// Longest page of a list.
@@ -206,6 +206,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/pii/inventory", get(pii_inventory))
         .route("/v1/anomalies", get(anomalies))
         .route("/v1/availability", get(availability))
+        .route("/v1/availability/series", get(availability_series))
         .route("/v1/budget/check", get(budget_check))
         .route("/v1/policy", get(policy))
         .route("/v1/alerts/deliveries", get(alert_deliveries))
@@ -276,10 +277,12 @@ fn decode_cursor(q: &Params) -> Result<Option<String>, Response> {
         ("status" = Option<String>, Query, description = "complete, open or incomplete"),
         ("from" = Option<String>, Query, description = "RFC 3339: only sessions with a step at or after"),
         ("to" = Option<String>, Query, description = "RFC 3339: only sessions with a step before"),
+        ("has_pii" = Option<bool>, Query, description = "Only sessions with (true) or without (false) records carrying personal data or secrets"),
+        ("has_anomaly" = Option<bool>, Query, description = "Only sessions with (true) or without (false) anomalies"),
         ("limit" = Option<usize>, Query, description = "1..=1000, default 100"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
     ),
-    responses((status = 200, description = "A page of sessions with their completeness", body = bodies::SessionPage), BadRequest, Errors))]
+    responses((status = 200, description = "A page of sessions with their completeness, PII record and anomaly counts", body = bodies::SessionPage), BadRequest, Errors))]
 async fn list_sessions(State(s): State<Shared>, p: Principal, q: Params) -> Response {
     if let Err(r) = p.require(Permission::Read) {
         return r;
@@ -297,22 +300,48 @@ async fn list_sessions(State(s): State<Shared>, p: Principal, q: Params) -> Resp
         Ok(v) => v,
         Err(r) => return r,
     };
+    let flags = (|| {
+        Ok::<_, Response>((
+            param::<bool>(&q, "has_pii", "true or false")?,
+            param::<bool>(&q, "has_anomaly", "true or false")?,
+        ))
+    })();
+    let (has_pii, has_anomaly) = match flags {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
     let filter = Filter { agent: q.get("agent").cloned(), completeness, from, to };
     let tenant = p.tenant().to_string();
     let r = blocking(move || {
+        let pii = traceledger_projection::pii::PiiView::new(&s.pii);
+        let anomalies = traceledger_projection::anomaly::AnomalyView::new(&s.anomaly);
+        let counts = |x: &SessionSummary| -> traceledger_projection::Result<(u64, u64)> {
+            Ok((pii.session_records(&tenant, &x.session_id)?, anomalies.session_count(&tenant, &x.session_id)?))
+        };
+        let mut keep = |x: &SessionSummary| -> traceledger_projection::Result<bool> {
+            if has_pii.is_none() && has_anomaly.is_none() {
+                return Ok(true);
+            }
+            let (p, a) = counts(x)?;
+            Ok(has_pii.is_none_or(|want| want == (p > 0)) && has_anomaly.is_none_or(|want| want == (a > 0)))
+        };
+        let at = (now_micros(), s.session_timeout_micros);
         let v = SessionsView::new(&s.sessions);
-        v.list(&tenant, &filter, cursor.as_deref(), limit, now_micros(), s.session_timeout_micros).map_err(internal)
+        let (items, next) =
+            v.list_where(&tenant, &filter, cursor.as_deref(), limit, at, &mut keep).map_err(internal)?;
+        let items = items
+            .into_iter()
+            .map(|(session, completeness)| {
+                let (pii_records, anomalies) = counts(&session)?;
+                Ok(bodies::SessionItem { session, completeness, pii_records, anomalies })
+            })
+            .collect::<traceledger_projection::Result<Vec<_>>>()
+            .map_err(internal)?;
+        Ok(bodies::SessionPage { items, next_cursor: next.map(|n| encode_cursor(&n)) })
     })
     .await;
     match r {
-        Ok((items, next)) => Json(bodies::SessionPage {
-            items: items
-                .into_iter()
-                .map(|(session, completeness)| bodies::SessionItem { session, completeness })
-                .collect(),
-            next_cursor: next.map(|n| encode_cursor(&n)),
-        })
-        .into_response(),
+        Ok(page) => Json(page).into_response(),
         Err(r) => r,
     }
 }
@@ -773,6 +802,56 @@ async fn availability(State(s): State<Shared>, p: Principal, q: Params) -> Respo
             breakers.insert(a.name.clone(), v.breaker(&tenant, &a.name, now, &policy).map_err(internal)?);
         }
         Ok(Json(bodies::Availability { report, breakers }).into_response())
+    })
+    .await
+    .unwrap_or_else(|r| r)
+}
+
+#[utoipa::path(get, path = "/v1/availability/series", tag = "availability", security(("api_key" = [])),
+    params(
+        ("from" = Option<String>, Query, description = "RFC 3339 window start (default: 24 hours before `to`)"),
+        ("to" = Option<String>, Query, description = "RFC 3339 window end (default: now)"),
+        ("bucket_seconds" = Option<u64>, Query, description = "Bucket width, a multiple of 60 (default: the first of 1, 5, 15, 30 min, 1, 3, 6, 12 h, 1 day, 1 week that makes at most about 120 buckets)"),
+    ),
+    responses((status = 200, description = "Per agent and provider over time: events, errors, latency percentiles and spend per bucket",
+        body = traceledger_projection::availability::AvailabilitySeries), BadRequest, Errors))]
+async fn availability_series(State(s): State<Shared>, p: Principal, q: Params) -> Response {
+    use traceledger_projection::availability::AvailabilityView;
+    if let Err(r) = p.require(Permission::Read) {
+        return r;
+    }
+    let (from, to) = match window(&q) {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    // Whole minutes (the model's grain); at most 10,000 buckets per series.
+    // `window` guarantees from < to.
+    let minutes = ((to - from + 59_999_999) / 60_000_000).max(1);
+    let bucket = match param::<u64>(&q, "bucket_seconds", "a whole number of seconds") {
+        Err(r) => return r,
+        // The first round width that makes at most ~120 buckets.
+        Ok(None) => [1, 5, 15, 30, 60, 180, 360, 720, 1440, 10_080]
+            .into_iter()
+            .find(|b| minutes / b <= 120)
+            .unwrap_or(((minutes + 119) / 120).max(1)),
+        Ok(Some(b)) if b == 0 || b % 60 != 0 => {
+            return bad_field("bucket_seconds", format!("`bucket_seconds` must be a positive multiple of 60, got {b}"))
+        }
+        Ok(Some(b)) => {
+            let b = i64::try_from(b / 60).unwrap_or(i64::MAX);
+            if minutes / b > 10_000 {
+                return bad_field(
+                    "bucket_seconds",
+                    format!("`bucket_seconds` {} makes more than 10,000 buckets in this window", b * 60),
+                );
+            }
+            b
+        }
+    };
+    let tenant = p.tenant().to_string();
+    blocking(move || {
+        let series = AvailabilityView::new(&s.availability).series(&tenant, from, to, bucket).map_err(internal)?;
+        Ok(Json(series).into_response())
     })
     .await
     .unwrap_or_else(|r| r)

@@ -101,7 +101,7 @@ impl Modify for ApiKeyAuth {
         crate::whoami, crate::list_sessions, crate::get_session, crate::record_by_seq, crate::record_by_event,
         crate::inclusion, crate::consistency, crate::checkpoints, crate::latest_checkpoint, crate::access_log,
         crate::list_keys, crate::create_key, crate::revoke_key, crate::rotate_key,
-        crate::pii_findings, crate::pii_inventory, crate::anomalies, crate::availability, crate::budget_check,
+        crate::pii_findings, crate::pii_inventory, crate::anomalies, crate::availability, crate::availability_series, crate::budget_check,
         crate::policy, crate::alert_deliveries, crate::export_bundle,
     ),
     components(schemas(Problem, crate::keys::KeyInfo, crate::keys::Role)),

@@ -158,6 +158,7 @@ fn query_api_suite(log_args: &[&str]) {
             "/v1/alerts/deliveries",
             "/v1/anomalies",
             "/v1/availability",
+            "/v1/availability/series",
             "/v1/budget/check",
             "/v1/checkpoints",
             "/v1/checkpoints/latest",
@@ -202,6 +203,53 @@ fn query_api_suite(log_args: &[&str]) {
     want.sort();
     want.dedup();
     assert_eq!(sessions, want);
+    // The PII and anomaly flags of the list agree with the findings and the
+    // anomalies read from their own routes.
+    let all_pages = |first: &str, key: &str| -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut path = first.to_string();
+        loop {
+            let (status, page) = get(addr, &owner, &path);
+            assert_eq!(status, 200, "{path}: {page}");
+            out.extend(page["items"].as_array().expect("items").iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => path = format!("{first}&cursor={c}"),
+                None => break out,
+            }
+        }
+        .into_iter()
+        .map(|i| i[key].clone())
+        .collect()
+    };
+    let count_by = |ids: Vec<Value>| {
+        let mut m = std::collections::BTreeMap::<String, u64>::new();
+        for id in ids {
+            *m.entry(id.as_str().expect("session id").to_string()).or_default() += 1;
+        }
+        m
+    };
+    let pii_by_session = count_by(all_pages("/v1/pii/findings?limit=7", "session_id"));
+    let anomalies_by_session = count_by(all_pages("/v1/anomalies?limit=7", "session_id"));
+    assert!(!pii_by_session.is_empty() && !anomalies_by_session.is_empty(), "the fleet has both");
+    for (filter, field, want) in
+        [("has_pii", "pii_records", &pii_by_session), ("has_anomaly", "anomalies", &anomalies_by_session)]
+    {
+        let listed = |v: bool| -> std::collections::BTreeMap<String, u64> {
+            let items = all_pages(&format!("/v1/sessions?limit=4&{filter}={v}"), "session");
+            items.iter().map(|s| (s["session_id"].as_str().expect("id").to_string(), 0)).collect()
+        };
+        let (with, without) = (listed(true), listed(false));
+        assert_eq!(with.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "{filter}=true");
+        assert_eq!(with.len() + without.len(), sessions.len(), "{filter}: true and false partition the sessions");
+        let (_, page) = get(addr, &owner, "/v1/sessions?limit=1000");
+        for item in page["items"].as_array().expect("items") {
+            let id = item["session"]["session_id"].as_str().expect("id");
+            assert_eq!(item[field].as_u64(), Some(want.get(id).copied().unwrap_or(0)), "{field} of {id}");
+        }
+        let (status, p) = get(addr, &owner, &format!("/v1/sessions?{filter}=maybe"));
+        assert_eq!((status, p["field"].as_str()), (400, Some(filter)), "{p}");
+    }
+
     let sid = &sessions[0];
     let (status, chain) = get(addr, &owner, &format!("/v1/sessions/{sid}"));
     assert_eq!(status, 200);
@@ -328,6 +376,32 @@ fn query_api_suite(log_args: &[&str]) {
         assert_eq!(a["cost_micros"], cost, "{name}");
     }
     assert!(av["breakers"]["credit-scorer"]["state"].is_string(), "{av}");
+    // The same window over time, in 5-minute buckets: each agent's buckets
+    // add up to the events of its own in the window, each bucket's events
+    // to those whose time falls in it.
+    let path = format!("/v1/availability/series?from={}&to={}&bucket_seconds=300", rfc(first), rfc(last + 1));
+    let (status, series) = get(addr, &owner, &path);
+    assert_eq!((status, series["bucket_seconds"].as_u64()), (200, Some(300)), "{series}");
+    let bucket = 300_000_000i64;
+    let mut agents_seen = 0;
+    for s in series["series"].as_array().expect("series").iter().filter(|s| s["scope"] == "agent") {
+        agents_seen += 1;
+        let name = s["name"].as_str().expect("name");
+        for p in s["points"].as_array().expect("points") {
+            let at = p["at"].as_i64().expect("at");
+            let want =
+                events.iter().filter(|e| e.agent_id == name && e.timestamp.0.div_euclid(bucket) * bucket == at).count();
+            assert_eq!(p["events"], want as u64, "{name} at {at}");
+        }
+        let total: u64 =
+            s["points"].as_array().expect("points").iter().map(|p| p["events"].as_u64().unwrap_or(0)).sum();
+        assert_eq!(total, events.iter().filter(|e| e.agent_id == name).count() as u64, "{name}");
+    }
+    assert_eq!(agents_seen, av["agents"].as_array().expect("agents").len());
+    for bad in ["bucket_seconds=90", "bucket_seconds=0", "bucket_seconds=60&from=2000-01-01T00:00:00Z"] {
+        let (status, p) = get(addr, &owner, &format!("/v1/availability/series?{bad}"));
+        assert_eq!((status, p["field"].as_str()), (400, Some("bucket_seconds")), "{bad}: {p}");
+    }
     assert_eq!(get(addr, &owner, "/v1/availability?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z").0, 400);
 
     // Budget check: nothing spent today; a step that would cost more than
@@ -447,6 +521,7 @@ fn query_api_suite(log_args: &[&str]) {
         ("GET", "/v1/pii/findings?kind=email".into(), "read"),
         ("GET", "/v1/anomalies".into(), "read"),
         ("GET", "/v1/availability".into(), "read"),
+        ("GET", "/v1/availability/series".into(), "read"),
         ("GET", "/v1/budget/check?agent=credit-scorer".into(), "read"),
         ("GET", "/v1/policy".into(), "policy"),
         ("GET", "/v1/alerts/deliveries".into(), "policy"),

@@ -34,6 +34,8 @@ const SPEND: &str = "spend";
 const USAGE: &str = "usage";
 /// Sessions flagged by the timeout sweep.
 const TIMED_OUT: &str = "timed_out";
+/// Anomalies per session, `session` or `session \0 writer` (summed when read).
+const BY_SESSION: &str = "by_session";
 /// Anomalies waiting for webhook delivery, by id.
 pub const OUTBOX: &str = "outbox";
 
@@ -242,6 +244,7 @@ impl<'s> Batch<'s> {
             wb.put_cf(store.cf(STEP_SEEN)?, k, []);
         }
         let mut counts: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        let mut by_session: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
         for a in &self.out {
             let idx = a.id.rsplit('/').next().and_then(|i| i.parse::<u16>().ok()).unwrap_or_default();
             let key = anomaly_key(&a.tenant_id, a.seq, idx);
@@ -252,8 +255,11 @@ impl<'s> Batch<'s> {
             wb.put_cf(store.cf(ANOMALIES)?, key, v);
             let name = [a.kind.as_str().as_bytes(), self.count_suffix.as_bytes()].concat();
             *counts.entry(tkey(&a.tenant_id, &name)).or_default() += 1;
+            let session = [a.session_id.as_bytes(), self.count_suffix.as_bytes()].concat();
+            *by_session.entry(tkey(&a.tenant_id, &session)).or_default() += 1;
         }
-        store.add_counts(wb, COUNTS, counts)
+        store.add_counts(wb, COUNTS, counts)?;
+        store.add_counts(wb, BY_SESSION, by_session)
     }
 }
 
@@ -445,7 +451,7 @@ impl Projection for Anomalies {
     }
 
     fn column_families(&self) -> &'static [&'static str] {
-        &[ANOMALIES, COUNTS, RATE, SESSION, STEP_SEEN, SPEND, USAGE, OUTBOX, TIMED_OUT]
+        &[ANOMALIES, COUNTS, RATE, SESSION, STEP_SEEN, SPEND, USAGE, OUTBOX, TIMED_OUT, BY_SESSION]
     }
 
     fn apply(&self, store: &Store, wb: &mut WriteBatch, records: &[Accepted<'_>]) -> Result<()> {
@@ -598,6 +604,19 @@ impl<'a> AnomalyView<'a> {
             }
         }
         Ok((out, None))
+    }
+
+    /// How many anomalies a session has (from every writer).
+    pub fn session_count(&self, tenant: &str, session: &str) -> Result<u64> {
+        let key = tkey(tenant, session.as_bytes());
+        let mut with_suffix = key.clone();
+        with_suffix.push(0);
+        let mut n = self.store.get(BY_SESSION, &key)?.and_then(|v| crate::be_u64(&v)).unwrap_or(0);
+        for item in self.store.scan(BY_SESSION, &with_suffix, &with_suffix)? {
+            let (_, v) = item?;
+            n += crate::be_u64(&v).unwrap_or(0);
+        }
+        Ok(n)
     }
 
     /// Anomalies per kind.

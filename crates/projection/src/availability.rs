@@ -311,6 +311,47 @@ pub struct AvailabilityReport {
     pub limits: Vec<LimitUsage>,
 }
 
+/// One bucket of a series: what happened in [at, at + bucket).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SeriesPoint {
+    /// Bucket start, µs (agent clock).
+    pub at: i64,
+    /// Events.
+    pub events: u64,
+    /// Error events.
+    pub errors: u64,
+    /// Latency percentiles of the bucket's timed events, ms.
+    pub latency_ms: Option<Latency>,
+    /// Spend, micro-USD.
+    pub cost_micros: u64,
+}
+
+/// An agent's or provider's activity over time; buckets with no events are left out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Series {
+    /// `agent` or `provider`.
+    pub scope: String,
+    /// Agent id or provider name.
+    pub name: String,
+    /// Buckets in time order.
+    pub points: Vec<SeriesPoint>,
+}
+
+/// Activity over time of every agent and provider of a tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AvailabilitySeries {
+    /// Tenant.
+    pub tenant_id: String,
+    /// Window start, µs.
+    pub from: i64,
+    /// Window end (exclusive).
+    pub to: i64,
+    /// Bucket width, seconds (a whole number of minutes).
+    pub bucket_seconds: u64,
+    /// Agents, then providers, by name.
+    pub series: Vec<Series>,
+}
+
 /// Allow or deny a costly step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BudgetCheck {
@@ -403,6 +444,47 @@ impl<'a> AvailabilityView<'a> {
             }
         }
         Ok(out)
+    }
+
+    /// Per agent and per provider, the window [from, to) in buckets of
+    /// `bucket_minutes`, aligned to the epoch: events, errors, latency
+    /// percentiles and spend per bucket.
+    pub fn series(&self, tenant: &str, from: i64, to: i64, bucket_minutes: i64) -> Result<AvailabilitySeries> {
+        let bucket = bucket_minutes.max(1);
+        let mut series = Vec::new();
+        for ((scope, name), mins) in self.minutes(tenant, None, from, to)? {
+            let scope = match scope {
+                AGENT => "agent",
+                PROVIDER => "provider",
+                _ => continue,
+            };
+            let mut buckets: BTreeMap<i64, MinuteStats> = BTreeMap::new();
+            for (minute, m) in &mins {
+                buckets.entry(minute.div_euclid(bucket) * bucket).or_default().merge(m);
+            }
+            let points = buckets
+                .into_iter()
+                .map(|(b, t)| {
+                    let s = summary(&name, &t, 0);
+                    SeriesPoint {
+                        at: b * MINUTE,
+                        events: t.events,
+                        errors: t.errors,
+                        latency_ms: s.latency_ms,
+                        cost_micros: t.cost,
+                    }
+                })
+                .collect();
+            series.push(Series { scope: scope.into(), name, points });
+        }
+        // `minutes` orders scopes by their byte: agents ('a') before providers ('p').
+        Ok(AvailabilitySeries {
+            tenant_id: tenant.into(),
+            from,
+            to,
+            bucket_seconds: (bucket * MINUTE / 1_000_000) as u64,
+            series,
+        })
     }
 
     /// The report for `tenant` over [from, to), thresholds from `policy`.

@@ -16,6 +16,8 @@ use traceledger_pii::{classify, scan, Class};
 const FINDINGS: &str = "findings";
 const INVENTORY: &str = "inventory";
 const CLASSES: &str = "classes";
+/// Records with findings per session (for the session list's filter).
+const BY_SESSION: &str = "by_session";
 
 /// One finding in a record, without the value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -136,12 +138,13 @@ impl Projection for Pii {
     }
 
     fn column_families(&self) -> &'static [&'static str] {
-        &[FINDINGS, INVENTORY, CLASSES]
+        &[FINDINGS, INVENTORY, CLASSES, BY_SESSION]
     }
 
     fn apply(&self, store: &Store, wb: &mut WriteBatch, records: &[Accepted<'_>]) -> Result<()> {
         let mut inventory: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
         let mut classes: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        let mut by_session: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
         for a in records {
             let e = &a.record.event;
             let (findings, found) = scan_event(e);
@@ -163,6 +166,7 @@ impl Projection for Pii {
                 findings: findings.clone(),
             };
             wb.put_cf(store.cf(FINDINGS)?, tkey(&e.tenant_id, &a.record.header.seq.to_be_bytes()), json(&row)?);
+            *by_session.entry(tkey(&e.tenant_id, e.session_id.as_bytes())).or_default() += 1;
             let mut kinds: Vec<&str> = findings.iter().map(|f| f.kind.as_str()).collect();
             kinds.sort_unstable();
             kinds.dedup();
@@ -173,6 +177,7 @@ impl Projection for Pii {
         }
         store.add_counts(wb, INVENTORY, inventory)?;
         store.add_counts(wb, CLASSES, classes)?;
+        store.add_counts(wb, BY_SESSION, by_session)?;
         Ok(())
     }
 }
@@ -214,6 +219,11 @@ impl<'a> PiiView<'a> {
             out.push(r);
         }
         Ok((out, None))
+    }
+
+    /// How many of a session's records carry personal data or secrets.
+    pub fn session_records(&self, tenant: &str, session: &str) -> Result<u64> {
+        Ok(self.store.get(BY_SESSION, &tkey(tenant, session.as_bytes()))?.and_then(|v| crate::be_u64(&v)).unwrap_or(0))
     }
 
     /// The findings of the records at `seqs` that have any, in `seqs` order

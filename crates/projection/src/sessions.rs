@@ -315,6 +315,22 @@ impl<'a> SessionsView<'a> {
         now: i64,
         timeout_micros: i64,
     ) -> Result<Page> {
+        self.list_where(tenant, filter, cursor, limit, (now, timeout_micros), &mut |_| Ok(true))
+    }
+
+    /// [`Self::list`] with one more test a session must pass: facts other
+    /// models hold (has personal data, has anomalies). `at` is (now,
+    /// timeout) in µs.
+    pub fn list_where(
+        &self,
+        tenant: &str,
+        filter: &Filter,
+        cursor: Option<&str>,
+        limit: usize,
+        at: (i64, i64),
+        keep: &mut dyn FnMut(&SessionSummary) -> Result<bool>,
+    ) -> Result<Page> {
+        let (now, timeout_micros) = at;
         let prefix = tkey(tenant, &[]);
         let mut from = match cursor {
             Some(c) => session_key(tenant, c),
@@ -339,7 +355,7 @@ impl<'a> SessionsView<'a> {
             }
             let (missing, _) = self.missing_steps(&s)?;
             let c = completeness(&s, missing, now, timeout_micros);
-            if filter.completeness.is_some_and(|want| want != c) {
+            if filter.completeness.is_some_and(|want| want != c) || !keep(&s)? {
                 continue;
             }
             out.push((s, c));

@@ -201,6 +201,14 @@ try {
       return r.status;
     });
     assert.equal(refused, 403, "the API refuses an Auditor's key creation too");
+    // Policies are checked, not changed: a broken regex is refused by key.
+    const policy = page.getByLabel(/Check an edited policy/);
+    await policy.fill('[[validate]]\nfield = "output.reason"\nregex = "(unclosed"\n');
+    await page.getByRole("button", { name: "Check policy" }).click();
+    await page.locator('#policy-result [data-valid="false"]', { hasText: "validate[0].regex" }).waitFor();
+    await policy.fill('[[budget]]\nagent = "credit-scorer"\ndaily_usd = 2.5\n');
+    await page.getByRole("button", { name: "Check policy" }).click();
+    await page.locator('#policy-result [data-valid="true"]', { hasText: "1 budgets" }).waitFor();
     await shot(page, "admin-auditor");
 
     // The 1,000-step session: every step rendered; time printed as a figure.

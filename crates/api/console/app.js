@@ -153,10 +153,12 @@ class ApiError extends Error {
   }
 }
 
-async function api(path, { method = "GET", body } = {}) {
+async function api(path, { method = "GET", body, text } = {}) {
   const headers = { authorization: `Bearer ${sessionStorage.getItem(KEY) || ""}` };
   if (body !== undefined) headers["content-type"] = "application/json";
-  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store" });
+  if (text !== undefined) headers["content-type"] = "text/plain; charset=utf-8";
+  const payload = text !== undefined ? text : body === undefined ? undefined : JSON.stringify(body);
+  const r = await fetch(path, { method, headers, body: payload, cache: "no-store" });
   const ct = r.headers.get("content-type") || "";
   const data = ct.includes("json") ? await r.json() : await r.text();
   if (!r.ok) {
@@ -845,7 +847,33 @@ async function adminPage() {
           ["Last refused reload", p.last_error ? h("span", { class: "error" }, JSON.stringify(p.last_error)) : "none"],
         ]),
         h("details", {}, h("summary", {}, "Rules, tool boundaries, budgets, limits and alert sinks (as JSON)"), h("pre", {}, JSON.stringify(p, null, 2))),
-        h("p", { class: "muted" }, "Check an edited policy before deploying it: traceledger policy check FILE"),
+      );
+      const text = h("textarea", { id: "policy-text", name: "policy", rows: 10, cols: 80, spellcheck: "false" });
+      const result = h("div", { id: "policy-result", "aria-live": "polite" });
+      sec.append(
+        h(
+          "form",
+          {
+            class: "stack",
+            onsubmit: async (ev) => {
+              ev.preventDefault();
+              try {
+                const r = await api("/v1/policy/check", { method: "POST", text: text.value });
+                const e = r.error;
+                result.replaceChildren(
+                  r.valid
+                    ? h("p", { class: "verdict valid", "data-valid": "true" }, `Valid: version ${r.summary.version}; ${r.summary.validate} validation rules, ${r.summary.tools} tool boundaries, ${r.summary.budgets} budgets, ${r.summary.limits} limits, ${r.summary.alerts} alert sinks`)
+                    : h("p", { class: "verdict invalid", "data-valid": "false" }, `Refused: ${e.line ? `line ${e.line}${e.column ? `, column ${e.column}` : ""}: ` : ""}${e.path ? `${e.path}: ` : ""}${e.message}`),
+                );
+              } catch (err) {
+                result.replaceChildren(failure(err));
+              }
+            },
+          },
+          h("label", { for: "policy-text" }, "Check an edited policy before deploying it (as this node would load it; nothing is changed)", text),
+          h("button", { type: "submit", id: "check-policy" }, "Check policy"),
+        ),
+        result,
       );
     } catch (e) {
       sec.append(failure(e));

@@ -187,3 +187,14 @@ pub struct NewKey {
     /// A reminder.
     pub note: String,
 }
+
+/// Whether a policy would load on this node.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyCheck {
+    /// It would load.
+    pub valid: bool,
+    /// What it sets, when valid.
+    pub summary: Option<traceledger_policy::PolicySummary>,
+    /// The first problem, when not.
+    pub error: Option<traceledger_policy::PolicyError>,
+}

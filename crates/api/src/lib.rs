@@ -209,6 +209,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/availability/series", get(availability_series))
         .route("/v1/budget/check", get(budget_check))
         .route("/v1/policy", get(policy))
+        .route("/v1/policy/check", post(policy_check))
         .route("/v1/alerts/deliveries", get(alert_deliveries))
         .route("/v1/export", get(export_bundle))
         .route("/v1/openapi.json", get(openapi::document))
@@ -890,6 +891,26 @@ async fn budget_check(State(s): State<Shared>, p: Principal, q: Params) -> Respo
     })
     .await
     .unwrap_or_else(|r| r)
+}
+
+#[utoipa::path(post, path = "/v1/policy/check", tag = "policy", security(("api_key" = [])),
+    request_body(content = String, content_type = "text/plain", description = "A policy file (TOML), as `traceledger policy check` reads it"),
+    responses((status = 200, description = "Whether this node would load the policy: its summary, or the first problem with its line, column and key path",
+        body = bodies::PolicyCheck), BadRequest, Errors))]
+async fn policy_check(p: Principal, body: axum::body::Bytes) -> Response {
+    if let Err(r) = p.require(Permission::Policy) {
+        return r;
+    }
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return bad_field("body", "the policy must be UTF-8 text");
+    };
+    // The parser is fuzzed (fuzz/fuzz_targets/policy_toml.rs) and never panics.
+    let r = traceledger_projection::policy_file::check(text);
+    Json(match r {
+        Ok(pol) => bodies::PolicyCheck { valid: true, summary: Some(pol.summary()), error: None },
+        Err(e) => bodies::PolicyCheck { valid: false, summary: None, error: Some(e) },
+    })
+    .into_response()
 }
 
 #[utoipa::path(get, path = "/v1/policy", tag = "policy", security(("api_key" = [])),

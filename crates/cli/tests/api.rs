@@ -171,6 +171,7 @@ fn query_api_suite(log_args: &[&str]) {
             "/v1/pii/findings",
             "/v1/pii/inventory",
             "/v1/policy",
+            "/v1/policy/check",
             "/v1/proofs/consistency",
             "/v1/proofs/inclusion",
             "/v1/records/by-event/{event_id}",
@@ -524,6 +525,7 @@ fn query_api_suite(log_args: &[&str]) {
         ("GET", "/v1/availability/series".into(), "read"),
         ("GET", "/v1/budget/check?agent=credit-scorer".into(), "read"),
         ("GET", "/v1/policy".into(), "policy"),
+        ("POST", "/v1/policy/check".into(), "policy"),
         ("GET", "/v1/alerts/deliveries".into(), "policy"),
         ("GET", "/v1/export?without_content=true".into(), "export"),
         ("POST", "/v1/events".into(), "ingest"),
@@ -558,6 +560,30 @@ fn query_api_suite(log_args: &[&str]) {
         http_as(addr, Some(&owner), "POST", "/v1/keys", br#"{"role":"viewer","tier":"Not A Tier"}"#);
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("\"field\":\"tier\""), "{body}");
+    // A policy is checked as this node would load it: its summary, or the
+    // first problem with its line, column and key.
+    let check = |text: &str| {
+        let (status, ctype, body) =
+            http_as(addr, Some(&key_of("auditor")), "POST", "/v1/policy/check", text.as_bytes());
+        assert_eq!((status, ctype.as_str()), (200, "application/json"), "{body}");
+        serde_json::from_str::<Value>(&body).expect("json")
+    };
+    let ok = check(
+        "[[validate]]\nfield = \"output.score\"\nrange = { max = 600 }\n\n[[budget]]\nagent = \"a\"\ndaily_usd = 2.5\n",
+    );
+    assert_eq!(
+        (ok["valid"].as_bool(), ok["summary"]["validate"].as_u64(), ok["summary"]["budgets"].as_u64()),
+        (Some(true), Some(1), Some(1)),
+        "{ok}"
+    );
+    let bad = check("[[validate]]\nfield = \"output.reason\"\nregex = \"(unclosed\"\n");
+    assert_eq!(bad["valid"], false, "{bad}");
+    assert_eq!(bad["error"]["line"], 1, "the entry's line: {bad}");
+    assert_eq!(bad["error"]["path"], "validate[0].regex", "{bad}");
+    let unset = check("[[alert]]\nname = \"x\"\nurl = \"http://127.0.0.1:9/\"\nsecret_env = \"TRACELEDGER_SURELY_UNSET_SECRET\"\non = [\"injection\"]\n");
+    assert_eq!(unset["error"]["path"], "alert[0].secret_env", "{unset}");
+    let (status, ctype, _) = http_as(addr, Some(&owner), "POST", "/v1/policy/check", &[0xff, 0xfe]);
+    assert_eq!((status, ctype.as_str()), (400, "application/problem+json"));
     // Only an Owner makes Owners.
     let (status, _, _) = http_as(addr, Some(&key_of("admin")), "POST", "/v1/keys", br#"{"role":"owner"}"#);
     assert_eq!(status, 403);

@@ -49,8 +49,31 @@ use std::fmt;
 use toml::Spanned;
 use traceledger_core::TraceEvent;
 
+/// What a policy sets, in counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PolicySummary {
+    /// Version (the file's `version`, or its digest).
+    pub version: String,
+    /// SHA-256 of the text.
+    pub digest: String,
+    /// Output-validation rules.
+    pub validate: usize,
+    /// Tool boundaries.
+    pub tools: usize,
+    /// Prompt-injection pattern families in force.
+    pub injection_families: usize,
+    /// Injection score that flags.
+    pub injection_threshold: f64,
+    /// Budgets.
+    pub budgets: usize,
+    /// Rate limits.
+    pub limits: usize,
+    /// Alert sinks.
+    pub alerts: usize,
+}
+
 /// A policy that could not be loaded: where and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize, utoipa::ToSchema)]
 #[error("{}{path}: {message}", location(*.line, *.column))]
 pub struct PolicyError {
     /// 1-based line of the offending entry, when known.
@@ -786,6 +809,21 @@ impl Policy {
     /// The injection detector in force.
     pub fn detector(&self) -> &injection::Detector {
         &self.detector
+    }
+
+    /// What the policy sets, in counts: for `policy check` and the API.
+    pub fn summary(&self) -> PolicySummary {
+        PolicySummary {
+            version: self.version().to_string(),
+            digest: self.digest.clone(),
+            validate: self.rules.len(),
+            tools: self.tools.len(),
+            injection_families: self.detector().families().len(),
+            injection_threshold: self.injection.threshold,
+            budgets: self.budgets.len(),
+            limits: self.limits.len(),
+            alerts: self.alerts.len(),
+        }
     }
 
     /// The most specific budget for `agent` of `tenant`.

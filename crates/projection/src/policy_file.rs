@@ -26,14 +26,21 @@ pub struct PolicyFile {
 /// the environment holds every alert sink's secret.
 pub fn load(path: &Path) -> Result<Policy, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let p = Policy::parse(&text).map_err(|e: PolicyError| format!("{}: {e}", path.display()))?;
+    check(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Parses policy text as this node would load it: the policy's own rules,
+/// and every alert secret's environment variable set here.
+pub fn check(text: &str) -> Result<Policy, PolicyError> {
+    let p = Policy::parse(text)?;
     for (i, a) in p.alerts.iter().enumerate() {
         if std::env::var_os(&a.secret_env).is_none_or(|v| v.is_empty()) {
-            return Err(format!(
-                "{}: alert[{i}].secret_env: environment variable {} is not set",
-                path.display(),
-                a.secret_env
-            ));
+            return Err(PolicyError {
+                line: None,
+                column: None,
+                path: format!("alert[{i}].secret_env"),
+                message: format!("environment variable {} is not set", a.secret_env),
+            });
         }
     }
     Ok(p)

@@ -33,32 +33,23 @@ pub fn run(c: PolicyCommand) -> anyhow::Result<u8> {
             Ok(1)
         }
         Ok(p) => {
-            let summary = json!({
-                "valid": true,
-                "version": p.version(),
-                "digest": p.digest,
-                "validate": p.rules.len(),
-                "tools": p.tools.len(),
-                "injection_families": p.detector().families().len(),
-                "injection_threshold": p.injection.threshold,
-                "budgets": p.budgets.len(),
-                "limits": p.limits.len(),
-                "alerts": p.alerts.len(),
-            });
+            let sum = p.summary();
             if a.json {
-                println!("{summary}");
+                let mut v = serde_json::to_value(&sum)?;
+                v["valid"] = json!(true);
+                println!("{v}");
             } else {
                 println!(
                     "valid: {} (version {})\n  {} validation rules, {} tool boundaries, {} injection families (threshold {}),\n  {} budgets, {} rate limits, {} alert sinks",
                     a.file.display(),
-                    p.version(),
-                    p.rules.len(),
-                    p.tools.len(),
-                    p.detector().families().len(),
-                    p.injection.threshold,
-                    p.budgets.len(),
-                    p.limits.len(),
-                    p.alerts.len()
+                    sum.version,
+                    sum.validate,
+                    sum.tools,
+                    sum.injection_families,
+                    sum.injection_threshold,
+                    sum.budgets,
+                    sum.limits,
+                    sum.alerts
                 );
             }
             Ok(0)

@@ -211,14 +211,33 @@ try {
     await page.locator('#policy-result [data-valid="true"]', { hasText: "1 budgets" }).waitFor();
     await shot(page, "admin-auditor");
 
-    // The 1,000-step session: every step rendered; time printed as a figure.
+    // The 1,000-step session: every step rendered. Its time is a figure
+    // (median of 5, with the API fetch of the same chain as the baseline
+    // measured in the same run), not a pass/fail limit.
     const long = env("TL_LONG");
-    const t0 = Date.now();
-    await page.goto(`${URL_}/#/sessions/${encodeURIComponent(long)}`);
-    await page.locator("ol.timeline > li.step").nth(999).waitFor();
-    const ms = Date.now() - t0;
-    assert.equal(await page.locator("ol.timeline > li.step").count(), 1000);
-    step(`figure: 1,000-step session rendered in ${ms} ms (navigation to the 1,000th step in the DOM)`);
+    const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const renders = [];
+    const fetches = [];
+    for (let i = 0; i < 5; i++) {
+      await open(page, "#/sessions");
+      const t0 = await page.evaluate(() => performance.now());
+      await page.evaluate((id) => (location.hash = `#/sessions/${encodeURIComponent(id)}`), long);
+      await page.locator(`.page[data-ready="#/sessions/${long}"]`).waitFor();
+      const t1 = await page.evaluate(() => performance.now());
+      renders.push(t1 - t0);
+      assert.equal(await page.locator("ol.timeline > li.step").count(), 1000);
+      fetches.push(
+        await page.evaluate(async (id) => {
+          const k = sessionStorage.getItem("traceledger.key");
+          const t = performance.now();
+          const r = await fetch(`/v1/sessions/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${k}` }, cache: "no-store" });
+          await r.json();
+          return performance.now() - t;
+        }, long),
+      );
+    }
+    const [r, f] = [median(renders), median(fetches)];
+    step(`figure: 1,000-step session page ready in ${r.toFixed(0)} ms median of 5 (API fetch of the chain alone ${f.toFixed(0)} ms; ratio ${(r / f).toFixed(1)}x)`);
     await signOut(page);
 
     // Viewer: sessions yes, content no, no Admin.

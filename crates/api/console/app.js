@@ -252,28 +252,21 @@ function toRfc3339(local) {
   return local ? new Date(local).toISOString() : "";
 }
 
-async function sessionsPage(params) {
-  const q = new URLSearchParams();
-  for (const k of ["agent", "status", "from", "to", "has_pii", "has_anomaly", "cursor"]) if (params.get(k)) q.set(k, params.get(k));
-  q.set("limit", "50");
-  const yesNo = (id, name, label) =>
-    h(
-      "label",
-      { for: id },
-      label,
-      h("select", { id, name }, [["", "any"], ["true", "yes"], ["false", "no"]].map(([v, t]) => h("option", { value: v, selected: (params.get(name) || "") === v }, t))),
-    );
-  const hasPii = yesNo("f-pii", "has_pii", "Has PII");
-  const hasAnomaly = yesNo("f-anomaly", "has_anomaly", "Has anomaly");
-  const agent = h("input", { id: "f-agent", name: "agent", value: params.get("agent") || "" });
-  const status = h(
-    "select",
-    { id: "f-status", name: "status" },
-    ["", "complete", "open", "incomplete"].map((v) => h("option", { value: v, selected: params.get("status") === v }, v || "any")),
-  );
-  const from = h("input", { id: "f-from", name: "from", type: "datetime-local", value: (params.get("from") || "").slice(0, 16) });
-  const to = h("input", { id: "f-to", name: "to", type: "datetime-local", value: (params.get("to") || "").slice(0, 16) });
-  const form = h(
+/**
+ * A filter form for a list route: one labelled control per field (text,
+ * a choice of [value, text] options, or a local time sent as RFC 3339),
+ * filled from `params`; submitting goes to `route` with the set values.
+ */
+function filterForm(route, params, fields) {
+  const controls = fields.map((f) => {
+    const id = `f-${f.name}`;
+    const now = params.get(f.name) || "";
+    const el = f.options
+      ? h("select", { id, name: f.name }, f.options.map(([v, t]) => h("option", { value: v, selected: now === v }, t || v)))
+      : h("input", { id, name: f.name, type: f.time ? "datetime-local" : "text", value: f.time ? now.slice(0, 16) : now });
+    return { f, el, label: h("label", { for: id }, f.label, el) };
+  });
+  return h(
     "form",
     {
       class: "filters",
@@ -281,22 +274,30 @@ async function sessionsPage(params) {
       onsubmit: (ev) => {
         ev.preventDefault();
         const n = new URLSearchParams();
-        if (agent.value) n.set("agent", agent.value.trim());
-        if (status.value) n.set("status", status.value);
-        if (from.value) n.set("from", toRfc3339(from.value));
-        if (to.value) n.set("to", toRfc3339(to.value));
-        for (const sel of [hasPii, hasAnomaly].map((l) => l.querySelector("select"))) if (sel.value) n.set(sel.name, sel.value);
-        location.hash = `#/sessions?${n}`;
+        for (const { f, el } of controls) {
+          const v = el.value.trim();
+          if (v) n.set(f.name, f.time ? toRfc3339(v) : v);
+        }
+        location.hash = `${route}?${n}`;
       },
     },
-    h("label", { for: "f-agent" }, "Agent", agent),
-    h("label", { for: "f-status" }, "Status", status),
-    h("label", { for: "f-from" }, "From (local time)", from),
-    h("label", { for: "f-to" }, "To (local time)", to),
-    hasPii,
-    hasAnomaly,
+    controls.map((c) => c.label),
     h("button", { type: "submit" }, "Filter"),
   );
+}
+
+async function sessionsPage(params) {
+  const q = new URLSearchParams();
+  for (const k of ["agent", "status", "from", "to", "has_pii", "has_anomaly", "cursor"]) if (params.get(k)) q.set(k, params.get(k));
+  q.set("limit", "50");
+  const form = filterForm("#/sessions", params, [
+    { name: "agent", label: "Agent" },
+    { name: "status", label: "Status", options: [["", "any"], ["complete"], ["open"], ["incomplete"]] },
+    { name: "from", label: "From (local time)", time: true },
+    { name: "to", label: "To (local time)", time: true },
+    { name: "has_pii", label: "Has PII", options: [["", "any"], ["true", "yes"], ["false", "no"]] },
+    { name: "has_anomaly", label: "Has anomaly", options: [["", "any"], ["true", "yes"], ["false", "no"]] },
+  ]);
   const root = page("Sessions", form, h("p", { class: "muted" }, "Loading…"));
   let data;
   try {
@@ -566,32 +567,11 @@ async function anomaliesPage(params) {
   const q = new URLSearchParams();
   for (const k of ["kind", "agent", "session", "min_severity", "cursor"]) if (params.get(k)) q.set(k, params.get(k));
   q.set("limit", "50");
-  const kind = h("input", { id: "a-kind", name: "kind", value: params.get("kind") || "" });
-  const agent = h("input", { id: "a-agent", name: "agent", value: params.get("agent") || "" });
-  const sev = h(
-    "select",
-    { id: "a-sev", name: "min_severity" },
-    ["", "low", "medium", "high", "critical"].map((v) => h("option", { value: v, selected: params.get("min_severity") === v }, v || "any")),
-  );
-  const form = h(
-    "form",
-    {
-      class: "filters",
-      role: "search",
-      onsubmit: (ev) => {
-        ev.preventDefault();
-        const n = new URLSearchParams();
-        if (kind.value) n.set("kind", kind.value.trim());
-        if (agent.value) n.set("agent", agent.value.trim());
-        if (sev.value) n.set("min_severity", sev.value);
-        location.hash = `#/anomalies?${n}`;
-      },
-    },
-    h("label", { for: "a-kind" }, "Kind", kind),
-    h("label", { for: "a-agent" }, "Agent", agent),
-    h("label", { for: "a-sev" }, "Minimum severity", sev),
-    h("button", { type: "submit" }, "Filter"),
-  );
+  const form = filterForm("#/anomalies", params, [
+    { name: "kind", label: "Kind" },
+    { name: "agent", label: "Agent" },
+    { name: "min_severity", label: "Minimum severity", options: [["", "any"], ["low"], ["medium"], ["high"], ["critical"]] },
+  ]);
   const root = page("Anomalies", form);
   let data;
   try {

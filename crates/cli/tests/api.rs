@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::http_as;
+use common::{create_key, http_as};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Child, Command};
@@ -19,18 +19,6 @@ use traceledger_core::Hash;
 fn hash(v: &Value) -> Hash {
     let b = hex::decode(v.as_str().expect("hex")).expect("hex");
     Hash(b.try_into().expect("32 bytes"))
-}
-
-/// Creates an API key on a stopped node's data directory.
-fn create_key(data: &Path, tenant: &str, role: &str) -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
-        .args(["keys", "create", "--tenant", tenant, "--role", role, "--env", "test", "--json", "--data"])
-        .arg(data)
-        .output()
-        .expect("keys create");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
-    v["secret"].as_str().expect("secret").to_string()
 }
 
 struct Node {

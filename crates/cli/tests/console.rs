@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::http_as;
+use common::{create_key, http_as};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -18,17 +18,6 @@ use std::time::{Duration, Instant};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn create_key(data: &Path, tenant: &str, role: &str) -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
-        .args(["keys", "create", "--tenant", tenant, "--role", role, "--env", "test", "--json", "--data"])
-        .arg(data)
-        .output()
-        .expect("keys create");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
-    v["secret"].as_str().expect("secret").to_string()
 }
 
 struct Node(Child, String);

@@ -35,6 +35,18 @@ pub fn export_and_verify(data: &Path) -> u64 {
     tenants.iter().filter(|(t, _)| !t.starts_with('_')).map(|(_, n)| n.as_u64().expect("count")).sum()
 }
 
+/// Creates an API key on a stopped node's data directory; returns its secret.
+pub fn create_key(data: &Path, tenant: &str, role: &str) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
+        .args(["keys", "create", "--tenant", tenant, "--role", role, "--env", "test", "--json", "--data"])
+        .arg(data)
+        .output()
+        .expect("keys create");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    v["secret"].as_str().expect("secret").to_string()
+}
+
 /// One HTTP/1.1 request with `key`, if any.
 pub fn http_as(addr: &str, key: Option<&str>, method: &str, path: &str, body: &[u8]) -> (u16, String, String) {
     let mut s = TcpStream::connect(addr).expect("connect");

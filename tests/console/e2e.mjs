@@ -13,10 +13,10 @@
 // step and the 1,000-step render time (a figure, not a pass/fail limit).
 
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { PNG } from "pngjs";
+import { screenshot } from "./screenshot.mjs";
 
 const env = (k) => {
   const v = process.env[k];
@@ -29,19 +29,8 @@ const ART = env("TL_ARTIFACTS");
 mkdirSync(ART, { recursive: true });
 const step = (m) => console.log(`console e2e [${PHASE}]: ${m}`);
 
-/** Saves a screenshot and fails if it is blank (near one colour). */
 async function shot(page, name) {
-  const buf = await page.screenshot({ fullPage: true });
-  writeFileSync(join(ART, `${PHASE}-${name}.png`), buf);
-  const png = PNG.sync.read(buf);
-  const counts = new Map();
-  for (let i = 0; i < png.data.length; i += 4) {
-    const px = png.data.readUInt32BE(i);
-    counts.set(px, (counts.get(px) || 0) + 1);
-  }
-  const share = 1 - Math.max(...counts.values()) / (png.width * png.height);
-  assert.ok(share > 0.01, `screenshot ${name} is blank (${(share * 100).toFixed(2)}% of pixels differ from the background)`);
-  step(`screenshot ${name}.png: ${png.width}x${png.height}, ${(share * 100).toFixed(1)}% non-background, ${counts.size} colours`);
+  step(await screenshot(page, join(ART, `${PHASE}-${name}.png`)));
 }
 
 /** Goes to a console route and waits until that page has loaded. */
@@ -192,6 +181,16 @@ try {
     await page.locator("svg.chart").waitFor();
     await shot(page, "anomalies");
 
+    // Reports: an Auditor makes the signed SOC 2 report of the period.
+    await open(page, "#/reports");
+    await page.getByLabel("From (UTC day)").fill("2026-01-01");
+    await page.getByLabel("Format").selectOption("html");
+    await page.getByRole("button", { name: "Make report" }).click();
+    await page.locator("#report-anchor").waitFor({ timeout: 60_000 });
+    assert.match(await page.locator("#report-anchor").innerText(), /\/\S+ \d+ [0-9a-f]{64}/);
+    assert.equal(await page.getByRole("link", { name: /^Download soc2-.*\.html\.sig$/ }).count(), 1);
+    await shot(page, "reports");
+
     // An Auditor reads the policy but cannot create keys.
     await page.goto(`${URL_}/#/admin`);
     await page.locator("#policy-h").waitFor();
@@ -243,6 +242,7 @@ try {
     // Viewer: sessions yes, content no, no Admin.
     await signIn(page, env("TL_VIEWER"));
     assert.equal(await page.getByRole("link", { name: "Admin" }).count(), 0, "a Viewer has no Admin page");
+    assert.equal(await page.getByRole("link", { name: "Reports" }).count(), 0, "a Viewer makes no reports");
     await page.goto(`${URL_}/#/records/${env("TL_SEQ")}`);
     await page.locator(".redacted-note").waitFor();
     assert.equal(await page.locator("pre.content").count(), 0, "a Viewer sees no content");

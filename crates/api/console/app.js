@@ -180,6 +180,7 @@ const can = {
   proofs: () => ["owner", "admin", "member", "auditor"].includes(me?.role),
   keys: () => ["owner", "admin"].includes(me?.role),
   policy: () => ["owner", "admin", "auditor"].includes(me?.role),
+  reports: () => ["owner", "admin", "auditor"].includes(me?.role),
   content: () => me?.role !== "viewer",
 };
 
@@ -236,6 +237,7 @@ function renderChrome() {
     ["#/sessions", "Sessions"],
     ["#/anomalies", "Anomalies"],
     ["#/dashboards", "Dashboards"],
+    can.reports() ? ["#/reports", "Reports"] : null,
     can.keys() || can.policy() ? ["#/admin", "Admin"] : null,
   ].filter(Boolean);
   const current = location.hash.split("?")[0].split("/").slice(0, 2).join("/");
@@ -734,6 +736,64 @@ async function dashboardsPage(params) {
   } else root.append(failure(inv.reason));
 }
 
+// ---------- reports ----------
+
+async function reportsPage() {
+  const day = (d) => d.toISOString().slice(0, 10);
+  const now = new Date();
+  const from = h("input", { id: "r-from", name: "from", type: "date", value: day(new Date(now.getTime() - 90 * 864e5)), required: true });
+  const to = h("input", { id: "r-to", name: "to", type: "date", value: day(new Date(now.getTime() + 864e5)), required: true });
+  const format = h("select", { id: "r-format", name: "format" }, h("option", { value: "html" }, "HTML (printable)"), h("option", { value: "json" }, "JSON (for GRC tools)"));
+  const out = h("div", { id: "report-result", "aria-live": "polite" });
+  const root = page(
+    "Reports",
+    h("p", {}, "The SOC 2 evidence report of your tenant over a period: one section per Trust Service Criterion, every figure read from the ledger now, the chain verified, anchored to the latest signed checkpoint, and signed by the ledger's key."),
+    h(
+      "form",
+      {
+        class: "filters",
+        onsubmit: async (ev) => {
+          ev.preventDefault();
+          out.replaceChildren(h("p", { class: "muted" }, "Verifying the chain and gathering the figures…"));
+          try {
+            const q = new URLSearchParams({ from: `${from.value}T00:00:00Z`, to: `${to.value}T00:00:00Z`, format: format.value });
+            const r = await fetch(`/v1/reports/soc2?${q}`, { headers: { authorization: `Bearer ${sessionStorage.getItem(KEY)}` }, cache: "no-store" });
+            if (!r.ok) {
+              const p = await r.json().catch(() => ({}));
+              throw new ApiError(r.status, p.detail || `HTTP ${r.status}`);
+            }
+            const blob = await r.blob();
+            const note = atob(r.headers.get("x-traceledger-report-signature") || "");
+            const name = `soc2-${me.tenant}-${from.value}-${to.value}.${format.value}`;
+            const link = (b, n, text) => h("a", { href: URL.createObjectURL(b), download: n }, text);
+            const anchor = /^anchor (.*)$/m.exec(note)?.[1] || "none";
+            out.replaceChildren(
+              h("div", { class: "panel" },
+                facts([
+                  ["Report", link(blob, name, `Download ${name}`)],
+                  ["Signed note", link(new Blob([note], { type: "text/plain" }), `${name}.sig`, `Download ${name}.sig`)],
+                  ["Anchored to", h("code", { id: "report-anchor" }, anchor)],
+                  ["SHA-256", h("code", {}, /^sha256 (.*)$/m.exec(note)?.[1] || "")],
+                ]),
+                h("p", { class: "muted" }, `Check it offline: traceledger verify-report ${name} --key VERIFIER_KEY`),
+              ),
+            );
+          } catch (e) {
+            out.replaceChildren(failure(e));
+          }
+        },
+      },
+      h("label", { for: "r-from" }, "From (UTC day)", from),
+      h("label", { for: "r-to" }, "To (UTC day, exclusive)", to),
+      h("label", { for: "r-format" }, "Format", format),
+      h("button", { type: "submit", id: "make-report" }, "Make report"),
+    ),
+    out,
+    h("p", { class: "muted" }, "Reports are made on request and not kept by the node: keep the file and its .sig together."),
+  );
+  return root;
+}
+
 // ---------- admin ----------
 
 async function adminPage() {
@@ -888,6 +948,7 @@ async function render() {
     else if (parts[0] === "anomalies") await anomaliesPage(params);
     else if (parts[0] === "dashboards") await dashboardsPage(params);
     else if (parts[0] === "admin") await adminPage();
+    else if (parts[0] === "reports") await reportsPage();
     else if (parts[0] === "signin") signIn();
     else await sessionsPage(params);
   } catch (e) {

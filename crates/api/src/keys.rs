@@ -61,7 +61,7 @@ impl Role {
             Role::Admin => !matches!(p, TenantSettings),
             Role::Member => matches!(p, Ingest | Read | ReadContent | Proofs),
             Role::Viewer => matches!(p, Read),
-            Role::Auditor => matches!(p, Read | ReadContent | Proofs | Export | AccessLog | Policy),
+            Role::Auditor => matches!(p, Read | ReadContent | Proofs | Export | AccessLog | Policy | Reports),
         }
     }
 }
@@ -87,6 +87,8 @@ pub enum Permission {
     TenantSettings,
     /// See the policy in force (rules, budgets, limits, sinks; never secrets).
     Policy,
+    /// Make the signed SOC 2 evidence report.
+    Reports,
 }
 
 /// A stored key (never the secret).

@@ -18,6 +18,7 @@ pub mod console;
 pub mod keys;
 pub mod limits;
 pub mod openapi;
+pub mod report;
 
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
@@ -210,6 +211,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/budget/check", get(budget_check))
         .route("/v1/policy", get(policy))
         .route("/v1/policy/check", post(policy_check))
+        .route("/v1/reports/soc2", get(soc2_report))
         .route("/v1/alerts/deliveries", get(alert_deliveries))
         .route("/v1/export", get(export_bundle))
         .route("/v1/openapi.json", get(openapi::document))
@@ -891,6 +893,92 @@ async fn budget_check(State(s): State<Shared>, p: Principal, q: Params) -> Respo
     })
     .await
     .unwrap_or_else(|r| r)
+}
+
+#[utoipa::path(get, path = "/v1/reports/soc2", tag = "reports", security(("api_key" = [])),
+    params(
+        ("from" = String, Query, description = "RFC 3339 period start (inclusive)"),
+        ("to" = String, Query, description = "RFC 3339 period end (exclusive)"),
+        ("format" = Option<String>, Query, description = "json (default) or html"),
+    ),
+    responses((status = 200, description = "The SOC 2 evidence report of the key's tenant; its signed note (base64) in X-Traceledger-Report-Signature",
+        body = traceledger_report::Soc2Report, content_type = "application/json"),
+        (status = 503, description = "The node has no signing key for reports", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        BadRequest, Errors))]
+async fn soc2_report(State(s): State<Shared>, p: Principal, q: Params) -> Response {
+    if let Err(r) = p.require(Permission::Reports) {
+        return r;
+    }
+    let window = (|| {
+        let from = time_param(&q, "from")?.ok_or_else(|| bad_field("from", "`from` (RFC 3339) is required"))?;
+        let to = time_param(&q, "to")?.ok_or_else(|| bad_field("to", "`to` (RFC 3339) is required"))?;
+        if from >= to {
+            return Err(bad_field("from", "`from` must be before `to`"));
+        }
+        Ok((from, to))
+    })();
+    let (from, to) = match window {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let html = match q.get("format").map(String::as_str) {
+        None | Some("json") => false,
+        Some("html") => true,
+        Some(f) => return bad_field("format", format!("`format` must be json or html, got `{f}`")),
+    };
+    if s.exporter.is_none() {
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "No report signer",
+            "this node has no signing key for reports",
+            json!({}),
+        );
+    }
+    let tenant = p.tenant().to_string();
+    let made = blocking(move || {
+        let Some(ex) = &s.exporter else { return Err(internal("no exporter")) };
+        let ring = traceledger_core::keys::Keyring::new(
+            ex.keyring.iter().map(|k| k.to_key()).collect::<Result<Vec<_>, _>>().map_err(internal)?,
+        );
+        let rep = report::soc2(&s, &ring, &tenant, from, to, now_micros()).map_err(internal)?;
+        let bytes = if html {
+            traceledger_report::html::render(&rep).into_bytes()
+        } else {
+            serde_json::to_vec_pretty(&rep).map_err(internal)?
+        };
+        let what = traceledger_report::note::Signed {
+            kind: "soc2".into(),
+            format: if html { "html" } else { "json" }.into(),
+            tenant_id: tenant.clone(),
+            from: rep.from.clone(),
+            to: rep.to.clone(),
+            sha256: String::new(),
+            anchor: rep.anchor.as_ref().map(|a| (a.origin.clone(), a.size, a.root.clone())),
+        };
+        let note = traceledger_report::note::sign(&bytes, &what, &ex.key).map_err(internal)?;
+        Ok((bytes, note))
+    })
+    .await;
+    let (bytes, note) = match made {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    let ctype = if html { "text/html; charset=utf-8" } else { "application/json" };
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    let b64 = base64::engine::general_purpose::STANDARD.encode(note.as_bytes());
+    if let Ok(v) = HeaderValue::from_str(&b64) {
+        h.insert("x-traceledger-report-signature", v);
+    }
+    if html {
+        // The report page has no script; nothing it shows is executable.
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src data:"),
+        );
+    }
+    resp
 }
 
 #[utoipa::path(post, path = "/v1/policy/check", tag = "policy", security(("api_key" = [])),

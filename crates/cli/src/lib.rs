@@ -40,6 +40,11 @@ enum Command {
     /// Validate a policy file (anomaly rules, budgets, limits, alert sinks).
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
+    /// Make an evidence report of a tenant through a running node (signed; see verify-report).
+    #[command(subcommand)]
+    Report(cmd::report::ReportCommand),
+    /// Check a report and its signed note offline, with nothing but the ledger's verifier key.
+    VerifyReport(cmd::report::VerifyReportArgs),
     /// Measure the pipeline: throughput, latency and memory, each against a baseline of the same run.
     Bench(cmd::bench::BenchArgs),
 }
@@ -58,6 +63,8 @@ pub fn main() -> ExitCode {
         Command::Bench(a) => cmd::bench::run(a),
         Command::Project(a) => cmd::project::run(a),
         Command::Policy(c) => cmd::policy::run(c),
+        Command::Report(c) => cmd::report::run(c),
+        Command::VerifyReport(a) => cmd::report::verify(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -164,6 +164,7 @@ fn query_api_suite(log_args: &[&str]) {
             "/v1/proofs/inclusion",
             "/v1/records/by-event/{event_id}",
             "/v1/records/{seq}",
+            "/v1/reports/soc2",
             "/v1/sessions",
             "/v1/sessions/{session_id}",
             "/v1/whoami",
@@ -514,6 +515,7 @@ fn query_api_suite(log_args: &[&str]) {
         ("GET", "/v1/budget/check?agent=credit-scorer".into(), "read"),
         ("GET", "/v1/policy".into(), "policy"),
         ("POST", "/v1/policy/check".into(), "policy"),
+        ("GET", "/v1/reports/soc2?from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z".into(), "reports"),
         ("GET", "/v1/alerts/deliveries".into(), "policy"),
         ("GET", "/v1/export?without_content=true".into(), "export"),
         ("POST", "/v1/events".into(), "ingest"),
@@ -522,7 +524,7 @@ fn query_api_suite(log_args: &[&str]) {
         "admin" => true,
         "member" => matches!(what, "read" | "proofs" | "ingest"),
         "viewer" => what == "read",
-        "auditor" => matches!(what, "read" | "proofs" | "access" | "policy" | "export"),
+        "auditor" => matches!(what, "read" | "proofs" | "access" | "policy" | "export" | "reports"),
         _ => false,
     };
     for (role, secret, _) in &role_keys {

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod node;
 pub mod policy;
 pub mod project;
+pub mod report;
 pub mod seal;
 pub mod sequencer;
 pub mod up;

@@ -1,0 +1,265 @@
+//! The SOC 2 evidence report of a running node: every figure of the JSON
+//! recomputed here from the tenant's sealed records (read one by one over
+//! the API), the signed note checked with `traceledger verify-report` (and
+//! an edited copy refused), the HTML rendered in Debian's headless Chromium
+//! (`tests/console/report.mjs`: every section and chart present, a
+//! non-blank screenshot, a PDF), and the roles that may not have it refused.
+
+mod common;
+
+use common::{create_key, http_as};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Node(std::process::Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn get(addr: &str, key: &str, path: &str) -> Value {
+    let (status, _, body) = http_as(addr, Some(key), "GET", path, b"");
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).expect("json")
+}
+
+fn counts(v: &Value) -> BTreeMap<String, u64> {
+    v.as_array()
+        .expect("counts")
+        .iter()
+        .map(|c| (c["name"].as_str().expect("name").to_string(), c["count"].as_u64().expect("count")))
+        .collect()
+}
+
+/// `GET path` with the response's headers: (status, headers, body).
+fn get_with_headers(addr: &str, key: &str, path: &str) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).expect("read");
+    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers");
+    let head = String::from_utf8_lossy(&resp[..split]).into_owned();
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, head, resp[split + 4..].to_vec())
+}
+
+fn verify_report(file: &Path, vkey: &str) -> (bool, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
+        .arg("verify-report")
+        .arg(file)
+        .args(["--key", vkey, "--json"])
+        .output()
+        .expect("verify-report");
+    (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+#[test]
+fn the_soc2_report_matches_the_ledger_verifies_offline_and_renders() {
+    let data = tempfile::tempdir().expect("tmp");
+    let exe = env!("CARGO_BIN_EXE_traceledger");
+    let o = Command::new(exe)
+        .args(["up", "--demo", "--once", "--http", "127.0.0.1:0", "--tenants", "2", "--sessions", "6", "--data"])
+        .arg(data.path())
+        .output()
+        .expect("up --demo");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let tenant = "acme";
+    let auditor = std::fs::read_to_string(data.path().join(format!("demo-{tenant}.key"))).expect("demo key");
+    let auditor = auditor.trim();
+    let viewer = create_key(data.path(), tenant, "viewer");
+    let vkey = std::fs::read_to_string(data.path().join("keys/ledger.pub")).expect("ledger.pub").trim().to_string();
+    let (child, addr) = common::start_up(data.path(), &["--checkpoint-seconds", "1"]);
+    let _node = Node(child);
+
+    // Every record of the tenant, read over the API (content included).
+    let start = Instant::now();
+    let size = loop {
+        let (status, _, body) = http_as(&addr, Some(auditor), "GET", "/v1/checkpoints/latest", b"");
+        if status == 200 {
+            break serde_json::from_str::<Value>(&body).expect("json")["size"].as_u64().expect("size");
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "no checkpoint: {body}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let records: Vec<Value> = (0..size).map(|seq| get(&addr, auditor, &format!("/v1/records/{seq}"))).collect();
+    let events: Vec<&Value> = records.iter().map(|r| &r["event"]).collect();
+
+    let period = "from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z";
+    let (status, head, body) = get_with_headers(&addr, auditor, &format!("/v1/reports/soc2?{period}&format=json"));
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let rep: Value = serde_json::from_slice(&body).expect("report json");
+    assert_eq!(rep["format"], "traceledger-soc2/v1");
+    assert_eq!(rep["tenant_id"], tenant);
+
+    // Processing Integrity: volumes per agent and day, verification, completeness.
+    let mut volumes: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    for e in &events {
+        let day = e["timestamp"].as_str().expect("time")[..10].to_string();
+        let v = volumes.entry((day, e["agent_id"].as_str().expect("agent").to_string())).or_default();
+        v.0 += 1;
+        v.1 += u64::from(e["status"]["code"] == "error");
+    }
+    let got: BTreeMap<(String, String), (u64, u64)> = rep["processing_integrity"]["volumes"]
+        .as_array()
+        .expect("volumes")
+        .iter()
+        .map(|v| {
+            let k = (v["day"].as_str().expect("day").into(), v["agent"].as_str().expect("agent").into());
+            (k, (v["events"].as_u64().expect("events"), v["errors"].as_u64().expect("errors")))
+        })
+        .collect();
+    assert_eq!(got, volumes, "events and errors per agent and day");
+    let ver = &rep["processing_integrity"]["verification"];
+    assert_eq!((ver["valid"].as_bool(), ver["records"].as_u64()), (Some(true), Some(size)), "{ver}");
+    assert!(ver["checkpoints"].as_u64() >= Some(1));
+    // Sessions: ended with every step present and at least the expected
+    // count is complete; the demo's are days old, so no session is open.
+    let mut sessions: BTreeMap<String, (bool, std::collections::BTreeSet<u64>, u64)> = BTreeMap::new();
+    for e in &events {
+        let s = sessions.entry(e["session_id"].as_str().expect("sid").to_string()).or_default();
+        s.0 |= e["kind"] == "agent_end";
+        s.1.insert(e["step_index"].as_u64().expect("step"));
+        s.2 = s.2.max(e["expected_steps"].as_u64().unwrap_or(0));
+    }
+    let complete = sessions
+        .values()
+        .filter(|(ended, steps, expected)| {
+            let max = steps.iter().max().copied().unwrap_or(0);
+            *ended && steps.len() as u64 == max + 1 && steps.len() as u64 >= *expected
+        })
+        .count() as u64;
+    let c = &rep["processing_integrity"]["completeness"];
+    assert_eq!(c["sessions"].as_u64(), Some(sessions.len() as u64), "{c}");
+    assert_eq!((c["complete"].as_u64(), c["open"].as_u64()), (Some(complete), Some(0)), "{c}");
+    assert_eq!(c["incomplete"].as_u64(), Some(sessions.len() as u64 - complete), "{c}");
+    assert_eq!(c["recorded_steps"].as_u64(), Some(size));
+
+    // Confidentiality: records with personal data, by kind, per the detectors.
+    let mut by_kind: BTreeMap<String, u64> = BTreeMap::new();
+    let mut pii_records = 0;
+    for e in &events {
+        let mut texts: Vec<&str> = ["input", "output", "reasoning"].iter().filter_map(|f| e[*f].as_str()).collect();
+        for t in e["tools"].as_array().into_iter().flatten() {
+            texts.extend(["arguments", "result"].iter().filter_map(|f| t[*f].as_str()));
+        }
+        let kinds: std::collections::BTreeSet<String> =
+            texts.iter().flat_map(|t| traceledger_pii::scan(t)).map(|f| f.kind.name().to_string()).collect();
+        pii_records += u64::from(!kinds.is_empty());
+        for k in kinds {
+            *by_kind.entry(k).or_default() += 1;
+        }
+    }
+    let conf = &rep["confidentiality"];
+    assert_eq!(conf["pii_records"].as_u64(), Some(pii_records), "{conf}");
+    assert_eq!(counts(&conf["by_kind"]), by_kind);
+    let classified: u64 = counts(&conf["classification"]).values().sum();
+    assert_eq!(classified, size, "every record has one classification");
+
+    // Availability: each agent's events and errors in the period.
+    for a in rep["availability"]["agents"].as_array().expect("agents") {
+        let name = a["name"].as_str().expect("name");
+        let (n, x) = volumes.iter().filter(|((_, ag), _)| ag == name).fold((0, 0), |t, (_, v)| (t.0 + v.0, t.1 + v.1));
+        assert_eq!((a["events"].as_u64(), a["errors"].as_u64()), (Some(n), Some(x)), "{name}");
+    }
+    // Security: the keys made here, by role.
+    let roles = counts(&rep["security"]["keys"]["by_role"]);
+    assert_eq!((roles.get("auditor"), roles.get("viewer")), (Some(&1), Some(&1)), "{roles:?}");
+    // Privacy: the inventory names the providers seen.
+    let providers: Vec<&str> =
+        rep["privacy"]["providers_seen"].as_array().expect("providers").iter().filter_map(Value::as_str).collect();
+    let mut want: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["model"]["provider"].as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    want.sort_unstable();
+    assert_eq!(providers, want);
+
+    // The signature: verify-report accepts the file and its note, refuses an edit.
+    let sig = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase().starts_with("x-traceledger-report-signature:").then(|| l[31..].trim().to_string())
+        })
+        .expect("signature header");
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("report.json");
+    std::fs::write(&file, &body).expect("write");
+    use base64::Engine;
+    let note = base64::engine::general_purpose::STANDARD.decode(sig).expect("base64");
+    std::fs::write(dir.path().join("report.json.sig"), &note).expect("write");
+    let (ok, out) = verify_report(&file, &vkey);
+    assert!(ok, "{out}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["anchor"]["size"], rep["anchor"]["size"]);
+    let edited = String::from_utf8(body.clone()).expect("utf-8").replacen("\"valid\": true", "\"valid\": false", 1);
+    assert_ne!(edited.as_bytes(), &body[..]);
+    std::fs::write(&file, edited).expect("write");
+    let (ok, out) = verify_report(&file, &vkey);
+    assert!(!ok && out.contains("altered"), "{out}");
+
+    // The HTML through the CLI, verified, then rendered in Chromium.
+    std::fs::write(dir.path().join("auditor.key"), auditor).expect("key file");
+    let html = dir.path().join("report.html");
+    let o = Command::new(exe)
+        .args(["report", "soc2", "--url", &format!("http://{addr}"), "--from", "2026-01-01T00:00:00Z"])
+        .args(["--to", "2027-01-01T00:00:00Z", "--format", "html", "--api-key-file"])
+        .arg(dir.path().join("auditor.key"))
+        .arg("--out")
+        .arg(&html)
+        .output()
+        .expect("report soc2");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (ok, out) = verify_report(&html, &vkey);
+    assert!(ok, "{out}");
+    let artifacts = std::env::var("TRACELEDGER_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| std::env::temp_dir().join("traceledger-console-artifacts"));
+    let console = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/console");
+    let o = Command::new("node")
+        .arg("report.mjs")
+        .current_dir(&console)
+        .env("TL_REPORT", &html)
+        .env("TL_ARTIFACTS", &artifacts)
+        .output()
+        .expect("node (scripts/deps.sh installs it)");
+    let out = String::from_utf8_lossy(&o.stdout);
+    print!("{out}");
+    assert!(o.status.success() && out.contains("passed"), "{out}{}", String::from_utf8_lossy(&o.stderr));
+
+    // A PDF: printed from the signed HTML written beside it.
+    let pdf = dir.path().join("print.pdf");
+    let o = Command::new(exe)
+        .args(["report", "soc2", "--url", &format!("http://{addr}"), "--from", "2026-01-01T00:00:00Z"])
+        .args(["--to", "2027-01-01T00:00:00Z", "--format", "pdf", "--api-key-file"])
+        .arg(dir.path().join("auditor.key"))
+        .arg("--out")
+        .arg(&pdf)
+        .output()
+        .expect("report soc2 --format pdf");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(std::fs::read(&pdf).expect("pdf").starts_with(b"%PDF"));
+    assert!(verify_report(&dir.path().join("print.html"), &vkey).0);
+
+    // Roles: a Viewer may not have the report; bad periods are named.
+    let (status, _, _) = http_as(&addr, Some(&viewer), "GET", &format!("/v1/reports/soc2?{period}"), b"");
+    assert_eq!(status, 403);
+    for (q, field) in [
+        ("to=2027-01-01T00:00:00Z", "from"),
+        ("from=2027-01-01T00:00:00Z&to=2026-01-01T00:00:00Z", "from"),
+        ("from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z&format=docx", "format"),
+    ] {
+        let (status, _, body) = http_as(&addr, Some(auditor), "GET", &format!("/v1/reports/soc2?{q}"), b"");
+        assert_eq!(status, 400, "{q}: {body}");
+        assert!(body.contains(&format!("\"field\":\"{field}\"")), "{q}: {body}");
+    }
+}

@@ -69,6 +69,26 @@ pub struct NodeArgs {
     /// A named rate-limit tier for keys created with `--tier NAME`: NAME=RATE:BURST; repeat.
     #[arg(long = "rate-tier", value_name = "NAME=RATE:BURST", value_parser = parse_rate_tier)]
     pub rate_tiers: Vec<(String, traceledger_api::limits::Tier)>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, env = "TRACELEDGER_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM, PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "TRACELEDGER_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// A certificate and key for HTTPS.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl NodeArgs {
+    /// HTTPS, when both --tls-cert and --tls-key are given.
+    pub fn tls(&self) -> Option<Tls> {
+        Some(Tls { cert: self.tls_cert.clone()?, key: self.tls_key.clone()? })
+    }
 }
 
 fn parse_rate_tier(s: &str) -> Result<(String, traceledger_api::limits::Tier), String> {
@@ -518,22 +538,40 @@ pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, 
 }
 
 /// Binds `addr` (port 0 picks a free port) and prints the address.
-pub fn bind(addr: SocketAddr) -> anyhow::Result<(std::net::TcpListener, SocketAddr)> {
+pub fn bind(addr: SocketAddr, tls: Option<&Tls>) -> anyhow::Result<(std::net::TcpListener, SocketAddr)> {
     let listener = std::net::TcpListener::bind(addr).with_context(|| format!("bind {addr}"))?;
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
-    println!("listening on http://{local} (POST /v1/events, GET /v1/health, the query API under /v1; see docs/api.md)");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!(
+        "listening on {scheme}://{local} (POST /v1/events, GET /v1/health, the query API under /v1; see docs/api.md)"
+    );
     Ok((listener, local))
 }
 
-/// Serves on a bound listener until `shutdown` resolves.
+/// Serves on a bound listener until `shutdown` resolves; HTTPS with `tls`.
 pub async fn serve(
     router: Router,
     listener: std::net::TcpListener,
+    tls: Option<Tls>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::from_std(listener)?;
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+    let Some(tls) = tls else {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+        return Ok(());
+    };
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+        .await
+        .with_context(|| format!("TLS certificate {} and key {}", tls.cert.display(), tls.key.display()))?;
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        // In-flight requests get this long to finish, as with plain HTTP.
+        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    axum_server::from_tcp_rustls(listener, config)?.handle(handle).serve(router.into_make_service()).await?;
     Ok(())
 }
 

@@ -26,9 +26,10 @@ pub fn run(a: SequencerArgs) -> anyhow::Result<u8> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match a.http {
         Some(addr) => {
-            let (listener, _) = super::node::bind(addr)?;
+            let tls = a.node.tls();
+            let (listener, _) = super::node::bind(addr, tls.as_ref())?;
             let guards = super::node::Guards::for_node(&node, &a.node)?;
-            rt.block_on(serve(router(&node, None, None, &guards), listener, shutdown_signal()))?;
+            rt.block_on(serve(router(&node, None, None, &guards), listener, tls, shutdown_signal()))?;
             guards.close();
         }
         None => rt.block_on(shutdown_signal()),

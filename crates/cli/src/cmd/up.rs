@@ -90,8 +90,9 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     };
     let guards = super::node::Guards::for_node(&node, &a.node)?;
     let app = router(&node, Some(projections.status_fn()), api, &guards);
-    let (listener, local) = super::node::bind(a.http)?;
-    let server = rt.spawn(serve(app, listener, async move {
+    let tls = a.node.tls();
+    let (listener, local) = super::node::bind(a.http, tls.as_ref())?;
+    let server = rt.spawn(serve(app, listener, tls, async move {
         tokio::select! { _ = shutdown_signal() => {}, _ = done_rx => {} }
     }));
     let mut code = 0;
@@ -168,7 +169,8 @@ fn demo(node: &Node, projections: &Projections, a: &UpArgs, local: SocketAddr) -
     let exe = std::env::current_exe().map_or_else(|_| "traceledger".into(), |p| p.display().to_string());
     println!();
     let demo_key = demo_key(node, &a.node.data, &events[0].tenant_id)?;
-    println!("Open the web console: http://{local}/");
+    let scheme = if a.node.tls().is_some() { "https" } else { "http" };
+    println!("Open the web console: {scheme}://{local}/");
     println!("  sign in with the Auditor key in {} (demo tenant `{}`),", demo_key.display(), events[0].tenant_id);
     println!("  open a session, a record, and press Verify in browser with the verifier key");
     println!("  {}", node.key.verifier_key_string());
@@ -177,8 +179,8 @@ fn demo(node: &Node, projections: &Projections, a: &UpArgs, local: SocketAddr) -
     println!("  {exe} verify {} --key {}", bundle.display(), node.key.verifier_key_string());
     println!("  # then change any byte of {}/records.avro and verify again", bundle.display());
     println!("  K=$(cat {})   # an Auditor key of demo tenant `{}`", demo_key.display(), events[0].tenant_id);
-    println!("  curl -H \"authorization: Bearer $K\" http://{local}/v1/sessions");
-    println!("  curl -H \"authorization: Bearer $K\" 'http://{local}/v1/proofs/inclusion?seq=0'");
+    println!("  curl -H \"authorization: Bearer $K\" {scheme}://{local}/v1/sessions");
+    println!("  curl -H \"authorization: Bearer $K\" '{scheme}://{local}/v1/proofs/inclusion?seq=0'");
     println!(
         "  # ingest with a Member key: POST /v1/keys {{\"role\":\"member\"}} with an Owner key (see {}), then POST /v1/events",
         a.node.data.join("bootstrap-owner.key").display()

@@ -68,6 +68,8 @@ pub struct ApiState {
     pub env: String,
     /// A session with no `agent_end` for this long is incomplete (µs).
     pub session_timeout_micros: i64,
+    /// The provider register (empty when none is configured).
+    pub providers: Arc<traceledger_report::register::Register>,
 }
 
 /// What exported bundles are signed with.

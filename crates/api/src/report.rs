@@ -66,6 +66,7 @@ pub fn soc2(s: &ApiState, keyring: &Keyring, tenant: &str, from: i64, to: i64, n
     };
     let pii = PiiView::new(&s.pii);
     let inventory = pii.inventory(tenant).map_err(e)?;
+    let (unregistered, transfer_flags) = provider_flags(&s.providers, &avail.providers, &inventory);
     Ok(r::Soc2Report {
         format: r::FORMAT.into(),
         tenant_id: tenant.into(),
@@ -100,10 +101,56 @@ pub fn soc2(s: &ApiState, keyring: &Keyring, tenant: &str, from: i64, to: i64, n
                 .map(|i| r::InventoryRow { kind: i.kind, agent: i.agent_id, provider: i.provider, records: i.records })
                 .collect(),
             providers_seen: avail.providers.iter().map(|p| p.name.clone()).collect(),
+            register: s.providers.providers.clone(),
+            eu_subjects: s.providers.eu_subjects,
+            unregistered_providers: unregistered.clone(),
+            transfer_flags,
             dsar: "No data-subject requests are recorded: DSAR export and erasure are not in this version.".into(),
             retention: "No retention policy is configured: content is kept; nothing was erased in the period.".into(),
         },
     })
+}
+
+/// Providers used but not registered; personal data of EU subjects sent
+/// outside the EU/EEA without a transfer basis.
+fn provider_flags(
+    reg: &r::register::Register,
+    seen: &[traceledger_projection::availability::ScopeAvailability],
+    inventory: &[traceledger_projection::pii::InventoryRow],
+) -> (Vec<String>, Vec<String>) {
+    let used: std::collections::BTreeSet<&str> = seen
+        .iter()
+        .map(|p| p.name.as_str())
+        .chain(inventory.iter().map(|i| i.provider.as_str()).filter(|p| *p != "none"))
+        .collect();
+    let unregistered: Vec<String> = used.iter().filter(|p| reg.get(p).is_none()).map(|p| p.to_string()).collect();
+    let mut flags = Vec::new();
+    if reg.eu_subjects {
+        let mut sent: BTreeMap<&str, (u64, std::collections::BTreeSet<&str>)> = BTreeMap::new();
+        for i in inventory.iter().filter(|i| i.provider != "none" && i.records > 0) {
+            let e = sent.entry(i.provider.as_str()).or_default();
+            e.0 += i.records;
+            e.1.insert(i.kind.as_str());
+        }
+        for (p, (n, kinds)) in sent {
+            let kinds = kinds.into_iter().collect::<Vec<_>>().join(", ");
+            match reg.get(p) {
+                None => flags.push(format!(
+                    "personal data ({kinds}; {n} record-kinds) sent to `{p}`, which is not in the register: region and transfer basis unknown"
+                )),
+                Some(e) if !r::register::is_eu_region(&e.region)
+                    && e.transfer_basis == r::register::TransferBasis::None =>
+                {
+                    flags.push(format!(
+                        "personal data of EU subjects ({kinds}; {n} record-kinds) sent to `{p}` in region `{}` without a transfer basis",
+                        e.region
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    (unregistered, flags)
 }
 
 /// Anomalies of the period per kind (every page of the model's list).

@@ -76,7 +76,16 @@ fn the_soc2_report_matches_the_ledger_verifies_offline_and_renders() {
     let auditor = auditor.trim();
     let viewer = create_key(data.path(), tenant, "viewer");
     let vkey = std::fs::read_to_string(data.path().join("keys/ledger.pub")).expect("ledger.pub").trim().to_string();
-    let (child, addr) = common::start_up(data.path(), &["--checkpoint-seconds", "1"]);
+    // A register with two of the demo's providers, one without a transfer basis.
+    let register = data.path().join("providers.toml");
+    std::fs::write(
+        &register,
+        "eu_subjects = true\n[[provider]]\nname = \"openai\"\nregion = \"us\"\ntraining_use = false\ndpa = true\ntransfer_basis = \"scc\"\n\
+         [[provider]]\nname = \"anthropic\"\nregion = \"us\"\ntraining_use = false\ndpa = true\n",
+    )
+    .expect("register");
+    let register = register.to_str().expect("utf-8 path").to_string();
+    let (child, addr) = common::start_up(data.path(), &["--checkpoint-seconds", "1", "--providers", &register]);
     let _node = Node(child);
 
     // Every record of the tenant, read over the API (content included).
@@ -183,6 +192,35 @@ fn the_soc2_report_matches_the_ledger_verifies_offline_and_renders() {
         .collect();
     want.sort_unstable();
     assert_eq!(providers, want);
+    // The register's flags: every provider used but not registered; every
+    // provider sent personal data that is unregistered or outside the EU
+    // without a transfer basis (anthropic, here).
+    let inventory = get(&addr, auditor, "/v1/pii/inventory");
+    let sent: std::collections::BTreeSet<&str> = inventory["inventory"]
+        .as_array()
+        .expect("inventory")
+        .iter()
+        .filter_map(|i| i["provider"].as_str())
+        .filter(|p| *p != "none")
+        .collect();
+    let registered = ["anthropic", "openai"];
+    let used: std::collections::BTreeSet<&str> = want.iter().copied().chain(sent.iter().copied()).collect();
+    let unregistered: Vec<&str> = used.iter().copied().filter(|p| !registered.contains(p)).collect();
+    let got: Vec<&str> = rep["privacy"]["unregistered_providers"]
+        .as_array()
+        .expect("unregistered")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(got, unregistered);
+    let flags: Vec<&str> =
+        rep["privacy"]["transfer_flags"].as_array().expect("flags").iter().filter_map(Value::as_str).collect();
+    let flagged: Vec<&str> = sent.iter().copied().filter(|p| *p != "openai").collect();
+    assert_eq!(flags.len(), flagged.len(), "{flags:?}");
+    for (f, p) in flags.iter().zip(&flagged) {
+        assert!(f.contains(&format!("`{p}`")), "{f}");
+    }
+    assert_eq!(rep["privacy"]["register"].as_array().map(Vec::len), Some(2));
 
     // The signature: verify-report accepts the file and its note, refuses an edit.
     let sig = head

@@ -192,6 +192,25 @@ pub fn render(r: &Soc2Report) -> String {
                     }
                     h3 { "Model providers seen" }
                     p { @if p.providers_seen.is_empty() { "None." } @else { (p.providers_seen.join(", ")) } }
+                    h3 { "Provider register" }
+                    @if p.register.is_empty() { p.bad { "No provider register is configured (traceledger up --providers FILE)." } } @else {
+                        table { thead { tr { th { "provider" } th { "region" } th.n { "input retention" } th { "training use" } th { "contract" } th { "DPA" } th { "transfer basis" } } }
+                            tbody { @for r in &p.register { tr {
+                                td { (r.name) } td { (r.region) }
+                                td.n { @if let Some(d) = r.retention_days { (d) " days" } @else { "—" } }
+                                td { @if r.training_use { "yes" } @else { "no" } }
+                                td { (r.contract.clone().unwrap_or_default()) }
+                                td { @if r.dpa { "signed" } @else { span.bad { "none" } } }
+                                td { (format!("{:?}", r.transfer_basis).to_lowercase()) }
+                            } } } }
+                    }
+                    h3 { "Flags" }
+                    @if p.unregistered_providers.is_empty() && p.transfer_flags.is_empty() { p.ok { "None." } } @else {
+                        ul {
+                            @for u in &p.unregistered_providers { li.bad { "Provider " code { (u) } " is used but missing from the register." } }
+                            @for f in &p.transfer_flags { li.bad { (f) } }
+                        }
+                    }
                     h3 { "Data-subject requests" } p { (p.dsar) }
                     h3 { "Retention" } p { (p.retention) }
                 }

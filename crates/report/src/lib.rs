@@ -10,6 +10,7 @@
 
 pub mod html;
 pub mod note;
+pub mod register;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -217,6 +218,14 @@ pub struct Privacy {
     pub inventory: Vec<InventoryRow>,
     /// Model providers seen in the period's traces.
     pub providers_seen: Vec<String>,
+    /// The provider register in force (empty when none is configured).
+    pub register: Vec<register::Provider>,
+    /// Whether the personal data handled includes EU residents' (from the register).
+    pub eu_subjects: bool,
+    /// Providers seen in traces or sent personal data but missing from the register.
+    pub unregistered_providers: Vec<String>,
+    /// Personal data of EU subjects sent outside the EU/EEA without a transfer basis.
+    pub transfer_flags: Vec<String>,
     /// Data-subject requests handled, or why none are recorded.
     pub dsar: String,
     /// Retention actions, or why none are recorded.

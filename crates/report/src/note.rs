@@ -76,7 +76,8 @@ impl Signed {
         )
     }
 
-    fn parse(text: &str) -> Result<Signed, NoteError> {
+    /// Parses a note's text (after its signature is verified).
+    pub fn parse(text: &str) -> Result<Signed, NoteError> {
         let bad = |why: &str| NoteError::Text(why.to_string());
         let lines: Vec<&str> = text.strip_suffix('\n').ok_or_else(|| bad("no final newline"))?.split('\n').collect();
         let [head, what, period, digest, anchor] = lines.as_slice() else {

@@ -39,6 +39,10 @@ pub struct UpArgs {
     /// Policy file (TOML; see deploy/policy.example.toml), reloaded when it changes.
     #[arg(long, env = "TRACELEDGER_POLICY")]
     policy: Option<PathBuf>,
+    /// Provider register (TOML; see deploy/providers.example.toml): regions,
+    /// retention, training use, contracts, transfer bases, for the reports.
+    #[arg(long, env = "TRACELEDGER_PROVIDERS")]
+    providers: Option<PathBuf>,
     /// A session with no agent_end for this many seconds is incomplete.
     #[arg(long, default_value_t = 600)]
     session_timeout_seconds: u64,
@@ -58,6 +62,14 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     let node = Node::start(&a.node)?;
     let keys = super::project::trusted_keys(&a.node.data, &a.node.trusted_keys)?;
     let policy = super::project::open_policy(a.policy.as_deref())?;
+    let providers = Arc::new(match &a.providers {
+        None => traceledger_report::register::Register::default(),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("provider register {}", p.display()))?;
+            traceledger_report::register::Register::parse(&text)
+                .map_err(|e| anyhow::anyhow!("provider register {}: {e}", p.display()))?
+        }
+    });
     let mut projections = Projections::open(node.log.clone(), &a.node.data, &node.cfg.topics, keys, &ALL, policy)?;
     projections.start(Duration::from_secs(a.session_timeout_seconds))?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -85,6 +97,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
             }),
             env: "live".into(),
             session_timeout_micros: (a.session_timeout_seconds as i64).saturating_mul(1_000_000),
+            providers: providers.clone(),
         })),
         _ => None,
     };

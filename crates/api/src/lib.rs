@@ -216,6 +216,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/reports/soc2", get(soc2_report))
         .route("/v1/alerts/deliveries", get(alert_deliveries))
         .route("/v1/export", get(export_bundle))
+        .route("/v1/dsar/{subject}", get(dsar_export))
         .route("/v1/openapi.json", get(openapi::document))
         .with_state(state)
 }
@@ -1076,16 +1077,39 @@ async fn alert_deliveries(State(s): State<Shared>, p: Principal, q: Params) -> R
     responses((status = 200, description = "A tar of a verifiable bundle directory (records.avro, checkpoints, keyring, signed MANIFEST); check it with `traceledger verify DIR --key VKEY`",
         content_type = "application/x-tar", body = Vec<u8>), BadRequest, NotFound, Errors))]
 async fn export_bundle(State(s): State<Shared>, p: Principal, q: Params) -> Response {
-    use traceledger_projection::ledger::BundlePlan;
-    if let Err(r) = p.require(Permission::Export) {
-        return r;
-    }
     let without_content = match param::<bool>(&q, "without_content", "true or false") {
         Ok(v) => v.unwrap_or(false),
         Err(r) => return r,
     };
+    export(s, p, q.get("session").cloned(), None, without_content).await
+}
+
+#[utoipa::path(get, path = "/v1/dsar/{subject}", tag = "export", security(("api_key" = [])),
+    params(("subject" = String, Path, description = "A data subject's id as the agents record it in `subject_ids` (e.g. `hmac:…`, HMAC-SHA256 of the customer id under the tenant's secret)")),
+    responses((status = 200, description = "A tar of a verifiable bundle of the tenant's chain with content kept only in the records about the subject; X-Traceledger-Subject-Records counts them",
+        content_type = "application/x-tar"), NotFound, Errors))]
+async fn dsar_export(State(s): State<Shared>, p: Principal, Path(subject): Path<String>) -> Response {
+    export(s, p, None, Some(subject), false).await
+}
+
+/// A bundle of the tenant's chain as a tar: up to a session's last record
+/// with content only in that session's records; or whole with content only
+/// in the records about a subject; or whole.
+async fn export(
+    s: Shared,
+    p: Principal,
+    session: Option<String>,
+    subject: Option<String>,
+    without_content: bool,
+) -> Response {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use traceledger_projection::ledger::BundlePlan;
+    if let Err(r) = p.require(Permission::Export) {
+        return r;
+    }
     let tenant = p.tenant().to_string();
-    let session = q.get("session").cloned();
+    let about = Arc::new(AtomicU64::new(0));
+    let counted = about.clone();
     let made = blocking(move || {
         let Some(ex) = &s.exporter else {
             return Err(problem(
@@ -1110,9 +1134,10 @@ async fn export_bundle(State(s): State<Shared>, p: Principal, q: Params) -> Resp
             return Err(not_found("no records to export"));
         }
         let dir = tempfile::tempdir().map_err(internal)?;
-        let name = match &session {
-            None => format!("{tenant}-{size}"),
-            Some(_) => format!("{tenant}-session-{size}"),
+        let name = match (&session, &subject) {
+            (Some(_), _) => format!("{tenant}-session-{size}"),
+            (None, Some(_)) => format!("{tenant}-subject-{size}"),
+            (None, None) => format!("{tenant}-{size}"),
         };
         let out = dir.path().join(&name);
         let plan = BundlePlan {
@@ -1122,8 +1147,15 @@ async fn export_bundle(State(s): State<Shared>, p: Principal, q: Params) -> Resp
             keyring: ex.keyring.clone(),
             now: Timestamp(now_micros()),
         };
-        let keep = |r: &SealedRecord| !without_content && session.as_ref().is_none_or(|id| &r.event.session_id == id);
+        let keep = |r: &SealedRecord| {
+            let mine = subject.as_ref().is_none_or(|x| r.event.subject_ids.contains(x));
+            counted.fetch_add(u64::from(subject.is_some() && mine), Ordering::Relaxed);
+            !without_content && mine && session.as_ref().is_none_or(|id| &r.event.session_id == id)
+        };
         let records = view.export(&tenant, size, &plan, keep).map_err(internal)?;
+        if subject.is_some() && counted.load(Ordering::Relaxed) == 0 {
+            return Err(not_found("no record of this tenant names this subject"));
+        }
         let tar_path = dir.path().join("bundle.tar");
         let f = std::fs::File::create(&tar_path).map_err(internal)?;
         let mut b = tar::Builder::new(f);
@@ -1149,6 +1181,10 @@ async fn export_bundle(State(s): State<Shared>, p: Principal, q: Params) -> Resp
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     h.insert("x-traceledger-records", HeaderValue::from(records));
+    let about = about.load(std::sync::atomic::Ordering::Relaxed);
+    if about > 0 {
+        h.insert("x-traceledger-subject-records", HeaderValue::from(about));
+    }
     r
 }
 

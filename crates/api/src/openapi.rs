@@ -102,7 +102,7 @@ impl Modify for ApiKeyAuth {
         crate::inclusion, crate::consistency, crate::checkpoints, crate::latest_checkpoint, crate::access_log,
         crate::list_keys, crate::create_key, crate::revoke_key, crate::rotate_key,
         crate::pii_findings, crate::pii_inventory, crate::anomalies, crate::availability, crate::availability_series, crate::budget_check,
-        crate::policy, crate::policy_check, crate::soc2_report, crate::alert_deliveries, crate::export_bundle,
+        crate::policy, crate::policy_check, crate::soc2_report, crate::alert_deliveries, crate::export_bundle, crate::dsar_export,
     ),
     components(schemas(Problem, crate::keys::KeyInfo, crate::keys::Role)),
     modifiers(&ApiKeyAuth),

@@ -67,6 +67,7 @@ pub fn soc2(s: &ApiState, keyring: &Keyring, tenant: &str, from: i64, to: i64, n
     let pii = PiiView::new(&s.pii);
     let inventory = pii.inventory(tenant).map_err(e)?;
     let (unregistered, transfer_flags) = provider_flags(&s.providers, &avail.providers, &inventory);
+    let (access, dsar) = access(s, tenant, from, to)?;
     Ok(r::Soc2Report {
         format: r::FORMAT.into(),
         tenant_id: tenant.into(),
@@ -90,7 +91,7 @@ pub fn soc2(s: &ApiState, keyring: &Keyring, tenant: &str, from: i64, to: i64, n
             budget_trips: by_kind(AnomalyKind::BudgetExceeded),
         },
         security: r::Security {
-            access: access(s, tenant, from, to)?,
+            access,
             keys: keys(s, tenant, now)?,
             prompt_injections: by_kind(AnomalyKind::PromptInjection),
             tools_out_of_policy: by_kind(AnomalyKind::ToolOutOfPolicy),
@@ -105,7 +106,10 @@ pub fn soc2(s: &ApiState, keyring: &Keyring, tenant: &str, from: i64, to: i64, n
             eu_subjects: s.providers.eu_subjects,
             unregistered_providers: unregistered.clone(),
             transfer_flags,
-            dsar: "No data-subject requests are recorded: DSAR export and erasure are not in this version.".into(),
+            dsar: format!(
+                "{dsar} data-subject export request(s) answered in the period (GET /v1/dsar/{{subject}}, from the sealed \
+                 access chain). Erasure is not in this version."
+            ),
             retention: "No retention policy is configured: content is kept; nothing was erased in the period.".into(),
         },
     })
@@ -333,11 +337,12 @@ fn confidentiality(pii: &PiiView<'_>, tenant: &str) -> Res<r::Confidentiality> {
 }
 
 /// The tenant's access chain over the period: calls per status and role.
-fn access(s: &ApiState, tenant: &str, from: i64, to: i64) -> Res<r::AccessSummary> {
+/// Also returns the DSAR exports answered (200) in the period.
+fn access(s: &ApiState, tenant: &str, from: i64, to: i64) -> Res<(r::AccessSummary, u64)> {
     let chain = access_chain(tenant);
     let ledger = LedgerView::new(&s.ledger);
     let (mut by_status, mut by_role) = (BTreeMap::new(), BTreeMap::new());
-    let mut calls = 0;
+    let (mut calls, mut dsar) = (0, 0);
     for seq in 0..ledger.size(&chain).map_err(e)? {
         let Some(bytes) = ledger.record(&chain, seq).map_err(e)? else { continue };
         let rec = wire::decode_record(&bytes, usize::MAX).map_err(e)?;
@@ -347,17 +352,20 @@ fn access(s: &ApiState, tenant: &str, from: i64, to: i64) -> Res<r::AccessSummar
         }
         calls += 1;
         let attr = |k: &str| rec.event.attributes.iter().find(|a| a.key == k).map(|a| a.value.clone());
-        *by_status.entry(attr("access.status").unwrap_or_default()).or_default() += 1;
+        let status = attr("access.status").unwrap_or_default();
+        dsar += u64::from(attr("access.route").as_deref() == Some("/v1/dsar/{subject}") && status == "200");
+        *by_status.entry(status).or_default() += 1;
         *by_role.entry(attr("access.role").unwrap_or_default()).or_default() += 1;
     }
     let n = |m: &BTreeMap<String, u64>, k: &str| m.get(k).copied().unwrap_or(0);
-    Ok(r::AccessSummary {
+    let summary = r::AccessSummary {
         calls,
         forbidden: n(&by_status, "403"),
         rate_limited: n(&by_status, "429"),
         by_status: counts(by_status),
         by_role: counts(by_role),
-    })
+    };
+    Ok((summary, dsar))
 }
 
 fn keys(s: &ApiState, tenant: &str, now: i64) -> Res<r::KeysSummary> {

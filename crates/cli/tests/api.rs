@@ -150,6 +150,7 @@ fn query_api_suite(log_args: &[&str]) {
             "/v1/budget/check",
             "/v1/checkpoints",
             "/v1/checkpoints/latest",
+            "/v1/dsar/{subject}",
             "/v1/events",
             "/v1/export",
             "/v1/health",
@@ -464,6 +465,24 @@ fn query_api_suite(log_args: &[&str]) {
     assert!(whole.join("MANIFEST").exists());
     assert_eq!(get(addr, &other, &format!("/v1/export?session={sid}")).0, 404, "another tenant's session");
     assert_eq!(get(addr, &owner, "/v1/export?without_content=maybe").0, 400);
+    // A data subject's records (DSAR): the whole chain verifies, content
+    // only in the records that name the subject.
+    let subject = events.iter().find_map(|e| e.subject_ids.first().cloned()).expect("a subject in the fleet");
+    let want: std::collections::BTreeSet<_> =
+        events.iter().filter(|e| e.subject_ids.contains(&subject)).map(|e| e.event_id).collect();
+    let dsar = unpack(&format!("/v1/dsar/{subject}"));
+    let f = std::fs::File::open(dsar.join("records.avro")).expect("records");
+    let mut kept = std::collections::BTreeSet::new();
+    for r in traceledger_bundle::RecordReader::new(std::io::BufReader::new(f)).expect("reader") {
+        let r = r.expect("record");
+        if r.event.input.is_some() || r.event.output.is_some() || r.event.reasoning.is_some() {
+            assert!(r.event.subject_ids.contains(&subject), "content of seq {} is not about the subject", r.header.seq);
+            kept.insert(r.event.event_id);
+        }
+    }
+    assert!(kept.is_subset(&want) && !kept.is_empty(), "content kept only about the subject");
+    assert_eq!(get(addr, &owner, "/v1/dsar/hmac:no-such-subject").0, 404);
+    assert_eq!(get(addr, &other, &format!("/v1/dsar/{subject}")).0, 404, "another tenant's subject");
 
     // The policy in force, as the node loaded it.
     let (status, pol) = get(addr, &owner, "/v1/policy");
@@ -518,6 +537,11 @@ fn query_api_suite(log_args: &[&str]) {
         ("GET", "/v1/reports/soc2?from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z".into(), "reports"),
         ("GET", "/v1/alerts/deliveries".into(), "policy"),
         ("GET", "/v1/export?without_content=true".into(), "export"),
+        (
+            "GET",
+            format!("/v1/dsar/{}", events.iter().find_map(|e| e.subject_ids.first().cloned()).expect("subject")),
+            "export",
+        ),
         ("POST", "/v1/events".into(), "ingest"),
     ];
     let allowed = |role: &str, what: &str| match role {

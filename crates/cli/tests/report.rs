@@ -101,10 +101,23 @@ fn the_soc2_report_matches_the_ledger_verifies_offline_and_renders() {
     let records: Vec<Value> = (0..size).map(|seq| get(&addr, auditor, &format!("/v1/records/{seq}"))).collect();
     let events: Vec<&Value> = records.iter().map(|r| &r["event"]).collect();
 
-    let period = "from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z";
-    let (status, head, body) = get_with_headers(&addr, auditor, &format!("/v1/reports/soc2?{period}&format=json"));
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    let rep: Value = serde_json::from_slice(&body).expect("report json");
+    // One data-subject export, answered: the report counts it from the
+    // access chain (sealed off the request path, so wait for it).
+    let subject = events.iter().find_map(|e| e["subject_ids"][0].as_str()).expect("a subject").to_string();
+    let (status, _) = common::get_bytes(&addr, auditor, &format!("/v1/dsar/{subject}"));
+    assert_eq!(status, 200);
+    let period = "from=2026-01-01T00:00:00Z&to=2028-01-01T00:00:00Z";
+    let start = Instant::now();
+    let (head, body, rep) = loop {
+        let (status, head, body) = get_with_headers(&addr, auditor, &format!("/v1/reports/soc2?{period}&format=json"));
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let rep: Value = serde_json::from_slice(&body).expect("report json");
+        if rep["privacy"]["dsar"].as_str().is_some_and(|d| d.starts_with("1 data-subject export")) {
+            break (head, body, rep);
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "the DSAR export is not in the report: {}", rep["privacy"]);
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert_eq!(rep["format"], "traceledger-soc2/v1");
     assert_eq!(rep["tenant_id"], tenant);
 

@@ -43,6 +43,9 @@ enum Command {
     /// Make an evidence report of a tenant through a running node (signed; see verify-report).
     #[command(subcommand)]
     Report(cmd::report::ReportCommand),
+    /// Data-subject requests: derive a subject id, export a person's records.
+    #[command(subcommand)]
+    Dsar(cmd::dsar::DsarCommand),
     /// Check a report and its signed note offline, with nothing but the ledger's verifier key.
     VerifyReport(cmd::report::VerifyReportArgs),
     /// Measure the pipeline: throughput, latency and memory, each against a baseline of the same run.
@@ -64,6 +67,7 @@ pub fn main() -> ExitCode {
         Command::Project(a) => cmd::project::run(a),
         Command::Policy(c) => cmd::policy::run(c),
         Command::Report(c) => cmd::report::run(c),
+        Command::Dsar(c) => cmd::dsar::run(c),
         Command::VerifyReport(a) => cmd::report::verify(a),
     };
     match result {

@@ -301,6 +301,34 @@ fn the_soc2_report_matches_the_ledger_verifies_offline_and_renders() {
     assert!(std::fs::read(&pdf).expect("pdf").starts_with(b"%PDF"));
     assert!(verify_report(&dir.path().join("print.html"), &vkey).0);
 
+    // The DSAR export through the CLI, and a subject id from a secret.
+    let tar_path = dir.path().join("dsar.tar");
+    let o = Command::new(exe)
+        .args(["dsar", "export", "--url", &format!("http://{addr}"), "--subject", &subject, "--api-key-file"])
+        .arg(dir.path().join("auditor.key"))
+        .arg("--out")
+        .arg(&tar_path)
+        .output()
+        .expect("dsar export");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let n = events
+        .iter()
+        .filter(|e| e["subject_ids"].as_array().is_some_and(|s| s.iter().any(|x| x == subject.as_str())))
+        .count();
+    assert!(String::from_utf8_lossy(&o.stderr).contains(&format!("{n} record(s) about the subject")));
+    assert!(std::fs::metadata(&tar_path).expect("tar").len() > 0);
+    std::fs::write(dir.path().join("secret"), b"Jefe").expect("secret");
+    let o = Command::new(exe)
+        .args(["dsar", "subject-id", "--secret-file"])
+        .arg(dir.path().join("secret"))
+        .arg("what do ya want for nothing?")
+        .output()
+        .expect("subject-id");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "hmac:5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    );
+
     // Roles: a Viewer may not have the report; bad periods are named.
     let (status, _, _) = http_as(&addr, Some(&viewer), "GET", &format!("/v1/reports/soc2?{period}"), b"");
     assert_eq!(status, 403);

@@ -19,6 +19,9 @@
 //! # }
 //! ```
 
+pub mod subject;
+pub use subject::subject_id;
+
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_read;
+pub mod dsar;
 pub mod export;
 pub mod fleet;
 pub mod keys;

@@ -13,27 +13,14 @@ mod common;
 use common::{create_key, http_as};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-struct Node(Child, String);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn get(addr: &str, key: &str, path: &str) -> Value {
-    let (status, _, body) = http_as(addr, Some(key), "GET", path, b"");
-    assert_eq!(status, 200, "{path}: {body}");
-    serde_json::from_str(&body).expect("json")
-}
+use common::get_ok as get;
 
 /// Waits until `f` holds, polling the node (it answers from its own state).
 fn until(what: &str, mut f: impl FnMut() -> bool) {
@@ -143,7 +130,7 @@ fn the_console_in_chromium_verifies_records_and_catches_a_tampered_one() {
 
     let start = || {
         let (child, addr) = common::start_up(data.path(), &["--checkpoint-seconds", "1"]);
-        Node(child, addr)
+        (common::Killed(child), addr)
     };
     let node = start();
     let addr = node.1.clone();
@@ -207,7 +194,7 @@ fn the_console_in_chromium_verifies_records_and_catches_a_tampered_one() {
 fn the_console_is_served_with_a_strict_content_security_policy() {
     let data = tempfile::tempdir().expect("tmp");
     let (child, addr) = common::start_up(data.path(), &[]);
-    let _node = Node(child, addr.clone());
+    let _node = common::Killed(child);
     for (path, ctype) in [
         ("/", "text/html; charset=utf-8"),
         ("/console/app.js", "text/javascript; charset=utf-8"),

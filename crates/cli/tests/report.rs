@@ -14,20 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct Node(std::process::Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn get(addr: &str, key: &str, path: &str) -> Value {
-    let (status, _, body) = http_as(addr, Some(key), "GET", path, b"");
-    assert_eq!(status, 200, "{path}: {body}");
-    serde_json::from_str(&body).expect("json")
-}
+use common::get_ok as get;
 
 fn counts(v: &Value) -> BTreeMap<String, u64> {
     v.as_array()
@@ -86,7 +73,7 @@ fn the_soc2_report_matches_the_ledger_verifies_offline_and_renders() {
     .expect("register");
     let register = register.to_str().expect("utf-8 path").to_string();
     let (child, addr) = common::start_up(data.path(), &["--checkpoint-seconds", "1", "--providers", &register]);
-    let _node = Node(child);
+    let _node = common::Killed(child);
 
     // Every record of the tenant, read over the API (content included).
     let start = Instant::now();

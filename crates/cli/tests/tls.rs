@@ -7,15 +7,6 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-struct Node(std::process::Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn agent(root: Option<&rcgen::Certificate>) -> ureq::Agent {
     let mut tls = ureq::tls::TlsConfig::builder();
     if let Some(c) = root {
@@ -47,7 +38,7 @@ fn the_api_and_console_are_served_over_tls_with_the_given_certificate() {
         .expect("up");
     let mut line = String::new();
     BufReader::new(child.stdout.as_mut().expect("stdout")).read_line(&mut line).expect("first line");
-    let _node = Node(child);
+    let _node = common::Killed(child);
     let addr =
         line.split("https://").nth(1).and_then(|r| r.split_whitespace().next()).expect("https address").to_string();
 

@@ -128,3 +128,20 @@ pub fn webhook() -> (String, std::sync::mpsc::Receiver<Delivered>) {
     });
     (url, rx)
 }
+
+/// A child process killed when dropped (a node under test).
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A GET with `key` that must answer 200; its JSON.
+pub fn get_ok(addr: &str, key: &str, path: &str) -> serde_json::Value {
+    let (status, _, body) = http_as(addr, Some(key), "GET", path, b"");
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).expect("json")
+}

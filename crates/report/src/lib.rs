@@ -20,6 +20,7 @@ pub const FORMAT: &str = "traceledger-soc2/v1";
 
 /// A name and a count (for tables and charts).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = ReportCount)]
 pub struct Count {
     /// What is counted.
     pub name: String,
@@ -29,6 +30,7 @@ pub struct Count {
 
 /// The signed checkpoint the report rests on: the tenant's tree at report time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = ReportAnchor)]
 pub struct Anchor {
     /// Checkpoint origin (`<log>/<tenant>`).
     pub origin: String,
@@ -42,6 +44,7 @@ pub struct Anchor {
 
 /// Events and errors of one agent on one UTC day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = ReportDayVolume)]
 pub struct DayVolume {
     /// `YYYY-MM-DD` (UTC, agent clock).
     pub day: String,
@@ -55,6 +58,7 @@ pub struct DayVolume {
 
 /// The chain and checkpoints verified at report time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = ReportChainCheck)]
 pub struct ChainCheck {
     /// Records verified (hash chain, leaf, commitments, signature).
     pub records: u64,
@@ -70,6 +74,7 @@ pub struct ChainCheck {
 
 /// Sessions of the period by completeness.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = ReportCompleteness)]
 pub struct Completeness {
     /// Sessions with a step in the period.
     pub sessions: u64,
@@ -91,6 +96,7 @@ pub struct Completeness {
 
 /// Trust Service Criterion: Processing Integrity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = ReportProcessingIntegrity)]
 pub struct ProcessingIntegrity {
     /// Trace volume per agent and day.
     pub volumes: Vec<DayVolume>,
@@ -104,6 +110,7 @@ pub struct ProcessingIntegrity {
 
 /// Trust Service Criterion: Confidentiality.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = ReportConfidentiality)]
 pub struct Confidentiality {
     /// Records carrying personal data or secrets (the whole ledger).
     pub pii_records: u64,
@@ -121,6 +128,7 @@ pub struct Confidentiality {
 
 /// Availability of one agent or provider over the period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = ReportUptime)]
 pub struct Uptime {
     /// Agent id or provider name.
     pub name: String,
@@ -138,6 +146,7 @@ pub struct Uptime {
 
 /// Trust Service Criterion: Availability.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = ReportAvailability)]
 pub struct Availability {
     /// Per agent.
     pub agents: Vec<Uptime>,
@@ -153,6 +162,7 @@ pub struct Availability {
 
 /// API access in the period, from the tenant's access chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = ReportAccessSummary)]
 pub struct AccessSummary {
     /// Authenticated calls recorded.
     pub calls: u64,
@@ -168,6 +178,7 @@ pub struct AccessSummary {
 
 /// API keys of the tenant at report time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = ReportKeysSummary)]
 pub struct KeysSummary {
     /// Keys that work now.
     pub active: u64,
@@ -187,6 +198,7 @@ pub struct KeysSummary {
 
 /// Trust Service Criterion: Security.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = ReportSecurity)]
 pub struct Security {
     /// API access.
     pub access: AccessSummary,
@@ -200,6 +212,7 @@ pub struct Security {
 
 /// One row of the PII inventory: a kind of data an agent sent to a provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = ReportInventoryRow)]
 pub struct InventoryRow {
     /// Kind of data.
     pub kind: String,
@@ -213,6 +226,7 @@ pub struct InventoryRow {
 
 /// Trust Service Criterion: Privacy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = ReportPrivacy)]
 pub struct Privacy {
     /// Kind → agent → provider.
     pub inventory: Vec<InventoryRow>,

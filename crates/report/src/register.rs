@@ -34,6 +34,7 @@ pub fn is_eu_region(region: &str) -> bool {
 /// A transfer basis for personal data leaving the EU/EEA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ReportTransferBasis)]
 pub enum TransferBasis {
     /// Standard contractual clauses.
     Scc,
@@ -50,6 +51,7 @@ pub enum TransferBasis {
 /// One provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ReportProvider)]
 pub struct Provider {
     /// Name, as in `TraceEvent.model.provider`.
     pub name: String,
@@ -75,6 +77,7 @@ fn no_basis() -> TransferBasis {
 /// The register.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ReportRegister)]
 pub struct Register {
     /// The personal data handled includes EU residents'.
     #[serde(default)]

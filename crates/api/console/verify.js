@@ -262,6 +262,9 @@ class Reader {
 function micros(t) {
   // Microseconds since the epoch → RFC 3339 with microseconds, UTC.
   const ms = Number(t / 1000n);
+  // A JavaScript Date spans ±8.64e15 ms; past that the bytes cannot be a
+  // real time (and toISOString would throw a RangeError).
+  if (!(Math.abs(ms) <= 8.64e15)) throw new VerifyError(`a timestamp of ${t} µs is out of range`);
   const us = Number(((t % 1000000n) + 1000000n) % 1000000n);
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, `.${String(us).padStart(6, "0")}Z`);
 }

@@ -105,14 +105,7 @@ fn tamper(data: &Path, tenant: &str, seq: u64) -> String {
 
 #[test]
 fn the_console_in_chromium_verifies_records_and_catches_a_tampered_one() {
-    let data = tempfile::tempdir().expect("tmp");
-    let exe = env!("CARGO_BIN_EXE_traceledger");
-    let o = Command::new(exe)
-        .args(["up", "--demo", "--once", "--http", "127.0.0.1:0", "--tenants", "2", "--sessions", "6", "--data"])
-        .arg(data.path())
-        .output()
-        .expect("up --demo");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let data = common::demo_data();
     // The demo leaves an Auditor key of its first tenant in DATA/demo-<tenant>.key.
     let (tenant, auditor) = std::fs::read_dir(data.path())
         .expect("data")

@@ -50,14 +50,8 @@ fn verify_report(file: &Path, vkey: &str) -> (bool, String) {
 
 #[test]
 fn the_soc2_report_matches_the_ledger_verifies_offline_and_renders() {
-    let data = tempfile::tempdir().expect("tmp");
+    let data = common::demo_data();
     let exe = env!("CARGO_BIN_EXE_traceledger");
-    let o = Command::new(exe)
-        .args(["up", "--demo", "--once", "--http", "127.0.0.1:0", "--tenants", "2", "--sessions", "6", "--data"])
-        .arg(data.path())
-        .output()
-        .expect("up --demo");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let tenant = "acme";
     let auditor = std::fs::read_to_string(data.path().join(format!("demo-{tenant}.key"))).expect("demo key");
     let auditor = auditor.trim();
@@ -247,16 +241,20 @@ fn the_soc2_report_matches_the_ledger_verifies_offline_and_renders() {
 
     // The HTML through the CLI, verified, then rendered in Chromium.
     std::fs::write(dir.path().join("auditor.key"), auditor).expect("key file");
+    // `traceledger report soc2 --format FORMAT --out OUT` as the Auditor.
+    let report_cli = |format: &str, out: &Path| {
+        let o = Command::new(exe)
+            .args(["report", "soc2", "--url", &format!("http://{addr}"), "--from", "2026-01-01T00:00:00Z"])
+            .args(["--to", "2027-01-01T00:00:00Z", "--format", format, "--api-key-file"])
+            .arg(dir.path().join("auditor.key"))
+            .arg("--out")
+            .arg(out)
+            .output()
+            .expect("report soc2");
+        assert!(o.status.success(), "{format}: {}", String::from_utf8_lossy(&o.stderr));
+    };
     let html = dir.path().join("report.html");
-    let o = Command::new(exe)
-        .args(["report", "soc2", "--url", &format!("http://{addr}"), "--from", "2026-01-01T00:00:00Z"])
-        .args(["--to", "2027-01-01T00:00:00Z", "--format", "html", "--api-key-file"])
-        .arg(dir.path().join("auditor.key"))
-        .arg("--out")
-        .arg(&html)
-        .output()
-        .expect("report soc2");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    report_cli("html", &html);
     let (ok, out) = verify_report(&html, &vkey);
     assert!(ok, "{out}");
     let artifacts = std::env::var("TRACELEDGER_ARTIFACTS")
@@ -276,15 +274,7 @@ fn the_soc2_report_matches_the_ledger_verifies_offline_and_renders() {
 
     // A PDF: printed from the signed HTML written beside it.
     let pdf = dir.path().join("print.pdf");
-    let o = Command::new(exe)
-        .args(["report", "soc2", "--url", &format!("http://{addr}"), "--from", "2026-01-01T00:00:00Z"])
-        .args(["--to", "2027-01-01T00:00:00Z", "--format", "pdf", "--api-key-file"])
-        .arg(dir.path().join("auditor.key"))
-        .arg("--out")
-        .arg(&pdf)
-        .output()
-        .expect("report soc2 --format pdf");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    report_cli("pdf", &pdf);
     assert!(std::fs::read(&pdf).expect("pdf").starts_with(b"%PDF"));
     assert!(verify_report(&dir.path().join("print.html"), &vkey).0);
 

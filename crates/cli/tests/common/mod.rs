@@ -145,3 +145,17 @@ pub fn get_ok(addr: &str, key: &str, path: &str) -> serde_json::Value {
     assert_eq!(status, 200, "{path}: {body}");
     serde_json::from_str(&body).expect("json")
 }
+
+/// A stopped node's data directory holding the demo fleet (2 tenants, 6
+/// sessions per agent) and an Auditor key of its first tenant in
+/// `DATA/demo-<tenant>.key` (`up --demo --once`).
+pub fn demo_data() -> tempfile::TempDir {
+    let data = tempfile::tempdir().expect("tmp");
+    let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
+        .args(["up", "--demo", "--once", "--http", "127.0.0.1:0", "--tenants", "2", "--sessions", "6", "--data"])
+        .arg(data.path())
+        .output()
+        .expect("up --demo");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    data
+}

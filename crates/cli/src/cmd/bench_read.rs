@@ -362,6 +362,10 @@ pub fn api(requests: usize, chain_steps: usize, proof_records: u64, key: &Signin
         format!("/v1/proofs/inclusion?seq={}&size={proof_records}", seqs[i])
     })
     .context("inclusion proofs")?;
-    rt.shutdown_background();
+    // Wait for the server task (it holds the stores) to be dropped here,
+    // before the stores' directory goes: a background shutdown let RocksDB
+    // close on a runtime thread while the process exited ("pthread lock:
+    // Invalid argument", seen once in CI).
+    rt.shutdown_timeout(std::time::Duration::from_secs(10));
     Ok(ApiFigures { requests, whoami_ms, chain_steps, chain_ms, proof_records, proof_ms, proof_build_s })
 }

@@ -19,6 +19,8 @@ has_pkg libclang-dev || need_apt+=(libclang-dev)
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
 command -v chromium >/dev/null || need_apt+=(chromium)
+# The retention test seals records "400 days ago" under libfaketime.
+command -v faketime >/dev/null || need_apt+=(faketime)
 
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then

@@ -89,6 +89,8 @@ pub enum Permission {
     Policy,
     /// Make the signed SOC 2 evidence report.
     Reports,
+    /// Erase content: DSAR erasure, retention runs on demand.
+    Erase,
 }
 
 /// A stored key (never the secret).
@@ -362,10 +364,11 @@ mod tests {
     #[test]
     fn the_matrix_is_least_privilege() {
         use Permission::*;
-        let all = [Ingest, Read, ReadContent, Proofs, Export, ManageKeys, AccessLog, TenantSettings];
+        let all = [Ingest, Read, ReadContent, Proofs, Export, ManageKeys, AccessLog, TenantSettings, Erase];
         let grants = |r: Role| all.iter().filter(|p| r.can(**p)).count();
         assert_eq!(grants(Role::Owner), all.len());
-        assert!(!Role::Admin.can(TenantSettings) && Role::Admin.can(ManageKeys));
+        assert!(!Role::Admin.can(TenantSettings) && Role::Admin.can(ManageKeys) && Role::Admin.can(Erase));
+        assert!(!Role::Auditor.can(Erase) && !Role::Member.can(Erase) && !Role::Viewer.can(Erase));
         assert!(!Role::Auditor.can(Ingest) && !Role::Auditor.can(ManageKeys) && Role::Auditor.can(Export));
         assert!(!Role::Viewer.can(ReadContent) && Role::Viewer.can(Read));
         assert_eq!(grants(Role::Viewer), 1);

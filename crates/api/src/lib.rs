@@ -18,6 +18,7 @@ pub mod console;
 pub mod keys;
 pub mod limits;
 pub mod openapi;
+pub mod privacy;
 pub mod report;
 
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
@@ -70,6 +71,9 @@ pub struct ApiState {
     pub session_timeout_micros: i64,
     /// The provider register (empty when none is configured).
     pub providers: Arc<traceledger_report::register::Register>,
+    /// Appends signed erasures (DSAR, retention); without it, erasure is
+    /// not served.
+    pub privacy: Option<privacy::PrivacyOps>,
 }
 
 /// What exported bundles are signed with.
@@ -217,6 +221,10 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/alerts/deliveries", get(alert_deliveries))
         .route("/v1/export", get(export_bundle))
         .route("/v1/dsar/{subject}", get(dsar_export))
+        .route("/v1/dsar/{subject}/erase", post(dsar_erase))
+        .route("/v1/retention", get(retention))
+        .route("/v1/retention/run", post(retention_run))
+        .route("/v1/privacy/actions", get(privacy_actions))
         .route("/v1/openapi.json", get(openapi::document))
         .with_state(state)
 }
@@ -385,6 +393,7 @@ async fn get_session(State(s): State<Shared>, p: Principal, Path(id): Path<Strin
 /// Ed25519 over the leaf by key `key_id`).
 pub fn record_json(r: &SealedRecord, with_content: bool) -> Value {
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let erased: Vec<String> = r.erased_slots().into_iter().map(traceledger_core::seal::slot_name).collect();
     let mut r = r.clone();
     if !with_content {
         r.erase_all_content();
@@ -403,6 +412,7 @@ pub fn record_json(r: &SealedRecord, with_content: bool) -> Value {
         "policy": h.policy,
         "event": event,
         "content_redacted": !with_content,
+        "content_erased": erased,
         "commitments": r.commitments.iter().map(|c| c.map(|c| c.to_hex())).collect::<Vec<_>>(),
         "salts": if with_content { json!(r.salts.iter().map(|s| s.map(hex::encode)).collect::<Vec<_>>()) } else { Value::Null },
         "signature": b64(&r.signature),
@@ -1186,6 +1196,112 @@ async fn export(
         h.insert("x-traceledger-subject-records", HeaderValue::from(about));
     }
     r
+}
+
+fn no_privacy_ops() -> Response {
+    problem(StatusCode::SERVICE_UNAVAILABLE, "Erasure unavailable", "this node cannot record erasures", json!({}))
+}
+
+#[utoipa::path(post, path = "/v1/dsar/{subject}/erase", tag = "privacy", security(("api_key" = [])),
+    params(("subject" = String, Path, description = "A data subject's id as the agents record it in `subject_ids`")),
+    responses((status = 202, description = "Recorded in `_privacy.<tenant>` and under way: the content of `erasing` records goes (commitments stay, the chain still verifies); `held` records are inside the retention minimum and kept until `held_until`", body = privacy::ErasureOutcome),
+        (status = 404, description = "No record of this tenant names the subject", body = openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "This node cannot record erasures", body = openapi::Problem, content_type = "application/problem+json"),
+        Errors))]
+async fn dsar_erase(State(s): State<Shared>, p: Principal, Path(subject): Path<String>) -> Response {
+    if let Err(r) = p.require(Permission::Erase) {
+        return r;
+    }
+    if subject.is_empty() || subject.len() > 256 {
+        return bad_field("subject", "a subject id is 1-256 characters");
+    }
+    let tenant = p.tenant().to_string();
+    let by = p.key.id.clone();
+    blocking(move || {
+        let ops = s.privacy.as_ref().ok_or_else(no_privacy_ops)?;
+        let pol = s.policy.current();
+        let view = LedgerView::new(&s.ledger);
+        let (plan, already) = privacy::plan_dsar(&view, &tenant, &subject, pol.retention_for(&tenant), now_micros())
+            .map_err(internal)?
+            .ok_or_else(|| not_found("no record of this tenant names this subject"))?;
+        let e = privacy::record(ops, plan, &by, pol.version()).map_err(|e| {
+            problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Log unavailable",
+                format!("recording the erasure: {e}"),
+                json!({}),
+            )
+        })?;
+        tracing::info!(%tenant, erasure = %e.id, erasing = e.seqs.len(), "DSAR erasure recorded");
+        Ok((StatusCode::ACCEPTED, Json(privacy::outcome(&e, already))).into_response())
+    })
+    .await
+    .unwrap_or_else(|r| r)
+}
+
+#[utoipa::path(post, path = "/v1/retention/run", tag = "privacy", security(("api_key" = [])),
+    responses((status = 202, description = "A retention run for the key's tenant, recorded in `_privacy.<tenant>`: content sealed before `cutoff` (now minus the policy's max_days) that no earlier run covered is erased", body = privacy::ErasureOutcome),
+        (status = 409, description = "The policy sets no maximum retention for this tenant", body = openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "This node cannot record erasures", body = openapi::Problem, content_type = "application/problem+json"),
+        Errors))]
+async fn retention_run(State(s): State<Shared>, p: Principal) -> Response {
+    if let Err(r) = p.require(Permission::Erase) {
+        return r;
+    }
+    let tenant = p.tenant().to_string();
+    let by = p.key.id.clone();
+    blocking(move || {
+        let ops = s.privacy.as_ref().ok_or_else(no_privacy_ops)?;
+        let pol = s.policy.current();
+        let view = LedgerView::new(&s.ledger);
+        let plan = privacy::plan_retention(&view, &tenant, pol.retention_for(&tenant), now_micros())
+            .map_err(internal)?
+            .ok_or_else(|| {
+                problem(
+                    StatusCode::CONFLICT,
+                    "No retention maximum",
+                    "the policy sets no [[retention]] max_days for this tenant: content is kept",
+                    json!({}),
+                )
+            })?;
+        let e = privacy::record(ops, plan, &by, pol.version()).map_err(|e| {
+            problem(StatusCode::SERVICE_UNAVAILABLE, "Log unavailable", format!("recording the run: {e}"), json!({}))
+        })?;
+        Ok((StatusCode::ACCEPTED, Json(privacy::outcome(&e, 0))).into_response())
+    })
+    .await
+    .unwrap_or_else(|r| r)
+}
+
+#[utoipa::path(get, path = "/v1/retention", tag = "privacy", security(("api_key" = [])),
+    responses((status = 200, description = "The retention rule in force for the key's tenant (null when none) and the policy version", body = Object), Errors))]
+async fn retention(State(s): State<Shared>, p: Principal) -> Response {
+    if let Err(r) = p.require(Permission::Policy) {
+        return r;
+    }
+    let pol = s.policy.current();
+    let rule = pol.retention_for(p.tenant());
+    let now = now_micros();
+    Json(json!({
+        "tenant": p.tenant(),
+        "policy_version": pol.version(),
+        "rule": rule,
+        "erasable_before": rule.map(|r| Timestamp(r.hold_after(now)).to_rfc3339()),
+        "retention_cutoff": rule.and_then(|r| r.cutoff(now)).map(|c| Timestamp(c).to_rfc3339()),
+    }))
+    .into_response()
+}
+
+#[utoipa::path(get, path = "/v1/privacy/actions", tag = "privacy", security(("api_key" = [])),
+    responses((status = 200, description = "Every erasure sealed in `_privacy.<tenant>` (DSAR erasures and retention runs), oldest first", body = Vec<privacy::PrivacyAction>), Errors))]
+async fn privacy_actions(State(s): State<Shared>, p: Principal) -> Response {
+    if let Err(r) = p.require(Permission::Reports) {
+        return r;
+    }
+    let tenant = p.tenant().to_string();
+    blocking(move || privacy::actions(&LedgerView::new(&s.ledger), &tenant).map_err(internal))
+        .await
+        .map_or_else(|r| r, |v| Json(v).into_response())
 }
 
 fn key_error(e: keys::KeyError) -> Response {

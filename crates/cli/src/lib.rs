@@ -43,9 +43,12 @@ enum Command {
     /// Make an evidence report of a tenant through a running node (signed; see verify-report).
     #[command(subcommand)]
     Report(cmd::report::ReportCommand),
-    /// Data-subject requests: derive a subject id, export a person's records.
+    /// Data-subject requests: derive a subject id, export or erase a person's records.
     #[command(subcommand)]
     Dsar(cmd::dsar::DsarCommand),
+    /// Retention: run the job for a tenant now, list the erasures sealed in its ledger.
+    #[command(subcommand)]
+    Retention(cmd::retention::RetentionCommand),
     /// Check a report and its signed note offline, with nothing but the ledger's verifier key.
     VerifyReport(cmd::report::VerifyReportArgs),
     /// Measure the pipeline: throughput, latency and memory, each against a baseline of the same run.
@@ -68,6 +71,7 @@ pub fn main() -> ExitCode {
         Command::Policy(c) => cmd::policy::run(c),
         Command::Report(c) => cmd::report::run(c),
         Command::Dsar(c) => cmd::dsar::run(c),
+        Command::Retention(c) => cmd::retention::run(c),
         Command::VerifyReport(a) => cmd::report::verify(a),
     };
     match result {

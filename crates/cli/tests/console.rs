@@ -90,7 +90,7 @@ fn e2e(phase: &str, env: &[(&str, &str)]) {
 fn tamper(data: &Path, tenant: &str, seq: u64) -> String {
     use traceledger_bundle::wire;
     use traceledger_projection::{ledger::Ledger, tkey, Store};
-    let store = Store::open(&data.join("projections/ledger"), &Ledger).expect("open the ledger read model");
+    let store = Store::open(&data.join("projections/ledger"), &Ledger::default()).expect("open the ledger read model");
     let key = tkey(tenant, &seq.to_be_bytes());
     let bytes = store.get("records", &key).expect("read").expect("the record is stored");
     let mut r = wire::decode_record(&bytes, usize::MAX).expect("decode");

@@ -284,10 +284,13 @@ pub fn is_system_tenant_id(s: &str) -> bool {
 
 /// Is `s` a valid tenant id? Tenant ids name files and checkpoint origins,
 /// so they are restricted to a safe alphabet. An access-log chain id
-/// (`_access.` + a tenant id) may be that prefix longer.
+/// (`_access.` + a tenant id) or privacy chain id (`_privacy.` + a tenant
+/// id) may be that prefix longer.
 pub fn is_valid_tenant_id(s: &str) -> bool {
     let max = if s.starts_with(ACCESS_CHAIN_PREFIX) {
         MAX_TENANT_ID_LEN + ACCESS_CHAIN_PREFIX.len()
+    } else if s.starts_with(crate::privacy::PRIVACY_CHAIN_PREFIX) {
+        MAX_TENANT_ID_LEN + crate::privacy::PRIVACY_CHAIN_PREFIX.len()
     } else {
         MAX_TENANT_ID_LEN
     };

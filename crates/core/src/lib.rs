@@ -18,6 +18,7 @@ pub mod event;
 pub mod hash;
 pub mod keys;
 pub mod merkle;
+pub mod privacy;
 pub mod seal;
 pub mod verify;
 

@@ -91,11 +91,31 @@ impl SealedRecord {
         }
     }
 
+    /// Content slots that had content and were erased (commitment kept,
+    /// content and salt gone).
+    pub fn erased_slots(&self) -> Vec<usize> {
+        (0..self.commitments.len())
+            .filter(|&i| self.commitments[i].is_some() && self.salts.get(i).is_none_or(Option::is_none))
+            .collect()
+    }
+
     /// Erases every content field of the record.
     pub fn erase_all_content(&mut self) {
         for slot in 0..self.commitments.len() {
             self.erase_slot(slot);
         }
+    }
+}
+
+/// The field a content slot holds: `input`, `output`, `reasoning`,
+/// `tools[i].arguments`, `tools[i].result`.
+pub fn slot_name(slot: usize) -> String {
+    match slot {
+        0 => "input".into(),
+        1 => "output".into(),
+        2 => "reasoning".into(),
+        n if (n - 3) % 2 == 0 => format!("tools[{}].arguments", (n - 3) / 2),
+        n => format!("tools[{}].result", (n - 3) / 2),
     }
 }
 

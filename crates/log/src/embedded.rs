@@ -265,6 +265,44 @@ impl Log for EmbeddedLog {
             ))),
         }
     }
+
+    fn rewrite(&self, topic: &str, partition: u32, records: &[(u64, Record)]) -> Result<()> {
+        let end = self.end_offset(topic, partition)?;
+        let cf = self.cf(RECORDS)?;
+        let mut wb = WriteBatch::default();
+        for (offset, r) in records {
+            if *offset >= end {
+                return Err(Error::Storage(format!("rewrite of {topic}/{partition}@{offset}: past the end ({end})")));
+            }
+            wb.put_cf(cf, record_key(topic, partition, *offset), encode(r));
+        }
+        let mut w = WriteOptions::default();
+        w.set_sync(true);
+        self.db.write_opt(wb, &w).map_err(storage)
+    }
+
+    /// Flushes every memtable (releasing the write-ahead log that held the
+    /// old bytes) and rewrites the records with blob garbage collection
+    /// forced over every blob file, so no replaced value survives on disk.
+    fn purge_rewritten(&self) -> Result<()> {
+        for cf in [RECORDS, TOPICS, OFFSETS] {
+            self.db.flush_cf(self.cf(cf)?).map_err(storage)?;
+        }
+        let records = self.cf(RECORDS)?;
+        let gc = |on: &str, cutoff: &str| {
+            self.db
+                .set_options_cf(
+                    records,
+                    &[("enable_blob_garbage_collection", on), ("blob_garbage_collection_age_cutoff", cutoff)],
+                )
+                .map_err(storage)
+        };
+        gc("true", "1.0")?;
+        let mut o = rocksdb::CompactOptions::default();
+        o.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
+        self.db.compact_range_cf_opt(records, None::<&[u8]>, None::<&[u8]>, &o);
+        gc("false", "0.25")
+    }
 }
 
 /// Options of the records column family: values (records of ~1 KiB) go

@@ -85,6 +85,9 @@ pub enum Error {
     /// The embedded store failed.
     #[error("embedded log: {0}")]
     Storage(String),
+    /// The backend cannot do this.
+    #[error("not supported by this log: {0}")]
+    Unsupported(String),
     /// Stored bytes do not decode: the store is damaged.
     #[error("embedded log: corrupt record at {topic}/{partition}@{offset}")]
     Corrupt {
@@ -133,6 +136,19 @@ pub trait Log: Send + Sync {
 
     /// The position consumer group `group` last committed, if any.
     fn committed(&self, group: &str, topic: &str, partition: u32) -> Result<Option<u64>>;
+    /// Replaces records already in a partition, in place (content erasure:
+    /// a record's erased form, or an empty tombstone). Offsets at or past
+    /// the end are refused. Only a log that owns its storage can; a broker
+    /// cannot, and says so with [`Error::Unsupported`] (its copies go when
+    /// the topic's retention deletes them).
+    fn rewrite(&self, topic: &str, partition: u32, records: &[(u64, Record)]) -> Result<()> {
+        let _ = (partition, records);
+        Err(Error::Unsupported(format!("rewriting records of `{topic}` in place")))
+    }
+    /// Makes what [`Log::rewrite`] replaced leave the storage's files.
+    fn purge_rewritten(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Appends keyed records, each to the partition of its key (Kafka's

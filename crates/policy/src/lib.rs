@@ -25,6 +25,11 @@
 //! agent = "credit-scorer"
 //! daily_usd = 50.0
 //!
+//! [[retention]]              # content retention per tenant (any when absent)
+//! tenant = "acme"
+//! min_days = 180              # no erasure (DSAR included) of younger content
+//! max_days = 730              # the retention job erases older content
+//!
 //! [[alert]]
 //! url = "https://hooks.example.com/traceledger"
 //! secret_env = "TRACELEDGER_WEBHOOK_SECRET"
@@ -70,6 +75,9 @@ pub struct PolicySummary {
     pub limits: usize,
     /// Alert sinks.
     pub alerts: usize,
+    /// Retention rules.
+    #[serde(default)]
+    pub retention: usize,
 }
 
 /// A policy that could not be loaded: where and why.
@@ -488,6 +496,41 @@ struct RawPolicy {
     limit: Vec<Spanned<Limit>>,
     #[serde(default)]
     alert: Vec<Spanned<AlertSink>>,
+    #[serde(default)]
+    retention: Vec<Spanned<Retention>>,
+}
+
+/// How long a tenant's content is kept. Erasure keeps every record's
+/// metadata and commitments (the chain stays verifiable); it removes the
+/// content (input, output, reasoning, tool arguments and results).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Tenant (every tenant when absent).
+    pub tenant: Option<String>,
+    /// Content younger than this is never erased, by the retention job or a
+    /// DSAR (e.g. 180 for EU AI Act Art. 19 logs): a DSAR holds it, and says
+    /// until when.
+    #[serde(default)]
+    pub min_days: u32,
+    /// Content older than this is erased by the retention job; kept
+    /// forever when absent.
+    pub max_days: Option<u32>,
+}
+
+/// Microseconds in a day.
+pub const DAY_MICROS: i64 = 86_400_000_000;
+
+impl Retention {
+    /// Content sealed before this time is past the maximum (None: no maximum).
+    pub fn cutoff(&self, now_micros: i64) -> Option<i64> {
+        self.max_days.map(|d| now_micros - i64::from(d) * DAY_MICROS)
+    }
+
+    /// Content sealed after this time is inside the minimum: not erasable.
+    pub fn hold_after(&self, now_micros: i64) -> i64 {
+        now_micros - i64::from(self.min_days) * DAY_MICROS
+    }
 }
 
 /// A loaded policy.
@@ -514,6 +557,8 @@ pub struct Policy {
     pub limits: Vec<Limit>,
     /// Alert sinks.
     pub alerts: Vec<AlertSink>,
+    /// Retention per tenant.
+    pub retention: Vec<Retention>,
 }
 
 impl Default for Policy {
@@ -533,6 +578,7 @@ impl Default for Policy {
             budgets: Vec::new(),
             limits: Vec::new(),
             alerts: Vec::new(),
+            retention: Vec::new(),
         }
     }
 }
@@ -786,6 +832,26 @@ impl Policy {
             }
             alerts.push(a);
         }
+        let mut retention: Vec<Retention> = Vec::new();
+        for (i, r) in raw.retention.into_iter().enumerate() {
+            let span = r.span();
+            let r = r.into_inner();
+            let at = format!("retention[{i}]");
+            check_scope(&r.tenant, &None).map_err(|m| err(span.clone(), at.clone(), m))?;
+            if let Some(max) = r.max_days {
+                if max == 0 || max < r.min_days {
+                    return Err(err(
+                        span,
+                        format!("{at}.max_days"),
+                        format!("must be positive and at least min_days ({}), is {max}", r.min_days),
+                    ));
+                }
+            }
+            if let Some(j) = retention.iter().position(|o| o.tenant == r.tenant) {
+                return Err(err(span, at, format!("same tenant as retention[{j}]")));
+            }
+            retention.push(r);
+        }
         Ok(Policy {
             digest: hex::encode(Sha256::digest(text.as_bytes())),
             rules,
@@ -798,7 +864,14 @@ impl Policy {
             budgets,
             limits,
             alerts,
+            retention,
         })
+    }
+
+    /// The retention rule of `tenant`: its own, else the one for every tenant.
+    pub fn retention_for(&self, tenant: &str) -> Option<&Retention> {
+        let own = self.retention.iter().find(|r| r.tenant.as_deref() == Some(tenant));
+        own.or_else(|| self.retention.iter().find(|r| r.tenant.is_none()))
     }
 
     /// The short form of the digest shown to people.
@@ -823,6 +896,7 @@ impl Policy {
             budgets: self.budgets.len(),
             limits: self.limits.len(),
             alerts: self.alerts.len(),
+            retention: self.retention.len(),
         }
     }
 

@@ -63,6 +63,18 @@ fn refusals_name_line_and_key() {
         ("version = 2\n", "version 2 is not supported", None),
         ("[rate]\nwindow = 5\n", "unknown field `window`", Some(2)),
         ("[[validate]\n", "", Some(1)),
+        (
+            "[[retention]]\nmin_days = 180\nmax_days = 30\n",
+            "retention[0].max_days: must be positive and at least min_days (180)",
+            Some(1),
+        ),
+        ("[[retention]]\nmax_days = 0\n", "retention[0].max_days", Some(1)),
+        (
+            "[[retention]]\ntenant = \"a\"\n[[retention]]\ntenant = \"a\"\n",
+            "retention[1]: same tenant as retention[0]",
+            Some(3),
+        ),
+        ("[[retention]]\nmin_days = -1\n", "", Some(2)),
     ];
     for (text, want, line) in cases {
         let e = Policy::parse(text).expect_err(text);
@@ -79,6 +91,23 @@ fn empty_and_example_policies_load() {
     let example = include_str!("../../../deploy/policy.example.toml");
     let p = Policy::parse(example).unwrap_or_else(|e| panic!("deploy/policy.example.toml: {e}"));
     assert!(!p.rules.is_empty() && !p.tools.is_empty() && !p.budgets.is_empty() && !p.alerts.is_empty());
+    assert!(!p.retention.is_empty());
+}
+
+#[test]
+fn retention_resolves_by_tenant_and_bounds_its_window() {
+    let p =
+        Policy::parse("[[retention]]\nmin_days = 180\n[[retention]]\ntenant = \"eu\"\nmin_days = 10\nmax_days = 30\n")
+            .expect("valid");
+    let day = traceledger_policy::DAY_MICROS;
+    let eu = p.retention_for("eu").expect("own rule");
+    assert_eq!((eu.min_days, eu.max_days), (10, Some(30)));
+    assert_eq!(eu.cutoff(100 * day), Some(70 * day));
+    assert_eq!(eu.hold_after(100 * day), 90 * day);
+    let other = p.retention_for("acme").expect("the rule for every tenant");
+    assert_eq!((other.min_days, other.cutoff(100 * day)), (180, None));
+    assert!(Policy::parse("").expect("valid").retention_for("acme").is_none());
+    assert_eq!(p.summary().retention, 2);
 }
 
 #[test]

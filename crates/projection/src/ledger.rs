@@ -4,7 +4,7 @@
 //! `ledger.checkpoints` that the proofs are made against. What the query
 //! API serves an auditor, who checks it offline with public keys alone.
 
-use crate::{be_u64, run_until, tkey, Accepted, Error, Projection, Result, Store};
+use crate::{be_u64, run_until, tkey, Accepted, Error, Projection, Result, Row, Store};
 use rocksdb::WriteBatch;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,6 +15,7 @@ use traceledger_core::checkpoint::{split_origin, Checkpoint};
 use traceledger_core::event::Timestamp;
 use traceledger_core::keys::{Keyring, SigningKey};
 use traceledger_core::merkle::{self, Overlay, Proof, StoredHashes};
+use traceledger_core::privacy::{privacy_chain_tenant, Erasure, SeqRanges};
 use traceledger_core::{Hash, SealedRecord};
 use traceledger_log::Log;
 use uuid::Uuid;
@@ -23,12 +24,27 @@ const RECORDS: &str = "records";
 const EVENTS: &str = "events";
 const NODES: &str = "nodes";
 const CHECKPOINTS: &str = "checkpoints";
+/// Erasures not yet carried out: erasure id (16) → tenant ‖ 0 ‖ seqs left.
+const ERASURES: &str = "erasures";
 /// The checkpoint consumer's positions in the store (keyed `checkpoint-offset/`).
 const CHECKPOINT_STREAM: &str = "checkpoint-offset";
 
 /// The ledger projection.
-#[derive(Debug, Default)]
-pub struct Ledger;
+#[derive(Debug)]
+pub struct Ledger {
+    /// Erasure entries may be waiting (true at start: a crash may have
+    /// interrupted one).
+    erasures: AtomicBool,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Ledger { erasures: AtomicBool::new(true) }
+    }
+}
+
+/// Records erased per chunk (one write each).
+const ERASE_CHUNK: usize = 2_000;
 
 /// One tenant's stored Merkle hashes.
 struct TenantNodes<'a> {
@@ -67,7 +83,7 @@ impl Projection for Ledger {
     }
 
     fn column_families(&self) -> &'static [&'static str] {
-        &[RECORDS, EVENTS, NODES, CHECKPOINTS]
+        &[RECORDS, EVENTS, NODES, CHECKPOINTS, ERASURES]
     }
 
     fn apply(&self, store: &Store, wb: &mut WriteBatch, records: &[Accepted<'_>]) -> Result<()> {
@@ -83,6 +99,54 @@ impl Projection for Ledger {
             pend.extend(nodes);
             wb.put_cf(store.cf(RECORDS)?, tkey(tenant, &r.header.seq.to_be_bytes()), a.bytes);
             wb.put_cf(store.cf(EVENTS)?, tkey(tenant, r.event.event_id.as_bytes()), r.header.seq.to_be_bytes());
+            if privacy_chain_tenant(tenant).is_some() {
+                if let Ok(er) = Erasure::from_event(&r.event) {
+                    wb.put_cf(store.cf(ERASURES)?, er.id.as_bytes(), tkey(&er.tenant, er.seqs.to_string().as_bytes()));
+                    self.erasures.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Carries out waiting erasures: each named record's content and salts
+    /// erased (commitments kept), in chunks, then the old bytes purged from
+    /// the files; the entry goes last.
+    fn after_commit(&self, store: &Store) -> Result<()> {
+        if !self.erasures.swap(false, Ordering::Relaxed) {
+            return Ok(());
+        }
+        let entries: Vec<Row> = store.scan(ERASURES, &[], &[])?.collect::<Result<_>>()?;
+        for (id, v) in entries {
+            let bad = || Error::Corrupt("erasure entry".into());
+            let sep = v.iter().position(|&b| b == 0).ok_or_else(bad)?;
+            let tenant = std::str::from_utf8(&v[..sep]).map_err(|_| bad())?;
+            let seqs =
+                std::str::from_utf8(&v[sep + 1..]).ok().and_then(|t| SeqRanges::parse(t).ok()).ok_or_else(bad)?;
+            let mut left: Vec<u64> = seqs.iter().collect();
+            while !left.is_empty() {
+                let rest = left.split_off(left.len().min(ERASE_CHUNK));
+                let mut wb = WriteBatch::default();
+                for seq in &left {
+                    let key = tkey(tenant, &seq.to_be_bytes());
+                    let Some(bytes) = store.get(RECORDS, &key)? else { continue };
+                    let mut r = wire::decode_record(&bytes, usize::MAX)
+                        .map_err(|e| Error::Corrupt(format!("stored record: {e}")))?;
+                    r.erase_all_content();
+                    let now = wire::encode_record(&r);
+                    if now != bytes {
+                        wb.put_cf(store.cf(RECORDS)?, key, now);
+                    }
+                }
+                let rest_ranges = SeqRanges::from_seqs(rest.iter().copied());
+                wb.put_cf(store.cf(ERASURES)?, &id, tkey(tenant, rest_ranges.to_string().as_bytes()));
+                store.write(wb)?;
+                left = rest;
+            }
+            store.purge(RECORDS)?;
+            let mut wb = WriteBatch::default();
+            wb.delete_cf(store.cf(ERASURES)?, &id);
+            store.write(wb)?;
         }
         Ok(())
     }
@@ -146,6 +210,37 @@ impl<'a> LedgerView<'a> {
     /// A record's wire bytes.
     pub fn record(&self, tenant: &str, seq: u64) -> Result<Option<Vec<u8>>> {
         self.store.get(RECORDS, &tkey(tenant, &seq.to_be_bytes()))
+    }
+
+    /// Calls `f` with each of a tenant's records from seq `from` on,
+    /// decoded, in seq order.
+    pub fn for_each_record(&self, tenant: &str, from: u64, mut f: impl FnMut(SealedRecord)) -> Result<()> {
+        let prefix = tkey(tenant, &[]);
+        let start = tkey(tenant, &from.to_be_bytes());
+        for item in self.store.scan(RECORDS, &prefix, &start)? {
+            let (_, v) = item?;
+            f(wire::decode_record(&v, usize::MAX).map_err(|e| Error::Corrupt(format!("stored record: {e}")))?);
+        }
+        Ok(())
+    }
+
+    /// The first seq of `tenant` sealed at or after `t` (µs), found by
+    /// bisection over the seal times (one sequencer's clock orders them);
+    /// the tenant's size when none is.
+    pub fn first_sealed_at_or_after(&self, tenant: &str, t: i64) -> Result<u64> {
+        let (mut lo, mut hi) = (0, self.size(tenant)?);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let bytes = self.record(tenant, mid)?.ok_or_else(|| Error::Corrupt(format!("{tenant}/{mid} missing")))?;
+            let r =
+                wire::decode_record(&bytes, usize::MAX).map_err(|e| Error::Corrupt(format!("stored record: {e}")))?;
+            if r.header.sealed_at.0 < t {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
     }
 
     /// The seq of an event's record.

@@ -118,6 +118,12 @@ pub trait Projection: Send + Sync {
     ) -> Result<()> {
         self.apply(store, wb, records)
     }
+    /// Work that follows a committed batch in its own writes (the ledger
+    /// model carries out content erasures here, in chunks). Must be
+    /// idempotent: a crash between the batch and this repeats it.
+    fn after_commit(&self, _store: &Store) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// An accepted record and the bytes it came as.
@@ -137,8 +143,9 @@ pub struct Store {
     path: PathBuf,
     /// Facts about stored rows established once per process (e.g. that a
     /// signed checkpoint agrees with the tree held here), so that reads do
-    /// not establish them again. Rows are only ever added, never changed,
-    /// so a fact stays true.
+    /// not establish them again. Such rows are only ever added, never
+    /// changed (an erasure rewrites a record's content, not its leaf or the
+    /// tree), so a fact stays true.
     checked: std::sync::Mutex<std::collections::HashSet<Vec<u8>>>,
 }
 
@@ -301,6 +308,23 @@ impl Store {
     /// Writes a batch.
     pub fn write(&self, wb: WriteBatch) -> Result<()> {
         Ok(self.db.write(wb)?)
+    }
+
+    /// Makes overwritten rows of `cf` leave the files: flushes every
+    /// memtable (releasing the write-ahead log that held the old values)
+    /// and compacts `cf` down to its last level.
+    pub fn purge(&self, cf: &str) -> Result<()> {
+        for name in self.db_cf_names() {
+            self.db.flush_cf(self.cf(&name)?)?;
+        }
+        let mut o = rocksdb::CompactOptions::default();
+        o.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
+        self.db.compact_range_cf_opt(self.cf(cf)?, None::<&[u8]>, None::<&[u8]>, &o);
+        Ok(())
+    }
+
+    fn db_cf_names(&self) -> Vec<String> {
+        DB::list_cf(&Options::default(), &self.path).unwrap_or_default()
     }
 
     /// Where it lives.
@@ -493,6 +517,7 @@ impl Runner {
         }
         self.store.set_position(&mut wb, SEALED_STREAM, p, next)?;
         self.store.write(wb)?;
+        self.projection.after_commit(&self.store)?;
         self.stats.applied.fetch_add(accepted.len() as u64, Ordering::Relaxed);
         // The group's committed offset is for lag monitoring by Kafka tools;
         // the store's own offset (written with the rows) is authoritative.

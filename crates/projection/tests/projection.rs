@@ -247,7 +247,7 @@ fn sessions_hold_every_decision_chain(log: Arc<dyn Log>) {
 
 fn the_ledger_model_proves_every_record(log: Arc<dyn Log>) {
     let s = sealed_fleet(log);
-    let runner = project(&s, Arc::new(Ledger));
+    let runner = project(&s, Arc::new(Ledger::default()));
     let store = runner.store().clone();
     let cps = CheckpointRunner::new(s.log.clone(), store.clone(), &s.cfg.topics.checkpoints, keys(&s.key));
     for p in 0..2 {

@@ -31,6 +31,18 @@
 //! offset means another writer touched the partition: the sequencer
 //! reconciles at once instead of assuming its records were accepted.
 //!
+//! Content erasure (DSAR, retention) arrives as a signed erasure event in the
+//! tenant's privacy chain `_privacy.<tenant>` (keyed by the tenant, so on the
+//! tenant's partition, after the records it names); see
+//! [`traceledger_core::privacy`]. It is sealed like any event, and in the
+//! same batch a pending-erasure entry is stored. After publishing, the
+//! writer carries pending erasures out in chunks — each record's content
+//! and salts erased in the ledger, its copies on `traces.raw` (tombstoned)
+//! and `ledger.sealed` (the erased record) rewritten where the log can —
+//! then purges the old bytes from the files. Each step is idempotent and
+//! the entry goes last, so a crash resumes it. An erasure no trusted key
+//! signed is dead-lettered.
+//!
 //! Each partition runs as a pipeline of three threads, so that signing (the
 //! bulk of the work) overlaps reading and the synced writes: a reader reads
 //! and decodes raw batch n+2; the sealer deduplicates and signs batch n+1 on
@@ -58,8 +70,9 @@ use traceledger_core::checkpoint::{origin, Checkpoint};
 use traceledger_core::event::Timestamp;
 use traceledger_core::keys::{Keyring, VerifierKey};
 use traceledger_core::merkle;
+use traceledger_core::privacy::{partition_key, privacy_chain_tenant, Erasure, SeqRanges};
 use traceledger_core::seal::{ChainHead, Sealer, Source};
-use traceledger_core::{Hash, SealedRecord};
+use traceledger_core::{Hash, SealedRecord, TraceEvent};
 use traceledger_log::{partition_for, Fetched, Log, Record};
 
 /// Header carrying a dead letter's reason.
@@ -177,6 +190,13 @@ pub struct Stats {
     pub rebuilds: AtomicU64,
     /// Checkpoints emitted.
     pub checkpoints: AtomicU64,
+    /// Erasures carried out.
+    pub erasures: AtomicU64,
+    /// Records whose content an erasure removed.
+    pub erased_records: AtomicU64,
+    /// Erasures whose log copies could not be rewritten (a broker's topics
+    /// keep them until their retention deletes them).
+    pub erasures_not_in_log: AtomicU64,
 }
 
 impl Stats {
@@ -316,6 +336,8 @@ struct Part {
     /// Tenants whose accepted tree grew past their last checkpoint.
     dirty: HashSet<String>,
     last_tick: Instant,
+    /// An erasure entry was stored since erasures were last carried out.
+    erasures: bool,
 }
 
 impl Sequencer {
@@ -473,11 +495,13 @@ impl Sequencer {
             match wire::decode_event(&f.record.value, self.cfg.max_message) {
                 Err(e) => d.dead.push(dead_letter(raw, f, &e.to_string())),
                 Ok(ev) => {
-                    let home = partition_for(ev.tenant_id.as_bytes(), self.partitions);
-                    if home != p {
+                    let home = partition_for(partition_key(&ev.tenant_id).as_bytes(), self.partitions);
+                    if let Some(why) = self.refuse_privacy_event(&ev) {
+                        d.dead.push(dead_letter(raw, f, &why));
+                    } else if home != p {
                         let why = format!(
                             "wrong partition: tenant `{}` belongs on partition {home}, not {p} (the record key must be the tenant id)",
-                            ev.tenant_id
+                            partition_key(&ev.tenant_id)
                         );
                         d.dead.push(dead_letter(raw, f, &why));
                     } else {
@@ -487,6 +511,19 @@ impl Sequencer {
             }
         }
         d
+    }
+
+    /// Why an event of a privacy chain may not be sealed: not a well-formed
+    /// erasure, or not signed by a key this sequencer trusts.
+    fn refuse_privacy_event(&self, ev: &TraceEvent) -> Option<String> {
+        privacy_chain_tenant(&ev.tenant_id)?;
+        match Erasure::from_event(ev) {
+            Err(e) => Some(format!("privacy chain `{}`: not an erasure: {e}", ev.tenant_id)),
+            Ok(er) if !er.signed_by(&self.keys) => {
+                Some(format!("privacy chain `{}`: the erasure is not signed by a trusted key", ev.tenant_id))
+            }
+            Ok(_) => None,
+        }
     }
 
     /// The writer thread: commits and publishes sealed batches in order,
@@ -514,6 +551,7 @@ impl Sequencer {
             tenants: self.store.tenants(p)?,
             dirty: HashSet::new(),
             last_tick: Instant::now(),
+            erasures: false,
         };
         if let Err(e) = self.reconcile(&mut part) {
             let Error::Diverged(why) = &e else { return Err(e) };
@@ -547,6 +585,8 @@ impl Sequencer {
                 part.dirty.insert(t.clone());
             }
         }
+        // Erasures a crash interrupted, or adopted above.
+        self.carry_out_erasures(&mut part)?;
         Ok(part)
     }
 
@@ -612,10 +652,18 @@ impl Sequencer {
                         )));
                     }
                     b.outbox_remove(part.p, &tenant, seq)?;
+                    b.located(&tenant, seq, part.p, f.offset)?;
                 } else {
                     // Adopt: the store was missing or behind.
                     let new_nodes = merkle::append_leaf(seq, r.leaf_hash, &nodes)?;
                     b.record(&tenant, seq, r.event.event_id, &f.record.value, &new_nodes)?;
+                    b.located(&tenant, seq, part.p, f.offset)?;
+                    if let Some(er) = erasure_of(&r) {
+                        // Adopted from a broker that still holds the content
+                        // an erasure later in the stream removes: erase again.
+                        b.erasure(part.p, er.id, &er.tenant, &er.seqs)?;
+                        part.erasures = true;
+                    }
                     pend.extend(new_nodes.iter().copied());
                     st.local.advance(&r);
                     if let Some(src) = &r.header.source {
@@ -713,6 +761,10 @@ impl Sequencer {
             let bytes = wire::encode_record(&r);
             b.record(tenant, r.header.seq, r.event.event_id, &bytes, &nodes)?;
             b.outbox_add(part.p, tenant, r.header.seq)?;
+            if let Some(er) = erasure_of(&r) {
+                b.erasure(part.p, er.id, &er.tenant, &er.seqs)?;
+                part.erasures = true;
+            }
             let st = match part.tenants.get_mut(tenant) {
                 Some(st) => st,
                 None => part.tenants.entry(tenant.clone()).or_insert_with(|| TenantState::new(tenant)),
@@ -737,6 +789,80 @@ impl Sequencer {
             // reconciliation may have moved: start the partition afresh.
             return Err(Error::Interleaved(format!("partition {}", part.p)));
         }
+        if part.erasures {
+            self.carry_out_erasures(part)?;
+        }
+        Ok(())
+    }
+
+    /// Carries out partition `p`'s pending erasures (see the module docs).
+    fn carry_out_erasures(&self, part: &mut Part) -> Result<()> {
+        const CHUNK: usize = 2_000;
+        let t = &self.cfg.topics;
+        let mut log_can = true;
+        for (id, tenant, left) in self.store.erasures(part.p)? {
+            let mut left: Vec<u64> = left.iter().collect();
+            let mut erased = 0u64;
+            while !left.is_empty() {
+                let rest = left.split_off(left.len().min(CHUNK));
+                let mut b = self.store.batch();
+                let (mut raw, mut sealed): (HashMap<u32, Vec<_>>, HashMap<u32, Vec<_>>) = Default::default();
+                for seq in &left {
+                    let Some(bytes) = self.store.record(&tenant, *seq)? else { continue };
+                    let mut r = wire::decode_record(&bytes, usize::MAX)
+                        .map_err(|e| StoreError::Corrupt(format!("record {tenant}/{seq}: {e}")))?;
+                    r.erase_all_content();
+                    let now = wire::encode_record(&r);
+                    if now != bytes {
+                        erased += 1;
+                        b.rewrite_record(&tenant, *seq, &now)?;
+                    }
+                    // The log's copies, erased or not yet: a crash may have
+                    // come between the ledger's erasure and theirs.
+                    if let Some(src) = r.header.source.as_ref().filter(|s| s.topic == t.raw) {
+                        let tomb = Record::keyed(tenant.as_bytes(), Vec::new())
+                            .with_header("traceledger-erased", id.to_string());
+                        raw.entry(src.partition).or_default().push((src.offset, tomb));
+                    }
+                    if let Some((sp, off)) = self.store.located(&tenant, *seq)? {
+                        sealed.entry(sp).or_default().push((off, Record::keyed(tenant.as_bytes(), now)));
+                    }
+                }
+                // The log first: the ledger's remainder entry moves only
+                // once the copies are gone.
+                for (topic, by_part) in [(&t.raw, raw), (&t.sealed, sealed)] {
+                    for (lp, recs) in by_part {
+                        match self.log.rewrite(topic, lp, &recs) {
+                            Ok(()) => {}
+                            Err(traceledger_log::Error::Unsupported(why)) => {
+                                if log_can {
+                                    tracing::warn!(%why, "erased content stays on the broker until the topics' retention deletes it");
+                                }
+                                log_can = false;
+                            }
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                }
+                // What is left; the entry itself goes after the purge below.
+                b.erasure(part.p, id, &tenant, &SeqRanges::from_seqs(rest.iter().copied()))?;
+                b.commit(true)?;
+                left = rest;
+            }
+            self.store.purge_erased()?;
+            if log_can {
+                self.log.purge_rewritten()?;
+            } else {
+                Stats::add(&self.stats.erasures_not_in_log, 1);
+            }
+            let mut b = self.store.batch();
+            b.erasure_done(part.p, id)?;
+            b.commit(true)?;
+            Stats::add(&self.stats.erasures, 1);
+            Stats::add(&self.stats.erased_records, erased);
+            tracing::info!(%tenant, erasure = %id, erased, "content erased");
+        }
+        part.erasures = false;
         Ok(())
     }
 
@@ -758,12 +884,13 @@ impl Sequencer {
             return self.reconcile(part).map(|()| false);
         }
         let mut b = self.store.batch();
-        for (seq, chain, tenant, _) in &msgs {
+        for ((seq, chain, tenant, _), off) in msgs.iter().zip(&offsets) {
             if let Some(st) = part.tenants.get_mut(tenant) {
                 st.accepted.next_seq = seq + 1;
                 st.accepted.head = *chain;
             }
             b.outbox_remove(part.p, tenant, *seq)?;
+            b.located(tenant, *seq, part.p, *off)?;
         }
         // Each touched tenant's state once, as it stands after the batch.
         let touched: HashSet<&String> = msgs.iter().map(|(_, _, t, _)| t).collect();
@@ -873,6 +1000,12 @@ fn dead_letter(raw_topic: &str, f: &traceledger_log::Fetched, reason: &str) -> R
     r.headers.push((DLQ_REASON.into(), reason.as_bytes().to_vec()));
     r.headers.push((DLQ_SOURCE.into(), format!("{raw_topic}/{}/{}", f.partition, f.offset).into_bytes()));
     r
+}
+
+/// The erasure a sealed record carries out, if it is one.
+fn erasure_of(r: &SealedRecord) -> Option<Erasure> {
+    privacy_chain_tenant(&r.header.tenant_id)?;
+    Erasure::from_event(&r.event).ok()
 }
 
 /// Decodes a sealed record message, for consumers of `ledger.sealed`.

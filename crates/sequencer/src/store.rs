@@ -15,6 +15,8 @@
 //! | `events` | T ‖ 0 ‖ event id (16) | seq u64 |
 //! | `outbox` | p u32 ‖ T ‖ 0 ‖ seq u64 | empty: sealed, not yet acknowledged by the log |
 //! | `checkpoints` | T ‖ 0 ‖ size u64 | signed note |
+//! | `located` | T ‖ 0 ‖ seq u64 | sealed partition u32 ‖ offset u64 (where the log holds it) |
+//! | `erasures` | p u32 ‖ erasure id (16) | T ‖ 0 ‖ seqs still to erase (`0-4,9`) |
 //!
 //! All integers big-endian, so keys sort in numeric order.
 
@@ -22,6 +24,7 @@ use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Opt
 use std::collections::HashMap;
 use std::path::Path;
 use traceledger_core::merkle::{Overlay, StoredHashes};
+use traceledger_core::privacy::SeqRanges;
 use traceledger_core::seal::ChainHead;
 use traceledger_core::Hash;
 use uuid::Uuid;
@@ -33,7 +36,9 @@ const NODES: &str = "nodes";
 const EVENTS: &str = "events";
 const OUTBOX: &str = "outbox";
 const CHECKPOINTS: &str = "checkpoints";
-const ALL: [&str; 7] = [META, TENANTS, RECORDS, NODES, EVENTS, OUTBOX, CHECKPOINTS];
+const LOCATED: &str = "located";
+const ERASURES: &str = "erasures";
+const ALL: [&str; 9] = [META, TENANTS, RECORDS, NODES, EVENTS, OUTBOX, CHECKPOINTS, LOCATED, ERASURES];
 
 /// A storage failure of the ledger.
 #[derive(Debug, thiserror::Error)]
@@ -276,6 +281,54 @@ impl Store {
         Overlay { pending, stored: TenantNodes { store: self, tenant } }
     }
 
+    /// Where the sealed topic holds a record: (partition, offset).
+    pub fn located(&self, tenant: &str, seq: u64) -> Result<Option<(u32, u64)>> {
+        let Some(v) = self.db.get_cf(self.cf(LOCATED)?, tkey(tenant, &seq.to_be_bytes()))? else { return Ok(None) };
+        match (v.get(..4).and_then(|b| b.try_into().ok()), v.get(4..).and_then(be_u64)) {
+            (Some(p), Some(o)) if v.len() == 12 => Ok(Some((u32::from_be_bytes(p), o))),
+            _ => Err(StoreError::Corrupt(format!("location of {tenant}/{seq}"))),
+        }
+    }
+
+    /// Erasures of partition `p` not yet carried out: (id, tenant, seqs left).
+    pub fn erasures(&self, p: u32) -> Result<Vec<(Uuid, String, SeqRanges)>> {
+        let mut out = Vec::new();
+        for item in self.scan(ERASURES, &p.to_be_bytes())? {
+            let (id, v) = item?;
+            let corrupt = || StoreError::Corrupt("erasure entry".into());
+            let id = Uuid::from_slice(&id).map_err(|_| corrupt())?;
+            let sep = v.iter().position(|&b| b == 0).ok_or_else(corrupt)?;
+            let tenant = std::str::from_utf8(&v[..sep]).map_err(|_| corrupt())?.to_string();
+            let seqs = std::str::from_utf8(&v[sep + 1..]).ok().and_then(|t| SeqRanges::parse(t).ok());
+            out.push((id, tenant, seqs.ok_or_else(corrupt)?));
+        }
+        Ok(out)
+    }
+
+    /// Makes erased content leave the files: flushes every memtable (so the
+    /// write-ahead log that held the content is released), then rewrites
+    /// the records — their blob files too, with blob garbage collection
+    /// forced over all of them — so no old copy survives on disk. Costs a
+    /// rewrite of the records column family; erasures are rare.
+    pub fn purge_erased(&self) -> Result<()> {
+        for cf in ALL {
+            self.db.flush_cf(self.cf(cf)?)?;
+        }
+        let records = self.cf(RECORDS)?;
+        self.db.set_options_cf(
+            records,
+            &[("enable_blob_garbage_collection", "true"), ("blob_garbage_collection_age_cutoff", "1.0")],
+        )?;
+        let mut o = rocksdb::CompactOptions::default();
+        o.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
+        self.db.compact_range_cf_opt(records, None::<&[u8]>, None::<&[u8]>, &o);
+        self.db.set_options_cf(
+            records,
+            &[("enable_blob_garbage_collection", "false"), ("blob_garbage_collection_age_cutoff", "0.25")],
+        )?;
+        Ok(())
+    }
+
     /// A new batch of changes.
     pub fn batch(&self) -> Batch<'_> {
         Batch { store: self, wb: WriteBatch::default() }
@@ -289,7 +342,7 @@ impl Store {
             let lo = tkey(t, &[]);
             let mut hi = t.as_bytes().to_vec();
             hi.push(1);
-            for cf in [RECORDS, NODES, EVENTS, CHECKPOINTS] {
+            for cf in [RECORDS, NODES, EVENTS, CHECKPOINTS, LOCATED] {
                 wb.delete_range_cf(self.cf(cf)?, &lo, &hi);
             }
         }
@@ -297,7 +350,7 @@ impl Store {
         // p ‖ 0xff is past every one of them.
         let lo = pkey(p, &[]);
         let hi = pkey(p, &[0xff]);
-        for cf in [TENANTS, OUTBOX] {
+        for cf in [TENANTS, OUTBOX, ERASURES] {
             wb.delete_range_cf(self.cf(cf)?, &lo, &hi);
         }
         wb.delete_cf(self.cf(META)?, meta_key("raw_next", p));
@@ -349,6 +402,30 @@ impl Batch<'_> {
         for (i, h) in nodes {
             self.put(NODES, &tkey(tenant, &i.to_be_bytes()), &h.0)?;
         }
+        Ok(())
+    }
+
+    /// Replaces a stored record's bytes (its content erased).
+    pub fn rewrite_record(&mut self, tenant: &str, seq: u64, wire: &[u8]) -> Result<()> {
+        self.put(RECORDS, &tkey(tenant, &seq.to_be_bytes()), wire)
+    }
+
+    /// Where the sealed topic holds a record.
+    pub fn located(&mut self, tenant: &str, seq: u64, partition: u32, offset: u64) -> Result<()> {
+        let mut v = partition.to_be_bytes().to_vec();
+        v.extend_from_slice(&offset.to_be_bytes());
+        self.put(LOCATED, &tkey(tenant, &seq.to_be_bytes()), &v)
+    }
+
+    /// An erasure of partition `p` still to carry out (or its remainder).
+    pub fn erasure(&mut self, p: u32, id: Uuid, tenant: &str, left: &SeqRanges) -> Result<()> {
+        let v = tkey(tenant, left.to_string().as_bytes());
+        self.put(ERASURES, &pkey(p, id.as_bytes()), &v)
+    }
+
+    /// An erasure carried out.
+    pub fn erasure_done(&mut self, p: u32, id: Uuid) -> Result<()> {
+        self.wb.delete_cf(self.store.cf(ERASURES)?, pkey(p, id.as_bytes()));
         Ok(())
     }
 

@@ -120,7 +120,7 @@ fn runner(
 
 fn models() -> Vec<Arc<dyn Projection>> {
     vec![
-        Arc::new(Ledger),
+        Arc::new(Ledger::default()),
         Arc::new(traceledger_projection::sessions::Sessions),
         Arc::new(traceledger_projection::pii::Pii),
         Arc::new(traceledger_projection::anomaly::Anomalies::new(PolicyFile::builtin())),
@@ -271,7 +271,7 @@ pub fn api(requests: usize, chain_steps: usize, proof_records: u64, key: &Signin
     seal_into(log.as_ref(), TOPIC, &sealer, &mut heads, chain("bench", chain_steps))?;
     // The big tenant, in chunks, each sealed then projected.
     let models = dir.path().join("models");
-    let ledger = runner(&log, &models, Arc::new(Ledger), TOPIC, key)?;
+    let ledger = runner(&log, &models, Arc::new(Ledger::default()), TOPIC, key)?;
     let sessions = runner(&log, &models, Arc::new(traceledger_projection::sessions::Sessions), TOPIC, key)?;
     sessions.drain_partition(0)?;
     let built = Instant::now();
@@ -345,6 +345,7 @@ pub fn api(requests: usize, chain_steps: usize, proof_records: u64, key: &Signin
         env: "test".into(),
         session_timeout_micros: 600_000_000,
         providers: Default::default(),
+        privacy: None,
     });
     let app = traceledger_api::router(state)
         .route_layer(axum::middleware::from_fn_with_state(keys, traceledger_api::authenticate));

@@ -10,6 +10,7 @@ pub mod node;
 pub mod policy;
 pub mod project;
 pub mod report;
+pub mod retention;
 pub mod seal;
 pub mod sequencer;
 pub mod up;

@@ -21,6 +21,7 @@ use traceledger_api::limits::{rate_limit, RateLimits};
 use traceledger_api::{authenticate, ApiState, Principal};
 use traceledger_bundle::{read_signing_key, wire, write_signing_key};
 use traceledger_core::keys::SigningKey;
+use traceledger_core::privacy::partition_key;
 use traceledger_core::seal::Sealer;
 use traceledger_core::TraceEvent;
 use traceledger_log::embedded::EmbeddedLog;
@@ -263,7 +264,7 @@ impl Node {
 /// Appends events to the raw topic, keyed by tenant (durable on return).
 pub fn produce(log: &dyn Log, topic: &str, events: &[TraceEvent]) -> traceledger_log::Result<()> {
     let recs: Vec<Record> =
-        events.iter().map(|e| Record::keyed(e.tenant_id.as_bytes(), wire::encode_event(e))).collect();
+        events.iter().map(|e| Record::keyed(partition_key(&e.tenant_id).as_bytes(), wire::encode_event(e))).collect();
     append_keyed(log, topic, &recs).map(|_| ())
 }
 
@@ -287,6 +288,9 @@ fn stats_json(s: &Stats) -> Value {
         "dead_lettered": Stats::get(&s.dead_lettered),
         "duplicates": Stats::get(&s.duplicates),
         "sealed_duplicates": Stats::get(&s.sealed_duplicates),
+        "erasures": Stats::get(&s.erasures),
+        "erased_records": Stats::get(&s.erased_records),
+        "erasures_not_in_log": Stats::get(&s.erasures_not_in_log),
         "forks": Stats::get(&s.forks),
         "gaps": Stats::get(&s.gaps),
         "malformed": Stats::get(&s.malformed),
@@ -469,7 +473,13 @@ async fn not_found(req: Request) -> Response {
     )
 }
 
-/// The HTTP routes of a node.
+/// Appends events to the node's raw topic (the access log's and the
+/// erasures' way into the ledger).
+pub fn raw_sink(node: &Node) -> traceledger_api::access::Sink {
+    let (log, topic) = (node.log.clone(), node.cfg.topics.raw.clone());
+    Arc::new(move |events: &[TraceEvent]| produce(log.as_ref(), &topic, events).map_err(|e| e.to_string()))
+}
+
 /// What guards the authenticated routes: the access log and rate limits.
 pub struct Guards {
     /// Every call, sealed in the tenant's `_access.<tenant>` chain.
@@ -481,9 +491,7 @@ pub struct Guards {
 impl Guards {
     /// Guards of `node`: access records are appended to its raw topic.
     pub fn for_node(node: &Node, a: &NodeArgs) -> anyhow::Result<Self> {
-        let (log, topic) = (node.log.clone(), node.cfg.topics.raw.clone());
-        let sink: traceledger_api::access::Sink =
-            Arc::new(move |events: &[TraceEvent]| produce(log.as_ref(), &topic, events).map_err(|e| e.to_string()));
+        let sink = raw_sink(node);
         let per_second = std::num::NonZeroU32::new(a.rate_limit).context("--rate-limit must be at least 1")?;
         let burst = std::num::NonZeroU32::new(a.rate_burst).context("--rate-burst must be at least 1")?;
         let standard = traceledger_api::limits::Tier { per_second, burst };

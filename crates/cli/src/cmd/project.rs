@@ -30,7 +30,7 @@ pub const ALL: [&str; 5] = ["ledger", "sessions", "pii", "anomaly", "availabilit
 
 fn projection(name: &str, policy: &Arc<PolicyFile>) -> Option<Arc<dyn Projection>> {
     match name {
-        "ledger" => Some(Arc::new(Ledger)),
+        "ledger" => Some(Arc::new(Ledger::default())),
         "sessions" => Some(Arc::new(Sessions)),
         "pii" => Some(Arc::new(traceledger_projection::pii::Pii)),
         "anomaly" => Some(Arc::new(Anomalies::new(policy.clone()))),

@@ -46,6 +46,10 @@ pub struct UpArgs {
     /// A session with no agent_end for this many seconds is incomplete.
     #[arg(long, default_value_t = 600)]
     session_timeout_seconds: u64,
+    /// Run the retention job (policy `[[retention]] max_days`) this often;
+    /// 0 turns it off. Each run is sealed in `_privacy.<tenant>`.
+    #[arg(long, default_value_t = 86_400)]
+    retention_interval_seconds: u64,
     /// Demo fleet: tenants.
     #[arg(long, default_value_t = 3)]
     tenants: usize,
@@ -75,6 +79,8 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     super::node::bootstrap_owner(&node.keys, &a.node.data, &a.tenant)?;
+    let privacy = traceledger_api::privacy::PrivacyOps { sink: super::node::raw_sink(&node), key: node.key.clone() };
+    let retention = RetentionJob::start(&projections, privacy.clone(), a.retention_interval_seconds)?;
     let store = |n: &str| projections.store(n);
     let api = match (store("ledger"), store("sessions"), store("pii"), store("anomaly"), store("availability")) {
         (Some(ledger), Some(sessions), Some(pii), Some(anomaly), Some(availability)) => Some(Arc::new(ApiState {
@@ -98,6 +104,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
             env: "live".into(),
             session_timeout_micros: (a.session_timeout_seconds as i64).saturating_mul(1_000_000),
             providers: providers.clone(),
+            privacy: Some(privacy.clone()),
         })),
         _ => None,
     };
@@ -119,10 +126,54 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
         println!("serving; Ctrl-C to stop");
     }
     rt.block_on(server)??;
+    retention.stop();
     guards.close();
     projections.stop()?;
     node.stop()?;
     Ok(code)
+}
+
+/// The retention job's thread: a run every interval until stopped.
+struct RetentionJob {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RetentionJob {
+    fn start(
+        projections: &Projections,
+        ops: traceledger_api::privacy::PrivacyOps,
+        every_seconds: u64,
+    ) -> anyhow::Result<Self> {
+        let (Some(ledger), true) = (projections.store("ledger"), every_seconds > 0) else {
+            return Ok(RetentionJob { stop: None, thread: None });
+        };
+        let policy = projections.policy().clone();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let every = Duration::from_secs(every_seconds);
+        let thread = std::thread::Builder::new().name("retention".into()).spawn(move || {
+            // The first run comes one interval after the start, like every
+            // later one: a restart loop does not run it more often.
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
+                let (done, failed) =
+                    traceledger_api::privacy::retention_job(&ledger, &policy.current(), &ops, super::now().0);
+                for e in &done {
+                    tracing::info!(tenant = %e.tenant, erasing = e.seqs.len(), "retention run recorded");
+                }
+                for f in &failed {
+                    tracing::error!(failure = %f, "retention run");
+                }
+            }
+        })?;
+        Ok(RetentionJob { stop: Some(tx), thread: Some(thread) })
+    }
+
+    fn stop(mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 fn demo(node: &Node, projections: &Projections, a: &UpArgs, local: SocketAddr) -> anyhow::Result<u8> {

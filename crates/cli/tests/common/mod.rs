@@ -87,7 +87,12 @@ pub fn get_bytes(addr: &str, key: &str, path: &str) -> (u16, Vec<u8>) {
 /// Starts `traceledger up --http 127.0.0.1:0 ARGS --data DATA` and returns
 /// the process and the address it prints on its first line.
 pub fn start_up(data: &Path, args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_traceledger"))
+    start_up_with(Command::new(env!("CARGO_BIN_EXE_traceledger")), data, args)
+}
+
+/// [`start_up`] through `cmd`, which runs the binary (e.g. under faketime).
+pub fn start_up_with(mut cmd: Command, data: &Path, args: &[&str]) -> (Child, String) {
+    let mut child = cmd
         .args(["up", "--http", "127.0.0.1:0"])
         .args(args)
         .arg("--data")
@@ -136,6 +141,16 @@ impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+impl Killed {
+    /// Stops the node as Ctrl-C does (a clean shutdown) and checks that it
+    /// exits with success.
+    pub fn interrupt(mut self) {
+        let _ = Command::new("kill").args(["-INT", &self.0.id().to_string()]).status();
+        let status = self.0.wait().expect("wait for the node");
+        assert!(status.success(), "the node stopped with {status}");
     }
 }
 

@@ -389,6 +389,100 @@ fn restore_adopts_only_records_of_trusted_keys(log: Arc<dyn Log>) {
     assert_eq!(Stats::get(&c.stats().sealed), 0);
 }
 
+/// A signed erasure of `seqs` of `tenant` is sealed in `_privacy.<tenant>`
+/// and carried out: the ledger's records lose content and salts (their
+/// commitments and the chain stay valid) and, on a log that can, so do the
+/// copies on the raw and sealed topics; a broker's copies stay and are
+/// counted. Unsigned, untrusted and malformed erasures are dead letters.
+fn erasures_are_carried_out_and_forged_ones_are_dead_letters(log: Arc<dyn Log>) {
+    use traceledger_core::event::Timestamp;
+    use traceledger_core::privacy::{partition_key, Erasure, Reason, SeqRanges};
+    let cfg = config(2);
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = sequencer(log.clone(), dir.path(), &cfg);
+    let evs = events(2, 10, 140);
+    produce(log.as_ref(), &cfg, &evs);
+    drain(&s);
+    let erasure = |n: u128| Erasure {
+        id: uuid::Uuid::from_u128(n),
+        tenant: "tenant-0".into(),
+        seqs: SeqRanges::from_seqs([2, 3, 4, 8]),
+        reason: Reason::Retention { cutoff: Timestamp(1) },
+        requested_by: "test".into(),
+        policy: "p".into(),
+        at: Timestamp(2),
+        signature: None,
+    };
+    let unsigned = erasure(1);
+    let mut untrusted = erasure(2);
+    untrusted.sign(&test_key("someone-else"));
+    let mut malformed = erasure(3).to_event();
+    malformed.attributes.retain(|a| a.key != "privacy.seqs");
+    let mut good = erasure(4);
+    good.sign(&test_key("seq"));
+    let privacy: Vec<Record> = [unsigned.to_event(), untrusted.to_event(), malformed, good.to_event()]
+        .iter()
+        .map(|e| Record::keyed(partition_key(&e.tenant_id).as_bytes(), wire::encode_event(e)))
+        .collect();
+    append_keyed(log.as_ref(), &cfg.topics.raw, &privacy).expect("produce");
+    drain(&s);
+
+    let dlq = read_all(log.as_ref(), &cfg.topics.dlq);
+    let reasons: Vec<String> = dlq
+        .iter()
+        .map(|f| String::from_utf8_lossy(f.record.header(DLQ_REASON).expect("reason")).into_owned())
+        .collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert_eq!(reasons.iter().filter(|r| r.contains("not signed by a trusted key")).count(), 2, "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("missing attribute `privacy.seqs`")), "{reasons:?}");
+    assert_eq!((Stats::get(&s.stats().erasures), Stats::get(&s.stats().erased_records)), (1, 4));
+
+    // The ledger: seqs 2, 3, 4 and 8 erased, the others whole; every record
+    // still verifies as its chain's.
+    let store = s.store();
+    let held: Vec<SealedRecord> = (0..10)
+        .map(|seq| {
+            wire::decode_record(&store.record("tenant-0", seq).expect("read").expect("held"), usize::MAX)
+                .expect("decodes")
+        })
+        .collect();
+    for r in &held {
+        let should = good.seqs.contains(r.header.seq);
+        let had = r.commitments.iter().any(Option::is_some);
+        assert!(had, "fixture records carry content");
+        assert_eq!(!r.erased_slots().is_empty(), should, "seq {}", r.header.seq);
+        assert_eq!(r.salts.iter().any(Option::is_some), !should, "seq {}", r.header.seq);
+        let leaf = traceledger_core::hash::leaf_hash(&r.canonical_bytes().expect("canonical"));
+        assert_eq!(leaf, r.leaf_hash, "the leaf hash still holds");
+    }
+    // The sealed topic as any consumer reads it: one chain per tenant plus
+    // the privacy chain, every record accepted.
+    let acc = accepted(log.as_ref(), &cfg);
+    assert_eq!(acc.verdicts.keys().collect::<Vec<_>>(), [&Verdict::Accept], "{:?}", acc.verdicts);
+    assert_eq!(acc.chains["_privacy.tenant-0"].len(), 1);
+    let on_log = &acc.chains["tenant-0"];
+    let sealed_erased = on_log.iter().filter(|r| !r.erased_slots().is_empty()).count();
+    let raw = read_all(log.as_ref(), &cfg.topics.raw);
+    let tombstones = raw.iter().filter(|f| f.record.header("traceledger-erased").is_some()).count();
+    if Stats::get(&s.stats().erasures_not_in_log) == 0 {
+        // The embedded log rewrote its copies.
+        assert_eq!((sealed_erased, tombstones), (4, 4));
+        assert!(raw
+            .iter()
+            .filter(|f| f.record.header("traceledger-erased").is_some())
+            .all(|f| f.record.value.is_empty()));
+    } else {
+        // A broker keeps them until the topics' retention deletes them.
+        assert_eq!((sealed_erased, tombstones), (0, 0));
+        assert_eq!(Stats::get(&s.stats().erasures_not_in_log), 1);
+    }
+    // A restart carries out nothing twice and loses nothing.
+    drop(s);
+    let again = sequencer(log.clone(), dir.path(), &cfg);
+    drain(&again);
+    assert_eq!(Stats::get(&again.stats().erasures), 0);
+}
+
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -410,4 +504,5 @@ both_backends!(
     republishes_the_outbox_after_a_failed_publish,
     a_diverged_store_is_rebuilt,
     restore_adopts_only_records_of_trusted_keys,
+    erasures_are_carried_out_and_forged_ones_are_dead_letters,
 );

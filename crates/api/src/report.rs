@@ -68,6 +68,14 @@ pub fn soc2(s: &ApiState, keyring: &Keyring, tenant: &str, from: i64, to: i64, n
     let inventory = pii.inventory(tenant).map_err(e)?;
     let (unregistered, transfer_flags) = provider_flags(&s.providers, &avail.providers, &inventory);
     let (access, dsar) = access(s, tenant, from, to)?;
+    let rule = s
+        .policy
+        .current()
+        .retention_for(tenant)
+        .map(|r| r::RetentionRule { min_days: r.min_days, max_days: r.max_days });
+    let erasures = erasures(s, tenant, from, to)?;
+    let (dsar_erasures, runs): (Vec<&r::ErasureRow>, Vec<&r::ErasureRow>) =
+        erasures.iter().partition(|e| e.action == "dsar_erase");
     Ok(r::Soc2Report {
         format: r::FORMAT.into(),
         tenant_id: tenant.into(),
@@ -108,11 +116,46 @@ pub fn soc2(s: &ApiState, keyring: &Keyring, tenant: &str, from: i64, to: i64, n
             transfer_flags,
             dsar: format!(
                 "{dsar} data-subject export request(s) answered in the period (GET /v1/dsar/{{subject}}, from the sealed \
-                 access chain). Erasure is not in this version."
+                 access chain); {} erasure request(s) sealed, erasing {} record(s) and holding {} inside the retention \
+                 minimum (the _privacy.{tenant} chain).",
+                dsar_erasures.len(),
+                dsar_erasures.iter().map(|e| e.records).sum::<u64>(),
+                dsar_erasures.iter().map(|e| e.held).sum::<u64>(),
             ),
-            retention: "No retention policy is configured: content is kept; nothing was erased in the period.".into(),
+            retention: match &rule {
+                None => "No retention rule is configured: content is kept.".to_string(),
+                Some(r) => format!(
+                    "Content is kept at least {} day(s) (no erasure of younger content, a DSAR included){}; {} \
+                     retention run(s) sealed in the period erased {} record(s).",
+                    r.min_days,
+                    r.max_days.map(|m| format!(" and erased after {m} day(s) by the retention job")).unwrap_or_default(),
+                    runs.len(),
+                    runs.iter().map(|e| e.records).sum::<u64>(),
+                ),
+            },
+            retention_rule: rule,
+            dsar_exports: dsar,
+            erasures,
         },
     })
+}
+
+/// Erasures sealed in `[from, to)` in the tenant's privacy chain.
+fn erasures(s: &ApiState, tenant: &str, from: i64, to: i64) -> Res<Vec<r::ErasureRow>> {
+    let actions = crate::privacy::actions(&LedgerView::new(&s.ledger), tenant).map_err(|e| e.to_string())?;
+    Ok(actions
+        .into_iter()
+        .filter(|a| Timestamp::parse_rfc3339(&a.sealed_at).is_some_and(|t| t.0 >= from && t.0 < to))
+        .map(|a| r::ErasureRow {
+            seq: a.seq,
+            sealed_at: a.sealed_at,
+            action: a.outcome.action,
+            subject: a.outcome.subject,
+            records: a.outcome.erasing,
+            held: a.outcome.held,
+            requested_by: a.requested_by,
+        })
+        .collect())
 }
 
 /// Providers used but not registered; personal data of EU subjects sent

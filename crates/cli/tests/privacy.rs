@@ -7,7 +7,7 @@
 //! holds the recent ones (until when); the API shows the content erased and
 //! the commitments kept; the retention run erases everything older than a
 //! year, and a second run erases nothing new; roles without the permission
-//! are refused; the RocksDB files of the whole data directory hold none of
+//! are refused; the SOC 2 report lists the erasures; the RocksDB files of the whole data directory hold none of
 //! the erased canaries (and still hold a kept one, so the scan can see);
 //! the ledger model rebuilt from the log holds them erased too; and
 //! `traceledger export` + `verify` pass on the erased ledger.
@@ -182,6 +182,30 @@ fn dsar_erasure_and_retention_erase_content_keep_the_chain_and_leave_no_copy_on_
     assert_eq!((rule["rule"]["min_days"].as_u64(), rule["rule"]["max_days"].as_u64()), (Some(30), Some(365)), "{rule}");
     // The recent records still hold their content.
     assert!(!erased(&get_ok(&addr, &owner, "/v1/records/6")));
+    // The SOC 2 report's Privacy section lists the three sealed erasures.
+    let period = "from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z";
+    let rep = get_ok(&addr, &auditor, &format!("/v1/reports/soc2?{period}&format=json"));
+    let p = &rep["privacy"];
+    assert_eq!(
+        (p["retention_rule"]["min_days"].as_u64(), p["retention_rule"]["max_days"].as_u64()),
+        (Some(30), Some(365))
+    );
+    let rows: Vec<(&str, u64, u64)> = p["erasures"]
+        .as_array()
+        .expect("erasures")
+        .iter()
+        .map(|e| {
+            (e["action"].as_str().expect("action"), e["records"].as_u64().expect("n"), e["held"].as_u64().expect("n"))
+        })
+        .collect();
+    assert_eq!(rows, [("dsar_erase", 3, 2), ("retention", 5, 0), ("retention", 0, 0)], "{p}");
+    assert!(
+        p["retention"].as_str().is_some_and(|t| t.contains("2 retention run(s)") && t.contains("erased 5 record(s)")),
+        "{p}"
+    );
+    let (status, html) = common::get_bytes(&addr, &auditor, &format!("/v1/reports/soc2?{period}&format=html"));
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&html).contains("id=\"erasures\""), "the HTML lists them");
     node.interrupt();
 
     // No copy of erased content anywhere in the data directory's files

@@ -213,6 +213,16 @@ pub fn render(r: &Soc2Report) -> String {
                     }
                     h3 { "Data-subject requests" } p { (p.dsar) }
                     h3 { "Retention" } p { (p.retention) }
+                    @if !p.erasures.is_empty() {
+                        table #erasures {
+                            thead { tr { th { "seq" } th { "sealed" } th { "action" } th { "subject" } th.n { "records erased" } th.n { "held" } th { "requested by" } } }
+                            tbody {
+                                @for e in &p.erasures {
+                                    tr { td.n { (e.seq) } td { (e.sealed_at) } td { (e.action) } td { (e.subject.as_deref().unwrap_or("—")) } td.n { (e.records) } td.n { (e.held) } td { (e.requested_by) } }
+                                }
+                            }
+                        }
+                    }
                 }
                 @if let Some(an) = &r.anchor {
                     section id="anchor" { h2 { "Anchor checkpoint (signed note)" } pre { (an.note) } }

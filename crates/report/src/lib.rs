@@ -244,6 +244,46 @@ pub struct Privacy {
     pub dsar: String,
     /// Retention actions, or why none are recorded.
     pub retention: String,
+    /// The retention rule in force for the tenant (none: content is kept).
+    #[serde(default)]
+    pub retention_rule: Option<RetentionRule>,
+    /// Data-subject export requests answered in the period (access chain).
+    #[serde(default)]
+    pub dsar_exports: u64,
+    /// Erasures sealed in the period (`_privacy.<tenant>`): DSAR erasures
+    /// and retention runs, oldest first.
+    #[serde(default)]
+    pub erasures: Vec<ErasureRow>,
+}
+
+/// A retention rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = ReportRetentionRule)]
+pub struct RetentionRule {
+    /// Nothing younger is erased.
+    pub min_days: u32,
+    /// The retention job erases older content (none: kept).
+    pub max_days: Option<u32>,
+}
+
+/// One erasure sealed in the tenant's privacy chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = ReportErasure)]
+pub struct ErasureRow {
+    /// Seq in `_privacy.<tenant>`.
+    pub seq: u64,
+    /// Sealed at (RFC 3339).
+    pub sealed_at: String,
+    /// `dsar_erase` or `retention`.
+    pub action: String,
+    /// The data subject (DSAR).
+    pub subject: Option<String>,
+    /// Records whose content it erased.
+    pub records: u64,
+    /// Records held inside the retention minimum (DSAR).
+    pub held: u64,
+    /// Who asked (an API key id, or `retention-job`).
+    pub requested_by: String,
 }
 
 /// The report.

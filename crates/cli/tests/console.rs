@@ -2,7 +2,8 @@
 //! `chromium`, driven by playwright-core from `tests/console/e2e.mjs`):
 //! a node holding the demo fleet plus a 1,000-step session; sign-in, the
 //! sessions list, a decision chain, Verify in browser passing, the role
-//! views, key creation and revocation; then one record's content is edited
+//! views, key creation and revocation, a DSAR export and erasure on the
+//! Privacy page; then one record's content is edited
 //! in the stopped node's store and Verify in browser must catch it.
 //!
 //! Needs `node`, `chromium` and `tests/console/node_modules`, which
@@ -156,6 +157,19 @@ fn the_console_in_chromium_verifies_records_and_catches_a_tampered_one() {
             Some((id, seq))
         })
         .expect("a demo session with tool calls and a step with an output");
+    // A data subject of the demo not named in that record (the owner's part
+    // of the run erases their content through the Privacy page).
+    let rec = |n: u64| get(&addr, &auditor, &format!("/v1/records/{n}"));
+    let spared = rec(seq)["event"]["subject_ids"].clone();
+    let (subject, subject_seq) = (0..seq + 200)
+        .find_map(|n| {
+            let r = rec(n);
+            let s = r["event"]["subject_ids"].as_array()?.first()?.as_str()?.to_string();
+            let has_content = r["event"].get("input").is_some();
+            (has_content && !spared.as_array().is_some_and(|a| a.iter().any(|x| x == s.as_str()))).then_some((s, n))
+        })
+        .expect("a subject of the demo besides the verified record's");
+    let subject_seq = subject_seq.to_string();
     let seq_s = seq.to_string();
     let url = format!("http://{addr}");
     let env = [
@@ -167,6 +181,8 @@ fn the_console_in_chromium_verifies_records_and_catches_a_tampered_one() {
         ("TL_SESSION", session.as_str()),
         ("TL_SEQ", seq_s.as_str()),
         ("TL_LONG", long.as_str()),
+        ("TL_SUBJECT", subject.as_str()),
+        ("TL_SUBJECT_SEQ", subject_seq.as_str()),
     ];
     e2e("clean", &env);
     drop(node);

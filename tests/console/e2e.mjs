@@ -191,6 +191,12 @@ try {
     await page.locator("#report-anchor").waitFor({ timeout: 60_000 });
     assert.match(await page.locator("#report-anchor").innerText(), /\/\S+ \d+ [0-9a-f]{64}/);
     assert.equal(await page.getByRole("link", { name: /^Download soc2-.*\.html\.sig$/ }).count(), 1);
+    // It is kept: listed under past reports, and fetched again from there.
+    const kept = page.locator("#past-reports tbody tr").first();
+    await kept.waitFor();
+    assert.equal(await kept.locator("td").nth(2).innerText(), "html");
+    await kept.getByRole("button", { name: /^Fetch soc2-/ }).click();
+    await kept.getByRole("link", { name: /^soc2-.*\.html$/ }).waitFor();
     await shot(page, "reports");
 
     // An Auditor reads the policy but cannot create keys.

@@ -783,6 +783,7 @@ async function reportsPage() {
                 h("p", { class: "muted" }, `Check it offline: traceledger verify-report ${name} --key VERIFIER_KEY`),
               ),
             );
+            await refreshPast();
           } catch (e) {
             out.replaceChildren(failure(e));
           }
@@ -794,8 +795,47 @@ async function reportsPage() {
       h("button", { type: "submit", id: "make-report" }, "Make report"),
     ),
     out,
-    h("p", { class: "muted" }, "Reports are made on request and not kept by the node: keep the file and its .sig together."),
   );
+  // Past reports: each kept by the node, byte for byte, with its note.
+  const past = h("div", { id: "past-reports" }, h("p", { class: "muted" }, "…"));
+  const fetchReport = async (r, cell) => {
+    try {
+      const resp = await fetch(`/v1/reports/${encodeURIComponent(r.id)}`, { headers: { authorization: `Bearer ${sessionStorage.getItem(KEY)}` }, cache: "no-store" });
+      if (!resp.ok) throw new ApiError(resp.status, `HTTP ${resp.status}`);
+      const note = atob(resp.headers.get("x-traceledger-report-signature") || "");
+      const name = `${r.id}.${r.format}`;
+      cell.replaceChildren(
+        h("a", { href: URL.createObjectURL(await resp.blob()), download: name }, name),
+        " ",
+        h("a", { href: URL.createObjectURL(new Blob([note], { type: "text/plain" })), download: `${name}.sig` }, ".sig"),
+      );
+    } catch (e) {
+      cell.replaceChildren(failure(e));
+    }
+  };
+  const refreshPast = async () => {
+    try {
+      const list = await api("/v1/reports");
+      past.replaceChildren(
+        list.length
+          ? table(
+              `${list.length} report(s) kept`,
+              ["Made", "Period", "Format", "Anchored to", "SHA-256", "By", "File"],
+              list.map((r) => {
+                const cell = h("span", {}, h("button", { type: "button", class: "secondary", "aria-label": `Fetch ${r.id}`, onclick: () => fetchReport(r, cell) }, "Fetch"));
+                return [r.generated_at, `${r.from} – ${r.to}`, r.format, h("code", { class: "hash" }, r.anchor || "none"), h("code", { title: r.sha256 }, r.sha256.slice(0, 16)), h("code", {}, r.requested_by), cell];
+              }),
+            )
+          : h("p", {}, "No report has been made for this tenant yet."),
+      );
+    } catch (e) {
+      past.replaceChildren(failure(e));
+    }
+  };
+  root.append(
+    h("section", { "aria-labelledby": "past-h" }, h("h2", { id: "past-h" }, "Past reports"), h("p", { class: "muted" }, "Every report made is kept by the node as made, with its signed note: fetch one again and check it offline with traceledger verify-report."), past),
+  );
+  await refreshPast();
   return root;
 }
 

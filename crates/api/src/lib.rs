@@ -13,6 +13,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod access;
+pub mod archive;
 pub mod bodies;
 pub mod console;
 pub mod keys;
@@ -74,6 +75,8 @@ pub struct ApiState {
     /// Appends signed erasures (DSAR, retention); without it, erasure is
     /// not served.
     pub privacy: Option<privacy::PrivacyOps>,
+    /// Keeps every report made; without it, reports are not kept.
+    pub reports: Option<archive::ReportArchive>,
 }
 
 /// What exported bundles are signed with.
@@ -217,7 +220,9 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/budget/check", get(budget_check))
         .route("/v1/policy", get(policy))
         .route("/v1/policy/check", post(policy_check))
+        .route("/v1/reports", get(list_reports))
         .route("/v1/reports/soc2", get(soc2_report))
+        .route("/v1/reports/{id}", get(get_report))
         .route("/v1/alerts/deliveries", get(alert_deliveries))
         .route("/v1/export", get(export_bundle))
         .route("/v1/dsar/{subject}", get(dsar_export))
@@ -948,6 +953,7 @@ async fn soc2_report(State(s): State<Shared>, p: Principal, q: Params) -> Respon
         );
     }
     let tenant = p.tenant().to_string();
+    let by = p.key.id.clone();
     let made = blocking(move || {
         let Some(ex) = &s.exporter else { return Err(internal("no exporter")) };
         let ring = traceledger_core::keys::Keyring::new(
@@ -969,13 +975,38 @@ async fn soc2_report(State(s): State<Shared>, p: Principal, q: Params) -> Respon
             anchor: rep.anchor.as_ref().map(|a| (a.origin.clone(), a.size, a.root.clone())),
         };
         let note = traceledger_report::note::sign(&bytes, &what, &ex.key).map_err(internal)?;
-        Ok((bytes, note))
+        let id = match &s.reports {
+            None => None,
+            Some(archive) => {
+                let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+                let meta = archive::StoredReport {
+                    id: format!("soc2-{}-{}", now_micros(), &sha[..12]),
+                    kind: "soc2".into(),
+                    format: what.format.clone(),
+                    from: rep.from.clone(),
+                    to: rep.to.clone(),
+                    generated_at: rep.generated_at.clone(),
+                    sha256: sha,
+                    anchor: what.anchor.as_ref().map(|(o, n, r)| format!("{o} {n} {r}")),
+                    bytes: bytes.len() as u64,
+                    requested_by: by,
+                };
+                archive.store(&tenant, &meta, &bytes, &note).map_err(internal)?;
+                Some(meta.id)
+            }
+        };
+        Ok((bytes, note, id))
     })
     .await;
-    let (bytes, note) = match made {
+    let (bytes, note, id) = match made {
         Ok(v) => v,
         Err(r) => return r,
     };
+    report_response(bytes, &note, html, id.as_deref())
+}
+
+/// A report's bytes with its signed note (and archive id) in headers.
+fn report_response(bytes: Vec<u8>, note: &str, html: bool, id: Option<&str>) -> Response {
     let mut resp = bytes.into_response();
     let h = resp.headers_mut();
     let ctype = if html { "text/html; charset=utf-8" } else { "application/json" };
@@ -983,6 +1014,9 @@ async fn soc2_report(State(s): State<Shared>, p: Principal, q: Params) -> Respon
     let b64 = base64::engine::general_purpose::STANDARD.encode(note.as_bytes());
     if let Ok(v) = HeaderValue::from_str(&b64) {
         h.insert("x-traceledger-report-signature", v);
+    }
+    if let Some(v) = id.and_then(|id| HeaderValue::from_str(id).ok()) {
+        h.insert("x-traceledger-report-id", v);
     }
     if html {
         // The report page has no script; nothing it shows is executable.
@@ -1196,6 +1230,43 @@ async fn export(
         h.insert("x-traceledger-subject-records", HeaderValue::from(about));
     }
     r
+}
+
+#[utoipa::path(get, path = "/v1/reports", tag = "reports", security(("api_key" = [])),
+    responses((status = 200, description = "Every report made for the key's tenant, newest first, with the checkpoint each rests on", body = Vec<archive::StoredReport>), Errors))]
+async fn list_reports(State(s): State<Shared>, p: Principal) -> Response {
+    if let Err(r) = p.require(Permission::Reports) {
+        return r;
+    }
+    let tenant = p.tenant().to_string();
+    blocking(move || match &s.reports {
+        None => Ok(Vec::new()),
+        Some(a) => a.list(&tenant).map_err(internal),
+    })
+    .await
+    .map_or_else(|r| r, |v| Json(v).into_response())
+}
+
+#[utoipa::path(get, path = "/v1/reports/{id}", tag = "reports", security(("api_key" = [])),
+    params(("id" = String, Path, description = "A report's id from `GET /v1/reports`")),
+    responses((status = 200, description = "The report's bytes as made, its signed note in X-Traceledger-Report-Signature (base64)", content_type = "application/json"),
+        (status = 404, description = "No report of this tenant has this id", body = openapi::Problem, content_type = "application/problem+json"),
+        Errors))]
+async fn get_report(State(s): State<Shared>, p: Principal, Path(id): Path<String>) -> Response {
+    if let Err(r) = p.require(Permission::Reports) {
+        return r;
+    }
+    let tenant = p.tenant().to_string();
+    let found = blocking(move || match &s.reports {
+        None => Ok(None),
+        Some(a) => a.get(&tenant, &id).map_err(internal),
+    })
+    .await;
+    match found {
+        Err(r) => r,
+        Ok(None) => not_found("no report of this tenant has this id"),
+        Ok(Some((meta, bytes, note))) => report_response(bytes, &note, meta.format == "html", Some(&meta.id)),
+    }
 }
 
 fn no_privacy_ops() -> Response {

@@ -104,6 +104,7 @@ impl Modify for ApiKeyAuth {
         crate::pii_findings, crate::pii_inventory, crate::anomalies, crate::availability, crate::availability_series, crate::budget_check,
         crate::policy, crate::policy_check, crate::soc2_report, crate::alert_deliveries, crate::export_bundle, crate::dsar_export,
         crate::dsar_erase, crate::retention_run, crate::retention, crate::privacy_actions,
+        crate::list_reports, crate::get_report,
     ),
     components(schemas(Problem, crate::keys::KeyInfo, crate::keys::Role)),
     modifiers(&ApiKeyAuth),

@@ -167,7 +167,9 @@ fn query_api_suite(log_args: &[&str]) {
             "/v1/proofs/inclusion",
             "/v1/records/by-event/{event_id}",
             "/v1/records/{seq}",
+            "/v1/reports",
             "/v1/reports/soc2",
+            "/v1/reports/{id}",
             "/v1/retention",
             "/v1/retention/run",
             "/v1/sessions",
@@ -542,6 +544,7 @@ fn query_api_suite(log_args: &[&str]) {
         ("GET", "/v1/alerts/deliveries".into(), "policy"),
         ("GET", "/v1/retention".into(), "policy"),
         ("GET", "/v1/privacy/actions".into(), "reports"),
+        ("GET", "/v1/reports".into(), "reports"),
         ("GET", "/v1/export?without_content=true".into(), "export"),
         (
             "GET",

@@ -239,6 +239,33 @@ fn the_soc2_report_matches_the_ledger_verifies_offline_and_renders() {
     let (ok, out) = verify_report(&file, &vkey);
     assert!(!ok && out.contains("altered"), "{out}");
 
+    // Every report made is kept: listed (newest first) with the checkpoint
+    // it rests on, and served again byte for byte with the same note.
+    let header = |head: &str, name: &str| {
+        head.lines().find_map(|l| l.to_ascii_lowercase().starts_with(name).then(|| l[name.len()..].trim().to_string()))
+    };
+    let id = header(&head, "x-traceledger-report-id:").expect("the report's archive id");
+    let listed = get(&addr, auditor, "/v1/reports");
+    let entry = listed.as_array().expect("list").iter().find(|r| r["id"] == id.as_str()).expect("listed").clone();
+    use sha2::Digest;
+    assert_eq!(entry["sha256"], hex::encode(sha2::Sha256::digest(&body)));
+    assert_eq!((entry["format"].as_str(), entry["from"].as_str()), (Some("json"), rep["from"].as_str()));
+    let anchor = format!(
+        "{} {} {}",
+        rep["anchor"]["origin"].as_str().expect("origin"),
+        rep["anchor"]["size"],
+        rep["anchor"]["root"].as_str().expect("root")
+    );
+    assert_eq!(entry["anchor"], anchor.as_str());
+    let (status, again_head, again) = get_with_headers(&addr, auditor, &format!("/v1/reports/{id}"));
+    assert_eq!((status, again == body), (200, true));
+    assert_eq!(
+        header(&again_head, "x-traceledger-report-signature:"),
+        header(&head, "x-traceledger-report-signature:")
+    );
+    assert_eq!(get_with_headers(&addr, auditor, "/v1/reports/soc2-0-000000000000").0, 404);
+    assert_eq!(http_as(&addr, Some(&viewer), "GET", "/v1/reports", b"").0, 403);
+
     // The HTML through the CLI, verified, then rendered in Chromium.
     std::fs::write(dir.path().join("auditor.key"), auditor).expect("key file");
     // `traceledger report soc2 --format FORMAT --out OUT` as the Auditor.

@@ -105,6 +105,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
             session_timeout_micros: (a.session_timeout_seconds as i64).saturating_mul(1_000_000),
             providers: providers.clone(),
             privacy: Some(privacy.clone()),
+            reports: Some(traceledger_api::archive::ReportArchive::open(&a.node.data.join("reports"))?),
         })),
         _ => None,
     };

@@ -134,31 +134,15 @@ pub fn access_event(
         None => (ACCESS_CHAIN_PREFIX.trim_end_matches('.').to_string(), "none".to_string(), "none".to_string()),
     };
     let attr = |k: &str, v: String| Attribute { key: format!("access.{k}"), value: v };
+    let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+    let ev = TraceEvent::bare(id, tenant, "traceledger-api", key_id.clone(), EventKind::Decision, Timestamp(at));
     TraceEvent {
-        event_id: uuid::Builder::from_random_bytes(rand::random()).into_uuid(),
-        tenant_id: tenant,
-        agent_id: "traceledger-api".into(),
-        session_id: key_id.clone(),
-        step_index: 0,
-        parent_event_id: None,
-        kind: EventKind::Decision,
-        timestamp: Timestamp(at),
-        model: None,
-        input: None,
-        output: None,
-        reasoning: None,
-        tools: Vec::new(),
-        tokens: None,
-        cost_micros: None,
         latency_ms: Some(latency_ms),
         status: if status < 400 {
             Status::default()
         } else {
             Status { code: StatusCode::Error, message: Some(format!("HTTP {status}")) }
         },
-        subject_ids: Vec::new(),
-        data_classification: None,
-        expected_steps: None,
         attributes: vec![
             attr("method", method.to_string()),
             // Paths are capped: a query string is the caller's to fill.
@@ -168,6 +152,7 @@ pub fn access_event(
             attr("key_id", key_id),
             attr("role", role),
         ],
+        ..ev
     }
 }
 

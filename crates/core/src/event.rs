@@ -301,6 +301,42 @@ pub fn is_valid_tenant_id(s: &str) -> bool {
 }
 
 impl TraceEvent {
+    /// A step with its identity, kind and time only: no model, content,
+    /// tools, usage, subjects or attributes, status ok (for the system's own
+    /// events; fill in the rest with struct update syntax).
+    pub fn bare(
+        event_id: Uuid,
+        tenant_id: String,
+        agent_id: &str,
+        session_id: String,
+        kind: EventKind,
+        timestamp: Timestamp,
+    ) -> Self {
+        TraceEvent {
+            event_id,
+            tenant_id,
+            agent_id: agent_id.to_string(),
+            session_id,
+            step_index: 0,
+            parent_event_id: None,
+            kind,
+            timestamp,
+            model: None,
+            input: None,
+            output: None,
+            reasoning: None,
+            tools: Vec::new(),
+            tokens: None,
+            cost_micros: None,
+            latency_ms: None,
+            status: Status::default(),
+            subject_ids: Vec::new(),
+            data_classification: None,
+            expected_steps: None,
+            attributes: Vec::new(),
+        }
+    }
+
     /// Parses one event from its JSON form and validates it.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         let de = &mut serde_json::Deserializer::from_slice(bytes);

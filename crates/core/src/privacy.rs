@@ -11,7 +11,7 @@
 //! (invariant 5). Raw events of `_privacy.<tenant>` are keyed by the tenant,
 //! so they land on the tenant's partition, after the records they name.
 
-use crate::event::{Attribute, EventKind, Status, Timestamp, TraceEvent};
+use crate::event::{Attribute, EventKind, Timestamp, TraceEvent};
 use crate::keys::{Keyring, SigningKey};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -325,29 +325,16 @@ impl Erasure {
         if let Some((id, sig)) = &self.signature {
             attributes.push(attr(SIGNATURE, format!("{id:08x}:{}", STANDARD.encode(sig))));
         }
-        TraceEvent {
-            event_id: self.id,
-            tenant_id: privacy_chain(&self.tenant),
-            agent_id: PRIVACY_AGENT.into(),
-            session_id: format!("{}-{}", self.action(), self.id),
-            step_index: 0,
-            parent_event_id: None,
-            kind: EventKind::Decision,
-            timestamp: self.at,
-            model: None,
-            input: None,
-            output: None,
-            reasoning: None,
-            tools: Vec::new(),
-            tokens: None,
-            cost_micros: None,
-            latency_ms: None,
-            status: Status::default(),
-            subject_ids: Vec::new(),
-            data_classification: None,
-            expected_steps: None,
-            attributes,
-        }
+        let session = format!("{}-{}", self.action(), self.id);
+        let ev = TraceEvent::bare(
+            self.id,
+            privacy_chain(&self.tenant),
+            PRIVACY_AGENT,
+            session,
+            EventKind::Decision,
+            self.at,
+        );
+        TraceEvent { attributes, ..ev }
     }
 
     /// Reads an erasure back from its event.

@@ -1082,6 +1082,8 @@ async fn policy(State(s): State<Shared>, p: Principal) -> Response {
         "availability": pol.availability,
         "budgets": pol.budgets.iter().filter(|b| mine(&b.tenant)).collect::<Vec<_>>(),
         "limits": pol.limits.iter().filter(|l| mine(&l.tenant)).collect::<Vec<_>>(),
+        "redact": pol.redactions.iter().filter(|r| mine(&r.tenant)).collect::<Vec<_>>(),
+        "retention": pol.retention_for(t),
         "alerts": pol.alerts.iter().filter(|a| mine(&a.tenant)).map(|a| json!({
             "name": a.name, "url": a.url, "secret_env": a.secret_env, "on": a.on, "min_severity": a.min_severity,
         })).collect::<Vec<_>>(),

@@ -251,3 +251,60 @@ fn create_key_live(addr: &str, owner: &str, role: &str) -> String {
     let v: Value = serde_json::from_str(&body).expect("json");
     v["secret"].as_str().expect("secret").to_string()
 }
+
+#[test]
+fn redaction_rules_apply_before_sealing_and_the_label_is_signed() {
+    let data = tempfile::tempdir().expect("tmp");
+    let policy = data.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[redact]]\nagent = \"mailer\"\nmode = \"mask\"\nkinds = [\"email\"]\n\n\
+         [[redact]]\nagent = \"vault\"\nmode = \"commitment_only\"\nfields = [\"input\"]\n",
+    )
+    .expect("policy");
+    let (child, addr) = start_up(data.path(), &["--tenant", TENANT, "--policy", policy.to_str().expect("utf-8")]);
+    let node = Killed(child);
+    let owner = std::fs::read_to_string(data.path().join("bootstrap-owner.key")).expect("owner key");
+    let owner = owner.trim();
+    // Each agent's input carries its own canary.
+    let ev = |agent: &str, input: &str| {
+        json!({
+            "event_id": uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string(),
+            "agent_id": agent, "session_id": format!("s-{agent}"), "step_index": 0, "kind": "llm_call",
+            "timestamp": "2026-01-01T00:00:00Z", "input": input, "output": format!("done by {agent}"),
+        })
+    };
+    post_events(
+        &addr,
+        owner,
+        &[
+            ev("mailer", "reply to qzx.mailer.canary@example.com today"),
+            ev("vault", "QZX-VAULT-CANARY-INPUT for the vault"),
+            ev("plain", "reply to qzx.plain.canary@example.com today"),
+        ],
+    );
+    let masked = wait_for(&addr, owner, "/v1/records/0", "sealed", |_| true);
+    assert_eq!(masked["event"]["input"], "reply to [EMAIL] today", "{masked}");
+    let version = get_ok(&addr, owner, "/v1/policy")["version"].as_str().expect("version").to_string();
+    assert_eq!(masked["policy"], format!("policy:{version}/redact:mask"));
+    let vault = wait_for(&addr, owner, "/v1/records/1", "sealed", |_| true);
+    assert_eq!(vault["content_erased"], json!(["input"]), "committed to, then erased: {vault}");
+    assert_eq!(vault["commitments"][0].as_str().map(str::len), Some(64));
+    assert_eq!(vault["event"]["output"], "done by vault", "only the input: {vault}");
+    assert!(vault["policy"].as_str().is_some_and(|p| p.ends_with("/redact:commitment_only")));
+    let plain = wait_for(&addr, owner, "/v1/records/2", "sealed", |_| true);
+    assert_eq!(
+        (plain["policy"].as_str(), plain["event"]["input"].as_str()),
+        (Some("default/v1"), Some("reply to qzx.plain.canary@example.com today"))
+    );
+    node.interrupt();
+    // No file of the data directory holds a redacted canary — not the
+    // ledger, not the read models, not the log (raw copies are tombstoned);
+    // the unredacted one is found, so the scan can see.
+    for canary in [&b"qzx.mailer.canary@example.com"[..], b"QZX-VAULT-CANARY-INPUT"] {
+        let hits = files_containing(data.path(), canary);
+        assert!(hits.is_empty(), "{} survives in {hits:?}", String::from_utf8_lossy(canary));
+    }
+    assert!(!files_containing(&data.path().join("ledger"), b"qzx.plain.canary@example.com").is_empty());
+    assert!(common::export_and_verify(data.path()) >= 3, "redacted records verify");
+}

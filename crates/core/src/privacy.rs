@@ -41,6 +41,20 @@ pub fn partition_key(chain: &str) -> &str {
     privacy_chain_tenant(chain).unwrap_or(chain)
 }
 
+/// What redaction before sealing did to one event (see the policy's
+/// `[[redact]]` rules): the policy label to record in its header, the
+/// content slots to erase right after sealing (`commitment_only`), and
+/// whether its content differs from what was sent (the raw copy then goes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redacted {
+    /// `policy:<version>/redact:<mode>`.
+    pub label: String,
+    /// Slots committed to and then erased.
+    pub erase_slots: Vec<usize>,
+    /// Did the sealed content change?
+    pub changed: bool,
+}
+
 /// A set of seqs as sorted, disjoint, non-adjacent inclusive ranges.
 /// Written `0-4,7,10-20`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

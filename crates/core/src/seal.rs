@@ -173,6 +173,20 @@ impl Sealer {
         source: Option<Source>,
         rng: &mut impl CryptoRngCore,
     ) -> SealedRecord {
+        self.seal_under(&self.policy, head, event, sealed_at, source, rng)
+    }
+
+    /// [`Sealer::seal`], recording `policy` (e.g. the redaction rule that
+    /// applied) instead of the sealer's own.
+    pub fn seal_under(
+        &self,
+        policy: &str,
+        head: &mut ChainHead,
+        event: TraceEvent,
+        sealed_at: Timestamp,
+        source: Option<Source>,
+        rng: &mut impl CryptoRngCore,
+    ) -> SealedRecord {
         debug_assert_eq!(head.tenant_id, event.tenant_id);
         let slots = canonical::content_slots(&event);
         let mut commitments = Vec::with_capacity(slots.len());
@@ -198,7 +212,7 @@ impl Sealer {
             sealed_at,
             key_id: self.key.key_id(),
             source,
-            policy: self.policy.clone(),
+            policy: policy.to_string(),
         };
         // Slot counts match by construction.
         let bytes = canonical::encode(&header, &event, &commitments).unwrap_or_default();

@@ -44,6 +44,7 @@
 
 pub mod injection;
 mod path;
+pub mod redact;
 
 pub use path::FieldPath;
 
@@ -78,6 +79,9 @@ pub struct PolicySummary {
     /// Retention rules.
     #[serde(default)]
     pub retention: usize,
+    /// Redaction rules.
+    #[serde(default)]
+    pub redactions: usize,
 }
 
 /// A policy that could not be loaded: where and why.
@@ -498,6 +502,8 @@ struct RawPolicy {
     alert: Vec<Spanned<AlertSink>>,
     #[serde(default)]
     retention: Vec<Spanned<Retention>>,
+    #[serde(default)]
+    redact: Vec<Spanned<redact::Redaction>>,
 }
 
 /// How long a tenant's content is kept. Erasure keeps every record's
@@ -559,6 +565,8 @@ pub struct Policy {
     pub alerts: Vec<AlertSink>,
     /// Retention per tenant.
     pub retention: Vec<Retention>,
+    /// Redaction before sealing, per tenant and agent.
+    pub redactions: Vec<redact::Redaction>,
 }
 
 impl Default for Policy {
@@ -579,6 +587,7 @@ impl Default for Policy {
             limits: Vec::new(),
             alerts: Vec::new(),
             retention: Vec::new(),
+            redactions: Vec::new(),
         }
     }
 }
@@ -852,6 +861,32 @@ impl Policy {
             }
             retention.push(r);
         }
+        let mut redactions: Vec<redact::Redaction> = Vec::new();
+        for (i, r) in raw.redact.into_iter().enumerate() {
+            let span = r.span();
+            let r = r.into_inner();
+            let at = format!("redact[{i}]");
+            check_scope(&r.tenant, &r.agent).map_err(|m| err(span.clone(), at.clone(), m))?;
+            if r.fields.is_empty() {
+                return Err(err(
+                    span,
+                    format!("{at}.fields"),
+                    "name at least one field (or leave it out for all)".into(),
+                ));
+            }
+            if let Some(k) = r.kinds.iter().find(|k| !traceledger_pii::Kind::ALL.iter().any(|x| x.name() == k.as_str()))
+            {
+                let names: Vec<&str> = traceledger_pii::Kind::ALL.iter().map(|x| x.name()).collect();
+                return Err(err(span, format!("{at}.kinds"), format!("{k:?} is not one of {}", names.join(", "))));
+            }
+            if !r.kinds.is_empty() && r.mode != redact::RedactMode::Mask {
+                return Err(err(span, format!("{at}.kinds"), "kinds apply to mode = \"mask\" only".into()));
+            }
+            if let Some(j) = redactions.iter().position(|o| o.tenant == r.tenant && o.agent == r.agent) {
+                return Err(err(span, at, format!("same tenant and agent as redact[{j}]")));
+            }
+            redactions.push(r);
+        }
         Ok(Policy {
             digest: hex::encode(Sha256::digest(text.as_bytes())),
             rules,
@@ -865,7 +900,19 @@ impl Policy {
             limits,
             alerts,
             retention,
+            redactions,
         })
+    }
+
+    /// The most specific redaction rule for `agent` of `tenant`.
+    pub fn redaction_for(&self, tenant: &str, agent: &str) -> Option<&redact::Redaction> {
+        best(&self.redactions, |r| scope_match(r.tenant.as_deref(), r.agent.as_deref(), tenant, agent)).map(|(_, r)| r)
+    }
+
+    /// Applies the redaction rule of the event's tenant and agent, if any.
+    pub fn redact(&self, e: &mut TraceEvent) -> Option<traceledger_core::privacy::Redacted> {
+        let rule = self.redaction_for(&e.tenant_id, &e.agent_id)?.clone();
+        Some(rule.apply(self.version(), e))
     }
 
     /// The retention rule of `tenant`: its own, else the one for every tenant.
@@ -897,6 +944,7 @@ impl Policy {
             limits: self.limits.len(),
             alerts: self.alerts.len(),
             retention: self.retention.len(),
+            redactions: self.redactions.len(),
         }
     }
 

@@ -75,6 +75,19 @@ fn refusals_name_line_and_key() {
             Some(3),
         ),
         ("[[retention]]\nmin_days = -1\n", "", Some(2)),
+        (
+            "[[redact]]\nmode = \"mask\"\nkinds = [\"shoe_size\"]\n",
+            "redact[0].kinds: \"shoe_size\" is not one of email",
+            Some(1),
+        ),
+        ("[[redact]]\nmode = \"drop\"\nkinds = [\"email\"]\n", "kinds apply to mode = \"mask\" only", Some(1)),
+        ("[[redact]]\nmode = \"mask\"\nfields = []\n", "redact[0].fields", Some(1)),
+        ("[[redact]]\nmode = \"hide\"\n", "unknown variant `hide`", Some(2)),
+        (
+            "[[redact]]\nmode = \"keep\"\n[[redact]]\nmode = \"drop\"\n",
+            "redact[1]: same tenant and agent as redact[0]",
+            Some(3),
+        ),
     ];
     for (text, want, line) in cases {
         let e = Policy::parse(text).expect_err(text);
@@ -92,6 +105,47 @@ fn empty_and_example_policies_load() {
     let p = Policy::parse(example).unwrap_or_else(|e| panic!("deploy/policy.example.toml: {e}"));
     assert!(!p.rules.is_empty() && !p.tools.is_empty() && !p.budgets.is_empty() && !p.alerts.is_empty());
     assert!(!p.retention.is_empty());
+}
+
+#[test]
+fn redaction_before_sealing_masks_commits_or_drops_by_scope() {
+    use traceledger_core::event::ToolCall;
+    let p = Policy::parse(
+        "[[redact]]\nmode = \"mask\"\nkinds = [\"email\"]\n\
+         [[redact]]\nagent = \"vault-*\"\nmode = \"commitment_only\"\nfields = [\"input\", \"tool_result\"]\n\
+         [[redact]]\nagent = \"vault-raw\"\nmode = \"drop\"\nfields = [\"output\"]\n",
+    )
+    .expect("valid");
+    let with_content = |agent: &str| {
+        let mut e = event(agent);
+        e.input = Some("write to jane@example.com about card 4111 1111 1111 1111".into());
+        e.output = Some("sent to jane@example.com".into());
+        e.tools = vec![tool("lookup", Some("found jane@example.com"))];
+        e
+    };
+    // Every agent: emails masked, other PII kept (kinds = ["email"]).
+    let mut e = with_content("support-bot");
+    let r = p.redact(&mut e).expect("a rule");
+    assert!(r.changed && r.erase_slots.is_empty());
+    assert_eq!(r.label, format!("policy:{}/redact:mask", p.version()));
+    assert_eq!(e.input.as_deref(), Some("write to [EMAIL] about card 4111 1111 1111 1111"));
+    assert_eq!(e.tools[0].result.as_deref(), Some("found [EMAIL]"));
+    // A prefix: input and tool results committed to, then erased (slots 0 and 4).
+    let mut e = with_content("vault-keeper");
+    let r = p.redact(&mut e).expect("a rule");
+    assert_eq!((r.erase_slots.clone(), e.input.is_some()), (vec![0, 4], true), "erased after sealing, not before");
+    // The exact agent wins over the prefix: output dropped before sealing.
+    let mut e = with_content("vault-raw");
+    let r = p.redact(&mut e).expect("a rule");
+    assert!(r.label.ends_with("/redact:drop") && e.output.is_none() && e.input.is_some());
+    // Nothing to do: unchanged, still labelled.
+    let mut e = event("support-bot");
+    e.input = Some("no personal data".into());
+    e.tools = vec![ToolCall { arguments: None, ..tool("t", None) }];
+    let r = p.redact(&mut e).expect("a rule");
+    assert!(!r.changed);
+    assert!(Policy::parse("").expect("valid").redact(&mut with_content("x")).is_none());
+    assert_eq!(p.summary().redactions, 3);
 }
 
 #[test]

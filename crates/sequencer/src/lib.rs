@@ -67,10 +67,11 @@ use store::{Store, StoreError, TenantState};
 use traceledger_bundle::wire::{self, CheckpointMessage};
 use traceledger_core::accept::{judge, signed_by, Verdict};
 use traceledger_core::checkpoint::{origin, Checkpoint};
+use traceledger_core::event::is_system_tenant_id;
 use traceledger_core::event::Timestamp;
 use traceledger_core::keys::{Keyring, VerifierKey};
 use traceledger_core::merkle;
-use traceledger_core::privacy::{partition_key, privacy_chain_tenant, Erasure, SeqRanges};
+use traceledger_core::privacy::{partition_key, privacy_chain_tenant, Erasure, Redacted, SeqRanges};
 use traceledger_core::seal::{ChainHead, Sealer, Source};
 use traceledger_core::{Hash, SealedRecord, TraceEvent};
 use traceledger_log::{partition_for, Fetched, Log, Record};
@@ -144,6 +145,23 @@ pub struct Config {
     /// Verifier keys (besides the sequencer's own) whose records a restore
     /// may adopt from the sealed topic: earlier keys after a rotation.
     pub trusted_keys: Vec<VerifierKey>,
+    /// Redaction before sealing (the policy's `[[redact]]` rules); none:
+    /// content is sealed as sent.
+    pub redactor: Option<Redactor>,
+}
+
+/// Redacts an event before it is sealed, saying what it did; `None` when
+/// no rule applies. The system's own chains are never redacted.
+#[derive(Clone)]
+pub struct Redactor(pub Arc<RedactFn>);
+
+/// The function a [`Redactor`] wraps.
+pub type RedactFn = dyn Fn(&mut TraceEvent) -> Option<Redacted> + Send + Sync;
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Redactor")
+    }
 }
 
 impl Default for Config {
@@ -158,6 +176,7 @@ impl Default for Config {
             max_message: wire::DEFAULT_MAX_MESSAGE,
             policy: "default/v1".into(),
             poll: Duration::from_millis(100),
+            redactor: None,
             trusted_keys: Vec::new(),
         }
     }
@@ -182,6 +201,8 @@ pub struct Stats {
     pub forks: AtomicU64,
     /// Sealed-topic records the rule called gaps.
     pub gaps: AtomicU64,
+    /// Events whose content a redaction rule changed before sealing.
+    pub redacted: AtomicU64,
     /// Sealed-topic records that did not decode or whose leaf hash is wrong.
     pub malformed: AtomicU64,
     /// Records adopted from the sealed topic (store missing or behind).
@@ -301,6 +322,9 @@ struct SealedBatch {
     records: Vec<SealedRecord>,
     /// Raw offset after the batch.
     raw_next: u64,
+    /// Raw offsets whose content was redacted: their raw copies go once
+    /// the batch is committed.
+    redacted: Vec<u64>,
 }
 
 /// The sealing thread's view of a partition: local chain heads, and the
@@ -723,13 +747,25 @@ impl Sequencer {
         let sealed_at = Timestamp(now_micros());
         let mut records = Vec::with_capacity(fresh.len());
         let mut ids_of_batch = Vec::with_capacity(fresh.len());
-        for (offset, ev) in fresh {
+        let mut redacted = Vec::new();
+        for (offset, mut ev) in fresh {
+            let red = match &self.cfg.redactor {
+                Some(r) if !is_system_tenant_id(&ev.tenant_id) => (r.0)(&mut ev),
+                _ => None,
+            };
             let head = match sp.heads.get_mut(&ev.tenant_id) {
                 Some(h) => h,
                 None => sp.heads.entry(ev.tenant_id.clone()).or_insert_with(|| ChainHead::genesis(&ev.tenant_id)),
             };
             let src = Source { topic: t.raw.clone(), partition: sp.p, offset };
-            let r = self.sealer.seal(head, ev, sealed_at, Some(src), &mut rng);
+            let policy = red.as_ref().map_or(self.cfg.policy.as_str(), |r| r.label.as_str());
+            let mut r = self.sealer.seal_under(policy, head, ev, sealed_at, Some(src), &mut rng);
+            if let Some(red) = red.filter(|r| r.changed) {
+                for slot in red.erase_slots {
+                    r.erase_slot(slot);
+                }
+                redacted.push(offset);
+            }
             let id = (r.header.tenant_id.clone(), r.event.event_id);
             sp.ids.insert(id.clone());
             ids_of_batch.push(id);
@@ -739,14 +775,14 @@ impl Sequencer {
         let no = sp.next_no;
         sp.next_no += 1;
         sp.inflight.push_back((no, ids_of_batch));
-        Ok(Some(SealedBatch { no, records, raw_next: sp.raw_next }))
+        Ok(Some(SealedBatch { no, records, raw_next: sp.raw_next, redacted }))
     }
 
     /// Commits a sealed batch — records, Merkle nodes, event ids, outbox,
     /// chain heads and the next raw offset in one synced write —,
     /// acknowledges it to the sealing thread and publishes it.
     fn write_step(&self, part: &mut Part, sb: SealedBatch, ack: &Sender<u64>) -> Result<()> {
-        let SealedBatch { no, records, raw_next } = sb;
+        let SealedBatch { no, records, raw_next, redacted } = sb;
         let mut b = self.store.batch();
         let mut pending: HashMap<String, HashMap<u64, Hash>> = HashMap::new();
         let mut msgs = Vec::with_capacity(records.len());
@@ -789,10 +825,31 @@ impl Sequencer {
             // reconciliation may have moved: start the partition afresh.
             return Err(Error::Interleaved(format!("partition {}", part.p)));
         }
+        if !redacted.is_empty() {
+            self.drop_raw_copies(part.p, &redacted)?;
+        }
         if part.erasures {
             self.carry_out_erasures(part)?;
         }
         Ok(())
+    }
+
+    /// Tombstones the raw copies of redacted events (sealed and committed):
+    /// the log then holds only what the ledger holds. Their bytes leave the
+    /// files as the log compacts (an erasure's purge forces it). A broker
+    /// keeps its copies until the topic's retention deletes them.
+    fn drop_raw_copies(&self, p: u32, offsets: &[u64]) -> Result<()> {
+        Stats::add(&self.stats.redacted, offsets.len() as u64);
+        let tombs: Vec<(u64, Record)> = offsets
+            .iter()
+            .map(|&o| {
+                (o, Record { key: None, value: Vec::new(), headers: vec![("traceledger-redacted".into(), Vec::new())] })
+            })
+            .collect();
+        match self.log.rewrite(&self.cfg.topics.raw, p, &tombs) {
+            Ok(()) | Err(traceledger_log::Error::Unsupported(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Carries out partition `p`'s pending erasures (see the module docs).

@@ -483,6 +483,47 @@ fn erasures_are_carried_out_and_forged_ones_are_dead_letters(log: Arc<dyn Log>) 
     assert_eq!(Stats::get(&again.stats().erasures), 0);
 }
 
+/// A redactor runs before sealing: what it changes is what is sealed, its
+/// label is the record's signed policy, the slots it names are committed
+/// to and then erased, and the raw copies of changed events are
+/// tombstoned where the log can. Tenants it leaves alone are untouched.
+fn redaction_applies_before_sealing(log: Arc<dyn Log>) {
+    use traceledger_core::privacy::Redacted;
+    let mut cfg = config(1);
+    cfg.redactor = Some(traceledger_sequencer::Redactor(Arc::new(|e: &mut TraceEvent| {
+        (e.tenant_id == "tenant-0").then(|| {
+            e.input = Some("[MASKED]".into());
+            Redacted { label: "test/redact:mask".into(), erase_slots: vec![1], changed: true }
+        })
+    })));
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = sequencer(log.clone(), dir.path(), &cfg);
+    let evs: Vec<TraceEvent> = events(2, 5, 160)
+        .into_iter()
+        .map(|mut e| {
+            e.input = Some("original input".into());
+            e.output = Some("original output".into());
+            e
+        })
+        .collect();
+    produce(log.as_ref(), &cfg, &evs);
+    drain(&s);
+    let acc = accepted(log.as_ref(), &cfg);
+    for r in &acc.chains["tenant-0"] {
+        assert_eq!((r.header.policy.as_str(), r.event.input.as_deref()), ("test/redact:mask", Some("[MASKED]")));
+        assert_eq!((r.event.output.as_deref(), r.commitments[1].is_some()), (None, true), "output committed, erased");
+        assert_eq!(traceledger_core::hash::leaf_hash(&r.canonical_bytes().expect("canonical")), r.leaf_hash);
+    }
+    for r in &acc.chains["tenant-1"] {
+        assert_eq!((r.header.policy.as_str(), r.event.input.as_deref()), ("default/v1", Some("original input")));
+    }
+    assert_eq!(Stats::get(&s.stats().redacted), 5);
+    let raw = read_all(log.as_ref(), &cfg.topics.raw);
+    let tombs = raw.iter().filter(|f| f.record.header("traceledger-redacted").is_some()).count();
+    let rewritable = log.rewrite(&cfg.topics.raw, 0, &[]).is_ok();
+    assert_eq!(tombs, if rewritable { 5 } else { 0 });
+}
+
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -505,4 +546,5 @@ both_backends!(
     a_diverged_store_is_rebuilt,
     restore_adopts_only_records_of_trusted_keys,
     erasures_are_carried_out_and_forged_ones_are_dead_letters,
+    redaction_applies_before_sealing,
 );

@@ -27,6 +27,7 @@ use traceledger_core::TraceEvent;
 use traceledger_log::embedded::EmbeddedLog;
 use traceledger_log::kafka::{KafkaConfig, KafkaLog};
 use traceledger_log::{append_keyed, Log, Record};
+use traceledger_projection::policy_file::PolicyFile;
 use traceledger_sequencer::store::Store;
 use traceledger_sequencer::{Config, Sequencer, Stats, Topics};
 
@@ -204,7 +205,9 @@ pub struct Node {
 
 impl Node {
     /// Opens the log and store and starts one sequencer thread per partition.
-    pub fn start(a: &NodeArgs) -> anyhow::Result<Node> {
+    /// Starts the log and the sequencer; `policy` supplies the redaction
+    /// rules applied before sealing (reloaded with the file).
+    pub fn start(a: &NodeArgs, policy: Option<Arc<PolicyFile>>) -> anyhow::Result<Node> {
         std::fs::create_dir_all(&a.data).with_context(|| a.data.display().to_string())?;
         let key = node_key(&a.data, &a.log_name)?;
         let log: Arc<dyn Log> = match &a.kafka {
@@ -216,7 +219,17 @@ impl Node {
         };
         let store_path = a.data.join("ledger");
         let store = Arc::new(Store::open(&store_path).with_context(|| format!("ledger {}", store_path.display()))?);
-        let cfg = a.config()?;
+        let mut cfg = a.config()?;
+        cfg.redactor = policy.map(|pf| {
+            traceledger_sequencer::Redactor(Arc::new(move |e: &mut TraceEvent| {
+                let pol = pf.current();
+                if pol.redactions.is_empty() {
+                    None
+                } else {
+                    pol.redact(e)
+                }
+            }))
+        });
         let keys = Arc::new(open_keys(&a.data)?);
         let seq = Arc::new(Sequencer::new(log.clone(), store, Sealer::new(key.clone(), "default/v1"), cfg.clone())?);
         let stop = Arc::new(AtomicBool::new(false));

@@ -13,6 +13,10 @@ pub struct SequencerArgs {
     /// Serve health (and ingest) on this address.
     #[arg(long)]
     http: Option<SocketAddr>,
+    /// Policy file whose `[[redact]]` rules apply before sealing (reloaded
+    /// when it changes); without it, content is sealed as sent.
+    #[arg(long, env = "TRACELEDGER_POLICY")]
+    policy: Option<std::path::PathBuf>,
 }
 
 pub fn run(a: SequencerArgs) -> anyhow::Result<u8> {
@@ -21,7 +25,8 @@ pub fn run(a: SequencerArgs) -> anyhow::Result<u8> {
         a.node.kafka.is_some(),
         "`traceledger sequencer` runs against a Kafka-API broker: pass --kafka HOST:PORT (or use `traceledger up` for the embedded log)"
     );
-    let node = Node::start(&a.node)?;
+    let policy = a.policy.as_deref().map(|p| super::project::open_policy(Some(p))).transpose()?;
+    let node = Node::start(&a.node, policy)?;
     eprintln!("sequencer running on {} partitions; SIGTERM or Ctrl-C to stop", node.seq.partitions());
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match a.http {

@@ -63,9 +63,9 @@ pub struct UpArgs {
 
 pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     super::init_tracing();
-    let node = Node::start(&a.node)?;
-    let keys = super::project::trusted_keys(&a.node.data, &a.node.trusted_keys)?;
     let policy = super::project::open_policy(a.policy.as_deref())?;
+    let node = Node::start(&a.node, Some(policy.clone()))?;
+    let keys = super::project::trusted_keys(&a.node.data, &a.node.trusted_keys)?;
     let providers = Arc::new(match &a.providers {
         None => traceledger_report::register::Register::default(),
         Some(p) => {

@@ -47,6 +47,8 @@ pub enum Figure {
     Projections,
     /// Query API p50/p99: a long session's chain, an inclusion proof in a big tenant, vs /v1/whoami.
     Api,
+    /// Content erasure (a retention run over a whole tenant) carried out by the sequencer, vs sealing the same records.
+    Erasure,
 }
 
 #[derive(Debug, Args)]
@@ -99,6 +101,16 @@ pub struct Report {
     pub pii: Option<PiiFigures>,
     pub projections: Option<super::bench_read::ProjectionFigures>,
     pub api: Option<super::bench_read::ApiFigures>,
+    #[serde(default)]
+    pub erasure: Option<ErasureFigures>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErasureFigures {
+    pub records: usize,
+    pub seal_per_s: f64,
+    pub erase_per_s: f64,
+    pub ratio_to_seal: f64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -149,8 +161,15 @@ pub fn run(a: BenchArgs) -> anyhow::Result<u8> {
     super::init_tracing();
     let mut figures = a.only.clone();
     if figures.is_empty() {
-        figures =
-            vec![Figure::Embedded, Figure::Latency, Figure::Memory, Figure::Pii, Figure::Projections, Figure::Api];
+        figures = vec![
+            Figure::Embedded,
+            Figure::Latency,
+            Figure::Memory,
+            Figure::Pii,
+            Figure::Projections,
+            Figure::Api,
+            Figure::Erasure,
+        ];
         if a.kafka.is_some() {
             figures.insert(1, Figure::Kafka);
         }
@@ -205,6 +224,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<u8> {
     }
     if figures.contains(&Figure::Api) {
         report.api = Some(super::bench_read::api(a.api_requests, a.chain_steps, a.proof_records, &key)?);
+    }
+    if figures.contains(&Figure::Erasure) {
+        report.erasure = Some(erasure(a.events, a.runs, &key)?);
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -312,6 +334,53 @@ fn seal_rate(
     let sealed = traceledger_sequencer::Stats::get(&seq.stats().published);
     anyhow::ensure!(sealed == recs.len() as u64, "sealed {sealed} of {} events", recs.len());
     Ok(rate)
+}
+
+/// One tenant's `n` records sealed on the embedded log (the baseline, timed),
+/// then a signed retention erasure of all of them carried out by the same
+/// sequencer: the ledger and both log copies rewritten, then purged from the
+/// files (timed from the erasure's append to the sequencer's return).
+fn erasure(n: usize, runs: usize, key: &SigningKey) -> anyhow::Result<ErasureFigures> {
+    use traceledger_core::privacy::{partition_key, Erasure, Reason, SeqRanges};
+    let (mut seal, mut erase) = (Vec::new(), Vec::new());
+    for run in 0..runs {
+        eprintln!("bench: erasure run {}/{runs}", run + 1);
+        let (dir, log) = open_embedded()?;
+        let store = Arc::new(Store::open(&dir.path().join("ledger"))?);
+        let cfg = Config { partitions: 1, ..Config::default() };
+        let seq = Sequencer::new(log.clone(), store, Sealer::new(key.clone(), "bench/v1"), cfg.clone())?;
+        let recs = records(n, 1, run as u64);
+        for chunk in recs.chunks(5000) {
+            append_keyed(log.as_ref(), &cfg.topics.raw, chunk)?;
+        }
+        let start = Instant::now();
+        seq.drain_partition(0)?;
+        seal.push(n as f64 / start.elapsed().as_secs_f64());
+        let mut e = Erasure {
+            id: uuid::Uuid::from_u128(u128::from(rand::random::<u64>())),
+            tenant: "tenant-000000".into(),
+            seqs: SeqRanges::below(n as u64),
+            reason: Reason::Retention { cutoff: super::now() },
+            requested_by: "bench".into(),
+            policy: "bench".into(),
+            at: super::now(),
+            signature: None,
+        };
+        e.sign(key);
+        let ev = e.to_event();
+        let start = Instant::now();
+        append_keyed(
+            log.as_ref(),
+            &cfg.topics.raw,
+            &[Record::keyed(partition_key(&ev.tenant_id).as_bytes(), wire::encode_event(&ev))],
+        )?;
+        seq.drain_partition(0)?;
+        erase.push(n as f64 / start.elapsed().as_secs_f64());
+        let erased = traceledger_sequencer::Stats::get(&seq.stats().erased_records);
+        anyhow::ensure!(erased == n as u64, "erased {erased} of {n} records");
+    }
+    let (seal, erase) = (median(seal), median(erase));
+    Ok(ErasureFigures { records: n, seal_per_s: seal, erase_per_s: erase, ratio_to_seal: erase / seal })
 }
 
 fn embedded(a: &BenchArgs, key: &SigningKey) -> anyhow::Result<EmbeddedFigures> {
@@ -620,6 +689,14 @@ fn print_report(r: &Report, a: &BenchArgs) {
             p.sha256_mib_per_s,
             p.ratio_to_sha256,
             verdict(p.scan_mib_per_s * 1.048_576 >= 100.0)
+        );
+    }
+    if let Some(e) = &r.erasure {
+        println!("erasure, one tenant of {} records (embedded log)", e.records);
+        println!("  sealed+durable                 {:>9.0} /s   (baseline)", e.seal_per_s);
+        println!(
+            "  erased, log rewritten, purged  {:>9.0} /s   ratio to sealing {:.2}",
+            e.erase_per_s, e.ratio_to_seal
         );
     }
     if let Some(p) = &r.projections {

@@ -44,6 +44,9 @@ fn the_bench_reports_every_figure() {
         let (p50, p99) = (api[k][0].as_f64().expect("p50"), api[k][1].as_f64().expect("p99"));
         assert!(p50 > 0.0 && p50 <= p99, "{k}: {api}");
     }
+    let er = &r["erasure"];
+    assert_eq!(num(er, "records"), 2000.0, "{er}");
+    assert!(num(er, "seal_per_s") > 0.0 && num(er, "erase_per_s") > 0.0, "{er}");
     let m = &r["memory"];
     assert_eq!(num(m, "tenants"), 3000.0);
     assert_eq!(num(m, "events"), 6000.0);

@@ -143,28 +143,20 @@ pub fn fixed_events_seeded(tenant: &str, n: usize, seed: u64) -> Vec<TraceEvent>
     (0..n)
         .map(|i| {
             let id = (u128::from(seed) << 64) | (i as u128 + 1);
+            let at = Timestamp(1_700_000_000_000_000 + i as i64);
+            let bare = TraceEvent::bare(
+                Uuid::from_u128(id),
+                tenant.to_string(),
+                "agent-1",
+                format!("s-{seed}"),
+                EventKind::LlmCall,
+                at,
+            );
             TraceEvent {
-                event_id: Uuid::from_u128(id),
-                tenant_id: tenant.to_string(),
-                agent_id: "agent-1".into(),
-                session_id: format!("s-{seed}"),
                 step_index: i as u32,
-                parent_event_id: None,
-                kind: EventKind::LlmCall,
-                timestamp: Timestamp(1_700_000_000_000_000 + i as i64),
-                model: None,
                 input: Some(format!("input {seed}/{i}")),
                 output: Some(format!("output {seed}/{i}")),
-                reasoning: None,
-                tools: Vec::new(),
-                tokens: None,
-                cost_micros: None,
-                latency_ms: None,
-                status: Status::default(),
-                subject_ids: Vec::new(),
-                data_classification: None,
-                expected_steps: None,
-                attributes: Vec::new(),
+                ..bare
             }
         })
         .collect()

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use traceledger_bundle::wire;
-use traceledger_core::event::{EventKind, Status, Timestamp};
+use traceledger_core::event::{EventKind, Timestamp};
 use traceledger_core::keys::SigningKey;
 use traceledger_core::seal::Sealer;
 use traceledger_core::TraceEvent;
@@ -238,29 +238,16 @@ pub fn run(a: BenchArgs) -> anyhow::Result<u8> {
 
 /// A 1 KiB event (wire form) of `tenant`; ids unique per (run, i).
 fn event(tenant: &str, run: u64, i: u64) -> TraceEvent {
-    TraceEvent {
-        event_id: uuid::Uuid::from_u128((u128::from(run) << 64) | u128::from(i) | (1 << 127)),
-        tenant_id: tenant.to_string(),
-        agent_id: "agent-1".into(),
-        session_id: format!("s-{run}-{}", i / 32),
-        step_index: (i % 32) as u32,
-        parent_event_id: None,
-        kind: EventKind::LlmCall,
-        timestamp: super::now(),
-        model: None,
-        input: Some("q".repeat(450)),
-        output: Some("a".repeat(450)),
-        reasoning: None,
-        tools: Vec::new(),
-        tokens: None,
-        cost_micros: None,
-        latency_ms: None,
-        status: Status::default(),
-        subject_ids: Vec::new(),
-        data_classification: None,
-        expected_steps: None,
-        attributes: Vec::new(),
-    }
+    let id = uuid::Uuid::from_u128((u128::from(run) << 64) | u128::from(i) | (1 << 127));
+    let bare = TraceEvent::bare(
+        id,
+        tenant.to_string(),
+        "agent-1",
+        format!("s-{run}-{}", i / 32),
+        EventKind::LlmCall,
+        super::now(),
+    );
+    TraceEvent { step_index: (i % 32) as u32, input: Some("q".repeat(450)), output: Some("a".repeat(450)), ..bare }
 }
 
 /// `n` wire messages over `tenants` tenants, keyed by tenant.

@@ -170,14 +170,31 @@ fn dsar_erasure_and_retention_erase_content_keep_the_chain_and_leave_no_copy_on_
     let _ = wait_for(&addr, &owner, "/v1/privacy/actions", "the first run sealed", |v| {
         v.as_array().is_some_and(|a| a.len() == 2)
     });
-    let (status, _, body) = http_as(&addr, Some(&owner), "POST", "/v1/retention/run", b"");
-    assert_eq!(status, 202, "{body}");
-    let again: Value = serde_json::from_str(&body).expect("json");
+    // The second run through the CLI: nothing new to erase.
+    let key_file = data.path().join("owner.key");
+    std::fs::write(&key_file, &owner).expect("key file");
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_traceledger"))
+            .args(args)
+            .args(["--url", &format!("http://{addr}"), "--api-key-file"])
+            .arg(&key_file)
+            .output()
+            .expect("traceledger")
+    };
+    let o = cli(&["retention", "run", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let again: Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!((again["erasing"].as_u64(), again["seqs"].as_str()), (Some(0), Some("")), "{again}");
+    let o = cli(&["dsar", "erase", "--subject", "hmac:nobody"]);
+    assert_eq!(o.status.code(), Some(2), "an unknown subject is an error");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no record of this tenant names this subject"));
     let actions = wait_for(&addr, &owner, "/v1/privacy/actions", "both runs sealed", |v| {
         v.as_array().is_some_and(|a| a.len() == 3)
     });
     assert_eq!(actions[2]["action"], "retention");
+    let o = cli(&["retention", "actions"]);
+    let listed = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && listed.contains("3 action(s)") && listed.contains("dsar_erase"), "{listed}");
     let rule = get_ok(&addr, &auditor, "/v1/retention");
     assert_eq!((rule["rule"]["min_days"].as_u64(), rule["rule"]["max_days"].as_u64()), (Some(30), Some(365)), "{rule}");
     // The recent records still hold their content.

@@ -30,6 +30,9 @@ pub struct EmbeddedLog {
     /// End offset of every partition of every topic.
     ends: Mutex<HashMap<String, Vec<u64>>>,
     appended: Condvar,
+    /// One purge at a time (it toggles blob garbage collection around its
+    /// compaction).
+    purging: Mutex<()>,
 }
 
 fn storage(e: rocksdb::Error) -> Error {
@@ -145,7 +148,7 @@ impl EmbeddedLog {
                 ends.insert(topic, v);
             }
         }
-        Ok(EmbeddedLog { db, ends: Mutex::new(ends), appended: Condvar::new() })
+        Ok(EmbeddedLog { db, ends: Mutex::new(ends), appended: Condvar::new(), purging: Mutex::new(()) })
     }
 
     fn ends(&self) -> MutexGuard<'_, HashMap<String, Vec<u64>>> {
@@ -285,6 +288,7 @@ impl Log for EmbeddedLog {
     /// old bytes) and rewrites the records with blob garbage collection
     /// forced over every blob file, so no replaced value survives on disk.
     fn purge_rewritten(&self) -> Result<()> {
+        let _one = self.purging.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for cf in [RECORDS, TOPICS, OFFSETS] {
             self.db.flush_cf(self.cf(cf)?).map_err(storage)?;
         }

@@ -133,6 +133,9 @@ fn be_u64(b: &[u8]) -> Option<u64> {
 /// The ledger database.
 pub struct Store {
     db: DB,
+    /// One purge at a time: it switches the records' blob garbage
+    /// collection on and off around its compaction.
+    purging: std::sync::Mutex<()>,
 }
 
 impl Store {
@@ -148,7 +151,7 @@ impl Store {
         opts.set_db_write_buffer_size(32 << 20);
         let cfs = ALL
             .map(|n| ColumnFamilyDescriptor::new(n, if n == RECORDS { records_options() } else { Options::default() }));
-        Ok(Store { db: DB::open_cf_descriptors(&opts, path, cfs)? })
+        Ok(Store { db: DB::open_cf_descriptors(&opts, path, cfs)?, purging: Default::default() })
     }
 
     fn cf(&self, name: &str) -> Result<&ColumnFamily> {
@@ -311,6 +314,7 @@ impl Store {
     /// forced over all of them — so no old copy survives on disk. Costs a
     /// rewrite of the records column family; erasures are rare.
     pub fn purge_erased(&self) -> Result<()> {
+        let _one = self.purging.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for cf in ALL {
             self.db.flush_cf(self.cf(cf)?)?;
         }

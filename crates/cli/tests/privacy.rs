@@ -310,6 +310,9 @@ fn redaction_rules_apply_before_sealing_and_the_label_is_signed() {
     assert_eq!(vault["event"]["output"], "done by vault", "only the input: {vault}");
     assert!(vault["policy"].as_str().is_some_and(|p| p.ends_with("/redact:commitment_only")));
     let plain = wait_for(&addr, owner, "/v1/records/2", "sealed", |_| true);
+    let (_, _, health) = http_as(&addr, None, "GET", "/v1/health", b"");
+    let health: Value = serde_json::from_str(&health).expect("health");
+    assert_eq!(health["sequencer"]["redacted"], 2, "the mailer's and the vault's events: {health}");
     assert_eq!(
         (plain["policy"].as_str(), plain["event"]["input"].as_str()),
         (Some("default/v1"), Some("reply to qzx.plain.canary@example.com today"))

@@ -301,6 +301,7 @@ fn stats_json(s: &Stats) -> Value {
         "dead_lettered": Stats::get(&s.dead_lettered),
         "duplicates": Stats::get(&s.duplicates),
         "sealed_duplicates": Stats::get(&s.sealed_duplicates),
+        "redacted": Stats::get(&s.redacted),
         "erasures": Stats::get(&s.erasures),
         "erased_records": Stats::get(&s.erased_records),
         "erasures_not_in_log": Stats::get(&s.erasures_not_in_log),

@@ -167,7 +167,7 @@ pub fn plan_retention(
     let done = actions(ledger, tenant)?
         .iter()
         .filter(|a| a.outcome.action == "retention")
-        .filter_map(|a| SeqRanges::parse(&a.outcome.seqs).ok()?.ranges().last().map(|&(_, hi)| hi + 1))
+        .filter_map(|a| SeqRanges::parse(&a.outcome.seqs).ok()?.ranges().last().map(|&(_, hi)| hi.saturating_add(1)))
         .max()
         .unwrap_or(0);
     let seqs = SeqRanges::between(done, end);

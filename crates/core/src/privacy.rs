@@ -121,9 +121,10 @@ impl SeqRanges {
         self.0.get(i).is_some_and(|&(lo, _)| lo <= seq)
     }
 
-    /// Number of seqs.
+    /// Number of seqs (saturating: `0-18446744073709551615` has one more
+    /// than a u64 holds).
     pub fn len(&self) -> u64 {
-        self.0.iter().map(|&(lo, hi)| hi - lo + 1).sum()
+        self.0.iter().fold(0u64, |n, &(lo, hi)| n.saturating_add((hi - lo).saturating_add(1)))
     }
 
     /// Is the set empty?
@@ -420,6 +421,10 @@ mod tests {
         assert_eq!(SeqRanges::below(3).to_string(), "0-2");
         assert!(SeqRanges::below(0).is_empty());
         assert_eq!(SeqRanges::between(3, 6).to_string(), "3-5");
+        // Outside input may name every seq there is: counted, not overflowed.
+        let all = SeqRanges::parse("0-18446744073709551615").expect("parses");
+        assert_eq!(all.len(), u64::MAX);
+        assert_eq!(all.truncated(3).to_string(), "0-2");
         assert!(SeqRanges::between(6, 6).is_empty());
         for (bad, at) in
             [("1-1", 0), ("3,2", 2), ("1,2", 2), ("01", 0), ("-", 0), ("1,", 2), ("x", 0), ("99999999999999999999", 0)]

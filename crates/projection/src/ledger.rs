@@ -123,7 +123,8 @@ impl Projection for Ledger {
             let tenant = std::str::from_utf8(&v[..sep]).map_err(|_| bad())?;
             let seqs =
                 std::str::from_utf8(&v[sep + 1..]).ok().and_then(|t| SeqRanges::parse(t).ok()).ok_or_else(bad)?;
-            let mut left: Vec<u64> = seqs.iter().collect();
+            // Only seqs the chain has here (a range past its head names nothing).
+            let mut left: Vec<u64> = seqs.truncated(store.head(tenant)?.next_seq).iter().collect();
             while !left.is_empty() {
                 let rest = left.split_off(left.len().min(ERASE_CHUNK));
                 let mut wb = WriteBatch::default();

@@ -858,7 +858,10 @@ impl Sequencer {
         let t = &self.cfg.topics;
         let mut log_can = true;
         for (id, tenant, left) in self.store.erasures(part.p)? {
-            let mut left: Vec<u64> = left.iter().collect();
+            // Only seqs the chain has: a range past its head names nothing
+            // (and is not materialised).
+            let head = part.tenants.get(&tenant).map_or(0, |st| st.local.next_seq);
+            let mut left: Vec<u64> = left.truncated(head).iter().collect();
             let mut erased = 0u64;
             while !left.is_empty() {
                 let rest = left.split_off(left.len().min(CHUNK));

@@ -344,7 +344,7 @@ async function sessionsPage(params) {
 
 function contentBlock(label, value, redacted, erased) {
   if (value !== null && value !== undefined) return [h("h4", {}, label), h("pre", { class: "content" }, value)];
-  const why = erased.includes(label) ? "erased (a DSAR or retention; its commitment stays signed)" : redacted ? "hidden for your role (its commitment is signed)" : "none";
+  const why = erased.includes(label) ? "erased (a DSAR, retention, or a commitment-only redaction rule; its commitment stays signed)" : redacted ? "hidden for your role (its commitment is signed)" : "none";
   return [h("h4", {}, label), h("p", { class: "muted" }, why)];
 }
 

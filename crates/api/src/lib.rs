@@ -1306,7 +1306,7 @@ async fn dsar_erase(State(s): State<Shared>, p: Principal, Path(subject): Path<S
             )
         })?;
         tracing::info!(%tenant, erasure = %e.id, erasing = e.seqs.len(), "DSAR erasure recorded");
-        Ok((StatusCode::ACCEPTED, Json(privacy::outcome(&e, already))).into_response())
+        Ok((StatusCode::ACCEPTED, Json(privacy::ErasureOutcome::of(&e, already))).into_response())
     })
     .await
     .unwrap_or_else(|r| r)
@@ -1340,7 +1340,7 @@ async fn retention_run(State(s): State<Shared>, p: Principal) -> Response {
         let e = privacy::record(ops, plan, &by, pol.version()).map_err(|e| {
             problem(StatusCode::SERVICE_UNAVAILABLE, "Log unavailable", format!("recording the run: {e}"), json!({}))
         })?;
-        Ok((StatusCode::ACCEPTED, Json(privacy::outcome(&e, 0))).into_response())
+        Ok((StatusCode::ACCEPTED, Json(privacy::ErasureOutcome::of(&e, 0))).into_response())
     })
     .await
     .unwrap_or_else(|r| r)

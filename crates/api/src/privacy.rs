@@ -66,7 +66,8 @@ pub struct ErasureOutcome {
 }
 
 impl ErasureOutcome {
-    fn of(e: &Erasure, already_erased: u64) -> Self {
+    /// What `e` does (`already_erased`: records about its subject already without content).
+    pub fn of(e: &Erasure, already_erased: u64) -> Self {
         let (subject, held, held_until, cutoff) = match &e.reason {
             Reason::Dsar { subject, held, held_until } => {
                 (Some(subject.clone()), held.len(), held_until.map(Timestamp::to_rfc3339), None)
@@ -190,11 +191,6 @@ pub fn record(ops: &PrivacyOps, mut e: Erasure, requested_by: &str, policy: &str
     e.sign(&ops.key);
     (ops.sink)(&[e.to_event()])?;
     Ok(e)
-}
-
-/// The DSAR outcome of a planned erasure.
-pub fn outcome(e: &Erasure, already_erased: u64) -> ErasureOutcome {
-    ErasureOutcome::of(e, already_erased)
 }
 
 /// The erasures recorded (sealed) for `tenant`, oldest first.

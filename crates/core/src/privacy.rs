@@ -41,6 +41,24 @@ pub fn partition_key(chain: &str) -> &str {
     privacy_chain_tenant(chain).unwrap_or(chain)
 }
 
+/// A pending erasure as stores keep it until carried out: the tenant,
+/// a 0 byte, then the seqs still to erase as text (`acme\0` `0-4,9`).
+/// Tenant ids never contain 0.
+pub fn pending_entry(tenant: &str, left: &SeqRanges) -> Vec<u8> {
+    let mut v = tenant.as_bytes().to_vec();
+    v.push(0);
+    v.extend_from_slice(left.to_string().as_bytes());
+    v
+}
+
+/// Reads a [`pending_entry`] back; `None` when the bytes are not one.
+pub fn parse_pending_entry(v: &[u8]) -> Option<(&str, SeqRanges)> {
+    let sep = v.iter().position(|&b| b == 0)?;
+    let tenant = std::str::from_utf8(&v[..sep]).ok()?;
+    let seqs = SeqRanges::parse(std::str::from_utf8(&v[sep + 1..]).ok()?).ok()?;
+    Some((tenant, seqs))
+}
+
 /// What redaction before sealing did to one event (see the policy's
 /// `[[redact]]` rules): the policy label to record in its header, the
 /// content slots to erase right after sealing (`commitment_only`), and

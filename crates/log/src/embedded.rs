@@ -30,9 +30,31 @@ pub struct EmbeddedLog {
     /// End offset of every partition of every topic.
     ends: Mutex<HashMap<String, Vec<u64>>>,
     appended: Condvar,
-    /// One purge at a time (it toggles blob garbage collection around its
-    /// compaction).
-    purging: Mutex<()>,
+}
+
+/// Makes values overwritten in column family `target` of `db` leave its
+/// files: flushes the memtables of `flush` (so the write-ahead log that held
+/// the old values is released), then compacts `target` to its last level
+/// with blob garbage collection forced over every blob file. One purge at a
+/// time in the process, since it switches that collection on and off. The
+/// embedded log, the sequencer's ledger and the read models share it.
+pub fn purge_overwritten(db: &DB, flush: &[&str], target: &str) -> std::result::Result<(), rocksdb::Error> {
+    static ONE: Mutex<()> = Mutex::new(());
+    let _one = ONE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    for name in flush {
+        if let Some(cf) = db.cf_handle(name) {
+            db.flush_cf(cf)?;
+        }
+    }
+    let Some(cf) = db.cf_handle(target) else { return Ok(()) };
+    let gc = |on: &str, cutoff: &str| {
+        db.set_options_cf(cf, &[("enable_blob_garbage_collection", on), ("blob_garbage_collection_age_cutoff", cutoff)])
+    };
+    gc("true", "1.0")?;
+    let mut o = rocksdb::CompactOptions::default();
+    o.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
+    db.compact_range_cf_opt(cf, None::<&[u8]>, None::<&[u8]>, &o);
+    gc("false", "0.25")
 }
 
 fn storage(e: rocksdb::Error) -> Error {
@@ -148,7 +170,7 @@ impl EmbeddedLog {
                 ends.insert(topic, v);
             }
         }
-        Ok(EmbeddedLog { db, ends: Mutex::new(ends), appended: Condvar::new(), purging: Mutex::new(()) })
+        Ok(EmbeddedLog { db, ends: Mutex::new(ends), appended: Condvar::new() })
     }
 
     fn ends(&self) -> MutexGuard<'_, HashMap<String, Vec<u64>>> {
@@ -288,24 +310,7 @@ impl Log for EmbeddedLog {
     /// old bytes) and rewrites the records with blob garbage collection
     /// forced over every blob file, so no replaced value survives on disk.
     fn purge_rewritten(&self) -> Result<()> {
-        let _one = self.purging.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for cf in [RECORDS, TOPICS, OFFSETS] {
-            self.db.flush_cf(self.cf(cf)?).map_err(storage)?;
-        }
-        let records = self.cf(RECORDS)?;
-        let gc = |on: &str, cutoff: &str| {
-            self.db
-                .set_options_cf(
-                    records,
-                    &[("enable_blob_garbage_collection", on), ("blob_garbage_collection_age_cutoff", cutoff)],
-                )
-                .map_err(storage)
-        };
-        gc("true", "1.0")?;
-        let mut o = rocksdb::CompactOptions::default();
-        o.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
-        self.db.compact_range_cf_opt(records, None::<&[u8]>, None::<&[u8]>, &o);
-        gc("false", "0.25")
+        purge_overwritten(&self.db, &[RECORDS, TOPICS, OFFSETS], RECORDS).map_err(storage)
     }
 }
 

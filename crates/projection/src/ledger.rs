@@ -15,7 +15,7 @@ use traceledger_core::checkpoint::{split_origin, Checkpoint};
 use traceledger_core::event::Timestamp;
 use traceledger_core::keys::{Keyring, SigningKey};
 use traceledger_core::merkle::{self, Overlay, Proof, StoredHashes};
-use traceledger_core::privacy::{privacy_chain_tenant, Erasure, SeqRanges};
+use traceledger_core::privacy::{parse_pending_entry, pending_entry, privacy_chain_tenant, Erasure, SeqRanges};
 use traceledger_core::{Hash, SealedRecord};
 use traceledger_log::Log;
 use uuid::Uuid;
@@ -101,7 +101,7 @@ impl Projection for Ledger {
             wb.put_cf(store.cf(EVENTS)?, tkey(tenant, r.event.event_id.as_bytes()), r.header.seq.to_be_bytes());
             if privacy_chain_tenant(tenant).is_some() {
                 if let Ok(er) = Erasure::from_event(&r.event) {
-                    wb.put_cf(store.cf(ERASURES)?, er.id.as_bytes(), tkey(&er.tenant, er.seqs.to_string().as_bytes()));
+                    wb.put_cf(store.cf(ERASURES)?, er.id.as_bytes(), pending_entry(&er.tenant, &er.seqs));
                     self.erasures.store(true, Ordering::Relaxed);
                 }
             }
@@ -118,11 +118,7 @@ impl Projection for Ledger {
         }
         let entries: Vec<Row> = store.scan(ERASURES, &[], &[])?.collect::<Result<_>>()?;
         for (id, v) in entries {
-            let bad = || Error::Corrupt("erasure entry".into());
-            let sep = v.iter().position(|&b| b == 0).ok_or_else(bad)?;
-            let tenant = std::str::from_utf8(&v[..sep]).map_err(|_| bad())?;
-            let seqs =
-                std::str::from_utf8(&v[sep + 1..]).ok().and_then(|t| SeqRanges::parse(t).ok()).ok_or_else(bad)?;
+            let (tenant, seqs) = parse_pending_entry(&v).ok_or_else(|| Error::Corrupt("erasure entry".into()))?;
             // Only seqs the chain has here (a range past its head names nothing).
             let mut left: Vec<u64> = seqs.truncated(store.head(tenant)?.next_seq).iter().collect();
             while !left.is_empty() {
@@ -140,7 +136,7 @@ impl Projection for Ledger {
                     }
                 }
                 let rest_ranges = SeqRanges::from_seqs(rest.iter().copied());
-                wb.put_cf(store.cf(ERASURES)?, &id, tkey(tenant, rest_ranges.to_string().as_bytes()));
+                wb.put_cf(store.cf(ERASURES)?, &id, pending_entry(tenant, &rest_ranges));
                 store.write(wb)?;
                 left = rest;
             }

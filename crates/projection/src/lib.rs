@@ -310,21 +310,12 @@ impl Store {
         Ok(self.db.write(wb)?)
     }
 
-    /// Makes overwritten rows of `cf` leave the files: flushes every
-    /// memtable (releasing the write-ahead log that held the old values)
-    /// and compacts `cf` down to its last level.
+    /// Makes overwritten rows of `cf` leave the files (flush, then a forced
+    /// compaction; see [`traceledger_log::embedded::purge_overwritten`]).
     pub fn purge(&self, cf: &str) -> Result<()> {
-        for name in self.db_cf_names() {
-            self.db.flush_cf(self.cf(&name)?)?;
-        }
-        let mut o = rocksdb::CompactOptions::default();
-        o.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
-        self.db.compact_range_cf_opt(self.cf(cf)?, None::<&[u8]>, None::<&[u8]>, &o);
-        Ok(())
-    }
-
-    fn db_cf_names(&self) -> Vec<String> {
-        DB::list_cf(&Options::default(), &self.path).unwrap_or_default()
+        let names = DB::list_cf(&Options::default(), &self.path)?;
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        Ok(traceledger_log::embedded::purge_overwritten(&self.db, &names, cf)?)
     }
 
     /// Where it lives.

@@ -24,7 +24,7 @@ use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Opt
 use std::collections::HashMap;
 use std::path::Path;
 use traceledger_core::merkle::{Overlay, StoredHashes};
-use traceledger_core::privacy::SeqRanges;
+use traceledger_core::privacy::{parse_pending_entry, pending_entry, SeqRanges};
 use traceledger_core::seal::ChainHead;
 use traceledger_core::Hash;
 use uuid::Uuid;
@@ -133,9 +133,6 @@ fn be_u64(b: &[u8]) -> Option<u64> {
 /// The ledger database.
 pub struct Store {
     db: DB,
-    /// One purge at a time: it switches the records' blob garbage
-    /// collection on and off around its compaction.
-    purging: std::sync::Mutex<()>,
 }
 
 impl Store {
@@ -151,7 +148,7 @@ impl Store {
         opts.set_db_write_buffer_size(32 << 20);
         let cfs = ALL
             .map(|n| ColumnFamilyDescriptor::new(n, if n == RECORDS { records_options() } else { Options::default() }));
-        Ok(Store { db: DB::open_cf_descriptors(&opts, path, cfs)?, purging: Default::default() })
+        Ok(Store { db: DB::open_cf_descriptors(&opts, path, cfs)? })
     }
 
     fn cf(&self, name: &str) -> Result<&ColumnFamily> {
@@ -300,10 +297,8 @@ impl Store {
             let (id, v) = item?;
             let corrupt = || StoreError::Corrupt("erasure entry".into());
             let id = Uuid::from_slice(&id).map_err(|_| corrupt())?;
-            let sep = v.iter().position(|&b| b == 0).ok_or_else(corrupt)?;
-            let tenant = std::str::from_utf8(&v[..sep]).map_err(|_| corrupt())?.to_string();
-            let seqs = std::str::from_utf8(&v[sep + 1..]).ok().and_then(|t| SeqRanges::parse(t).ok());
-            out.push((id, tenant, seqs.ok_or_else(corrupt)?));
+            let (tenant, seqs) = parse_pending_entry(&v).ok_or_else(corrupt)?;
+            out.push((id, tenant.to_string(), seqs));
         }
         Ok(out)
     }
@@ -314,23 +309,7 @@ impl Store {
     /// forced over all of them — so no old copy survives on disk. Costs a
     /// rewrite of the records column family; erasures are rare.
     pub fn purge_erased(&self) -> Result<()> {
-        let _one = self.purging.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for cf in ALL {
-            self.db.flush_cf(self.cf(cf)?)?;
-        }
-        let records = self.cf(RECORDS)?;
-        self.db.set_options_cf(
-            records,
-            &[("enable_blob_garbage_collection", "true"), ("blob_garbage_collection_age_cutoff", "1.0")],
-        )?;
-        let mut o = rocksdb::CompactOptions::default();
-        o.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
-        self.db.compact_range_cf_opt(records, None::<&[u8]>, None::<&[u8]>, &o);
-        self.db.set_options_cf(
-            records,
-            &[("enable_blob_garbage_collection", "false"), ("blob_garbage_collection_age_cutoff", "0.25")],
-        )?;
-        Ok(())
+        Ok(traceledger_log::embedded::purge_overwritten(&self.db, &ALL, RECORDS)?)
     }
 
     /// A new batch of changes.
@@ -423,8 +402,7 @@ impl Batch<'_> {
 
     /// An erasure of partition `p` still to carry out (or its remainder).
     pub fn erasure(&mut self, p: u32, id: Uuid, tenant: &str, left: &SeqRanges) -> Result<()> {
-        let v = tkey(tenant, left.to_string().as_bytes());
-        self.put(ERASURES, &pkey(p, id.as_bytes()), &v)
+        self.put(ERASURES, &pkey(p, id.as_bytes()), &pending_entry(tenant, left))
     }
 
     /// An erasure carried out.

@@ -132,7 +132,7 @@ impl<'k> BundleWriter<'k> {
         self.count += 1;
         let tree = self.trees.entry(r.header.tenant_id.clone()).or_default();
         tree.push(r.leaf_hash);
-        if self.checkpoint_every > 0 && tree.size() % self.checkpoint_every == 0 {
+        if self.checkpoint_every > 0 && tree.size().is_multiple_of(self.checkpoint_every) {
             self.checkpoint(&r.header.tenant_id.clone())?;
         }
         Ok(())

@@ -255,7 +255,7 @@ pub fn verify_bundle(dir: &Path, opts: &Options, progress: &mut dyn Progress) ->
             |e: RecordError| BundleError::Corrupt { path: RECORDS.into(), offset: pos.get(), reason: e.to_string() };
         for rec in RecordReader::new(&mut tally).map_err(corrupt)? {
             verifier.push_record(&rec.map_err(corrupt)?).map_err(BundleError::Invalid)?;
-            if verifier.records_seen() % 1024 == 0 {
+            if verifier.records_seen().is_multiple_of(1024) {
                 progress.advance(pos.get());
             }
         }

@@ -72,19 +72,25 @@ impl SealedRecord {
         hash::chain_next(&self.header.prev_hash, &self.leaf_hash)
     }
 
+    /// The content field slot `slot` holds (see [`slot_name`]), `None`
+    /// past the record's slots.
+    pub fn slot_mut(&mut self, slot: usize) -> Option<&mut Option<String>> {
+        let ev = &mut self.event;
+        match slot {
+            0 => Some(&mut ev.input),
+            1 => Some(&mut ev.output),
+            2 => Some(&mut ev.reasoning),
+            n => match ev.tools.get_mut((n - 3) / 2) {
+                Some(t) if (n - 3) % 2 == 0 => Some(&mut t.arguments),
+                Some(t) => Some(&mut t.result),
+                None => None,
+            },
+        }
+    }
+
     /// Erases content slot `slot` (value and salt). The record stays valid.
     pub fn erase_slot(&mut self, slot: usize) {
-        let ev = &mut self.event;
-        let field = match slot {
-            0 => &mut ev.input,
-            1 => &mut ev.output,
-            2 => &mut ev.reasoning,
-            n => match ev.tools.get_mut((n - 3) / 2) {
-                Some(t) if (n - 3) % 2 == 0 => &mut t.arguments,
-                Some(t) => &mut t.result,
-                None => return,
-            },
-        };
+        let Some(field) = self.slot_mut(slot) else { return };
         *field = None;
         if let Some(s) = self.salts.get_mut(slot) {
             *s = None;

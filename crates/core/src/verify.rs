@@ -500,7 +500,7 @@ mod tests {
         for r in records {
             let t = trees.entry(r.header.tenant_id.clone()).or_default();
             t.push(r.leaf_hash);
-            if t.size() % 3 == 0 {
+            if t.size().is_multiple_of(3) {
                 out.push(Checkpoint {
                     origin: checkpoint::origin(LOG, &r.header.tenant_id),
                     size: t.size(),

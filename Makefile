@@ -23,8 +23,11 @@ deps:
 build: deps
 	$(CARGO) build --release --locked -p traceledger-cli
 
+# Content is encrypted at rest under a master key kept beside the data
+# directory, not in it (docs/encryption.md).
 up: build
-	$(BIN) up --demo --data $${TRACELEDGER_DATA:-.data}
+	@test -f .master.key || $(BIN) vault new-master-key --out .master.key
+	$(BIN) up --demo --data $${TRACELEDGER_DATA:-.data} --master-key .master.key
 
 lint: deps
 	$(CARGO) fmt --all --check

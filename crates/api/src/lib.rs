@@ -635,8 +635,7 @@ async fn access_log(State(s): State<Shared>, p: Principal, q: Params) -> Respons
         let top = before.unwrap_or(size).min(size);
         let mut items = Vec::new();
         for seq in (0..top).rev().take(limit) {
-            let Some(bytes) = v.record(&chain, seq).map_err(internal)? else { continue };
-            let r = wire::decode_record(&bytes, usize::MAX).map_err(internal)?;
+            let Some(r) = v.sealed(&chain, seq).map_err(internal)? else { continue };
             let mut item = serde_json::Map::new();
             item.insert("seq".into(), json!(seq));
             item.insert("at".into(), json!(r.event.timestamp.to_rfc3339()));

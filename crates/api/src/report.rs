@@ -8,7 +8,6 @@
 
 use crate::ApiState;
 use std::collections::BTreeMap;
-use traceledger_bundle::wire;
 use traceledger_core::checkpoint::Checkpoint;
 use traceledger_core::event::{access_chain, Timestamp};
 use traceledger_core::keys::Keyring;
@@ -90,7 +89,7 @@ pub fn soc2(s: &ApiState, keyring: &Keyring, tenant: &str, from: i64, to: i64, n
             completeness: completeness(s, tenant, from, to, now)?,
             output_validation_failures: per_agent(AnomalyKind::OutputValidation)?,
         },
-        confidentiality: confidentiality(&pii, tenant)?,
+        confidentiality: confidentiality(&pii, tenant, &policy, s.ledger.vault())?,
         availability: r::Availability {
             agents: uptime(&avail.agents),
             providers: uptime(&avail.providers),
@@ -267,10 +266,9 @@ fn verify_chain(s: &ApiState, keyring: &Keyring, tenant: &str) -> Res<r::ChainCh
         failure: Some(f.to_string()),
     };
     for seq in 0..size {
-        let Some(bytes) = ledger.record(tenant, seq).map_err(e)? else {
+        let Some(rec) = ledger.sealed(tenant, seq).map_err(e)? else {
             return Ok(failed(&format!("record {seq} is missing from the ledger model"), seq));
         };
-        let rec = wire::decode_record(&bytes, usize::MAX).map_err(e)?;
         if let Err(f) = v.push_record(&rec) {
             return Ok(failed(&f, seq));
         }
@@ -343,7 +341,62 @@ fn completeness(s: &ApiState, tenant: &str, from: i64, to: i64, now: i64) -> Res
     }
 }
 
-fn confidentiality(pii: &PiiView<'_>, tenant: &str) -> Res<r::Confidentiality> {
+/// The redaction rules that apply to `tenant`, in words.
+fn redaction_in_force(policy: &traceledger_policy::Policy, tenant: &str) -> String {
+    let rules: Vec<String> = policy
+        .redactions
+        .iter()
+        .filter(|r| r.tenant.as_deref().is_none_or(|t| t == tenant))
+        .map(|r| {
+            let fields: Vec<&str> = r.fields.iter().map(|f| f.as_str()).collect();
+            let kinds = if r.kinds.is_empty() { String::new() } else { format!(" of {}", r.kinds.join(", ")) };
+            format!(
+                "{}: {}{kinds} on {}",
+                r.agent.as_deref().unwrap_or("every agent"),
+                r.mode.as_str(),
+                fields.join(", ")
+            )
+        })
+        .collect();
+    if rules.is_empty() {
+        "No redaction rule applies to this tenant: content is sealed as sent, with a salted commitment per field."
+            .into()
+    } else {
+        format!(
+            "Policy {} redacts before sealing ({}); each record names the rule applied in its signed header.",
+            policy.version(),
+            rules.join("; ")
+        )
+    }
+}
+
+/// Encryption at rest of the tenant's content on this node, in words.
+fn encryption_in_force(vault: Option<&traceledger_vault::Vault>, tenant: &str) -> String {
+    let Some(v) = vault else {
+        return "Not encrypted at rest: this node runs without a master key (docs/encryption.md).".into();
+    };
+    let versions = v.versions(tenant);
+    let keys = match versions.last() {
+        None => "no data key yet (the tenant has no content stored)".to_string(),
+        Some((n, created)) => format!(
+            "data key version {n} (of {}), created {}",
+            versions.len(),
+            traceledger_core::event::Timestamp(*created).to_rfc3339()
+        ),
+    };
+    format!(
+        "Content is encrypted at rest with XChaCha20-Poly1305 under the tenant's own {keys}, wrapped by master key {}; \
+         hashes and signatures stay verifiable without any key.",
+        v.master_id()
+    )
+}
+
+fn confidentiality(
+    pii: &PiiView<'_>,
+    tenant: &str,
+    policy: &traceledger_policy::Policy,
+    vault: Option<&traceledger_vault::Vault>,
+) -> Res<r::Confidentiality> {
     let (mut by_kind, mut by_agent, mut by_field) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
     let mut records = 0;
     let mut from = 0;
@@ -373,9 +426,8 @@ fn confidentiality(pii: &PiiView<'_>, tenant: &str) -> Res<r::Confidentiality> {
         by_agent: counts(by_agent),
         by_field: counts(by_field),
         classification: counts(pii.classes(tenant).map_err(e)?),
-        redaction: "No redaction policy is configured: content is sealed as sent, with a salted commitment per field \
-                    (redaction before sealing is not in this version)."
-            .into(),
+        redaction: redaction_in_force(policy, tenant),
+        encryption_at_rest: encryption_in_force(vault, tenant),
     })
 }
 
@@ -387,8 +439,7 @@ fn access(s: &ApiState, tenant: &str, from: i64, to: i64) -> Res<(r::AccessSumma
     let (mut by_status, mut by_role) = (BTreeMap::new(), BTreeMap::new());
     let (mut calls, mut dsar) = (0, 0);
     for seq in 0..ledger.size(&chain).map_err(e)? {
-        let Some(bytes) = ledger.record(&chain, seq).map_err(e)? else { continue };
-        let rec = wire::decode_record(&bytes, usize::MAX).map_err(e)?;
+        let Some(rec) = ledger.sealed(&chain, seq).map_err(e)? else { continue };
         let at = rec.event.timestamp.0;
         if at < from || at >= to {
             continue;

@@ -49,6 +49,9 @@ enum Command {
     /// Retention: run the job for a tenant now, list the erasures sealed in its ledger.
     #[command(subcommand)]
     Retention(cmd::retention::RetentionCommand),
+    /// Encryption at rest: master keys, data keys, master rotation.
+    #[command(subcommand)]
+    Vault(cmd::vault::VaultCommand),
     /// Check a report and its signed note offline, with nothing but the ledger's verifier key.
     VerifyReport(cmd::report::VerifyReportArgs),
     /// Measure the pipeline: throughput, latency and memory, each against a baseline of the same run.
@@ -73,6 +76,7 @@ pub fn main() -> ExitCode {
         Command::Dsar(c) => cmd::dsar::run(c),
         Command::Retention(c) => cmd::retention::run(c),
         Command::VerifyReport(a) => cmd::report::verify(a),
+        Command::Vault(c) => cmd::vault::run(c),
     };
     match result {
         Ok(code) => ExitCode::from(code),

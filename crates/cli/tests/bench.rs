@@ -47,6 +47,9 @@ fn the_bench_reports_every_figure() {
     let er = &r["erasure"];
     assert_eq!(num(er, "records"), 2000.0, "{er}");
     assert!(num(er, "seal_per_s") > 0.0 && num(er, "erase_per_s") > 0.0, "{er}");
+    let en = &r["encryption"];
+    assert!(num(en, "plain_per_s") > 0.0 && num(en, "encrypted_per_s") > 0.0, "{en}");
+    assert!((num(en, "ratio_to_plain") - num(en, "encrypted_per_s") / num(en, "plain_per_s")).abs() < 1e-9, "{en}");
     let m = &r["memory"];
     assert_eq!(num(m, "tenants"), 3000.0);
     assert_eq!(num(m, "events"), 6000.0);

@@ -14,11 +14,9 @@
 
 mod common;
 
-use common::{get_ok, http_as, start_up, start_up_with, Killed};
+use common::{files_containing, get_ok, http_as, post_events, start_up, start_up_with, wait_for, Killed};
 use serde_json::{json, Value};
-use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 const TENANT: &str = "acme";
 
@@ -41,46 +39,8 @@ fn events(session: &str, subject: &str, canary: &str, n: usize) -> Vec<Value> {
         .collect()
 }
 
-fn post_events(addr: &str, key: &str, evs: &[Value]) {
-    let (status, _, body) = http_as(addr, Some(key), "POST", "/v1/events", &serde_json::to_vec(evs).expect("json"));
-    assert_eq!(status, 202, "{body}");
-}
-
-/// Waits until `ok` holds of `GET path` (the pipeline is asynchronous).
-fn wait_for(addr: &str, key: &str, path: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    loop {
-        let (status, _, body) = http_as(addr, Some(key), "GET", path, b"");
-        if status == 200 {
-            let v: Value = serde_json::from_str(&body).expect("json");
-            if ok(&v) {
-                return v;
-            }
-        }
-        assert!(start.elapsed() < Duration::from_secs(120), "{what}: {path} answered {status} {body}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn erased(v: &Value) -> bool {
     v["content_erased"].as_array().is_some_and(|a| a.len() == 2) && v["event"].get("input").is_none()
-}
-
-/// Files under `dir` (recursively) that contain `needle`.
-fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
-    let mut hits = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("read_dir") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if std::fs::read(&p).expect("read").windows(needle.len()).any(|w| w == needle) {
-                hits.push(p.display().to_string());
-            }
-        }
-    }
-    hits
 }
 
 #[test]
@@ -316,6 +276,14 @@ fn redaction_rules_apply_before_sealing_and_the_label_is_signed() {
     assert_eq!(
         (plain["policy"].as_str(), plain["event"]["input"].as_str()),
         (Some("default/v1"), Some("reply to qzx.plain.canary@example.com today"))
+    );
+    // The SOC 2 report names the rules in force.
+    let rep = get_ok(&addr, owner, "/v1/reports/soc2?from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z&format=json");
+    let said = rep["confidentiality"]["redaction"].as_str().expect("redaction");
+    assert!(
+        said.contains("mailer: mask of email on input, output, reasoning, tool_arguments, tool_result")
+            && said.contains("vault: commitment_only on input"),
+        "{said}"
     );
     node.interrupt();
     // No file of the data directory holds a redacted canary — not the

@@ -165,6 +165,9 @@ fn the_soc2_report_matches_the_ledger_verifies_offline_and_renders() {
     assert_eq!(counts(&conf["by_kind"]), by_kind);
     let classified: u64 = counts(&conf["classification"]).values().sum();
     assert_eq!(classified, size, "every record has one classification");
+    // This node runs without redaction rules or a master key, and says so.
+    assert!(conf["redaction"].as_str().is_some_and(|r| r.starts_with("No redaction rule applies")), "{conf}");
+    assert!(conf["encryption_at_rest"].as_str().is_some_and(|r| r.starts_with("Not encrypted at rest")), "{conf}");
 
     // Availability: each agent's events and errors in the period.
     for a in rep["availability"]["agents"].as_array().expect("agents") {

@@ -72,6 +72,12 @@ impl SealedRecord {
         hash::chain_next(&self.header.prev_hash, &self.leaf_hash)
     }
 
+    /// Content slots of the record's event: input, output, reasoning, then
+    /// two per tool call.
+    pub fn slot_count(&self) -> usize {
+        3 + 2 * self.event.tools.len()
+    }
+
     /// The content field slot `slot` holds (see [`slot_name`]), `None`
     /// past the record's slots.
     pub fn slot_mut(&mut self, slot: usize) -> Option<&mut Option<String>> {

@@ -7,13 +7,20 @@
 //! Column families: `records` (topic, 0x00, partition u32 BE, offset u64 BE →
 //! record), `topics` (topic → partition count u32 BE), `offsets` (group,
 //! 0x00, topic, 0x00, partition u32 BE → next offset u64 BE).
+//!
+//! With a vault ([`EmbeddedLog::with_vault`]) each record (key, value and
+//! headers) is stored encrypted under the data key of the tenant its key
+//! names (`_log` when the key is not a tenant id, as dead letters may be),
+//! bound to its topic, partition and offset. Plaintext records written
+//! before the vault was switched on read as they are.
 
 use crate::{Error, Fetched, Log, Record, Result};
 use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+use traceledger_vault::{at_rest, Vault};
 
 const RECORDS: &str = "records";
 const TOPICS: &str = "topics";
@@ -30,6 +37,7 @@ pub struct EmbeddedLog {
     /// End offset of every partition of every topic.
     ends: Mutex<HashMap<String, Vec<u64>>>,
     appended: Condvar,
+    vault: Option<Arc<Vault>>,
 }
 
 /// Makes values overwritten in column family `target` of `db` leave its
@@ -68,6 +76,22 @@ fn record_key(topic: &str, partition: u32, offset: u64) -> Vec<u8> {
     k.extend_from_slice(&partition.to_be_bytes());
     k.extend_from_slice(&offset.to_be_bytes());
     k
+}
+
+/// What an encrypted record is bound to: where it sits.
+fn context(topic: &str, partition: u32, offset: u64) -> Vec<u8> {
+    let mut c = b"traceledger log record v1\0".to_vec();
+    c.extend_from_slice(&record_key(topic, partition, offset));
+    c
+}
+
+/// The data key a record is encrypted under: its key's tenant.
+fn scope(r: &Record) -> &str {
+    r.key
+        .as_deref()
+        .and_then(|k| std::str::from_utf8(k).ok())
+        .filter(|t| traceledger_core::event::is_valid_tenant_id(t))
+        .unwrap_or("_log")
 }
 
 fn offset_key(group: &str, topic: &str, partition: u32) -> Vec<u8> {
@@ -170,7 +194,33 @@ impl EmbeddedLog {
                 ends.insert(topic, v);
             }
         }
-        Ok(EmbeddedLog { db, ends: Mutex::new(ends), appended: Condvar::new() })
+        Ok(EmbeddedLog { db, ends: Mutex::new(ends), appended: Condvar::new(), vault: None })
+    }
+
+    /// Encrypts records at rest with `vault` from now on.
+    pub fn with_vault(mut self, vault: Option<Arc<Vault>>) -> Self {
+        self.vault = vault;
+        self
+    }
+
+    /// A record's stored bytes at `topic`/`partition`@`offset`.
+    fn stored(&self, topic: &str, partition: u32, offset: u64, r: &Record) -> Result<Vec<u8>> {
+        let plain = encode(r);
+        match &self.vault {
+            None => Ok(plain),
+            Some(v) => at_rest::seal_value(v, scope(r), &context(topic, partition, offset), &plain)
+                .map_err(|e| Error::Storage(e.to_string())),
+        }
+    }
+
+    /// Writes a batch synced, data keys first.
+    fn write_synced(&self, batch: WriteBatch) -> Result<()> {
+        if let Some(v) = &self.vault {
+            v.sync().map_err(|e| Error::Storage(e.to_string()))?;
+        }
+        let mut w = WriteOptions::default();
+        w.set_sync(true);
+        self.db.write_opt(batch, &w).map_err(storage)
     }
 
     fn ends(&self) -> MutexGuard<'_, HashMap<String, Vec<u64>>> {
@@ -202,8 +252,11 @@ impl EmbeddedLog {
                 break;
             }
             let off = u64::from_be_bytes(k[k.len() - 8..].try_into().unwrap_or_default());
+            let what = format!("{topic}/{partition}@{off}");
+            let plain = at_rest::open_value(self.vault.as_deref(), &context(topic, partition, off), &v, &what)
+                .map_err(|e| Error::Storage(e.to_string()))?;
             let record =
-                decode(&v).ok_or_else(|| Error::Corrupt { topic: topic.to_string(), partition, offset: off })?;
+                decode(&plain).ok_or_else(|| Error::Corrupt { topic: topic.to_string(), partition, offset: off })?;
             out.push(Fetched { partition, offset: off, record });
         }
         Ok(out)
@@ -239,11 +292,10 @@ impl Log for EmbeddedLog {
         }
         let mut batch = WriteBatch::default();
         for (i, r) in records.iter().enumerate() {
-            batch.put_cf(cf, record_key(topic, partition, first + i as u64), encode(r));
+            let offset = first + i as u64;
+            batch.put_cf(cf, record_key(topic, partition, offset), self.stored(topic, partition, offset, r)?);
         }
-        let mut w = WriteOptions::default();
-        w.set_sync(true);
-        self.db.write_opt(batch, &w).map_err(storage)?;
+        self.write_synced(batch)?;
         if let Some(e) = ends.get_mut(topic).and_then(|p| p.get_mut(partition as usize)) {
             *e = first + records.len() as u64;
         }
@@ -299,11 +351,9 @@ impl Log for EmbeddedLog {
             if *offset >= end {
                 return Err(Error::Storage(format!("rewrite of {topic}/{partition}@{offset}: past the end ({end})")));
             }
-            wb.put_cf(cf, record_key(topic, partition, *offset), encode(r));
+            wb.put_cf(cf, record_key(topic, partition, *offset), self.stored(topic, partition, *offset, r)?);
         }
-        let mut w = WriteOptions::default();
-        w.set_sync(true);
-        self.db.write_opt(wb, &w).map_err(storage)
+        self.write_synced(wb)
     }
 
     /// Flushes every memtable (releasing the write-ahead log that held the

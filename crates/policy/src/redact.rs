@@ -57,6 +57,19 @@ pub enum ContentField {
     ToolResult,
 }
 
+impl ContentField {
+    /// Its name in the policy file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContentField::Input => "input",
+            ContentField::Output => "output",
+            ContentField::Reasoning => "reasoning",
+            ContentField::ToolArguments => "tool_arguments",
+            ContentField::ToolResult => "tool_result",
+        }
+    }
+}
+
 /// Every content field.
 pub const ALL_FIELDS: [ContentField; 5] = [
     ContentField::Input,
@@ -173,6 +186,13 @@ impl Redaction {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn field_names_are_the_policy_file_names() {
+        for f in ALL_FIELDS {
+            assert_eq!(serde_json::to_value(f).expect("json"), f.as_str());
+        }
+    }
 
     #[test]
     fn masking_replaces_each_span_of_the_wanted_kinds() {

@@ -6,6 +6,7 @@
 
 use crate::{be_u64, run_until, tkey, Accepted, Error, Projection, Result, Row, Store};
 use rocksdb::WriteBatch;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use traceledger_core::merkle::{self, Overlay, Proof, StoredHashes};
 use traceledger_core::privacy::{parse_pending_entry, pending_entry, privacy_chain_tenant, Erasure, SeqRanges};
 use traceledger_core::{Hash, SealedRecord};
 use traceledger_log::Log;
+use traceledger_vault::at_rest;
 use uuid::Uuid;
 
 const RECORDS: &str = "records";
@@ -41,6 +43,19 @@ impl Default for Ledger {
     fn default() -> Self {
         Ledger { erasures: AtomicBool::new(true) }
     }
+}
+
+/// A stored record, decoded (decrypted with the store's vault).
+fn decode_stored(store: &Store, v: &[u8]) -> Result<SealedRecord> {
+    Ok(at_rest::open_record(store.vault(), v)?)
+}
+
+/// The stored form of record `r`, whose wire bytes are `wire`.
+fn stored_form<'w>(store: &Store, r: &SealedRecord, wire: &'w [u8]) -> Result<Cow<'w, [u8]>> {
+    Ok(match store.vault() {
+        Some(v) => Cow::Owned(at_rest::seal_record(v, r)?),
+        None => Cow::Borrowed(wire),
+    })
 }
 
 /// Records erased per chunk (one write each).
@@ -97,7 +112,7 @@ impl Projection for Ledger {
                 wb.put_cf(store.cf(NODES)?, tkey(tenant, &i.to_be_bytes()), h.0);
             }
             pend.extend(nodes);
-            wb.put_cf(store.cf(RECORDS)?, tkey(tenant, &r.header.seq.to_be_bytes()), a.bytes);
+            wb.put_cf(store.cf(RECORDS)?, tkey(tenant, &r.header.seq.to_be_bytes()), stored_form(store, r, a.bytes)?);
             wb.put_cf(store.cf(EVENTS)?, tkey(tenant, r.event.event_id.as_bytes()), r.header.seq.to_be_bytes());
             if privacy_chain_tenant(tenant).is_some() {
                 if let Ok(er) = Erasure::from_event(&r.event) {
@@ -127,12 +142,12 @@ impl Projection for Ledger {
                 for seq in &left {
                     let key = tkey(tenant, &seq.to_be_bytes());
                     let Some(bytes) = store.get(RECORDS, &key)? else { continue };
-                    let mut r = wire::decode_record(&bytes, usize::MAX)
-                        .map_err(|e| Error::Corrupt(format!("stored record: {e}")))?;
+                    let mut r = decode_stored(store, &bytes)?;
+                    let before = r.erased_slots().len();
                     r.erase_all_content();
-                    let now = wire::encode_record(&r);
-                    if now != bytes {
-                        wb.put_cf(store.cf(RECORDS)?, key, now);
+                    if r.erased_slots().len() != before {
+                        let now = wire::encode_record(&r);
+                        wb.put_cf(store.cf(RECORDS)?, key, stored_form(store, &r, &now)?);
                     }
                 }
                 let rest_ranges = SeqRanges::from_seqs(rest.iter().copied());
@@ -204,9 +219,21 @@ impl<'a> LedgerView<'a> {
         Ok(self.store.head(tenant)?.next_seq)
     }
 
-    /// A record's wire bytes.
+    /// A record's wire bytes (decrypted).
     pub fn record(&self, tenant: &str, seq: u64) -> Result<Option<Vec<u8>>> {
-        self.store.get(RECORDS, &tkey(tenant, &seq.to_be_bytes()))
+        match self.store.get(RECORDS, &tkey(tenant, &seq.to_be_bytes()))? {
+            None => Ok(None),
+            Some(v) if !at_rest::is_encrypted(&v) => Ok(Some(v)),
+            Some(v) => Ok(Some(wire::encode_record(&decode_stored(self.store, &v)?))),
+        }
+    }
+
+    /// A record, decoded (and decrypted).
+    pub fn sealed(&self, tenant: &str, seq: u64) -> Result<Option<SealedRecord>> {
+        match self.store.get(RECORDS, &tkey(tenant, &seq.to_be_bytes()))? {
+            None => Ok(None),
+            Some(v) => Ok(Some(decode_stored(self.store, &v)?)),
+        }
     }
 
     /// Calls `f` with each of a tenant's records from seq `from` on,
@@ -216,7 +243,7 @@ impl<'a> LedgerView<'a> {
         let start = tkey(tenant, &from.to_be_bytes());
         for item in self.store.scan(RECORDS, &prefix, &start)? {
             let (_, v) = item?;
-            f(wire::decode_record(&v, usize::MAX).map_err(|e| Error::Corrupt(format!("stored record: {e}")))?);
+            f(decode_stored(self.store, &v)?);
         }
         Ok(())
     }
@@ -228,9 +255,12 @@ impl<'a> LedgerView<'a> {
         let (mut lo, mut hi) = (0, self.size(tenant)?);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            let bytes = self.record(tenant, mid)?.ok_or_else(|| Error::Corrupt(format!("{tenant}/{mid} missing")))?;
-            let r =
-                wire::decode_record(&bytes, usize::MAX).map_err(|e| Error::Corrupt(format!("stored record: {e}")))?;
+            let stored = self
+                .store
+                .get(RECORDS, &tkey(tenant, &mid.to_be_bytes()))?
+                .ok_or_else(|| Error::Corrupt(format!("{tenant}/{mid} missing")))?;
+            // The seal time is in the clear part: no decryption needed.
+            let r = at_rest::clear_record(&stored)?;
             if r.header.sealed_at.0 < t {
                 lo = mid + 1;
             } else {
@@ -272,8 +302,7 @@ impl<'a> LedgerView<'a> {
         let mut n = 0;
         for item in self.store.scan(RECORDS, &prefix, &prefix)? {
             let (_, v) = item?;
-            let mut r =
-                wire::decode_record(&v, usize::MAX).map_err(|e| Error::Corrupt(format!("stored record: {e}")))?;
+            let mut r = decode_stored(self.store, &v)?;
             if r.header.seq >= size {
                 break;
             }

@@ -64,6 +64,9 @@ pub enum Error {
     /// A proof or root could not be computed.
     #[error(transparent)]
     Core(#[from] traceledger_core::Error),
+    /// Encryption at rest failed (no key, a changed ciphertext).
+    #[error("projection store: {0}")]
+    Vault(#[from] traceledger_vault::VaultError),
 }
 
 impl Error {
@@ -147,6 +150,8 @@ pub struct Store {
     /// changed (an erasure rewrites a record's content, not its leaf or the
     /// tree), so a fact stays true.
     checked: std::sync::Mutex<std::collections::HashSet<Vec<u8>>>,
+    /// Encrypts content at rest (the ledger model's records).
+    vault: Option<std::sync::Arc<traceledger_vault::Vault>>,
 }
 
 impl Store {
@@ -174,7 +179,19 @@ impl Store {
             db: DB::open_cf_descriptors(&opts, path, cfs)?,
             path: path.to_path_buf(),
             checked: Default::default(),
+            vault: None,
         })
+    }
+
+    /// Encrypts content at rest with `vault` from now on.
+    pub fn with_vault(mut self, vault: Option<std::sync::Arc<traceledger_vault::Vault>>) -> Self {
+        self.vault = vault;
+        self
+    }
+
+    /// The vault content is encrypted with, if any.
+    pub fn vault(&self) -> Option<&traceledger_vault::Vault> {
+        self.vault.as_deref()
     }
 
     /// A column family by name.
@@ -307,6 +324,10 @@ impl Store {
 
     /// Writes a batch.
     pub fn write(&self, wb: WriteBatch) -> Result<()> {
+        // Data keys made for this batch's rows reach the disk first.
+        if let Some(v) = &self.vault {
+            v.sync()?;
+        }
         Ok(self.db.write(wb)?)
     }
 

@@ -145,6 +145,7 @@ pub fn render(r: &Soc2Report) -> String {
                     h3 { "By field" } (counts_table("field", &c.by_field))
                     h3 { "Data classification" } (counts_table("classification", &c.classification))
                     h3 { "Redaction before sealing" } p { (c.redaction) }
+                    h3 { "Encryption at rest" } p { (c.encryption_at_rest) }
                 }
                 section id="availability" {
                     h2 { "Availability" }

@@ -124,6 +124,10 @@ pub struct Confidentiality {
     pub classification: Vec<Count>,
     /// Redaction before sealing: the policy in force, or why there is none.
     pub redaction: String,
+    /// Encryption at rest: the cipher, the tenant's data key and the
+    /// master wrapping it, or that there is none.
+    #[serde(default)]
+    pub encryption_at_rest: String,
 }
 
 /// Availability of one agent or provider over the period.

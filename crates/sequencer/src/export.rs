@@ -9,6 +9,7 @@ use std::path::Path;
 use traceledger_bundle::{wire, BundleWriter, KeyringEntry};
 use traceledger_core::event::Timestamp;
 use traceledger_core::keys::SigningKey;
+use traceledger_core::SealedRecord;
 
 /// What an export wrote.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -85,13 +86,22 @@ pub fn export(store: &Store, plan: &ExportPlan<'_>, mut progress: impl FnMut(u64
                 out.checkpoints += 1;
             }
         }
-        for item in store.records_from(tenant, 0)? {
-            let (seq, bytes) = item?;
+        // Without content no key is needed: encrypted content reads as erased.
+        let records: Box<dyn Iterator<Item = Result<(u64, SealedRecord), StoreError>>> = if plan.without_content {
+            Box::new(store.clear_records_from(tenant, 0)?)
+        } else {
+            Box::new(store.records_from(tenant, 0)?.map(|item| {
+                let (seq, bytes) = item?;
+                let r = wire::decode_record(&bytes, usize::MAX)
+                    .map_err(|e| StoreError::Corrupt(format!("record {tenant}/{seq}: {e}")))?;
+                Ok((seq, r))
+            }))
+        };
+        for item in records {
+            let (seq, mut r) = item?;
             if seq >= size {
                 break;
             }
-            let mut r = wire::decode_record(&bytes, usize::MAX)
-                .map_err(|e| StoreError::Corrupt(format!("record {tenant}/{seq}: {e}")))?;
             if plan.without_content {
                 r.erase_all_content();
             }

@@ -680,7 +680,8 @@ impl Sequencer {
                 } else {
                     // Adopt: the store was missing or behind.
                     let new_nodes = merkle::append_leaf(seq, r.leaf_hash, &nodes)?;
-                    b.record(&tenant, seq, r.event.event_id, &f.record.value, &new_nodes)?;
+                    let stored = self.store.at_rest(&r, &f.record.value)?;
+                    b.record(&tenant, seq, r.event.event_id, &stored, &new_nodes)?;
                     b.located(&tenant, seq, part.p, f.offset)?;
                     if let Some(er) = erasure_of(&r) {
                         // Adopted from a broker that still holds the content
@@ -795,7 +796,7 @@ impl Sequencer {
             let nodes = merkle::append_leaf(r.header.seq, r.leaf_hash, &self.store.nodes(tenant, Some(pend)))?;
             pend.extend(nodes.iter().copied());
             let bytes = wire::encode_record(&r);
-            b.record(tenant, r.header.seq, r.event.event_id, &bytes, &nodes)?;
+            b.record(tenant, r.header.seq, r.event.event_id, &self.store.at_rest(&r, &bytes)?, &nodes)?;
             b.outbox_add(part.p, tenant, r.header.seq)?;
             if let Some(er) = erasure_of(&r) {
                 b.erasure(part.p, er.id, &er.tenant, &er.seqs)?;
@@ -875,7 +876,7 @@ impl Sequencer {
                     let now = wire::encode_record(&r);
                     if now != bytes {
                         erased += 1;
-                        b.rewrite_record(&tenant, *seq, &now)?;
+                        b.rewrite_record(&tenant, *seq, &self.store.at_rest(&r, &now)?)?;
                     }
                     // The log's copies, erased or not yet: a crash may have
                     // come between the ledger's erasure and theirs.

@@ -19,14 +19,22 @@
 //! | `erasures` | p u32 ‖ erasure id (16) | T ‖ 0 ‖ seqs still to erase (`0-4,9`) |
 //!
 //! All integers big-endian, so keys sort in numeric order.
+//!
+//! With a vault ([`Store::with_vault`]) a record's content is stored
+//! encrypted under its tenant's data key (`traceledger_vault::at_rest`):
+//! [`Store::at_rest`] makes the stored form, and reads give the wire format
+//! back. Records written before the vault was switched on read as they are.
 
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use traceledger_core::merkle::{Overlay, StoredHashes};
 use traceledger_core::privacy::{parse_pending_entry, pending_entry, SeqRanges};
 use traceledger_core::seal::ChainHead;
-use traceledger_core::Hash;
+use traceledger_core::{Hash, SealedRecord};
+use traceledger_vault::{at_rest, Vault, VaultError};
 use uuid::Uuid;
 
 const META: &str = "meta";
@@ -49,6 +57,9 @@ pub enum StoreError {
     /// Stored bytes do not decode: the store is damaged.
     #[error("ledger store: corrupt {0}")]
     Corrupt(String),
+    /// Encryption at rest failed (no key, a changed ciphertext).
+    #[error("ledger store: {0}")]
+    Vault(#[from] VaultError),
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -133,6 +144,7 @@ fn be_u64(b: &[u8]) -> Option<u64> {
 /// The ledger database.
 pub struct Store {
     db: DB,
+    vault: Option<Arc<Vault>>,
 }
 
 impl Store {
@@ -148,7 +160,29 @@ impl Store {
         opts.set_db_write_buffer_size(32 << 20);
         let cfs = ALL
             .map(|n| ColumnFamilyDescriptor::new(n, if n == RECORDS { records_options() } else { Options::default() }));
-        Ok(Store { db: DB::open_cf_descriptors(&opts, path, cfs)? })
+        Ok(Store { db: DB::open_cf_descriptors(&opts, path, cfs)?, vault: None })
+    }
+
+    /// Encrypts content at rest with `vault` from now on.
+    pub fn with_vault(mut self, vault: Option<Arc<Vault>>) -> Self {
+        self.vault = vault;
+        self
+    }
+
+    /// The stored form of record `r` (whose wire bytes are `wire`):
+    /// encrypted with a vault, `wire` itself without.
+    pub fn at_rest<'a>(&self, r: &SealedRecord, wire: &'a [u8]) -> Result<Cow<'a, [u8]>> {
+        match &self.vault {
+            Some(v) => Ok(Cow::Owned(at_rest::seal_record(v, r)?)),
+            None => Ok(Cow::Borrowed(wire)),
+        }
+    }
+
+    fn readable(&self, stored: Vec<u8>) -> Result<Vec<u8>> {
+        if !at_rest::is_encrypted(&stored) {
+            return Ok(stored);
+        }
+        Ok(at_rest::open_record_wire(self.vault.as_deref(), &stored)?.into_owned())
     }
 
     fn cf(&self, name: &str) -> Result<&ColumnFamily> {
@@ -212,11 +246,26 @@ impl Store {
 
     /// A sealed record's wire bytes.
     pub fn record(&self, tenant: &str, seq: u64) -> Result<Option<Vec<u8>>> {
-        Ok(self.db.get_cf(self.cf(RECORDS)?, tkey(tenant, &seq.to_be_bytes()))?)
+        self.db.get_cf(self.cf(RECORDS)?, tkey(tenant, &seq.to_be_bytes()))?.map(|v| self.readable(v)).transpose()
     }
 
     /// A tenant's records from seq `from`, in order, as wire bytes.
     pub fn records_from(&self, tenant: &str, from: u64) -> Result<impl Iterator<Item = Result<(u64, Vec<u8>)>> + '_> {
+        Ok(self.stored_from(tenant, from)?.map(|item| item.and_then(|(seq, v)| Ok((seq, self.readable(v)?)))))
+    }
+
+    /// A tenant's records from seq `from`, decoded with no key: encrypted
+    /// content reads as erased (header, commitments and signature intact).
+    pub fn clear_records_from(
+        &self,
+        tenant: &str,
+        from: u64,
+    ) -> Result<impl Iterator<Item = Result<(u64, SealedRecord)>> + '_> {
+        Ok(self.stored_from(tenant, from)?.map(|item| item.and_then(|(seq, v)| Ok((seq, at_rest::clear_record(&v)?)))))
+    }
+
+    /// A tenant's records from seq `from`, as stored.
+    fn stored_from(&self, tenant: &str, from: u64) -> Result<impl Iterator<Item = Result<(u64, Vec<u8>)>> + '_> {
         let start = tkey(tenant, &from.to_be_bytes());
         let prefix = tkey(tenant, &[]);
         let it = self.db.iterator_cf(self.cf(RECORDS)?, IteratorMode::From(&start, Direction::Forward));
@@ -342,6 +391,10 @@ impl Store {
     }
 
     fn write(&self, wb: WriteBatch, sync: bool) -> Result<()> {
+        // Data keys made for this batch's records reach the disk first.
+        if let Some(v) = &self.vault {
+            v.sync()?;
+        }
         let mut wo = WriteOptions::default();
         wo.set_sync(sync);
         Ok(self.db.write_opt(wb, &wo)?)

@@ -54,7 +54,7 @@ fn record_aad(r: &SealedRecord) -> Vec<u8> {
 /// Content slots: (slot u32, has salt u8, salt?, length u32, value) each.
 fn encode_slots(r: &mut SealedRecord) -> Vec<u8> {
     let mut out = Vec::new();
-    for slot in 0..r.commitments.len() {
+    for slot in 0..r.slot_count() {
         let salt = r.salts.get(slot).copied().flatten();
         let Some(value) = r.slot_mut(slot).and_then(Option::take) else { continue };
         out.extend_from_slice(&(slot as u32).to_be_bytes());
@@ -135,7 +135,11 @@ fn split_record(stored: &[u8]) -> Result<(SealedRecord, &[u8])> {
     }
     let n = u32::from_be_bytes([stored[4], stored[5], stored[6], stored[7]]) as usize;
     let clear = stored.get(8..8 + n).ok_or_else(|| bad("truncated clear part"))?;
-    let r = wire::decode_record(clear, usize::MAX).map_err(|e| bad(&e.to_string()))?;
+    let mut r = wire::decode_record(clear, usize::MAX).map_err(|e| bad(&e.to_string()))?;
+    // The clear part holds no content: content there was put by someone else.
+    if (0..r.slot_count()).any(|i| r.slot_mut(i).is_some_and(|f| f.is_some())) {
+        return Err(bad("the clear part holds content"));
+    }
     Ok((r, &stored[8 + n..]))
 }
 
@@ -207,6 +211,24 @@ mod tests {
     use std::sync::Arc;
     use traceledger_core::testkit;
 
+    /// Writes fuzz seeds (stored forms) to the directory named by
+    /// `TRACELEDGER_FUZZ_SEEDS`, when set.
+    #[test]
+    fn stored_forms_for_fuzz_seeds() {
+        let (_d, v) = vault();
+        let forms: Vec<Vec<u8>> = records()
+            .iter()
+            .map(|r| seal_record(&v, r).expect("seal"))
+            .chain([seal_value(&v, "acme", b"ctx", b"value").expect("value")])
+            .collect();
+        assert!(forms.iter().any(|f| is_encrypted(f)) && forms.iter().any(|f| !is_encrypted(f)));
+        if let Ok(dir) = std::env::var("TRACELEDGER_FUZZ_SEEDS") {
+            for (i, f) in forms.iter().enumerate() {
+                std::fs::write(std::path::Path::new(&dir).join(format!("form-{i}")), f).expect("seed");
+            }
+        }
+    }
+
     fn vault() -> (tempfile::TempDir, Arc<Vault>) {
         let d = tempfile::tempdir().expect("tmp");
         let m: Arc<dyn MasterKey> = Arc::new(FileMaster::generate(&d.path().join("m.key")).expect("m"));
@@ -268,6 +290,22 @@ mod tests {
         let last = flipped.len() - 1;
         flipped[last] ^= 1;
         assert!(matches!(open_record(Some(&v), &flipped), Err(VaultError::Tampered(_))));
+    }
+
+    #[test]
+    fn a_clear_part_holding_content_is_refused() {
+        let (_d, v) = vault();
+        let r = records().into_iter().find(|r| r.event.input.is_some()).expect("content");
+        let stored = seal_record(&v, &r).expect("seal");
+        let (_, ct) = split_record(&stored).expect("split");
+        let clear = wire::encode_record(&r);
+        let mut forged = MAGIC.to_vec();
+        forged.push(KIND_RECORD);
+        forged.extend_from_slice(&(clear.len() as u32).to_be_bytes());
+        forged.extend_from_slice(&clear);
+        forged.extend_from_slice(ct);
+        let e = open_record(Some(&v), &forged).expect_err("refused");
+        assert!(e.to_string().contains("clear part holds content"), "{e}");
     }
 
     #[test]

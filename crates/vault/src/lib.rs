@@ -282,6 +282,19 @@ impl Vault {
         self.master.id()
     }
 
+    /// A scope's data key versions with their creation times (µs), oldest first.
+    pub fn versions(&self, scope: &str) -> Vec<(u32, i64)> {
+        self.scopes()
+            .get(scope)
+            .map(|s| s.versions.iter().map(|(v, e)| (*v, e.line.created)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Scopes (tenants) holding a data key.
+    pub fn scope_count(&self) -> usize {
+        self.scopes().len()
+    }
+
     fn scopes(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Scope>> {
         self.scopes.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }

@@ -9,6 +9,8 @@
 //!   rdkafka client (`Log::read` → `Log::append`, acks=all) on the same broker.
 //! - `latency`: SDK `record` → sealed record read back from `ledger.sealed`,
 //!   p50/p99 at half of the peak measured just before, on each log.
+//! - `encryption`: the `embedded` figure with content encrypted at rest
+//!   (log and ledger, a vault under a master key file) vs without, same run.
 //! - `memory`: peak RSS of a sequencer holding 100k tenants (run in a child
 //!   process so earlier figures do not inflate it) vs the 256 MiB budget.
 
@@ -29,6 +31,7 @@ use traceledger_log::{append_keyed, Log, Record};
 use traceledger_sdk::{Producer, ProducerConfig};
 use traceledger_sequencer::store::Store;
 use traceledger_sequencer::{decode_sealed, Config, Sequencer, Topics};
+use traceledger_vault::Vault;
 
 /// One group of figures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -49,6 +52,8 @@ pub enum Figure {
     Api,
     /// Content erasure (a retention run over a whole tenant) carried out by the sequencer, vs sealing the same records.
     Erasure,
+    /// Sealing with content encrypted at rest (log and ledger) vs without.
+    Encryption,
 }
 
 #[derive(Debug, Args)]
@@ -103,6 +108,15 @@ pub struct Report {
     pub api: Option<super::bench_read::ApiFigures>,
     #[serde(default)]
     pub erasure: Option<ErasureFigures>,
+    #[serde(default)]
+    pub encryption: Option<EncryptionFigures>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EncryptionFigures {
+    pub plain_per_s: f64,
+    pub encrypted_per_s: f64,
+    pub ratio_to_plain: f64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -169,6 +183,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<u8> {
             Figure::Projections,
             Figure::Api,
             Figure::Erasure,
+            Figure::Encryption,
         ];
         if a.kafka.is_some() {
             figures.insert(1, Figure::Kafka);
@@ -199,7 +214,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<u8> {
             Some(p) => p,
             None => {
                 let (_dir, log) = open_embedded()?;
-                seal_rate(log, Topics::default(), 1, &records(a.events, 100, 1), &key)?
+                seal_rate(log, Topics::default(), 1, &records(a.events, 100, 1), &key, None)?
             }
         };
         let (_dir, log) = open_embedded()?;
@@ -208,7 +223,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<u8> {
             let log: Arc<dyn Log> = Arc::new(KafkaLog::new(KafkaConfig::new(brokers, "traceledger-bench"))?);
             let peak = match peak_kafka {
                 Some(p) => p,
-                None => seal_rate(log.clone(), prefixed(stamp, "peak"), 1, &records(a.events, 100, 2), &key)?,
+                None => seal_rate(log.clone(), prefixed(stamp, "peak"), 1, &records(a.events, 100, 2), &key, None)?,
             };
             report.latency.push(latency(&a, &key, "kafka", log, peak, stamp, 1)?);
         }
@@ -227,6 +242,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<u8> {
     }
     if figures.contains(&Figure::Erasure) {
         report.erasure = Some(erasure(a.events, a.runs, &key)?);
+    }
+    if figures.contains(&Figure::Encryption) {
+        report.encryption = Some(encryption(&a, &key)?);
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -267,9 +285,39 @@ pub(crate) fn median(mut v: Vec<f64>) -> f64 {
 
 /// A fresh embedded log; it lives as long as the directory is kept.
 fn open_embedded() -> anyhow::Result<(tempfile::TempDir, Arc<dyn Log>)> {
+    open_embedded_with(None)
+}
+
+/// [`open_embedded`], encrypting at rest with `vault`.
+fn open_embedded_with(vault: Option<Arc<Vault>>) -> anyhow::Result<(tempfile::TempDir, Arc<dyn Log>)> {
     let dir = tempfile::tempdir()?;
-    let log = EmbeddedLog::open(&dir.path().join("log"))?;
+    let log = EmbeddedLog::open(&dir.path().join("log"))?.with_vault(vault);
     Ok((dir, Arc::new(log)))
+}
+
+/// A vault under a fresh master key file, in `dir`.
+fn bench_vault(dir: &std::path::Path) -> anyhow::Result<Arc<Vault>> {
+    let master: Arc<dyn traceledger_vault::MasterKey> =
+        Arc::new(traceledger_vault::FileMaster::generate(&dir.join("master.key"))?);
+    Ok(Vault::open(&dir.join("vault"), master)?)
+}
+
+/// 1 KiB events sealed on one partition, with content encrypted at rest in
+/// the log and the ledger vs in the clear; medians of `runs`.
+fn encryption(a: &BenchArgs, key: &SigningKey) -> anyhow::Result<EncryptionFigures> {
+    let (mut plain, mut enc) = (Vec::new(), Vec::new());
+    for run in 0..a.runs {
+        eprintln!("bench: encryption run {}/{}", run + 1, a.runs);
+        let recs = records(a.events, 100, run as u64);
+        let (_dir, log) = open_embedded()?;
+        plain.push(seal_rate(log, Topics::default(), 1, &recs, key, None)?);
+        let keys = tempfile::tempdir()?;
+        let vault = bench_vault(keys.path())?;
+        let (_dir, log) = open_embedded_with(Some(vault.clone()))?;
+        enc.push(seal_rate(log, Topics::default(), 1, &recs, key, Some(vault))?);
+    }
+    let (plain, enc) = (median(plain), median(enc));
+    Ok(EncryptionFigures { plain_per_s: plain, encrypted_per_s: enc, ratio_to_plain: enc / plain })
 }
 
 fn prefixed(stamp: u32, what: &str) -> Topics {
@@ -296,9 +344,10 @@ fn seal_rate(
     partitions: u32,
     recs: &[Record],
     key: &SigningKey,
+    vault: Option<Arc<Vault>>,
 ) -> anyhow::Result<f64> {
     let dir = tempfile::tempdir()?;
-    let store = Arc::new(Store::open(&dir.path().join("ledger"))?);
+    let store = Arc::new(Store::open(&dir.path().join("ledger"))?.with_vault(vault));
     let cfg = Config { topics, partitions, ..Config::default() };
     let seq = Arc::new(Sequencer::new(log.clone(), store, Sealer::new(key.clone(), "bench/v1"), cfg.clone())?);
     for chunk in recs.chunks(5000) {
@@ -377,9 +426,9 @@ fn embedded(a: &BenchArgs, key: &SigningKey) -> anyhow::Result<EmbeddedFigures> 
         let recs = records(a.events, 100, run as u64);
         sign.push(raw_sign(key, a.events));
         let (_dir, log) = open_embedded()?;
-        one.push(seal_rate(log, Topics::default(), 1, &recs, key)?);
+        one.push(seal_rate(log, Topics::default(), 1, &recs, key, None)?);
         let (_dir, log) = open_embedded()?;
-        two.push(seal_rate(log, Topics::default(), 2, &recs, key)?);
+        two.push(seal_rate(log, Topics::default(), 2, &recs, key, None)?);
     }
     let (sign, one, two) = (median(sign), median(one), median(two));
     Ok(EmbeddedFigures {
@@ -420,7 +469,7 @@ fn kafka(a: &BenchArgs, key: &SigningKey, brokers: &str, stamp: u32) -> anyhow::
         eprintln!("bench: kafka run {}/{}", run + 1, a.runs);
         let recs = records(a.events, 100, 100 + run as u64);
         base.push(passthrough(log.as_ref(), &prefixed(stamp, &format!("pass{run}")), &recs)?);
-        seq.push(seal_rate(log.clone(), prefixed(stamp, &format!("seq{run}")), 1, &recs, key)?);
+        seq.push(seal_rate(log.clone(), prefixed(stamp, &format!("seq{run}")), 1, &recs, key, None)?);
     }
     let (base, seq) = (median(base), median(seq));
     Ok(KafkaFigures { passthrough_per_s: base, sequencer_per_s: seq, ratio_to_passthrough: seq / base })
@@ -684,6 +733,14 @@ fn print_report(r: &Report, a: &BenchArgs) {
         println!(
             "  erased, log rewritten, purged  {:>9.0} /s   ratio to sealing {:.2}",
             e.erase_per_s, e.ratio_to_seal
+        );
+    }
+    if let Some(e) = &r.encryption {
+        println!("encryption at rest, 1 KiB events, 1 partition (embedded log)");
+        println!("  sealed+durable, in the clear   {:>9.0} /s   (baseline)", e.plain_per_s);
+        println!(
+            "  sealed+durable, encrypted      {:>9.0} /s   ratio to the clear {:.3}",
+            e.encrypted_per_s, e.ratio_to_plain
         );
     }
     if let Some(p) = &r.projections {

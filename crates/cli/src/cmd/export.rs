@@ -47,6 +47,10 @@ pub struct ExportArgs {
     /// Print a JSON summary.
     #[arg(long)]
     json: bool,
+    /// The data directory's master key (with --data, when it is encrypted
+    /// at rest; not needed with --without-content).
+    #[command(flatten)]
+    vault: super::vault::VaultArgs,
 }
 
 #[derive(Debug, Serialize)]
@@ -168,8 +172,15 @@ fn from_data(data: &std::path::Path, a: &ExportArgs) -> anyhow::Result<u8> {
     let key = read_signing_key(&key_path)?;
     let store_path = data.join("ledger");
     anyhow::ensure!(store_path.is_dir(), "{} holds no ledger (expected {})", data.display(), store_path.display());
+    // Without content, encrypted records export with no key (content reads as erased).
+    let vault = if a.without_content && a.vault.master_key.is_none() && a.vault.kms_command.is_none() {
+        None
+    } else {
+        a.vault.open(data)?
+    };
     let store = traceledger_sequencer::store::Store::open(&store_path)
-        .with_context(|| format!("{} (is the node still running?)", store_path.display()))?;
+        .with_context(|| format!("{} (is the node still running?)", store_path.display()))?
+        .with_vault(vault);
     let node_key = data.join("keys/ledger.pub");
     let mut keyring = Vec::new();
     if let Ok(text) = std::fs::read_to_string(&node_key) {

@@ -14,6 +14,7 @@ pub mod retention;
 pub mod seal;
 pub mod sequencer;
 pub mod up;
+pub mod vault;
 pub mod verify;
 
 /// Current time as a ledger timestamp.

@@ -77,6 +77,9 @@ pub struct NodeArgs {
     /// The certificate's private key (PEM, PKCS#8, PKCS#1 or SEC1).
     #[arg(long, env = "TRACELEDGER_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Encryption at rest.
+    #[command(flatten)]
+    pub vault: super::vault::VaultArgs,
 }
 
 /// A certificate and key for HTTPS.
@@ -198,6 +201,8 @@ pub struct Node {
     pub cfg: Config,
     /// API keys (`DATA/api/keys`).
     pub keys: Arc<KeyStore>,
+    /// Encrypts content at rest (`DATA/vault`), when a master key is given.
+    pub vault: Option<Arc<traceledger_vault::Vault>>,
     stop: Arc<AtomicBool>,
     alive: Arc<AtomicUsize>,
     threads: Vec<std::thread::JoinHandle<traceledger_sequencer::Result<()>>>,
@@ -210,15 +215,24 @@ impl Node {
     pub fn start(a: &NodeArgs, policy: Option<Arc<PolicyFile>>) -> anyhow::Result<Node> {
         std::fs::create_dir_all(&a.data).with_context(|| a.data.display().to_string())?;
         let key = node_key(&a.data, &a.log_name)?;
+        let vault = a.vault.open(&a.data)?;
         let log: Arc<dyn Log> = match &a.kafka {
             None => {
                 let p = a.data.join("log");
-                Arc::new(EmbeddedLog::open(&p).with_context(|| format!("embedded log {}", p.display()))?)
+                Arc::new(
+                    EmbeddedLog::open(&p)
+                        .with_context(|| format!("embedded log {}", p.display()))?
+                        .with_vault(vault.clone()),
+                )
             }
             Some(brokers) => Arc::new(KafkaLog::new(KafkaConfig::new(brokers, "traceledger-sequencer"))?),
         };
         let store_path = a.data.join("ledger");
-        let store = Arc::new(Store::open(&store_path).with_context(|| format!("ledger {}", store_path.display()))?);
+        let store = Arc::new(
+            Store::open(&store_path)
+                .with_context(|| format!("ledger {}", store_path.display()))?
+                .with_vault(vault.clone()),
+        );
         let mut cfg = a.config()?;
         cfg.redactor = policy.map(|pf| {
             traceledger_sequencer::Redactor(Arc::new(move |e: &mut TraceEvent| {
@@ -248,7 +262,7 @@ impl Node {
             })?;
             threads.push(t);
         }
-        Ok(Node { log, seq, key, cfg, keys, stop, alive, threads })
+        Ok(Node { log, seq, key, cfg, keys, vault, stop, alive, threads })
     }
 
     /// Are all sequencer threads alive?
@@ -343,6 +357,8 @@ pub struct NodeShared {
     seq: Arc<Sequencer>,
     /// Counts of other stages (the projections) for the health answer.
     extra: Option<StatusFn>,
+    /// Encryption at rest, if on.
+    vault: Option<Arc<traceledger_vault::Vault>>,
 }
 
 /// A stage's counts, as JSON, for `GET /v1/health`.
@@ -473,6 +489,11 @@ async fn health(State(app): State<App>) -> Response {
         "lag": lag,
         "sequencer": stats_json(&app.node.stats),
         "projections": projections,
+        "encryption": app.node.vault.as_ref().map(|v| json!({
+            "master": v.master_id(),
+            "scopes": v.scope_count(),
+            "cipher": "XChaCha20-Poly1305",
+        })),
     });
     let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(body)).into_response()
@@ -538,6 +559,7 @@ pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, 
         healthy: Box::new(move || alive.load(Ordering::Relaxed) == n),
         seq: node.seq.clone(),
         extra,
+        vault: node.vault.clone(),
     };
     let shared = Arc::new(shared);
     let mut authed = Router::new().route("/v1/events", post(ingest)).with_state(App { node: shared.clone() });

@@ -80,6 +80,9 @@ pub struct ProjectArgs {
     /// A session with no agent_end for this many seconds is flagged incomplete.
     #[arg(long, default_value_t = 600)]
     session_timeout_seconds: u64,
+    /// Encryption at rest.
+    #[command(flatten)]
+    vault: super::vault::VaultArgs,
 }
 
 /// The keys whose records projections admit: the node's own public key
@@ -129,6 +132,7 @@ impl Projections {
         keys: Keyring,
         names: &[&str],
         policy: Arc<PolicyFile>,
+        vault: Option<Arc<traceledger_vault::Vault>>,
     ) -> anyhow::Result<Self> {
         let partitions = log.partition_count(&topics.sealed).with_context(|| format!("topic {}", topics.sealed))?;
         let mut runners = Vec::new();
@@ -137,7 +141,9 @@ impl Projections {
             let p = projection(name, &policy)
                 .with_context(|| format!("no projection `{name}` (there are: {})", ALL.join(", ")))?;
             let path = data.join("projections").join(name);
-            let store = Arc::new(Store::open(&path, p.as_ref()).with_context(|| path.display().to_string())?);
+            let store = Arc::new(
+                Store::open(&path, p.as_ref()).with_context(|| path.display().to_string())?.with_vault(vault.clone()),
+            );
             if *name == "ledger" {
                 checkpoints = Some(Arc::new(CheckpointRunner::new(
                     log.clone(),
@@ -340,17 +346,22 @@ pub fn run(a: ProjectArgs) -> anyhow::Result<u8> {
         eprintln!("projection {n}: dropped; rebuilding from offset 0");
     }
     let keys = trusted_keys(&a.data, &a.trusted_keys)?;
+    let vault = a.vault.open(&a.data)?;
     let log: Arc<dyn Log> = match &a.kafka {
         Some(b) => Arc::new(KafkaLog::new(KafkaConfig::new(b, "traceledger-projection"))?),
         None => {
             anyhow::ensure!(a.once, "without --kafka, `project` reads the embedded log of a stopped node: add --once");
             let p = a.data.join("log");
-            Arc::new(EmbeddedLog::open(&p).with_context(|| format!("embedded log {}", p.display()))?)
+            Arc::new(
+                EmbeddedLog::open(&p)
+                    .with_context(|| format!("embedded log {}", p.display()))?
+                    .with_vault(vault.clone()),
+            )
         }
     };
     let topics = Topics::with_prefix(&a.topic_prefix);
     let policy = open_policy(a.policy.as_deref())?;
-    let mut projections = Projections::open(log, &a.data, &topics, keys, &names, policy)?;
+    let mut projections = Projections::open(log, &a.data, &topics, keys, &names, policy, vault)?;
     if a.once {
         projections.drain()?;
         let status = projections.status();

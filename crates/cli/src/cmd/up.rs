@@ -74,7 +74,8 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
                 .map_err(|e| anyhow::anyhow!("provider register {}: {e}", p.display()))?
         }
     });
-    let mut projections = Projections::open(node.log.clone(), &a.node.data, &node.cfg.topics, keys, &ALL, policy)?;
+    let mut projections =
+        Projections::open(node.log.clone(), &a.node.data, &node.cfg.topics, keys, &ALL, policy, node.vault.clone())?;
     projections.start(Duration::from_secs(a.session_timeout_seconds))?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();

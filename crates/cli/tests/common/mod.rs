@@ -2,11 +2,13 @@
 // Each test binary uses a subset of these helpers.
 #![allow(dead_code)]
 
+use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// Exports a stopped node's data directory with `traceledger export --data`,
 /// verifies the bundle with `traceledger verify` pinned to the node's key,
@@ -173,4 +175,43 @@ pub fn demo_data() -> tempfile::TempDir {
         .expect("up --demo");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     data
+}
+
+/// Posts events with `key`; they must be accepted (202).
+pub fn post_events(addr: &str, key: &str, evs: &[Value]) {
+    let (status, _, body) = http_as(addr, Some(key), "POST", "/v1/events", &serde_json::to_vec(evs).expect("json"));
+    assert_eq!(status, 202, "{body}");
+}
+
+/// Waits until `ok` holds of `GET path` (the pipeline is asynchronous).
+pub fn wait_for(addr: &str, key: &str, path: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        let (status, _, body) = http_as(addr, Some(key), "GET", path, b"");
+        if status == 200 {
+            let v: Value = serde_json::from_str(&body).expect("json");
+            if ok(&v) {
+                return v;
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "{what}: {path} answered {status} {body}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Files under `dir` (recursively) that contain `needle`.
+pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if std::fs::read(&p).expect("read").windows(needle.len()).any(|w| w == needle) {
+                hits.push(p.display().to_string());
+            }
+        }
+    }
+    hits
 }

@@ -36,6 +36,7 @@ lint: deps
 # Tests run against a real Kafka-API broker (tansu on 127.0.0.1), started
 # for the run and stopped after; scripts/with-broker.sh installs tansu if missing.
 unit: deps
+	scripts/python-deps.sh
 	scripts/with-broker.sh $(CARGO) test --locked --workspace --all-targets
 
 # Fuzz first, so that the test runner's summary closes the output.

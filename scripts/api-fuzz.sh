@@ -13,11 +13,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 venv="${TRACELEDGER_VENV:-$HOME/.cache/traceledger/venv}"
-if [[ ! -x "$venv/bin/st" ]]; then
-  echo "api-fuzz: installing schemathesis into $venv (once per machine)…" >&2
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q "schemathesis>=4,<5"
-fi
+scripts/python-deps.sh
 
 cargo build --locked -q -p traceledger-cli
 bin="${CARGO_TARGET_DIR:-target}/debug/traceledger"

@@ -20,6 +20,7 @@ pub mod keys;
 pub mod limits;
 pub mod openapi;
 pub mod privacy;
+pub mod registry;
 pub mod report;
 
 use axum::extract::{FromRequestParts, Path, Query, Request, State};

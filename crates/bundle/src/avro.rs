@@ -59,6 +59,55 @@ pub fn sealed_record_schema_json() -> &'static str {
     })
 }
 
+/// An Avro schema given as JSON text, for comparing one with another: the
+/// JSON value with every `doc` removed (object key order and whitespace
+/// never mattered). `None` when the text is not JSON. Written here rather
+/// than taken from apache-avro's Parsing Canonical Form because its schema
+/// parser panics on some hostile schemas (an invalid name, a non-integer
+/// `size`; found by the `registry_body` fuzz target), and the node's
+/// schema registry compares schemas anyone can post.
+pub fn schema_for_comparison(schema: &str) -> Option<serde_json::Value> {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.remove("doc");
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v: serde_json::Value = serde_json::from_str(schema).ok()?;
+    strip(&mut v);
+    Some(v)
+}
+
+/// The schema of a schema-registry request body (`{"schema": "…",
+/// "schemaType": "AVRO"}`, as Confluent clients post it), ready to compare
+/// ([`schema_for_comparison`]); or why there is none, in the registry's words.
+pub fn registry_body_schema(body: &[u8]) -> Result<serde_json::Value, RegistryBodyError> {
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| RegistryBodyError::Json(e.to_string()))?;
+    if let Some(t) = v.get("schemaType").and_then(serde_json::Value::as_str) {
+        if t != "AVRO" {
+            return Err(RegistryBodyError::Schema(format!("type {t} is not served here")));
+        }
+    }
+    let schema = v
+        .get("schema")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| RegistryBodyError::Schema("no `schema` string".into()))?;
+    schema_for_comparison(schema).ok_or_else(|| RegistryBodyError::Schema("the schema is not JSON".into()))
+}
+
+/// Why a schema-registry request body was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryBodyError {
+    /// Not JSON.
+    Json(String),
+    /// JSON, but no schema in it.
+    Schema(String),
+}
+
 /// Largest single allocation the Avro decoder may make for a length or an
 /// item count read from input. apache-avro reserves `count` items before
 /// reading them, so an untrusted count is an allocation of up to

@@ -573,7 +573,16 @@ pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, 
         .route_layer(axum::middleware::from_fn_with_state(guards.limits.clone(), rate_limit))
         .route_layer(axum::middleware::from_fn_with_state(node.keys.clone(), authenticate))
         .route_layer(axum::middleware::from_fn_with_state(guards.access.clone(), record_access));
-    let mut open = Router::new().route("/v1/health", get(health)).with_state(App { node: shared });
+    let topics = &node.cfg.topics;
+    let mut open = Router::new()
+        .route("/v1/health", get(health))
+        .with_state(App { node: shared })
+        // The schemas of the node's topics, for Confluent serdes and tools.
+        .merge(traceledger_api::registry::router(&traceledger_api::registry::RegistryTopics {
+            raw: &topics.raw,
+            sealed: &topics.sealed,
+            checkpoints: &topics.checkpoints,
+        }));
     if with_console {
         // The web console's static files: no key (they hold no data).
         open = open.merge(traceledger_api::console::router());
@@ -588,7 +597,7 @@ pub fn bind(addr: SocketAddr, tls: Option<&Tls>) -> anyhow::Result<(std::net::Tc
     let local = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!(
-        "listening on {scheme}://{local} (POST /v1/events, GET /v1/health, the query API under /v1; see docs/api.md)"
+        "listening on {scheme}://{local} (POST /v1/events, GET /v1/health, the query API under /v1, schemas under /registry; see docs/api.md)"
     );
     Ok((listener, local))
 }

@@ -1,0 +1,255 @@
+//! A read-only Confluent Schema Registry API over the schemas this node
+//! writes, mounted at `/registry`: Confluent's and Redpanda's serdes and
+//! tools (kcat `-r`, `kafka-avro-console-consumer`, the Python and Java
+//! clients) decode `traces.raw`, `ledger.sealed` and `ledger.checkpoints`
+//! with `schema.registry.url = http://NODE/registry` and nothing else.
+//!
+//! The ids are the bundled ones (`schemas/ids.json`), one version per
+//! subject (`<topic>-value`). Registering a schema is accepted when it is
+//! the one already there (the same JSON but for `doc`s, key order and
+//! whitespace: clients register before they produce) and refused
+//! otherwise, as a registry in `READONLY` mode does. Errors use the registry's own body (`error_code`, `message`),
+//! which its clients parse, not problem+json.
+//!
+//! No key is needed: schemas are public, and they hold no data.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use traceledger_bundle::avro::{
+    registry_body_schema, schema_for_comparison, sealed_record_schema_json, RegistryBodyError, CHECKPOINT_AVSC,
+    TRACE_EVENT_AVSC,
+};
+use traceledger_bundle::wire::{CHECKPOINT_V1, SEALED_RECORD_V1, TRACE_EVENT_V1};
+
+const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
+
+/// One schema under one subject.
+struct Entry {
+    id: u32,
+    subject: String,
+    /// Self-contained schema JSON (no references).
+    schema: String,
+    /// What registrations are compared with (docs stripped).
+    canonical: Value,
+}
+
+/// The registry's contents.
+pub struct Registry {
+    entries: Vec<Entry>,
+}
+
+/// Topic names whose value schemas the registry serves.
+pub struct RegistryTopics<'a> {
+    /// Raw trace events.
+    pub raw: &'a str,
+    /// Sealed records.
+    pub sealed: &'a str,
+    /// Checkpoints.
+    pub checkpoints: &'a str,
+}
+
+impl Registry {
+    /// The schemas of `topics`' values.
+    pub fn new(topics: &RegistryTopics<'_>) -> Self {
+        let entries = [
+            (TRACE_EVENT_V1, topics.raw, TRACE_EVENT_AVSC.to_string()),
+            (SEALED_RECORD_V1, topics.sealed, sealed_record_schema_json().to_string()),
+            (CHECKPOINT_V1, topics.checkpoints, CHECKPOINT_AVSC.to_string()),
+        ]
+        .into_iter()
+        .map(|(id, topic, schema)| {
+            // The bundled schemas parse: the codec's tests hold them to it.
+            let canonical = schema_for_comparison(&schema).unwrap_or_default();
+            Entry { id, subject: format!("{topic}-value"), schema, canonical }
+        })
+        .collect();
+        Registry { entries }
+    }
+
+    fn by_id(&self, id: &str) -> Option<&Entry> {
+        let id: u32 = id.parse().ok()?;
+        self.entries.iter().find(|e| e.id == id)
+    }
+
+    fn by_subject(&self, subject: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.subject == subject)
+    }
+}
+
+type Shared = State<Arc<Registry>>;
+
+fn reply(status: StatusCode, body: Value) -> Response {
+    (status, [(header::CONTENT_TYPE, CONTENT_TYPE)], body.to_string()).into_response()
+}
+
+fn error(status: StatusCode, code: u32, message: String) -> Response {
+    reply(status, json!({ "error_code": code, "message": message }))
+}
+
+fn subject_not_found(subject: &str) -> Response {
+    error(StatusCode::NOT_FOUND, 40401, format!("Subject '{subject}' not found."))
+}
+
+fn schema_not_found(id: &str) -> Response {
+    error(StatusCode::NOT_FOUND, 40403, format!("Schema {id} not found"))
+}
+
+fn version_of(e: &Entry) -> Value {
+    json!({ "subject": e.subject, "version": 1, "id": e.id, "schema": e.schema })
+}
+
+/// The subject's entry at `version` (`1`, `latest` or `-1`).
+fn at_version<'a>(r: &'a Registry, subject: &str, version: &str) -> Result<&'a Entry, Response> {
+    let e = r.by_subject(subject).ok_or_else(|| subject_not_found(subject))?;
+    match version {
+        "1" | "latest" | "-1" => Ok(e),
+        v if v.parse::<i64>().is_ok() => Err(error(StatusCode::NOT_FOUND, 40402, format!("Version {v} not found."))),
+        v => Err(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            42202,
+            format!("The specified version '{v}' is not a valid version id. Allowed values are between [1, 2^31-1] and the string \"latest\""),
+        )),
+    }
+}
+
+/// The schema string of a registration or lookup body, in canonical form.
+fn posted_schema(body: &[u8]) -> Result<Value, Response> {
+    registry_body_schema(body).map_err(|e| match e {
+        RegistryBodyError::Json(why) => error(StatusCode::BAD_REQUEST, 400, format!("Unrecognized body: {why}")),
+        RegistryBodyError::Schema(why) => {
+            error(StatusCode::UNPROCESSABLE_ENTITY, 42201, format!("Invalid schema: {why}"))
+        }
+    })
+}
+
+async fn schema_by_id(State(r): Shared, Path(id): Path<String>) -> Response {
+    match r.by_id(&id) {
+        Some(e) => reply(StatusCode::OK, json!({ "schema": e.schema })),
+        None => schema_not_found(&id),
+    }
+}
+
+async fn schema_subjects(State(r): Shared, Path(id): Path<String>) -> Response {
+    match r.by_id(&id) {
+        Some(e) => reply(StatusCode::OK, json!([e.subject])),
+        None => schema_not_found(&id),
+    }
+}
+
+async fn schema_versions(State(r): Shared, Path(id): Path<String>) -> Response {
+    match r.by_id(&id) {
+        Some(e) => reply(StatusCode::OK, json!([{ "subject": e.subject, "version": 1 }])),
+        None => schema_not_found(&id),
+    }
+}
+
+async fn types() -> Response {
+    reply(StatusCode::OK, json!(["AVRO"]))
+}
+
+async fn subjects(State(r): Shared) -> Response {
+    reply(StatusCode::OK, json!(r.entries.iter().map(|e| &e.subject).collect::<Vec<_>>()))
+}
+
+async fn versions(State(r): Shared, Path(subject): Path<String>) -> Response {
+    match r.by_subject(&subject) {
+        Some(_) => reply(StatusCode::OK, json!([1])),
+        None => subject_not_found(&subject),
+    }
+}
+
+async fn version(State(r): Shared, Path((subject, v)): Path<(String, String)>) -> Response {
+    match at_version(&r, &subject, &v) {
+        Ok(e) => reply(StatusCode::OK, version_of(e)),
+        Err(resp) => resp,
+    }
+}
+
+async fn version_schema(State(r): Shared, Path((subject, v)): Path<(String, String)>) -> Response {
+    match at_version(&r, &subject, &v) {
+        Ok(e) => (StatusCode::OK, [(header::CONTENT_TYPE, CONTENT_TYPE)], e.schema.clone()).into_response(),
+        Err(resp) => resp,
+    }
+}
+
+/// `POST /subjects/{subject}`: is this schema registered under the subject?
+async fn lookup(State(r): Shared, Path(subject): Path<String>, body: Bytes) -> Response {
+    let Some(e) = r.by_subject(&subject) else { return subject_not_found(&subject) };
+    match posted_schema(&body) {
+        Ok(c) if c == e.canonical => reply(StatusCode::OK, version_of(e)),
+        Ok(_) => error(StatusCode::NOT_FOUND, 40403, "Schema not found".into()),
+        Err(resp) => resp,
+    }
+}
+
+/// `POST /subjects/{subject}/versions`: the id of the schema already there;
+/// anything else is refused (read-only).
+async fn register(State(r): Shared, Path(subject): Path<String>, body: Bytes) -> Response {
+    let posted = match posted_schema(&body) {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    match r.by_subject(&subject) {
+        Some(e) if posted == e.canonical => reply(StatusCode::OK, json!({ "id": e.id })),
+        _ => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            42205,
+            format!(
+                "Subject {subject} is in read-only mode: this registry serves the schemas traceledger writes \
+                 (GET /registry/subjects) and registers nothing else"
+            ),
+        ),
+    }
+}
+
+async fn config() -> Response {
+    reply(StatusCode::OK, json!({ "compatibilityLevel": "FULL_TRANSITIVE" }))
+}
+
+async fn mode() -> Response {
+    reply(StatusCode::OK, json!({ "mode": "READONLY" }))
+}
+
+/// The registry's routes, under `/registry`.
+pub fn router(topics: &RegistryTopics<'_>) -> Router {
+    let r = Router::new()
+        .route("/schemas/ids/{id}", get(schema_by_id))
+        .route("/schemas/ids/{id}/subjects", get(schema_subjects))
+        .route("/schemas/ids/{id}/versions", get(schema_versions))
+        .route("/schemas/types", get(types))
+        .route("/subjects", get(subjects))
+        .route("/subjects/{subject}", post(lookup))
+        .route("/subjects/{subject}/versions", get(versions).post(register))
+        .route("/subjects/{subject}/versions/{version}", get(version))
+        .route("/subjects/{subject}/versions/{version}/schema", get(version_schema))
+        .route("/config", get(config))
+        .route("/mode", get(mode))
+        .with_state(Arc::new(Registry::new(topics)));
+    Router::new().nest("/registry", r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bundled_schema_parses_and_has_its_subject() {
+        let r = Registry::new(&RegistryTopics {
+            raw: "traces.raw",
+            sealed: "ledger.sealed",
+            checkpoints: "ledger.checkpoints",
+        });
+        for (id, subject) in [(1, "traces.raw-value"), (2, "ledger.sealed-value"), (3, "ledger.checkpoints-value")] {
+            let e = r.by_subject(subject).expect(subject);
+            assert_eq!(e.id, id);
+            assert!(e.canonical.is_object(), "{subject} parses");
+            assert!(!e.canonical.to_string().contains("\"doc\""), "{subject}: docs stripped");
+        }
+    }
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The Python tools the tests drive, in one venv per machine
+# (~/.cache/traceledger/venv, or $TRACELEDGER_VENV): schemathesis for
+# scripts/api-fuzz.sh, and Confluent's own Kafka client with its
+# schema-registry Avro serdes for crates/cli/tests/registry.rs. Installs
+# what is missing; quiet when nothing is.
+set -euo pipefail
+venv="${TRACELEDGER_VENV:-$HOME/.cache/traceledger/venv}"
+[[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
+if ! "$venv/bin/python" -c 'import schemathesis' 2>/dev/null; then
+  echo "python-deps: installing schemathesis into $venv (once per machine)…" >&2
+  "$venv/bin/pip" install -q "schemathesis>=4,<5"
+fi
+if ! "$venv/bin/python" -c 'import confluent_kafka.schema_registry.avro, fastavro' 2>/dev/null; then
+  echo "python-deps: installing confluent-kafka[avro] into $venv (once per machine)…" >&2
+  "$venv/bin/pip" install -q "confluent-kafka[avro]>=2.6,<3"
+fi

@@ -16,6 +16,7 @@ use std::time::Duration;
 pub mod embedded;
 pub mod kafka;
 mod murmur2;
+pub mod schema_ids;
 
 pub use murmur2::{murmur2, partition_for};
 

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod node;
 pub mod policy;
 pub mod project;
+pub mod registry;
 pub mod report;
 pub mod retention;
 pub mod seal;

@@ -80,6 +80,11 @@ pub struct NodeArgs {
     /// Encryption at rest.
     #[command(flatten)]
     pub vault: super::vault::VaultArgs,
+    /// A Confluent-compatible schema registry (Redpanda's, Confluent's):
+    /// the node registers its schemas there and uses the registry's ids on
+    /// the broker (needs --kafka).
+    #[arg(long, env = "TRACELEDGER_SCHEMA_REGISTRY_URL", requires = "kafka")]
+    pub schema_registry_url: Option<String>,
 }
 
 /// A certificate and key for HTTPS.
@@ -225,7 +230,11 @@ impl Node {
                         .with_vault(vault.clone()),
                 )
             }
-            Some(brokers) => Arc::new(KafkaLog::new(KafkaConfig::new(brokers, "traceledger-sequencer"))?),
+            Some(brokers) => super::registry::with_registry(
+                Arc::new(KafkaLog::new(KafkaConfig::new(brokers, "traceledger-sequencer"))?),
+                a.schema_registry_url.as_deref(),
+                &Topics::with_prefix(&a.topic_prefix),
+            )?,
         };
         let store_path = a.data.join("ledger");
         let store = Arc::new(

@@ -83,6 +83,9 @@ pub struct ProjectArgs {
     /// Encryption at rest.
     #[command(flatten)]
     vault: super::vault::VaultArgs,
+    /// The schema registry the sequencer uses (its ids are on the broker).
+    #[arg(long, env = "TRACELEDGER_SCHEMA_REGISTRY_URL", requires = "kafka")]
+    schema_registry_url: Option<String>,
 }
 
 /// The keys whose records projections admit: the node's own public key
@@ -348,7 +351,11 @@ pub fn run(a: ProjectArgs) -> anyhow::Result<u8> {
     let keys = trusted_keys(&a.data, &a.trusted_keys)?;
     let vault = a.vault.open(&a.data)?;
     let log: Arc<dyn Log> = match &a.kafka {
-        Some(b) => Arc::new(KafkaLog::new(KafkaConfig::new(b, "traceledger-projection"))?),
+        Some(b) => super::registry::with_registry(
+            Arc::new(KafkaLog::new(KafkaConfig::new(b, "traceledger-projection"))?),
+            a.schema_registry_url.as_deref(),
+            &Topics::with_prefix(&a.topic_prefix),
+        )?,
         None => {
             anyhow::ensure!(a.once, "without --kafka, `project` reads the embedded log of a stopped node: add --once");
             let p = a.data.join("log");

@@ -234,6 +234,18 @@ pub fn router(topics: &RegistryTopics<'_>) -> Router {
     Router::new().nest("/registry", r)
 }
 
+/// `/registry` of a node whose topics carry another registry's ids: every
+/// call is answered 404 naming that registry, so no client decodes with
+/// the bundled ids by mistake.
+pub fn elsewhere(url: &str) -> Router {
+    let message = format!("this node's topics use the schema ids of the registry at {url}: ask it");
+    let answer = move || {
+        let message = message.clone();
+        async move { error(StatusCode::NOT_FOUND, 40401, message) }
+    };
+    Router::new().route("/registry", get(answer.clone())).route("/registry/{*rest}", axum::routing::any(answer))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,6 +56,10 @@ fn confluents_client_reads_the_registry_and_decodes_both_topics() {
     post_events(&addr, owner, &events);
     wait_for(&addr, owner, "/v1/records/4", "sealed", |_| true);
 
+    // B's topics use A's ids: B's own /registry sends clients there.
+    let (status, _, body) = http_as(&addr, None, "GET", "/registry/schemas/ids/1", b"");
+    assert!(status == 404 && body.contains(&registry_url), "{status} {body}");
+
     // The registry answers as Confluent's does, errors included.
     let (status, ctype, body) = http_as(&registry, None, "GET", "/registry/schemas/ids/99", b"");
     assert_eq!((status, ctype.as_str()), (404, "application/vnd.schemaregistry.v1+json"), "{body}");

@@ -208,6 +208,8 @@ pub struct Node {
     pub keys: Arc<KeyStore>,
     /// Encrypts content at rest (`DATA/vault`), when a master key is given.
     pub vault: Option<Arc<traceledger_vault::Vault>>,
+    /// The schema registry whose ids are on the broker, if not the bundled ones.
+    pub schema_registry_url: Option<String>,
     stop: Arc<AtomicBool>,
     alive: Arc<AtomicUsize>,
     threads: Vec<std::thread::JoinHandle<traceledger_sequencer::Result<()>>>,
@@ -271,7 +273,8 @@ impl Node {
             })?;
             threads.push(t);
         }
-        Ok(Node { log, seq, key, cfg, keys, vault, stop, alive, threads })
+        let schema_registry_url = a.schema_registry_url.clone();
+        Ok(Node { log, seq, key, cfg, keys, vault, schema_registry_url, stop, alive, threads })
     }
 
     /// Are all sequencer threads alive?
@@ -583,15 +586,17 @@ pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, 
         .route_layer(axum::middleware::from_fn_with_state(node.keys.clone(), authenticate))
         .route_layer(axum::middleware::from_fn_with_state(guards.access.clone(), record_access));
     let topics = &node.cfg.topics;
-    let mut open = Router::new()
-        .route("/v1/health", get(health))
-        .with_state(App { node: shared })
-        // The schemas of the node's topics, for Confluent serdes and tools.
-        .merge(traceledger_api::registry::router(&traceledger_api::registry::RegistryTopics {
+    let mut open = Router::new().route("/v1/health", get(health)).with_state(App { node: shared });
+    // The schemas of the node's topics, for Confluent serdes and tools —
+    // unless their ids come from another registry, which must then be asked.
+    open = match &node.schema_registry_url {
+        None => open.merge(traceledger_api::registry::router(&traceledger_api::registry::RegistryTopics {
             raw: &topics.raw,
             sealed: &topics.sealed,
             checkpoints: &topics.checkpoints,
-        }));
+        })),
+        Some(url) => open.merge(traceledger_api::registry::elsewhere(url)),
+    };
     if with_console {
         // The web console's static files: no key (they hold no data).
         open = open.merge(traceledger_api::console::router());

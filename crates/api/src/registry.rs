@@ -21,11 +21,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use traceledger_bundle::avro::{
-    registry_body_schema, schema_for_comparison, sealed_record_schema_json, RegistryBodyError, CHECKPOINT_AVSC,
-    TRACE_EVENT_AVSC,
-};
-use traceledger_bundle::wire::{CHECKPOINT_V1, SEALED_RECORD_V1, TRACE_EVENT_V1};
+use traceledger_bundle::avro::{registry_body_schema, schema_for_comparison, wire_schemas, RegistryBodyError};
 
 const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 
@@ -57,18 +53,15 @@ pub struct RegistryTopics<'a> {
 impl Registry {
     /// The schemas of `topics`' values.
     pub fn new(topics: &RegistryTopics<'_>) -> Self {
-        let entries = [
-            (TRACE_EVENT_V1, topics.raw, TRACE_EVENT_AVSC.to_string()),
-            (SEALED_RECORD_V1, topics.sealed, sealed_record_schema_json().to_string()),
-            (CHECKPOINT_V1, topics.checkpoints, CHECKPOINT_AVSC.to_string()),
-        ]
-        .into_iter()
-        .map(|(id, topic, schema)| {
-            // The bundled schemas parse: the codec's tests hold them to it.
-            let canonical = schema_for_comparison(&schema).unwrap_or_default();
-            Entry { id, subject: format!("{topic}-value"), schema, canonical }
-        })
-        .collect();
+        let entries = wire_schemas()
+            .into_iter()
+            .zip([topics.raw, topics.sealed, topics.checkpoints])
+            .map(|((id, schema), topic)| {
+                // The bundled schemas parse: the codec's tests hold them to it.
+                let canonical = schema_for_comparison(schema).unwrap_or_default();
+                Entry { id, subject: format!("{topic}-value"), schema: schema.to_string(), canonical }
+            })
+            .collect();
         Registry { entries }
     }
 

@@ -59,6 +59,19 @@ pub fn sealed_record_schema_json() -> &'static str {
     })
 }
 
+/// The value schemas of the wire format with their bundled ids
+/// (`schemas/ids.json`), as a schema registry holds them: `TraceEvent`,
+/// `SealedRecord` (self-contained) and `Checkpoint`, in that order — the
+/// values of the raw, sealed and checkpoint topics.
+pub fn wire_schemas() -> [(u32, &'static str); 3] {
+    use crate::wire::{CHECKPOINT_V1, SEALED_RECORD_V1, TRACE_EVENT_V1};
+    [
+        (TRACE_EVENT_V1, TRACE_EVENT_AVSC),
+        (SEALED_RECORD_V1, sealed_record_schema_json()),
+        (CHECKPOINT_V1, CHECKPOINT_AVSC),
+    ]
+}
+
 /// An Avro schema given as JSON text, for comparing one with another: the
 /// JSON value with every `doc` removed (object key order and whitespace
 /// never mattered). `None` when the text is not JSON. Written here rather

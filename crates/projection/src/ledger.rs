@@ -52,10 +52,7 @@ fn decode_stored(store: &Store, v: &[u8]) -> Result<SealedRecord> {
 
 /// The stored form of record `r`, whose wire bytes are `wire`.
 fn stored_form<'w>(store: &Store, r: &SealedRecord, wire: &'w [u8]) -> Result<Cow<'w, [u8]>> {
-    Ok(match store.vault() {
-        Some(v) => Cow::Owned(at_rest::seal_record(v, r)?),
-        None => Cow::Borrowed(wire),
-    })
+    Ok(at_rest::stored_form(store.vault(), r, wire)?)
 }
 
 /// Records erased per chunk (one write each).
@@ -223,8 +220,7 @@ impl<'a> LedgerView<'a> {
     pub fn record(&self, tenant: &str, seq: u64) -> Result<Option<Vec<u8>>> {
         match self.store.get(RECORDS, &tkey(tenant, &seq.to_be_bytes()))? {
             None => Ok(None),
-            Some(v) if !at_rest::is_encrypted(&v) => Ok(Some(v)),
-            Some(v) => Ok(Some(wire::encode_record(&decode_stored(self.store, &v)?))),
+            Some(v) => Ok(Some(at_rest::into_wire(self.store.vault(), v)?)),
         }
     }
 

@@ -172,17 +172,11 @@ impl Store {
     /// The stored form of record `r` (whose wire bytes are `wire`):
     /// encrypted with a vault, `wire` itself without.
     pub fn at_rest<'a>(&self, r: &SealedRecord, wire: &'a [u8]) -> Result<Cow<'a, [u8]>> {
-        match &self.vault {
-            Some(v) => Ok(Cow::Owned(at_rest::seal_record(v, r)?)),
-            None => Ok(Cow::Borrowed(wire)),
-        }
+        Ok(at_rest::stored_form(self.vault.as_deref(), r, wire)?)
     }
 
     fn readable(&self, stored: Vec<u8>) -> Result<Vec<u8>> {
-        if !at_rest::is_encrypted(&stored) {
-            return Ok(stored);
-        }
-        Ok(at_rest::open_record_wire(self.vault.as_deref(), &stored)?.into_owned())
+        Ok(at_rest::into_wire(self.vault.as_deref(), stored)?)
     }
 
     fn cf(&self, name: &str) -> Result<&ColumnFamily> {

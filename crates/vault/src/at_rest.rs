@@ -157,13 +157,22 @@ pub fn open_record(vault: Option<&Vault>, stored: &[u8]) -> Result<SealedRecord>
     Ok(r)
 }
 
-/// A stored record in the wire format, decrypted: plaintext bytes are
-/// returned as they are.
-pub fn open_record_wire<'a>(vault: Option<&Vault>, stored: &'a [u8]) -> Result<Cow<'a, [u8]>> {
-    if !is_encrypted(stored) {
-        return Ok(Cow::Borrowed(stored));
+/// A stored record in the wire format, decrypted with `vault`: plaintext
+/// bytes are returned as they are (no copy).
+pub fn into_wire(vault: Option<&Vault>, stored: Vec<u8>) -> Result<Vec<u8>> {
+    if !is_encrypted(&stored) {
+        return Ok(stored);
     }
-    Ok(Cow::Owned(wire::encode_record(&open_record(vault, stored)?)))
+    Ok(wire::encode_record(&open_record(vault, &stored)?))
+}
+
+/// What a store keeps for record `r`, whose wire bytes are `wire`: the
+/// encrypted form with a vault, `wire` itself without.
+pub fn stored_form<'a>(vault: Option<&Vault>, r: &SealedRecord, wire: &'a [u8]) -> Result<Cow<'a, [u8]>> {
+    match vault {
+        Some(v) => Ok(Cow::Owned(seal_record(v, r)?)),
+        None => Ok(Cow::Borrowed(wire)),
+    }
 }
 
 /// A stored record without its encrypted content — what anyone can read
@@ -260,7 +269,9 @@ mod tests {
                 r.commitments.iter().enumerate().any(|(i, _)| r.clone().slot_mut(i).is_some_and(|s| s.is_some()));
             assert_eq!(is_encrypted(&stored), has_content);
             assert_eq!(open_record(Some(&v), &stored).expect("open"), r);
-            assert_eq!(open_record_wire(Some(&v), &stored).expect("wire").as_ref(), wire::encode_record(&r));
+            assert_eq!(into_wire(Some(&v), stored.clone()).expect("wire"), wire::encode_record(&r));
+            assert_eq!(is_encrypted(&stored_form(Some(&v), &r, &[]).expect("form")), has_content);
+            assert_eq!(stored_form(None, &r, b"wire").expect("form").as_ref(), b"wire");
             let clear = clear_record(&stored).expect("clear");
             // Same leaf: the canonical bytes commit to commitments, not content.
             assert_eq!(clear.canonical_bytes(), r.canonical_bytes());

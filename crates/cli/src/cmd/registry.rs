@@ -6,8 +6,7 @@
 
 use anyhow::Context;
 use std::sync::Arc;
-use traceledger_bundle::avro::{sealed_record_schema_json, CHECKPOINT_AVSC, TRACE_EVENT_AVSC};
-use traceledger_bundle::wire::{CHECKPOINT_V1, SEALED_RECORD_V1, TRACE_EVENT_V1};
+use traceledger_bundle::avro::wire_schemas;
 use traceledger_log::schema_ids::SchemaIds;
 use traceledger_log::Log;
 use traceledger_sequencer::Topics;
@@ -46,15 +45,16 @@ pub fn registry_ids(url: &str, topics: &Topics) -> anyhow::Result<Vec<(String, u
         .user_agent("traceledger-registry/1")
         .build()
         .into();
-    let event = register(&agent, url, &format!("{}-value", topics.raw), TRACE_EVENT_AVSC)?;
-    let record = register(&agent, url, &format!("{}-value", topics.sealed), sealed_record_schema_json())?;
-    let checkpoint = register(&agent, url, &format!("{}-value", topics.checkpoints), CHECKPOINT_AVSC)?;
-    Ok(vec![
-        (topics.raw.clone(), TRACE_EVENT_V1, event),
-        (topics.dlq.clone(), TRACE_EVENT_V1, event),
-        (topics.sealed.clone(), SEALED_RECORD_V1, record),
-        (topics.checkpoints.clone(), CHECKPOINT_V1, checkpoint),
-    ])
+    let mut ids = Vec::new();
+    for ((bundled, schema), topic) in wire_schemas().into_iter().zip([&topics.raw, &topics.sealed, &topics.checkpoints])
+    {
+        let registry = register(&agent, url, &format!("{topic}-value"), schema)?;
+        ids.push((topic.clone(), bundled, registry));
+    }
+    // Dead letters are raw events, under the raw topic's ids.
+    let (_, bundled, registry) = ids[0].clone();
+    ids.push((topics.dlq.clone(), bundled, registry));
+    Ok(ids)
 }
 
 /// `log` with the registry's ids on the broker, when `url` is given.

@@ -199,6 +199,24 @@ impl Sealer {
         source: Option<Source>,
         rng: &mut impl CryptoRngCore,
     ) -> SealedRecord {
+        self.seal_unsigned(policy, head, event, sealed_at, source, rng).sign(self)
+    }
+
+    /// [`Sealer::seal_under`] without the signature: everything a record's
+    /// successors depend on (seq, commitments, leaf hash, chain value) is
+    /// computed and `head` advances, but the Ed25519 signature — most of the
+    /// cost — is left to [`Unsigned::sign`], which needs nothing but the
+    /// record. A caller sealing a batch fixes the chain in order and then
+    /// signs the records on as many cores as it has.
+    pub fn seal_unsigned(
+        &self,
+        policy: &str,
+        head: &mut ChainHead,
+        event: TraceEvent,
+        sealed_at: Timestamp,
+        source: Option<Source>,
+        rng: &mut impl CryptoRngCore,
+    ) -> Unsigned {
         debug_assert_eq!(head.tenant_id, event.tenant_id);
         let slots = canonical::content_slots(&event);
         let mut commitments = Vec::with_capacity(slots.len());
@@ -229,9 +247,35 @@ impl Sealer {
         // Slot counts match by construction.
         let bytes = canonical::encode(&header, &event, &commitments).unwrap_or_default();
         let leaf_hash = hash::leaf_hash(&bytes);
-        let signature = self.key.sign_bytes(&leaf_hash.0);
-        let record = SealedRecord { header, event, commitments, salts, leaf_hash, signature };
+        let record = SealedRecord { header, event, commitments, salts, leaf_hash, signature: [0; 64] };
         head.advance(&record);
-        record
+        Unsigned(record)
+    }
+}
+
+/// A record sealed but not yet signed ([`Sealer::seal_unsigned`]). It is not
+/// a [`SealedRecord`] until [`Unsigned::sign`], so an unsigned record cannot
+/// be stored or published by mistake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsigned(SealedRecord);
+
+impl Unsigned {
+    /// The record's header (its seq and tenant are final).
+    pub fn header(&self) -> &RecordHeader {
+        &self.0.header
+    }
+
+    /// The sealed event.
+    pub fn event(&self) -> &TraceEvent {
+        &self.0.event
+    }
+
+    /// Signs the leaf hash with `sealer`'s key (the key whose id the header
+    /// names; the sealer that prepared the record).
+    pub fn sign(self, sealer: &Sealer) -> SealedRecord {
+        let mut r = self.0;
+        debug_assert_eq!(r.header.key_id, sealer.key.key_id());
+        r.signature = sealer.key.sign_bytes(&r.leaf_hash.0);
+        r
     }
 }

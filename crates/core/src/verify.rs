@@ -611,6 +611,35 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
+        /// The sequencer seals a batch unsigned (fixing the chain in order)
+        /// and signs the records in any order on several threads: the
+        /// records are the ones `seal` makes, and they verify.
+        #[test]
+        fn records_signed_after_the_chain_is_fixed_are_the_sealed_ones(events in arb_events(12), rotate in any::<prop::sample::Index>()) {
+            use rand::SeedableRng;
+            let key = test_key("traceledger.test");
+            let sealer = Sealer::new(key.clone(), "default/v1");
+            let expected = seal_all(&key, events.clone());
+            let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+            let mut heads: BTreeMap<String, ChainHead> = BTreeMap::new();
+            let mut unsigned: Vec<(usize, crate::seal::Unsigned)> = events
+                .into_iter()
+                .enumerate()
+                .map(|(i, ev)| {
+                    let head = heads.entry(ev.tenant_id.clone()).or_insert_with(|| ChainHead::genesis(&ev.tenant_id));
+                    let src = crate::seal::Source { topic: "traces.raw".into(), partition: 0, offset: i as u64 };
+                    (i, sealer.seal_unsigned("default/v1", head, ev, Timestamp(1_700_000_000_000_000 + i as i64), Some(src), &mut rng))
+                })
+                .collect();
+            let k = rotate.index(unsigned.len());
+            unsigned.rotate_left(k);
+            let mut signed: Vec<(usize, SealedRecord)> = unsigned.into_iter().map(|(i, u)| (i, u.sign(&sealer))).collect();
+            signed.sort_by_key(|(i, _)| *i);
+            let signed: Vec<SealedRecord> = signed.into_iter().map(|(_, r)| r).collect();
+            prop_assert_eq!(&signed, &expected);
+            verify(&keyring_of(&key), &signed, &checkpoints_of(&signed)).expect("records signed late verify");
+        }
+
         #[test]
         fn any_record_mutation_is_detected_at_its_seq(events in arb_events(12), pick in any::<prop::sample::Index>(), which in any::<u8>()) {
             let key = test_key("traceledger.test");

@@ -7,7 +7,7 @@
 //! are committed per consumer group with synchronous commits. No Kafka
 //! transactions are used: tansu, which our tests run on, has none.
 
-use crate::{Error, Fetched, Log, Record, Result};
+use crate::{Error, Fetched, Log, PendingAppend, Record, Result};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -228,6 +228,13 @@ impl Log for KafkaLog {
     }
 
     fn append(&self, topic: &str, partition: u32, records: &[Record]) -> Result<Vec<u64>> {
+        self.start_append(topic, partition, records)?.wait()
+    }
+
+    /// Queues the records on the idempotent producer (which keeps a
+    /// partition's records in the order queued, across retries); the wait
+    /// serves delivery reports until this append's are all in.
+    fn start_append(&self, topic: &str, partition: u32, records: &[Record]) -> Result<PendingAppend<'_>> {
         let slots: Arc<Slots> = Arc::new(Mutex::new(vec![None; records.len()]));
         for (i, r) in records.iter().enumerate() {
             let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
@@ -256,16 +263,26 @@ impl Log for KafkaLog {
                 }
             }
         }
-        self.producer.flush(self.config.timeout).map_err(broker)?;
-        let slots = std::mem::take(&mut *slots.lock().unwrap_or_else(|p| p.into_inner()));
-        slots
-            .into_iter()
-            .map(|s| match s {
-                Some(Ok(off)) => Ok(off as u64),
-                Some(Err(e)) => Err(broker(e)),
-                None => Err(Error::Broker { message: "no delivery report before the timeout".into(), retriable: true }),
-            })
-            .collect()
+        let deadline = Instant::now() + self.config.timeout;
+        Ok(PendingAppend::waiting(move || {
+            let filled = |slots: &Slots| slots.lock().unwrap_or_else(|p| p.into_inner()).iter().all(Option::is_some);
+            // Another thread's poll may serve these reports: the short
+            // timeout bounds how long this one waits for that.
+            while !filled(&slots) && Instant::now() < deadline {
+                self.producer.poll(Duration::from_millis(5));
+            }
+            let slots = std::mem::take(&mut *slots.lock().unwrap_or_else(|p| p.into_inner()));
+            slots
+                .into_iter()
+                .map(|s| match s {
+                    Some(Ok(off)) => Ok(off as u64),
+                    Some(Err(e)) => Err(broker(e)),
+                    None => {
+                        Err(Error::Broker { message: "no delivery report before the timeout".into(), retriable: true })
+                    }
+                })
+                .collect()
+        }))
     }
 
     fn read(&self, topic: &str, partition: u32, offset: u64, max: usize, wait: Duration) -> Result<Vec<Fetched>> {

@@ -111,6 +111,30 @@ impl Error {
 /// Result with the log [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// An append started by [`Log::start_append`]: the records are on their way
+/// (in order, after any appended before them); [`PendingAppend::wait`]
+/// says when they are durable, with their offsets.
+#[must_use = "an append is only known durable once waited for"]
+pub struct PendingAppend<'a>(Box<dyn FnOnce() -> Result<Vec<u64>> + Send + 'a>);
+
+impl<'a> PendingAppend<'a> {
+    /// An append that finished already.
+    pub fn done(r: Result<Vec<u64>>) -> Self {
+        PendingAppend(Box::new(move || r))
+    }
+
+    /// An append that finishes when `wait` returns.
+    pub fn waiting(wait: impl FnOnce() -> Result<Vec<u64>> + Send + 'a) -> Self {
+        PendingAppend(Box::new(wait))
+    }
+
+    /// Waits until the records are durable; returns their offsets, as
+    /// [`Log::append`] does.
+    pub fn wait(self) -> Result<Vec<u64>> {
+        (self.0)()
+    }
+}
+
 /// A partitioned, offset-addressed, durable log.
 pub trait Log: Send + Sync {
     /// Creates the topic with `partitions` partitions if it is missing;
@@ -124,6 +148,14 @@ pub trait Log: Send + Sync {
     /// records are durable; it returns each record's offset (contiguous on
     /// the embedded log; on a broker other producers may interleave).
     fn append(&self, topic: &str, partition: u32, records: &[Record]) -> Result<Vec<u64>>;
+
+    /// [`Log::append`] in two steps: the records are sent now and a later
+    /// start's records land after them; the caller does other work (the
+    /// sequencer commits its next batch) and then waits. A log whose
+    /// appends are local and synchronous appends here.
+    fn start_append(&self, topic: &str, partition: u32, records: &[Record]) -> Result<PendingAppend<'_>> {
+        Ok(PendingAppend::done(self.append(topic, partition, records)))
+    }
 
     /// Reads up to `max` records of a partition from `offset`. When none are
     /// there yet, waits up to `wait` for some.

@@ -13,7 +13,7 @@
 //! on unchanged (a dead letter) goes out with exactly the bytes it came in
 //! with.
 
-use crate::{Fetched, Log, Record, Result};
+use crate::{Fetched, Log, PendingAppend, Record, Result};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,6 +78,13 @@ impl Log for SchemaIds {
         match self.swapped(topic, records) {
             Some(rs) => self.inner.append(topic, partition, &rs),
             None => self.inner.append(topic, partition, records),
+        }
+    }
+
+    fn start_append(&self, topic: &str, partition: u32, records: &[Record]) -> Result<PendingAppend<'_>> {
+        match self.swapped(topic, records) {
+            Some(rs) => self.inner.start_append(topic, partition, &rs),
+            None => self.inner.start_append(topic, partition, records),
         }
     }
 

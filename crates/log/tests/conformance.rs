@@ -68,6 +68,24 @@ fn append_then_read_back_in_order(log: &dyn Log) {
     assert_eq!(log.end_offset(&t, 0).expect("end"), 0);
 }
 
+/// Appends started one after another and waited for later (the
+/// sequencer's writer keeps two in flight) land in the order started.
+fn started_appends_land_in_order(log: &dyn Log) {
+    let t = unique("started");
+    log.ensure_topic(&t, 1).expect("topic");
+    let batches: Vec<Vec<Record>> = (0..4).map(|b| (b * 50..(b + 1) * 50).map(rec).collect()).collect();
+    let pending: Vec<_> = batches.iter().map(|b| log.start_append(&t, 0, b).expect("start")).collect();
+    let offsets: Vec<u64> = pending.into_iter().flat_map(|p| p.wait().expect("wait")).collect();
+    assert_eq!(offsets, (0..200).collect::<Vec<u64>>());
+    let mut all = Vec::new();
+    while all.len() < 200 {
+        all.extend(log.read(&t, 0, all.len() as u64, 200, Duration::from_secs(10)).expect("read"));
+    }
+    for (i, f) in all.iter().enumerate() {
+        assert_eq!(f.record, rec(i), "offset {i}");
+    }
+}
+
 fn keyed_records_land_on_their_keys_partition(log: &dyn Log) {
     let t = unique("keyed");
     log.ensure_topic(&t, 4).expect("topic");
@@ -115,6 +133,7 @@ macro_rules! both_backends {
 
 both_backends!(
     append_then_read_back_in_order,
+    started_appends_land_in_order,
     keyed_records_land_on_their_keys_partition,
     committed_positions_are_per_group,
     unknown_topics_are_errors

@@ -45,9 +45,12 @@
 //!
 //! Each partition runs as a pipeline of three threads, so that signing (the
 //! bulk of the work) overlaps reading and the synced writes: a reader reads
-//! and decodes raw batch n+2; the sealer deduplicates and signs batch n+1 on
-//! its own copy of the chain heads; a writer commits batch n (step 1 above,
-//! Merkle nodes computed there), publishes it (step 2) and checkpoints.
+//! and decodes raw batch n+2; the sealer deduplicates and seals batch n+1 on
+//! its own copy of the chain heads — the chain in order, then the
+//! signatures on the signing threads shared by all partitions; a writer
+//! commits batch n (step 1 above, Merkle nodes computed there), publishes it
+//! (step 2; up to two batches await the log's acknowledgement while the
+//! next is committed) and checkpoints acknowledged records.
 //! Batches reach the store and the sealed topic in raw order, exactly as
 //! one thread would write them. Event ids of batches sealed but not yet
 //! committed are kept by the sealer and checked before the store, so a
@@ -58,6 +61,7 @@
 pub mod export;
 pub mod store;
 
+use rayon::prelude::*;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
@@ -148,6 +152,9 @@ pub struct Config {
     /// Redaction before sealing (the policy's `[[redact]]` rules); none:
     /// content is sealed as sent.
     pub redactor: Option<Redactor>,
+    /// Threads that sign sealed records, shared by all partitions; 0: one
+    /// per core.
+    pub sign_threads: usize,
 }
 
 /// Redacts an event before it is sealed, saying what it did; `None` when
@@ -178,6 +185,7 @@ impl Default for Config {
             poll: Duration::from_millis(100),
             redactor: None,
             trusted_keys: Vec::new(),
+            sign_threads: 0,
         }
     }
 }
@@ -300,7 +308,18 @@ pub struct Sequencer {
     keys: Keyring,
     /// Partition count of the dead-letter topic.
     dlq_partitions: u32,
+    /// The threads that sign sealed batches, shared by all partitions.
+    signers: rayon::ThreadPool,
 }
+
+/// Sealed batches a partition's writer may have sent to the log and not
+/// yet seen acknowledged. Two keep the broker busy: while it appends one,
+/// the next is committed and queued behind it.
+const PUBLISH_DEPTH: usize = 2;
+
+/// Fewest records a signing thread takes at a time: below this, handing
+/// work over costs more than it saves.
+const SIGN_CHUNK: usize = 32;
 
 /// A raw batch read and decoded by the reader thread.
 struct Decoded {
@@ -351,6 +370,19 @@ impl SealPart {
     }
 }
 
+/// A committed batch, to publish: (seq, chain value, tenant, wire bytes)
+/// per record, and the raw offsets whose content was redacted.
+struct Committed {
+    msgs: Vec<(u64, Hash, String, Vec<u8>)>,
+    redacted: Vec<u64>,
+}
+
+/// A committed batch on its way to the sealed topic.
+struct Publishing<'a> {
+    pending: traceledger_log::PendingAppend<'a>,
+    committed: Committed,
+}
+
 /// One partition's working state (the writer's).
 struct Part {
     p: u32,
@@ -373,7 +405,12 @@ impl Sequencer {
         let mut keys = Keyring::new(cfg.trusted_keys.clone());
         keys.push(VerifierKey::parse(&sealer.key().verifier_key_string())?);
         let dlq_partitions = log.partition_count(&cfg.topics.dlq)?.max(1);
-        Ok(Sequencer { log, store, sealer, cfg, partitions, stats: Arc::default(), keys, dlq_partitions })
+        let signers = rayon::ThreadPoolBuilder::new()
+            .num_threads(cfg.sign_threads)
+            .thread_name(|i| format!("sequencer-sign-{i}"))
+            .build()
+            .map_err(|e| Error::Config(format!("cannot start the signing threads: {e}")))?;
+        Ok(Sequencer { log, store, sealer, cfg, partitions, stats: Arc::default(), keys, dlq_partitions, signers })
     }
 
     /// The counters.
@@ -552,15 +589,48 @@ impl Sequencer {
 
     /// The writer thread: commits and publishes sealed batches in order,
     /// acknowledges each commit to the sealing thread, emits checkpoints.
+    ///
+    /// A batch's publication overlaps the next batches' commits: batch n is
+    /// sent to the log, n+1 committed and sent behind it, and n's
+    /// acknowledgement is awaited only when a third batch is in flight (or
+    /// no batch came within a poll), so a broker always has an append
+    /// queued while the writer makes its synced ledger writes. Batches are
+    /// acknowledged in order, and checkpoints cover only acknowledged
+    /// records. A batch that stores an erasure waits for all before it, so
+    /// erasures are carried out only when every committed record is on
+    /// the log. A failed append stops the partition; the restart reconciles
+    /// the store with the sealed topic, as after a crash.
     fn write_loop(&self, mut part: Part, rx: Receiver<SealedBatch>, ack: Sender<u64>) -> Result<Part> {
+        let mut inflight: VecDeque<Publishing<'_>> = VecDeque::new();
+        let finish_all = |part: &mut Part, inflight: &mut VecDeque<Publishing<'_>>| -> Result<()> {
+            while let Some(f) = inflight.pop_front() {
+                self.finish_publish(part, f)?;
+            }
+            Ok(())
+        };
         loop {
             match rx.recv_timeout(self.cfg.poll) {
                 Ok(b) => {
-                    self.write_step(&mut part, b, &ack)?;
+                    let committed = self.commit_batch(&mut part, b, &ack)?;
+                    inflight.push_back(self.start_publish(&part, committed)?);
+                    if part.erasures {
+                        finish_all(&mut part, &mut inflight)?;
+                        self.carry_out_erasures(&mut part)?;
+                    }
+                    while inflight.len() > PUBLISH_DEPTH {
+                        let Some(f) = inflight.pop_front() else { break };
+                        self.finish_publish(&mut part, f)?;
+                    }
                     self.tick(&mut part)?;
                 }
-                Err(RecvTimeoutError::Timeout) => self.tick(&mut part)?,
-                Err(RecvTimeoutError::Disconnected) => return Ok(part),
+                Err(RecvTimeoutError::Timeout) => {
+                    finish_all(&mut part, &mut inflight)?;
+                    self.tick(&mut part)?;
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    finish_all(&mut part, &mut inflight)?;
+                    return Ok(part);
+                }
             }
         }
     }
@@ -746,9 +816,10 @@ impl Sequencer {
         }
         let mut rng = rand::thread_rng();
         let sealed_at = Timestamp(now_micros());
-        let mut records = Vec::with_capacity(fresh.len());
+        let mut unsigned = Vec::with_capacity(fresh.len());
         let mut ids_of_batch = Vec::with_capacity(fresh.len());
         let mut redacted = Vec::new();
+        let mut erase = Vec::new();
         for (offset, mut ev) in fresh {
             let red = match &self.cfg.redactor {
                 Some(r) if !is_system_tenant_id(&ev.tenant_id) => (r.0)(&mut ev),
@@ -760,17 +831,28 @@ impl Sequencer {
             };
             let src = Source { topic: t.raw.clone(), partition: sp.p, offset };
             let policy = red.as_ref().map_or(self.cfg.policy.as_str(), |r| r.label.as_str());
-            let mut r = self.sealer.seal_under(policy, head, ev, sealed_at, Some(src), &mut rng);
+            let r = self.sealer.seal_unsigned(policy, head, ev, sealed_at, Some(src), &mut rng);
             if let Some(red) = red.filter(|r| r.changed) {
-                for slot in red.erase_slots {
-                    r.erase_slot(slot);
-                }
+                erase.push((unsigned.len(), red.erase_slots));
                 redacted.push(offset);
             }
-            let id = (r.header.tenant_id.clone(), r.event.event_id);
+            let id = (r.header().tenant_id.clone(), r.event().event_id);
             sp.ids.insert(id.clone());
             ids_of_batch.push(id);
-            records.push(r);
+            unsigned.push(r);
+        }
+        // The chain is fixed; the signatures (~80% of the work) need only
+        // their own record, so they are made on every signing thread.
+        let mut records: Vec<SealedRecord> = self
+            .signers
+            .install(|| unsigned.into_par_iter().with_min_len(SIGN_CHUNK).map(|u| u.sign(&self.sealer)).collect());
+        // Erasing content leaves the leaf hash, so the signature, as it is.
+        for (i, slots) in erase {
+            if let Some(r) = records.get_mut(i) {
+                for slot in slots {
+                    r.erase_slot(slot);
+                }
+            }
         }
         sp.raw_next = raw_next;
         let no = sp.next_no;
@@ -780,9 +862,9 @@ impl Sequencer {
     }
 
     /// Commits a sealed batch — records, Merkle nodes, event ids, outbox,
-    /// chain heads and the next raw offset in one synced write —,
-    /// acknowledges it to the sealing thread and publishes it.
-    fn write_step(&self, part: &mut Part, sb: SealedBatch, ack: &Sender<u64>) -> Result<()> {
+    /// chain heads and the next raw offset in one synced write — and
+    /// acknowledges it to the sealing thread; returns what to publish.
+    fn commit_batch(&self, part: &mut Part, sb: SealedBatch, ack: &Sender<u64>) -> Result<Committed> {
         let SealedBatch { no, records, raw_next, redacted } = sb;
         let mut b = self.store.batch();
         let mut pending: HashMap<String, HashMap<u64, Hash>> = HashMap::new();
@@ -821,16 +903,33 @@ impl Sequencer {
         // The sealing thread may now forget what it kept of this batch.
         let _ = ack.send(no);
         Stats::add(&self.stats.sealed, msgs.len() as u64);
-        if !self.publish(part, msgs)? {
+        Ok(Committed { msgs, redacted })
+    }
+
+    /// Sends a committed batch to the sealed topic.
+    fn start_publish(&self, part: &Part, c: Committed) -> Result<Publishing<'_>> {
+        if c.msgs.is_empty() {
+            return Ok(Publishing { pending: traceledger_log::PendingAppend::done(Ok(Vec::new())), committed: c });
+        }
+        let records: Vec<Record> =
+            c.msgs.iter().map(|(_, _, t, bytes)| Record::keyed(t.as_bytes(), bytes.as_slice())).collect();
+        let pending = self.log.start_append(&self.cfg.topics.sealed, part.p, &records)?;
+        Ok(Publishing { pending, committed: c })
+    }
+
+    /// Waits for a batch's publication and records it (see
+    /// [`Sequencer::published`]); then drops the raw copies of what it
+    /// redacted.
+    fn finish_publish(&self, part: &mut Part, f: Publishing<'_>) -> Result<()> {
+        let Publishing { pending, committed: Committed { msgs, redacted } } = f;
+        let offsets = pending.wait()?;
+        if !self.published(part, &msgs, &offsets)? {
             // Sealed batches in flight were built on chain heads that the
             // reconciliation may have moved: start the partition afresh.
             return Err(Error::Interleaved(format!("partition {}", part.p)));
         }
         if !redacted.is_empty() {
             self.drop_raw_copies(part.p, &redacted)?;
-        }
-        if part.erasures {
-            self.carry_out_erasures(part)?;
         }
         Ok(())
     }
@@ -938,6 +1037,16 @@ impl Sequencer {
         let records: Vec<Record> =
             msgs.iter().map(|(_, _, t, bytes)| Record::keyed(t.as_bytes(), bytes.as_slice())).collect();
         let offsets = self.log.append(&self.cfg.topics.sealed, part.p, &records)?;
+        self.published(part, &msgs, &offsets)
+    }
+
+    /// Records that `msgs` are on the sealed topic at `offsets`: accepted
+    /// heads advance and the outbox empties. `false` when the offsets show
+    /// another writer's records in between (reconciled at once).
+    fn published(&self, part: &mut Part, msgs: &[(u64, Hash, String, Vec<u8>)], offsets: &[u64]) -> Result<bool> {
+        if msgs.is_empty() {
+            return Ok(true);
+        }
         Stats::add(&self.stats.published, offsets.len() as u64);
         let contiguous = offsets.iter().enumerate().all(|(i, &o)| o == part.sealed_next + i as u64);
         if !contiguous {
@@ -945,7 +1054,7 @@ impl Sequencer {
             return self.reconcile(part).map(|()| false);
         }
         let mut b = self.store.batch();
-        for ((seq, chain, tenant, _), off) in msgs.iter().zip(&offsets) {
+        for ((seq, chain, tenant, _), off) in msgs.iter().zip(offsets) {
             if let Some(st) = part.tenants.get_mut(tenant) {
                 st.accepted.next_seq = seq + 1;
                 st.accepted.head = *chain;

@@ -55,6 +55,10 @@ pub struct NodeArgs {
     /// …or after this many seconds, if its tree grew.
     #[arg(long, default_value_t = 10)]
     pub checkpoint_seconds: u64,
+    /// Threads that sign sealed records, shared by all partitions (0: one
+    /// per core).
+    #[arg(long, default_value_t = 0)]
+    pub sign_threads: usize,
     /// Log name used in checkpoint origins (`<log>/<tenant>`).
     #[arg(long, default_value = "traceledger.local")]
     pub log_name: String,
@@ -124,6 +128,7 @@ impl NodeArgs {
             log_name: self.log_name.clone(),
             checkpoint_every: self.checkpoint_every.max(1),
             checkpoint_interval: Duration::from_secs(self.checkpoint_seconds),
+            sign_threads: self.sign_threads,
             ..Config::default()
         })
     }

@@ -24,8 +24,15 @@ fn the_bench_reports_every_figure() {
         assert!(num(e, k) > 0.0, "{k}");
     }
     assert!((num(e, "ratio_to_raw_sign") - num(e, "one_partition_per_s") / num(e, "raw_sign_per_s")).abs() < 1e-9);
+    let w = &r["workers"];
+    assert!(num(w, "one_worker_per_s") > 0.0 && num(w, "two_workers_per_s") > 0.0, "{w}");
+    assert!((num(w, "ratio_two_to_one") - num(w, "two_workers_per_s") / num(w, "one_worker_per_s")).abs() < 1e-9);
     let k = &r["kafka"];
     assert!(num(k, "passthrough_per_s") > 0.0 && num(k, "sequencer_per_s") > 0.0);
+    assert!(num(k, "sealed_passthrough_per_s") > 0.0, "{k}");
+    // A sealed record carries the event plus its header, commitments,
+    // salts and signature.
+    assert!(num(k, "sealed_bytes") > num(k, "event_bytes") && num(k, "event_bytes") > 900.0, "{k}");
     let lat = r["latency"].as_array().expect("latency figures");
     assert_eq!(lat.iter().map(|l| l["log"].as_str().unwrap_or_default()).collect::<Vec<_>>(), ["embedded", "kafka"]);
     for l in lat {

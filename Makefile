@@ -9,7 +9,7 @@ export CARGO_TERM_COLOR ?= never
 CARGO ?= cargo
 BIN := $(CARGO_TARGET_DIR)/release/traceledger
 
-.PHONY: help deps up build test lint unit console fuzz-smoke fuzz api-fuzz bench clean
+.PHONY: help deps up build test lint unit console fuzz-smoke fuzz api-fuzz sdk-python bench clean
 
 help:
 	@echo "make up          install what is missing, then run traceledger on the embedded default with a demo fleet (Ctrl-C stops)"
@@ -40,12 +40,16 @@ unit: deps
 	scripts/with-broker.sh $(CARGO) test --locked --workspace --all-targets
 
 # Fuzz first, so that the test runner's summary closes the output.
-test: lint fuzz-smoke api-fuzz console unit
+test: lint fuzz-smoke api-fuzz console sdk-python unit
 
 # The web console's in-browser verifier against the public vectors (the
 # end-to-end Chromium run is a cargo test: crates/cli/tests/console.rs).
 console: deps
 	cd tests/console && node --test verify.test.mjs
+
+# The Python SDK: pip-installed, mypy --strict, pytest against real nodes.
+sdk-python: deps
+	scripts/sdk-python.sh
 
 # The query API driven from its OpenAPI document by schemathesis: no 5xx.
 api-fuzz: deps

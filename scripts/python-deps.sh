@@ -2,7 +2,8 @@
 # The Python tools the tests drive, in one venv per machine
 # (~/.cache/traceledger/venv, or $TRACELEDGER_VENV): schemathesis for
 # scripts/api-fuzz.sh, and Confluent's own Kafka client with its
-# schema-registry Avro serdes for crates/cli/tests/registry.rs. Installs
+# schema-registry Avro serdes for crates/cli/tests/registry.rs; pytest and
+# mypy for the Python SDK (scripts/sdk-python.sh). Installs
 # what is missing; quiet when nothing is.
 set -euo pipefail
 venv="${TRACELEDGER_VENV:-$HOME/.cache/traceledger/venv}"
@@ -14,4 +15,8 @@ fi
 if ! "$venv/bin/python" -c 'import confluent_kafka.schema_registry.avro, fastavro' 2>/dev/null; then
   echo "python-deps: installing confluent-kafka[avro] into $venv (once per machine)…" >&2
   "$venv/bin/pip" install -q "confluent-kafka[avro]>=2.6,<3"
+fi
+if ! "$venv/bin/python" -c 'import pytest, mypy, setuptools' 2>/dev/null; then
+  echo "python-deps: installing pytest and mypy into $venv (once per machine)…" >&2
+  "$venv/bin/pip" install -q "pytest>=8,<10" "mypy>=1.10,<2" "setuptools>=61"
 fi

@@ -16,7 +16,7 @@ if ! "$venv/bin/python" -c 'import confluent_kafka.schema_registry.avro, fastavr
   echo "python-deps: installing confluent-kafka[avro] into $venv (once per machine)…" >&2
   "$venv/bin/pip" install -q "confluent-kafka[avro]>=2.6,<3"
 fi
-if ! "$venv/bin/python" -c 'import pytest, mypy, setuptools' 2>/dev/null; then
-  echo "python-deps: installing pytest and mypy into $venv (once per machine)…" >&2
-  "$venv/bin/pip" install -q "pytest>=8,<10" "mypy>=1.10,<2" "setuptools>=61"
+if ! "$venv/bin/python" -c 'import pytest, mypy, setuptools, wheel' 2>/dev/null; then
+  echo "python-deps: installing pytest, mypy, setuptools and wheel into $venv (once per machine)…" >&2
+  "$venv/bin/pip" install -q "pytest>=8,<10" "mypy>=1.10,<2" "setuptools>=61" wheel
 fi

@@ -270,6 +270,13 @@ impl Unsigned {
         &self.0.event
     }
 
+    /// Erases content slot `slot` (value and salt), as
+    /// [`SealedRecord::erase_slot`]: the leaf hash, so the signature to
+    /// come, does not change.
+    pub fn erase_slot(&mut self, slot: usize) {
+        self.0.erase_slot(slot);
+    }
+
     /// Signs the leaf hash with `sealer`'s key (the key whose id the header
     /// names; the sealer that prepared the record).
     pub fn sign(self, sealer: &Sealer) -> SealedRecord {

@@ -819,7 +819,6 @@ impl Sequencer {
         let mut unsigned = Vec::with_capacity(fresh.len());
         let mut ids_of_batch = Vec::with_capacity(fresh.len());
         let mut redacted = Vec::new();
-        let mut erase = Vec::new();
         for (offset, mut ev) in fresh {
             let red = match &self.cfg.redactor {
                 Some(r) if !is_system_tenant_id(&ev.tenant_id) => (r.0)(&mut ev),
@@ -831,9 +830,11 @@ impl Sequencer {
             };
             let src = Source { topic: t.raw.clone(), partition: sp.p, offset };
             let policy = red.as_ref().map_or(self.cfg.policy.as_str(), |r| r.label.as_str());
-            let r = self.sealer.seal_unsigned(policy, head, ev, sealed_at, Some(src), &mut rng);
+            let mut r = self.sealer.seal_unsigned(policy, head, ev, sealed_at, Some(src), &mut rng);
             if let Some(red) = red.filter(|r| r.changed) {
-                erase.push((unsigned.len(), red.erase_slots));
+                for slot in red.erase_slots {
+                    r.erase_slot(slot);
+                }
                 redacted.push(offset);
             }
             let id = (r.header().tenant_id.clone(), r.event().event_id);
@@ -843,17 +844,9 @@ impl Sequencer {
         }
         // The chain is fixed; the signatures (~80% of the work) need only
         // their own record, so they are made on every signing thread.
-        let mut records: Vec<SealedRecord> = self
+        let records: Vec<SealedRecord> = self
             .signers
             .install(|| unsigned.into_par_iter().with_min_len(SIGN_CHUNK).map(|u| u.sign(&self.sealer)).collect());
-        // Erasing content leaves the leaf hash, so the signature, as it is.
-        for (i, slots) in erase {
-            if let Some(r) = records.get_mut(i) {
-                for slot in slots {
-                    r.erase_slot(slot);
-                }
-            }
-        }
         sp.raw_next = raw_next;
         let no = sp.next_no;
         sp.next_no += 1;
@@ -1034,10 +1027,9 @@ impl Sequencer {
         if msgs.is_empty() {
             return Ok(true);
         }
-        let records: Vec<Record> =
-            msgs.iter().map(|(_, _, t, bytes)| Record::keyed(t.as_bytes(), bytes.as_slice())).collect();
-        let offsets = self.log.append(&self.cfg.topics.sealed, part.p, &records)?;
-        self.published(part, &msgs, &offsets)
+        let Publishing { pending, committed } = self.start_publish(part, Committed { msgs, redacted: Vec::new() })?;
+        let offsets = pending.wait()?;
+        self.published(part, &committed.msgs, &offsets)
     }
 
     /// Records that `msgs` are on the sealed topic at `offsets`: accepted

@@ -73,6 +73,24 @@ pub struct NotFound(Problem);
 #[allow(dead_code)]
 fn ingest_doc() {}
 
+/// OTLP/HTTP traces (docs/otlp.md). The document lists the JSON encoding;
+/// `application/x-protobuf` is accepted the same way, and either may be
+/// sent with `Content-Encoding: gzip`.
+#[utoipa::path(post, path = "/v1/traces", tag = "ingest", security(("api_key" = [])),
+    request_body(content = Object, description = "An OTLP ExportTraceServiceRequest in OTLP/JSON (or binary protobuf as application/x-protobuf); GenAI spans become trace events of the key's tenant", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Durable in the log; an ExportTraceServiceResponse whose partialSuccess counts the spans not taken (not GenAI spans, bad ids) and says why", body = Object),
+        (status = 400, description = "Not an ExportTraceServiceRequest, or corrupt gzip; the detail names the path or byte", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "No ingest permission", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body (or body inflated) over 16 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither OTLP content type, or a compression other than gzip", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the key's rate limit", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The log is unavailable; retry the same export", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn otlp_doc() {}
+
 #[utoipa::path(get, path = "/v1/health", tag = "ingest",
     responses(
         (status = 200, description = "Status, lag and counters", body = Object),
@@ -97,7 +115,7 @@ impl Modify for ApiKeyAuth {
 #[openapi(
     info(title = "traceledger", description = "Tamper-evident audit trail for AI agents: ingest, decision chains, records and proofs. Errors are RFC 9457 problem+json."),
     paths(
-        ingest_doc, health_doc,
+        ingest_doc, otlp_doc, health_doc,
         crate::whoami, crate::list_sessions, crate::get_session, crate::record_by_seq, crate::record_by_event,
         crate::inclusion, crate::consistency, crate::checkpoints, crate::latest_checkpoint, crate::access_log,
         crate::list_keys, crate::create_key, crate::revoke_key, crate::rotate_key,

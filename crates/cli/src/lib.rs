@@ -8,12 +8,23 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod cmd;
+pub mod config;
 mod progress;
 
 /// A tamper-evident audit ledger for AI agents.
 #[derive(Debug, Parser)]
 #[command(name = "traceledger", version, about, max_term_width = 100)]
 pub struct Cli {
+    /// Log lines on stderr: `text` for people, `json` (one object per line,
+    /// with the request id of HTTP requests) for log pipelines. `RUST_LOG`
+    /// filters (default: warnings; `info` adds one line per HTTP request).
+    #[arg(long, global = true, env = "TRACELEDGER_LOG_FORMAT", value_enum, default_value_t = cmd::LogFormat::Text)]
+    log_format: cmd::LogFormat,
+    /// A configuration file (TOML) for up, sequencer and project: keys are
+    /// their long flag names; flags and environment variables win over it
+    /// (docs/operations.md). `config check` validates it.
+    #[arg(long, global = true, env = "TRACELEDGER_CONFIG", value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -56,11 +67,22 @@ enum Command {
     VerifyReport(cmd::report::VerifyReportArgs),
     /// Measure the pipeline: throughput, latency and memory, each against a baseline of the same run.
     Bench(cmd::bench::BenchArgs),
+    /// The configuration file: check it and print the effective options.
+    #[command(subcommand)]
+    Config(cmd::config::ConfigCommand),
 }
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args = match config::apply(std::env::args_os().collect()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(args);
+    cmd::set_log_format(cli.log_format);
     let result = match cli.command {
         Command::Keys(c) => cmd::keys::run(c),
         Command::Seal(a) => cmd::seal::run(a),
@@ -77,6 +99,7 @@ pub fn main() -> ExitCode {
         Command::Retention(c) => cmd::retention::run(c),
         Command::VerifyReport(a) => cmd::report::verify(a),
         Command::Vault(c) => cmd::vault::run(c),
+        Command::Config(c) => cmd::config::run(c, cli.config),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -190,9 +190,28 @@ impl Default for Config {
     }
 }
 
+/// Upper bounds (seconds) of the seal latency histogram's buckets.
+pub const SEAL_LATENCY_BUCKETS: [f64; 14] =
+    [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+
+/// Seconds from an event's timestamp (the agent's clock) to its record
+/// being sealed and durable in the ledger.
+#[derive(Debug)]
+pub struct SealLatency(pub prometheus_client::metrics::histogram::Histogram);
+
+impl Default for SealLatency {
+    fn default() -> Self {
+        SealLatency(prometheus_client::metrics::histogram::Histogram::new(SEAL_LATENCY_BUCKETS))
+    }
+}
+
 /// Counters, shared across partitions.
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// Event timestamp → sealed and durable, seconds.
+    pub seal_latency: SealLatency,
+    /// When the last checkpoint was stored (µs since the epoch; 0: none yet).
+    pub last_checkpoint_micros: AtomicU64,
     /// Raw records read.
     pub consumed: AtomicU64,
     /// Records sealed into the ledger.
@@ -862,7 +881,9 @@ impl Sequencer {
         let mut b = self.store.batch();
         let mut pending: HashMap<String, HashMap<u64, Hash>> = HashMap::new();
         let mut msgs = Vec::with_capacity(records.len());
+        let mut latencies = Vec::with_capacity(records.len());
         for r in records {
+            latencies.push(r.header.sealed_at.0.saturating_sub(r.event.timestamp.0).max(0));
             let tenant = &r.header.tenant_id;
             let pend = match pending.get_mut(tenant) {
                 Some(p) => p,
@@ -896,6 +917,9 @@ impl Sequencer {
         // The sealing thread may now forget what it kept of this batch.
         let _ = ack.send(no);
         Stats::add(&self.stats.sealed, msgs.len() as u64);
+        for us in latencies {
+            self.stats.seal_latency.0.observe(us as f64 / 1e6);
+        }
         Ok(Committed { msgs, redacted })
     }
 
@@ -1145,6 +1169,9 @@ impl Sequencer {
         }
         b.commit(true)?;
         Stats::add(&self.stats.checkpoints, notes.len() as u64);
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
+        self.stats.last_checkpoint_micros.store(now, Ordering::Relaxed);
         Ok(())
     }
 }

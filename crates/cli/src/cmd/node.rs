@@ -145,7 +145,7 @@ pub fn node_key(data: &Path, name: &str) -> anyhow::Result<SigningKey> {
     let k = SigningKey::generate(name, &mut rand::rngs::OsRng)?;
     write_signing_key(&key_path, &k)?;
     std::fs::write(keys.join("ledger.pub"), format!("{}\n", k.verifier_key_string()))?;
-    eprintln!("created signing key {} (0600)", key_path.display());
+    super::notice(&format!("created signing key {} (0600)", key_path.display()));
     Ok(k)
 }
 
@@ -168,9 +168,14 @@ pub fn bootstrap_owner(keys: &KeyStore, data: &Path, tenant: &str) -> anyhow::Re
     let (secret, info) = keys.create(tenant, &spec, super::now().0)?;
     let path = data.join("bootstrap-owner.key");
     write_secret(&path, &secret)?;
-    eprintln!("created the owner API key {} of tenant `{tenant}`; it is shown once:", info.id);
-    eprintln!("  {secret}");
-    eprintln!("  (also in {}, mode 0600; delete it once stored elsewhere)", path.display());
+    if super::logs_are_json() {
+        // Log pipelines keep what they read: the secret stays in the file.
+        tracing::warn!(key = %info.id, tenant, file = %path.display(), "created the owner API key; its secret is in the file only (mode 0600)");
+    } else {
+        eprintln!("created the owner API key {} of tenant `{tenant}`; it is shown once:", info.id);
+        eprintln!("  {secret}");
+        eprintln!("  (also in {}, mode 0600; delete it once stored elsewhere)", path.display());
+    }
     Ok(())
 }
 
@@ -271,7 +276,9 @@ impl Node {
                 let r = seq.run_partition(p, &stop);
                 if let Err(e) = &r {
                     tracing::error!(partition = p, error = %e, "sequencer stopped");
-                    eprintln!("error: sequencer partition {p} stopped: {e}");
+                    if !super::logs_are_json() {
+                        eprintln!("error: sequencer partition {p} stopped: {e}");
+                    }
                 }
                 alive.fetch_sub(1, Ordering::Relaxed);
                 r
@@ -310,6 +317,20 @@ pub fn produce(log: &dyn Log, topic: &str, events: &[TraceEvent]) -> traceledger
     let recs: Vec<Record> =
         events.iter().map(|e| Record::keyed(partition_key(&e.tenant_id).as_bytes(), wire::encode_event(e))).collect();
     append_keyed(log, topic, &recs).map(|_| ())
+}
+
+/// Per partition: raw records not yet sealed, and sealed records not yet
+/// acknowledged by the log (partitions the log cannot answer for are left
+/// out).
+pub fn lag_by_partition(log: &dyn Log, seq: &Sequencer, raw: &str) -> Vec<(u32, u64, u64)> {
+    (0..seq.partitions())
+        .filter_map(|p| {
+            let end = log.end_offset(raw, p).ok()?;
+            let next = seq.store().raw_next(p).ok()?.unwrap_or(0);
+            let outbox = seq.store().outbox(p).ok()?.len() as u64;
+            Some((p, end.saturating_sub(next), outbox))
+        })
+        .collect()
 }
 
 /// Raw records not yet sealed plus sealed records not yet acknowledged by
@@ -376,7 +397,20 @@ pub struct NodeShared {
     extra: Option<StatusFn>,
     /// Encryption at rest, if on.
     vault: Option<Arc<traceledger_vault::Vault>>,
+    /// OTLP spans taken and rejected.
+    otlp: Arc<super::metrics::OtlpCounters>,
+    /// Step numbers of OTLP sessions across exports.
+    steps: std::sync::Mutex<traceledger_otlp::steps::StepClock>,
+    /// The first free step of a session the node holds (from the sessions
+    /// read model, when this node has one).
+    step_seed: Option<StepSeed>,
 }
+
+/// The first free step of (tenant, session), from what the node holds.
+pub type StepSeed = Arc<dyn Fn(&str, &str) -> Option<u32> + Send + Sync>;
+
+/// Sessions whose next OTLP step number a node remembers.
+const OTLP_SESSIONS: usize = 100_000;
 
 /// A stage's counts, as JSON, for `GET /v1/health`.
 pub type StatusFn = Arc<dyn Fn() -> Value + Send + Sync>;
@@ -396,14 +430,7 @@ async fn ingest(State(app): State<App>, who: Principal, req: Request) -> Respons
     }
     let body: Bytes = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
         Ok(b) => b,
-        Err(_) => {
-            return problem(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Body too large",
-                format!("the body exceeds {MAX_BODY} bytes; send fewer events per request"),
-                json!({}),
-            )
-        }
+        Err(_) => return too_large(),
     };
     let items: Vec<&serde_json::value::RawValue> = match serde_json::from_slice(&body) {
         Ok(v) => v,
@@ -488,6 +515,109 @@ async fn ingest(State(app): State<App>, who: Principal, req: Request) -> Respons
     }
 }
 
+/// `POST /v1/traces`: OTLP/HTTP (protobuf or JSON, gzip or not). GenAI
+/// spans become trace events (docs/otlp.md); other spans are named in the
+/// partial success. A 200 means the events are durable in the log, as for
+/// `/v1/events`; a retried export creates no duplicates (event ids derive
+/// from span ids).
+// The blocking part returns the error answer itself, built on the failing
+// path only (as the query API's handlers do).
+#[allow(clippy::result_large_err)]
+async fn otlp_traces(State(app): State<App>, who: Principal, req: Request) -> Response {
+    if let Err(r) = who.require(Permission::Ingest) {
+        return r;
+    }
+    // (A block, so no borrow of the request, whose body is not Sync, lives
+    // across the awaits below.)
+    let (content_type, content_encoding) = {
+        let text = |h: header::HeaderName| req.headers().get(h).and_then(|v| v.to_str().ok()).map(str::to_string);
+        (text(header::CONTENT_TYPE), text(header::CONTENT_ENCODING))
+    };
+    let encoding = match traceledger_otlp::Encoding::from_content_type(content_type.as_deref()) {
+        Ok(e) => e,
+        Err(e) => {
+            return problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type", e.to_string(), json!({}))
+        }
+    };
+    let body: Bytes = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => return too_large(),
+    };
+    let tenant = who.tenant().to_string();
+    let shared = app.node.clone();
+    let done = tokio::task::spawn_blocking(move || -> Result<(u64, u64, String), Response> {
+        use traceledger_otlp::Error as E;
+        let plain = traceledger_otlp::inflate(&body, content_encoding.as_deref(), MAX_BODY).map_err(|e| match e {
+            E::TooLarge { .. } => too_large(),
+            E::ContentEncoding(_) => {
+                problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported encoding", e.to_string(), json!({}))
+            }
+            _ => problem(StatusCode::BAD_REQUEST, "Malformed body", e.to_string(), json!({})),
+        })?;
+        let request = traceledger_otlp::decode(&plain, encoding)
+            .map_err(|e| problem(StatusCode::BAD_REQUEST, "Malformed body", e.to_string(), json!({})))?;
+        let mapped = traceledger_otlp::map::map_request(&request, &tenant);
+        let mut rejected = mapped.rejected;
+        let mut events = Vec::with_capacity(mapped.events.len());
+        for ev in mapped.events {
+            let size = wire::encode_event(&ev).len();
+            if size > wire::DEFAULT_MAX_MESSAGE {
+                let span =
+                    ev.attributes.iter().find(|a| a.key == "otel.span_id").map_or(String::new(), |a| a.value.clone());
+                rejected.push(traceledger_otlp::map::Rejection {
+                    span,
+                    reason: format!("the event is {size} bytes encoded; the limit is {}", wire::DEFAULT_MAX_MESSAGE),
+                });
+            } else {
+                events.push(ev);
+            }
+        }
+        {
+            let mut clock = shared.steps.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let seed = shared.step_seed.clone();
+            clock.number(&mut events, |t, s| seed.as_ref().and_then(|f| f(t, s)));
+        }
+        produce(shared.log.as_ref(), &shared.raw_topic, &events).map_err(|e| {
+            problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Log unavailable",
+                format!("the spans were not stored, retry the same export (span ids make retries safe): {e}"),
+                json!({}),
+            )
+        })?;
+        let message = if rejected.is_empty() {
+            String::new()
+        } else {
+            let first: Vec<String> = rejected.iter().take(5).map(|r| format!("{}: {}", r.span, r.reason)).collect();
+            format!("{} spans not taken; first: {}", rejected.len(), first.join("; "))
+        };
+        Ok((events.len() as u64, rejected.len() as u64, message))
+    })
+    .await;
+    match done {
+        Ok(Ok((taken, rejected, message))) => {
+            app.node.otlp.taken.fetch_add(taken, Ordering::Relaxed);
+            app.node.otlp.rejected.fetch_add(rejected, Ordering::Relaxed);
+            if rejected > 0 {
+                tracing::info!(rejected, "OTLP export partly taken");
+            }
+            let body = traceledger_otlp::response(rejected, &message, encoding);
+            (StatusCode::OK, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
+        }
+        Ok(Err(r)) => r,
+        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", e.to_string(), json!({})),
+    }
+}
+
+fn too_large() -> Response {
+    problem(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "Body too large",
+        format!("the body exceeds {MAX_BODY} bytes; send fewer events per request"),
+        json!({}),
+    )
+}
+
 async fn health(State(app): State<App>) -> Response {
     let ok = (app.node.healthy)();
     let shared = app.node.clone();
@@ -568,6 +698,18 @@ impl Guards {
 /// per key and recorded in the access ledger.
 pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, guards: &Guards) -> Router {
     let (alive, n) = (node.alive.clone(), node.threads.len());
+    let otlp = Arc::new(super::metrics::OtlpCounters::default());
+    let metrics = {
+        let (alive, log, seq, raw) =
+            (node.alive.clone(), node.log.clone(), node.seq.clone(), node.cfg.topics.raw.clone());
+        Arc::new(super::metrics::Metrics::new(super::metrics::Sources {
+            stats: node.seq.stats(),
+            lag: Box::new(move || lag_by_partition(log.as_ref(), &seq, &raw)),
+            projections: extra.clone(),
+            otlp: otlp.clone(),
+            healthy: Box::new(move || alive.load(Ordering::Relaxed) == n),
+        }))
+    };
     let shared = NodeShared {
         log: node.log.clone(),
         raw_topic: node.cfg.topics.raw.clone(),
@@ -577,9 +719,22 @@ pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, 
         seq: node.seq.clone(),
         extra,
         vault: node.vault.clone(),
+        otlp,
+        steps: std::sync::Mutex::new(traceledger_otlp::steps::StepClock::new(OTLP_SESSIONS)),
+        step_seed: api.as_ref().map(|api| {
+            let sessions = api.sessions.clone();
+            Arc::new(move |tenant: &str, session: &str| {
+                let s =
+                    traceledger_projection::sessions::SessionsView::new(&sessions).summary(tenant, session).ok()??;
+                Some(s.max_step_index.saturating_add(1))
+            }) as StepSeed
+        }),
     };
     let shared = Arc::new(shared);
-    let mut authed = Router::new().route("/v1/events", post(ingest)).with_state(App { node: shared.clone() });
+    let mut authed = Router::new()
+        .route("/v1/events", post(ingest))
+        .route("/v1/traces", post(otlp_traces))
+        .with_state(App { node: shared.clone() });
     let with_console = api.is_some();
     if let Some(api) = api {
         authed = authed.merge(traceledger_api::router(api));
@@ -606,7 +761,30 @@ pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, 
         // The web console's static files: no key (they hold no data).
         open = open.merge(traceledger_api::console::router());
     }
-    open.merge(authed).fallback(not_found)
+    open = open.route("/metrics", get(super::metrics::serve).with_state(metrics.clone()));
+    // Outermost first: a request id for every request (kept if the client
+    // sent one), on the answer and on every log line of the request; then
+    // the request counters, which see the matched route.
+    let request_id = axum::http::HeaderName::from_static("x-request-id");
+    open.merge(authed)
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(metrics.http.clone(), super::metrics::track))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(tower_http::request_id::SetRequestIdLayer::new(
+                    request_id.clone(),
+                    tower_http::request_id::MakeRequestUuid,
+                ))
+                .layer(
+                    tower_http::trace::TraceLayer::new_for_http()
+                        .make_span_with(|req: &axum::http::Request<_>| {
+                            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                            tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path())
+                        })
+                        .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
+                )
+                .layer(tower_http::request_id::PropagateRequestIdLayer::new(request_id)),
+        )
 }
 
 /// Binds `addr` (port 0 picks a free port) and prints the address.

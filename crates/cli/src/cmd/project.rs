@@ -237,7 +237,10 @@ impl Projections {
                 self.threads.push(std::thread::Builder::new().name(format!("project-{p}")).spawn(move || {
                     let res = r.run_partition(p, &stop);
                     if let Err(e) = &res {
-                        eprintln!("error: projection {} partition {p} stopped: {e}", r.group());
+                        tracing::error!(projection = r.group(), partition = p, error = %e, "projection stopped");
+                        if !super::logs_are_json() {
+                            eprintln!("error: projection {} partition {p} stopped: {e}", r.group());
+                        }
                     }
                     res
                 })?);
@@ -346,7 +349,7 @@ pub fn run(a: ProjectArgs) -> anyhow::Result<u8> {
     for n in &a.rebuild {
         let path = a.data.join("projections").join(n);
         wipe(&path).with_context(|| path.display().to_string())?;
-        eprintln!("projection {n}: dropped; rebuilding from offset 0");
+        super::notice(&format!("projection {n}: dropped; rebuilding from offset 0"));
     }
     let keys = trusted_keys(&a.data, &a.trusted_keys)?;
     let vault = a.vault.open(&a.data)?;
@@ -383,7 +386,11 @@ pub fn run(a: ProjectArgs) -> anyhow::Result<u8> {
         return Ok(0);
     }
     projections.start(Duration::from_secs(a.session_timeout_seconds))?;
-    eprintln!("projecting {} on {} partitions; SIGTERM or Ctrl-C to stop", names.join(", "), projections.c.partitions);
+    super::notice(&format!(
+        "projecting {} on {} partitions; SIGTERM or Ctrl-C to stop",
+        names.join(", "),
+        projections.c.partitions
+    ));
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(super::node::shutdown_signal());
     projections.stop()?;

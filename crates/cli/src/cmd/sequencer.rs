@@ -27,7 +27,7 @@ pub fn run(a: SequencerArgs) -> anyhow::Result<u8> {
     );
     let policy = a.policy.as_deref().map(|p| super::project::open_policy(Some(p))).transpose()?;
     let node = Node::start(&a.node, policy)?;
-    eprintln!("sequencer running on {} partitions; SIGTERM or Ctrl-C to stop", node.seq.partitions());
+    super::notice(&format!("sequencer running on {} partitions; SIGTERM or Ctrl-C to stop", node.seq.partitions()));
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match a.http {
         Some(addr) => {

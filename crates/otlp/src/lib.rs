@@ -1,0 +1,258 @@
+//! OTLP/HTTP trace ingest (`POST /v1/traces`).
+//!
+//! [`inflate`] undoes `Content-Encoding: gzip` under a size limit,
+//! [`decode`] reads an `ExportTraceServiceRequest` in either OTLP encoding
+//! (binary protobuf or OTLP/JSON, chosen by `Content-Type`), [`map::map_request`]
+//! turns its GenAI spans into trace events (the mapping table is in
+//! docs/otlp.md), [`steps::StepClock`] numbers their steps across exports,
+//! and [`response`] encodes the answer, with a partial success naming the
+//! spans that were not taken.
+//!
+//! The message types are the OpenTelemetry project's own
+//! (`opentelemetry-proto`, generated from the .proto files), so the wire
+//! formats are theirs rather than a copy of them.
+
+pub mod map;
+pub mod steps;
+
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+use std::borrow::Cow;
+use std::io::Read;
+
+pub use opentelemetry_proto::tonic as proto;
+
+/// The two OTLP/HTTP encodings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Binary protobuf, `application/x-protobuf`.
+    Protobuf,
+    /// OTLP/JSON, `application/json`.
+    Json,
+}
+
+impl Encoding {
+    /// The encoding a `Content-Type` names (parameters such as `charset`
+    /// are ignored).
+    pub fn from_content_type(content_type: Option<&str>) -> Result<Self, Error> {
+        let mime = content_type.unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        match mime.as_str() {
+            "application/x-protobuf" | "application/protobuf" => Ok(Encoding::Protobuf),
+            "application/json" => Ok(Encoding::Json),
+            _ => Err(Error::ContentType(content_type.unwrap_or("").to_string())),
+        }
+    }
+
+    /// The `Content-Type` of an answer in this encoding.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Encoding::Protobuf => "application/x-protobuf",
+            Encoding::Json => "application/json",
+        }
+    }
+}
+
+/// Why a request body was refused as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// Neither OTLP encoding.
+    #[error("Content-Type `{0}` is not an OTLP encoding: send application/x-protobuf or application/json")]
+    ContentType(String),
+    /// A compression other than gzip.
+    #[error("Content-Encoding `{0}` is not supported: send gzip or no encoding")]
+    ContentEncoding(String),
+    /// The gzip stream is corrupt or truncated.
+    #[error("the gzip body is corrupt after {inflated} inflated bytes: {reason}")]
+    Gzip {
+        /// Bytes inflated before the error.
+        inflated: usize,
+        /// What the decompressor said.
+        reason: String,
+    },
+    /// The body, inflated, is larger than the limit.
+    #[error("the body inflates to more than {limit} bytes; export fewer spans per request")]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// Not a protobuf `ExportTraceServiceRequest`.
+    #[error("the body is not a protobuf ExportTraceServiceRequest: {0}")]
+    Protobuf(String),
+    /// Not an OTLP/JSON `ExportTraceServiceRequest`.
+    #[error("the body is not an OTLP/JSON ExportTraceServiceRequest: at `{path}`: {reason}")]
+    Json {
+        /// Where in the document (e.g. `resourceSpans[0].scopeSpans[0].spans[2].traceId`).
+        path: String,
+        /// What is wrong there.
+        reason: String,
+    },
+}
+
+/// Undoes the body's `Content-Encoding` (gzip or none), refusing to inflate
+/// past `limit` bytes (a small gzip body can inflate to gigabytes).
+pub fn inflate<'a>(body: &'a [u8], content_encoding: Option<&str>, limit: usize) -> Result<Cow<'a, [u8]>, Error> {
+    match content_encoding.map(|e| e.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") | Some("identity") => {
+            if body.len() > limit {
+                return Err(Error::TooLarge { limit });
+            }
+            Ok(Cow::Borrowed(body))
+        }
+        Some("gzip") | Some("x-gzip") => {
+            let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit));
+            // One byte past the limit tells "exactly the limit" from "more".
+            let mut reader = flate2::read::MultiGzDecoder::new(body).take(limit as u64 + 1);
+            reader.read_to_end(&mut out).map_err(|e| Error::Gzip { inflated: out.len(), reason: e.to_string() })?;
+            if out.len() > limit {
+                return Err(Error::TooLarge { limit });
+            }
+            Ok(Cow::Owned(out))
+        }
+        Some(other) => Err(Error::ContentEncoding(other.to_string())),
+    }
+}
+
+/// Reads an `ExportTraceServiceRequest` in `encoding`.
+pub fn decode(body: &[u8], encoding: Encoding) -> Result<ExportTraceServiceRequest, Error> {
+    match encoding {
+        Encoding::Protobuf => ExportTraceServiceRequest::decode(body).map_err(|e| Error::Protobuf(e.to_string())),
+        Encoding::Json => {
+            let de = &mut serde_json::Deserializer::from_slice(body);
+            let req: ExportTraceServiceRequest = serde_path_to_error::deserialize(de).map_err(|e| {
+                let path = e.path().to_string();
+                Error::Json { path, reason: e.into_inner().to_string() }
+            })?;
+            Ok(req)
+        }
+    }
+}
+
+/// Encodes a request (tests and tools that send OTLP).
+pub fn encode(req: &ExportTraceServiceRequest, encoding: Encoding) -> Vec<u8> {
+    match encoding {
+        Encoding::Protobuf => req.encode_to_vec(),
+        // Generated plain data with string keys: serialising cannot fail.
+        Encoding::Json => serde_json::to_vec(req).unwrap_or_default(),
+    }
+}
+
+/// The `ExportTraceServiceResponse` for a request of which `rejected` spans
+/// were not taken (`message` says why); a full success when `rejected` is 0.
+pub fn response(rejected: u64, message: &str, encoding: Encoding) -> Vec<u8> {
+    let partial_success = (rejected > 0 || !message.is_empty()).then(|| ExportTracePartialSuccess {
+        rejected_spans: i64::try_from(rejected).unwrap_or(i64::MAX),
+        error_message: message.to_string(),
+    });
+    match (encoding, partial_success) {
+        (Encoding::Protobuf, partial_success) => ExportTraceServiceResponse { partial_success }.encode_to_vec(),
+        // By hand: OTLP/JSON writes 64-bit integers as decimal strings.
+        (Encoding::Json, None) => b"{}".to_vec(),
+        (Encoding::Json, Some(p)) => serde_json::json!({
+            "partialSuccess": { "rejectedSpans": p.rejected_spans.to_string(), "errorMessage": p.error_message }
+        })
+        .to_string()
+        .into_bytes(),
+    }
+}
+
+/// Reads a response (tests).
+pub fn decode_response(body: &[u8], encoding: Encoding) -> Option<ExportTraceServiceResponse> {
+    match encoding {
+        Encoding::Protobuf => ExportTraceServiceResponse::decode(body).ok(),
+        Encoding::Json => {
+            let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+            let partial_success = match v.get("partialSuccess") {
+                None | Some(serde_json::Value::Null) => None,
+                Some(p) => Some(ExportTracePartialSuccess {
+                    rejected_spans: match &p["rejectedSpans"] {
+                        serde_json::Value::String(s) => s.parse().ok()?,
+                        n => n.as_i64().unwrap_or(0),
+                    },
+                    error_message: p["errorMessage"].as_str().unwrap_or_default().to_string(),
+                }),
+            };
+            Some(ExportTraceServiceResponse { partial_success })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::io::Write;
+
+    fn gzip(b: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(b).expect("in memory");
+        e.finish().expect("in memory")
+    }
+
+    #[test]
+    fn content_types_pick_the_encoding() {
+        assert_eq!(Encoding::from_content_type(Some("application/x-protobuf")), Ok(Encoding::Protobuf));
+        assert_eq!(Encoding::from_content_type(Some("Application/JSON; charset=utf-8")), Ok(Encoding::Json));
+        assert_eq!(Encoding::from_content_type(Some("text/plain")), Err(Error::ContentType("text/plain".into())));
+        assert!(Encoding::from_content_type(None).is_err());
+    }
+
+    #[test]
+    fn gzip_bodies_inflate_within_the_limit_only() {
+        let body = vec![b'a'; 10_000];
+        let z = gzip(&body);
+        assert_eq!(inflate(&z, Some("gzip"), 10_000).expect("fits").as_ref(), &body[..]);
+        assert_eq!(inflate(&z, Some("gzip"), 9_999), Err(Error::TooLarge { limit: 9_999 }));
+        assert_eq!(inflate(&body, None, 9_999), Err(Error::TooLarge { limit: 9_999 }));
+        assert_eq!(inflate(&body, Some("br"), 1 << 20), Err(Error::ContentEncoding("br".into())));
+        let cut = &z[..z.len() - 6];
+        assert!(matches!(inflate(cut, Some("gzip"), 1 << 20), Err(Error::Gzip { .. })));
+    }
+
+    #[test]
+    fn json_errors_name_the_path() {
+        let body = br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"}]}]}]}"#;
+        match decode(body, Encoding::Json) {
+            Err(Error::Json { path, .. }) => assert_eq!(path, "resourceSpans[0].scopeSpans[0].spans[0].traceId"),
+            other => panic!("expected a JSON error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_full_success_has_no_partial_success() {
+        for enc in [Encoding::Protobuf, Encoding::Json] {
+            let ok = decode_response(&response(0, "", enc), enc).expect("decodes");
+            assert_eq!(ok.partial_success, None);
+            let partial = decode_response(&response(3, "3 spans are not GenAI spans", enc), enc).expect("decodes");
+            let p = partial.partial_success.expect("partial");
+            assert_eq!((p.rejected_spans, p.error_message.as_str()), (3, "3 spans are not GenAI spans"));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn gzip_round_trips(body in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            let z = gzip(&body);
+            let out = inflate(&z, Some("gzip"), 4096).expect("fits");
+            prop_assert_eq!(out.as_ref(), &body[..]);
+        }
+
+        #[test]
+        fn arbitrary_bodies_never_panic(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = inflate(&body, Some("gzip"), 1 << 16);
+            for enc in [Encoding::Protobuf, Encoding::Json] {
+                if let Ok(req) = decode(&body, enc) {
+                    let _ = map::map_request(&req, "acme");
+                }
+            }
+        }
+
+        #[test]
+        fn requests_round_trip_in_both_encodings(req in map::tests::arb_request()) {
+            for enc in [Encoding::Protobuf, Encoding::Json] {
+                prop_assert_eq!(&decode(&encode(&req, enc), enc).expect("own encoding"), &req);
+            }
+        }
+    }
+}

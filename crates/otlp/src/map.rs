@@ -1,0 +1,945 @@
+//! Spans → trace events, by the OpenTelemetry GenAI semantic conventions
+//! and the OpenInference names (the table is docs/otlp.md).
+//!
+//! - A span is taken when it says what GenAI operation it is
+//!   (`gen_ai.operation.name` or `openinference.span.kind`); others (HTTP,
+//!   database…) are rejected by count in the partial success: an audit
+//!   ledger of agent decisions is not an APM store.
+//! - Event ids are derived from (tenant, trace id, span id), so an exporter
+//!   that retries an export sends the same events again and the sequencer
+//!   seals them once.
+//! - Content (messages, prompts, tool arguments and results, documents) goes
+//!   to the content fields, which are encrypted at rest and erasable; it is
+//!   never left in the plaintext `attributes`, whatever name it came under.
+//! - `step_index` is the event's position among this export's events of its
+//!   session; [`crate::steps::StepClock`] moves it on past earlier exports.
+
+use crate::proto::common::v1::{any_value::Value as Any, AnyValue, KeyValue};
+use crate::proto::trace::v1::{span::Event as SpanEvent, status::StatusCode as OtelStatus, Span};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use serde_json::{Map, Value as Json};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use traceledger_core::event::{
+    Attribute, EventKind, Model, Status, StatusCode, Timestamp, Tokens, ToolCall, ToolStatus, TraceEvent,
+};
+use uuid::Uuid;
+
+/// A span that was not taken, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// `traceid/spanid` in hex (as far as they could be read).
+    pub span: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What a request maps to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Mapped {
+    /// The events, grouped by session, in step order within each.
+    pub events: Vec<TraceEvent>,
+    /// The spans not taken.
+    pub rejected: Vec<Rejection>,
+}
+
+/// What kind of GenAI operation a span is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Llm,
+    Tool,
+    Agent,
+    Retrieval,
+    Other,
+}
+
+fn operation(attrs: &Attrs<'_>) -> Option<Op> {
+    if let Some(op) = attrs.str("gen_ai.operation.name") {
+        return Some(match op {
+            "chat" | "text_completion" | "generate_content" | "embeddings" => Op::Llm,
+            "execute_tool" => Op::Tool,
+            "invoke_agent" | "create_agent" => Op::Agent,
+            "retrieval" | "retrieve" => Op::Retrieval,
+            _ => Op::Other,
+        });
+    }
+    attrs.str("openinference.span.kind").map(|k| match k.to_ascii_uppercase().as_str() {
+        "LLM" | "EMBEDDING" => Op::Llm,
+        "TOOL" => Op::Tool,
+        "AGENT" => Op::Agent,
+        "RETRIEVER" | "RERANKER" => Op::Retrieval,
+        _ => Op::Other,
+    })
+}
+
+/// A span's attributes, and which of them a mapping used.
+struct Attrs<'a> {
+    list: Vec<(&'a str, &'a AnyValue)>,
+    used: HashSet<&'a str>,
+}
+
+impl<'a> Attrs<'a> {
+    fn new(kvs: &'a [KeyValue]) -> Self {
+        let list = kvs.iter().filter_map(|kv| Some((kv.key.as_str(), kv.value.as_ref()?))).collect();
+        Attrs { list, used: HashSet::new() }
+    }
+
+    fn get(&self, key: &str) -> Option<&'a AnyValue> {
+        self.list.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+
+    fn str(&self, key: &str) -> Option<&'a str> {
+        match self.get(key)?.value.as_ref()? {
+            Any::StringValue(s) if !s.is_empty() => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The first of `keys` present, as text, marked used.
+    fn take_text(&mut self, keys: &[&'a str]) -> Option<String> {
+        for k in keys {
+            if let Some(v) = self.get(k).and_then(text) {
+                self.used.insert(k);
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    /// The first of `keys` present as a non-negative integer, marked used.
+    fn take_count(&mut self, keys: &[&'a str]) -> Option<u64> {
+        for k in keys {
+            if let Some(v) = self.get(k).and_then(count) {
+                self.used.insert(k);
+                return Some(v);
+            }
+        }
+        None
+    }
+}
+
+/// An attribute's value as text: strings as they are, others as JSON.
+fn text(v: &AnyValue) -> Option<String> {
+    match v.value.as_ref()? {
+        Any::StringValue(s) => Some(s.clone()),
+        other => Some(json(other).to_string()),
+    }
+}
+
+/// An attribute's value as JSON.
+fn json(v: &Any) -> Json {
+    match v {
+        Any::StringValue(s) => Json::String(s.clone()),
+        Any::BoolValue(b) => Json::Bool(*b),
+        Any::IntValue(i) => Json::from(*i),
+        Any::DoubleValue(d) => serde_json::Number::from_f64(*d).map_or(Json::Null, Json::Number),
+        Any::ArrayValue(a) => Json::Array(a.values.iter().map(|v| v.value.as_ref().map_or(Json::Null, json)).collect()),
+        Any::KvlistValue(l) => Json::Object(
+            l.values
+                .iter()
+                .map(|kv| (kv.key.clone(), kv.value.as_ref().and_then(|v| v.value.as_ref()).map_or(Json::Null, json)))
+                .collect(),
+        ),
+        Any::BytesValue(b) => Json::String(hex(b)),
+        Any::StringValueStrindex(i) => Json::from(*i),
+    }
+}
+
+fn count(v: &AnyValue) -> Option<u64> {
+    match v.value.as_ref()? {
+        Any::IntValue(i) => u64::try_from(*i).ok(),
+        Any::DoubleValue(d) if d.fract() == 0.0 && *d >= 0.0 && *d < 9.2e18 => Some(*d as u64),
+        Any::StringValue(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn number(v: &AnyValue) -> Option<f64> {
+    match v.value.as_ref()? {
+        Any::IntValue(i) => Some(*i as f64),
+        Any::DoubleValue(d) => Some(*d),
+        Any::StringValue(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Which content field an attribute belongs to, if it is content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Input,
+    Output,
+}
+
+fn content_side(key: &str) -> Option<Side> {
+    const INPUT: &[&str] = &[
+        "gen_ai.input.messages",
+        "gen_ai.system_instructions",
+        "gen_ai.prompt",
+        "gen_ai.tool.call.arguments",
+        "gen_ai.tool.definitions",
+        "input.value",
+        "tool.parameters",
+        "tool_call.function.arguments",
+        "reranker.query",
+    ];
+    const INPUT_PREFIX: &[&str] = &[
+        "gen_ai.prompt.",
+        "llm.input_messages.",
+        "llm.prompts",
+        "llm.prompt_template.",
+        "llm.tools.",
+        "embedding.embeddings.",
+        "reranker.input_documents.",
+    ];
+    const OUTPUT: &[&str] = &["gen_ai.output.messages", "gen_ai.completion", "gen_ai.tool.call.result", "output.value"];
+    const OUTPUT_PREFIX: &[&str] =
+        &["gen_ai.completion.", "llm.output_messages.", "retrieval.documents.", "reranker.output_documents."];
+    if INPUT.contains(&key) || INPUT_PREFIX.iter().any(|p| key.starts_with(p)) {
+        Some(Side::Input)
+    } else if OUTPUT.contains(&key) || OUTPUT_PREFIX.iter().any(|p| key.starts_with(p)) {
+        Some(Side::Output)
+    } else {
+        None
+    }
+}
+
+/// Content gathered for one field: one entry is kept as its text; several
+/// become one JSON object keyed by attribute (or span event) name, a
+/// repeated name collecting its values in an array.
+#[derive(Default)]
+struct Content {
+    entries: Vec<(String, Json, String)>,
+}
+
+impl Content {
+    fn push(&mut self, key: &str, value: &AnyValue) {
+        let Some(v) = value.value.as_ref() else { return };
+        let text = text(value).unwrap_or_default();
+        // A string holding JSON (messages arrays) is nested as JSON.
+        let parsed = match v {
+            Any::StringValue(s) => serde_json::from_str(s).unwrap_or_else(|_| Json::String(s.clone())),
+            other => json(other),
+        };
+        self.entries.push((key.to_string(), parsed, text));
+    }
+
+    fn push_json(&mut self, key: &str, value: Json) {
+        let text = value.to_string();
+        self.entries.push((key.to_string(), value, text));
+    }
+
+    fn finish(self) -> Option<String> {
+        if self.entries.len() <= 1 {
+            return self.entries.into_iter().next().map(|(_, _, t)| t);
+        }
+        let mut times: HashMap<&str, usize> = HashMap::new();
+        for (k, _, _) in &self.entries {
+            *times.entry(k.as_str()).or_insert(0) += 1;
+        }
+        let mut m = Map::new();
+        for (k, v, _) in &self.entries {
+            if times[k.as_str()] > 1 {
+                if let Json::Array(a) = m.entry(k.clone()).or_insert_with(|| Json::Array(Vec::new())) {
+                    a.push(v.clone());
+                }
+            } else {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        Some(Json::Object(m).to_string())
+    }
+}
+
+/// The event id of a span's event: a version-8 UUID from SHA-256 over the
+/// tenant, trace id, span id and the event's role (0: the span's event or
+/// an agent's start, 1: an agent's end).
+pub fn event_id(tenant: &str, trace_id: &[u8], span_id: &[u8], role: u8) -> Uuid {
+    let mut h = Sha256::new();
+    h.update(b"traceledger/otlp/v1\0");
+    h.update(tenant.as_bytes());
+    h.update([0]);
+    h.update(trace_id);
+    h.update(span_id);
+    h.update([role]);
+    let d = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    uuid::Builder::from_custom_bytes(b).into_uuid()
+}
+
+/// One span with what surrounds it.
+struct Item<'a> {
+    span: &'a Span,
+    resource: &'a [KeyValue],
+    scope: &'a str,
+    op: Option<Op>,
+}
+
+type SpanKey<'a> = (&'a [u8], &'a [u8]);
+
+/// Maps every span of `req` for `tenant` (the API key's: spans cannot name
+/// another).
+pub fn map_request(req: &ExportTraceServiceRequest, tenant: &str) -> Mapped {
+    let mut items = Vec::new();
+    let mut rejected = Vec::new();
+    for rs in &req.resource_spans {
+        let resource = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
+        for ss in &rs.scope_spans {
+            let scope = ss.scope.as_ref().map_or("", |s| s.name.as_str());
+            for span in &ss.spans {
+                let label = format!("{}/{}", hex(&span.trace_id), hex(&span.span_id));
+                let reason = if span.trace_id.len() != 16 || span.trace_id.iter().all(|b| *b == 0) {
+                    Some("traceId must be 16 bytes, not all zero".to_string())
+                } else if span.span_id.len() != 8 || span.span_id.iter().all(|b| *b == 0) {
+                    Some("spanId must be 8 bytes, not all zero".to_string())
+                } else if span.start_time_unix_nano == 0 {
+                    Some("startTimeUnixNano is missing".to_string())
+                } else if span.start_time_unix_nano / 1000 > i64::MAX as u64 {
+                    Some("startTimeUnixNano is out of range".to_string())
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    rejected.push(Rejection { span: label, reason });
+                    continue;
+                }
+                let op = operation(&Attrs::new(&span.attributes));
+                if op.is_none() {
+                    rejected.push(Rejection {
+                        span: label,
+                        reason: format!(
+                            "span `{}` is not a GenAI span (no gen_ai.operation.name or openinference.span.kind)",
+                            span.name
+                        ),
+                    });
+                }
+                items.push(Item { span, resource, scope, op });
+            }
+        }
+    }
+    let index: HashMap<SpanKey<'_>, usize> =
+        items.iter().enumerate().map(|(i, it)| ((&it.span.trace_id[..], &it.span.span_id[..]), i)).collect();
+    let parent_of = |i: usize| -> Option<usize> {
+        let s = items[i].span;
+        if s.parent_span_id.is_empty() {
+            return None;
+        }
+        index.get(&(&s.trace_id[..], &s.parent_span_id[..])).copied().filter(|p| *p != i)
+    };
+    // Ancestors within the request, nearest first (bounded: a cycle of
+    // parent ids cannot loop).
+    let ancestors = |i: usize| -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut at = i;
+        while let Some(p) = parent_of(at) {
+            if out.len() >= items.len() || out.contains(&p) {
+                break;
+            }
+            out.push(p);
+            at = p;
+        }
+        out
+    };
+    // A session is named once per trace: the first conversation id any of
+    // its spans carries (by start time), so every step of a trace lands in
+    // one session.
+    let mut by_start: Vec<usize> = (0..items.len()).collect();
+    by_start.sort_by_key(|i| (items[*i].span.start_time_unix_nano, *i));
+    let mut trace_session: HashMap<&[u8], String> = HashMap::new();
+    for &i in &by_start {
+        let a = Attrs::new(&items[i].span.attributes);
+        if let Some(s) = a.str("gen_ai.conversation.id").or_else(|| a.str("session.id")) {
+            trace_session.entry(&items[i].span.trace_id[..]).or_insert_with(|| s.to_string());
+        }
+    }
+
+    let mut events: Vec<(String, i64, u8, usize, TraceEvent)> = Vec::new();
+    for (i, it) in items.iter().enumerate() {
+        let Some(op) = it.op else { continue };
+        let up = ancestors(i);
+        let s = it.span;
+        // The nearest ancestor taken; else the parent span itself, which
+        // another export may carry.
+        let parent = up
+            .iter()
+            .find(|p| items[**p].op.is_some())
+            .map(|p| event_id(tenant, &s.trace_id, &items[*p].span.span_id, 0))
+            .or_else(|| {
+                let last = up.last().map_or(s, |p| items[*p].span);
+                (!last.parent_span_id.is_empty() && last.parent_span_id.iter().any(|b| *b != 0))
+                    .then(|| event_id(tenant, &s.trace_id, &last.parent_span_id, 0))
+            });
+        let agent = std::iter::once(i)
+            .chain(up.iter().copied())
+            .find_map(|j| {
+                let a = Attrs::new(&items[j].span.attributes);
+                a.str("gen_ai.agent.id")
+                    .or_else(|| a.str("gen_ai.agent.name"))
+                    .or_else(|| a.str("agent.name"))
+                    .map(str::to_string)
+            })
+            .or_else(|| Attrs::new(it.resource).str("service.name").map(str::to_string))
+            .unwrap_or_else(|| "otel".to_string());
+        let session =
+            trace_session.get(&s.trace_id[..]).cloned().unwrap_or_else(|| format!("trace-{}", hex(&s.trace_id)));
+        let (mut first, second) = span_events(tenant, it, op, agent, session.clone());
+        first.parent_event_id = parent;
+        if let Err(e) = first.validate() {
+            rejected
+                .push(Rejection { span: format!("{}/{}", hex(&s.trace_id), hex(&s.span_id)), reason: e.to_string() });
+            continue;
+        }
+        let start = first.timestamp.0;
+        events.push((session.clone(), start, 0, i, first));
+        if let Some(end) = second {
+            events.push((session, end.timestamp.0, 1, i, end));
+        }
+    }
+    events.sort_by(|a, b| (&a.0, a.1, a.2, a.3).cmp(&(&b.0, b.1, b.2, b.3)));
+    let mut out = Vec::with_capacity(events.len());
+    let mut step = 0u32;
+    let mut last: Option<String> = None;
+    for (session, _, _, _, mut ev) in events {
+        if last.as_deref() != Some(session.as_str()) {
+            step = 0;
+            last = Some(session);
+        }
+        ev.step_index = step;
+        step = step.saturating_add(1);
+        out.push(ev);
+    }
+    Mapped { events: out, rejected }
+}
+
+/// The event of one span (and, for an agent span, the end event).
+fn span_events(
+    tenant: &str,
+    it: &Item<'_>,
+    op: Op,
+    agent: String,
+    session: String,
+) -> (TraceEvent, Option<TraceEvent>) {
+    let s = it.span;
+    let mut a = Attrs::new(&s.attributes);
+    let start = Timestamp((s.start_time_unix_nano / 1000) as i64);
+    let latency_ms = (s.end_time_unix_nano >= s.start_time_unix_nano && s.end_time_unix_nano > 0)
+        .then(|| (s.end_time_unix_nano - s.start_time_unix_nano) / 1_000_000);
+
+    let model_name =
+        a.take_text(&["gen_ai.response.model", "gen_ai.request.model", "llm.model_name", "embedding.model_name"]);
+    let provider = a.take_text(&["gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"]);
+    let model =
+        model_name.map(|name| Model { provider: provider.unwrap_or_else(|| "unknown".into()), name, version: None });
+
+    let input_tokens =
+        a.take_count(&["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"]);
+    let output_tokens =
+        a.take_count(&["gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion"]);
+    let cached = a.take_count(&[
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.cache_read_input_tokens",
+        "llm.token_count.prompt_details.cache_read",
+    ]);
+    let tokens = (input_tokens.is_some() || output_tokens.is_some()).then(|| Tokens {
+        input: input_tokens.unwrap_or(0),
+        output: output_tokens.unwrap_or(0),
+        cached: cached.unwrap_or(0),
+    });
+    let cost_micros = a.get("llm.cost.total").and_then(number).filter(|c| c.is_finite() && *c >= 0.0).map(|usd| {
+        a.used.insert("llm.cost.total");
+        (usd * 1e6).round() as u64
+    });
+
+    let failed = s.status.as_ref().is_some_and(|st| st.code == OtelStatus::Error as i32);
+    let mut message = s.status.as_ref().map(|st| st.message.clone()).filter(|m| !m.is_empty());
+    if let Some(t) = a.take_text(&["error.type"]) {
+        if failed && message.is_none() {
+            message = Some(t);
+        } else {
+            a.used.remove("error.type");
+        }
+    }
+
+    let mut tools = Vec::new();
+    if op == Op::Tool {
+        let openinference = a.get("gen_ai.operation.name").is_none();
+        let name = a
+            .take_text(&["gen_ai.tool.name", "tool.name", "tool_call.function.name"])
+            .unwrap_or_else(|| s.name.clone());
+        let call_id = a.take_text(&["gen_ai.tool.call.id", "tool_call.id"]).unwrap_or_else(|| hex(&s.span_id));
+        let arg_keys: &[&str] = if openinference {
+            &["gen_ai.tool.call.arguments", "tool_call.function.arguments", "input.value"]
+        } else {
+            &["gen_ai.tool.call.arguments", "tool_call.function.arguments"]
+        };
+        let arguments = a.take_text(arg_keys);
+        let result_keys: &[&str] =
+            if openinference { &["gen_ai.tool.call.result", "output.value"] } else { &["gen_ai.tool.call.result"] };
+        let result = a.take_text(result_keys);
+        let status = if failed { ToolStatus::Error } else { ToolStatus::Ok };
+        tools.push(ToolCall {
+            name: if name.is_empty() { "tool".into() } else { name },
+            call_id,
+            arguments,
+            result,
+            status,
+        });
+    }
+
+    // Content: what the mapping did not use, by name.
+    let (mut input, mut output) = (Content::default(), Content::default());
+    for (k, v) in &a.list {
+        if a.used.contains(k) {
+            continue;
+        }
+        match content_side(k) {
+            Some(Side::Input) => input.push(k, v),
+            Some(Side::Output) => output.push(k, v),
+            None => {}
+        }
+    }
+    let mut extra = Vec::new();
+    for (n, e) in s.events.iter().enumerate() {
+        span_event(n, e, &mut input, &mut output, &mut extra, failed, &mut message);
+    }
+
+    let mut attributes: Vec<Attribute> = vec![
+        Attribute { key: "otel.trace_id".into(), value: hex(&s.trace_id) },
+        Attribute { key: "otel.span_id".into(), value: hex(&s.span_id) },
+        Attribute { key: "otel.span_name".into(), value: s.name.clone() },
+    ];
+    if !it.scope.is_empty() {
+        attributes.push(Attribute { key: "otel.scope.name".into(), value: it.scope.to_string() });
+    }
+    let resource = Attrs::new(it.resource);
+    for k in ["service.name", "service.version", "deployment.environment.name", "deployment.environment"] {
+        if let Some(v) = resource.get(k).and_then(text) {
+            attributes.push(Attribute { key: k.into(), value: v });
+        }
+    }
+    for (k, v) in &a.list {
+        if a.used.contains(k) || content_side(k).is_some() || k.is_empty() {
+            continue;
+        }
+        if let Some(v) = text(v) {
+            attributes.push(Attribute { key: k.to_string(), value: v });
+        }
+    }
+    attributes.extend(extra);
+
+    let status = Status {
+        code: if failed { StatusCode::Error } else { StatusCode::Ok },
+        message: if failed { message } else { None },
+    };
+    let kind = match op {
+        Op::Llm => EventKind::LlmCall,
+        Op::Tool => EventKind::ToolCall,
+        Op::Agent => EventKind::AgentStart,
+        Op::Retrieval => EventKind::Retrieval,
+        Op::Other if failed => EventKind::Error,
+        Op::Other => EventKind::Decision,
+    };
+    let mut ev = TraceEvent::bare(
+        event_id(tenant, &s.trace_id, &s.span_id, 0),
+        tenant.to_string(),
+        &agent,
+        session,
+        kind,
+        start,
+    );
+    ev.model = model;
+    ev.tools = tools;
+    ev.tokens = tokens;
+    ev.cost_micros = cost_micros;
+    ev.latency_ms = latency_ms;
+    ev.status = status;
+    ev.attributes = attributes;
+    let (input, output) = (input.finish(), output.finish());
+    if op != Op::Agent {
+        ev.input = input;
+        ev.output = output;
+        return (ev, None);
+    }
+    // An agent span is a run: its start (with the input) and its end (with
+    // the output, usage and outcome), so the session's completeness is
+    // known once the span is exported.
+    let end_time = if s.end_time_unix_nano >= s.start_time_unix_nano {
+        Timestamp((s.end_time_unix_nano / 1000).min(i64::MAX as u64) as i64)
+    } else {
+        start
+    };
+    let mut end = ev.clone();
+    end.event_id = event_id(tenant, &s.trace_id, &s.span_id, 1);
+    end.parent_event_id = Some(ev.event_id);
+    end.kind = EventKind::AgentEnd;
+    end.timestamp = end_time;
+    end.output = output;
+    ev.input = input;
+    ev.tokens = None;
+    ev.cost_micros = None;
+    ev.latency_ms = None;
+    ev.status = Status::default();
+    (ev, Some(end))
+}
+
+/// A span event: GenAI events carry content; an exception gives a failed
+/// span its message; others are kept as attributes (`otel.event.N.*`).
+fn span_event(
+    n: usize,
+    e: &SpanEvent,
+    input: &mut Content,
+    output: &mut Content,
+    extra: &mut Vec<Attribute>,
+    failed: bool,
+    message: &mut Option<String>,
+) {
+    let name = e.name.as_str();
+    if name.starts_with("gen_ai.") {
+        let side = if name == "gen_ai.choice" || name.ends_with(".output") { Side::Output } else { Side::Input };
+        let mut own = Map::new();
+        for kv in &e.attributes {
+            let Some(v) = kv.value.as_ref() else { continue };
+            match content_side(&kv.key) {
+                Some(Side::Input) => input.push(&kv.key, v),
+                Some(Side::Output) => output.push(&kv.key, v),
+                None => {
+                    own.insert(kv.key.clone(), v.value.as_ref().map_or(Json::Null, json));
+                }
+            }
+        }
+        if !own.is_empty() && name != "gen_ai.client.inference.operation.details" {
+            let target = if side == Side::Output { output } else { input };
+            target.push_json(name, Json::Object(own));
+        }
+        return;
+    }
+    if name == "exception" {
+        let a = Attrs::new(&e.attributes);
+        if failed && message.is_none() {
+            *message = match (a.str("exception.type"), a.str("exception.message")) {
+                (Some(t), Some(m)) => Some(format!("{t}: {m}")),
+                (t, m) => t.or(m).map(str::to_string),
+            };
+        }
+    }
+    extra.push(Attribute { key: format!("otel.event.{n}.name"), value: name.to_string() });
+    for kv in &e.attributes {
+        // Stack traces and messages can quote content: they stay out of
+        // the plaintext attributes, like every content-like name.
+        if kv.key == "exception.stacktrace" || content_side(&kv.key).is_some() {
+            continue;
+        }
+        if let Some(v) = kv.value.as_ref().and_then(text) {
+            extra.push(Attribute { key: format!("otel.event.{n}.{}", kv.key), value: v });
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::proto::common::v1::{ArrayValue, InstrumentationScope};
+    use crate::proto::resource::v1::Resource;
+    use crate::proto::trace::v1::{ResourceSpans, ScopeSpans, Status as OtelStatusMsg};
+    use proptest::prelude::*;
+
+    pub fn kv(k: &str, v: Any) -> KeyValue {
+        KeyValue { key: k.into(), value: Some(AnyValue { value: Some(v) }), ..Default::default() }
+    }
+
+    pub fn s(k: &str, v: &str) -> KeyValue {
+        kv(k, Any::StringValue(v.into()))
+    }
+
+    pub fn span(trace: u8, id: u8, parent: Option<u8>, start_ms: u64, attrs: Vec<KeyValue>) -> Span {
+        Span {
+            trace_id: vec![trace; 16],
+            span_id: vec![id; 8],
+            parent_span_id: parent.map(|p| vec![p; 8]).unwrap_or_default(),
+            name: format!("span-{id}"),
+            kind: 1,
+            start_time_unix_nano: 1_790_000_000_000_000_000 + start_ms * 1_000_000,
+            end_time_unix_nano: 1_790_000_000_000_000_000 + (start_ms + 40) * 1_000_000,
+            attributes: attrs,
+            ..Default::default()
+        }
+    }
+
+    pub fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource { attributes: vec![s("service.name", "support-bot")], ..Default::default() }),
+                scope_spans: vec![ScopeSpans {
+                    scope: Some(InstrumentationScope { name: "test".into(), ..Default::default() }),
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    fn agent_trace() -> ExportTraceServiceRequest {
+        request(vec![
+            span(
+                1,
+                1,
+                None,
+                0,
+                vec![
+                    s("gen_ai.operation.name", "invoke_agent"),
+                    s("gen_ai.agent.name", "triage"),
+                    s("gen_ai.conversation.id", "conv-9"),
+                    s("gen_ai.input.messages", r#"[{"role":"user","parts":[{"type":"text","content":"refund?"}]}]"#),
+                    s("gen_ai.output.messages", r#"[{"role":"assistant","parts":[{"type":"text","content":"done"}]}]"#),
+                ],
+            ),
+            span(
+                1,
+                2,
+                Some(1),
+                5,
+                vec![
+                    s("gen_ai.operation.name", "chat"),
+                    s("gen_ai.provider.name", "openai"),
+                    s("gen_ai.request.model", "gpt-4o"),
+                    s("gen_ai.response.model", "gpt-4o-2024-08-06"),
+                    kv("gen_ai.usage.input_tokens", Any::IntValue(120)),
+                    kv("gen_ai.usage.output_tokens", Any::IntValue(30)),
+                    kv("gen_ai.request.temperature", Any::DoubleValue(0.2)),
+                    s("gen_ai.system_instructions", "be kind"),
+                    s("gen_ai.input.messages", "[]"),
+                ],
+            ),
+            // An HTTP client span between the chat and the tool: not taken,
+            // and the tool's parent becomes the chat.
+            span(1, 3, Some(2), 8, vec![s("http.request.method", "POST")]),
+            span(
+                1,
+                4,
+                Some(3),
+                10,
+                vec![
+                    s("gen_ai.operation.name", "execute_tool"),
+                    s("gen_ai.tool.name", "refund"),
+                    s("gen_ai.tool.call.id", "call_1"),
+                    s("gen_ai.tool.call.arguments", r#"{"order":42}"#),
+                    s("gen_ai.tool.call.result", "ok"),
+                ],
+            ),
+        ])
+    }
+
+    #[test]
+    fn an_agent_trace_becomes_a_session_of_steps() {
+        let m = map_request(&agent_trace(), "acme");
+        assert_eq!(m.rejected.len(), 1, "{:?}", m.rejected);
+        assert!(m.rejected[0].reason.contains("not a GenAI span"));
+        let kinds: Vec<_> = m.events.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, [EventKind::AgentStart, EventKind::LlmCall, EventKind::ToolCall, EventKind::AgentEnd]);
+        assert!(m.events.iter().all(|e| e.session_id == "conv-9" && e.agent_id == "triage" && e.tenant_id == "acme"));
+        assert_eq!(m.events.iter().map(|e| e.step_index).collect::<Vec<_>>(), [0, 1, 2, 3]);
+        let (start, chat, tool, end) = (&m.events[0], &m.events[1], &m.events[2], &m.events[3]);
+        assert_eq!(start.parent_event_id, None);
+        assert_eq!(chat.parent_event_id, Some(start.event_id));
+        assert_eq!(tool.parent_event_id, Some(chat.event_id), "the HTTP span is skipped");
+        assert_eq!(end.parent_event_id, Some(start.event_id));
+        assert!(start.input.as_deref().is_some_and(|i| i.contains("refund?")));
+        assert!(end.output.as_deref().is_some_and(|o| o.contains("done")));
+        assert_eq!(end.latency_ms, Some(40));
+        let model = chat.model.as_ref().expect("model");
+        assert_eq!((model.provider.as_str(), model.name.as_str()), ("openai", "gpt-4o-2024-08-06"));
+        assert_eq!(chat.tokens, Some(Tokens { input: 120, output: 30, cached: 0 }));
+        // Both content attributes: one JSON object keyed by name.
+        let input: Json = serde_json::from_str(chat.input.as_deref().expect("input")).expect("json");
+        assert_eq!(input["gen_ai.system_instructions"], "be kind");
+        assert_eq!(input["gen_ai.input.messages"], Json::Array(vec![]));
+        let attr = |e: &TraceEvent, k: &str| e.attributes.iter().find(|a| a.key == k).map(|a| a.value.clone());
+        assert_eq!(attr(chat, "gen_ai.request.temperature").as_deref(), Some("0.2"));
+        assert_eq!(attr(chat, "gen_ai.request.model").as_deref(), Some("gpt-4o"), "the unused model stays");
+        assert_eq!(attr(chat, "service.name").as_deref(), Some("support-bot"));
+        let t = &tool.tools[0];
+        assert_eq!((t.name.as_str(), t.call_id.as_str(), t.status), ("refund", "call_1", ToolStatus::Ok));
+        assert_eq!((t.arguments.as_deref(), t.result.as_deref()), (Some(r#"{"order":42}"#), Some("ok")));
+        assert_eq!((tool.input.as_deref(), tool.output.as_deref()), (None, None));
+    }
+
+    #[test]
+    fn content_never_lands_in_attributes() {
+        let req = request(vec![span(
+            2,
+            1,
+            None,
+            0,
+            vec![
+                s("openinference.span.kind", "LLM"),
+                s("llm.model_name", "claude-3-5-sonnet"),
+                s("llm.provider", "anthropic"),
+                s("llm.input_messages.0.message.role", "user"),
+                s("llm.input_messages.0.message.content", "my card is 4111 1111 1111 1111"),
+                s("llm.output_messages.0.message.content", "noted"),
+                s("gen_ai.prompt.0.content", "old style prompt"),
+                kv("llm.token_count.prompt", Any::StringValue("7".into())),
+                kv("llm.token_count.completion", Any::IntValue(2)),
+                kv("llm.cost.total", Any::DoubleValue(0.0125)),
+                s("session.id", "s-1"),
+                s("input.mime_type", "text/plain"),
+            ],
+        )]);
+        let m = map_request(&req, "acme");
+        let e = &m.events[0];
+        assert!(
+            e.attributes.iter().all(|a| !a.value.contains("4111") && !a.value.contains("old style")),
+            "{:?}",
+            e.attributes
+        );
+        assert!(e.input.as_deref().is_some_and(|i| i.contains("4111") && i.contains("old style")));
+        assert_eq!(e.output.as_deref(), Some("noted"));
+        assert_eq!(e.session_id, "s-1");
+        assert_eq!(e.tokens, Some(Tokens { input: 7, output: 2, cached: 0 }));
+        assert_eq!(e.cost_micros, Some(12_500));
+        assert_eq!(e.model.as_ref().map(|m| m.provider.as_str()), Some("anthropic"));
+        assert!(e.attributes.iter().any(|a| a.key == "input.mime_type"));
+    }
+
+    #[test]
+    fn failures_carry_their_message() {
+        let mut sp = span(3, 1, None, 0, vec![s("gen_ai.operation.name", "execute_tool"), s("gen_ai.tool.name", "db")]);
+        sp.status = Some(OtelStatusMsg { code: OtelStatus::Error as i32, message: String::new() });
+        sp.events.push(SpanEvent {
+            name: "exception".into(),
+            attributes: vec![
+                s("exception.type", "TimeoutError"),
+                s("exception.message", "db did not answer"),
+                s("exception.stacktrace", "secret frames"),
+            ],
+            ..Default::default()
+        });
+        let m = map_request(&request(vec![sp]), "acme");
+        let e = &m.events[0];
+        assert_eq!(e.status.code, StatusCode::Error);
+        assert_eq!(e.status.message.as_deref(), Some("TimeoutError: db did not answer"));
+        assert_eq!(e.tools[0].status, ToolStatus::Error);
+        assert_eq!(e.tools[0].call_id, hex(&[1; 8]), "no call id: the span id");
+        assert!(e.attributes.iter().all(|a| !a.value.contains("secret frames")));
+    }
+
+    #[test]
+    fn bad_ids_are_rejected_by_span() {
+        let mut short = span(4, 1, None, 0, vec![s("gen_ai.operation.name", "chat")]);
+        short.trace_id.truncate(3);
+        let mut no_time = span(4, 2, None, 0, vec![s("gen_ai.operation.name", "chat")]);
+        no_time.start_time_unix_nano = 0;
+        let good = span(4, 3, None, 0, vec![s("gen_ai.operation.name", "chat")]);
+        let m = map_request(&request(vec![short, no_time, good]), "acme");
+        assert_eq!(m.events.len(), 1);
+        assert_eq!(m.rejected.len(), 2);
+        assert!(m.rejected[0].reason.contains("traceId"));
+        assert!(m.rejected[1].reason.contains("startTimeUnixNano"));
+    }
+
+    #[test]
+    fn repeated_gen_ai_events_collect_in_arrays() {
+        let mut sp = span(5, 1, None, 0, vec![s("gen_ai.operation.name", "chat")]);
+        for c in ["hi", "again"] {
+            sp.events.push(SpanEvent {
+                name: "gen_ai.user.message".into(),
+                attributes: vec![s("content", c)],
+                ..Default::default()
+            });
+        }
+        sp.events.push(SpanEvent {
+            name: "gen_ai.choice".into(),
+            attributes: vec![s("message", "hello")],
+            ..Default::default()
+        });
+        let m = map_request(&request(vec![sp]), "acme");
+        let input: Json = serde_json::from_str(m.events[0].input.as_deref().expect("input")).expect("json");
+        assert_eq!(input["gen_ai.user.message"], serde_json::json!([{"content": "hi"}, {"content": "again"}]));
+        assert_eq!(m.events[0].output.as_deref(), Some(r#"{"message":"hello"}"#));
+    }
+
+    fn arb_value() -> impl Strategy<Value = Any> {
+        let leaf = prop_oneof![
+            "[a-z0-9 {}\\[\\]\":]{0,12}".prop_map(Any::StringValue),
+            any::<bool>().prop_map(Any::BoolValue),
+            any::<i64>().prop_map(Any::IntValue),
+            (-1e6f64..1e6).prop_map(Any::DoubleValue),
+            proptest::collection::vec(any::<u8>(), 0..6).prop_map(Any::BytesValue),
+        ];
+        leaf.prop_recursive(2, 8, 3, |inner| {
+            proptest::collection::vec(inner, 0..3).prop_map(|vs| {
+                Any::ArrayValue(ArrayValue { values: vs.into_iter().map(|v| AnyValue { value: Some(v) }).collect() })
+            })
+        })
+    }
+
+    fn arb_attrs() -> impl Strategy<Value = Vec<KeyValue>> {
+        let key = prop_oneof![
+            Just("gen_ai.operation.name".to_string()),
+            Just("openinference.span.kind".to_string()),
+            Just("gen_ai.conversation.id".to_string()),
+            Just("gen_ai.agent.name".to_string()),
+            Just("gen_ai.tool.name".to_string()),
+            Just("gen_ai.usage.input_tokens".to_string()),
+            Just("gen_ai.input.messages".to_string()),
+            Just("llm.cost.total".to_string()),
+            Just("output.value".to_string()),
+            "[a-z.]{0,10}",
+        ];
+        let op = prop_oneof![
+            Just("chat"),
+            Just("execute_tool"),
+            Just("invoke_agent"),
+            Just("LLM"),
+            Just("TOOL"),
+            Just("CHAIN"),
+            Just("weird")
+        ];
+        (proptest::collection::vec((key, arb_value()), 0..6), op).prop_map(|(kvs, op)| {
+            let mut v: Vec<KeyValue> = kvs.into_iter().map(|(k, val)| kv(&k, val)).collect();
+            v.push(s("gen_ai.operation.name", op));
+            v
+        })
+    }
+
+    pub fn arb_request() -> impl Strategy<Value = ExportTraceServiceRequest> {
+        let sp = (0u8..3, 1u8..6, proptest::option::of(0u8..6), 0u64..1000, 0u64..100, arb_attrs(), any::<bool>())
+            .prop_map(|(t, id, parent, start, dur, attrs, failed)| {
+                let mut sp = span(t, id, parent, start, attrs);
+                sp.end_time_unix_nano = sp.start_time_unix_nano + dur * 1_000_000;
+                if failed {
+                    sp.status = Some(OtelStatusMsg { code: OtelStatus::Error as i32, message: "boom".into() });
+                }
+                sp
+            });
+        proptest::collection::vec(sp, 0..8).prop_map(request)
+    }
+
+    proptest! {
+        #[test]
+        fn mapped_events_are_valid_unique_and_deterministic(req in arb_request()) {
+            let m = map_request(&req, "acme");
+            let again = map_request(&req, "acme");
+            prop_assert_eq!(&m, &again);
+            let n_spans: usize = req.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum();
+            let agents = m.events.iter().filter(|e| e.kind == EventKind::AgentEnd).count();
+            prop_assert_eq!(m.events.len() - agents + m.rejected.len(), n_spans);
+            for e in &m.events {
+                prop_assert!(e.validate().is_ok());
+                prop_assert!(e.attributes.iter().all(|a| content_side(&a.key).is_none()));
+            }
+            // Steps count from 0 within each session, in order.
+            let mut next: HashMap<&str, u32> = HashMap::new();
+            for e in &m.events {
+                let n = next.entry(e.session_id.as_str()).or_insert(0);
+                prop_assert_eq!(e.step_index, *n);
+                *n += 1;
+            }
+        }
+    }
+}

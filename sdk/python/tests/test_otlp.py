@@ -1,0 +1,132 @@
+"""The node's OTLP/HTTP ingest (`POST /v1/traces`) driven by the real
+OpenTelemetry Python SDK and its OTLP/HTTP exporter (protobuf, gzip), as an
+agent instrumented with the GenAI semantic conventions would send."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from conftest import Node
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExportResult
+from opentelemetry.trace import Status, StatusCode, Tracer
+
+
+def provider(node: Node, key: str, simple: bool = False) -> TracerProvider:
+    exporter = OTLPSpanExporter(
+        endpoint=f"{node.url}/v1/traces",
+        headers={"Authorization": f"Bearer {key}"},
+        compression=Compression.Gzip,
+    )
+    p = TracerProvider(resource=Resource.create({"service.name": "refund-agent"}))
+    p.add_span_processor(SimpleSpanProcessor(exporter) if simple else BatchSpanProcessor(exporter))
+    return p
+
+
+def agent_turn(tracer: Tracer, conversation: str, question: str, fail_tool: bool) -> None:
+    with tracer.start_as_current_span("invoke_agent refund-agent") as agent:
+        agent.set_attribute("gen_ai.operation.name", "invoke_agent")
+        agent.set_attribute("gen_ai.agent.name", "refund-agent")
+        agent.set_attribute("gen_ai.conversation.id", conversation)
+        agent.set_attribute("gen_ai.input.messages", json.dumps([{"role": "user", "content": question}]))
+        with tracer.start_as_current_span("chat gpt-4o") as chat:
+            chat.set_attribute("gen_ai.operation.name", "chat")
+            chat.set_attribute("gen_ai.provider.name", "openai")
+            chat.set_attribute("gen_ai.request.model", "gpt-4o")
+            chat.set_attribute("gen_ai.conversation.id", conversation)
+            chat.set_attribute("gen_ai.usage.input_tokens", 100)
+            chat.set_attribute("gen_ai.usage.output_tokens", 20)
+        with tracer.start_as_current_span("POST /refunds") as http_span:
+            http_span.set_attribute("http.request.method", "POST")
+            with tracer.start_as_current_span("execute_tool issue_refund") as tool:
+                tool.set_attribute("gen_ai.operation.name", "execute_tool")
+                tool.set_attribute("gen_ai.conversation.id", conversation)
+                tool.set_attribute("gen_ai.tool.name", "issue_refund")
+                tool.set_attribute("gen_ai.tool.call.arguments", '{"order": 42}')
+                if fail_tool:
+                    tool.set_status(Status(StatusCode.ERROR, "payments API timed out"))
+        agent.set_attribute("gen_ai.output.messages", json.dumps([{"role": "assistant", "content": "done"}]))
+
+
+def session(node: Node, sid: str, steps: int) -> Any:
+    return node.wait_for(f"/v1/sessions/{sid}", lambda c: len(c.get("steps", [])) == steps, f"{steps} steps of {sid}")
+
+
+def test_a_batch_exported_agent_run_becomes_a_session(node: Node) -> None:
+    p = provider(node, node.key)
+    tracer = p.get_tracer("test")
+    agent_turn(tracer, "conv-batch", "refund order 42", fail_tool=True)
+    assert p.force_flush(30_000)
+    p.shutdown()
+    chain = session(node, "conv-batch", 4)
+    steps = chain["steps"]
+    assert [s["kind"] for s in steps] == ["agent_start", "llm_call", "tool_call", "agent_end"]
+    assert [s["step_index"] for s in steps] == [0, 1, 2, 3]
+    start, chat, tool, end = steps
+    assert chat["parent_event_id"] == start["event_id"]
+    assert tool["parent_event_id"] == start["event_id"], "the HTTP span between is not recorded"
+    assert end["parent_event_id"] == start["event_id"]
+    assert chat["model"] == "openai/gpt-4o"
+    assert (chat["input_tokens"], chat["output_tokens"]) == (100, 20)
+    assert tool["tools"][0]["name"] == "issue_refund"
+    assert (tool["status"], tool["message"]) == ("error", "payments API timed out")
+    assert all(s["agent_id"] == "refund-agent" for s in steps)
+    assert "input" in start["has_content"] and "output" in end["has_content"]
+
+
+def test_span_by_span_exports_continue_the_session(node: Node) -> None:
+    # One export per span, children first; two turns of one conversation.
+    p = provider(node, node.key, simple=True)
+    tracer = p.get_tracer("test")
+    agent_turn(tracer, "conv-simple", "first", fail_tool=False)
+    agent_turn(tracer, "conv-simple", "second", fail_tool=False)
+    p.shutdown()
+    steps = session(node, "conv-simple", 8)["steps"]
+    assert sorted(s["step_index"] for s in steps) == list(range(8)), "no step is numbered twice"
+    assert [s["kind"] for s in steps].count("agent_end") == 2
+
+
+def test_a_wrong_key_fails_the_export(node: Node) -> None:
+    exporter = OTLPSpanExporter(endpoint=f"{node.url}/v1/traces", headers={"Authorization": "Bearer tlk_test_nope"})
+    ended: list[Any] = []
+
+    class Keep(SimpleSpanProcessor):
+        def on_end(self, span: Any) -> None:
+            ended.append(span)
+
+    p = TracerProvider()
+    p.add_span_processor(Keep(exporter))
+    with p.get_tracer("t").start_as_current_span("chat") as s:
+        s.set_attribute("gen_ai.operation.name", "chat")
+    assert len(ended) == 1
+    assert exporter.export(ended) == SpanExportResult.FAILURE
+
+
+def test_malformed_bodies_get_problem_details(node: Node) -> None:
+    def post(body: bytes, content_type: str, encoding: str = "") -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {node.key}", "Content-Type": content_type}
+        if encoding:
+            headers["Content-Encoding"] = encoding
+        req = urllib.request.Request(f"{node.url}/v1/traces", data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    code, problem = post(b"\x0a\xff\xff", "application/x-protobuf")
+    assert code == 400 and "protobuf" in problem["detail"], problem
+    code, problem = post(b'{"resourceSpans":[{"scopeSpans":[{"spans":[{"spanId":7}]}]}]}', "application/json")
+    assert code == 400 and "resourceSpans[0].scopeSpans[0].spans[0].spanId" in problem["detail"], problem
+    code, problem = post(b"{}", "text/plain")
+    assert code == 415, problem
+    code, problem = post(b"not gzip", "application/json", "gzip")
+    assert code == 400 and "gzip" in problem["detail"], problem
+    code, body = post(b"{}", "application/json")
+    assert code == 200 and json.loads(body).get("partialSuccess") in (None, {}), body

@@ -95,26 +95,21 @@ impl<'a> Attrs<'a> {
         }
     }
 
+    /// The first of `keys` whose value `read` accepts, marked used.
+    fn take<T>(&mut self, keys: &[&'a str], read: fn(&AnyValue) -> Option<T>) -> Option<T> {
+        let (k, v) = keys.iter().find_map(|k| Some((*k, self.get(k).and_then(read)?)))?;
+        self.used.insert(k);
+        Some(v)
+    }
+
     /// The first of `keys` present, as text, marked used.
     fn take_text(&mut self, keys: &[&'a str]) -> Option<String> {
-        for k in keys {
-            if let Some(v) = self.get(k).and_then(text) {
-                self.used.insert(k);
-                return Some(v);
-            }
-        }
-        None
+        self.take(keys, text)
     }
 
     /// The first of `keys` present as a non-negative integer, marked used.
     fn take_count(&mut self, keys: &[&'a str]) -> Option<u64> {
-        for k in keys {
-            if let Some(v) = self.get(k).and_then(count) {
-                self.used.insert(k);
-                return Some(v);
-            }
-        }
-        None
+        self.take(keys, count)
     }
 }
 
@@ -611,7 +606,17 @@ fn span_event(
                 }
             }
         }
-        if !own.is_empty() && name != "gen_ai.client.inference.operation.details" {
+        if name == "gen_ai.client.inference.operation.details" {
+            // Its content went to the content fields; the rest is metadata.
+            extra.push(Attribute { key: format!("otel.event.{n}.name"), value: name.to_string() });
+            for (k, v) in own {
+                let value = match v {
+                    Json::String(s) => s,
+                    other => other.to_string(),
+                };
+                extra.push(Attribute { key: format!("otel.event.{n}.{k}"), value });
+            }
+        } else if !own.is_empty() {
             let target = if side == Side::Output { output } else { input };
             target.push_json(name, Json::Object(own));
         }
@@ -840,6 +845,25 @@ pub(crate) mod tests {
         assert_eq!(m.rejected.len(), 2);
         assert!(m.rejected[0].reason.contains("traceId"));
         assert!(m.rejected[1].reason.contains("startTimeUnixNano"));
+    }
+
+    #[test]
+    fn the_operation_details_event_splits_content_from_metadata() {
+        let mut sp = span(6, 1, None, 0, vec![s("gen_ai.operation.name", "chat")]);
+        sp.events.push(SpanEvent {
+            name: "gen_ai.client.inference.operation.details".into(),
+            attributes: vec![
+                s("gen_ai.input.messages", "[\"hi\"]"),
+                s("gen_ai.output.messages", "[\"yo\"]"),
+                s("gen_ai.response.id", "resp-1"),
+            ],
+            ..Default::default()
+        });
+        let m = map_request(&request(vec![sp]), "acme");
+        let e = &m.events[0];
+        assert_eq!((e.input.as_deref(), e.output.as_deref()), (Some("[\"hi\"]"), Some("[\"yo\"]")));
+        assert!(e.attributes.iter().any(|a| a.key == "otel.event.0.gen_ai.response.id" && a.value == "resp-1"));
+        assert!(e.attributes.iter().all(|a| !a.value.contains("hi\"")));
     }
 
     #[test]

@@ -151,7 +151,12 @@ pub async fn serve(State(m): State<Arc<Metrics>>) -> Response {
 /// Middleware: counts every answer by route pattern, method and status.
 pub async fn track(State(http): State<Arc<HttpMetrics>>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
-    let method = req.method().as_str().to_string();
+    // Known methods only: a client must not grow the label set at will.
+    let method = match req.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m,
+        _ => "other",
+    }
+    .to_string();
     let started = Instant::now();
     let resp = next.run(req).await;
     let status = resp.status().as_u16();

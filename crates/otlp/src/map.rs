@@ -606,21 +606,15 @@ fn span_event(
                 }
             }
         }
-        if name == "gen_ai.client.inference.operation.details" {
-            // Its content went to the content fields; the rest is metadata.
-            extra.push(Attribute { key: format!("otel.event.{n}.name"), value: name.to_string() });
-            for (k, v) in own {
-                let value = match v {
-                    Json::String(s) => s,
-                    other => other.to_string(),
-                };
-                extra.push(Attribute { key: format!("otel.event.{n}.{k}"), value });
+        if name != "gen_ai.client.inference.operation.details" {
+            if !own.is_empty() {
+                let target = if side == Side::Output { output } else { input };
+                target.push_json(name, Json::Object(own));
             }
-        } else if !own.is_empty() {
-            let target = if side == Side::Output { output } else { input };
-            target.push_json(name, Json::Object(own));
+            return;
         }
-        return;
+        // The details event: its content went to the content fields above;
+        // the rest is metadata, kept below like any other event's.
     }
     if name == "exception" {
         let a = Attrs::new(&e.attributes);

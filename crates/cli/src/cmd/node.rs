@@ -320,15 +320,14 @@ pub fn produce(log: &dyn Log, topic: &str, events: &[TraceEvent]) -> traceledger
 }
 
 /// Per partition: raw records not yet sealed, and sealed records not yet
-/// acknowledged by the log (partitions the log cannot answer for are left
-/// out).
-pub fn lag_by_partition(log: &dyn Log, seq: &Sequencer, raw: &str) -> Vec<(u32, u64, u64)> {
+/// acknowledged by the log.
+pub fn lag_by_partition(log: &dyn Log, seq: &Sequencer, raw: &str) -> anyhow::Result<Vec<(u32, u64, u64)>> {
     (0..seq.partitions())
-        .filter_map(|p| {
-            let end = log.end_offset(raw, p).ok()?;
-            let next = seq.store().raw_next(p).ok()?.unwrap_or(0);
-            let outbox = seq.store().outbox(p).ok()?.len() as u64;
-            Some((p, end.saturating_sub(next), outbox))
+        .map(|p| {
+            let end = log.end_offset(raw, p)?;
+            let next = seq.store().raw_next(p)?.unwrap_or(0);
+            let outbox = seq.store().outbox(p)?.len() as u64;
+            Ok((p, end.saturating_sub(next), outbox))
         })
         .collect()
 }
@@ -336,13 +335,7 @@ pub fn lag_by_partition(log: &dyn Log, seq: &Sequencer, raw: &str) -> Vec<(u32, 
 /// Raw records not yet sealed plus sealed records not yet acknowledged by
 /// the log, over all partitions.
 pub fn lag(log: &dyn Log, seq: &Sequencer, raw: &str) -> anyhow::Result<u64> {
-    let mut lag = 0;
-    for p in 0..seq.partitions() {
-        let end = log.end_offset(raw, p)?;
-        lag += end.saturating_sub(seq.store().raw_next(p)?.unwrap_or(0));
-        lag += seq.store().outbox(p)?.len() as u64;
-    }
-    Ok(lag)
+    Ok(lag_by_partition(log, seq, raw)?.iter().map(|(_, raw, outbox)| raw + outbox).sum())
 }
 
 fn stats_json(s: &Stats) -> Value {
@@ -704,7 +697,8 @@ pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, 
             (node.alive.clone(), node.log.clone(), node.seq.clone(), node.cfg.topics.raw.clone());
         Arc::new(super::metrics::Metrics::new(super::metrics::Sources {
             stats: node.seq.stats(),
-            lag: Box::new(move || lag_by_partition(log.as_ref(), &seq, &raw)),
+            // A log that cannot answer leaves the lag series out of the scrape.
+            lag: Box::new(move || lag_by_partition(log.as_ref(), &seq, &raw).unwrap_or_default()),
             projections: extra.clone(),
             otlp: otlp.clone(),
             healthy: Box::new(move || alive.load(Ordering::Relaxed) == n),

@@ -94,8 +94,13 @@ fn otlp_metrics_request_ids_and_json_logs() {
     let start = Instant::now();
     let m = loop {
         let m = metrics(&addr);
+        // Authenticated calls append access records to the raw topic, so
+        // the node has settled only when every partition's lag is 0 too.
+        let raw_settled =
+            m.lines().filter(|l| l.starts_with("traceledger_consumer_lag_records{")).all(|l| l.ends_with(" 0"));
         if sample(&m, "traceledger_projection_lag{model=\"sessions\"}") == Some(0.0)
             && sample(&m, "traceledger_events_sealed_total").is_some_and(|n| n >= 4.0)
+            && raw_settled
         {
             break m;
         }

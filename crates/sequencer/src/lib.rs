@@ -917,6 +917,10 @@ impl Sequencer {
         // The sealing thread may now forget what it kept of this batch.
         let _ = ack.send(no);
         Stats::add(&self.stats.sealed, msgs.len() as u64);
+        // Counted with `sealed`, once durable: the raw copies are dropped
+        // later, after publication, and a reader of the counters must not
+        // see a redacted record sealed but not yet counted.
+        Stats::add(&self.stats.redacted, redacted.len() as u64);
         for us in latencies {
             self.stats.seal_latency.0.observe(us as f64 / 1e6);
         }
@@ -956,7 +960,6 @@ impl Sequencer {
     /// files as the log compacts (an erasure's purge forces it). A broker
     /// keeps its copies until the topic's retention deletes them.
     fn drop_raw_copies(&self, p: u32, offsets: &[u64]) -> Result<()> {
-        Stats::add(&self.stats.redacted, offsets.len() as u64);
         let tombs: Vec<(u64, Record)> = offsets
             .iter()
             .map(|&o| {

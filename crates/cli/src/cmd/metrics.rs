@@ -73,18 +73,27 @@ pub struct OtlpCounters {
     pub rejected: AtomicU64,
 }
 
-/// What a node's `/metrics` reads on each scrape.
+/// What a node's `/metrics` reads on each scrape: each stage that runs in
+/// the process (`up` runs all; `sequencer --http` the sequencer and the
+/// ingest; `project --http` the read models and the query API).
 pub struct Sources {
-    /// Sequencer counters and histograms.
+    /// The sequencer's counters and histograms and its raw and outbox lag
+    /// per partition, when it runs here.
+    pub sequencer: Option<SequencerSource>,
+    /// Read models' counts (`{model: {applied, lag, …}}`), when they run here.
+    pub projections: Option<super::node::StatusFn>,
+    /// OTLP counters, when the ingest runs here.
+    pub otlp: Option<Arc<OtlpCounters>>,
+    /// Is every stage thread running?
+    pub healthy: Box<dyn Fn() -> bool + Send + Sync>,
+}
+
+/// The sequencer's part of [`Sources`].
+pub struct SequencerSource {
+    /// Counters and histograms.
     pub stats: Arc<Stats>,
     /// Raw and outbox lag per partition.
     pub lag: Box<dyn Fn() -> Vec<(u32, u64, u64)> + Send + Sync>,
-    /// Read models' counts (`{model: {applied, lag, …}}`), when they run here.
-    pub projections: Option<super::node::StatusFn>,
-    /// OTLP counters.
-    pub otlp: Arc<OtlpCounters>,
-    /// Is every stage thread running?
-    pub healthy: Box<dyn Fn() -> bool + Send + Sync>,
 }
 
 impl std::fmt::Debug for Sources {
@@ -190,86 +199,95 @@ struct ModelLabel {
 
 impl Collector for Sources {
     fn encode(&self, mut enc: DescriptorEncoder<'_>) -> std::fmt::Result {
-        let s = &self.stats;
-        let counters: [(&str, &str, &AtomicU64); 15] = [
-            ("events_consumed", "Raw records the sequencer read", &s.consumed),
-            ("events_sealed", "Records sealed into the ledger", &s.sealed),
-            ("records_published", "Sealed records acknowledged on the sealed topic", &s.published),
-            ("events_dead_lettered", "Raw records sent to the dead-letter topic", &s.dead_lettered),
-            ("events_duplicate", "Events whose id was sealed before (producer retries)", &s.duplicates),
-            ("sealed_duplicates", "Sealed-topic records the acceptance rule called duplicates", &s.sealed_duplicates),
-            ("sealed_forks", "Sealed-topic records the acceptance rule called forks", &s.forks),
-            ("sealed_gaps", "Sealed-topic records the acceptance rule called gaps", &s.gaps),
-            ("sealed_malformed", "Sealed-topic records that did not decode or hash", &s.malformed),
-            ("events_redacted", "Events a redaction rule changed before sealing", &s.redacted),
-            ("records_adopted", "Records adopted from the sealed topic", &s.adopted),
-            ("partition_rebuilds", "Partitions rebuilt from the sealed topic after a divergence", &s.rebuilds),
-            ("checkpoints", "Signed checkpoints emitted", &s.checkpoints),
-            ("erasures", "Erasures carried out", &s.erasures),
-            ("erased_records", "Records whose content an erasure removed", &s.erased_records),
-        ];
-        for (name, help, c) in counters {
-            counter(&mut enc, name, help, Stats::get(c))?;
+        gauge(&mut enc, "up", "1 when every stage thread of the process runs", i64::from((self.healthy)()))?;
+        if let Some(o) = &self.otlp {
+            counter(
+                &mut enc,
+                "otlp_spans_taken",
+                "OTLP spans recorded as trace events",
+                o.taken.load(Ordering::Relaxed),
+            )?;
+            counter(
+                &mut enc,
+                "otlp_spans_rejected",
+                "OTLP spans not taken (not GenAI spans, bad ids, too large)",
+                o.rejected.load(Ordering::Relaxed),
+            )?;
         }
-        counter(
-            &mut enc,
-            "otlp_spans_taken",
-            "OTLP spans recorded as trace events",
-            self.otlp.taken.load(Ordering::Relaxed),
-        )?;
-        counter(
-            &mut enc,
-            "otlp_spans_rejected",
-            "OTLP spans not taken (not GenAI spans, bad ids, too large)",
-            self.otlp.rejected.load(Ordering::Relaxed),
-        )?;
-        gauge(&mut enc, "up", "1 when every stage thread of the node runs", i64::from((self.healthy)()))?;
-
-        let lat = &s.seal_latency.0;
-        lat.encode(enc.encode_descriptor(
-            "seal_latency_seconds",
-            "Event timestamp (agent clock) to its record sealed and durable",
-            None,
-            lat.metric_type(),
-        )?)?;
-
-        let last = Stats::get(&s.last_checkpoint_micros);
-        if last > 0 {
-            let now = super::now().0.max(0) as u64;
-            let g = ConstGauge::new(now.saturating_sub(last) as f64 / 1e6);
-            g.encode(enc.encode_descriptor(
-                "checkpoint_age_seconds",
-                "Time since the node last stored a signed checkpoint",
-                None,
-                g.metric_type(),
-            )?)?;
+        if let Some(s) = &self.sequencer {
+            encode_sequencer(&mut enc, s)?;
         }
-
-        let lags = (self.lag)();
-        let mut raw = enc.encode_descriptor(
-            "consumer_lag_records",
-            "Raw records not yet sealed, by partition of the raw topic",
-            None,
-            MetricType::Gauge,
-        )?;
-        for (p, r, _) in &lags {
-            ConstGauge::new(*r as i64).encode(raw.encode_family(&PartitionLabel { partition: *p })?)?;
-        }
-        let mut outbox = enc.encode_descriptor(
-            "outbox_records",
-            "Sealed records not yet acknowledged by the sealed topic, by partition",
-            None,
-            MetricType::Gauge,
-        )?;
-        for (p, _, o) in &lags {
-            ConstGauge::new(*o as i64).encode(outbox.encode_family(&PartitionLabel { partition: *p })?)?;
-        }
-
         if let Some(f) = &self.projections {
             encode_projections(&mut enc, &f())?;
         }
         Ok(())
     }
+}
+
+/// The sequencer's counters, seal latency, checkpoint age and lag.
+fn encode_sequencer(enc: &mut DescriptorEncoder<'_>, src: &SequencerSource) -> std::fmt::Result {
+    let s = &src.stats;
+    let counters: [(&str, &str, &AtomicU64); 15] = [
+        ("events_consumed", "Raw records the sequencer read", &s.consumed),
+        ("events_sealed", "Records sealed into the ledger", &s.sealed),
+        ("records_published", "Sealed records acknowledged on the sealed topic", &s.published),
+        ("events_dead_lettered", "Raw records sent to the dead-letter topic", &s.dead_lettered),
+        ("events_duplicate", "Events whose id was sealed before (producer retries)", &s.duplicates),
+        ("sealed_duplicates", "Sealed-topic records the acceptance rule called duplicates", &s.sealed_duplicates),
+        ("sealed_forks", "Sealed-topic records the acceptance rule called forks", &s.forks),
+        ("sealed_gaps", "Sealed-topic records the acceptance rule called gaps", &s.gaps),
+        ("sealed_malformed", "Sealed-topic records that did not decode or hash", &s.malformed),
+        ("events_redacted", "Events a redaction rule changed before sealing", &s.redacted),
+        ("records_adopted", "Records adopted from the sealed topic", &s.adopted),
+        ("partition_rebuilds", "Partitions rebuilt from the sealed topic after a divergence", &s.rebuilds),
+        ("checkpoints", "Signed checkpoints emitted", &s.checkpoints),
+        ("erasures", "Erasures carried out", &s.erasures),
+        ("erased_records", "Records whose content an erasure removed", &s.erased_records),
+    ];
+    for (name, help, c) in counters {
+        counter(enc, name, help, Stats::get(c))?;
+    }
+
+    let lat = &s.seal_latency.0;
+    lat.encode(enc.encode_descriptor(
+        "seal_latency_seconds",
+        "Event timestamp (agent clock) to its record sealed and durable",
+        None,
+        lat.metric_type(),
+    )?)?;
+
+    let last = Stats::get(&s.last_checkpoint_micros);
+    if last > 0 {
+        let now = super::now().0.max(0) as u64;
+        let g = ConstGauge::new(now.saturating_sub(last) as f64 / 1e6);
+        g.encode(enc.encode_descriptor(
+            "checkpoint_age_seconds",
+            "Time since the node last stored a signed checkpoint",
+            None,
+            g.metric_type(),
+        )?)?;
+    }
+
+    let lags = (src.lag)();
+    let mut raw = enc.encode_descriptor(
+        "consumer_lag_records",
+        "Raw records not yet sealed, by partition of the raw topic",
+        None,
+        MetricType::Gauge,
+    )?;
+    for (p, r, _) in &lags {
+        ConstGauge::new(*r as i64).encode(raw.encode_family(&PartitionLabel { partition: *p })?)?;
+    }
+    let mut outbox = enc.encode_descriptor(
+        "outbox_records",
+        "Sealed records not yet acknowledged by the sealed topic, by partition",
+        None,
+        MetricType::Gauge,
+    )?;
+    for (p, _, o) in &lags {
+        ConstGauge::new(*o as i64).encode(outbox.encode_family(&PartitionLabel { partition: *p })?)?;
+    }
+    Ok(())
 }
 
 /// The read models' counts: `{model: {applied, duplicates, forks, gaps,

@@ -66,15 +66,9 @@ pub struct NodeArgs {
     /// from the sealed topic may adopt; repeat.
     #[arg(long = "trusted-key", value_name = "VKEY")]
     pub trusted_keys: Vec<String>,
-    /// API requests per second allowed per key (sustained).
-    #[arg(long, default_value_t = 100)]
-    pub rate_limit: u32,
-    /// API requests a key may send in one burst.
-    #[arg(long, default_value_t = 200)]
-    pub rate_burst: u32,
-    /// A named rate-limit tier for keys created with `--tier NAME`: NAME=RATE:BURST; repeat.
-    #[arg(long = "rate-tier", value_name = "NAME=RATE:BURST", value_parser = parse_rate_tier)]
-    pub rate_tiers: Vec<(String, traceledger_api::limits::Tier)>,
+    /// Per-key rate limits of the API.
+    #[command(flatten)]
+    pub rate: RateArgs,
     /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
     #[arg(long, env = "TRACELEDGER_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -89,6 +83,20 @@ pub struct NodeArgs {
     /// the broker (needs --kafka).
     #[arg(long, env = "TRACELEDGER_SCHEMA_REGISTRY_URL", requires = "kafka")]
     pub schema_registry_url: Option<String>,
+}
+
+/// Per-key rate limits of a server with API keys.
+#[derive(Debug, Args, Clone)]
+pub struct RateArgs {
+    /// API requests per second allowed per key (sustained).
+    #[arg(long, default_value_t = 100)]
+    pub rate_limit: u32,
+    /// API requests a key may send in one burst.
+    #[arg(long, default_value_t = 200)]
+    pub rate_burst: u32,
+    /// A named rate-limit tier for keys created with `--tier NAME`: NAME=RATE:BURST; repeat.
+    #[arg(long = "rate-tier", value_name = "NAME=RATE:BURST", value_parser = parse_rate_tier)]
+    pub rate_tiers: Vec<(String, traceledger_api::limits::Tier)>,
 }
 
 /// A certificate and key for HTTPS.
@@ -651,7 +659,12 @@ async fn not_found(req: Request) -> Response {
 /// Appends events to the node's raw topic (the access log's and the
 /// erasures' way into the ledger).
 pub fn raw_sink(node: &Node) -> traceledger_api::access::Sink {
-    let (log, topic) = (node.log.clone(), node.cfg.topics.raw.clone());
+    sink_to(node.log.clone(), &node.cfg.topics.raw)
+}
+
+/// Appends events to `topic` of `log`, keyed by tenant.
+pub fn sink_to(log: Arc<dyn Log>, topic: &str) -> traceledger_api::access::Sink {
+    let topic = topic.to_string();
     Arc::new(move |events: &[TraceEvent]| produce(log.as_ref(), &topic, events).map_err(|e| e.to_string()))
 }
 
@@ -666,13 +679,17 @@ pub struct Guards {
 impl Guards {
     /// Guards of `node`: access records are appended to its raw topic.
     pub fn for_node(node: &Node, a: &NodeArgs) -> anyhow::Result<Self> {
-        let sink = raw_sink(node);
-        let per_second = std::num::NonZeroU32::new(a.rate_limit).context("--rate-limit must be at least 1")?;
-        let burst = std::num::NonZeroU32::new(a.rate_burst).context("--rate-burst must be at least 1")?;
+        Guards::new(raw_sink(node), &a.rate)
+    }
+
+    /// Access records go to `sink`; limits are `rate`'s.
+    pub fn new(sink: traceledger_api::access::Sink, rate: &RateArgs) -> anyhow::Result<Self> {
+        let per_second = std::num::NonZeroU32::new(rate.rate_limit).context("--rate-limit must be at least 1")?;
+        let burst = std::num::NonZeroU32::new(rate.rate_burst).context("--rate-burst must be at least 1")?;
         let standard = traceledger_api::limits::Tier { per_second, burst };
         Ok(Guards {
             access: Arc::new(AccessLog::start(sink)?),
-            limits: Arc::new(RateLimits::new(standard, &a.rate_tiers)),
+            limits: Arc::new(RateLimits::new(standard, &rate.rate_tiers)),
         })
     }
 
@@ -696,11 +713,13 @@ pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, 
         let (alive, log, seq, raw) =
             (node.alive.clone(), node.log.clone(), node.seq.clone(), node.cfg.topics.raw.clone());
         Arc::new(super::metrics::Metrics::new(super::metrics::Sources {
-            stats: node.seq.stats(),
-            // A log that cannot answer leaves the lag series out of the scrape.
-            lag: Box::new(move || lag_by_partition(log.as_ref(), &seq, &raw).unwrap_or_default()),
+            sequencer: Some(super::metrics::SequencerSource {
+                stats: node.seq.stats(),
+                // A log that cannot answer leaves the lag series out of the scrape.
+                lag: Box::new(move || lag_by_partition(log.as_ref(), &seq, &raw).unwrap_or_default()),
+            }),
             projections: extra.clone(),
-            otlp: otlp.clone(),
+            otlp: Some(otlp.clone()),
             healthy: Box::new(move || alive.load(Ordering::Relaxed) == n),
         }))
     };
@@ -733,12 +752,6 @@ pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, 
     if let Some(api) = api {
         authed = authed.merge(traceledger_api::router(api));
     }
-    // The last layer added runs first: access log, then authentication,
-    // then the rate limit.
-    let authed = authed
-        .route_layer(axum::middleware::from_fn_with_state(guards.limits.clone(), rate_limit))
-        .route_layer(axum::middleware::from_fn_with_state(node.keys.clone(), authenticate))
-        .route_layer(axum::middleware::from_fn_with_state(guards.access.clone(), record_access));
     let topics = &node.cfg.topics;
     let mut open = Router::new().route("/v1/health", get(health)).with_state(App { node: shared });
     // The schemas of the node's topics, for Confluent serdes and tools —
@@ -755,7 +768,59 @@ pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, 
         // The web console's static files: no key (they hold no data).
         open = open.merge(traceledger_api::console::router());
     }
-    open = open.route("/metrics", get(super::metrics::serve).with_state(metrics.clone()));
+    finish(open, authed, node.keys.clone(), guards, metrics)
+}
+
+/// The query API alone (`project --http`): the read models' routes and the
+/// web console; `/v1/health` answers with the read models' counts.
+pub fn api_router(
+    api: Arc<ApiState>,
+    status: StatusFn,
+    healthy: Arc<dyn Fn() -> bool + Send + Sync>,
+    guards: &Guards,
+) -> Router {
+    let metrics = Arc::new(super::metrics::Metrics::new(super::metrics::Sources {
+        sequencer: None,
+        projections: Some(status.clone()),
+        otlp: None,
+        healthy: Box::new({
+            let healthy = healthy.clone();
+            move || healthy()
+        }),
+    }));
+    let keys = api.keys.clone();
+    let authed = traceledger_api::router(api);
+    let open = Router::new()
+        .route(
+            "/v1/health",
+            get(move || async move {
+                let ok = healthy();
+                let projections = tokio::task::spawn_blocking(move || status()).await.unwrap_or(Value::Null);
+                let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+                (code, Json(json!({"status": if ok { "ok" } else { "degraded" }, "projections": projections})))
+            }),
+        )
+        .merge(traceledger_api::console::router());
+    finish(open, authed, keys, guards, metrics)
+}
+
+/// What every server of ours adds to its routes: on `authed`, the access
+/// log, authentication by `keys` and the rate limit; `/metrics`; and on
+/// every request a request id, a log span and the request counters.
+fn finish(
+    open: Router,
+    authed: Router,
+    keys: Arc<KeyStore>,
+    guards: &Guards,
+    metrics: Arc<super::metrics::Metrics>,
+) -> Router {
+    // The last layer added runs first: access log, then authentication,
+    // then the rate limit.
+    let authed = authed
+        .route_layer(axum::middleware::from_fn_with_state(guards.limits.clone(), rate_limit))
+        .route_layer(axum::middleware::from_fn_with_state(keys, authenticate))
+        .route_layer(axum::middleware::from_fn_with_state(guards.access.clone(), record_access));
+    let open = open.route("/metrics", get(super::metrics::serve).with_state(metrics.clone()));
     // Outermost first: a request id for every request (kept if the client
     // sent one), on the answer and on every log line of the request; then
     // the request counters, which see the matched route.
@@ -781,15 +846,18 @@ pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, 
         )
 }
 
-/// Binds `addr` (port 0 picks a free port) and prints the address.
-pub fn bind(addr: SocketAddr, tls: Option<&Tls>) -> anyhow::Result<(std::net::TcpListener, SocketAddr)> {
+/// What `up` and `sequencer --http` serve, for [`bind`]'s line.
+pub const NODE_ROUTES: &str =
+    "POST /v1/events, GET /v1/health, the query API under /v1, schemas under /registry; see docs/api.md";
+
+/// Binds `addr` (port 0 picks a free port) and prints the address and
+/// `routes`, what is served there.
+pub fn bind(addr: SocketAddr, tls: Option<&Tls>, routes: &str) -> anyhow::Result<(std::net::TcpListener, SocketAddr)> {
     let listener = std::net::TcpListener::bind(addr).with_context(|| format!("bind {addr}"))?;
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    println!(
-        "listening on {scheme}://{local} (POST /v1/events, GET /v1/health, the query API under /v1, schemas under /registry; see docs/api.md)"
-    );
+    println!("listening on {scheme}://{local} ({routes})");
     Ok((listener, local))
 }
 

@@ -3,7 +3,8 @@
 //! `--only` runs some, `--rebuild NAME` drops one and projects it again from
 //! offset 0, `--once` stops at the current end of the topic (e.g. to rebuild
 //! on a stopped node's data directory). `traceledger up` runs them all
-//! in-process.
+//! in-process. With `--http`, the process also serves the query API over
+//! its read models (a split deployment's API service; docs/deploy.md).
 
 use anyhow::Context;
 use clap::Args;
@@ -86,6 +87,77 @@ pub struct ProjectArgs {
     /// The schema registry the sequencer uses (its ids are on the broker).
     #[arg(long, env = "TRACELEDGER_SCHEMA_REGISTRY_URL", requires = "kafka")]
     schema_registry_url: Option<String>,
+    /// Serve the query API, the web console, `GET /v1/health` and
+    /// `/metrics` on this address (needs --kafka).
+    #[arg(long, requires = "kafka")]
+    http: Option<std::net::SocketAddr>,
+    /// With --http: the ledger's signing key file (the sequencer's). It signs
+    /// exported bundles and erasures and is trusted like --trusted-key;
+    /// without it, exports, DSAR erasure and retention are not served.
+    #[arg(long, env = "TRACELEDGER_SIGNING_KEY", requires = "http")]
+    signing_key: Option<PathBuf>,
+    /// With --http: the log name of the checkpoints, as given to the sequencer.
+    #[arg(long, default_value = "traceledger.local")]
+    log_name: String,
+    /// With --http: the tenant of the Owner API key created on the first start.
+    #[arg(long, default_value = "default")]
+    tenant: String,
+    /// With --http: the provider register (TOML; see deploy/providers.example.toml).
+    #[arg(long, env = "TRACELEDGER_PROVIDERS")]
+    providers: Option<PathBuf>,
+    /// With --http and --signing-key: run the retention job this often; 0 turns it off.
+    #[arg(long, default_value_t = 86_400)]
+    retention_interval_seconds: u64,
+    /// Per-key rate limits of the API.
+    #[command(flatten)]
+    rate: super::node::RateArgs,
+}
+
+/// The provider register of `path` (empty without one).
+pub fn load_providers(path: Option<&Path>) -> anyhow::Result<Arc<traceledger_report::register::Register>> {
+    Ok(Arc::new(match path {
+        None => traceledger_report::register::Register::default(),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("provider register {}", p.display()))?;
+            traceledger_report::register::Register::parse(&text)
+                .map_err(|e| anyhow::anyhow!("provider register {}: {e}", p.display()))?
+        }
+    }))
+}
+
+/// The query API's state over the read models of `p` (`None` unless all
+/// five run here). Exports need `exporter`; erasures need `privacy`.
+pub fn api_state(
+    p: &Projections,
+    keys: Arc<traceledger_api::keys::KeyStore>,
+    exporter: Option<traceledger_api::Exporter>,
+    privacy: Option<traceledger_api::privacy::PrivacyOps>,
+    providers: Arc<traceledger_report::register::Register>,
+    data: &Path,
+    session_timeout_seconds: u64,
+) -> anyhow::Result<Option<Arc<traceledger_api::ApiState>>> {
+    let store = |n: &str| p.store(n);
+    let (Some(ledger), Some(sessions), Some(pii), Some(anomaly), Some(availability)) =
+        (store("ledger"), store("sessions"), store("pii"), store("anomaly"), store("availability"))
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Arc::new(traceledger_api::ApiState {
+        keys,
+        ledger,
+        sessions,
+        pii,
+        anomaly,
+        availability,
+        policy: p.policy().clone(),
+        alerts: p.alerts().cloned(),
+        exporter,
+        env: "live".into(),
+        session_timeout_micros: (session_timeout_seconds as i64).saturating_mul(1_000_000),
+        providers,
+        privacy,
+        reports: Some(traceledger_api::archive::ReportArchive::open(&data.join("reports"))?),
+    })))
 }
 
 /// The keys whose records projections admit: the node's own public key
@@ -116,6 +188,8 @@ pub struct Projections {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<traceledger_projection::Result<()>>>,
     watcher: Option<JoinHandle<()>>,
+    /// Projection threads that stopped on an error.
+    failed: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// The consumers of running projections (shared with the health route).
@@ -174,6 +248,7 @@ impl Projections {
             stop: Arc::default(),
             threads: Vec::new(),
             watcher: None,
+            failed: Arc::default(),
         })
     }
 
@@ -186,6 +261,12 @@ impl Projections {
     pub fn status_fn(&self) -> super::node::StatusFn {
         let c = self.c.clone();
         Arc::new(move || c.status())
+    }
+
+    /// A function telling whether every projection thread still runs.
+    pub fn healthy_fn(&self) -> Arc<dyn Fn() -> bool + Send + Sync> {
+        let failed = self.failed.clone();
+        Arc::new(move || failed.load(Ordering::Relaxed) == 0)
     }
 
     /// The alert dispatcher, when the anomaly model runs here.
@@ -233,10 +314,11 @@ impl Projections {
         }
         for p in 0..self.c.partitions {
             for r in &self.c.runners {
-                let (r, stop) = (r.clone(), self.stop.clone());
+                let (r, stop, failed) = (r.clone(), self.stop.clone(), self.failed.clone());
                 self.threads.push(std::thread::Builder::new().name(format!("project-{p}")).spawn(move || {
                     let res = r.run_partition(p, &stop);
                     if let Err(e) = &res {
+                        failed.fetch_add(1, Ordering::Relaxed);
                         tracing::error!(projection = r.group(), partition = p, error = %e, "projection stopped");
                         if !super::logs_are_json() {
                             eprintln!("error: projection {} partition {p} stopped: {e}", r.group());
@@ -351,7 +433,14 @@ pub fn run(a: ProjectArgs) -> anyhow::Result<u8> {
         wipe(&path).with_context(|| path.display().to_string())?;
         super::notice(&format!("projection {n}: dropped; rebuilding from offset 0"));
     }
-    let keys = trusted_keys(&a.data, &a.trusted_keys)?;
+    let signer = a
+        .signing_key
+        .as_deref()
+        .map(|p| traceledger_bundle::read_signing_key(p).with_context(|| format!("--signing-key {}", p.display())))
+        .transpose()?;
+    let mut trusted = a.trusted_keys.clone();
+    trusted.extend(signer.as_ref().map(|k| k.verifier_key_string()));
+    let keys = trusted_keys(&a.data, &trusted)?;
     let vault = a.vault.open(&a.data)?;
     let log: Arc<dyn Log> = match &a.kafka {
         Some(b) => super::registry::with_registry(
@@ -371,7 +460,7 @@ pub fn run(a: ProjectArgs) -> anyhow::Result<u8> {
     };
     let topics = Topics::with_prefix(&a.topic_prefix);
     let policy = open_policy(a.policy.as_deref())?;
-    let mut projections = Projections::open(log, &a.data, &topics, keys, &names, policy, vault)?;
+    let mut projections = Projections::open(log.clone(), &a.data, &topics, keys, &names, policy, vault)?;
     if a.once {
         projections.drain()?;
         let status = projections.status();
@@ -391,8 +480,70 @@ pub fn run(a: ProjectArgs) -> anyhow::Result<u8> {
         names.join(", "),
         projections.c.partitions
     ));
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    rt.block_on(super::node::shutdown_signal());
+    match a.http {
+        None => {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(super::node::shutdown_signal());
+        }
+        Some(addr) => serve_api(&a, addr, &projections, log, &topics, signer)?,
+    }
     projections.stop()?;
     Ok(0)
+}
+
+/// `--http`: the query API over the read models until SIGTERM or Ctrl-C.
+/// Access records and erasures go to the raw topic, to be sealed by the
+/// sequencer like any event.
+fn serve_api(
+    a: &ProjectArgs,
+    addr: std::net::SocketAddr,
+    projections: &Projections,
+    log: Arc<dyn Log>,
+    topics: &Topics,
+    signer: Option<traceledger_core::keys::SigningKey>,
+) -> anyhow::Result<()> {
+    let keys = Arc::new(super::node::open_keys(&a.data)?);
+    super::node::bootstrap_owner(&keys, &a.data, &a.tenant)?;
+    let sink = super::node::sink_to(log, &topics.raw);
+    let privacy =
+        signer.as_ref().map(|key| traceledger_api::privacy::PrivacyOps { sink: sink.clone(), key: key.clone() });
+    let exporter = signer.map(|key| {
+        let mut ring = vec![key.verifier_key_string()];
+        ring.extend(a.trusted_keys.iter().cloned());
+        traceledger_api::Exporter {
+            key,
+            log_name: a.log_name.clone(),
+            keyring: ring
+                .into_iter()
+                .map(|verifier_key| traceledger_bundle::KeyringEntry {
+                    verifier_key,
+                    not_before: None,
+                    not_after: None,
+                })
+                .collect(),
+        }
+    });
+    let providers = load_providers(a.providers.as_deref())?;
+    let api = api_state(projections, keys, exporter, privacy.clone(), providers, &a.data, a.session_timeout_seconds)?
+        .context("--http serves the query API, which needs every projection: drop --only")?;
+    let retention = match privacy {
+        Some(ops) => Some(super::up::RetentionJob::start(projections, ops, a.retention_interval_seconds)?),
+        None => None,
+    };
+    let guards = super::node::Guards::new(sink, &a.rate)?;
+    let app = super::node::api_router(api, projections.status_fn(), projections.healthy_fn(), &guards);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let served = rt.block_on(async {
+        let (listener, _) = super::node::bind(
+            addr,
+            None,
+            "the query API under /v1, GET /v1/health, /metrics, the web console at /; see docs/api.md",
+        )?;
+        super::node::serve(app, listener, None, super::node::shutdown_signal()).await
+    });
+    if let Some(r) = retention {
+        r.stop();
+    }
+    guards.close();
+    served
 }

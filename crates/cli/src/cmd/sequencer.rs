@@ -1,6 +1,9 @@
 //! `traceledger sequencer`: the sequencer alone, against a Kafka-API broker
 //! (scale-out: run one per set of partitions; today one instance runs every
-//! partition). `--http` serves `GET /v1/health` and `POST /v1/events`.
+//! partition). `--http` serves the ingest (`POST /v1/events`,
+//! `POST /v1/traces`), `GET /v1/health` and `/metrics`; on its first start
+//! it makes an Owner API key of `--tenant` for the ingest (the query API of
+//! a split deployment is `project --http`, with its own keys).
 
 use super::node::{router, serve, shutdown_signal, Node, NodeArgs};
 use clap::Args;
@@ -17,6 +20,9 @@ pub struct SequencerArgs {
     /// when it changes); without it, content is sealed as sent.
     #[arg(long, env = "TRACELEDGER_POLICY")]
     policy: Option<std::path::PathBuf>,
+    /// With --http: tenant of the Owner API key created on the first start.
+    #[arg(long, default_value = "default")]
+    tenant: String,
 }
 
 pub fn run(a: SequencerArgs) -> anyhow::Result<u8> {
@@ -32,7 +38,12 @@ pub fn run(a: SequencerArgs) -> anyhow::Result<u8> {
     match a.http {
         Some(addr) => {
             let tls = a.node.tls();
-            let (listener, _) = super::node::bind(addr, tls.as_ref())?;
+            super::node::bootstrap_owner(&node.keys, &a.node.data, &a.tenant)?;
+            let (listener, _) = super::node::bind(
+                addr,
+                tls.as_ref(),
+                "POST /v1/events, POST /v1/traces, GET /v1/health, /metrics, schemas under /registry; see docs/api.md",
+            )?;
             let guards = super::node::Guards::for_node(&node, &a.node)?;
             rt.block_on(serve(router(&node, None, None, &guards), listener, tls, shutdown_signal()))?;
             guards.close();

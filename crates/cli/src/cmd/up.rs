@@ -11,10 +11,8 @@ use anyhow::Context;
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use traceledger_api::keys::{KeySpec, Role};
-use traceledger_api::ApiState;
 use traceledger_bundle::KeyringEntry;
 use traceledger_core::event::StatusCode;
 use traceledger_core::keys::SigningKey;
@@ -66,14 +64,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     let policy = super::project::open_policy(a.policy.as_deref())?;
     let node = Node::start(&a.node, Some(policy.clone()))?;
     let keys = super::project::trusted_keys(&a.node.data, &a.node.trusted_keys)?;
-    let providers = Arc::new(match &a.providers {
-        None => traceledger_report::register::Register::default(),
-        Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("provider register {}", p.display()))?;
-            traceledger_report::register::Register::parse(&text)
-                .map_err(|e| anyhow::anyhow!("provider register {}: {e}", p.display()))?
-        }
-    });
+    let providers = super::project::load_providers(a.providers.as_deref())?;
     let mut projections =
         Projections::open(node.log.clone(), &a.node.data, &node.cfg.topics, keys, &ALL, policy, node.vault.clone())?;
     projections.start(Duration::from_secs(a.session_timeout_seconds))?;
@@ -82,38 +73,24 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     super::node::bootstrap_owner(&node.keys, &a.node.data, &a.tenant)?;
     let privacy = traceledger_api::privacy::PrivacyOps { sink: super::node::raw_sink(&node), key: node.key.clone() };
     let retention = RetentionJob::start(&projections, privacy.clone(), a.retention_interval_seconds)?;
-    let store = |n: &str| projections.store(n);
-    let api = match (store("ledger"), store("sessions"), store("pii"), store("anomaly"), store("availability")) {
-        (Some(ledger), Some(sessions), Some(pii), Some(anomaly), Some(availability)) => Some(Arc::new(ApiState {
-            keys: node.keys.clone(),
-            ledger,
-            sessions,
-            pii,
-            anomaly,
-            availability,
-            policy: projections.policy().clone(),
-            alerts: projections.alerts().cloned(),
-            exporter: Some(traceledger_api::Exporter {
-                key: node.key.clone(),
-                log_name: node.cfg.log_name.clone(),
-                keyring: vec![KeyringEntry {
-                    verifier_key: node.key.verifier_key_string(),
-                    not_before: None,
-                    not_after: None,
-                }],
-            }),
-            env: "live".into(),
-            session_timeout_micros: (a.session_timeout_seconds as i64).saturating_mul(1_000_000),
-            providers: providers.clone(),
-            privacy: Some(privacy.clone()),
-            reports: Some(traceledger_api::archive::ReportArchive::open(&a.node.data.join("reports"))?),
-        })),
-        _ => None,
+    let exporter = traceledger_api::Exporter {
+        key: node.key.clone(),
+        log_name: node.cfg.log_name.clone(),
+        keyring: vec![KeyringEntry { verifier_key: node.key.verifier_key_string(), not_before: None, not_after: None }],
     };
+    let api = super::project::api_state(
+        &projections,
+        node.keys.clone(),
+        Some(exporter),
+        Some(privacy.clone()),
+        providers,
+        &a.node.data,
+        a.session_timeout_seconds,
+    )?;
     let guards = super::node::Guards::for_node(&node, &a.node)?;
     let app = router(&node, Some(projections.status_fn()), api, &guards);
     let tls = a.node.tls();
-    let (listener, local) = super::node::bind(a.http, tls.as_ref())?;
+    let (listener, local) = super::node::bind(a.http, tls.as_ref(), super::node::NODE_ROUTES)?;
     let server = rt.spawn(serve(app, listener, tls, async move {
         tokio::select! { _ = shutdown_signal() => {}, _ = done_rx => {} }
     }));
@@ -136,13 +113,15 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
 }
 
 /// The retention job's thread: a run every interval until stopped.
-struct RetentionJob {
+pub struct RetentionJob {
     stop: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl RetentionJob {
-    fn start(
+    /// Runs the retention job every `every_seconds` (0: never) on the
+    /// ledger model of `projections`, erasing through `ops`.
+    pub fn start(
         projections: &Projections,
         ops: traceledger_api::privacy::PrivacyOps,
         every_seconds: u64,
@@ -170,7 +149,8 @@ impl RetentionJob {
         Ok(RetentionJob { stop: Some(tx), thread: Some(thread) })
     }
 
-    fn stop(mut self) {
+    /// Stops the job, waiting for a run in progress.
+    pub fn stop(mut self) {
         drop(self.stop.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();

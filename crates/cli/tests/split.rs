@@ -1,0 +1,134 @@
+//! A split deployment, as docker-compose.yml and deploy/k8s run it, against
+//! the test broker (tansu): `sequencer --http` takes the ingest,
+//! `project --http` serves the query API over its own read models, each
+//! with its own data directory; the two share only the broker and the
+//! ledger's signing key.
+
+mod common;
+
+use common::{get_bytes, get_ok, http_as, post_events, wait_for, Killed};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const TENANT: &str = "acme";
+
+fn broker() -> String {
+    std::env::var("TRACELEDGER_TEST_BROKER")
+        .expect("TRACELEDGER_TEST_BROKER is not set: run `make test`, which starts a tansu broker for these tests")
+}
+
+/// Starts `traceledger ARGS` and returns it with the address of its
+/// `listening on http://…` line.
+fn start(args: &[&str]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_traceledger"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start traceledger");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(out.read_line(&mut line).expect("read stdout") > 0, "{args:?} exited before listening");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            let addr = rest.split_whitespace().next().expect("address").to_string();
+            // Keep draining stdout so the process never blocks on it.
+            std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+            return (child, addr);
+        }
+    }
+}
+
+fn secret(data: &Path) -> String {
+    std::fs::read_to_string(data.join("bootstrap-owner.key")).expect("owner key").trim().to_string()
+}
+
+#[test]
+fn the_query_api_runs_apart_from_the_sequencer_and_exports_verify() {
+    let broker = broker();
+    let prefix = format!("split-{}.", std::process::id());
+    let (seq_dir, api_dir) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let common_args = ["--kafka", broker.as_str(), "--topic-prefix", prefix.as_str()];
+    let seq_data = seq_dir.path().to_str().expect("utf-8");
+    let mut args = vec!["sequencer", "--http", "127.0.0.1:0", "--tenant", TENANT, "--data", seq_data];
+    args.extend(common_args);
+    args.extend(["--checkpoint-seconds", "1"]);
+    let (seq, ingest) = start(&args);
+    let seq = Killed(seq);
+    let signing_key = seq_dir.path().join("keys/ledger.key");
+    let key_arg = signing_key.to_str().expect("utf-8");
+    let api_data = api_dir.path().to_str().expect("utf-8");
+    let mut args = vec!["project", "--http", "127.0.0.1:0", "--tenant", TENANT, "--data", api_data];
+    args.extend(common_args);
+    args.extend(["--signing-key", key_arg]);
+    let (api, query) = start(&args);
+    let api = Killed(api);
+
+    // Ingest on the sequencer, with its own owner key.
+    let ingest_key = secret(seq_dir.path());
+    let events: Vec<Value> = (0..5)
+        .map(|i| {
+            json!({
+                "event_id": uuid::Uuid::from_u128(0x5917_0000 + i).to_string(),
+                "agent_id": "planner", "session_id": "s-split", "step_index": i, "kind": "llm_call",
+                "timestamp": "2026-01-01T00:00:00Z", "input": format!("question {i}"), "output": format!("answer {i}"),
+            })
+        })
+        .collect();
+    post_events(&ingest, &ingest_key, &events);
+
+    // The API's keys are its own: the ingest key is not one of them.
+    let owner = secret(api_dir.path());
+    assert_ne!(owner, ingest_key);
+    assert_eq!(http_as(&query, Some(&ingest_key), "GET", "/v1/sessions", b"").0, 401);
+    let session = wait_for(&query, &owner, "/v1/sessions/s-split", "the session projected", |v| {
+        v["steps"].as_array().is_some_and(|s| s.len() == 5)
+    });
+    assert_eq!(session["steps"][4]["step_index"], 4, "{session}");
+
+    // Health and metrics are the read models' own, with no sequencer part.
+    let (status, _, health) = http_as(&query, None, "GET", "/v1/health", b"");
+    let health: Value = serde_json::from_str(&health).expect("health");
+    assert_eq!((status, health["status"].as_str()), (200, Some("ok")), "{health}");
+    assert!(health["projections"]["sessions"]["applied"].as_u64() >= Some(5), "{health}");
+    let (status, metrics) = get_bytes(&query, &owner, "/metrics");
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert_eq!(status, 200);
+    assert!(metrics.contains("traceledger_projection_applied_total{model=\"sessions\"}"), "{metrics}");
+    assert!(metrics.contains("traceledger_http_requests_total{route=\"/v1/sessions/{session_id}\""), "{metrics}");
+    assert!(!metrics.contains("traceledger_events_sealed"), "no sequencer here: {metrics}");
+    // The sequencer's metrics are on the sequencer.
+    let (_, seq_metrics) = get_bytes(&ingest, &ingest_key, "/metrics");
+    assert!(String::from_utf8_lossy(&seq_metrics).contains("traceledger_events_sealed_total"));
+
+    // An export through the API is signed with the ledger's key and
+    // verifies offline with its public key alone.
+    let (status, tar_bytes) = get_bytes(&query, &owner, "/v1/export");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&tar_bytes));
+    let unpacked = api_dir.path().join("unpacked");
+    tar::Archive::new(&tar_bytes[..]).unpack(&unpacked).expect("untar");
+    let bundle = std::fs::read_dir(&unpacked).expect("dir").next().expect("bundle").expect("entry").path();
+    let vkey = std::fs::read_to_string(seq_dir.path().join("keys/ledger.pub")).expect("ledger.pub");
+    let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
+        .arg("verify")
+        .arg(&bundle)
+        .args(["--key", vkey.trim(), "--json"])
+        .output()
+        .expect("verify");
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let report: Value = serde_json::from_slice(&o.stdout).expect("verify json");
+    assert!(report.to_string().contains(TENANT), "{report}");
+
+    // The API's calls reach the ledger: the access log, sealed by the
+    // sequencer from the raw topic, is read back through the API.
+    wait_for(&query, &owner, "/v1/access-log", "access records sealed", |v| {
+        v["items"].as_array().is_some_and(|i| i.iter().any(|i| i["route"] == "/v1/sessions/{session_id}"))
+    });
+    let whoami = get_ok(&query, &owner, "/v1/whoami");
+    assert_eq!(whoami["tenant"], TENANT, "{whoami}");
+    api.interrupt();
+    seq.interrupt();
+}

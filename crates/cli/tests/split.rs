@@ -10,7 +10,7 @@ use common::{get_bytes, get_ok, http_as, post_events, wait_for, Killed};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 const TENANT: &str = "acme";
 
@@ -21,14 +21,17 @@ fn broker() -> String {
 
 /// Starts `traceledger ARGS` and returns it with the address of its
 /// `listening on http://…` line.
-fn start(args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_traceledger"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start traceledger");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+fn start(args: &[&str]) -> (Killed, String) {
+    // Killed at once, so that a failed start leaves no process behind.
+    let mut child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_traceledger"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start traceledger"),
+    );
+    let mut out = BufReader::new(child.0.stdout.take().expect("stdout"));
     let mut line = String::new();
     loop {
         line.clear();
@@ -57,7 +60,6 @@ fn the_query_api_runs_apart_from_the_sequencer_and_exports_verify() {
     args.extend(common_args);
     args.extend(["--checkpoint-seconds", "1"]);
     let (seq, ingest) = start(&args);
-    let seq = Killed(seq);
     let signing_key = seq_dir.path().join("keys/ledger.key");
     let key_arg = signing_key.to_str().expect("utf-8");
     let api_data = api_dir.path().to_str().expect("utf-8");
@@ -65,7 +67,6 @@ fn the_query_api_runs_apart_from_the_sequencer_and_exports_verify() {
     args.extend(common_args);
     args.extend(["--signing-key", key_arg]);
     let (api, query) = start(&args);
-    let api = Killed(api);
 
     // Ingest on the sequencer, with its own owner key.
     let ingest_key = secret(seq_dir.path());

@@ -1,5 +1,8 @@
 //! `traceledger config check`: validates the configuration file (with the
 //! environment) for the node subcommands and prints the effective options.
+//! `traceledger config args -- ARGV…`: checks that a command line (a
+//! service's in docker-compose.yml or deploy/k8s) parses as a run would
+//! parse it, without running it.
 
 use crate::config;
 use clap::{Args, Subcommand};
@@ -10,6 +13,46 @@ use std::path::PathBuf;
 pub enum ConfigCommand {
     /// Validate the file given with --config (or TRACELEDGER_CONFIG) and print every option's effective value and its source.
     Check(CheckArgs),
+    /// Check that `traceledger ARGV…` parses — with --config or TRACELEDGER_CONFIG and the environment, as a run would — without running it; exit 2 with clap's message if not.
+    Args(ArgvArgs),
+}
+
+/// `config args`.
+#[derive(Debug, Args)]
+pub struct ArgvArgs {
+    /// The command line after `traceledger`, e.g. `-- sequencer --kafka k:9092`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true, value_name = "ARGV")]
+    pub argv: Vec<std::ffi::OsString>,
+    /// Print JSON: {ok, subcommand} or {ok, error}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn check_argv(a: ArgvArgs) -> anyhow::Result<u8> {
+    let mut full = vec![std::ffi::OsString::from("traceledger")];
+    full.extend(a.argv);
+    let parsed = config::apply(full).map_err(|e| e.to_string()).and_then(|args| {
+        use clap::{CommandFactory, FromArgMatches};
+        // As a run parses: every value parser, then the struct itself. A
+        // command line that only prints help or the version is an error:
+        // it runs nothing.
+        let m = crate::Cli::command().try_get_matches_from(args).map_err(|e| e.render().to_string())?;
+        crate::Cli::from_arg_matches(&m).map_err(|e| e.render().to_string())?;
+        Ok(m.subcommand_name().unwrap_or_default().to_string())
+    });
+    let (ok, what) = match parsed {
+        Ok(sub) => (true, sub),
+        Err(e) => (false, e.trim_end().to_string()),
+    };
+    if a.json {
+        let key = if ok { "subcommand" } else { "error" };
+        println!("{}", serde_json::json!({ "ok": ok, key: what }));
+    } else if ok {
+        println!("ok: a `{what}` run");
+    } else {
+        eprintln!("{what}");
+    }
+    Ok(if ok { 0 } else { 2 })
 }
 
 /// `config check`.
@@ -25,7 +68,10 @@ pub struct CheckArgs {
 
 /// Runs `config check` on `file` (the global --config).
 pub fn run(c: ConfigCommand, file: Option<PathBuf>) -> anyhow::Result<u8> {
-    let ConfigCommand::Check(a) = c;
+    let a = match c {
+        ConfigCommand::Check(a) => a,
+        ConfigCommand::Args(a) => return check_argv(a),
+    };
     let Some(path) = file else {
         anyhow::bail!("config check: give the file with --config FILE or {}", config::ENV);
     };

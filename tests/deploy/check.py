@@ -8,7 +8,8 @@
 - deploy/k8s/*.yaml validate, strictly (no unknown field), against the
   Kubernetes 1.31 OpenAPI schemas (PyPI's kubernetes-validate); every
   container has resource requests and probes, runs as non-root without
-  privilege escalation, and every workload has a PodDisruptionBudget.
+  privilege escalation, and every workload has a PodDisruptionBudget; the
+  sequencer's replicas match the config's `instances`.
 - Every traceledger command line — a compose service's `command` with its
   `environment`, a container's `args` with its env and the ConfigMap's
   config file — parses as a run would parse it (`traceledger config args`).
@@ -28,6 +29,7 @@ import pathlib
 import subprocess
 import sys
 import tempfile
+import tomllib
 from typing import Any
 
 import jsonschema
@@ -166,6 +168,15 @@ def check_k8s(root: pathlib.Path, bin_: str) -> None:
                     check(cfg.name in config, f"{cw}: its config file is in the ConfigMap")
                     env["TRACELEDGER_CONFIG"] = str(pathlib.Path(tmp) / cfg.name)
                 parses(bin_, [*c.get("command", [])[1:], *c.get("args", [])], env, cw)
+                if c.get("args", [None])[0] == "sequencer":
+                    cfg = tomllib.loads(config["traceledger.toml"])
+                    shard = cfg.get("sequencer", {}).get("instances", cfg.get("instances", 1))
+                    replicas = d["spec"].get("replicas", 1)
+                    check(shard == replicas, f"{cw}: replicas ({replicas}) = instances in the config ({shard})")
+                    parts = cfg.get("sequencer", {}).get("partitions", cfg.get("partitions", 2))
+                    check(replicas <= parts, f"{cw}: no more replicas than partitions ({parts})")
+                    index_env = [e for e in c.get("env", []) if e["name"] == "TRACELEDGER_INSTANCE_INDEX"]
+                    check(bool(index_env), f"{cw}: each pod's instance index comes from its ordinal")
 
 
 def check_dockerfile(root: pathlib.Path) -> None:

@@ -133,3 +133,129 @@ fn the_query_api_runs_apart_from_the_sequencer_and_exports_verify() {
     api.interrupt();
     seq.interrupt();
 }
+
+/// Creates an Owner key of `tenant` on the (stopped) data directory `data`.
+fn owner_key(data: &Path, tenant: &str) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
+        .args(["keys", "create", "--role", "owner", "--json", "--tenant", tenant, "--data"])
+        .arg(data)
+        .output()
+        .expect("keys create");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    v["secret"].as_str().expect("secret").to_string()
+}
+
+#[test]
+fn two_sequencer_instances_share_the_partitions_and_seal_each_tenant_once() {
+    let broker = broker();
+    let prefix = format!("shard-{}.", std::process::id());
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("tmp")).collect();
+    let (a_dir, b_dir, api_dir) = (dirs[0].path(), dirs[1].path(), dirs[2].path());
+    let tenants = ["t-alpha", "t-bravo", "t-charlie", "t-delta", "t-echo", "t-foxtrot"];
+    let ingest_keys: Vec<String> = tenants.iter().map(|t| owner_key(a_dir, t)).collect();
+    let query_keys: Vec<String> = tenants.iter().map(|t| owner_key(api_dir, t)).collect();
+    let sequencer = |dir: &Path, index: &str| {
+        let data = dir.to_str().expect("utf-8").to_string();
+        start(&[
+            "sequencer",
+            "--http",
+            "127.0.0.1:0",
+            "--kafka",
+            &broker,
+            "--topic-prefix",
+            &prefix,
+            "--partitions",
+            "2",
+            "--instances",
+            "2",
+            "--instance-index",
+            index,
+            "--data",
+            &data,
+        ])
+    };
+    let (a, a_addr) = sequencer(a_dir, "0");
+    // Both instances sign with the ledger's one key (a shared Secret in
+    // deploy/k8s): instance 1 gets a copy of instance 0's.
+    std::fs::create_dir_all(b_dir.join("keys")).expect("keys dir");
+    for f in ["ledger.key", "ledger.pub"] {
+        std::fs::copy(a_dir.join("keys").join(f), b_dir.join("keys").join(f)).expect("copy the key");
+    }
+    let (b, b_addr) = sequencer(b_dir, "1");
+    let signing_key = a_dir.join("keys/ledger.key");
+    let (api, query) = start(&[
+        "project",
+        "--http",
+        "127.0.0.1:0",
+        "--kafka",
+        &broker,
+        "--topic-prefix",
+        &prefix,
+        "--data",
+        api_dir.to_str().expect("utf-8"),
+        "--signing-key",
+        signing_key.to_str().expect("utf-8"),
+    ]);
+
+    // Every tenant's events go in through instance 0; each is sealed by
+    // the instance that runs its partition.
+    for (i, (t, key)) in tenants.iter().zip(&ingest_keys).enumerate() {
+        let events: Vec<Value> = (0..4)
+            .map(|s| {
+                json!({
+                    "event_id": uuid::Uuid::from_u128(0x5a4d_0000 + (i as u128) * 16 + s).to_string(),
+                    "agent_id": "planner", "session_id": "s-1", "step_index": s, "kind": "llm_call",
+                    "timestamp": "2026-01-01T00:00:00Z", "input": format!("{t} question {s}"),
+                })
+            })
+            .collect();
+        post_events(&a_addr, key, &events);
+    }
+    let vkey = std::fs::read_to_string(a_dir.join("keys/ledger.pub")).expect("ledger.pub");
+    for (t, key) in tenants.iter().zip(&query_keys) {
+        let s = wait_for(&query, key, "/v1/sessions/s-1", "the tenant's session", |v| {
+            v["steps"].as_array().is_some_and(|s| s.len() == 4)
+        });
+        let seqs: Vec<u64> =
+            s["steps"].as_array().expect("steps").iter().map(|s| s["seq"].as_u64().expect("seq")).collect();
+        assert_eq!(seqs, vec![0, 1, 2, 3], "{t}: sealed once each, contiguous: {s}");
+        let (status, tar_bytes) = get_bytes(&query, key, "/v1/export");
+        assert_eq!(status, 200, "{t}");
+        let out = api_dir.join(format!("export-{t}"));
+        tar::Archive::new(&tar_bytes[..]).unpack(&out).expect("untar");
+        let bundle = std::fs::read_dir(&out).expect("dir").next().expect("bundle").expect("entry").path();
+        let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
+            .arg("verify")
+            .arg(&bundle)
+            .args(["--key", vkey.trim()])
+            .output()
+            .expect("verify");
+        assert!(
+            o.status.success(),
+            "{t}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // Each instance ran its own partition and sealed some of the tenants.
+    for (addr, owned) in [(&a_addr, 0), (&b_addr, 1)] {
+        let (_, _, h) = http_as(addr, None, "GET", "/v1/health", b"");
+        let h: Value = serde_json::from_str(&h).expect("health");
+        assert_eq!(h["owned_partitions"], json!([owned]), "{h}");
+        assert!(h["sequencer"]["sealed"].as_u64() > Some(0), "instance {owned} sealed nothing: {h}");
+        assert_eq!(h["sequencer"]["forks"], 0, "{h}");
+    }
+    // An index beyond the instances is refused before anything starts.
+    let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
+        .args(["sequencer", "--kafka", &broker, "--topic-prefix", &prefix, "--instances", "2", "--instance-index", "2"])
+        .arg("--data")
+        .arg(api_dir.join("never"))
+        .output()
+        .expect("sequencer");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--instance-index 2 must be below --instances 2"), "{o:?}");
+    api.interrupt();
+    b.interrupt();
+    a.interrupt();
+}

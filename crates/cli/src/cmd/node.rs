@@ -228,16 +228,46 @@ pub struct Node {
     pub vault: Option<Arc<traceledger_vault::Vault>>,
     /// The schema registry whose ids are on the broker, if not the bundled ones.
     pub schema_registry_url: Option<String>,
+    /// The partitions this node's sequencer runs (all, unless sharded).
+    pub owned: Arc<[u32]>,
     stop: Arc<AtomicBool>,
     alive: Arc<AtomicUsize>,
     threads: Vec<std::thread::JoinHandle<traceledger_sequencer::Result<()>>>,
+}
+
+/// Which partitions a sequencer instance runs: those `p` with
+/// `p % count == index` (static assignment, for a StatefulSet of `count`
+/// pods; docs/deploy.md). Two instances that overlap by mistake are safe:
+/// the acceptance rule keeps one record per seq and the loser rebuilds.
+#[derive(Debug, Clone, Copy)]
+pub struct Shard {
+    /// This instance, `0 ≤ index < count`.
+    pub index: u32,
+    /// Instances in all.
+    pub count: u32,
+}
+
+impl Shard {
+    /// One instance running every partition.
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// The partitions of `0..partitions` this instance runs.
+    pub fn of(self, partitions: u32) -> Vec<u32> {
+        (0..partitions).filter(|p| p % self.count.max(1) == self.index).collect()
+    }
 }
 
 impl Node {
     /// Opens the log and store and starts one sequencer thread per partition.
     /// Starts the log and the sequencer; `policy` supplies the redaction
     /// rules applied before sealing (reloaded with the file).
-    pub fn start(a: &NodeArgs, policy: Option<Arc<PolicyFile>>) -> anyhow::Result<Node> {
+    pub fn start(a: &NodeArgs, policy: Option<Arc<PolicyFile>>, shard: Shard) -> anyhow::Result<Node> {
+        anyhow::ensure!(
+            shard.count >= 1 && shard.index < shard.count,
+            "--instance-index {} must be below --instances {}",
+            shard.index,
+            shard.count
+        );
         std::fs::create_dir_all(&a.data).with_context(|| a.data.display().to_string())?;
         let key = node_key(&a.data, &a.log_name)?;
         let vault = a.vault.open(&a.data)?;
@@ -276,9 +306,17 @@ impl Node {
         let keys = Arc::new(open_keys(&a.data)?);
         let seq = Arc::new(Sequencer::new(log.clone(), store, Sealer::new(key.clone(), "default/v1"), cfg.clone())?);
         let stop = Arc::new(AtomicBool::new(false));
-        let alive = Arc::new(AtomicUsize::new(seq.partitions() as usize));
+        let owned: Arc<[u32]> = shard.of(seq.partitions()).into();
+        anyhow::ensure!(
+            !owned.is_empty(),
+            "instance {} of {} has no partition: the topics have {} (run at most as many instances as partitions)",
+            shard.index,
+            shard.count,
+            seq.partitions()
+        );
+        let alive = Arc::new(AtomicUsize::new(owned.len()));
         let mut threads = Vec::new();
-        for p in 0..seq.partitions() {
+        for &p in owned.iter() {
             let (seq, stop, alive) = (seq.clone(), stop.clone(), alive.clone());
             let t = std::thread::Builder::new().name(format!("sequencer-{p}")).spawn(move || {
                 let r = seq.run_partition(p, &stop);
@@ -294,7 +332,7 @@ impl Node {
             threads.push(t);
         }
         let schema_registry_url = a.schema_registry_url.clone();
-        Ok(Node { log, seq, key, cfg, keys, vault, schema_registry_url, stop, alive, threads })
+        Ok(Node { log, seq, key, cfg, keys, vault, schema_registry_url, owned, stop, alive, threads })
     }
 
     /// Are all sequencer threads alive?
@@ -304,7 +342,7 @@ impl Node {
 
     /// Has the sequencer sealed and published everything on the raw topic?
     pub fn caught_up(&self) -> anyhow::Result<bool> {
-        Ok(lag(self.log.as_ref(), &self.seq, &self.cfg.topics.raw)? == 0)
+        Ok(lag(self.log.as_ref(), &self.seq, &self.cfg.topics.raw, &self.owned)? == 0)
     }
 
     /// Stops the sequencer threads and reports the first error.
@@ -327,11 +365,17 @@ pub fn produce(log: &dyn Log, topic: &str, events: &[TraceEvent]) -> traceledger
     append_keyed(log, topic, &recs).map(|_| ())
 }
 
-/// Per partition: raw records not yet sealed, and sealed records not yet
-/// acknowledged by the log.
-pub fn lag_by_partition(log: &dyn Log, seq: &Sequencer, raw: &str) -> anyhow::Result<Vec<(u32, u64, u64)>> {
-    (0..seq.partitions())
-        .map(|p| {
+/// Per partition of `owned`: raw records not yet sealed, and sealed
+/// records not yet acknowledged by the log.
+pub fn lag_by_partition(
+    log: &dyn Log,
+    seq: &Sequencer,
+    raw: &str,
+    owned: &[u32],
+) -> anyhow::Result<Vec<(u32, u64, u64)>> {
+    owned
+        .iter()
+        .map(|&p| {
             let end = log.end_offset(raw, p)?;
             let next = seq.store().raw_next(p)?.unwrap_or(0);
             let outbox = seq.store().outbox(p)?.len() as u64;
@@ -341,9 +385,9 @@ pub fn lag_by_partition(log: &dyn Log, seq: &Sequencer, raw: &str) -> anyhow::Re
 }
 
 /// Raw records not yet sealed plus sealed records not yet acknowledged by
-/// the log, over all partitions.
-pub fn lag(log: &dyn Log, seq: &Sequencer, raw: &str) -> anyhow::Result<u64> {
-    Ok(lag_by_partition(log, seq, raw)?.iter().map(|(_, raw, outbox)| raw + outbox).sum())
+/// the log, over the partitions of `owned`.
+pub fn lag(log: &dyn Log, seq: &Sequencer, raw: &str, owned: &[u32]) -> anyhow::Result<u64> {
+    Ok(lag_by_partition(log, seq, raw, owned)?.iter().map(|(_, raw, outbox)| raw + outbox).sum())
 }
 
 fn stats_json(s: &Stats) -> Value {
@@ -392,6 +436,8 @@ pub struct NodeShared {
     raw_topic: String,
     stats: Arc<Stats>,
     partitions: u32,
+    /// The partitions this node's sequencer runs.
+    owned: Arc<[u32]>,
     healthy: Box<dyn Fn() -> bool + Send + Sync>,
     seq: Arc<Sequencer>,
     /// Counts of other stages (the projections) for the health answer.
@@ -622,10 +668,11 @@ fn too_large() -> Response {
 async fn health(State(app): State<App>) -> Response {
     let ok = (app.node.healthy)();
     let shared = app.node.clone();
-    let lag = tokio::task::spawn_blocking(move || lag(shared.log.as_ref(), &shared.seq, &shared.raw_topic))
-        .await
-        .ok()
-        .and_then(Result::ok);
+    let lag =
+        tokio::task::spawn_blocking(move || lag(shared.log.as_ref(), &shared.seq, &shared.raw_topic, &shared.owned))
+            .await
+            .ok()
+            .and_then(Result::ok);
     let extra = app.node.extra.clone();
     let projections = match extra {
         Some(f) => tokio::task::spawn_blocking(move || f()).await.unwrap_or(Value::Null),
@@ -634,6 +681,7 @@ async fn health(State(app): State<App>) -> Response {
     let body = json!({
         "status": if ok { "ok" } else { "degraded" },
         "partitions": app.node.partitions,
+        "owned_partitions": &*app.node.owned,
         "lag": lag,
         "sequencer": stats_json(&app.node.stats),
         "projections": projections,
@@ -710,13 +758,13 @@ pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, 
     let (alive, n) = (node.alive.clone(), node.threads.len());
     let otlp = Arc::new(super::metrics::OtlpCounters::default());
     let metrics = {
-        let (alive, log, seq, raw) =
-            (node.alive.clone(), node.log.clone(), node.seq.clone(), node.cfg.topics.raw.clone());
+        let (alive, log, seq, raw, owned) =
+            (node.alive.clone(), node.log.clone(), node.seq.clone(), node.cfg.topics.raw.clone(), node.owned.clone());
         Arc::new(super::metrics::Metrics::new(super::metrics::Sources {
             sequencer: Some(super::metrics::SequencerSource {
                 stats: node.seq.stats(),
                 // A log that cannot answer leaves the lag series out of the scrape.
-                lag: Box::new(move || lag_by_partition(log.as_ref(), &seq, &raw).unwrap_or_default()),
+                lag: Box::new(move || lag_by_partition(log.as_ref(), &seq, &raw, &owned).unwrap_or_default()),
             }),
             projections: extra.clone(),
             otlp: Some(otlp.clone()),
@@ -728,6 +776,7 @@ pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, 
         raw_topic: node.cfg.topics.raw.clone(),
         stats: node.seq.stats(),
         partitions: node.seq.partitions(),
+        owned: node.owned.clone(),
         healthy: Box::new(move || alive.load(Ordering::Relaxed) == n),
         seq: node.seq.clone(),
         extra,

@@ -1,6 +1,6 @@
-//! `traceledger sequencer`: the sequencer alone, against a Kafka-API broker
-//! (scale-out: run one per set of partitions; today one instance runs every
-//! partition). `--http` serves the ingest (`POST /v1/events`,
+//! `traceledger sequencer`: the sequencer alone, against a Kafka-API broker.
+//! Scale-out: `--instances N --instance-index I` runs the partitions
+//! `p % N == I`, so N instances (a StatefulSet's pods) share the work. `--http` serves the ingest (`POST /v1/events`,
 //! `POST /v1/traces`), `GET /v1/health` and `/metrics`; on its first start
 //! it makes an Owner API key of `--tenant` for the ingest (the query API of
 //! a split deployment is `project --http`, with its own keys).
@@ -20,6 +20,13 @@ pub struct SequencerArgs {
     /// when it changes); without it, content is sealed as sent.
     #[arg(long, env = "TRACELEDGER_POLICY")]
     policy: Option<std::path::PathBuf>,
+    /// Sequencer instances sharing the partitions (scale-out; docs/deploy.md).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    instances: u32,
+    /// This instance: it runs the partitions p with p % instances == index
+    /// (in Kubernetes, the StatefulSet pod index).
+    #[arg(long, env = "TRACELEDGER_INSTANCE_INDEX", default_value_t = 0)]
+    instance_index: u32,
     /// With --http: tenant of the Owner API key created on the first start.
     #[arg(long, default_value = "default")]
     tenant: String,
@@ -32,8 +39,15 @@ pub fn run(a: SequencerArgs) -> anyhow::Result<u8> {
         "`traceledger sequencer` runs against a Kafka-API broker: pass --kafka HOST:PORT (or use `traceledger up` for the embedded log)"
     );
     let policy = a.policy.as_deref().map(|p| super::project::open_policy(Some(p))).transpose()?;
-    let node = Node::start(&a.node, policy)?;
-    super::notice(&format!("sequencer running on {} partitions; SIGTERM or Ctrl-C to stop", node.seq.partitions()));
+    let shard = super::node::Shard { index: a.instance_index, count: a.instances };
+    let node = Node::start(&a.node, policy, shard)?;
+    super::notice(&format!(
+        "sequencer instance {} of {} running partitions {:?} of {}; SIGTERM or Ctrl-C to stop",
+        shard.index,
+        shard.count,
+        &*node.owned,
+        node.seq.partitions()
+    ));
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match a.http {
         Some(addr) => {

@@ -62,7 +62,7 @@ pub struct UpArgs {
 pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     super::init_tracing();
     let policy = super::project::open_policy(a.policy.as_deref())?;
-    let node = Node::start(&a.node, Some(policy.clone()))?;
+    let node = Node::start(&a.node, Some(policy.clone()), super::node::Shard::ALL)?;
     let keys = super::project::trusted_keys(&a.node.data, &a.node.trusted_keys)?;
     let providers = super::project::load_providers(a.providers.as_deref())?;
     let mut projections =

@@ -45,6 +45,28 @@ fn start(args: &[&str]) -> (Killed, String) {
     }
 }
 
+/// Once the ledger model holds the tenant's first `records` records (it
+/// is a consumer of its own, behind the sessions model or ahead of it),
+/// exports the key's tenant through the API at `addr`, unpacks the bundle
+/// into `out` and verifies it offline pinned to the public key in
+/// `seq_data/keys/ledger.pub`; the verifier's JSON report.
+fn export_verifies(addr: &str, key: &str, records: u64, out: &Path, seq_data: &Path) -> Value {
+    wait_for(addr, key, &format!("/v1/records/{}", records - 1), "the ledger model", |_| true);
+    let (status, tar_bytes) = get_bytes(addr, key, "/v1/export");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&tar_bytes));
+    tar::Archive::new(&tar_bytes[..]).unpack(out).expect("untar");
+    let bundle = std::fs::read_dir(out).expect("dir").next().expect("bundle").expect("entry").path();
+    let vkey = std::fs::read_to_string(seq_data.join("keys/ledger.pub")).expect("ledger.pub");
+    let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
+        .arg("verify")
+        .arg(&bundle)
+        .args(["--key", vkey.trim(), "--json"])
+        .output()
+        .expect("verify");
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).expect("verify json")
+}
+
 fn secret(data: &Path) -> String {
     std::fs::read_to_string(data.join("bootstrap-owner.key")).expect("owner key").trim().to_string()
 }
@@ -107,20 +129,7 @@ fn the_query_api_runs_apart_from_the_sequencer_and_exports_verify() {
 
     // An export through the API is signed with the ledger's key and
     // verifies offline with its public key alone.
-    let (status, tar_bytes) = get_bytes(&query, &owner, "/v1/export");
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&tar_bytes));
-    let unpacked = api_dir.path().join("unpacked");
-    tar::Archive::new(&tar_bytes[..]).unpack(&unpacked).expect("untar");
-    let bundle = std::fs::read_dir(&unpacked).expect("dir").next().expect("bundle").expect("entry").path();
-    let vkey = std::fs::read_to_string(seq_dir.path().join("keys/ledger.pub")).expect("ledger.pub");
-    let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
-        .arg("verify")
-        .arg(&bundle)
-        .args(["--key", vkey.trim(), "--json"])
-        .output()
-        .expect("verify");
-    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    let report: Value = serde_json::from_slice(&o.stdout).expect("verify json");
+    let report = export_verifies(&query, &owner, 5, &api_dir.path().join("unpacked"), seq_dir.path());
     assert!(report.to_string().contains(TENANT), "{report}");
 
     // The API's calls reach the ledger: the access log, sealed by the
@@ -212,7 +221,6 @@ fn two_sequencer_instances_share_the_partitions_and_seal_each_tenant_once() {
             .collect();
         post_events(&a_addr, key, &events);
     }
-    let vkey = std::fs::read_to_string(a_dir.join("keys/ledger.pub")).expect("ledger.pub");
     for (t, key) in tenants.iter().zip(&query_keys) {
         let s = wait_for(&query, key, "/v1/sessions/s-1", "the tenant's session", |v| {
             v["steps"].as_array().is_some_and(|s| s.len() == 4)
@@ -220,23 +228,7 @@ fn two_sequencer_instances_share_the_partitions_and_seal_each_tenant_once() {
         let seqs: Vec<u64> =
             s["steps"].as_array().expect("steps").iter().map(|s| s["seq"].as_u64().expect("seq")).collect();
         assert_eq!(seqs, vec![0, 1, 2, 3], "{t}: sealed once each, contiguous: {s}");
-        let (status, tar_bytes) = get_bytes(&query, key, "/v1/export");
-        assert_eq!(status, 200, "{t}");
-        let out = api_dir.join(format!("export-{t}"));
-        tar::Archive::new(&tar_bytes[..]).unpack(&out).expect("untar");
-        let bundle = std::fs::read_dir(&out).expect("dir").next().expect("bundle").expect("entry").path();
-        let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
-            .arg("verify")
-            .arg(&bundle)
-            .args(["--key", vkey.trim()])
-            .output()
-            .expect("verify");
-        assert!(
-            o.status.success(),
-            "{t}: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
+        export_verifies(&query, key, 4, &api_dir.join(format!("export-{t}")), a_dir);
     }
     // Each instance ran its own partition and sealed some of the tenants.
     for (addr, owned) in [(&a_addr, 0), (&b_addr, 1)] {

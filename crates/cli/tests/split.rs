@@ -14,9 +14,29 @@ use std::process::{Command, Stdio};
 
 const TENANT: &str = "acme";
 
-fn broker() -> String {
-    std::env::var("TRACELEDGER_TEST_BROKER")
-        .expect("TRACELEDGER_TEST_BROKER is not set: run `make test`, which starts a tansu broker for these tests")
+/// The services of one deployment: the test broker and a topic prefix of
+/// their own.
+struct Deployment {
+    broker: String,
+    prefix: String,
+}
+
+impl Deployment {
+    fn new(name: &str) -> Self {
+        let broker = std::env::var("TRACELEDGER_TEST_BROKER")
+            .expect("TRACELEDGER_TEST_BROKER is not set: run `make test`, which starts a tansu broker for these tests");
+        Deployment { broker, prefix: format!("{name}-{}.", std::process::id()) }
+    }
+
+    /// Starts `traceledger SUB --http 127.0.0.1:0 --kafka … --topic-prefix …
+    /// --data DATA EXTRA…` and returns it with the address of its
+    /// `listening on http://…` line.
+    fn start(&self, sub: &str, data: &Path, extra: &[&str]) -> (Killed, String) {
+        let mut args = vec![sub, "--http", "127.0.0.1:0", "--kafka", &self.broker, "--topic-prefix", &self.prefix];
+        args.extend(["--data", data.to_str().expect("utf-8")]);
+        args.extend(extra);
+        start(&args)
+    }
 }
 
 /// Starts `traceledger ARGS` and returns it with the address of its
@@ -73,22 +93,15 @@ fn secret(data: &Path) -> String {
 
 #[test]
 fn the_query_api_runs_apart_from_the_sequencer_and_exports_verify() {
-    let broker = broker();
-    let prefix = format!("split-{}.", std::process::id());
+    let d = Deployment::new("split");
     let (seq_dir, api_dir) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
-    let common_args = ["--kafka", broker.as_str(), "--topic-prefix", prefix.as_str()];
-    let seq_data = seq_dir.path().to_str().expect("utf-8");
-    let mut args = vec!["sequencer", "--http", "127.0.0.1:0", "--tenant", TENANT, "--data", seq_data];
-    args.extend(common_args);
-    args.extend(["--checkpoint-seconds", "1"]);
-    let (seq, ingest) = start(&args);
+    let (seq, ingest) = d.start("sequencer", seq_dir.path(), &["--tenant", TENANT, "--checkpoint-seconds", "1"]);
     let signing_key = seq_dir.path().join("keys/ledger.key");
-    let key_arg = signing_key.to_str().expect("utf-8");
-    let api_data = api_dir.path().to_str().expect("utf-8");
-    let mut args = vec!["project", "--http", "127.0.0.1:0", "--tenant", TENANT, "--data", api_data];
-    args.extend(common_args);
-    args.extend(["--signing-key", key_arg]);
-    let (api, query) = start(&args);
+    let (api, query) = d.start(
+        "project",
+        api_dir.path(),
+        &["--tenant", TENANT, "--signing-key", signing_key.to_str().expect("utf-8")],
+    );
 
     // Ingest on the sequencer, with its own owner key.
     let ingest_key = secret(seq_dir.path());
@@ -157,32 +170,14 @@ fn owner_key(data: &Path, tenant: &str) -> String {
 
 #[test]
 fn two_sequencer_instances_share_the_partitions_and_seal_each_tenant_once() {
-    let broker = broker();
-    let prefix = format!("shard-{}.", std::process::id());
+    let d = Deployment::new("shard");
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("tmp")).collect();
     let (a_dir, b_dir, api_dir) = (dirs[0].path(), dirs[1].path(), dirs[2].path());
     let tenants = ["t-alpha", "t-bravo", "t-charlie", "t-delta", "t-echo", "t-foxtrot"];
     let ingest_keys: Vec<String> = tenants.iter().map(|t| owner_key(a_dir, t)).collect();
     let query_keys: Vec<String> = tenants.iter().map(|t| owner_key(api_dir, t)).collect();
     let sequencer = |dir: &Path, index: &str| {
-        let data = dir.to_str().expect("utf-8").to_string();
-        start(&[
-            "sequencer",
-            "--http",
-            "127.0.0.1:0",
-            "--kafka",
-            &broker,
-            "--topic-prefix",
-            &prefix,
-            "--partitions",
-            "2",
-            "--instances",
-            "2",
-            "--instance-index",
-            index,
-            "--data",
-            &data,
-        ])
+        d.start("sequencer", dir, &["--partitions", "2", "--instances", "2", "--instance-index", index])
     };
     let (a, a_addr) = sequencer(a_dir, "0");
     // Both instances sign with the ledger's one key (a shared Secret in
@@ -193,19 +188,7 @@ fn two_sequencer_instances_share_the_partitions_and_seal_each_tenant_once() {
     }
     let (b, b_addr) = sequencer(b_dir, "1");
     let signing_key = a_dir.join("keys/ledger.key");
-    let (api, query) = start(&[
-        "project",
-        "--http",
-        "127.0.0.1:0",
-        "--kafka",
-        &broker,
-        "--topic-prefix",
-        &prefix,
-        "--data",
-        api_dir.to_str().expect("utf-8"),
-        "--signing-key",
-        signing_key.to_str().expect("utf-8"),
-    ]);
+    let (api, query) = d.start("project", api_dir, &["--signing-key", signing_key.to_str().expect("utf-8")]);
 
     // Every tenant's events go in through instance 0; each is sealed by
     // the instance that runs its partition.
@@ -240,7 +223,17 @@ fn two_sequencer_instances_share_the_partitions_and_seal_each_tenant_once() {
     }
     // An index beyond the instances is refused before anything starts.
     let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
-        .args(["sequencer", "--kafka", &broker, "--topic-prefix", &prefix, "--instances", "2", "--instance-index", "2"])
+        .args([
+            "sequencer",
+            "--kafka",
+            &d.broker,
+            "--topic-prefix",
+            &d.prefix,
+            "--instances",
+            "2",
+            "--instance-index",
+            "2",
+        ])
         .arg("--data")
         .arg(api_dir.join("never"))
         .output()

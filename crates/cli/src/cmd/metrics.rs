@@ -269,23 +269,27 @@ fn encode_sequencer(enc: &mut DescriptorEncoder<'_>, src: &SequencerSource) -> s
     }
 
     let lags = (src.lag)();
-    let mut raw = enc.encode_descriptor(
-        "consumer_lag_records",
-        "Raw records not yet sealed, by partition of the raw topic",
-        None,
-        MetricType::Gauge,
-    )?;
-    for (p, r, _) in &lags {
-        ConstGauge::new(*r as i64).encode(raw.encode_family(&PartitionLabel { partition: *p })?)?;
-    }
-    let mut outbox = enc.encode_descriptor(
+    let raw = lags.iter().map(|&(p, r, _)| (p, r));
+    per_partition(enc, "consumer_lag_records", "Raw records not yet sealed, by partition of the raw topic", raw)?;
+    let outbox = lags.iter().map(|&(p, _, o)| (p, o));
+    per_partition(
+        enc,
         "outbox_records",
         "Sealed records not yet acknowledged by the sealed topic, by partition",
-        None,
-        MetricType::Gauge,
-    )?;
-    for (p, _, o) in &lags {
-        ConstGauge::new(*o as i64).encode(outbox.encode_family(&PartitionLabel { partition: *p })?)?;
+        outbox,
+    )
+}
+
+/// A gauge family with one value per partition.
+fn per_partition(
+    enc: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    values: impl Iterator<Item = (u32, u64)>,
+) -> std::fmt::Result {
+    let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (partition, v) in values {
+        ConstGauge::new(v as i64).encode(family.encode_family(&PartitionLabel { partition })?)?;
     }
     Ok(())
 }

@@ -895,10 +895,6 @@ fn finish(
         )
 }
 
-/// What `up` and `sequencer --http` serve, for [`bind`]'s line.
-pub const NODE_ROUTES: &str =
-    "POST /v1/events, GET /v1/health, the query API under /v1, schemas under /registry; see docs/api.md";
-
 /// Binds `addr` (port 0 picks a free port) and prints the address and
 /// `routes`, what is served there.
 pub fn bind(addr: SocketAddr, tls: Option<&Tls>, routes: &str) -> anyhow::Result<(std::net::TcpListener, SocketAddr)> {

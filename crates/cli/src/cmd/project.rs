@@ -125,6 +125,23 @@ pub fn load_providers(path: Option<&Path>) -> anyhow::Result<Arc<traceledger_rep
     }))
 }
 
+/// What signs exported bundles: `key`, whose verifier key heads the
+/// bundles' keyring, followed by `earlier` (keys of a rotation).
+pub fn exporter(
+    key: traceledger_core::keys::SigningKey,
+    log_name: &str,
+    earlier: &[String],
+) -> traceledger_api::Exporter {
+    let ring = std::iter::once(key.verifier_key_string()).chain(earlier.iter().cloned());
+    traceledger_api::Exporter {
+        key,
+        log_name: log_name.to_string(),
+        keyring: ring
+            .map(|verifier_key| traceledger_bundle::KeyringEntry { verifier_key, not_before: None, not_after: None })
+            .collect(),
+    }
+}
+
 /// The query API's state over the read models of `p` (`None` unless all
 /// five run here). Exports need `exporter`; erasures need `privacy`.
 pub fn api_state(
@@ -507,22 +524,7 @@ fn serve_api(
     let sink = super::node::sink_to(log, &topics.raw);
     let privacy =
         signer.as_ref().map(|key| traceledger_api::privacy::PrivacyOps { sink: sink.clone(), key: key.clone() });
-    let exporter = signer.map(|key| {
-        let mut ring = vec![key.verifier_key_string()];
-        ring.extend(a.trusted_keys.iter().cloned());
-        traceledger_api::Exporter {
-            key,
-            log_name: a.log_name.clone(),
-            keyring: ring
-                .into_iter()
-                .map(|verifier_key| traceledger_bundle::KeyringEntry {
-                    verifier_key,
-                    not_before: None,
-                    not_after: None,
-                })
-                .collect(),
-        }
-    });
+    let exporter = signer.map(|key| exporter(key, &a.log_name, &a.trusted_keys));
     let providers = load_providers(a.providers.as_deref())?;
     let api = api_state(projections, keys, exporter, privacy.clone(), providers, &a.data, a.session_timeout_seconds)?
         .context("--http serves the query API, which needs every projection: drop --only")?;

@@ -1,9 +1,10 @@
 //! `traceledger sequencer`: the sequencer alone, against a Kafka-API broker.
 //! Scale-out: `--instances N --instance-index I` runs the partitions
-//! `p % N == I`, so N instances (a StatefulSet's pods) share the work. `--http` serves the ingest (`POST /v1/events`,
-//! `POST /v1/traces`), `GET /v1/health` and `/metrics`; on its first start
-//! it makes an Owner API key of `--tenant` for the ingest (the query API of
-//! a split deployment is `project --http`, with its own keys).
+//! `p % N == I`, so N instances (a StatefulSet's pods) share the work.
+//! `--http` serves the ingest (`POST /v1/events`, `POST /v1/traces`),
+//! `GET /v1/health` and `/metrics`; on its first start it makes an Owner
+//! API key of `--tenant` for the ingest (the query API of a split
+//! deployment is `project --http`, with its own keys).
 
 use super::node::{router, serve, shutdown_signal, Node, NodeArgs};
 use clap::Args;

@@ -73,11 +73,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     super::node::bootstrap_owner(&node.keys, &a.node.data, &a.tenant)?;
     let privacy = traceledger_api::privacy::PrivacyOps { sink: super::node::raw_sink(&node), key: node.key.clone() };
     let retention = RetentionJob::start(&projections, privacy.clone(), a.retention_interval_seconds)?;
-    let exporter = traceledger_api::Exporter {
-        key: node.key.clone(),
-        log_name: node.cfg.log_name.clone(),
-        keyring: vec![KeyringEntry { verifier_key: node.key.verifier_key_string(), not_before: None, not_after: None }],
-    };
+    let exporter = super::project::exporter(node.key.clone(), &node.cfg.log_name, &[]);
     let api = super::project::api_state(
         &projections,
         node.keys.clone(),
@@ -90,7 +86,11 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     let guards = super::node::Guards::for_node(&node, &a.node)?;
     let app = router(&node, Some(projections.status_fn()), api, &guards);
     let tls = a.node.tls();
-    let (listener, local) = super::node::bind(a.http, tls.as_ref(), super::node::NODE_ROUTES)?;
+    let (listener, local) = super::node::bind(
+        a.http,
+        tls.as_ref(),
+        "POST /v1/events, GET /v1/health, the query API under /v1, schemas under /registry; see docs/api.md",
+    )?;
     let server = rt.spawn(serve(app, listener, tls, async move {
         tokio::select! { _ = shutdown_signal() => {}, _ = done_rx => {} }
     }));

@@ -140,13 +140,24 @@ fn json(v: &Any) -> Json {
     }
 }
 
+/// A counter, when it fits the event's 63-bit fields (Avro `long`); a
+/// larger one is left in `attributes` rather than making the event invalid.
 fn count(v: &AnyValue) -> Option<u64> {
-    match v.value.as_ref()? {
+    let n = match v.value.as_ref()? {
         Any::IntValue(i) => u64::try_from(*i).ok(),
         Any::DoubleValue(d) if d.fract() == 0.0 && *d >= 0.0 && *d < 9.2e18 => Some(*d as u64),
         Any::StringValue(s) => s.trim().parse().ok(),
         _ => None,
-    }
+    }?;
+    (n <= i64::MAX as u64).then_some(n)
+}
+
+/// A cost in USD as whole micro-dollars, when it is finite, not negative and
+/// fits 63 bits (the CI of stop 17 found 9,223,372,036,855 USD, which does not).
+fn micros(usd: f64) -> Option<u64> {
+    let m = (usd * 1e6).round();
+    // `i64::MAX as f64` is 2^63; every f64 below it converts to at most 2^63-1024.
+    (m.is_finite() && m >= 0.0 && m < i64::MAX as f64).then_some(m as u64)
 }
 
 fn number(v: &AnyValue) -> Option<f64> {
@@ -444,10 +455,10 @@ fn span_events(
         output: output_tokens.unwrap_or(0),
         cached: cached.unwrap_or(0),
     });
-    let cost_micros = a.get("llm.cost.total").and_then(number).filter(|c| c.is_finite() && *c >= 0.0).map(|usd| {
+    let cost_micros = a.get("llm.cost.total").and_then(number).and_then(micros);
+    if cost_micros.is_some() {
         a.used.insert("llm.cost.total");
-        (usd * 1e6).round() as u64
-    });
+    }
 
     let failed = s.status.as_ref().is_some_and(|st| st.code == OtelStatus::Error as i32);
     let mut message = s.status.as_ref().map(|st| st.message.clone()).filter(|m| !m.is_empty());
@@ -803,6 +814,35 @@ pub(crate) mod tests {
         assert_eq!(e.cost_micros, Some(12_500));
         assert_eq!(e.model.as_ref().map(|m| m.provider.as_str()), Some("anthropic"));
         assert!(e.attributes.iter().any(|a| a.key == "input.mime_type"));
+    }
+
+    #[test]
+    fn counters_past_63_bits_stay_attributes() {
+        // The proptest case CI found: a cost whose micro-dollars pass 2^63-1.
+        let req = request(vec![span(
+            1,
+            1,
+            None,
+            0,
+            vec![
+                s("gen_ai.operation.name", "chat"),
+                kv("llm.cost.total", Any::IntValue(9_223_372_036_855)),
+                kv("gen_ai.usage.input_tokens", Any::StringValue(u64::MAX.to_string())),
+                kv("gen_ai.usage.output_tokens", Any::IntValue(3)),
+            ],
+        )]);
+        let m = map_request(&req, "acme");
+        let e = &m.events[0];
+        e.validate().expect("the event is valid");
+        assert_eq!(e.cost_micros, None);
+        assert_eq!(e.tokens, Some(Tokens { input: 0, output: 3, cached: 0 }));
+        for key in ["llm.cost.total", "gen_ai.usage.input_tokens"] {
+            assert!(e.attributes.iter().any(|a| a.key == key), "{key} kept: {:?}", e.attributes);
+        }
+        assert_eq!(micros(1e12), Some(1_000_000_000_000_000_000));
+        assert_eq!(micros(9_223_372_036_855.0), None);
+        assert_eq!(micros(-0.0), Some(0));
+        assert_eq!(micros(f64::NAN), None);
     }
 
     #[test]

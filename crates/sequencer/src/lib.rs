@@ -6,13 +6,16 @@
 //!
 //! 1. Each raw batch is sealed into one synced RocksDB `WriteBatch` holding
 //!    the records, their Merkle nodes, the event-id index, the new chain
-//!    heads, an outbox entry per record and the next raw offset. A crash
-//!    before it loses nothing (the raw offset did not move); after it, the
-//!    records are in the outbox.
+//!    heads and the next raw offset. A crash before it loses nothing (the
+//!    raw offset did not move); after it, the records are in the outbox:
+//!    a tenant's outbox is its records between its accepted head (what the
+//!    log acknowledged) and its local head, both kept in its state
+//!    ([`store::unpublished`]), so no per-record entry is written.
 //! 2. Outbox records are appended to `ledger.sealed` (same partition number
 //!    as the raw partition) and, once the log acknowledges them, leave the
-//!    outbox. After a crash the outbox is published again; a repeat is a
-//!    duplicate under the acceptance rule ([`traceledger_core::accept`]).
+//!    outbox (the accepted head moves). After a crash the outbox is
+//!    published again; a repeat is a duplicate under the acceptance rule
+//!    ([`traceledger_core::accept`]).
 //! 3. Dead letters are appended to `traces.dlq` *before* the batch that
 //!    skips them is committed: a crash repeats a dead letter, never loses one.
 //! 4. Checkpoints cover only the accepted chain (records the log
@@ -679,7 +682,7 @@ impl Sequencer {
         let mut b = self.store.batch();
         b.raw_next(p, part.raw_next)?;
         b.commit(true)?;
-        let outbox = self.store.outbox(p)?;
+        let outbox = store::unpublished(&part.tenants);
         if !outbox.is_empty() {
             let mut msgs = Vec::with_capacity(outbox.len());
             for (tenant, seq) in outbox {
@@ -764,7 +767,6 @@ impl Sequencer {
                             "the sealed topic accepted another record at {tenant}/{seq} than this ledger holds"
                         )));
                     }
-                    b.outbox_remove(part.p, &tenant, seq)?;
                     b.located(&tenant, seq, part.p, f.offset)?;
                 } else {
                     // Adopt: the store was missing or behind.
@@ -873,9 +875,10 @@ impl Sequencer {
         Ok(Some(SealedBatch { no, records, raw_next: sp.raw_next, redacted }))
     }
 
-    /// Commits a sealed batch — records, Merkle nodes, event ids, outbox,
-    /// chain heads and the next raw offset in one synced write — and
-    /// acknowledges it to the sealing thread; returns what to publish.
+    /// Commits a sealed batch — records, Merkle nodes, event ids, chain
+    /// heads (the local head moving puts the records in the outbox) and the
+    /// next raw offset in one synced write — and acknowledges it to the
+    /// sealing thread; returns what to publish.
     fn commit_batch(&self, part: &mut Part, sb: SealedBatch, ack: &Sender<u64>) -> Result<Committed> {
         let SealedBatch { no, records, raw_next, redacted } = sb;
         let mut b = self.store.batch();
@@ -893,7 +896,6 @@ impl Sequencer {
             pend.extend(nodes.iter().copied());
             let bytes = wire::encode_record(&r);
             b.record(tenant, r.header.seq, r.event.event_id, &self.store.at_rest(&r, &bytes)?, &nodes)?;
-            b.outbox_add(part.p, tenant, r.header.seq)?;
             if let Some(er) = erasure_of(&r) {
                 b.erasure(part.p, er.id, &er.tenant, &er.seqs)?;
                 part.erasures = true;
@@ -1078,7 +1080,6 @@ impl Sequencer {
                 st.accepted.next_seq = seq + 1;
                 st.accepted.head = *chain;
             }
-            b.outbox_remove(part.p, tenant, *seq)?;
             b.located(tenant, *seq, part.p, *off)?;
         }
         // Each touched tenant's state once, as it stands after the batch.

@@ -161,6 +161,13 @@ pub struct EmbeddedFigures {
     pub two_partitions_per_s: f64,
     pub ratio_to_raw_sign: f64,
     pub ratio_two_to_one: f64,
+    /// Process CPU time (all threads, user + system) per event sealed on
+    /// one partition, in µs; signing alone costs 1e6 / `raw_sign_per_s`.
+    #[serde(default)]
+    pub one_partition_cpu_us_per_event: f64,
+    /// Cores busy on average while one partition sealed.
+    #[serde(default)]
+    pub one_partition_cores: f64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -386,10 +393,37 @@ fn seal_rate(
     key: &SigningKey,
     vault: Option<Arc<Vault>>,
 ) -> anyhow::Result<f64> {
+    Ok(seal_run(log, topics, partitions, recs, key, vault)?.per_s)
+}
+
+/// What one timed sealing run took.
+struct SealRun {
+    per_s: f64,
+    /// Process CPU seconds (every thread, user + system) over the run.
+    cpu_s: f64,
+    wall_s: f64,
+}
+
+/// [`seal_rate`], with the CPU time the run took.
+fn seal_run(
+    log: Arc<dyn Log>,
+    topics: Topics,
+    partitions: u32,
+    recs: &[Record],
+    key: &SigningKey,
+    vault: Option<Arc<Vault>>,
+) -> anyhow::Result<SealRun> {
     let (_dir, seq) = loaded(log, topics, partitions, recs, key, vault)?;
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), cpu_seconds());
     drain(&seq, recs.len())?;
-    Ok(recs.len() as f64 / start.elapsed().as_secs_f64())
+    let (wall_s, cpu_s) = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+    Ok(SealRun { per_s: recs.len() as f64 / wall_s, cpu_s, wall_s })
+}
+
+/// CPU time this process has used, user and system, over all its threads
+/// (those that ended too), in seconds; 0 where the clock is not offered.
+fn cpu_seconds() -> f64 {
+    cpu_time::ProcessTime::try_now().map_or(0.0, |t| t.as_duration().as_secs_f64())
 }
 
 /// A sequencer (ledger in the returned directory) over `log`, with `recs`
@@ -571,13 +605,16 @@ fn erasure(n: usize, runs: usize, key: &SigningKey) -> anyhow::Result<ErasureFig
 }
 
 fn embedded(a: &BenchArgs, key: &SigningKey) -> anyhow::Result<EmbeddedFigures> {
-    let (mut sign, mut one, mut two) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut sign, mut one, mut two, mut cpu, mut cores) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 0..a.runs {
         eprintln!("bench: embedded run {}/{}", run + 1, a.runs);
         let recs = records(a.events, 100, run as u64);
         sign.push(raw_sign(key, a.events));
         let (_dir, log) = open_embedded()?;
-        one.push(seal_rate(log, Topics::default(), 1, &recs, key, None)?);
+        let r = seal_run(log, Topics::default(), 1, &recs, key, None)?;
+        one.push(r.per_s);
+        cpu.push(r.cpu_s * 1e6 / recs.len() as f64);
+        cores.push(r.cpu_s / r.wall_s);
         let (_dir, log) = open_embedded()?;
         two.push(seal_rate(log, Topics::default(), 2, &recs, key, None)?);
     }
@@ -588,6 +625,8 @@ fn embedded(a: &BenchArgs, key: &SigningKey) -> anyhow::Result<EmbeddedFigures> 
         two_partitions_per_s: two,
         ratio_to_raw_sign: one / sign,
         ratio_two_to_one: two / one,
+        one_partition_cpu_us_per_event: median(cpu),
+        one_partition_cores: median(cores),
     })
 }
 
@@ -878,6 +917,12 @@ fn print_report(r: &Report, a: &BenchArgs) {
             e.one_partition_per_s,
             e.ratio_to_raw_sign,
             verdict(e.ratio_to_raw_sign >= GOAL_SIGN_RATIO)
+        );
+        println!(
+            "  cpu per event, 1 partition     {:>9.1} µs  on {:.2} cores   (signing alone {:.1} µs)",
+            e.one_partition_cpu_us_per_event,
+            e.one_partition_cores,
+            1e6 / e.raw_sign_per_s
         );
         println!(
             "  sealed+durable, 2 partitions   {:>9.0} /s   ratio to 1 partition {:.2}x  (one process on the same cores)",

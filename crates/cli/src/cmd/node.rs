@@ -378,7 +378,7 @@ pub fn lag_by_partition(
         .map(|&p| {
             let end = log.end_offset(raw, p)?;
             let next = seq.store().raw_next(p)?.unwrap_or(0);
-            let outbox = seq.store().outbox(p)?.len() as u64;
+            let outbox = seq.store().outbox_len(p)?;
             Ok((p, end.saturating_sub(next), outbox))
         })
         .collect()

@@ -261,7 +261,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<u8> {
             Some(p) => p,
             None => {
                 let (_dir, log) = open_embedded()?;
-                seal_rate(log, Topics::default(), 1, &records(a.events, 100, 1), &key, None)?
+                seal_run(log, Topics::default(), 1, &records(a.events, 100, 1), &key, None)?.per_s
             }
         };
         let (_dir, log) = open_embedded()?;
@@ -270,7 +270,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<u8> {
             let log: Arc<dyn Log> = Arc::new(KafkaLog::new(KafkaConfig::new(brokers, "traceledger-bench"))?);
             let peak = match peak_kafka {
                 Some(p) => p,
-                None => seal_rate(log.clone(), prefixed(stamp, "peak"), 1, &records(a.events, 100, 2), &key, None)?,
+                None => {
+                    seal_run(log.clone(), prefixed(stamp, "peak"), 1, &records(a.events, 100, 2), &key, None)?.per_s
+                }
             };
             report.latency.push(latency(&a, &key, "kafka", log, peak, stamp, 1)?);
         }
@@ -357,11 +359,11 @@ fn encryption(a: &BenchArgs, key: &SigningKey) -> anyhow::Result<EncryptionFigur
         eprintln!("bench: encryption run {}/{}", run + 1, a.runs);
         let recs = records(a.events, 100, run as u64);
         let (_dir, log) = open_embedded()?;
-        plain.push(seal_rate(log, Topics::default(), 1, &recs, key, None)?);
+        plain.push(seal_run(log, Topics::default(), 1, &recs, key, None)?.per_s);
         let keys = tempfile::tempdir()?;
         let vault = bench_vault(keys.path())?;
         let (_dir, log) = open_embedded_with(Some(vault.clone()))?;
-        enc.push(seal_rate(log, Topics::default(), 1, &recs, key, Some(vault))?);
+        enc.push(seal_run(log, Topics::default(), 1, &recs, key, Some(vault))?.per_s);
     }
     let (plain, enc) = (median(plain), median(enc));
     Ok(EncryptionFigures { plain_per_s: plain, encrypted_per_s: enc, ratio_to_plain: enc / plain })
@@ -383,28 +385,17 @@ fn raw_sign(key: &SigningKey, n: usize) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-/// Produces `recs` to the raw topic (untimed), then seals them with one
-/// thread per partition; events per second sealed, durable and published.
-fn seal_rate(
-    log: Arc<dyn Log>,
-    topics: Topics,
-    partitions: u32,
-    recs: &[Record],
-    key: &SigningKey,
-    vault: Option<Arc<Vault>>,
-) -> anyhow::Result<f64> {
-    Ok(seal_run(log, topics, partitions, recs, key, vault)?.per_s)
-}
-
 /// What one timed sealing run took.
 struct SealRun {
+    /// Events per second sealed, durable and published.
     per_s: f64,
     /// Process CPU seconds (every thread, user + system) over the run.
     cpu_s: f64,
     wall_s: f64,
 }
 
-/// [`seal_rate`], with the CPU time the run took.
+/// Produces `recs` to the raw topic (untimed), then seals them with one
+/// thread per partition, timed.
 fn seal_run(
     log: Arc<dyn Log>,
     topics: Topics,
@@ -620,7 +611,7 @@ fn embedded(a: &BenchArgs, key: &SigningKey) -> anyhow::Result<EmbeddedFigures> 
         cpu.push(r.cpu_s * 1e6 / recs.len() as f64);
         cores.push(r.cpu_s / r.wall_s);
         let (_dir, log) = open_embedded()?;
-        two.push(seal_rate(log, Topics::default(), 2, &recs, key, None)?);
+        two.push(seal_run(log, Topics::default(), 2, &recs, key, None)?.per_s);
     }
     let (sign, one, two) = (median(sign), median(one), median(two));
     Ok(EmbeddedFigures {
@@ -682,7 +673,7 @@ fn kafka(a: &BenchArgs, key: &SigningKey, brokers: &str, stamp: u32) -> anyhow::
         let recs = records(a.events, 100, 100 + run as u64);
         base.push(passthrough(log.as_ref(), &prefixed(stamp, &format!("pass{run}")), &recs, None)?);
         let topics = prefixed(stamp, &format!("seq{run}"));
-        seq.push(seal_rate(log.clone(), topics.clone(), 1, &recs, key, None)?);
+        seq.push(seal_run(log.clone(), topics.clone(), 1, &recs, key, None)?.per_s);
         // The same pass-through, writing the sealed records the sequencer
         // wrote (larger than the events: header, commitments, salts,
         // signature) instead of the events.

@@ -165,8 +165,17 @@ impl EmbeddedLog {
         opts.create_missing_column_families(true);
         // Bounded memtables (all families together), as the ledger store.
         opts.set_db_write_buffer_size(32 << 20);
-        let cfs = [RECORDS, TOPICS, OFFSETS]
-            .map(|n| ColumnFamilyDescriptor::new(n, if n == RECORDS { records_options() } else { Options::default() }));
+        // One block cache for the log's families (RocksDB would give each
+        // its own 32 MiB one); readers mostly read what was just appended,
+        // from the memtables and the OS page cache.
+        let cache = rocksdb::Cache::new_lru_cache(BLOCK_CACHE_BYTES);
+        let mut table = rocksdb::BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        let cfs = [RECORDS, TOPICS, OFFSETS].map(|n| {
+            let mut o = if n == RECORDS { records_options() } else { Options::default() };
+            o.set_block_based_table_factory(&table);
+            ColumnFamilyDescriptor::new(n, o)
+        });
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(storage)?;
         let mut ends = HashMap::new();
         {
@@ -379,6 +388,9 @@ impl Drop for EmbeddedLog {
         }
     }
 }
+
+/// Block cache of the whole log, shared by its column families.
+const BLOCK_CACHE_BYTES: usize = 8 << 20;
 
 /// Options of the records column family: values (records of ~1 KiB) go
 /// to blob files, written once, so compaction moves only the small keys

@@ -175,13 +175,14 @@ impl Store {
         // 443 MiB; 32 MiB keeps the sequencer inside its memory budget
         // (`traceledger bench --only memory`).
         opts.set_db_write_buffer_size(32 << 20);
+        let cache = rocksdb::Cache::new_lru_cache(BLOCK_CACHE_BYTES);
         let cfs = ALL.map(|n| {
             ColumnFamilyDescriptor::new(
                 n,
                 match n {
-                    RECORDS => records_options(),
-                    EVENTS => events_options(),
-                    _ => Options::default(),
+                    RECORDS => records_options(&cache),
+                    EVENTS => events_options(&cache),
+                    _ => cf_options(table_options(&cache)),
                 },
             )
         });
@@ -560,8 +561,8 @@ impl Batch<'_> {
 /// to blob files, written once, so compaction moves only the small keys
 /// (with them the sequencer bench at 100k events went from 0.56 to 0.64 of
 /// raw signing, `traceledger bench --events 100000`).
-fn records_options() -> Options {
-    let mut o = Options::default();
+fn records_options(cache: &rocksdb::Cache) -> Options {
+    let mut o = cf_options(table_options(cache));
     o.set_enable_blob_files(true);
     o.set_min_blob_size(256);
     o
@@ -573,9 +574,29 @@ fn records_options() -> Options {
 /// every file in its way; whole-key Bloom filters answer most misses from
 /// memory. (Not on the memtable: its filter is allocated whole with each
 /// memtable, ~3 MiB here, against the sequencer's memory budget.)
-fn events_options() -> Options {
-    let mut table = rocksdb::BlockBasedOptions::default();
+fn events_options(cache: &rocksdb::Cache) -> Options {
+    let mut table = table_options(cache);
     table.set_bloom_filter(10.0, false);
+    cf_options(table)
+}
+
+/// Block cache of the whole ledger, shared by its column families. Without
+/// one, RocksDB gives every column family its own 32 MiB cache: nine of
+/// them, filled by the event-id lookups and the Merkle-node reads of
+/// checkpoints, against the sequencer's 256 MiB budget (`traceledger bench
+/// --only memory`). The writer reads little and mostly recent data, which
+/// the memtables and the OS page cache serve.
+const BLOCK_CACHE_BYTES: usize = 8 << 20;
+
+/// Table options reading through the ledger's shared `cache`.
+fn table_options(cache: &rocksdb::Cache) -> rocksdb::BlockBasedOptions {
+    let mut table = rocksdb::BlockBasedOptions::default();
+    table.set_block_cache(cache);
+    table
+}
+
+/// Column family options with `table`.
+fn cf_options(table: rocksdb::BlockBasedOptions) -> Options {
     let mut o = Options::default();
     o.set_block_based_table_factory(&table);
     o

@@ -7,9 +7,21 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/traceledger/target
 export CARGO_TERM_COLOR ?= never
 CARGO ?= cargo
+# cc-rs runs C/C++ through a known wrapper named first in CC/CXX: RocksDB's
+# C++ is then compiled once and served from the cache to every other build
+# of librocksdb-sys (clippy, debug, test, fuzz share the same flags).
+# (deps installs sccache; `make test` re-reads this file after deps.)
+ifneq ($(shell command -v sccache 2>/dev/null),)
+ifeq ($(origin CC),default)
+export CC := sccache cc
+endif
+ifeq ($(origin CXX),default)
+export CXX := sccache c++
+endif
+endif
 BIN := $(CARGO_TARGET_DIR)/release/traceledger
 
-.PHONY: help deps up build test lint unit console fuzz-smoke fuzz api-fuzz sdk-python bench clean
+.PHONY: help deps up build test test-all lint unit console fuzz-smoke fuzz api-fuzz sdk-python bench clean
 
 help:
 	@echo "make up          install what is missing, then run traceledger on the embedded default with a demo fleet (Ctrl-C stops)"
@@ -40,7 +52,12 @@ unit: deps
 	scripts/with-broker.sh $(CARGO) test --locked --workspace --all-targets
 
 # Fuzz first, so that the test runner's summary closes the output.
-test: lint fuzz-smoke api-fuzz console sdk-python unit
+# deps first, then a fresh make, so that what deps installed (sccache) is
+# seen when this file is read.
+test: deps
+	@$(MAKE) --no-print-directory test-all
+
+test-all: lint fuzz-smoke api-fuzz console sdk-python unit
 
 # The web console's in-browser verifier against the public vectors (the
 # end-to-end Chromium run is a cargo test: crates/cli/tests/console.rs).

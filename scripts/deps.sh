@@ -21,6 +21,10 @@ command -v npm >/dev/null || need_apt+=(npm)
 command -v chromium >/dev/null || need_apt+=(chromium)
 # The retention test seals records "400 days ago" under libfaketime.
 command -v faketime >/dev/null || need_apt+=(faketime)
+# RocksDB's C++ (~20 min here) is compiled once per profile and feature set
+# of librocksdb-sys; sccache as the C/C++ wrapper (the Makefile sets CC and
+# CXX) serves the clippy, debug and test builds from one compile.
+command -v sccache >/dev/null || need_apt+=(sccache)
 
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then

@@ -3,7 +3,10 @@
 //! event of the tenant's access chain `_access.<tenant>`, which the
 //! sequencer seals like any other chain: hash-chained, signed, checkpointed,
 //! so the Security section's access log is tamper-evident. Calls with no
-//! valid key (401) go to the chain `_access` of no tenant.
+//! valid key (401, or 429 for a peer refused before authentication) are
+//! not one record each — a flood of bad keys would become a flood of
+//! sealed records — but a signed summary per interval (a minute) in the
+//! chain `_access` of no tenant: how many, by status and route.
 //!
 //! Events are handed to a background thread that appends them in batches
 //! (up to 500, at least every 100 ms) through a sink — the node's log.
@@ -15,9 +18,10 @@ use crate::Principal;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use traceledger_core::event::{access_chain, Attribute, EventKind, Status, StatusCode, Timestamp, ACCESS_CHAIN_PREFIX};
 use traceledger_core::TraceEvent;
@@ -40,21 +44,84 @@ pub struct AccessStats {
 pub struct AccessLog {
     tx: SyncSender<TraceEvent>,
     stats: Arc<AccessStats>,
+    refused: Arc<Mutex<Refused>>,
     thread: std::thread::JoinHandle<()>,
 }
 
 const QUEUE: usize = 10_000;
 const BATCH: usize = 500;
 
+/// How often refused calls are summarised.
+pub const SUMMARY_EVERY: Duration = Duration::from_secs(60);
+
+/// Distinct (status, route) pairs a summary counts one by one; the rest
+/// are counted together.
+const SUMMARY_ROUTES: usize = 256;
+
+/// Calls refused without a valid key since the last summary.
+#[derive(Debug, Default)]
+struct Refused {
+    since: Option<i64>,
+    counts: BTreeMap<(u16, String), u64>,
+    other: u64,
+}
+
+impl Refused {
+    fn add(&mut self, status: u16, route: &str, at: i64) {
+        self.since.get_or_insert(at);
+        let k = (status, route.to_string());
+        if let Some(n) = self.counts.get_mut(&k) {
+            *n += 1;
+        } else if self.counts.len() < SUMMARY_ROUTES {
+            self.counts.insert(k, 1);
+        } else {
+            self.other += 1;
+        }
+    }
+
+    /// The summary event of what was counted, and a fresh count.
+    fn take(&mut self, now: i64) -> Option<TraceEvent> {
+        let since = self.since?;
+        let r = std::mem::take(self);
+        let total: u64 = r.counts.values().sum::<u64>() + r.other;
+        let attr = |k: &str, v: String| Attribute { key: format!("access.{k}"), value: v };
+        let mut attributes = vec![
+            attr("summary", "refused calls without a valid key".into()),
+            attr("from", Timestamp(since).to_rfc3339()),
+            attr("to", Timestamp(now).to_rfc3339()),
+            attr("count", total.to_string()),
+        ];
+        attributes.extend(r.counts.iter().map(|((status, route), n)| attr("refused", format!("{status} {route} {n}"))));
+        if r.other > 0 {
+            attributes.push(attr("refused", format!("other {}", r.other)));
+        }
+        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        let chain = ACCESS_CHAIN_PREFIX.trim_end_matches('.').to_string();
+        let ev = TraceEvent::bare(id, chain, "traceledger-api", "refused".into(), EventKind::Decision, Timestamp(now));
+        Some(TraceEvent {
+            status: Status { code: StatusCode::Error, message: Some(format!("{total} calls refused")) },
+            attributes,
+            ..ev
+        })
+    }
+}
+
 impl AccessLog {
     /// Starts the appending thread over `sink`. It ends when the log is dropped.
     pub fn start(sink: Sink) -> std::io::Result<Self> {
+        AccessLog::start_with(sink, SUMMARY_EVERY)
+    }
+
+    /// [`AccessLog::start`] with refused calls summarised every `every`.
+    pub fn start_with(sink: Sink, every: Duration) -> std::io::Result<Self> {
         let (tx, rx) = sync_channel::<TraceEvent>(QUEUE);
         let stats = Arc::new(AccessStats::default());
-        let st = stats.clone();
+        let refused = Arc::new(Mutex::new(Refused::default()));
+        let (st, tally) = (stats.clone(), refused.clone());
         let thread = std::thread::Builder::new().name("access-log".into()).spawn(move || {
             let mut batch = Vec::with_capacity(BATCH);
             let mut open = true;
+            let mut summarised = Instant::now();
             while open || !batch.is_empty() {
                 let deadline = Instant::now() + Duration::from_millis(100);
                 while open && batch.len() < BATCH {
@@ -63,6 +130,11 @@ impl AccessLog {
                         Err(RecvTimeoutError::Timeout) => break,
                         Err(RecvTimeoutError::Disconnected) => open = false,
                     }
+                }
+                if !open || summarised.elapsed() >= every {
+                    summarised = Instant::now();
+                    let summary = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take(now_micros());
+                    batch.extend(summary);
                 }
                 if batch.is_empty() {
                     continue;
@@ -88,7 +160,12 @@ impl AccessLog {
                 batch.clear();
             }
         })?;
-        Ok(AccessLog { tx, stats, thread })
+        Ok(AccessLog { tx, stats, refused, thread })
+    }
+
+    /// Counts a call refused without a valid key, for the next summary.
+    pub fn refuse(&self, status: u16, route: &str, at: i64) {
+        self.refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner).add(status, route, at);
     }
 
     /// Appends what is queued and stops (call before the log closes).
@@ -166,8 +243,42 @@ pub async fn record_access(State(log): State<Arc<AccessLog>>, req: Request, next
     let path = req.uri().path_and_query().map_or_else(|| req.uri().path().to_string(), |p| p.to_string());
     let route = req.extensions().get::<MatchedPath>().map_or_else(|| path.clone(), |m| m.as_str().to_string());
     let resp = next.run(req).await;
-    let who = resp.extensions().get::<Principal>();
     let ms = started.elapsed().as_millis() as u64;
-    log.push(access_event(who, &method, &path, &route, resp.status().as_u16(), ms, at));
+    match resp.extensions().get::<Principal>() {
+        Some(who) => log.push(access_event(Some(who), &method, &path, &route, resp.status().as_u16(), ms, at)),
+        None => log.refuse(resp.status().as_u16(), &route, at),
+    }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 19: 300 calls with a bad key were 300 sealed records. They are
+    /// one summary now, counted by status and route.
+    #[test]
+    fn refused_calls_are_summarised_not_recorded_one_by_one() {
+        let got: Arc<Mutex<Vec<TraceEvent>>> = Arc::default();
+        let sink: Sink = {
+            let got = got.clone();
+            Arc::new(move |evs: &[TraceEvent]| {
+                got.lock().expect("lock").extend_from_slice(evs);
+                Ok(())
+            })
+        };
+        let log = AccessLog::start_with(sink, Duration::from_secs(3600)).expect("start");
+        for i in 0..300 {
+            log.refuse(if i < 290 { 401 } else { 429 }, "/v1/sessions", 1_000 + i);
+        }
+        log.close();
+        let got = got.lock().expect("lock");
+        assert_eq!(got.len(), 1, "one summary: {got:?}");
+        let e = &got[0];
+        assert_eq!(e.tenant_id, "_access");
+        let attr = |k: &str| e.attributes.iter().filter(|a| a.key == k).map(|a| a.value.clone()).collect::<Vec<_>>();
+        assert_eq!(attr("access.count"), ["300"]);
+        assert_eq!(attr("access.refused"), ["401 /v1/sessions 290", "429 /v1/sessions 10"]);
+        e.validate().expect("a valid event");
+    }
 }

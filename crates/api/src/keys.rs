@@ -4,6 +4,13 @@
 //! time. Each key belongs to one tenant and has one role; keys expire,
 //! can be revoked, and rotation issues a new key while the old one keeps
 //! working for an overlap window.
+//!
+//! A key's public id is random and independent of its secret
+//! (`tlk_<env>_<16 random characters>…<last 4 of the secret>`, 96 random
+//! bits), so ids never collide; a store written before ids were random is
+//! migrated when it opens (docs/security.md). Only an Owner may create,
+//! rotate or revoke an Owner key, and a revoked or expired key cannot be
+//! rotated back to life.
 
 use base64::Engine;
 use rand::RngCore;
@@ -96,7 +103,8 @@ pub enum Permission {
 /// A stored key (never the secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KeyInfo {
-    /// Public id: the prefix and the last four characters, e.g. `tlk_live_…Qx3w`.
+    /// Public id: the prefix, 16 random characters and the secret's last
+    /// four, e.g. `tlk_live_Z3k9aQ2mX1pL8vRt…Qx3w`.
     pub id: String,
     /// Tenant it belongs to.
     pub tenant: String,
@@ -139,6 +147,9 @@ impl<'a> KeySpec<'a> {
     }
 }
 
+/// The longest lifetime a key may be given at creation (ten years).
+pub const MAX_EXPIRES_IN_DAYS: u32 = 3650;
+
 /// The tier of keys created without one.
 pub const STANDARD_TIER: &str = "standard";
 
@@ -172,6 +183,41 @@ pub enum KeyError {
     /// No such key.
     #[error("no key `{0}`")]
     NotFound(String),
+    /// The caller's role may not act on this key.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The key is revoked or expired and cannot be rotated.
+    #[error("key `{0}` is revoked or expired; create a new key instead")]
+    Inactive(String),
+    /// A fresh random id is already taken (never expected: 96 random bits).
+    #[error("key id `{0}` is already taken")]
+    IdTaken(String),
+}
+
+/// May a key of role `actor` create, rotate or revoke a key of role
+/// `target`? Nobody hands out more than they have: only an Owner acts on
+/// Owner keys.
+pub fn may_manage(actor: Role, target: Role) -> bool {
+    target != Role::Owner || actor == Role::Owner
+}
+
+fn forbidden(actor: Role, target: Role, what: &str) -> KeyError {
+    KeyError::Forbidden(format!("a key of role `{}` cannot {what} a key of role `{}`", actor.name(), target.name()))
+}
+
+/// A new public key id for a secret: random, with the secret's last four
+/// characters so a holder can tell which key it is.
+fn new_id(env: &str, secret: &str) -> String {
+    let mut raw = [0u8; 12];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    let tail = &secret[secret.len().saturating_sub(4)..];
+    format!("tlk_{env}_{}…{tail}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+}
+
+/// Was `id` made before ids were random (`tlk_<env>_…XXXX`: the secret's
+/// last four characters only)?
+fn is_legacy_id(id: &str) -> bool {
+    id.strip_prefix("tlk_").and_then(|r| r.split_once('_')).is_some_and(|(_, rest)| rest.starts_with('…'))
 }
 
 /// The API keys of a node (`DATA/api/keys`).
@@ -190,7 +236,39 @@ impl KeyStore {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         let cfs = [KEYS, IDS].map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
-        Ok(KeyStore { db: DB::open_cf_descriptors(&opts, path, cfs)? })
+        let store = KeyStore { db: DB::open_cf_descriptors(&opts, path, cfs)? };
+        store.migrate_ids()?;
+        Ok(store)
+    }
+
+    /// Migrates a store written when ids were the secret's last four
+    /// characters (24 bits, which collide after a few thousand keys): a key
+    /// whose id index entry another key took over gets a random id and its
+    /// own index entry back. A legacy id that is still its key's own stays
+    /// (ids are public handles that scripts name). Idempotent.
+    fn migrate_ids(&self) -> Result<(), KeyError> {
+        let mut moved = Vec::new();
+        for item in self.db.iterator_cf(self.cf(KEYS)?, IteratorMode::Start) {
+            let (hash, v) = item?;
+            let info: KeyInfo = serde_json::from_slice(&v).map_err(|e| KeyError::Corrupt(e.to_string()))?;
+            if !is_legacy_id(&info.id) {
+                continue;
+            }
+            let owner = self.db.get_cf(self.cf(IDS)?, info.id.as_bytes())?;
+            if owner.as_deref() != Some(&hash[..]) {
+                let hash: [u8; 32] = hash[..].try_into().map_err(|_| KeyError::Corrupt("key hash".into()))?;
+                moved.push((hash, info));
+            }
+        }
+        for (hash, mut info) in moved {
+            let env = info.id.strip_prefix("tlk_").and_then(|r| r.split_once('_')).map_or("live", |(e, _)| e);
+            let tail: String = info.id.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+            let id = new_id(env, &tail);
+            let old = std::mem::replace(&mut info.id, id);
+            tracing::warn!(old = %old, new = %info.id, tenant = %info.tenant, "a key whose id collided with another key's has a new id");
+            self.put(&hash, &info)?;
+        }
+        Ok(())
     }
 
     fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, KeyError> {
@@ -203,7 +281,10 @@ impl KeyStore {
         let mut raw = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut raw);
         let secret = format!("tlk_{env}_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw));
-        let id = format!("tlk_{env}_…{}", &secret[secret.len() - 4..]);
+        let id = new_id(env, &secret);
+        if self.db.get_cf(self.cf(IDS)?, id.as_bytes())?.is_some() {
+            return Err(KeyError::IdTaken(id));
+        }
         let info = KeyInfo {
             id: id.clone(),
             tenant: tenant.to_string(),
@@ -232,13 +313,16 @@ impl KeyStore {
     /// The key a request presents, if it exists and works at `now`.
     pub fn authenticate(&self, presented: &str, now: i64) -> Result<Option<KeyInfo>, KeyError> {
         let hash = digest(presented);
-        // Found by its hash; the stored hash is compared again in constant
-        // time, so no timing difference depends on how much of it matched.
+        // Found by its hash, an exact match: the lookup's timing depends on
+        // the SHA-256 of what was presented, which tells nothing of a valid
+        // secret. The id index is not consulted: a key authenticates as
+        // itself whatever another key's id is. The index entry is compared
+        // in constant time so that a key whose id was taken over is noticed.
         let Some(stored_info) = self.db.get_cf(self.cf(KEYS)?, hash)? else { return Ok(None) };
         let info: KeyInfo = serde_json::from_slice(&stored_info).map_err(|e| KeyError::Corrupt(e.to_string()))?;
-        let Some(stored_hash) = self.db.get_cf(self.cf(IDS)?, info.id.as_bytes())? else { return Ok(None) };
-        if !bool::from(stored_hash.as_slice().ct_eq(&hash)) {
-            return Ok(None);
+        match self.db.get_cf(self.cf(IDS)?, info.id.as_bytes())? {
+            Some(indexed) if bool::from(indexed.as_slice().ct_eq(&hash)) => {}
+            _ => tracing::warn!(key = %info.id, "a key's id index entry is missing or another key's"),
         }
         Ok(info.active(now).then_some(info))
     }
@@ -274,19 +358,24 @@ impl KeyStore {
         Ok(info)
     }
 
-    /// Revokes a key of `tenant` at `at`.
-    pub fn revoke(&self, tenant: &str, id: &str, at: i64) -> Result<KeyInfo, KeyError> {
+    /// Revokes a key of `tenant` at `at`, on behalf of a key of role `actor`.
+    pub fn revoke(&self, tenant: &str, id: &str, at: i64, actor: Role) -> Result<KeyInfo, KeyError> {
         let (hash, mut info) = self.by_id(id)?;
         if info.tenant != tenant {
             return Err(KeyError::NotFound(id.to_string()));
+        }
+        if !may_manage(actor, info.role) {
+            return Err(forbidden(actor, info.role, "revoke"));
         }
         info.revoked_at = Some(info.revoked_at.map_or(at, |t| t.min(at)));
         self.put(&hash, &info)?;
         Ok(info)
     }
 
-    /// Rotates a key of `tenant`: a new key with the same role, and the old
-    /// one revoked `overlap` µs from `now`. Returns the new secret and info.
+    /// Rotates a key of `tenant` on behalf of a key of role `actor`: a new
+    /// key with the same role, and the old one revoked `overlap` µs from
+    /// `now`. Returns the new secret and info. A revoked (or revoking) or
+    /// expired key is not rotated: that would bring it back to life.
     pub fn rotate(
         &self,
         tenant: &str,
@@ -294,8 +383,15 @@ impl KeyStore {
         env: &str,
         now: i64,
         overlap: i64,
+        actor: Role,
     ) -> Result<(String, KeyInfo), KeyError> {
         let old = self.get(tenant, id)?;
+        if !may_manage(actor, old.role) {
+            return Err(forbidden(actor, old.role, "rotate"));
+        }
+        if !old.active(now) || old.revoked_at.is_some() {
+            return Err(KeyError::Inactive(old.id));
+        }
         let (secret, mut info) = self.create(
             tenant,
             &KeySpec { role: old.role, env, name: &old.name, expires_at: old.expires_at, tier: &old.tier },
@@ -303,7 +399,7 @@ impl KeyStore {
         )?;
         info.rotated_from = Some(old.id.clone());
         self.put(&digest(&secret), &info)?;
-        self.revoke(tenant, id, now.saturating_add(overlap))?;
+        self.revoke(tenant, id, now.saturating_add(overlap), actor)?;
         Ok((secret, info))
     }
 
@@ -325,7 +421,8 @@ mod tests {
             .create("acme", &KeySpec { name: "ci", expires_at: Some(1_000), ..KeySpec::new(Role::Member, "test") }, 100)
             .expect("create");
         assert!(secret.starts_with("tlk_test_") && secret.len() == "tlk_test_".len() + 43);
-        assert!(info.id.starts_with("tlk_test_…") && info.id.ends_with(&secret[secret.len() - 4..]));
+        assert!(info.id.starts_with("tlk_test_") && info.id.ends_with(&secret[secret.len() - 4..]));
+        assert_eq!(info.id.chars().count(), "tlk_test_".len() + 16 + 1 + 4, "96 random bits, then the tail");
         assert_eq!(ks.authenticate(&secret, 200).expect("auth"), Some(info.clone()));
         assert_eq!(ks.authenticate(&secret, 1_000).expect("auth"), None, "expired");
         // One character changed (never to itself: secrets end in 'A' 1 time in 64).
@@ -333,8 +430,11 @@ mod tests {
         let last = wrong.pop();
         wrong.push(if last == Some('A') { 'B' } else { 'A' });
         assert_eq!(ks.authenticate(&wrong, 200).expect("auth"), None);
-        assert!(matches!(ks.revoke("globex", &info.id, 300), Err(KeyError::NotFound(_))), "other tenants cannot");
-        ks.revoke("acme", &info.id, 300).expect("revoke");
+        assert!(
+            matches!(ks.revoke("globex", &info.id, 300, Role::Owner), Err(KeyError::NotFound(_))),
+            "other tenants cannot"
+        );
+        ks.revoke("acme", &info.id, 300, Role::Admin).expect("revoke");
         assert_eq!(ks.authenticate(&secret, 299).expect("auth").map(|i| i.id), Some(info.id.clone()));
         assert_eq!(ks.authenticate(&secret, 300).expect("auth"), None, "revoked");
         // Nothing at rest holds the secret.
@@ -351,7 +451,7 @@ mod tests {
         let ks = KeyStore::open(dir.path()).expect("open");
         let (old, info) =
             ks.create("acme", &KeySpec { name: "deploy", ..KeySpec::new(Role::Admin, "live") }, 0).expect("create");
-        let (new, new_info) = ks.rotate("acme", &info.id, "live", 10, 50).expect("rotate");
+        let (new, new_info) = ks.rotate("acme", &info.id, "live", 10, 50, Role::Admin).expect("rotate");
         assert_eq!(new_info.role, Role::Admin);
         assert_eq!(new_info.rotated_from.as_deref(), Some(info.id.as_str()));
         assert!(ks.authenticate(&old, 59).expect("auth").is_some(), "old key works during the overlap");

@@ -168,16 +168,47 @@ fn unauthorized(detail: &str) -> Response {
     r
 }
 
+/// The credentials of an `Authorization: Bearer <token>` value; the
+/// scheme's name is case-insensitive (RFC 9110 §11.1).
+pub fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Middleware (outermost): an error answer that axum or a layer made as
+/// plain text — a body over the route's limit (413), a path or query that
+/// does not parse (400), a wrong media type (415) — becomes an RFC 9457
+/// problem document like every other error, its text as the detail.
+pub async fn problem_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let plain = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|ct| ct.starts_with("text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !plain {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 << 10).await.unwrap_or_default();
+    let detail = String::from_utf8_lossy(&text).trim().to_string();
+    let title = status.canonical_reason().unwrap_or("Error");
+    let mut r = problem(status, title, if detail.is_empty() { title.to_string() } else { detail }, json!({}));
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            r.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    r
+}
+
 /// Middleware: `Authorization: Bearer <key>` → a [`Principal`] in the
 /// request, or 401. The key is never logged.
 pub async fn authenticate(State(keys): State<Arc<KeyStore>>, mut req: Request, next: Next) -> Response {
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .map(str::to_string);
+    let presented =
+        req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer).map(str::to_string);
     let Some(presented) = presented else {
         return unauthorized("send an API key as `Authorization: Bearer tlk_…`");
     };
@@ -1380,6 +1411,13 @@ async fn privacy_actions(State(s): State<Shared>, p: Principal) -> Response {
 fn key_error(e: keys::KeyError) -> Response {
     match e {
         keys::KeyError::NotFound(id) => not_found(format!("no key `{id}`")),
+        keys::KeyError::Forbidden(why) => problem(StatusCode::FORBIDDEN, "Forbidden", why, json!({"field": "id"})),
+        keys::KeyError::Inactive(id) => problem(
+            StatusCode::CONFLICT,
+            "Key not active",
+            format!("key `{id}` is revoked or expired and cannot be rotated; create a new key"),
+            json!({"field": "id"}),
+        ),
         e => internal(e),
     }
 }
@@ -1423,12 +1461,18 @@ async fn create_key(State(s): State<Shared>, p: Principal, body: axum::body::Byt
             format!("`role` must be one of owner, admin, member, viewer, auditor; got `{}`", req.role),
         );
     };
+    if req.expires_in_days.is_some_and(|d| d == 0 || d > keys::MAX_EXPIRES_IN_DAYS) {
+        return bad_field(
+            "expires_in_days",
+            format!("`expires_in_days` must be 1 to {} (ten years)", keys::MAX_EXPIRES_IN_DAYS),
+        );
+    }
     let tier = req.tier.clone().unwrap_or_else(|| keys::STANDARD_TIER.to_string());
     if !keys::is_tier_name(&tier) {
         return bad_field("tier", format!("`tier` must match [a-z0-9_-]{{1,32}}, got `{tier}`"));
     }
     // Nobody hands out more than they have: only an Owner makes Owners.
-    if role == Role::Owner && p.key.role != Role::Owner {
+    if !keys::may_manage(p.key.role, role) {
         return problem(
             StatusCode::FORBIDDEN,
             "Forbidden",
@@ -1439,7 +1483,7 @@ async fn create_key(State(s): State<Shared>, p: Principal, body: axum::body::Byt
     let tenant = p.tenant().to_string();
     blocking(move || {
         let now = now_micros();
-        let expires = req.expires_in_days.map(|d| now + i64::from(d) * 86_400_000_000);
+        let expires = req.expires_in_days.map(|d| now.saturating_add(i64::from(d) * 86_400_000_000));
         let (secret, info) = s
             .keys
             .create(
@@ -1462,8 +1506,8 @@ async fn revoke_key(State(s): State<Shared>, p: Principal, Path(id): Path<String
     if let Err(r) = p.require(Permission::ManageKeys) {
         return r;
     }
-    let tenant = p.tenant().to_string();
-    blocking(move || Ok(Json(s.keys.revoke(&tenant, &id, now_micros()).map_err(key_error)?).into_response()))
+    let (tenant, role) = (p.tenant().to_string(), p.key.role);
+    blocking(move || Ok(Json(s.keys.revoke(&tenant, &id, now_micros(), role).map_err(key_error)?).into_response()))
         .await
         .unwrap_or_else(|r| r)
 }
@@ -1496,9 +1540,9 @@ async fn rotate_key(
         }
     };
     let overlap = i64::from(req.overlap_seconds.unwrap_or(3600)) * 1_000_000;
-    let tenant = p.tenant().to_string();
+    let (tenant, role) = (p.tenant().to_string(), p.key.role);
     blocking(move || {
-        let (secret, info) = s.keys.rotate(&tenant, &id, &s.env, now_micros(), overlap).map_err(key_error)?;
+        let (secret, info) = s.keys.rotate(&tenant, &id, &s.env, now_micros(), overlap, role).map_err(key_error)?;
         Ok((StatusCode::CREATED, Json(bodies::NewKey { secret, key: info, note: "the secret is shown once".into() }))
             .into_response())
     })

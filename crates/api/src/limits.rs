@@ -87,6 +87,90 @@ pub async fn rate_limit(State(limits): State<Arc<RateLimits>>, req: Request, nex
     }
 }
 
+/// Failed authentications a peer address may make per second, sustained.
+pub const PEER_FAILURES_PER_SECOND: u32 = 5;
+
+/// Failed authentications a peer address may make in one burst.
+pub const PEER_FAILURE_BURST: u32 = 50;
+
+/// Peers refused before authentication: an address whose calls keep
+/// failing authentication (401) is answered 429 without its key being
+/// looked at, until its bucket refills. Valid keys from the same address
+/// pass while the address is not refused (their own per-key limit
+/// applies); while it is, every call from it is refused — the price of
+/// refusing before authentication, paid only by an address that failed
+/// authentication more than 50 times at over 5 a second.
+pub struct PeerGuard {
+    failures: DefaultKeyedRateLimiter<std::net::IpAddr>,
+    blocked: std::sync::Mutex<HashMap<std::net::IpAddr, std::time::Instant>>,
+}
+
+impl Default for PeerGuard {
+    fn default() -> Self {
+        PeerGuard::new(PEER_FAILURES_PER_SECOND, PEER_FAILURE_BURST)
+    }
+}
+
+impl PeerGuard {
+    /// A guard allowing `per_second` failures per address (bursts of `burst`).
+    pub fn new(per_second: u32, burst: u32) -> Self {
+        let n = |v: u32| NonZeroU32::new(v.max(1)).unwrap_or(NonZeroU32::MIN);
+        PeerGuard {
+            failures: RateLimiter::keyed(Quota::per_second(n(per_second)).allow_burst(n(burst))),
+            blocked: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Seconds until `ip` may try again, if it is refused now.
+    pub fn refused(&self, ip: std::net::IpAddr) -> Option<u64> {
+        let blocked = self.blocked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let until = *blocked.get(&ip)?;
+        let left = until.checked_duration_since(std::time::Instant::now())?;
+        Some(left.as_secs() + u64::from(left.subsec_nanos() > 0))
+    }
+
+    /// Counts a failed authentication from `ip`.
+    pub fn failed(&self, ip: std::net::IpAddr) {
+        let Err(not_until) = self.failures.check_key(&ip) else { return };
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        let now = std::time::Instant::now();
+        let mut blocked = self.blocked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Bounded: addresses whose refusal ran out are forgotten first.
+        if blocked.len() >= 100_000 {
+            blocked.retain(|_, until| *until > now);
+            self.failures.retain_recent();
+        }
+        blocked.insert(ip, now + wait.max(std::time::Duration::from_secs(1)));
+    }
+}
+
+/// Middleware (outside authentication): refuses a peer address that keeps
+/// failing authentication with 429 before its key is looked up, and counts
+/// each 401 against its address. Without the peer's address (in-process
+/// calls) it does nothing.
+pub async fn guard_peers(State(guard): State<Arc<PeerGuard>>, req: Request, next: Next) -> Response {
+    let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    if let Some(secs) = peer.and_then(|ip| guard.refused(ip)) {
+        let mut r = problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed authentications",
+            format!("this address sent too many requests without a valid API key; retry in {secs} s"),
+            json!({ "retry_after": secs }),
+        );
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
+    let resp = next.run(req).await;
+    if resp.status() == StatusCode::UNAUTHORIZED {
+        if let Some(ip) = peer {
+            guard.failed(ip);
+        }
+    }
+    resp
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +192,16 @@ mod tests {
             assert_eq!(l.check("undefined", "d"), Ok(()));
         }
         assert!(l.check("undefined", "d").is_err(), "a tier the node does not define is standard");
+        let g = PeerGuard::new(1, 3);
+        let (a, b) = ("127.0.0.2".parse().expect("ip"), "127.0.0.3".parse().expect("ip"));
+        for _ in 0..3 {
+            assert_eq!(g.refused(a), None);
+            g.failed(a);
+        }
+        assert_eq!(g.refused(a), None, "the burst is allowed");
+        g.failed(a);
+        assert!(g.refused(a).is_some_and(|s| s >= 1), "then the address is refused");
+        assert_eq!(g.refused(b), None, "another address is not");
         for bad in ["10", "0:5", "5:x", ":"] {
             assert!(bad.parse::<Tier>().is_err(), "{bad}");
         }

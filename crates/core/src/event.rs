@@ -337,8 +337,15 @@ impl TraceEvent {
         }
     }
 
-    /// Parses one event from its JSON form and validates it.
+    /// Parses one event from its JSON form and validates it. Only the
+    /// object form is accepted, for the event and every record in it:
+    /// serde would also take a struct written as an array of its fields in
+    /// order, a second spelling of the same event that no client means and
+    /// that checks looking for a field by name do not see.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(Error::event(".", "an event must be a JSON object"));
+        }
         let de = &mut serde_json::Deserializer::from_slice(bytes);
         let ev: TraceEvent = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
@@ -348,6 +355,7 @@ impl TraceEvent {
                 if path == "." { unknown_field_name(&inner.to_string()).unwrap_or_else(|| ".".into()) } else { path };
             Error::event(field, inner.to_string())
         })?;
+        shape::objects_only(bytes)?;
         ev.validate()?;
         Ok(ev)
     }
@@ -399,6 +407,132 @@ impl TraceEvent {
     }
 }
 
+/// The object-form check of [`TraceEvent::from_json`]: a second pass over
+/// an event that parsed, skipping every value but the records (`model`,
+/// `tokens`, `status`, and the items of `tools` and `attributes`), each of
+/// which must be an object (or null where the field is optional). Nothing
+/// is allocated: values are skipped with [`serde::de::IgnoredAny`].
+mod shape {
+    use super::{Error, Result};
+    use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+
+    /// A field whose value is a record (`One`) or a list of records (`Many`).
+    enum Key {
+        One(&'static str),
+        Many(&'static str),
+        Other,
+    }
+
+    impl<'de> de::Deserialize<'de> for Key {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            struct V;
+            impl Visitor<'_> for V {
+                type Value = Key;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a field name")
+                }
+                fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Key, E> {
+                    Ok(match v {
+                        "model" => Key::One("model"),
+                        "tokens" => Key::One("tokens"),
+                        "status" => Key::One("status"),
+                        "tools" => Key::Many("tools"),
+                        "attributes" => Key::Many("attributes"),
+                        _ => Key::Other,
+                    })
+                }
+            }
+            d.deserialize_identifier(V)
+        }
+    }
+
+    /// Any value, skipped: `true` when it was of the wanted form (an
+    /// object or null; with `MANY`, an array of those or null).
+    struct Form<const MANY: bool>(bool);
+
+    impl<'de, const MANY: bool> de::Deserialize<'de> for Form<MANY> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            struct V<const MANY: bool>;
+            impl<'de, const MANY: bool> Visitor<'de> for V<MANY> {
+                type Value = Form<MANY>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+                    Ok(Form(true))
+                }
+                fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<Self::Value, E> {
+                    Ok(Form(false))
+                }
+                fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<Self::Value, E> {
+                    Ok(Form(false))
+                }
+                fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<Self::Value, E> {
+                    Ok(Form(false))
+                }
+                fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Self::Value, E> {
+                    Ok(Form(false))
+                }
+                fn visit_str<E: de::Error>(self, _: &str) -> std::result::Result<Self::Value, E> {
+                    Ok(Form(false))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Self::Value, A::Error> {
+                    while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                    Ok(Form(!MANY))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> std::result::Result<Self::Value, A::Error> {
+                    let mut ok = MANY;
+                    while let Some(Form::<false>(item)) = s.next_element()? {
+                        ok &= item;
+                    }
+                    Ok(Form(ok))
+                }
+            }
+            d.deserialize_any(V::<MANY>)
+        }
+    }
+
+    /// The first record field of an event written in another form.
+    struct Event(Option<&'static str>);
+
+    impl<'de> de::Deserialize<'de> for Event {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Event;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Event, A::Error> {
+                    let mut bad = None;
+                    while let Some(k) = m.next_key::<Key>()? {
+                        let (name, ok) = match k {
+                            Key::One(name) => (name, m.next_value::<Form<false>>()?.0),
+                            Key::Many(name) => (name, m.next_value::<Form<true>>()?.0),
+                            Key::Other => (".", m.next_value::<IgnoredAny>().map(|_| true)?),
+                        };
+                        if !ok && bad.is_none() {
+                            bad = Some(name);
+                        }
+                    }
+                    Ok(Event(bad))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+
+    /// Ok when every record of the (already parsed) event is an object.
+    pub(super) fn objects_only(bytes: &[u8]) -> Result<()> {
+        match serde_json::from_slice::<Event>(bytes) {
+            Ok(Event(None)) => Ok(()),
+            Ok(Event(Some(field))) => Err(Error::event(field, "must be a JSON object, not an array of its fields")),
+            Err(e) => Err(Error::event(".", format!("an event must be a JSON object: {e}"))),
+        }
+    }
+}
+
 /// Pulls the field name out of serde's "unknown field `x`" / "missing field `x`".
 fn unknown_field_name(msg: &str) -> Option<String> {
     let start = msg.find('`')? + 1;
@@ -411,6 +545,37 @@ mod tests {
     use super::*;
 
     const EXAMPLE: &str = include_str!("../../../tests/fixtures/trace-event.json");
+
+    /// The sequence form serde also accepts for a struct: the issue-19
+    /// finding (an array of an event's fields in order, naming any tenant).
+    #[test]
+    fn only_the_object_form_is_an_event() {
+        let array = r#"["0b7e4c2a-9f1d-4e57-8c3b-2d6a1f0e9b41","victim","forged","vsess",7,null,"decision","2026-01-01T00:00:00Z",null,"injected","approved"]"#;
+        let e = TraceEvent::from_json(array.as_bytes()).expect_err("an array is not an event");
+        assert!(matches!(&e, Error::InvalidEvent { field, .. } if field == "."), "{e}");
+        assert!(TraceEvent::from_json(b"  \n 7").is_err());
+        let ev = TraceEvent::from_json(EXAMPLE.as_bytes()).expect("example");
+        let mut v: serde_json::Value = serde_json::from_str(EXAMPLE).expect("json");
+        let nested = [
+            ("model", serde_json::json!(["openai", "gpt-4o", null])),
+            ("tokens", serde_json::json!([1, 2, 3])),
+            ("status", serde_json::json!(["ok", null])),
+            ("tools", serde_json::json!([["t", "c", null, null, "ok"]])),
+            ("attributes", serde_json::json!([["k", "v"]])),
+        ];
+        for (field, form) in nested {
+            let mut bad = v.clone();
+            bad[field] = form;
+            let e = TraceEvent::from_json(bad.to_string().as_bytes()).expect_err(field);
+            assert!(matches!(&e, Error::InvalidEvent { field: f, .. } if f == field), "{field}: {e}");
+        }
+        // Null where a record is optional, and empty lists, are fine.
+        v["model"] = serde_json::Value::Null;
+        v["tools"] = serde_json::json!([]);
+        let back = TraceEvent::from_json(v.to_string().as_bytes()).expect("null model");
+        assert_eq!(back.model, None);
+        assert_eq!(back.event_id, ev.event_id);
+    }
 
     #[test]
     fn shared_example_parses_as_is() {

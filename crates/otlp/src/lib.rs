@@ -80,6 +80,17 @@ pub enum Error {
     /// Not a protobuf `ExportTraceServiceRequest`.
     #[error("the body is not a protobuf ExportTraceServiceRequest: {0}")]
     Protobuf(String),
+    /// More resources, scopes, spans or span items (attributes, events,
+    /// links) than one request may carry.
+    #[error("the request has {count} {what}; at most {limit} are taken per request: export in smaller batches")]
+    TooMany {
+        /// What there are too many of.
+        what: &'static str,
+        /// How many the request has.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// Not an OTLP/JSON `ExportTraceServiceRequest`.
     #[error("the body is not an OTLP/JSON ExportTraceServiceRequest: at `{path}`: {reason}")]
     Json {
@@ -114,6 +125,89 @@ pub fn inflate<'a>(body: &'a [u8], content_encoding: Option<&str>, limit: usize)
     }
 }
 
+/// What one request may carry, counted before it is decoded: a body of
+/// empty messages decodes to structures a hundred times its size, so the
+/// byte limit alone does not bound memory (docs/security.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `ResourceSpans` per request.
+    pub resources: usize,
+    /// `ScopeSpans` per request.
+    pub scopes: usize,
+    /// Spans per request.
+    pub spans: usize,
+    /// Attributes, span events and links per request, all levels together.
+    pub items: usize,
+}
+
+impl Limits {
+    /// The node's limits: far above what an SDK's batch processor sends
+    /// (512 spans by default) or a collector's batch (8,192).
+    pub const DEFAULT: Limits = Limits { resources: 10_000, scopes: 20_000, spans: 50_000, items: 1_000_000 };
+}
+
+/// How many of each kind a request holds (what [`Limits`] bounds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// `ResourceSpans`.
+    pub resources: usize,
+    /// `ScopeSpans`.
+    pub scopes: usize,
+    /// Spans.
+    pub spans: usize,
+    /// Attributes, span events and links.
+    pub items: usize,
+    /// OTLP/JSON arrays where a message belongs (serde would read a message
+    /// from the array of its fields in order: a second spelling that
+    /// OTLP/JSON does not have).
+    pub arrays_for_messages: usize,
+}
+
+impl Counts {
+    /// The first count over its limit, as an error.
+    pub fn check(&self, l: &Limits) -> Result<(), Error> {
+        if self.arrays_for_messages > 0 {
+            return Err(Error::Json {
+                path: String::new(),
+                reason: format!(
+                    "{} arrays stand where OTLP/JSON has an object: messages are written as objects",
+                    self.arrays_for_messages
+                ),
+            });
+        }
+        for (what, count, limit) in [
+            ("resources", self.resources, l.resources),
+            ("scopes", self.scopes, l.scopes),
+            ("spans", self.spans, l.spans),
+            ("attributes, span events and links", self.items, l.items),
+        ] {
+            if count > limit {
+                return Err(Error::TooMany { what, count, limit });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Counts what a request body holds without decoding it (no allocation
+/// per message). A malformed body is counted as far as it reads; the
+/// decoder then says what is wrong with it.
+pub fn count(body: &[u8], encoding: Encoding) -> Counts {
+    let mut c = Counts::default();
+    match encoding {
+        Encoding::Protobuf => count::protobuf(body, &mut c),
+        Encoding::Json => count::json(body, &mut c),
+    }
+    c
+}
+
+/// Reads an `ExportTraceServiceRequest` in `encoding`, refusing one that
+/// holds more than `limits` before decoding it.
+pub fn decode_within(body: &[u8], encoding: Encoding, limits: &Limits) -> Result<ExportTraceServiceRequest, Error> {
+    count(body, encoding).check(limits)?;
+    decode(body, encoding)
+}
+
 /// Reads an `ExportTraceServiceRequest` in `encoding`.
 pub fn decode(body: &[u8], encoding: Encoding) -> Result<ExportTraceServiceRequest, Error> {
     match encoding {
@@ -126,6 +220,176 @@ pub fn decode(body: &[u8], encoding: Encoding) -> Result<ExportTraceServiceReque
             })?;
             Ok(req)
         }
+    }
+}
+
+mod count {
+    //! The counting passes of [`super::count`].
+
+    use super::Counts;
+
+    /// A base-128 varint. By hand: prost's wire helpers are internals of
+    /// its generated code (`#[doc(hidden)]`), and this is ten lines.
+    fn varint(b: &mut &[u8]) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&byte, rest) = b.split_first()?;
+            *b = rest;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    /// The fields of one protobuf message: (field number, the payload of a
+    /// length-delimited field); other wire types are skipped. Stops at the
+    /// first malformed byte.
+    fn fields(mut b: &[u8]) -> impl Iterator<Item = (u64, Option<&[u8]>)> {
+        std::iter::from_fn(move || {
+            let key = varint(&mut b)?;
+            let payload = match key & 7 {
+                0 => varint(&mut b).map(|_| None)?,
+                1 => b.split_off(..8).map(|_| None)?,
+                5 => b.split_off(..4).map(|_| None)?,
+                2 => {
+                    let len = usize::try_from(varint(&mut b)?).ok()?;
+                    Some(b.split_off(..len)?)
+                }
+                _ => return None,
+            };
+            Some((key >> 3, payload))
+        })
+    }
+
+    /// Children of `msg` in field `n` that are messages.
+    fn children(msg: &[u8], n: u64) -> impl Iterator<Item = &[u8]> {
+        fields(msg).filter_map(move |(f, p)| if f == n { p } else { None })
+    }
+
+    /// ExportTraceServiceRequest: resource_spans = 1. ResourceSpans:
+    /// resource = 1 (attributes = 1), scope_spans = 2. ScopeSpans: scope =
+    /// 1 (attributes = 3), spans = 2. Span: attributes = 9, events = 11
+    /// (attributes = 3), links = 13 (attributes = 5).
+    pub(super) fn protobuf(body: &[u8], c: &mut Counts) {
+        for rs in children(body, 1) {
+            c.resources += 1;
+            for r in children(rs, 1) {
+                c.items += children(r, 1).count();
+            }
+            for ss in children(rs, 2) {
+                c.scopes += 1;
+                for sc in children(ss, 1) {
+                    c.items += children(sc, 3).count();
+                }
+                for span in children(ss, 2) {
+                    c.spans += 1;
+                    for (f, p) in fields(span) {
+                        match (f, p) {
+                            (9, _) => c.items += 1,
+                            (11, Some(ev)) => c.items += 1 + children(ev, 3).count(),
+                            (13, Some(link)) => c.items += 1 + children(link, 5).count(),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// OTLP/JSON: every element of an array counts by the member that holds
+    /// it (`resourceSpans`, `scopeSpans`, `spans`; `attributes`, `events`,
+    /// `links` at any depth), in one streaming pass that keeps nothing.
+    pub(super) fn json(body: &[u8], c: &mut Counts) {
+        use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+        use std::fmt;
+
+        #[derive(Clone, Copy)]
+        enum Kind {
+            Resources,
+            Scopes,
+            Spans,
+            Items,
+            /// Other repeated fields: `values` (ArrayValue, KeyValueList),
+            /// `entityRefs`, `idKeys`, `descriptionKeys`.
+            List,
+            Other,
+        }
+
+        struct Walk<'c> {
+            c: &'c mut Counts,
+            kind: Kind,
+        }
+
+        impl<'de> DeserializeSeed<'de> for Walk<'_> {
+            type Value = ();
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+
+        impl<'de> Visitor<'de> for Walk<'_> {
+            type Value = ();
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_str<E>(self, _: &str) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_unit<E>(self) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+                let kind = self.kind;
+                if matches!(kind, Kind::Other) {
+                    self.c.arrays_for_messages += 1;
+                }
+                loop {
+                    let more = s.next_element_seed(Walk { c: &mut *self.c, kind: Kind::Other })?;
+                    if more.is_none() {
+                        return Ok(());
+                    }
+                    match kind {
+                        Kind::Resources => self.c.resources += 1,
+                        Kind::Scopes => self.c.scopes += 1,
+                        Kind::Spans => self.c.spans += 1,
+                        Kind::Items => self.c.items += 1,
+                        Kind::List | Kind::Other => {}
+                    }
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+                while let Some(key) = m.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let kind = match &*key {
+                        "resourceSpans" => Kind::Resources,
+                        "scopeSpans" => Kind::Scopes,
+                        "spans" => Kind::Spans,
+                        "attributes" | "events" | "links" => Kind::Items,
+                        "values" | "entityRefs" | "idKeys" | "descriptionKeys" => Kind::List,
+                        _ => Kind::Other,
+                    };
+                    m.next_value_seed(Walk { c: &mut *self.c, kind })?;
+                }
+                Ok(())
+            }
+        }
+
+        let de = &mut serde_json::Deserializer::from_slice(body);
+        // A body that is not JSON is counted as far as it reads.
+        let _ = Walk { c, kind: Kind::Other }.deserialize(de);
     }
 }
 

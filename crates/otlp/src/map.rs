@@ -336,20 +336,7 @@ pub fn map_request(req: &ExportTraceServiceRequest, tenant: &str) -> Mapped {
         }
         index.get(&(&s.trace_id[..], &s.parent_span_id[..])).copied().filter(|p| *p != i)
     };
-    // Ancestors within the request, nearest first (bounded: a cycle of
-    // parent ids cannot loop).
-    let ancestors = |i: usize| -> Vec<usize> {
-        let mut out = Vec::new();
-        let mut at = i;
-        while let Some(p) = parent_of(at) {
-            if out.len() >= items.len() || out.contains(&p) {
-                break;
-            }
-            out.push(p);
-            at = p;
-        }
-        out
-    };
+    let chains = Chains::new(&items, parent_of);
     // A session is named once per trace: the first conversation id any of
     // its spans carries (by start time), so every step of a trace lands in
     // one session.
@@ -366,28 +353,18 @@ pub fn map_request(req: &ExportTraceServiceRequest, tenant: &str) -> Mapped {
     let mut events: Vec<(String, i64, u8, usize, TraceEvent)> = Vec::new();
     for (i, it) in items.iter().enumerate() {
         let Some(op) = it.op else { continue };
-        let up = ancestors(i);
         let s = it.span;
+        let c = &chains.of[i];
         // The nearest ancestor taken; else the parent span itself, which
         // another export may carry.
-        let parent = up
-            .iter()
-            .find(|p| items[**p].op.is_some())
-            .map(|p| event_id(tenant, &s.trace_id, &items[*p].span.span_id, 0))
-            .or_else(|| {
-                let last = up.last().map_or(s, |p| items[*p].span);
-                (!last.parent_span_id.is_empty() && last.parent_span_id.iter().any(|b| *b != 0))
-                    .then(|| event_id(tenant, &s.trace_id, &last.parent_span_id, 0))
-            });
-        let agent = std::iter::once(i)
-            .chain(up.iter().copied())
-            .find_map(|j| {
-                let a = Attrs::new(&items[j].span.attributes);
-                a.str("gen_ai.agent.id")
-                    .or_else(|| a.str("gen_ai.agent.name"))
-                    .or_else(|| a.str("agent.name"))
-                    .map(str::to_string)
-            })
+        let parent = c.taken.map(|p| event_id(tenant, &s.trace_id, &items[p].span.span_id, 0)).or_else(|| {
+            let last = c.top.map_or(s, |p| items[p].span);
+            (!last.parent_span_id.is_empty() && last.parent_span_id.iter().any(|b| *b != 0))
+                .then(|| event_id(tenant, &s.trace_id, &last.parent_span_id, 0))
+        });
+        let agent = c
+            .agent
+            .map(|j| agent_name(items[j].span).unwrap_or_default().to_string())
             .or_else(|| Attrs::new(it.resource).str("service.name").map(str::to_string))
             .unwrap_or_else(|| "otel".to_string());
         let session =
@@ -419,6 +396,75 @@ pub fn map_request(req: &ExportTraceServiceRequest, tenant: &str) -> Mapped {
         out.push(ev);
     }
     Mapped { events: out, rejected }
+}
+
+/// The agent a span names itself, if any.
+fn agent_name(span: &Span) -> Option<&str> {
+    let a = Attrs::new(&span.attributes);
+    a.str("gen_ai.agent.id").or_else(|| a.str("gen_ai.agent.name")).or_else(|| a.str("agent.name"))
+}
+
+/// What a span inherits from its ancestors within the request.
+#[derive(Debug, Clone, Copy, Default)]
+struct Chain {
+    /// The nearest ancestor that is taken (a GenAI span).
+    taken: Option<usize>,
+    /// The topmost ancestor in the request (whose parent, if any, is in
+    /// another export).
+    top: Option<usize>,
+    /// The nearest of the span and its ancestors that names an agent.
+    agent: Option<usize>,
+}
+
+/// [`Chain`]s of every span, in one pass: each span's is its parent's plus
+/// one step, memoised, so a request costs time linear in its spans however
+/// deep its traces are. A cycle of parent ids is cut where the walk meets
+/// it: the span whose parent is still being resolved is treated as a root.
+struct Chains {
+    of: Vec<Chain>,
+}
+
+impl Chains {
+    fn new(items: &[Item<'_>], parent_of: impl Fn(usize) -> Option<usize>) -> Chains {
+        #[derive(Clone, Copy, PartialEq)]
+        enum State {
+            New,
+            Open,
+            Done,
+        }
+        let mut state = vec![State::New; items.len()];
+        let mut of = vec![Chain::default(); items.len()];
+        let mut path = Vec::new();
+        for start in 0..items.len() {
+            // Walk up to a resolved span, a root, or a span on this walk.
+            let mut at = Some(start);
+            while let Some(i) = at {
+                if state[i] != State::New {
+                    break;
+                }
+                state[i] = State::Open;
+                path.push(i);
+                at = parent_of(i);
+            }
+            // Resolve downwards, nearest the top first.
+            while let Some(i) = path.pop() {
+                let own_agent = agent_name(items[i].span).is_some().then_some(i);
+                of[i] = match parent_of(i).filter(|p| state[*p] == State::Done) {
+                    Some(p) => {
+                        let up = of[p];
+                        Chain {
+                            taken: if items[p].op.is_some() { Some(p) } else { up.taken },
+                            top: up.top.or(Some(p)),
+                            agent: own_agent.or(up.agent),
+                        }
+                    }
+                    None => Chain { taken: None, top: None, agent: own_agent },
+                };
+                state[i] = State::Done;
+            }
+        }
+        Chains { of }
+    }
 }
 
 /// The event of one span (and, for an agent span, the end event).

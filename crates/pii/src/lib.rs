@@ -337,17 +337,27 @@ pub fn scan(text: &str) -> Vec<Finding> {
             }
         }
     }
-    // Resolve overlaps: the longer span wins; at equal length, the more
-    // specific kind (earlier in the list of detectors) wins.
+    resolve_overlaps(out)
+}
+
+/// Keeps the findings that win their overlaps: the longer span wins; at
+/// equal length, the earlier one, then the more specific kind (earlier in
+/// the list of detectors, the order they were found in). A sweep: the kept
+/// spans are disjoint, so ordered by start they are ordered by end too,
+/// and the one kept span that can overlap a candidate is the last that
+/// starts before the candidate ends — O(n log n), not O(n²).
+fn resolve_overlaps(mut out: Vec<Finding>) -> Vec<Finding> {
+    // An empty span holds no data (and would break the sweep's order).
+    out.retain(|f| f.end > f.start);
     out.sort_by(|a, b| (b.end - b.start).cmp(&(a.end - a.start)).then(a.start.cmp(&b.start)));
-    let mut kept: Vec<Finding> = Vec::with_capacity(out.len());
+    let mut kept: std::collections::BTreeMap<usize, Finding> = std::collections::BTreeMap::new();
     for f in out {
-        if !kept.iter().any(|k| f.start < k.end && k.start < f.end) {
-            kept.push(f);
+        let overlaps = kept.range(..f.end).next_back().is_some_and(|(_, k)| f.start < k.end);
+        if !overlaps {
+            kept.insert(f.start, f);
         }
     }
-    kept.sort_by_key(|f| (f.start, f.end));
-    kept
+    kept.into_values().collect()
 }
 
 /// The classification that findings imply (Public when there are none).

@@ -53,9 +53,27 @@ pub struct RecordFindings {
     pub declared: Option<String>,
     /// Classification from the findings and the declaration (the higher).
     pub classification: String,
-    /// What was found.
+    /// What was found (at most [`MAX_FINDINGS_PER_FIELD`] per field and
+    /// [`MAX_FINDINGS_PER_RECORD`] in all, the first by position).
     pub findings: Vec<FieldFinding>,
+    /// Findings past those limits: counted, not stored.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted: u64,
 }
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Findings stored per content field of a record; the rest are counted.
+pub const MAX_FINDINGS_PER_FIELD: usize = 100;
+
+/// Findings stored per record; the rest are counted.
+pub const MAX_FINDINGS_PER_RECORD: usize = 1000;
+
+/// A page of findings stops once it holds this many bytes of rows (always
+/// at least one row), whatever its `limit`.
+pub const MAX_PAGE_BYTES: usize = 4 << 20;
 
 /// One inventory row: a kind of data an agent sent to a provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -92,9 +110,30 @@ fn declared(c: Classification) -> Class {
     }
 }
 
-/// Scans every content field of an event: the findings, and the
-/// classification they imply.
+/// Scans every content field of an event: the findings kept (see
+/// [`RecordFindings::findings`]), and the classification they imply.
 pub fn scan_event(e: &TraceEvent) -> (Vec<FieldFinding>, Class) {
+    let s = scan_event_counted(e);
+    (s.findings, s.class)
+}
+
+/// What [`scan_event_counted`] found in an event.
+pub struct Scanned {
+    /// The findings kept, at most [`MAX_FINDINGS_PER_FIELD`] per field and
+    /// [`MAX_FINDINGS_PER_RECORD`] in all.
+    pub findings: Vec<FieldFinding>,
+    /// The classification every finding implies.
+    pub class: Class,
+    /// Findings not kept.
+    pub omitted: u64,
+    /// Every kind found, kept or not, sorted.
+    pub kinds: Vec<&'static str>,
+}
+
+/// Scans every content field of an event, keeping a bounded number of
+/// findings: a field of a million IP addresses is one finding kind, not a
+/// million rows.
+pub fn scan_event_counted(e: &TraceEvent) -> Scanned {
     let mut fields: Vec<(String, &str)> = Vec::new();
     for (name, v) in [("input", &e.input), ("output", &e.output), ("reasoning", &e.reasoning)] {
         if let Some(v) = v {
@@ -111,10 +150,15 @@ pub fn scan_event(e: &TraceEvent) -> (Vec<FieldFinding>, Class) {
     }
     let mut out = Vec::new();
     let mut class = Class::Public;
+    let mut omitted = 0u64;
+    let mut kinds = std::collections::BTreeSet::new();
     for (field, text) in fields {
         let found = scan(text);
         class = class.max(classify(&found));
-        for f in found {
+        kinds.extend(found.iter().map(|f| f.kind.name()));
+        let room = MAX_FINDINGS_PER_FIELD.min(MAX_FINDINGS_PER_RECORD - out.len());
+        omitted += found.len().saturating_sub(room) as u64;
+        for f in found.into_iter().take(room) {
             out.push(FieldFinding {
                 field: field.clone(),
                 kind: f.kind.name().to_string(),
@@ -125,7 +169,7 @@ pub fn scan_event(e: &TraceEvent) -> (Vec<FieldFinding>, Class) {
             });
         }
     }
-    (out, class)
+    Scanned { findings: out, class, omitted, kinds: kinds.into_iter().collect() }
 }
 
 fn inventory_key(tenant: &str, agent: &str, kind: &str, provider: &str) -> Vec<u8> {
@@ -147,7 +191,7 @@ impl Projection for Pii {
         let mut by_session: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
         for a in records {
             let e = &a.record.event;
-            let (findings, found) = scan_event(e);
+            let Scanned { findings, class: found, omitted, kinds } = scan_event_counted(e);
             let decl = e.data_classification.map(declared);
             let class = decl.map_or(found, |d| d.max(found));
             *classes.entry(tkey(&e.tenant_id, class_name(class).as_bytes())).or_default() += 1;
@@ -163,13 +207,11 @@ impl Projection for Pii {
                 provider: provider.clone(),
                 declared: e.data_classification.map(|c| c.symbol().to_string()),
                 classification: class_name(class).to_string(),
-                findings: findings.clone(),
+                findings,
+                omitted,
             };
             wb.put_cf(store.cf(FINDINGS)?, tkey(&e.tenant_id, &a.record.header.seq.to_be_bytes()), json(&row)?);
             *by_session.entry(tkey(&e.tenant_id, e.session_id.as_bytes())).or_default() += 1;
-            let mut kinds: Vec<&str> = findings.iter().map(|f| f.kind.as_str()).collect();
-            kinds.sort_unstable();
-            kinds.dedup();
             for k in kinds {
                 let key = inventory_key(&e.tenant_id, &e.agent_id, k, provider.as_deref().unwrap_or("none"));
                 *inventory.entry(key).or_default() += 1;
@@ -207,15 +249,17 @@ impl<'a> PiiView<'a> {
         let prefix = tkey(tenant, &[]);
         let start = tkey(tenant, &from.to_be_bytes());
         let mut out = Vec::new();
+        let mut bytes = 0usize;
         for item in self.store.scan(FINDINGS, &prefix, &start)? {
             let (_, v) = item?;
             let r: RecordFindings = unjson(&v, "findings")?;
-            if out.len() == limit {
+            if out.len() == limit || (!out.is_empty() && bytes + v.len() > MAX_PAGE_BYTES) {
                 return Ok((out, Some(r.seq)));
             }
             if kind.is_some_and(|k| !r.findings.iter().any(|f| f.kind == k)) || agent.is_some_and(|a| r.agent_id != a) {
                 continue;
             }
+            bytes += v.len();
             out.push(r);
         }
         Ok((out, None))

@@ -774,7 +774,7 @@ impl Sequencer {
                     let stored = self.store.at_rest(&r, &f.record.value)?;
                     b.record(&tenant, seq, r.event.event_id, &stored, &new_nodes)?;
                     b.located(&tenant, seq, part.p, f.offset)?;
-                    if let Some(er) = erasure_of(&r) {
+                    if let Some(er) = erasure_of(&r).filter(|er| !er.seqs.is_empty()) {
                         // Adopted from a broker that still holds the content
                         // an erasure later in the stream removes: erase again.
                         b.erasure(part.p, er.id, &er.tenant, &er.seqs)?;
@@ -896,7 +896,11 @@ impl Sequencer {
             pend.extend(nodes.iter().copied());
             let bytes = wire::encode_record(&r);
             b.record(tenant, r.header.seq, r.event.event_id, &self.store.at_rest(&r, &bytes)?, &nodes)?;
-            if let Some(er) = erasure_of(&r) {
+            // An erasure that names no record is sealed (the ledger shows
+            // it was asked for) but carries nothing out: no rewrite, and no
+            // purge, which compacts three stores (a repeated DSAR or
+            // retention run names nothing new).
+            if let Some(er) = erasure_of(&r).filter(|er| !er.seqs.is_empty()) {
                 b.erasure(part.p, er.id, &er.tenant, &er.seqs)?;
                 part.erasures = true;
             }

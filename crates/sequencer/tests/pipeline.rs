@@ -437,6 +437,22 @@ fn erasures_are_carried_out_and_forged_ones_are_dead_letters(log: Arc<dyn Log>) 
     assert!(reasons.iter().any(|r| r.contains("missing attribute `privacy.seqs`")), "{reasons:?}");
     assert_eq!((Stats::get(&s.stats().erasures), Stats::get(&s.stats().erased_records)), (1, 4));
 
+    // An erasure that names nothing (a repeated DSAR) is sealed but not
+    // carried out: no purge, which would compact three stores (issue 19).
+    let mut empty = Erasure { seqs: SeqRanges::new(), ..erasure(5) };
+    empty.sign(&test_key("seq"));
+    let sealed_before = Stats::get(&s.stats().sealed);
+    append_keyed(
+        log.as_ref(),
+        &cfg.topics.raw,
+        &[Record::keyed(partition_key("tenant-0").as_bytes(), wire::encode_event(&empty.to_event()))],
+    )
+    .expect("produce");
+    drain(&s);
+    assert_eq!(Stats::get(&s.stats().sealed), sealed_before + 1, "the empty erasure is sealed");
+    assert_eq!(Stats::get(&s.stats().erasures), 1, "and not carried out");
+    assert_eq!(read_all(log.as_ref(), &cfg.topics.dlq).len(), 3);
+
     // The ledger: seqs 2, 3, 4 and 8 erased, the others whole; every record
     // still verifies as its chain's.
     let store = s.store();
@@ -459,7 +475,7 @@ fn erasures_are_carried_out_and_forged_ones_are_dead_letters(log: Arc<dyn Log>) 
     // the privacy chain, every record accepted.
     let acc = accepted(log.as_ref(), &cfg);
     assert_eq!(acc.verdicts.keys().collect::<Vec<_>>(), [&Verdict::Accept], "{:?}", acc.verdicts);
-    assert_eq!(acc.chains["_privacy.tenant-0"].len(), 1);
+    assert_eq!(acc.chains["_privacy.tenant-0"].len(), 2, "the erasure and the empty one");
     let on_log = &acc.chains["tenant-0"];
     let sealed_erased = on_log.iter().filter(|r| !r.erased_slots().is_empty()).count();
     let raw = read_all(log.as_ref(), &cfg.topics.raw);

@@ -97,7 +97,12 @@ pub fn run(c: KeysCommand) -> anyhow::Result<u8> {
             );
             let keys = super::node::open_keys(&a.data)?;
             let now = super::now().0;
-            let expires = a.expires_in_days.map(|d| now + i64::from(d) * 86_400_000_000);
+            let max = traceledger_api::keys::MAX_EXPIRES_IN_DAYS;
+            anyhow::ensure!(
+                a.expires_in_days.is_none_or(|d| (1..=max).contains(&d)),
+                "--expires-in-days must be 1 to {max} (ten years)"
+            );
+            let expires = a.expires_in_days.map(|d| now.saturating_add(i64::from(d) * 86_400_000_000));
             let (secret, info) = keys.create(
                 &a.tenant,
                 &KeySpec { role, env: &a.env, name: &a.name, expires_at: expires, tier: &a.tier },

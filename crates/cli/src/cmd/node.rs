@@ -462,6 +462,48 @@ const OTLP_SESSIONS: usize = 100_000;
 /// A stage's counts, as JSON, for `GET /v1/health`.
 pub type StatusFn = Arc<dyn Fn() -> Value + Send + Sync>;
 
+/// Most events one `POST /v1/events` may carry (docs/security.md).
+pub const MAX_EVENTS: usize = 10_000;
+
+/// Most errors a refused batch lists (`error_count` has them all).
+pub const MAX_ERRORS: usize = 100;
+
+/// A `POST /v1/events` body: the items of a JSON array as raw text, at most
+/// [`MAX_EVENTS`] of them kept; past that the rest are only counted, so a
+/// body of a million tiny items costs no memory.
+struct Batch<'a> {
+    items: Vec<&'a serde_json::value::RawValue>,
+    count: usize,
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Batch<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Batch<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON array of trace events")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Batch<'a>, A::Error> {
+                let mut items = Vec::new();
+                let mut count = 0;
+                while count < MAX_EVENTS {
+                    match seq.next_element::<&'a serde_json::value::RawValue>()? {
+                        Some(v) => items.push(v),
+                        None => return Ok(Batch { items, count }),
+                    }
+                    count += 1;
+                }
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    count += 1;
+                }
+                Ok(Batch { items, count })
+            }
+        }
+        d.deserialize_seq(V(std::marker::PhantomData))
+    }
+}
+
 /// The tenant of an event in a request, before the event is parsed.
 #[derive(serde::Deserialize)]
 struct TenantOf {
@@ -479,8 +521,17 @@ async fn ingest(State(app): State<App>, who: Principal, req: Request) -> Respons
         Ok(b) => b,
         Err(_) => return too_large(),
     };
-    let items: Vec<&serde_json::value::RawValue> = match serde_json::from_slice(&body) {
-        Ok(v) => v,
+    let items = match serde_json::from_slice::<Batch<'_>>(&body) {
+        Ok(Batch { items, count }) if count > MAX_EVENTS => {
+            drop(items);
+            return problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Too many events",
+                format!("the batch has {count} events; send at most {MAX_EVENTS} per request"),
+                json!({ "count": count, "limit": MAX_EVENTS }),
+            );
+        }
+        Ok(Batch { items, .. }) => items,
         Err(e) => {
             return problem(
                 StatusCode::BAD_REQUEST,
@@ -494,26 +545,29 @@ async fn ingest(State(app): State<App>, who: Principal, req: Request) -> Respons
     let mut errors = Vec::new();
     let mut foreign = Vec::new();
     for (i, raw) in items.iter().enumerate() {
-        // An event may omit its tenant: it is the key's. One that names
-        // another tenant is refused, by index. Only the tenant is looked at
-        // first; the event is parsed once, from its own bytes, unless its
-        // tenant has to be filled in.
-        let parsed = match serde_json::from_str::<TenantOf>(raw.get()) {
-            Ok(TenantOf { tenant_id: Some(t) }) if t.as_str() != Some(who.tenant()) => {
-                foreign.push(json!({"index": i, "field": "tenant_id", "reason": format!("this key belongs to tenant `{}`", who.tenant())}));
-                continue;
-            }
-            Ok(TenantOf { tenant_id: None }) => {
-                let mut v: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+        // An event may omit its tenant: it is the key's. The tenant is
+        // authorised on the event as parsed (only the object form is an
+        // event), never on a separate look at the bytes.
+        let text = raw.get();
+        let parsed = match serde_json::from_str::<TenantOf>(text) {
+            Ok(TenantOf { tenant_id: None }) if text.starts_with('{') => {
+                let mut v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
                 if let Some(obj) = v.as_object_mut() {
                     obj.insert("tenant_id".into(), Value::String(who.tenant().to_string()));
                 }
                 TraceEvent::from_json(v.to_string().as_bytes())
             }
-            // The key's tenant, or not an object: the parser says what is wrong.
-            _ => TraceEvent::from_json(raw.get().as_bytes()),
+            _ => TraceEvent::from_json(text.as_bytes()),
         };
         match parsed {
+            Ok(ev) if ev.tenant_id != who.tenant() => {
+                let reason = if traceledger_core::event::is_system_tenant_id(&ev.tenant_id) {
+                    "tenant ids starting with '_' are the system's own chains".to_string()
+                } else {
+                    format!("this key belongs to tenant `{}`", who.tenant())
+                };
+                foreign.push(json!({"index": i, "field": "tenant_id", "reason": reason}));
+            }
             Ok(ev) => {
                 let size = wire::encode_event(&ev).len();
                 if size > wire::DEFAULT_MAX_MESSAGE {
@@ -528,23 +582,27 @@ async fn ingest(State(app): State<App>, who: Principal, req: Request) -> Respons
         }
     }
     if !foreign.is_empty() {
+        let count = foreign.len();
+        foreign.truncate(MAX_ERRORS);
         return problem(
             StatusCode::FORBIDDEN,
             "Another tenant's events",
-            format!("{} of {} events name another tenant; none were accepted", foreign.len(), items.len()),
-            json!({ "errors": foreign }),
+            format!("{count} of {} events name another tenant; none were accepted", items.len()),
+            json!({ "errors": foreign, "error_count": count }),
         );
     }
     if !errors.is_empty() {
+        let count = errors.len();
+        errors.truncate(MAX_ERRORS);
         return problem(
             StatusCode::BAD_REQUEST,
             "Invalid events",
             format!(
-                "{} of {} events are invalid; none were accepted (a batch is all or nothing)",
-                errors.len(),
-                items.len()
+                "{count} of {} events are invalid; none were accepted (a batch is all or nothing){}",
+                items.len(),
+                if count > MAX_ERRORS { format!("; the first {MAX_ERRORS} are listed") } else { String::new() }
             ),
-            json!({ "errors": errors }),
+            json!({ "errors": errors, "error_count": count }),
         );
     }
     let n = events.len();
@@ -601,8 +659,17 @@ async fn otlp_traces(State(app): State<App>, who: Principal, req: Request) -> Re
             }
             _ => problem(StatusCode::BAD_REQUEST, "Malformed body", e.to_string(), json!({})),
         })?;
-        let request = traceledger_otlp::decode(&plain, encoding)
-            .map_err(|e| problem(StatusCode::BAD_REQUEST, "Malformed body", e.to_string(), json!({})))?;
+        let request = traceledger_otlp::decode_within(&plain, encoding, &traceledger_otlp::Limits::DEFAULT).map_err(
+            |e| match e {
+                E::TooMany { what, count, limit } => problem(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Too many spans",
+                    e.to_string(),
+                    json!({ "what": what, "count": count, "limit": limit }),
+                ),
+                _ => problem(StatusCode::BAD_REQUEST, "Malformed body", e.to_string(), json!({})),
+            },
+        )?;
         let mapped = traceledger_otlp::map::map_request(&request, &tenant);
         let mut rejected = mapped.rejected;
         let mut events = Vec::with_capacity(mapped.events.len());
@@ -722,6 +789,8 @@ pub struct Guards {
     pub access: Arc<AccessLog>,
     /// Per-key token buckets.
     pub limits: Arc<RateLimits>,
+    /// Per-address refusal of peers that keep failing authentication.
+    pub peers: Arc<traceledger_api::limits::PeerGuard>,
 }
 
 impl Guards {
@@ -738,6 +807,7 @@ impl Guards {
         Ok(Guards {
             access: Arc::new(AccessLog::start(sink)?),
             limits: Arc::new(RateLimits::new(standard, &rate.rate_tiers)),
+            peers: Arc::new(traceledger_api::limits::PeerGuard::default()),
         })
     }
 
@@ -863,11 +933,13 @@ fn finish(
     guards: &Guards,
     metrics: Arc<super::metrics::Metrics>,
 ) -> Router {
-    // The last layer added runs first: access log, then authentication,
-    // then the rate limit.
+    // The last layer added runs first: access log, then the refusal of
+    // peers that keep failing authentication, then authentication, then
+    // the per-key rate limit.
     let authed = authed
         .route_layer(axum::middleware::from_fn_with_state(guards.limits.clone(), rate_limit))
         .route_layer(axum::middleware::from_fn_with_state(keys, authenticate))
+        .route_layer(axum::middleware::from_fn_with_state(guards.peers.clone(), traceledger_api::limits::guard_peers))
         .route_layer(axum::middleware::from_fn_with_state(guards.access.clone(), record_access));
     let open = open.route("/metrics", get(super::metrics::serve).with_state(metrics.clone()));
     // Outermost first: a request id for every request (kept if the client
@@ -876,6 +948,7 @@ fn finish(
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     open.merge(authed)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(traceledger_api::problem_errors))
         .layer(axum::middleware::from_fn_with_state(metrics.http.clone(), super::metrics::track))
         .layer(
             tower::ServiceBuilder::new()
@@ -915,7 +988,9 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let Some(tls) = tls else {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+        // The peer's address, for the refusal of peers before authentication.
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
         return Ok(());
     };
     let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
@@ -928,7 +1003,10 @@ pub async fn serve(
         // In-flight requests get this long to finish, as with plain HTTP.
         stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
     });
-    axum_server::from_tcp_rustls(listener, config)?.handle(handle).serve(router.into_make_service()).await?;
+    axum_server::from_tcp_rustls(listener, config)?
+        .handle(handle)
+        .serve(router.into_make_service_with_connect_info::<SocketAddr>())
+        .await?;
     Ok(())
 }
 

@@ -87,6 +87,9 @@ pub async fn rate_limit(State(limits): State<Arc<RateLimits>>, req: Request, nex
     }
 }
 
+/// How long an address that ran out of failures is refused, at least.
+pub const PEER_REFUSAL: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Failed authentications a peer address may make per second, sustained.
 pub const PEER_FAILURES_PER_SECOND: u32 = 5;
 
@@ -99,7 +102,8 @@ pub const PEER_FAILURE_BURST: u32 = 50;
 /// pass while the address is not refused (their own per-key limit
 /// applies); while it is, every call from it is refused — the price of
 /// refusing before authentication, paid only by an address that failed
-/// authentication more than 50 times at over 5 a second.
+/// authentication more than 50 times at over 5 a second (by default), and
+/// for 10 seconds.
 pub struct PeerGuard {
     failures: DefaultKeyedRateLimiter<std::net::IpAddr>,
     blocked: std::sync::Mutex<HashMap<std::net::IpAddr, std::time::Instant>>,
@@ -140,7 +144,7 @@ impl PeerGuard {
             blocked.retain(|_, until| *until > now);
             self.failures.retain_recent();
         }
-        blocked.insert(ip, now + wait.max(std::time::Duration::from_secs(1)));
+        blocked.insert(ip, now + wait.max(PEER_REFUSAL));
     }
 }
 

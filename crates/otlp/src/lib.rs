@@ -454,6 +454,34 @@ mod tests {
         e.finish().expect("in memory")
     }
 
+    /// Issue 19, finding 7: what a request holds is counted before it is
+    /// decoded, the same in both encodings, and a request past a limit is
+    /// refused by name. OTLP/JSON messages written as arrays are refused.
+    #[test]
+    fn requests_are_counted_before_decoding_in_both_encodings() {
+        use crate::map::tests::{kv, request, s, span};
+        use proto::common::v1::any_value::Value as Any;
+        let mut sp = span(1, 1, None, 0, vec![s("a", "1"), s("b", "2")]);
+        sp.events.push(proto::trace::v1::span::Event { attributes: vec![s("c", "3")], ..Default::default() });
+        sp.links
+            .push(proto::trace::v1::span::Link { attributes: vec![kv("d", Any::IntValue(4))], ..Default::default() });
+        let req = request(vec![sp.clone(), sp.clone(), span(1, 2, Some(1), 5, vec![])]);
+        // Resource: service.name; spans: 2 × (2 attributes + event with 1 + link with 1).
+        let want = Counts { resources: 1, scopes: 1, spans: 3, items: 1 + 2 * 6, arrays_for_messages: 0 };
+        for enc in [Encoding::Protobuf, Encoding::Json] {
+            let body = encode(&req, enc);
+            assert_eq!(count(&body, enc), want, "{enc:?}");
+            assert!(decode_within(&body, enc, &Limits::DEFAULT).is_ok());
+            let tight = Limits { spans: 2, ..Limits::DEFAULT };
+            let e = decode_within(&body, enc, &tight).expect_err("over the span limit");
+            assert_eq!(e, Error::TooMany { what: "spans", count: 3, limit: 2 });
+        }
+        for bad in [&br#"[]"#[..], br#"{"resourceSpans":[[]]}"#, br#"{"resourceSpans":[{"resource":[]}]}"#] {
+            let e = decode_within(bad, Encoding::Json, &Limits::DEFAULT).expect_err("array for a message");
+            assert!(matches!(e, Error::Json { .. }), "{e}");
+        }
+    }
+
     #[test]
     fn content_types_pick_the_encoding() {
         assert_eq!(Encoding::from_content_type(Some("application/x-protobuf")), Ok(Encoding::Protobuf));

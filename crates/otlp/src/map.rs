@@ -1024,7 +1024,84 @@ pub(crate) mod tests {
         proptest::collection::vec(sp, 0..8).prop_map(request)
     }
 
+    /// A span of trace 1 with a 64-bit id (the fixtures' `span` has 8).
+    fn wide(id: u64, parent: Option<u64>, op: bool) -> Span {
+        let attrs = if op { vec![s("gen_ai.operation.name", "chat")] } else { vec![s("http.method", "GET")] };
+        Span {
+            span_id: (id + 1).to_be_bytes().to_vec(),
+            parent_span_id: parent.map(|p| (p + 1).to_be_bytes().to_vec()).unwrap_or_default(),
+            ..span(1, 1, None, id, attrs)
+        }
+    }
+
+    /// Issue 19, finding 3: a linear chain of 8,000 spans took 18 s (each
+    /// span walked its whole ancestry with a linear `contains` per step,
+    /// cubic in depth). 50,000 would take days; memoised it is one pass.
+    #[test]
+    fn a_deep_chain_maps_in_one_pass_with_every_parent_linked() {
+        let n = 50_000u64;
+        // Every other span is not a GenAI span: links skip it.
+        let spans: Vec<Span> = (0..n).map(|i| wide(i, i.checked_sub(1), i % 2 == 0)).collect();
+        let req = request(spans);
+        let m = map_request(&req, "acme");
+        assert_eq!(m.events.len(), n as usize / 2);
+        let id_of = |i: u64| event_id("acme", &[1; 16], &(i + 1).to_be_bytes(), 0);
+        let index: HashMap<Uuid, u64> = (0..n).step_by(2).map(|i| (id_of(i), i)).collect();
+        for e in &m.events {
+            let i = index[&e.event_id];
+            assert_eq!(e.parent_event_id, i.checked_sub(2).map(id_of), "span {i}");
+        }
+    }
+
+    /// The memoised chains are the naive walk's: nearest taken ancestor,
+    /// topmost ancestor, nearest agent, on random forests with cycles.
+    fn naive(items: &[Item<'_>], parent_of: &dyn Fn(usize) -> Option<usize>, i: usize) -> Chain {
+        let mut up = Vec::new();
+        let mut at = i;
+        while let Some(p) = parent_of(at) {
+            if up.contains(&p) || p == i {
+                break;
+            }
+            up.push(p);
+            at = p;
+        }
+        Chain {
+            taken: up.iter().copied().find(|p| items[*p].op.is_some()),
+            top: up.last().copied(),
+            agent: std::iter::once(i).chain(up.iter().copied()).find(|j| agent_name(items[*j].span).is_some()),
+        }
+    }
+
     proptest! {
+        #[test]
+        fn chains_are_the_naive_walks_on_forests(
+            parents in proptest::collection::vec((proptest::option::of(0usize..40), any::<bool>(), any::<bool>()), 1..40)
+        ) {
+            // Parents point only backwards: a forest, no cycle (cycles are
+            // cut where the one-pass walk meets them, which the naive walk
+            // does elsewhere; both are deterministic).
+            let spans: Vec<Span> = parents.iter().enumerate().map(|(i, (p, op, agent))| {
+                let mut sp = wide(i as u64, p.filter(|p| *p < i).map(|p| p as u64), *op);
+                if *agent {
+                    sp.attributes.push(s("gen_ai.agent.name", &format!("agent-{i}")));
+                }
+                sp
+            }).collect();
+            let items: Vec<Item<'_>> = spans.iter().map(|span| Item {
+                span,
+                resource: &[],
+                scope: "",
+                op: operation(&Attrs::new(&span.attributes)),
+            }).collect();
+            let parent_of = |i: usize| parents[i].0.filter(|p| *p < i);
+            let chains = Chains::new(&items, parent_of);
+            for i in 0..items.len() {
+                let want = naive(&items, &parent_of, i);
+                let got = chains.of[i];
+                prop_assert_eq!((got.taken, got.top, got.agent), (want.taken, want.top, want.agent), "span {}", i);
+            }
+        }
+
         #[test]
         fn mapped_events_are_valid_unique_and_deterministic(req in arb_request()) {
             let m = map_request(&req, "acme");

@@ -94,6 +94,13 @@ pub struct RateArgs {
     /// API requests a key may send in one burst.
     #[arg(long, default_value_t = 200)]
     pub rate_burst: u32,
+    /// Failed authentications (401) a peer address may make per second
+    /// before it is refused, without its key being looked at, for 10 s.
+    #[arg(long, default_value_t = traceledger_api::limits::PEER_FAILURES_PER_SECOND)]
+    pub auth_failures_per_second: u32,
+    /// Failed authentications a peer address may make in one burst.
+    #[arg(long, default_value_t = traceledger_api::limits::PEER_FAILURE_BURST)]
+    pub auth_failure_burst: u32,
     /// A named rate-limit tier for keys created with `--tier NAME`: NAME=RATE:BURST; repeat.
     #[arg(long = "rate-tier", value_name = "NAME=RATE:BURST", value_parser = parse_rate_tier)]
     pub rate_tiers: Vec<(String, traceledger_api::limits::Tier)>,
@@ -807,7 +814,10 @@ impl Guards {
         Ok(Guards {
             access: Arc::new(AccessLog::start(sink)?),
             limits: Arc::new(RateLimits::new(standard, &rate.rate_tiers)),
-            peers: Arc::new(traceledger_api::limits::PeerGuard::default()),
+            peers: Arc::new(traceledger_api::limits::PeerGuard::new(
+                rate.auth_failures_per_second,
+                rate.auth_failure_burst,
+            )),
         })
     }
 

@@ -271,7 +271,7 @@ mod count {
     /// ExportTraceServiceRequest: resource_spans = 1. ResourceSpans:
     /// resource = 1 (attributes = 1), scope_spans = 2. ScopeSpans: scope =
     /// 1 (attributes = 3), spans = 2. Span: attributes = 9, events = 11
-    /// (attributes = 3), links = 13 (attributes = 5).
+    /// (attributes = 3), links = 13 (attributes = 4).
     pub(super) fn protobuf(body: &[u8], c: &mut Counts) {
         for rs in children(body, 1) {
             c.resources += 1;
@@ -289,7 +289,7 @@ mod count {
                         match (f, p) {
                             (9, _) => c.items += 1,
                             (11, Some(ev)) => c.items += 1 + children(ev, 3).count(),
-                            (13, Some(link)) => c.items += 1 + children(link, 5).count(),
+                            (13, Some(link)) => c.items += 1 + children(link, 4).count(),
                             _ => {}
                         }
                     }

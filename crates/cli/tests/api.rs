@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{create_key, http_as};
+use common::{create_key, http_as, urlencode};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Child, Command};
@@ -667,19 +667,6 @@ fn query_api_suite(log_args: &[&str]) {
     let (status, _, _) = http_as(addr, Some(&owner), "DELETE", &format!("/v1/keys/{}", urlencode(acme_key_id)), b"");
     assert_eq!(status, 200);
     assert_eq!(get(addr, &key_of("admin"), "/v1/whoami").0, 401);
-}
-
-/// Percent-encodes a path segment (key ids contain `…`).
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{create_key, http_as, wait_for};
+use common::{create_key, http_as, urlencode, wait_for};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::process::Child;
@@ -56,18 +56,6 @@ fn sessions(addr: &str, key: &str) -> Vec<String> {
         .expect("items")
         .iter()
         .map(|i| i["session"]["session_id"].as_str().expect("id").to_string())
-        .collect()
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
         .collect()
 }
 

@@ -1319,6 +1319,9 @@ async fn dsar_erase(State(s): State<Shared>, p: Principal, Path(subject): Path<S
     if subject.is_empty() || subject.len() > 256 {
         return bad_field("subject", "a subject id is 1-256 characters");
     }
+    if let Some(Err(r)) = s.privacy.as_ref().map(|ops| ops.pace.check(p.tenant())) {
+        return r;
+    }
     let tenant = p.tenant().to_string();
     let by = p.key.id.clone();
     blocking(move || {
@@ -1350,6 +1353,9 @@ async fn dsar_erase(State(s): State<Shared>, p: Principal, Path(subject): Path<S
         Errors))]
 async fn retention_run(State(s): State<Shared>, p: Principal) -> Response {
     if let Err(r) = p.require(Permission::Erase) {
+        return r;
+    }
+    if let Some(Err(r)) = s.privacy.as_ref().map(|ops| ops.pace.check(p.tenant())) {
         return r;
     }
     let tenant = p.tenant().to_string();

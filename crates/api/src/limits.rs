@@ -87,6 +87,50 @@ pub async fn rate_limit(State(limits): State<Arc<RateLimits>>, req: Request, nex
     }
 }
 
+/// Erasure calls (DSAR erasures and retention runs through the API) a
+/// tenant may make per minute, sustained, and in one burst, by default.
+pub const ERASURES_PER_MINUTE: u32 = 60;
+
+/// Erasures are the one write a caller can make that rewrites stores
+/// (each one carried out compacts three of them inside a partition's
+/// writer): paced per tenant, so that no key can make the sequencer do
+/// nothing but compact. The scheduled retention job is not paced.
+pub struct ErasurePace {
+    limiter: DefaultKeyedRateLimiter<String>,
+}
+
+impl Default for ErasurePace {
+    fn default() -> Self {
+        ErasurePace::per_minute(ERASURES_PER_MINUTE)
+    }
+}
+
+impl ErasurePace {
+    /// `n` erasures per tenant per minute, in bursts of up to `n`.
+    pub fn per_minute(n: u32) -> Self {
+        let n = NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
+        ErasurePace { limiter: RateLimiter::keyed(Quota::per_minute(n).allow_burst(n)) }
+    }
+
+    /// Ok, or a 429 with `Retry-After` for `tenant`.
+    pub fn check(&self, tenant: &str) -> Result<(), Response> {
+        self.limiter.check_key(&tenant.to_string()).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let mut r = problem(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many erasures",
+                format!("erasure calls are limited per tenant; retry in {secs} s"),
+                json!({ "retry_after": secs }),
+            );
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
+        })
+    }
+}
+
 /// How long an address that ran out of failures is refused, at least.
 pub const PEER_REFUSAL: std::time::Duration = std::time::Duration::from_secs(10);
 

@@ -33,6 +33,8 @@ pub struct PrivacyOps {
     pub sink: Sink,
     /// Signs erasures; the sequencer must trust it.
     pub key: SigningKey,
+    /// Paces erasure calls per tenant (not the scheduled retention job).
+    pub pace: std::sync::Arc<crate::limits::ErasurePace>,
 }
 
 /// What a DSAR erasure or a retention run did.

@@ -238,3 +238,24 @@ fn floods_are_refused_before_they_cost_memory_or_records() {
     assert_eq!(status, 429, "{body}");
     assert!(body.contains("failed authentications"), "{body}");
 }
+
+/// Finding 12: erasure calls are paced per tenant (each one carried out
+/// compacts the stores); another tenant is not held back.
+#[test]
+fn erasure_calls_are_paced_per_tenant() {
+    let data = tempfile::tempdir().expect("tmp");
+    let owner = create_key(data.path(), "acme", "owner");
+    let other = create_key(data.path(), "globex", "owner");
+    let node = start(data.path(), &["--erasures-per-minute", "3"]);
+    let addr = &node.addr;
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(http_as(addr, Some(&owner), "POST", "/v1/dsar/hmac:nobody/erase", b"").0);
+    }
+    assert_eq!(statuses, [404, 404, 404, 429]);
+    let (status, ctype, body) = http_as(addr, Some(&owner), "POST", "/v1/retention/run", b"");
+    assert_eq!((status, ctype.as_str()), (429, "application/problem+json"), "{body}");
+    assert!(body.contains("retry_after"), "{body}");
+    let (status, _, body) = http_as(addr, Some(&other), "POST", "/v1/dsar/hmac:nobody/erase", b"");
+    assert_eq!(status, 404, "{body}");
+}

@@ -235,6 +235,9 @@ pub struct Stats {
     pub redacted: AtomicU64,
     /// Sealed-topic records that did not decode or whose leaf hash is wrong.
     pub malformed: AtomicU64,
+    /// Of those, records that fit the chain but whose signature does not
+    /// verify under a trusted key (forged, or a key not configured).
+    pub bad_signatures: AtomicU64,
     /// Records adopted from the sealed topic (store missing or behind).
     pub adopted: AtomicU64,
     /// Partitions rebuilt from the sealed topic after a divergence.
@@ -312,6 +315,22 @@ pub fn ensure_topics(log: &dyn Log, cfg: &Config) -> Result<u32> {
         )));
     }
     Ok(raw)
+}
+
+/// A tenant's partition is a hash of its id modulo the partition count:
+/// with another count, its next events would land on a partition that
+/// does not hold its chain head, and the chain would fork. The count is
+/// remembered at first start and a change is refused.
+fn check_partitions(store: &Store, partitions: u32) -> Result<()> {
+    match store.partitions()? {
+        None => Ok(store.set_partitions(partitions)?),
+        Some(n) if n == partitions => Ok(()),
+        Some(n) => Err(Error::Config(format!(
+            "the topics now have {partitions} partitions but this ledger was started with {n}: \
+             a tenant's partition depends on the count, so its chain would fork; \
+             put the topics back to {n} partitions (see docs/operations.md)"
+        ))),
+    }
 }
 
 fn now_micros() -> i64 {
@@ -423,6 +442,7 @@ impl Sequencer {
     /// Creates missing topics.
     pub fn new(log: Arc<dyn Log>, store: Arc<Store>, sealer: Sealer, cfg: Config) -> Result<Self> {
         let partitions = ensure_topics(log.as_ref(), &cfg)?;
+        check_partitions(&store, partitions)?;
         let sealer = Sealer::new(sealer.key().clone(), cfg.policy.clone());
         let mut keys = Keyring::new(cfg.trusted_keys.clone());
         keys.push(VerifierKey::parse(&sealer.key().verifier_key_string())?);
@@ -669,13 +689,14 @@ impl Sequencer {
             last_tick: Instant::now(),
             erasures: false,
         };
-        if let Err(e) = self.reconcile(&mut part) {
+        let restoring = self.store.raw_next(p)?.is_none();
+        if let Err(e) = self.reconcile(&mut part, restoring) {
             let Error::Diverged(why) = &e else { return Err(e) };
             tracing::warn!(partition = p, "{why}; rebuilding the partition from the sealed topic");
             Stats::add(&self.stats.rebuilds, 1);
             self.store.wipe_partition(p)?;
             part = Part { raw_next: 0, sealed_next: 0, tenants: HashMap::new(), ..part };
-            self.reconcile(&mut part)?;
+            self.reconcile(&mut part, true)?;
         }
         // Persist the (possibly derived) position: a restart must not
         // mistake a restored partition for a missing one.
@@ -709,8 +730,9 @@ impl Sequencer {
     /// Reads `ledger.sealed` partition `p` from the reconciled offset to its
     /// end and applies the acceptance rule. A record accepted by the rule
     /// that conflicts with the store's own makes this return
-    /// [`Error::Diverged`] (the caller rebuilds the partition).
-    fn reconcile(&self, part: &mut Part) -> Result<()> {
+    /// [`Error::Diverged`] (the caller rebuilds the partition). `restoring`:
+    /// the store did not hold the partition (a first start or a rebuild).
+    fn reconcile(&self, part: &mut Part, restoring: bool) -> Result<()> {
         let topic = &self.cfg.topics.sealed;
         // Read up to the end as of now (a broker's fetch may come back empty
         // before its data arrives, so "empty" does not mean "the end").
@@ -739,14 +761,37 @@ impl Sequencer {
                 // untrusted-key case told apart from other malformed records.
                 let verdict = judge(&st.accepted, &r, |seq| leaf_at(&nodes, seq));
                 if verdict == Verdict::Accept && !signed_by(&r, &self.keys) {
-                    // The next record of the chain, signed by a key we do not
-                    // trust: a rotation without the old key configured, or a
-                    // forgery. Sealing on would fork the chain: stop loudly.
-                    return Err(Error::Config(format!(
-                        "{} partition {} offset {}: {tenant}/{} is signed by key id {:08x}, which is not trusted; \
-                         pass the earlier verifier keys with --trusted-key",
-                        self.cfg.topics.sealed, part.p, f.offset, r.header.seq, r.header.key_id
-                    )));
+                    let known = self.keys.by_id(r.header.key_id).next().is_some();
+                    if restoring && !known {
+                        // Rebuilding from the topic, the chain's next record
+                        // is signed by a key we do not know: most likely a
+                        // rotation without the old key configured. Sealing
+                        // on would fork the chain: stop loudly.
+                        return Err(Error::Config(format!(
+                            "{} partition {} offset {}: {tenant}/{} is signed by key id {:08x}, which is not trusted; \
+                             pass the earlier verifier keys with --trusted-key",
+                            self.cfg.topics.sealed, part.p, f.offset, r.header.seq, r.header.key_id
+                        )));
+                    }
+                    // Otherwise a forgery by a writer with topic access (a
+                    // known key id with a bad signature, or a record beside a
+                    // ledger that holds the chain): malformed, as every
+                    // consumer judges it. Stopping here would let any such
+                    // writer halt the partition. Said loudly, and counted in
+                    // `traceledger_sealed_bad_signatures_total`.
+                    Stats::add(&self.stats.malformed, 1);
+                    Stats::add(&self.stats.bad_signatures, 1);
+                    tracing::error!(
+                        topic = %self.cfg.topics.sealed,
+                        partition = part.p,
+                        offset = f.offset,
+                        tenant = %tenant,
+                        seq = r.header.seq,
+                        key_id = format_args!("{:08x}", r.header.key_id),
+                        "a sealed record that fits the chain is not signed by a trusted key ({}); skipped as malformed",
+                        if known { "bad signature" } else { "unknown key id" },
+                    );
+                    continue;
                 }
                 let ignored = match verdict {
                     Verdict::Accept => None,
@@ -1076,7 +1121,7 @@ impl Sequencer {
         let contiguous = offsets.iter().enumerate().all(|(i, &o)| o == part.sealed_next + i as u64);
         if !contiguous {
             tracing::warn!(partition = part.p, "another writer appended to the sealed partition; reconciling");
-            return self.reconcile(part).map(|()| false);
+            return self.reconcile(part, false).map(|()| false);
         }
         let mut b = self.store.batch();
         for ((seq, chain, tenant, _), off) in msgs.iter().zip(offsets) {

@@ -222,6 +222,22 @@ impl Store {
         self.get_u64(META, &meta_key("raw_next", p))
     }
 
+    /// The partition count this store was first run with; `None` before
+    /// the first start.
+    pub fn partitions(&self) -> Result<Option<u32>> {
+        match self.get_u64(META, b"partitions")? {
+            None => Ok(None),
+            Some(n) => u32::try_from(n).map(Some).map_err(|_| StoreError::Corrupt("partitions entry".into())),
+        }
+    }
+
+    /// Remembers the partition count (at first start).
+    pub fn set_partitions(&self, n: u32) -> Result<()> {
+        let mut wb = WriteBatch::default();
+        wb.put_cf(self.cf(META)?, b"partitions", u64::from(n).to_be_bytes());
+        self.write(wb, true)
+    }
+
     /// The sealed-topic offset of partition `p` reconciled up to.
     pub fn sealed_next(&self, p: u32) -> Result<u64> {
         Ok(self.get_u64(META, &meta_key("sealed_next", p))?.unwrap_or(0))

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use traceledger_bundle::wire;
-use traceledger_core::accept::{judge, Verdict};
+use traceledger_core::accept::{judge_signed, Verdict};
 use traceledger_core::checkpoint::Checkpoint;
 use traceledger_core::merkle::{self, MemoryTree};
 use traceledger_core::seal::{ChainHead, Sealer};
@@ -133,7 +133,10 @@ fn accepted(log: &dyn Log, cfg: &Config) -> Accepted {
         let t = r.header.tenant_id.clone();
         let head = heads.entry(t.clone()).or_insert_with(|| ChainHead::genesis(&t));
         let chain = chains.entry(t).or_default();
-        let v = judge(head, &r, |seq| chain.get(seq as usize).map(|r| r.leaf_hash));
+        // As every consumer judges: a record not signed by the sequencer's
+        // key is malformed.
+        let v =
+            judge_signed(head, &r, |seq| chain.get(seq as usize).map(|r| r.leaf_hash), &keyring_of(&test_key("seq")));
         if v == Verdict::Accept {
             head.advance(&r);
             chain.push(r);
@@ -607,6 +610,61 @@ fn an_encrypted_store_holds_no_content_and_restores_encrypted(log: Arc<dyn Log>)
     assert!(clear.iter().all(|r| r.event.input.is_none() && r.commitments[0].is_some()));
 }
 
+/// A writer with access to the sealed topic appends records that fit a
+/// chain but are not signed by the sequencer: one under the sequencer's key
+/// id with a bad signature, one under an unknown key. A restarted
+/// sequencer that holds the partition skips both as malformed, counts
+/// them, and seals on.
+fn a_forged_record_on_the_sealed_topic_is_skipped(log: Arc<dyn Log>) {
+    let cfg = config(1);
+    let dir = tempfile::tempdir().expect("tmp");
+    let first = events(2, 3, 95);
+    produce(log.as_ref(), &cfg, &first);
+    drain(&sequencer(log.clone(), dir.path(), &cfg));
+    let acc = accepted(log.as_ref(), &cfg);
+    let mut head = ChainHead::genesis("tenant-0");
+    for r in &acc.chains["tenant-0"] {
+        head.advance(r);
+    }
+    let forged_event = || fixed_events_seeded("tenant-0", 1, 9_999).remove(0);
+    let at = traceledger_core::event::Timestamp(1_800_000_000_000_000);
+    let mut bad_sig =
+        Sealer::new(test_key("seq"), "p").seal(&mut head.clone(), forged_event(), at, None, &mut rand::rngs::OsRng);
+    bad_sig.signature[0] ^= 1;
+    let unknown =
+        Sealer::new(test_key("mallory"), "p").seal(&mut head.clone(), forged_event(), at, None, &mut rand::rngs::OsRng);
+    let forged: Vec<Record> =
+        [&bad_sig, &unknown].iter().map(|r| Record::keyed(b"tenant-0", wire::encode_record(r))).collect();
+    log.append(&cfg.topics.sealed, 0, &forged).expect("append forged records");
+    let second = events(2, 2, 200);
+    produce(log.as_ref(), &cfg, &second);
+    let s = sequencer(log.clone(), dir.path(), &cfg);
+    drain(&s);
+    assert_eq!(Stats::get(&s.stats().bad_signatures), 2);
+    let all: Vec<TraceEvent> = first.iter().chain(&second).cloned().collect();
+    let acc = assert_ledger(log.as_ref(), &cfg, &all);
+    assert_eq!(acc.verdicts.get(&Verdict::Malformed), Some(&2), "{:?}", acc.verdicts);
+}
+
+/// Topics that now have another partition count than the ledger was
+/// started with would fork every moved tenant's chain: refused at start.
+fn a_changed_partition_count_is_refused(log: Arc<dyn Log>) {
+    let two = config(2);
+    let dir = tempfile::tempdir().expect("tmp");
+    produce(log.as_ref(), &two, &events(2, 3, 90));
+    drain(&sequencer(log.clone(), dir.path(), &two));
+    // The same ledger over topics of three partitions (as after adding one).
+    let three = config(3);
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let err = Sequencer::new(log.clone(), store, Sealer::new(test_key("seq"), "p"), three)
+        .err()
+        .expect("a changed partition count is refused");
+    let msg = err.to_string();
+    assert!(msg.contains("3 partitions") && msg.contains("started with 2"), "{msg}");
+    // The count it was started with still opens.
+    drain(&sequencer(log.clone(), dir.path(), &two));
+}
+
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -631,4 +689,6 @@ both_backends!(
     erasures_are_carried_out_and_forged_ones_are_dead_letters,
     redaction_applies_before_sealing,
     an_encrypted_store_holds_no_content_and_restores_encrypted,
+    a_changed_partition_count_is_refused,
+    a_forged_record_on_the_sealed_topic_is_skipped,
 );

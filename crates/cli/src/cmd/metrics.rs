@@ -227,7 +227,7 @@ impl Collector for Sources {
 /// The sequencer's counters, seal latency, checkpoint age and lag.
 fn encode_sequencer(enc: &mut DescriptorEncoder<'_>, src: &SequencerSource) -> std::fmt::Result {
     let s = &src.stats;
-    let counters: [(&str, &str, &AtomicU64); 15] = [
+    let counters: [(&str, &str, &AtomicU64); 16] = [
         ("events_consumed", "Raw records the sequencer read", &s.consumed),
         ("events_sealed", "Records sealed into the ledger", &s.sealed),
         ("records_published", "Sealed records acknowledged on the sealed topic", &s.published),
@@ -237,6 +237,11 @@ fn encode_sequencer(enc: &mut DescriptorEncoder<'_>, src: &SequencerSource) -> s
         ("sealed_forks", "Sealed-topic records the acceptance rule called forks", &s.forks),
         ("sealed_gaps", "Sealed-topic records the acceptance rule called gaps", &s.gaps),
         ("sealed_malformed", "Sealed-topic records that did not decode or hash", &s.malformed),
+        (
+            "sealed_bad_signatures",
+            "Sealed-topic records that fit the chain but are not signed by a trusted key",
+            &s.bad_signatures,
+        ),
         ("events_redacted", "Events a redaction rule changed before sealing", &s.redacted),
         ("records_adopted", "Records adopted from the sealed topic", &s.adopted),
         ("partition_rebuilds", "Partitions rebuilt from the sealed topic after a divergence", &s.rebuilds),

@@ -101,6 +101,10 @@ pub struct RateArgs {
     /// Failed authentications a peer address may make in one burst.
     #[arg(long, default_value_t = traceledger_api::limits::PEER_FAILURE_BURST)]
     pub auth_failure_burst: u32,
+    /// DSAR erasures and retention runs a tenant may ask for per minute
+    /// through the API (each one carried out compacts the stores).
+    #[arg(long, default_value_t = traceledger_api::limits::ERASURES_PER_MINUTE)]
+    pub erasures_per_minute: u32,
     /// A named rate-limit tier for keys created with `--tier NAME`: NAME=RATE:BURST; repeat.
     #[arg(long = "rate-tier", value_name = "NAME=RATE:BURST", value_parser = parse_rate_tier)]
     pub rate_tiers: Vec<(String, traceledger_api::limits::Tier)>,
@@ -412,6 +416,7 @@ fn stats_json(s: &Stats) -> Value {
         "forks": Stats::get(&s.forks),
         "gaps": Stats::get(&s.gaps),
         "malformed": Stats::get(&s.malformed),
+        "bad_signatures": Stats::get(&s.bad_signatures),
         "adopted": Stats::get(&s.adopted),
         "rebuilds": Stats::get(&s.rebuilds),
         "checkpoints": Stats::get(&s.checkpoints),

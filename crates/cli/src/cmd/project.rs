@@ -522,8 +522,12 @@ fn serve_api(
     let keys = Arc::new(super::node::open_keys(&a.data)?);
     super::node::bootstrap_owner(&keys, &a.data, &a.tenant)?;
     let sink = super::node::sink_to(log, &topics.raw);
-    let privacy =
-        signer.as_ref().map(|key| traceledger_api::privacy::PrivacyOps { sink: sink.clone(), key: key.clone() });
+    let pace = Arc::new(traceledger_api::limits::ErasurePace::per_minute(a.rate.erasures_per_minute));
+    let privacy = signer.as_ref().map(|key| traceledger_api::privacy::PrivacyOps {
+        sink: sink.clone(),
+        key: key.clone(),
+        pace: pace.clone(),
+    });
     let exporter = signer.map(|key| exporter(key, &a.log_name, &a.trusted_keys));
     let providers = load_providers(a.providers.as_deref())?;
     let api = api_state(projections, keys, exporter, privacy.clone(), providers, &a.data, a.session_timeout_seconds)?

@@ -71,7 +71,11 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     super::node::bootstrap_owner(&node.keys, &a.node.data, &a.tenant)?;
-    let privacy = traceledger_api::privacy::PrivacyOps { sink: super::node::raw_sink(&node), key: node.key.clone() };
+    let privacy = traceledger_api::privacy::PrivacyOps {
+        sink: super::node::raw_sink(&node),
+        key: node.key.clone(),
+        pace: std::sync::Arc::new(traceledger_api::limits::ErasurePace::per_minute(a.node.rate.erasures_per_minute)),
+    };
     let retention = RetentionJob::start(&projections, privacy.clone(), a.retention_interval_seconds)?;
     let exporter = super::project::exporter(node.key.clone(), &node.cfg.log_name, &[]);
     let api = super::project::api_state(

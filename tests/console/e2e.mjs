@@ -155,6 +155,38 @@ try {
     assert.match(clean.text, /inclusion proof/);
     assert.match(clean.text, /value\(s\) open their commitments/);
     await shot(page, "record-verified");
+    // A server that alters what it shows but serves the signed bytes as they
+    // are (issue 19, finding 9): each field the page shows, altered alone in
+    // the answer to GET /v1/records/{seq}, fails the check by name.
+    const alter = {
+      timestamp: (r) => (r.event.timestamp = r.event.timestamp.replace(/^\d{4}/, (y) => String(Number(y) - 1))),
+      model: (r) => (r.event.model = { provider: "edited", name: "model" }),
+      tokens: (r) => (r.event.tokens = { input: 1, output: 2, cached: 3 }),
+      parent_event_id: (r) => (r.event.parent_event_id = "00000000-0000-4000-8000-000000000007"),
+      status: (r) => (r.event.status = { ...r.event.status, message: "approved by an edit" }),
+      data_classification: (r) => (r.event.data_classification = r.event.data_classification === "public" ? "restricted" : "public"),
+      sealed_at: (r) => (r.sealed_at = r.sealed_at.replace(/^\d{4}/, (y) => String(Number(y) - 1))),
+      policy: (r) => (r.policy = "lenient/v9"),
+    };
+    for (const [field, edit] of Object.entries(alter)) {
+      const pattern = `**/v1/records/${env("TL_SEQ")}`;
+      await page.route(pattern, async (route) => {
+        const response = await route.fetch();
+        const body = await response.json();
+        edit(body);
+        await route.fulfill({ response, json: body });
+      });
+      // From another page, so the record page renders anew (a hash that
+      // does not change re-renders nothing).
+      await open(page, "#/sessions");
+      const forged = await verifyRecord(page, env("TL_SEQ"));
+      await page.unroute(pattern);
+      assert.equal(forged.verdict, "invalid", `${field} altered: ${forged.text}`);
+      assert.match(forged.text, new RegExp(`\\b${field}: shown `), `the altered ${field} is named`);
+    }
+    await open(page, "#/sessions");
+    const again = await verifyRecord(page, env("TL_SEQ"));
+    assert.equal(again.verdict, "valid", again.text);
     // A wrong verifier key fails, in the browser, whatever the server says.
     await page.getByLabel("Verifier key (name+keyid+key)").fill("PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW");
     await page.getByRole("button", { name: "Verify in browser" }).click();

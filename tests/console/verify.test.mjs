@@ -202,3 +202,59 @@ test("property: arbitrary bytes never crash the decoder", () => {
     { numRuns: 20000 },
   );
 });
+
+test("every field the record page shows beside content is compared with the signed bytes", () => {
+  const signed = v.decodeCanonical(v.fromHex(canonicalHex));
+  const h = signed.header;
+  // The record as GET /v1/records/{seq} serves it (crates/api record_json).
+  const record = {
+    tenant_id: h.tenant_id,
+    seq: h.seq,
+    prev_hash: h.prev_hash,
+    sealed_at: h.sealed_at,
+    key_id: h.key_id,
+    source: h.source,
+    policy: h.policy,
+    event: structuredClone(event),
+  };
+  assert.deepEqual(v.mismatchedFields(record, signed), []);
+  // Content is the commitments' to check, not this comparison's.
+  const contentless = structuredClone(record);
+  contentless.event.output = "edited";
+  contentless.event.tools[0].result = "edited";
+  assert.deepEqual(v.mismatchedFields(contentless, signed), []);
+  // Each field the page shows, altered alone, is named (issue 19, finding 9).
+  const edits = {
+    tenant_id: (r) => (r.tenant_id = "other"),
+    seq: (r) => (r.seq += 1),
+    prev_hash: (r) => (r.prev_hash = "00".repeat(32)),
+    sealed_at: (r) => (r.sealed_at = "2020-01-01T00:00:00.000000Z"),
+    key_id: (r) => (r.key_id = "deadbeef"),
+    source: (r) => (r.source.offset += 1),
+    policy: (r) => (r.policy = "lenient/v9"),
+    event_id: (r) => (r.event.event_id = "00000000-0000-4000-8000-000000000000"),
+    agent_id: (r) => (r.event.agent_id = "someone-else"),
+    session_id: (r) => (r.event.session_id = "other"),
+    step_index: (r) => (r.event.step_index += 1),
+    parent_event_id: (r) => delete r.event.parent_event_id,
+    kind: (r) => (r.event.kind = "decision"),
+    timestamp: (r) => (r.event.timestamp = "2026-11-27T09:14:04.512345Z"),
+    model: (r) => (r.event.model.version = "2025-01-01"),
+    tokens: (r) => (r.event.tokens.cached = 0),
+    cost_micros: (r) => (r.event.cost_micros = 1),
+    latency_ms: (r) => (r.event.latency_ms = 1),
+    status: (r) => (r.event.status.message = "all fine"),
+    tools: (r) => (r.event.tools[0].status = "error"),
+    subject_ids: (r) => (r.event.subject_ids = []),
+    data_classification: (r) => (r.event.data_classification = "public"),
+    expected_steps: (r) => (r.event.expected_steps = 6),
+    attributes: (r) => r.event.attributes.push({ key: "approved_by", value: "edit" }),
+    invented: (r) => (r.event.invented = "a field the signed form lacks"),
+  };
+  for (const [name, edit] of Object.entries(edits)) {
+    const r = structuredClone(record);
+    edit(r);
+    const named = v.mismatchedFields(r, signed).map(([n]) => n);
+    assert.deepEqual(named, [name], `altering ${name}`);
+  }
+});

@@ -337,27 +337,61 @@ function shownContent(ev) {
   return v.map((x) => (typeof x === "string" ? x : null));
 }
 
-/** The fields the page shows that the signed bytes also carry, as [name, shown, signed]. */
-function metadataPairs(record, signed) {
-  const e = record.event || {};
-  const s = signed.event;
-  const pairs = [
-    ["tenant_id", record.tenant_id, signed.header.tenant_id],
-    ["seq", record.seq, signed.header.seq],
-    ["prev_hash", record.prev_hash, signed.header.prev_hash],
-    ["key_id", record.key_id, signed.header.key_id],
-    ["policy", record.policy, signed.header.policy],
-    ["event_id", e.event_id, s.event_id],
-    ["agent_id", e.agent_id, s.agent_id],
-    ["session_id", e.session_id, s.session_id],
-    ["step_index", e.step_index, s.step_index],
-    ["kind", e.kind, s.kind],
-    ["latency_ms", e.latency_ms ?? null, s.latency_ms],
-    ["cost_micros", e.cost_micros ?? null, s.cost_micros],
-    ["status", e.status?.code, s.status.code],
-    ["tools", JSON.stringify((e.tools || []).map((t) => [t.name, t.call_id])), JSON.stringify(s.tools.map((t) => [t.name, t.call_id]))],
-  ];
-  return pairs;
+/** A value as the record's JSON and the signed bytes both mean it: absent,
+ * null and an empty list are one thing (the JSON leaves them out), and
+ * object keys compare in any order. */
+function normal(x) {
+  if (x === undefined || x === null) return null;
+  if (Array.isArray(x)) return x.length ? x.map(normal) : null;
+  if (typeof x === "object") {
+    const out = {};
+    for (const k of Object.keys(x).sort()) {
+      const v = normal(x[k]);
+      if (v !== null) out[k] = v;
+    }
+    return out;
+  }
+  return x;
+}
+
+const CONTENT = ["input", "output", "reasoning"];
+const TOOL_CONTENT = ["arguments", "result"];
+
+/**
+ * Every field the record's JSON carries beside its content (which the
+ * commitments check), compared with the signed bytes: header and event,
+ * including any field the signed form does not have. Returns the
+ * mismatches as [name, shown, signed]; the page shows nothing that is not
+ * in this comparison (crates/api/console/app.js renders from the same
+ * object that is checked).
+ */
+export function mismatchedFields(record, signed) {
+  const shownEvent = { ...(record.event || {}) };
+  for (const k of CONTENT) delete shownEvent[k];
+  if (Array.isArray(shownEvent.tools)) {
+    shownEvent.tools = shownEvent.tools.map((t) => {
+      const c = { ...t };
+      for (const k of TOOL_CONTENT) delete c[k];
+      return c;
+    });
+  }
+  const signedEvent = { ...signed.event, tenant_id: signed.header.tenant_id };
+  const shown = { header: {}, event: shownEvent };
+  const want = { header: {}, event: signedEvent };
+  for (const k of ["tenant_id", "seq", "prev_hash", "sealed_at", "key_id", "source", "policy"]) {
+    shown.header[k] = record[k];
+    want.header[k] = signed.header[k];
+  }
+  const out = [];
+  for (const part of ["header", "event"]) {
+    const names = new Set([...Object.keys(shown[part]), ...Object.keys(want[part])]);
+    for (const k of [...names].sort()) {
+      const a = normal(shown[part][k]);
+      const b = normal(want[part][k]);
+      if (JSON.stringify(a) !== JSON.stringify(b)) out.push([k, a, b]);
+    }
+  }
+  return out;
 }
 
 /**
@@ -395,12 +429,12 @@ export async function verifyRecord(record, inclusion, vkeyText) {
   if (!check("leaf hash", hex(leaf) === record.leaf_hash, `SHA-256(0x00 ‖ canonical) = ${hex(leaf).slice(0, 16)}…`)) {
     checks[checks.length - 1].detail += ` but the server says ${String(record.leaf_hash).slice(0, 16)}…`;
   }
-  const mismatched = metadataPairs(record, signed).filter(([, shown, s]) => JSON.stringify(shown) !== JSON.stringify(s));
+  const mismatched = mismatchedFields(record, signed);
   check(
     "shown fields",
     mismatched.length === 0,
     mismatched.length === 0
-      ? "tenant, seq, event, session, agent, step, kind, status, tools, cost and latency match the signed bytes"
+      ? "every field shown beside the content (chain position, sealed-at, policy, key, and the event's ids, time, model, tokens, cost, latency, status, tools, subjects, classification, attributes) matches the signed bytes"
       : mismatched.map(([n, shown, s]) => `${n}: shown ${JSON.stringify(shown)}, signed ${JSON.stringify(s)}`).join("; "),
   );
   if (signed.header.key_id !== vkey.keyId) {

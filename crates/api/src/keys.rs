@@ -445,6 +445,50 @@ mod tests {
         }
     }
 
+    /// Issue 19, finding 5: ids were the secret's last four characters
+    /// (24 bits): after a few thousand keys a new key took over an older
+    /// key's id. Ids are random now, and a store written before is migrated
+    /// when it opens: the key whose id was taken over gets its own again.
+    #[test]
+    fn key_ids_never_collide_and_collided_legacy_ids_are_migrated() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ks = KeyStore::open(dir.path()).expect("open");
+        let mut ids = std::collections::HashSet::new();
+        for i in 0..500 {
+            let (_, info) = ks.create("acme", &KeySpec::new(Role::Member, "test"), i).expect("create");
+            assert!(ids.insert(info.id), "ids are unique");
+        }
+        // A legacy store: two keys (two tenants) whose ids collided, the
+        // index entry held by the newer one.
+        let legacy = |tenant: &str| KeyInfo {
+            id: "tlk_test_…AbCd".into(),
+            tenant: tenant.into(),
+            role: Role::Member,
+            name: String::new(),
+            created_at: 1,
+            expires_at: None,
+            revoked_at: None,
+            rotated_from: None,
+            tier: STANDARD_TIER.into(),
+        };
+        let (old, new) = ("tlk_test_old-secret-AbCd", "tlk_test_new-secret-AbCd");
+        ks.put(&digest(old), &legacy("victim")).expect("put");
+        ks.put(&digest(new), &legacy("acme")).expect("put");
+        drop(ks);
+        let ks = KeyStore::open(dir.path()).expect("reopen migrates");
+        let victim = ks.list("victim").expect("list");
+        assert_eq!(victim.len(), 1);
+        assert!(!is_legacy_id(&victim[0].id) && victim[0].id.ends_with("AbCd"), "{}", victim[0].id);
+        assert_eq!(ks.get("victim", &victim[0].id).expect("its own id").tenant, "victim");
+        assert_eq!(ks.get("acme", "tlk_test_…AbCd").expect("the holder keeps it").tenant, "acme");
+        assert_eq!(ks.authenticate(old, 2).expect("auth").map(|i| i.tenant), Some("victim".into()));
+        ks.revoke("victim", &victim[0].id, 3, Role::Owner).expect("revoke by its new id");
+        assert_eq!(ks.authenticate(new, 4).expect("auth").map(|i| i.tenant), Some("acme".into()), "the other stays");
+        drop(ks);
+        let again = KeyStore::open(dir.path()).expect("idempotent");
+        assert_eq!(again.list("victim").expect("list")[0].id, victim[0].id);
+    }
+
     #[test]
     fn rotation_overlaps_then_retires_the_old_key() {
         let dir = tempfile::tempdir().expect("tmp");

@@ -12,6 +12,7 @@ use traceledger_core::checkpoint::{self, Checkpoint};
 use traceledger_core::event::Timestamp;
 use traceledger_core::keys::SigningKey;
 use traceledger_core::merkle::MemoryTree;
+use traceledger_core::privacy::SeqRanges;
 use traceledger_core::SealedRecord;
 
 /// First line of every manifest.
@@ -61,7 +62,15 @@ pub struct BundleWriter<'k> {
     checkpoint_every: u64,
     keyring: Vec<KeyringEntry>,
     files: Vec<(String, u64, String)>,
+    /// Per tenant, the seqs whose content this export withheld.
+    withheld: BTreeMap<String, SeqRanges>,
 }
+
+/// Directory of the exporter's signed statements of withheld content: one
+/// file per tenant, `withheld/<tenant>`, holding the seqs as ranges
+/// (`0-4,7`). Listed in the signed manifest, so the verifier can tell
+/// content an export left out from content erased in the ledger.
+pub const WITHHELD_DIR: &str = "withheld";
 
 impl<'k> BundleWriter<'k> {
     /// Starts a bundle at `dir`, which must not exist or be empty. Files are
@@ -112,6 +121,7 @@ impl<'k> BundleWriter<'k> {
             checkpoint_every,
             keyring: vec![KeyringEntry { verifier_key: key.verifier_key_string(), not_before: None, not_after: None }],
             files: Vec::new(),
+            withheld: BTreeMap::new(),
         })
     }
 
@@ -136,6 +146,20 @@ impl<'k> BundleWriter<'k> {
             self.checkpoint(&r.header.tenant_id.clone())?;
         }
         Ok(())
+    }
+
+    /// Appends one record with its content left out of this export (its
+    /// commitments stay, so it verifies), and says so in the bundle: the
+    /// verifier counts it as withheld by the exporter, not as erased in the
+    /// ledger. A record sealed without content (no commitment) is appended
+    /// as it is.
+    pub fn append_withheld(&mut self, mut r: SealedRecord) -> Result<()> {
+        let had = r.commitments.iter().any(Option::is_some);
+        r.erase_all_content();
+        if had {
+            self.withheld.entry(r.header.tenant_id.clone()).or_default().push(r.header.seq);
+        }
+        self.append(&r)
     }
 
     /// Adds a checkpoint signed elsewhere (e.g. copied from another bundle).
@@ -191,6 +215,9 @@ impl<'k> BundleWriter<'k> {
             if self.last_checkpoint.get(&t) != Some(&size) {
                 self.checkpoint(&t)?;
             }
+        }
+        for (tenant, seqs) in std::mem::take(&mut self.withheld) {
+            self.write_file(&format!("{WITHHELD_DIR}/{tenant}"), format!("{seqs}\n").as_bytes())?;
         }
         let keyring = serde_json::to_vec_pretty(&self.keyring).map_err(|e| Error::Avro(e.to_string()))?;
         self.write_file(KEYRING, &keyring)?;

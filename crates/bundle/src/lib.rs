@@ -22,9 +22,9 @@ mod verify;
 pub mod wire;
 
 pub use keyfile::{read_keyring_json, read_signing_key, write_signing_key, KeyringEntry};
-pub use layout::{BundleWriter, MANIFEST_HEADER};
+pub use layout::{BundleWriter, MANIFEST_HEADER, WITHHELD_DIR};
 pub use records::{RecordError, RecordReader};
-pub use verify::{verify_bundle, BundleError, Options, Progress, Verified};
+pub use verify::{read_withheld, verify_bundle, BundleError, Erasures, Options, Progress, Unattested, Verified};
 
 use std::path::{Path, PathBuf};
 

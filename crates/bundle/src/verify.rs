@@ -1,7 +1,7 @@
 //! Offline verification of a bundle directory.
 
 use crate::keyfile::read_keyring_json;
-use crate::layout::{KEYRING, MANIFEST, MANIFEST_HEADER, RECORDS};
+use crate::layout::{KEYRING, MANIFEST, MANIFEST_HEADER, RECORDS, WITHHELD_DIR};
 use crate::records::{RecordError, RecordReader};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -13,7 +13,9 @@ use std::path::{Component, Path};
 use std::rc::Rc;
 use traceledger_core::checkpoint::{self, Checkpoint};
 use traceledger_core::keys::Keyring;
+use traceledger_core::privacy::{privacy_chain_tenant, Erasure, SeqRanges};
 use traceledger_core::verify::{Check, Failure, Report, Verifier};
+use traceledger_core::SealedRecord;
 
 /// How to verify.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +23,11 @@ pub struct Options {
     /// Verifier keys the auditor trusts. `None`: use the bundle's own
     /// `keys/keyring.json`, which proves integrity but not origin.
     pub pinned_keys: Option<Keyring>,
+    /// Accept erased content that nothing in the bundle accounts for (a
+    /// bundle exported before exports carried the privacy chains and the
+    /// withheld statements), reporting it in [`Erasures::unattested`]
+    /// instead of failing.
+    pub allow_unattested_erasure: bool,
 }
 
 /// Receives progress over the records file.
@@ -52,6 +59,160 @@ pub struct Verified {
     pub manifest_signers: Vec<String>,
     /// Files checked against the manifest.
     pub files: usize,
+    /// What accounts for each record whose content is erased.
+    pub erasures: Erasures,
+}
+
+/// Records whose content is erased, by what accounts for it. Erased content
+/// keeps its commitment, so the chain verifies either way; this says why it
+/// is gone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Erasures {
+    /// Covered by a signed erasure (DSAR or retention) in the tenant's
+    /// privacy chain `_privacy.<tenant>`, itself verified in this bundle.
+    pub by_signed_erasure: u64,
+    /// Sealed without content under a `commitment_only` redaction rule
+    /// (the record's signed policy label says so).
+    pub by_redaction_policy: u64,
+    /// Left out of this export, as the exporter states in `withheld/`
+    /// (listed in the signed manifest): a session or subject export, or one
+    /// without content.
+    pub withheld_by_exporter: u64,
+    /// Nothing accounts for it (only with `allow_unattested_erasure`).
+    pub unattested: Vec<Unattested>,
+}
+
+/// Erased content no signed statement accounts for, in one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unattested {
+    /// Tenant.
+    pub tenant_id: String,
+    /// Records.
+    pub records: u64,
+    /// Their seqs, as ranges (`0-4,7`).
+    pub seqs: String,
+}
+
+/// Per tenant, what the stream says of erased content: the seqs erased
+/// without a redaction policy, and the ranges the tenant's verified
+/// erasures name.
+#[derive(Default)]
+struct ErasureLedger {
+    erased: BTreeMap<String, SeqRanges>,
+    claimed: BTreeMap<String, Vec<(u64, u64)>>,
+    by_policy: u64,
+}
+
+/// The label a `commitment_only` redaction rule gives the records it seals
+/// (`policy:<version>/redact:commitment_only`, crates/policy).
+const COMMITMENT_ONLY: &str = "/redact:commitment_only";
+
+impl ErasureLedger {
+    /// Takes note of a record that verified.
+    fn observe(&mut self, r: &SealedRecord) {
+        let tenant = &r.header.tenant_id;
+        if let Some(of) = privacy_chain_tenant(tenant) {
+            if let Ok(e) = Erasure::from_event(&r.event) {
+                self.claimed.entry(of.to_string()).or_default().extend_from_slice(e.seqs.ranges());
+            }
+            return;
+        }
+        if r.erased_slots().is_empty() {
+            return;
+        }
+        if r.header.policy.ends_with(COMMITMENT_ONLY) {
+            self.by_policy += 1;
+        } else {
+            // A tenant's records come in seq order: pushes ascend.
+            self.erased.entry(tenant.clone()).or_default().push(r.header.seq);
+        }
+    }
+
+    /// Sorts what each tenant's cover holds and checks every erased seq.
+    fn settle(self, withheld: &BTreeMap<String, SeqRanges>) -> Erasures {
+        let mut out = Erasures { by_redaction_policy: self.by_policy, ..Erasures::default() };
+        for (tenant, erased) in &self.erased {
+            let claimed = merged(self.claimed.get(tenant).cloned().unwrap_or_default());
+            let held = withheld.get(tenant).map(|w| w.ranges().to_vec()).unwrap_or_default();
+            let not_withheld = subtract(erased.ranges(), &held);
+            let left = subtract(&not_withheld, &claimed);
+            let count = |v: &[(u64, u64)]| v.iter().map(|&(lo, hi)| hi - lo + 1).sum::<u64>();
+            out.withheld_by_exporter += erased.len() - count(&not_withheld);
+            out.by_signed_erasure += count(&not_withheld) - count(&left);
+            if !left.is_empty() {
+                let seqs = SeqRanges::from_ranges(&left);
+                out.unattested.push(Unattested {
+                    tenant_id: tenant.clone(),
+                    records: seqs.len(),
+                    seqs: seqs.to_string(),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// Sorted, disjoint, non-adjacent inclusive ranges covering `v`.
+fn merged(mut v: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    v.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(v.len());
+    for (lo, hi) in v {
+        match out.last_mut() {
+            Some((_, h)) if lo <= h.saturating_add(1) => *h = (*h).max(hi),
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
+}
+
+/// The seqs of `a` not in `b` (both sorted and disjoint).
+fn subtract(a: &[(u64, u64)], b: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut j = 0;
+    for &(lo, hi) in a {
+        while j < b.len() && b[j].1 < lo {
+            j += 1;
+        }
+        // `cur`: the first seq of lo..=hi not yet placed in or out.
+        let mut cur = lo;
+        let mut covered_to_end = false;
+        for &(blo, bhi) in b[j..].iter().take_while(|(blo, _)| *blo <= hi) {
+            if blo > cur {
+                out.push((cur, blo - 1));
+            }
+            if bhi >= hi {
+                covered_to_end = true;
+                break;
+            }
+            cur = cur.max(bhi + 1);
+        }
+        if !covered_to_end {
+            out.push((cur, hi));
+        }
+    }
+    out
+}
+
+/// The exporter's statements of withheld content in a bundle directory:
+/// per tenant, the seqs of `withheld/<tenant>`. Call on a bundle that
+/// verified (the files are then the signed manifest's).
+pub fn read_withheld(dir: &Path) -> Result<BTreeMap<String, SeqRanges>, BundleError> {
+    let mut out = BTreeMap::new();
+    let root = dir.join(WITHHELD_DIR);
+    let Ok(entries) = std::fs::read_dir(&root) else { return Ok(out) };
+    for entry in entries {
+        let entry = entry.map_err(|e| unusable(WITHHELD_DIR, None, e.to_string()))?;
+        let tenant = entry.file_name().to_string_lossy().into_owned();
+        let rel = format!("{WITHHELD_DIR}/{tenant}");
+        let text = std::fs::read_to_string(entry.path()).map_err(|e| unusable(&rel, None, e.to_string()))?;
+        let seqs = SeqRanges::parse(text.trim_end_matches('\n')).map_err(|e| BundleError::Corrupt {
+            path: rel.clone(),
+            offset: e.at as u64,
+            reason: e.to_string(),
+        })?;
+        out.insert(tenant, seqs);
+    }
+    Ok(out)
 }
 
 /// Why a bundle did not verify.
@@ -113,6 +274,8 @@ impl fmt::Display for BundleError {
         }
     }
 }
+
+impl std::error::Error for BundleError {}
 
 fn unusable(path: &str, offset: Option<u64>, reason: impl Into<String>) -> BundleError {
     BundleError::Unusable { path: path.to_string(), offset, reason: reason.into() }
@@ -241,6 +404,7 @@ pub fn verify_bundle(dir: &Path, opts: &Options, progress: &mut dyn Progress) ->
 
     // Records, streamed through the verifier.
     let mut verifier = Verifier::new(&keys, Some(&manifest.log));
+    let mut erasures = ErasureLedger::default();
     let rpath = dir.join(RECORDS);
     let file = std::fs::File::open(&rpath).map_err(|e| unusable(RECORDS, None, e.to_string()))?;
     let total = manifest.files[RECORDS].size;
@@ -254,7 +418,9 @@ pub fn verify_bundle(dir: &Path, opts: &Options, progress: &mut dyn Progress) ->
         let corrupt =
             |e: RecordError| BundleError::Corrupt { path: RECORDS.into(), offset: pos.get(), reason: e.to_string() };
         for rec in RecordReader::new(&mut tally).map_err(corrupt)? {
-            verifier.push_record(&rec.map_err(corrupt)?).map_err(BundleError::Invalid)?;
+            let rec = rec.map_err(corrupt)?;
+            verifier.push_record(&rec).map_err(BundleError::Invalid)?;
+            erasures.observe(&rec);
             if verifier.records_seen().is_multiple_of(1024) {
                 progress.advance(pos.get());
             }
@@ -300,7 +466,26 @@ pub fn verify_bundle(dir: &Path, opts: &Options, progress: &mut dyn Progress) ->
         let bytes = read(rel)?;
         check(rel, bytes.len() as u64, hex::encode(Sha256::digest(&bytes)))?;
     }
+    // Erased content: each erased record accounted for by a signed
+    // erasure, the policy it was sealed under, or the exporter's statement.
+    let erasures = erasures.settle(&read_withheld(dir)?);
+    if let (Some(u), false) = (erasures.unattested.first(), opts.allow_unattested_erasure) {
+        let total: u64 = erasures.unattested.iter().map(|u| u.records).sum();
+        return Err(BundleError::Invalid(Failure {
+            tenant_id: u.tenant_id.clone(),
+            seq: SeqRanges::parse(&u.seqs).ok().and_then(|s| s.iter().next()),
+            position: None,
+            check: Check::UnattestedErasure,
+            detail: format!(
+                "the content of {total} record(s) is erased (in `{}`: seqs {}) but no signed erasure in `_privacy.{}` \
+                 covers it, no commitment_only policy sealed it so, and the exporter did not declare it withheld \
+                 (pass --allow-unattested-erasure to accept a bundle exported before exports carried these)",
+                u.tenant_id, u.seqs, u.tenant_id
+            ),
+        }));
+    }
     Ok(Verified {
+        erasures,
         report,
         keys_pinned: pinned,
         log: manifest.log,
@@ -308,4 +493,32 @@ pub fn verify_bundle(dir: &Path, opts: &Options, progress: &mut dyn Progress) ->
         manifest_signers,
         files: manifest.files.len(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn set(v: &[(u64, u64)]) -> std::collections::BTreeSet<u64> {
+        v.iter().flat_map(|&(lo, hi)| lo..=hi).collect()
+    }
+
+    proptest! {
+        /// The range arithmetic the erasure check rests on is set
+        /// arithmetic.
+        #[test]
+        fn subtracting_ranges_is_set_difference(
+            a in prop::collection::vec((0u64..60, 0u64..6), 0..8),
+            b in prop::collection::vec((0u64..60, 0u64..6), 0..8),
+        ) {
+            let a = merged(a.into_iter().map(|(lo, n)| (lo, lo + n)).collect());
+            let b = merged(b.into_iter().map(|(lo, n)| (lo, lo + n)).collect());
+            let got = subtract(&a, &b);
+            let want: std::collections::BTreeSet<u64> = set(&a).difference(&set(&b)).copied().collect();
+            prop_assert_eq!(set(&got), want);
+            prop_assert!(got.windows(2).all(|w| w[0].1 < w[1].0), "sorted and disjoint: {:?}", got);
+            prop_assert_eq!(SeqRanges::from_ranges(&got).len(), set(&got).len() as u64);
+        }
+    }
 }

@@ -18,8 +18,50 @@ pub const SEALED_RECORD_V1: u32 = 2;
 /// Schema id of `Checkpoint` v1 in the bundled id table.
 pub const CHECKPOINT_V1: u32 = 3;
 
-/// Largest message accepted by default (1 MiB), as Kafka's default.
+/// Largest message accepted by default (1 MiB), as Kafka's default: the
+/// largest raw event, and the largest sealed record, the sequencer takes
+/// (the broker's limit, `traceledger_log::kafka::MESSAGE_LIMIT`, leaves
+/// room above it for keys and headers).
 pub const DEFAULT_MAX_MESSAGE: usize = 1 << 20;
+
+/// Header bytes of a sealed record at most, beyond the tenant id, source
+/// topic and policy label strings: seq, prev and leaf hashes, sealed_at,
+/// key id, source partition and offset, the varint lengths, union and
+/// array markers, and the signature (231 by count; rounded up).
+const SEALED_FIXED: usize = 256;
+
+/// Bytes per content slot at most: a commitment and a salt, each with its
+/// union marker.
+const SEALED_PER_SLOT: usize = 66;
+
+/// How many more bytes than `ev`'s own wire encoding the record sealing it
+/// takes, at most, under a policy label of `policy_len` bytes and a source
+/// topic name of `topic_len` bytes. Ingest refuses an event whose encoding
+/// plus this is over the limit, and the sequencer dead-letters it: a
+/// sealed record over the broker's limit could never be published.
+pub fn sealed_overhead(ev: &TraceEvent, policy_len: usize, topic_len: usize) -> usize {
+    let slots = 3 + 2 * ev.tools.len();
+    SEALED_FIXED + ev.tenant_id.len() + policy_len + topic_len + SEALED_PER_SLOT * slots
+}
+
+/// Policy label length ingest allows for when it cannot know the label the
+/// sequencer will record (a redaction rule's).
+pub const POLICY_LABEL_ALLOWANCE: usize = 256;
+
+/// Why ingest refuses `ev` for a raw topic named `topic`: its sealed form
+/// could be over [`DEFAULT_MAX_MESSAGE`] (the sequencer would only
+/// dead-letter it). `None` when it fits.
+pub fn unsealable(ev: &TraceEvent, topic: &str) -> Option<String> {
+    let size = encode_event(ev).len();
+    let bound = size + sealed_overhead(ev, POLICY_LABEL_ALLOWANCE, topic.len());
+    (bound > DEFAULT_MAX_MESSAGE).then(|| {
+        format!(
+            "the event is {size} bytes encoded and its sealed record up to {bound}; a sealed record may take \
+             {DEFAULT_MAX_MESSAGE}, so an event may take about {} here",
+            DEFAULT_MAX_MESSAGE.saturating_sub(bound - size)
+        )
+    })
+}
 
 /// Why a message was refused. The `Display` text is the dead-letter reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -162,6 +204,18 @@ mod tests {
     }
 
     #[test]
+    fn ingest_refuses_what_could_not_be_sealed() {
+        let mut ev = example();
+        assert_eq!(unsealable(&ev, "traces.raw"), None);
+        ev.output = Some(String::new());
+        let fill = DEFAULT_MAX_MESSAGE - 100 - encode_event(&ev).len();
+        ev.output = Some("x".repeat(fill));
+        assert!(encode_event(&ev).len() < DEFAULT_MAX_MESSAGE, "under the raw limit");
+        let why = unsealable(&ev, "traces.raw").expect("but not sealable");
+        assert!(why.contains("sealed record up to"), "{why}");
+    }
+
+    #[test]
     fn each_kind_of_bad_message_has_its_reason() {
         let good = encode_event(&example());
         assert_eq!(decode_event(&[], 100), Err(WireError::Truncated(0)));
@@ -199,6 +253,31 @@ mod tests {
             for r in traceledger_core::testkit::seal_all(&key, events) {
                 prop_assert_eq!(decode_record(&encode_record(&r), DEFAULT_MAX_MESSAGE), Ok(r));
             }
+        }
+
+        /// The bound ingest and the sequencer rely on: a sealed record is
+        /// never more than its event's encoding plus `sealed_overhead`,
+        /// whatever its header holds (largest seq, offsets, timestamps).
+        #[test]
+        fn a_sealed_record_is_within_its_overhead_bound(
+            ev in arb_event("tenant-of-some-length".into()),
+            policy in "\\PC{0,300}",
+            topic in "[a-z.]{0,60}",
+            seq in any::<u64>(),
+            partition in any::<u32>(),
+            offset in any::<u64>(),
+            sealed_at in any::<i64>(),
+        ) {
+            use traceledger_core::seal::{ChainHead, Sealer, Source};
+            let raw = encode_event(&ev).len();
+            let bound = raw + sealed_overhead(&ev, policy.len(), topic.len());
+            let mut head = ChainHead { next_seq: seq, ..ChainHead::genesis(&ev.tenant_id) };
+            let sealer = Sealer::new(traceledger_core::testkit::test_key("k"), policy.clone());
+            let src = Source { topic, partition, offset };
+            let mut rng = rand::rngs::OsRng;
+            let r = sealer.seal(&mut head, ev, Timestamp(sealed_at), Some(src), &mut rng);
+            let sealed = encode_record(&r).len();
+            prop_assert!(sealed <= bound, "sealed {} > bound {}", sealed, bound);
         }
 
         #[test]

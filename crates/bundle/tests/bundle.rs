@@ -34,7 +34,7 @@ fn fixture_events(n: u32) -> Vec<traceledger_core::TraceEvent> {
 }
 
 fn pinned(key: &SigningKey) -> Options {
-    Options { pinned_keys: Some(keyring_of(key)) }
+    Options { pinned_keys: Some(keyring_of(key)), ..Options::default() }
 }
 
 fn files(dir: &Path) -> Vec<PathBuf> {
@@ -92,23 +92,35 @@ fn reordered_records_under_a_valid_manifest_name_the_first_bad_seq() {
     }
 }
 
+/// Writes `recs`, the content of those `withhold` says left out of the export.
+fn write_withholding(dir: &Path, key: &SigningKey, recs: &[SealedRecord], withhold: impl Fn(usize) -> bool) {
+    let mut w = BundleWriter::create(dir, LOG, key, Timestamp(1_800_000_000_000_000), 4).expect("create");
+    for (i, r) in recs.iter().enumerate() {
+        if withhold(i) {
+            w.append_withheld(r.clone()).expect("append");
+        } else {
+            w.append(r).expect("append");
+        }
+    }
+    w.finish().expect("finish");
+}
+
 #[test]
 fn erased_content_still_verifies_and_altered_content_does_not() {
     let key = test_key("traceledger.test");
     let mut recs = seal_all(&key, fixture_events(6));
+    let dir = tempfile::tempdir().expect("tmp");
+    write_withholding(dir.path(), &key, &recs, |i| i % 2 == 0);
+    let v = verify_bundle(dir.path(), &pinned(&key), &mut ()).expect("erasure keeps the bundle valid");
+    assert_eq!(v.report.tenants.iter().map(|t| t.content_erased).sum::<u64>(), 3 * 5);
+    assert_eq!(v.erasures.withheld_by_exporter, 3);
     for r in recs.iter_mut().step_by(2) {
         r.erase_all_content();
     }
-    let dir = tempfile::tempdir().expect("tmp");
-    write(dir.path(), &key, &recs);
-    let v = verify_bundle(dir.path(), &pinned(&key), &mut ()).expect("erasure keeps the bundle valid");
-    assert_eq!(v.report.tenants.iter().map(|t| t.content_erased).sum::<u64>(), 3 * 5);
 
     // Fully erased: the content is gone from the file, the bundle still verifies.
-    let mut all = recs.clone();
-    all.iter_mut().for_each(SealedRecord::erase_all_content);
     let dir3 = tempfile::tempdir().expect("tmp");
-    write(dir3.path(), &key, &all);
+    write_withholding(dir3.path(), &key, &recs, |_| true);
     verify_bundle(dir3.path(), &pinned(&key), &mut ()).expect("fully erased bundle verifies");
     let bytes = std::fs::read(dir3.path().join("records.avro")).expect("read");
     assert!(!bytes.windows(8).any(|w| w == b"Jane Roe"), "erased content must not be in the file");
@@ -117,7 +129,7 @@ fn erased_content_still_verifies_and_altered_content_does_not() {
 
     recs[1].event.output = Some("{\"score\": 850}".into());
     let dir2 = tempfile::tempdir().expect("tmp");
-    write(dir2.path(), &key, &recs);
+    write_withholding(dir2.path(), &key, &recs, |i| i % 2 == 0);
     match verify_bundle(dir2.path(), &pinned(&key), &mut ()) {
         Err(BundleError::Invalid(f)) => assert_eq!((f.seq, f.check), (Some(0), Check::Commitment)),
         other => panic!("expected Invalid, got {other:?}"),
@@ -202,4 +214,84 @@ proptest! {
             prop_assert_eq!(e.exit_code(), 1, "{}", e);
         }
     }
+}
+
+/// Issue 19, finding 14: erased content must be accounted for — by a signed
+/// erasure in the tenant's privacy chain (itself in the bundle), by the
+/// policy the record was sealed under, or by the exporter's signed
+/// statement that it withheld it. Content an operator erased silently is
+/// invalid, naming the tenant and the seqs.
+#[test]
+fn erased_content_needs_a_signed_erasure_a_policy_or_a_withheld_statement() {
+    use traceledger_core::privacy::{Erasure, Reason, SeqRanges};
+    use traceledger_core::seal::{ChainHead, Sealer};
+    let key = test_key("traceledger.test");
+    let mut recs = seal_all(&key, fixture_events(9)); // tenant-0, -1, -2: seqs 0..3 each
+                                                      // tenant-0 seq 1 and tenant-1 seq 2 erased in the ledger.
+    recs[3].erase_all_content();
+    recs[7].erase_all_content();
+    let dir = tempfile::tempdir().expect("tmp");
+    write(dir.path(), &key, &recs);
+    match verify_bundle(dir.path(), &pinned(&key), &mut ()) {
+        Err(BundleError::Invalid(f)) => {
+            assert_eq!((f.tenant_id.as_str(), f.seq, f.check), ("tenant-0", Some(1), Check::UnattestedErasure));
+            assert!(f.detail.contains("2 record(s)") && f.detail.contains("_privacy.tenant-0"), "{}", f.detail);
+        }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    // Accepted on request, and reported.
+    let lenient = Options { allow_unattested_erasure: true, ..pinned(&key) };
+    let v = verify_bundle(dir.path(), &lenient, &mut ()).expect("allowed");
+    let listed: Vec<(&str, u64, &str)> =
+        v.erasures.unattested.iter().map(|u| (u.tenant_id.as_str(), u.records, u.seqs.as_str())).collect();
+    assert_eq!(listed, vec![("tenant-0", 1, "1"), ("tenant-1", 1, "2")]);
+
+    // Signed erasures in the privacy chains cover both.
+    let sealer = Sealer::new(key.clone(), "p");
+    let mut privacy = Vec::new();
+    for (n, (tenant, seq)) in [("tenant-0", 1u64), ("tenant-1", 2)].into_iter().enumerate() {
+        let mut e = Erasure {
+            id: uuid::Uuid::from_u128(1000 + n as u128),
+            tenant: tenant.into(),
+            seqs: SeqRanges::from_seqs([seq]),
+            reason: Reason::Retention { cutoff: Timestamp(1) },
+            requested_by: "test".into(),
+            policy: "p".into(),
+            at: Timestamp(2),
+            signature: None,
+        };
+        e.sign(&key);
+        let ev = e.to_event();
+        let mut head = ChainHead::genesis(&ev.tenant_id);
+        privacy.push(sealer.seal(&mut head, ev, Timestamp(3), None, &mut rand::rngs::OsRng));
+    }
+    let mut with_chain = recs.clone();
+    with_chain.extend(privacy.iter().cloned());
+    let dir2 = tempfile::tempdir().expect("tmp");
+    write(dir2.path(), &key, &with_chain);
+    let v = verify_bundle(dir2.path(), &pinned(&key), &mut ()).expect("attested by signed erasures");
+    assert_eq!((v.erasures.by_signed_erasure, v.erasures.withheld_by_exporter), (2, 0));
+    assert!(v.erasures.unattested.is_empty());
+
+    // One chain missing: the other tenant's erasure is still unaccounted for.
+    let mut half = recs.clone();
+    half.push(privacy[0].clone());
+    let dir3 = tempfile::tempdir().expect("tmp");
+    write(dir3.path(), &key, &half);
+    match verify_bundle(dir3.path(), &pinned(&key), &mut ()) {
+        Err(BundleError::Invalid(f)) => assert_eq!((f.tenant_id.as_str(), f.seq), ("tenant-1", Some(2))),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+
+    // A record sealed without content by a commitment_only rule.
+    let redacting = Sealer::new(key.clone(), "policy:v3/redact:commitment_only");
+    let mut ev = fixture_events(1).remove(0);
+    ev.tenant_id = "tenant-r".into();
+    let mut head = ChainHead::genesis("tenant-r");
+    let mut r = redacting.seal(&mut head, ev, Timestamp(3), None, &mut rand::rngs::OsRng);
+    r.erase_all_content();
+    let dir4 = tempfile::tempdir().expect("tmp");
+    write(dir4.path(), &key, &[r]);
+    let v = verify_bundle(dir4.path(), &pinned(&key), &mut ()).expect("redacted at sealing");
+    assert_eq!(v.erasures.by_redaction_policy, 1);
 }

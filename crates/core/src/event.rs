@@ -268,6 +268,15 @@ pub struct TraceEvent {
     pub attributes: Vec<Attribute>,
 }
 
+/// Why an ingest item was not taken ([`TraceEvent::from_ingest_json`]).
+#[derive(Debug)]
+pub enum IngestRefusal {
+    /// Not a valid event (the field and reason inside).
+    Invalid(Error),
+    /// A valid event of another tenant or of a system chain: the reason.
+    Foreign(String),
+}
+
 /// Prefix of the system's per-tenant access-log chains (`_access.<tenant>`).
 pub const ACCESS_CHAIN_PREFIX: &str = "_access.";
 
@@ -357,6 +366,38 @@ impl TraceEvent {
         })?;
         shape::objects_only(bytes)?;
         ev.validate()?;
+        Ok(ev)
+    }
+
+    /// Parses one item of an ingest request made with a key of `tenant`:
+    /// an event that omits its tenant is the key's; one that names another
+    /// tenant, or a system chain (`_…`), is refused as foreign. The tenant
+    /// is authorised on the event as parsed (only the object form is an
+    /// event), never on a separate look at the bytes.
+    pub fn from_ingest_json(bytes: &[u8], tenant: &str) -> std::result::Result<Self, IngestRefusal> {
+        #[derive(Deserialize)]
+        struct TenantOf {
+            tenant_id: Option<serde::de::IgnoredAny>,
+        }
+        let ev = match serde_json::from_slice::<TenantOf>(bytes) {
+            Ok(TenantOf { tenant_id: None }) if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') => {
+                let mut v: serde_json::Value = serde_json::from_slice(bytes)
+                    .map_err(|e| IngestRefusal::Invalid(Error::event(".", format!("not a JSON event: {e}"))))?;
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert("tenant_id".into(), serde_json::Value::String(tenant.to_string()));
+                }
+                TraceEvent::from_json(v.to_string().as_bytes())
+            }
+            _ => TraceEvent::from_json(bytes),
+        }
+        .map_err(IngestRefusal::Invalid)?;
+        if ev.tenant_id != tenant {
+            return Err(IngestRefusal::Foreign(if is_system_tenant_id(&ev.tenant_id) {
+                "tenant ids starting with '_' are the system's own chains".to_string()
+            } else {
+                format!("this key belongs to tenant `{tenant}`")
+            }));
+        }
         Ok(ev)
     }
 
@@ -575,6 +616,32 @@ mod tests {
         let back = TraceEvent::from_json(v.to_string().as_bytes()).expect("null model");
         assert_eq!(back.model, None);
         assert_eq!(back.event_id, ev.event_id);
+    }
+
+    /// Issue 19, finding 1: an ingest item is authorised on the event as
+    /// parsed — its own tenant (or the key's when omitted), never another's
+    /// or a system chain, in any spelling.
+    #[test]
+    fn an_ingest_item_is_the_keys_tenants_or_refused() {
+        let own = TraceEvent::from_ingest_json(EXAMPLE.as_bytes(), "acme").expect("own tenant");
+        assert_eq!(own.tenant_id, "acme");
+        let mut v: serde_json::Value = serde_json::from_str(EXAMPLE).expect("json");
+        v.as_object_mut().expect("object").remove("tenant_id");
+        let filled = TraceEvent::from_ingest_json(v.to_string().as_bytes(), "globex").expect("omitted tenant");
+        assert_eq!(filled.tenant_id, "globex");
+        for tenant in ["victim", "_access.acme", "_privacy.acme", "_access"] {
+            v["tenant_id"] = tenant.into();
+            match TraceEvent::from_ingest_json(v.to_string().as_bytes(), "acme") {
+                Err(IngestRefusal::Foreign(why)) => {
+                    assert!(why.contains(if tenant.starts_with('_') { "system" } else { "acme" }), "{why}")
+                }
+                other => panic!("{tenant}: {other:?}"),
+            }
+        }
+        let array = r#"["0b7e4c2a-9f1d-4e57-8c3b-2d6a1f0e9b41","acme","forged","vsess",7,null,"decision","2026-01-01T00:00:00Z",null,"x","y"]"#;
+        assert!(matches!(TraceEvent::from_ingest_json(array.as_bytes(), "acme"), Err(IngestRefusal::Invalid(_))));
+        assert!(matches!(TraceEvent::from_ingest_json(b"[]", "acme"), Err(IngestRefusal::Invalid(_))));
+        assert!(matches!(TraceEvent::from_ingest_json(b"{", "acme"), Err(IngestRefusal::Invalid(_))));
     }
 
     #[test]

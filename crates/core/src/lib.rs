@@ -20,6 +20,7 @@ pub mod keys;
 pub mod merkle;
 pub mod privacy;
 pub mod seal;
+pub mod system;
 pub mod verify;
 
 #[cfg(any(test, feature = "testkit"))]

@@ -160,6 +160,22 @@ impl SeqRanges {
         self.0.iter().flat_map(|&(lo, hi)| lo..=hi)
     }
 
+    /// The set of sorted, disjoint, non-adjacent inclusive ranges (as
+    /// [`SeqRanges::ranges`] gives them); others are normalised.
+    pub fn from_ranges(ranges: &[(u64, u64)]) -> Self {
+        let mut out = SeqRanges::new();
+        for &(lo, hi) in ranges {
+            if lo > hi {
+                continue;
+            }
+            match out.0.last_mut() {
+                Some((_, h)) if lo <= h.saturating_add(1) => *h = (*h).max(hi),
+                _ => out.0.push((lo, hi)),
+            }
+        }
+        out
+    }
+
     /// The seqs below `end` only.
     pub fn truncated(&self, end: u64) -> SeqRanges {
         SeqRanges(

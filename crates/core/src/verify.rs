@@ -51,6 +51,10 @@ pub enum Check {
     CheckpointRoot,
     /// Two checkpoints of a tenant are not consistent.
     CheckpointConsistency,
+    /// Content is erased but neither a signed erasure in the tenant's
+    /// privacy chain, nor the policy the record was sealed under, nor the
+    /// exporter's signed statement that it withheld it accounts for that.
+    UnattestedErasure,
 }
 
 impl Check {
@@ -70,6 +74,7 @@ impl Check {
             Check::CheckpointSize => "checkpoint_size",
             Check::CheckpointRoot => "checkpoint_root",
             Check::CheckpointConsistency => "checkpoint_consistency",
+            Check::UnattestedErasure => "unattested_erasure",
         }
     }
 }

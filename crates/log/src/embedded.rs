@@ -255,9 +255,10 @@ impl EmbeddedLog {
         let start = record_key(topic, partition, offset);
         let prefix = &start[..start.len() - 8];
         let mut out = Vec::new();
+        let mut bytes = 0;
         for item in self.db.iterator_cf(records, IteratorMode::From(&start, Direction::Forward)) {
             let (k, v) = item.map_err(storage)?;
-            if out.len() >= max || !k.starts_with(prefix) || k.len() != start.len() {
+            if out.len() >= max || bytes >= crate::READ_BYTES || !k.starts_with(prefix) || k.len() != start.len() {
                 break;
             }
             let off = u64::from_be_bytes(k[k.len() - 8..].try_into().unwrap_or_default());
@@ -266,6 +267,7 @@ impl EmbeddedLog {
                 .map_err(|e| Error::Storage(e.to_string()))?;
             let record =
                 decode(&plain).ok_or_else(|| Error::Corrupt { topic: topic.to_string(), partition, offset: off })?;
+            bytes += record.size();
             out.push(Fetched { partition, offset: off, record });
         }
         Ok(out)

@@ -20,6 +20,21 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// What the producer sets as `message.max.bytes` and the topics it creates
+/// as `max.message.bytes`: a record of 1 MiB (the largest raw event and the
+/// largest sealed record the sequencer takes) plus room for its key,
+/// headers (a dead letter's reason) and batch framing. librdkafka's own
+/// default (1,000,000) is below a 1 MiB record, and a message over the
+/// limit fails without retry; set explicitly, every record the sequencer
+/// admits can be published.
+pub const MESSAGE_LIMIT: usize = (1 << 20) + (64 << 10);
+
+/// How much a consumer prefetches per partition it reads (librdkafka's
+/// `queued.max.messages.kbytes`, 64 MiB by default, times one consumer per
+/// partition read would be GB-scale on a small pod). librdkafka lowers
+/// `fetch.max.bytes` to it when that is left unset.
+const PREFETCH_KBYTES: usize = 8 << 10;
+
 /// How to reach the broker.
 #[derive(Debug, Clone)]
 pub struct KafkaConfig {
@@ -140,6 +155,7 @@ impl KafkaLog {
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "2")
+            .set("message.max.bytes", MESSAGE_LIMIT.to_string())
             .set("message.timeout.ms", config.timeout.as_millis().to_string())
             .create_with_context(Delivery)
             .map_err(broker)?;
@@ -165,6 +181,7 @@ impl KafkaLog {
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
             .set("fetch.wait.max.ms", config.fetch_wait.as_millis().to_string())
+            .set("queued.max.messages.kbytes", PREFETCH_KBYTES.to_string())
             .create()
             .map_err(broker)
     }
@@ -197,7 +214,8 @@ impl Log for KafkaLog {
             return Ok(n);
         }
         let repl = TopicReplication::Fixed(self.config.replication_factor.unwrap_or(-1));
-        let new = NewTopic::new(topic, partitions as i32, repl);
+        let limit = MESSAGE_LIMIT.to_string();
+        let new = NewTopic::new(topic, partitions as i32, repl).set("max.message.bytes", &limit);
         let opts = AdminOptions::new().operation_timeout(Some(self.config.timeout));
         let results = futures_executor::block_on(self.admin.create_topics([&new], &opts)).map_err(broker)?;
         for r in results {
@@ -296,7 +314,8 @@ impl Log for KafkaLog {
         }
         let deadline = Instant::now() + wait;
         let mut out: Vec<Fetched> = Vec::new();
-        while out.len() < max {
+        let mut bytes = 0;
+        while out.len() < max && bytes < crate::READ_BYTES {
             let left = if out.is_empty() { deadline.saturating_duration_since(Instant::now()) } else { Duration::ZERO };
             match r.consumer.poll(left) {
                 None => break,
@@ -312,15 +331,13 @@ impl Log for KafkaLog {
                         .headers()
                         .map(|h| h.iter().map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec())).collect())
                         .unwrap_or_default();
-                    out.push(Fetched {
-                        partition,
-                        offset: m.offset() as u64,
-                        record: Record {
-                            key: m.key().map(<[u8]>::to_vec),
-                            value: m.payload().unwrap_or_default().to_vec(),
-                            headers,
-                        },
-                    });
+                    let record = Record {
+                        key: m.key().map(<[u8]>::to_vec),
+                        value: m.payload().unwrap_or_default().to_vec(),
+                        headers,
+                    };
+                    bytes += record.size();
+                    out.push(Fetched { partition, offset: m.offset() as u64, record });
                 }
             }
             if out.is_empty() && Instant::now() >= deadline {

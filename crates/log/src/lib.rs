@@ -31,7 +31,19 @@ pub struct Record {
     pub headers: Vec<(String, Vec<u8>)>,
 }
 
+/// Bytes of keys and values one [`Log::read`] returns at most (it stops
+/// after the record that reaches it, so one record over it still comes
+/// back alone). Reads are sized by count (1,000) and by bytes: a thousand
+/// records of 1 MiB each, several batches in flight, would be GB-scale on
+/// a small pod.
+pub const READ_BYTES: usize = 8 << 20;
+
 impl Record {
+    /// Bytes of the key and value (what [`READ_BYTES`] counts).
+    pub fn size(&self) -> usize {
+        self.key.as_ref().map_or(0, Vec::len) + self.value.len()
+    }
+
     /// A record with a key and a value.
     pub fn keyed(key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Self {
         Record { key: Some(key.into()), value: value.into(), headers: Vec::new() }
@@ -157,8 +169,9 @@ pub trait Log: Send + Sync {
         Ok(PendingAppend::done(self.append(topic, partition, records)))
     }
 
-    /// Reads up to `max` records of a partition from `offset`. When none are
-    /// there yet, waits up to `wait` for some.
+    /// Reads up to `max` records of a partition from `offset`, fewer when
+    /// they reach [`READ_BYTES`]. When none are there yet, waits up to
+    /// `wait` for some.
     fn read(&self, topic: &str, partition: u32, offset: u64, max: usize, wait: Duration) -> Result<Vec<Fetched>>;
 
     /// The offset the next appended record of the partition will get.

@@ -120,6 +120,37 @@ fn unknown_topics_are_errors(log: &dyn Log) {
     assert!(matches!(log.partition_count(&t), Err(Error::UnknownTopic(_))));
 }
 
+/// Issue 19, findings 10 and 11: a record of the largest size the
+/// sequencer seals (1 MiB) plus its headers is published and read back
+/// (librdkafka's default limit, 1,000,000 bytes, refused it without
+/// retry), and a read of many large records stops at a byte budget, not
+/// only at its count.
+fn large_records_publish_and_reads_are_bounded_in_bytes(log: &dyn Log) {
+    let t = unique("large");
+    log.ensure_topic(&t, 1).expect("topic");
+    let big = |i: usize| {
+        Record::keyed("tenant-a", vec![i as u8; 1 << 20]).with_header("traceledger.dlq.reason", vec![b'x'; 512])
+    };
+    let n = traceledger_log::READ_BYTES / (1 << 20) + 4;
+    let batch: Vec<Record> = (0..n).map(big).collect();
+    assert!(batch[0].value.len() + 600 < traceledger_log::kafka::MESSAGE_LIMIT);
+    assert_eq!(log.append(&t, 0, &batch).expect("a 1 MiB record is published"), (0..n as u64).collect::<Vec<_>>());
+    let mut all = Vec::new();
+    while all.len() < n {
+        let got = log.read(&t, 0, all.len() as u64, 1000, Duration::from_secs(10)).expect("read");
+        let bytes: usize = got.iter().map(|f| f.record.size()).sum();
+        assert!(
+            bytes < traceledger_log::READ_BYTES + (2 << 20),
+            "one read returned {} records, {bytes} bytes",
+            got.len()
+        );
+        all.extend(got);
+    }
+    for (i, f) in all.iter().enumerate() {
+        assert_eq!(f.record, big(i), "offset {i}");
+    }
+}
+
 macro_rules! both_backends {
     ($($name:ident),*) => {
         mod embedded_backend {
@@ -136,7 +167,8 @@ both_backends!(
     started_appends_land_in_order,
     keyed_records_land_on_their_keys_partition,
     committed_positions_are_per_group,
-    unknown_topics_are_errors
+    unknown_topics_are_errors,
+    large_records_publish_and_reads_are_bounded_in_bytes
 );
 
 #[test]

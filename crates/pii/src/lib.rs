@@ -374,6 +374,16 @@ mod tests {
         scan(text).into_iter().map(|f| (f.kind, &text[f.start..f.end])).collect()
     }
 
+    /// The audit's input: one field of 120,000 IP addresses is scanned
+    /// whole, every address found once.
+    #[test]
+    fn a_field_of_many_findings_is_scanned_whole() {
+        let text = "1.1.1.1 ".repeat(120_000);
+        let f = scan(&text);
+        assert_eq!(f.len(), 120_000);
+        assert!(f.iter().all(|f| f.kind == Kind::Ipv4 && f.end - f.start == 7));
+    }
+
     #[test]
     fn each_detector_finds_its_kind_and_validates_it() {
         assert_eq!(kinds("write to jane.doe+x@example.co.uk today"), vec![(Kind::Email, "jane.doe+x@example.co.uk")]);
@@ -416,6 +426,33 @@ mod tests {
                 prop_assert!(f.start < f.end && f.end <= s.len());
                 prop_assert!(s.is_char_boundary(f.start) && s.is_char_boundary(f.end));
             }
+        }
+
+        /// Issue 19, finding 4: the sweep keeps exactly what the pairwise
+        /// rule it replaced kept (quadratic: 120,000 findings in one field
+        /// stalled a partition's sealing for 32 s).
+        #[test]
+        fn the_sweep_keeps_what_the_pairwise_rule_kept(
+            spans in prop::collection::vec((0usize..200, 0usize..12, 0usize..3), 0..80)
+        ) {
+            let kinds = [Kind::Email, Kind::Ssn, Kind::Phone];
+            let findings: Vec<Finding> = spans
+                .iter()
+                .map(|&(start, len, k)| Finding { kind: kinds[k], start, end: start + len, confidence: 1.0, detector: "t" })
+                .collect();
+            let mut naive = findings.clone();
+            naive.retain(|f| f.end > f.start);
+            naive.sort_by(|a, b| (b.end - b.start).cmp(&(a.end - a.start)).then(a.start.cmp(&b.start)));
+            let mut kept: Vec<Finding> = Vec::new();
+            for f in naive {
+                if !kept.iter().any(|k| f.start < k.end && k.start < f.end) {
+                    kept.push(f);
+                }
+            }
+            kept.sort_by_key(|f| (f.start, f.end));
+            let got = resolve_overlaps(findings);
+            let key = |v: &[Finding]| v.iter().map(|f| (f.start, f.end, f.kind)).collect::<Vec<_>>();
+            prop_assert_eq!(key(&got), key(&kept));
         }
 
         #[test]

@@ -289,6 +289,29 @@ impl<'a> LedgerView<'a> {
         let bundle = |e: traceledger_bundle::Error| Error::Corrupt(format!("writing the bundle: {e}"));
         let mut w = BundleWriter::create(plan.out, plan.log_name, plan.key, plan.now, 0).map_err(bundle)?;
         w.set_keyring(plan.keyring.clone());
+        let n = self.write_chain(&mut w, tenant, size, keep_content)?;
+        // The tenant's privacy chain goes with it, whole: its signed
+        // erasures are what account for erased content (the verifier
+        // checks). Erasures hold no content.
+        let privacy = traceledger_core::privacy::privacy_chain(tenant);
+        let privacy_size = self.size(&privacy)?;
+        if privacy_size > 0 {
+            self.write_chain(&mut w, &privacy, privacy_size, |_| true)?;
+        }
+        w.finish().map_err(bundle)?;
+        Ok(n)
+    }
+
+    /// Appends `tenant`'s records below `size` and its checkpoints up to it
+    /// (content withheld, and said so, where `keep_content` says no).
+    fn write_chain(
+        &self,
+        w: &mut BundleWriter<'_>,
+        tenant: &str,
+        size: u64,
+        keep_content: impl Fn(&SealedRecord) -> bool,
+    ) -> Result<u64> {
+        let bundle = |e: traceledger_bundle::Error| Error::Corrupt(format!("writing the bundle: {e}"));
         for cp in self.checkpoints(tenant, 1, usize::MAX)? {
             if cp.size <= size {
                 w.add_checkpoint_note(tenant, cp.size, cp.note.as_bytes()).map_err(bundle)?;
@@ -298,20 +321,20 @@ impl<'a> LedgerView<'a> {
         let mut n = 0;
         for item in self.store.scan(RECORDS, &prefix, &prefix)? {
             let (_, v) = item?;
-            let mut r = decode_stored(self.store, &v)?;
+            let r = decode_stored(self.store, &v)?;
             if r.header.seq >= size {
                 break;
             }
-            if !keep_content(&r) {
-                r.erase_all_content();
+            if keep_content(&r) {
+                w.append(&r).map_err(bundle)?;
+            } else {
+                w.append_withheld(r).map_err(bundle)?;
             }
-            w.append(&r).map_err(bundle)?;
             n += 1;
         }
         if n != size {
             return Err(Error::Corrupt(format!("{tenant}: {n} records held below size {size}")));
         }
-        w.finish().map_err(bundle)?;
         Ok(n)
     }
 

@@ -306,3 +306,26 @@ impl<'a> PiiView<'a> {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 19, finding 4: a field of 120,000 IP addresses is one kind of
+    /// finding, stored as at most MAX_FINDINGS_PER_FIELD rows (a `limit=1`
+    /// findings page was 7.6 MB); the rest are counted, not lost.
+    #[test]
+    fn findings_are_capped_per_field_and_the_rest_counted() {
+        let mut e = traceledger_core::testkit::fixed_events_seeded("acme", 1, 1).remove(0);
+        e.input = Some("1.1.1.1 ".repeat(120_000));
+        e.output = Some("write to jane.doe@example.com".into());
+        e.reasoning = None;
+        e.tools.clear();
+        let s = scan_event_counted(&e);
+        let in_input = s.findings.iter().filter(|f| f.field == "input").count();
+        assert_eq!(in_input, MAX_FINDINGS_PER_FIELD);
+        assert!(s.findings.iter().any(|f| f.field == "output" && f.kind == "email"), "other fields keep theirs");
+        assert_eq!(s.omitted, 120_000 - MAX_FINDINGS_PER_FIELD as u64);
+        assert!(s.kinds.contains(&"ipv4") && s.kinds.contains(&"email"), "{:?}", s.kinds);
+    }
+}

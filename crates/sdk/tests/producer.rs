@@ -195,7 +195,7 @@ fn sdk_to_sequencer_to_verified_export() {
     assert_eq!((done.records, done.tenants.len()), (n as u64, 50));
     let v = traceledger_bundle::verify_bundle(
         &out,
-        &traceledger_bundle::Options { pinned_keys: Some(keyring_of(&key)) },
+        &traceledger_bundle::Options { pinned_keys: Some(keyring_of(&key)), ..Default::default() },
         &mut (),
     )
     .expect("the export verifies");

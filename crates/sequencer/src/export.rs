@@ -9,6 +9,7 @@ use std::path::Path;
 use traceledger_bundle::{wire, BundleWriter, KeyringEntry};
 use traceledger_core::event::Timestamp;
 use traceledger_core::keys::SigningKey;
+use traceledger_core::privacy::privacy_chain_tenant;
 use traceledger_core::SealedRecord;
 
 /// What an export wrote.
@@ -75,8 +76,14 @@ pub fn export(store: &Store, plan: &ExportPlan<'_>, mut progress: impl FnMut(u64
     let mut w = BundleWriter::create(plan.out, plan.log_name, plan.key, plan.now, 0)?;
     w.set_keyring(plan.keyring.clone());
     let mut out = Exported { records: 0, tenants: BTreeMap::new(), checkpoints: 0 };
+    // A tenant's privacy chain goes with it: its signed erasures are what
+    // account for the tenant's erased content (the verifier checks).
+    let wanted = |t: &str| {
+        plan.tenants.is_empty()
+            || plan.tenants.iter().any(|w| w == t || privacy_chain_tenant(t).is_some_and(|of| of == w))
+    };
     for (tenant, st) in &states {
-        if !plan.tenants.is_empty() && !plan.tenants.contains(tenant) {
+        if !wanted(tenant) {
             continue;
         }
         let size = st.accepted.next_seq;
@@ -98,14 +105,15 @@ pub fn export(store: &Store, plan: &ExportPlan<'_>, mut progress: impl FnMut(u64
             }))
         };
         for item in records {
-            let (seq, mut r) = item?;
+            let (seq, r) = item?;
             if seq >= size {
                 break;
             }
             if plan.without_content {
-                r.erase_all_content();
+                w.append_withheld(r)?;
+            } else {
+                w.append(&r)?;
             }
-            w.append(&r)?;
             *out.tenants.entry(tenant.clone()).or_default() += 1;
             out.records += 1;
             progress(out.records);

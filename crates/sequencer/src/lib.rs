@@ -368,8 +368,9 @@ struct Decoded {
     raw_next: Option<u64>,
     /// Messages read.
     consumed: u64,
-    /// Events that belong on this partition, with their offsets.
-    good: Vec<(u64, traceledger_core::TraceEvent)>,
+    /// Events that belong on this partition, with their offsets and the
+    /// raw records (for a dead letter, should the sealed form not fit).
+    good: Vec<(u64, traceledger_core::TraceEvent, Record)>,
     /// Dead letters for the rest.
     dead: Vec<Record>,
 }
@@ -594,12 +595,12 @@ impl Sequencer {
             good: Vec::with_capacity(fetched.len()),
             dead: Vec::new(),
         };
-        for f in fetched.iter() {
+        for f in fetched {
             match wire::decode_event(&f.record.value, self.cfg.max_message) {
                 Err(e) => d.dead.push(dead_letter(raw, f, &e.to_string())),
                 Ok(ev) => {
                     let home = partition_for(partition_key(&ev.tenant_id).as_bytes(), self.partitions);
-                    if let Some(why) = self.refuse_privacy_event(&ev) {
+                    if let Some(why) = self.refuse_system_event(&ev) {
                         d.dead.push(dead_letter(raw, f, &why));
                     } else if home != p {
                         let why = format!(
@@ -608,7 +609,7 @@ impl Sequencer {
                         );
                         d.dead.push(dead_letter(raw, f, &why));
                     } else {
-                        d.good.push((f.offset, ev));
+                        d.good.push((f.offset, ev, f.record));
                     }
                 }
             }
@@ -616,10 +617,23 @@ impl Sequencer {
         d
     }
 
-    /// Why an event of a privacy chain may not be sealed: not a well-formed
-    /// erasure, or not signed by a key this sequencer trusts.
-    fn refuse_privacy_event(&self, ev: &TraceEvent) -> Option<String> {
-        privacy_chain_tenant(&ev.tenant_id)?;
+    /// Why an event of a system chain (`_…`) may not be sealed: an erasure
+    /// that is not well-formed or not signed by a key this sequencer
+    /// trusts; any other system event without the node's signature (a
+    /// writer with access to the raw topic cannot forge an access record).
+    fn refuse_system_event(&self, ev: &TraceEvent) -> Option<String> {
+        if !is_system_tenant_id(&ev.tenant_id) {
+            return None;
+        }
+        if privacy_chain_tenant(&ev.tenant_id).is_none() {
+            return (!traceledger_core::system::system_event_signed_by(ev, &self.keys)).then(|| {
+                format!(
+                    "system chain `{}`: the event is not signed by a trusted node key (tenant ids starting with '_' \
+                     are the system's own)",
+                    ev.tenant_id
+                )
+            });
+        }
         match Erasure::from_event(ev) {
             Err(e) => Some(format!("privacy chain `{}`: not an erasure: {e}", ev.tenant_id)),
             Ok(er) if !er.signed_by(&self.keys) => {
@@ -861,41 +875,52 @@ impl Sequencer {
         // in it: asked in that order, so a commit in between is not missed),
         // or twice in this batch.
         let fresh_ids: Vec<bool> =
-            good.iter().map(|(_, e)| !sp.ids.contains(&(e.tenant_id.clone(), e.event_id))).collect();
-        let ids: Vec<(&str, uuid::Uuid)> = good.iter().map(|(_, e)| (e.tenant_id.as_str(), e.event_id)).collect();
+            good.iter().map(|(_, e, _)| !sp.ids.contains(&(e.tenant_id.clone(), e.event_id))).collect();
+        let ids: Vec<(&str, uuid::Uuid)> = good.iter().map(|(_, e, _)| (e.tenant_id.as_str(), e.event_id)).collect();
         let known = self.store.find_events(&ids)?;
         let mut seen = HashSet::new();
         let mut fresh = Vec::with_capacity(good.len());
         let mut dups = 0u64;
-        for (((off, ev), k), unseen) in good.into_iter().zip(known).zip(fresh_ids) {
+        for (((off, ev, raw), k), unseen) in good.into_iter().zip(known).zip(fresh_ids) {
             if !unseen || k.is_some() || !seen.insert((ev.tenant_id.clone(), ev.event_id)) {
                 dups += 1;
             } else {
-                fresh.push((off, ev));
+                fresh.push((off, ev, raw));
             }
         }
         Stats::add(&self.stats.duplicates, dups);
-        if !dead.is_empty() {
-            let n = dead.len() as u64;
-            self.log.append(&t.dlq, sp.p % self.dlq_partitions, &dead)?;
-            Stats::add(&self.stats.dead_lettered, n);
-        }
+        let mut dead = dead;
         let mut rng = rand::thread_rng();
         let sealed_at = Timestamp(now_micros());
         let mut unsigned = Vec::with_capacity(fresh.len());
         let mut ids_of_batch = Vec::with_capacity(fresh.len());
         let mut redacted = Vec::new();
-        for (offset, mut ev) in fresh {
+        for (offset, mut ev, raw) in fresh {
             let red = match &self.cfg.redactor {
                 Some(r) if !is_system_tenant_id(&ev.tenant_id) => (r.0)(&mut ev),
                 _ => None,
             };
+            let policy = red.as_ref().map_or(self.cfg.policy.as_str(), |r| r.label.as_str());
+            if let Some(why) =
+                self.too_large_to_seal(&ev, raw.value.len(), red.as_ref().is_some_and(|r| r.changed), policy)
+            {
+                // A record over the broker's limit could never be published
+                // and would jam the partition's outbox: a dead letter. Its
+                // content as redacted, when a rule changed it.
+                let mut letter = raw;
+                if red.as_ref().is_some_and(|r| r.changed) {
+                    letter.value = wire::encode_event(&ev);
+                    redacted.push(offset);
+                }
+                let f = traceledger_log::Fetched { partition: sp.p, offset, record: letter };
+                dead.push(dead_letter(&t.raw, f, &why));
+                continue;
+            }
             let head = match sp.heads.get_mut(&ev.tenant_id) {
                 Some(h) => h,
                 None => sp.heads.entry(ev.tenant_id.clone()).or_insert_with(|| ChainHead::genesis(&ev.tenant_id)),
             };
             let src = Source { topic: t.raw.clone(), partition: sp.p, offset };
-            let policy = red.as_ref().map_or(self.cfg.policy.as_str(), |r| r.label.as_str());
             let mut r = self.sealer.seal_unsigned(policy, head, ev, sealed_at, Some(src), &mut rng);
             if let Some(red) = red.filter(|r| r.changed) {
                 for slot in red.erase_slots {
@@ -908,6 +933,11 @@ impl Sequencer {
             ids_of_batch.push(id);
             unsigned.push(r);
         }
+        if !dead.is_empty() {
+            let n = dead.len() as u64;
+            self.log.append(&t.dlq, sp.p % self.dlq_partitions, &dead)?;
+            Stats::add(&self.stats.dead_lettered, n);
+        }
         // The chain is fixed; the signatures (~80% of the work) need only
         // their own record, so they are made on every signing thread.
         let records: Vec<SealedRecord> = self
@@ -918,6 +948,27 @@ impl Sequencer {
         sp.next_no += 1;
         sp.inflight.push_back((no, ids_of_batch));
         Ok(Some(SealedBatch { no, records, raw_next: sp.raw_next, redacted }))
+    }
+
+    /// Why `ev` (read as `raw_len` bytes; `changed` by redaction) cannot be
+    /// sealed under `policy`: its sealed form could be over the message
+    /// limit. The bound is taken from the raw length first (our encoding of
+    /// a datum is the shortest), and from the event's own encoding only
+    /// when that is not clearly enough.
+    fn too_large_to_seal(&self, ev: &TraceEvent, raw_len: usize, changed: bool, policy: &str) -> Option<String> {
+        let limit = self.cfg.max_message;
+        let overhead = wire::sealed_overhead(ev, policy.len(), self.cfg.topics.raw.len());
+        if !changed && raw_len.saturating_add(overhead) <= limit {
+            return None;
+        }
+        let bound = wire::encode_event(ev).len() + overhead;
+        (bound > limit).then(|| {
+            format!(
+                "too large to seal: the sealed record would take up to {bound} bytes ({} of content slots, \
+                 header and signature beyond the event); a sealed record may take {limit}",
+                overhead
+            )
+        })
     }
 
     /// Commits a sealed batch — records, Merkle nodes, event ids, chain
@@ -1237,8 +1288,8 @@ fn leaf_at(nodes: &store::Nodes<'_>, seq: u64) -> Option<Hash> {
 
 /// A dead letter: the original key, bytes and headers, plus the reason and
 /// the raw position.
-fn dead_letter(raw_topic: &str, f: &traceledger_log::Fetched, reason: &str) -> Record {
-    let mut r = f.record.clone();
+fn dead_letter(raw_topic: &str, f: traceledger_log::Fetched, reason: &str) -> Record {
+    let mut r = f.record;
     r.headers.push((DLQ_REASON.into(), reason.as_bytes().to_vec()));
     r.headers.push((DLQ_SOURCE.into(), format!("{raw_topic}/{}/{}", f.partition, f.offset).into_bytes()));
     r

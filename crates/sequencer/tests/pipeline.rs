@@ -231,7 +231,7 @@ fn seals_every_event_once(log: Arc<dyn Log>) {
     let exported = traceledger_sequencer::export::export(s.store(), &plan, |_| {}).expect("export");
     assert_eq!((exported.records, exported.tenants.len()), (200, 10));
     assert!(exported.checkpoints >= 10);
-    let opts = traceledger_bundle::Options { pinned_keys: Some(keyring_of(&key)) };
+    let opts = traceledger_bundle::Options { pinned_keys: Some(keyring_of(&key)), ..Default::default() };
     let v = traceledger_bundle::verify_bundle(&out, &opts, &mut ()).expect("the export verifies");
     assert_eq!(v.report.records, 200);
     // Sealed records keep their tenant's raw order.
@@ -665,6 +665,79 @@ fn a_changed_partition_count_is_refused(log: Arc<dyn Log>) {
     drain(&sequencer(log.clone(), dir.path(), &two));
 }
 
+/// Issue 19, finding 1 on the Kafka path: an event that claims a system
+/// chain (an access log) is sealed only with a trusted node signature; an
+/// unsigned one, one signed by another key, and a signed one whose chain
+/// was changed afterwards (another tenant's access log) are dead letters.
+fn system_chains_take_only_node_signed_events(log: Arc<dyn Log>) {
+    use traceledger_core::event::{access_chain, EventKind, Timestamp};
+    use traceledger_core::system::sign_system_event;
+    let cfg = config(2);
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = sequencer(log.clone(), dir.path(), &cfg);
+    let access = |n: u128, chain: &str| {
+        TraceEvent::bare(
+            uuid::Uuid::from_u128(n),
+            chain.to_string(),
+            "traceledger-api",
+            "2026-12-04".into(),
+            EventKind::Decision,
+            Timestamp(1_700_000_000_000_000),
+        )
+    };
+    let unsigned = access(1, &access_chain("victim"));
+    let mut foreign = access(2, &access_chain("victim"));
+    sign_system_event(&mut foreign, &test_key("someone-else"));
+    let mut moved = access(3, &access_chain("acme"));
+    sign_system_event(&mut moved, &test_key("seq"));
+    moved.tenant_id = access_chain("victim");
+    let mut summary = access(4, "_access");
+    summary.attributes.push(traceledger_core::event::Attribute { key: "forged".into(), value: "yes".into() });
+    let mut good = access(5, &access_chain("victim"));
+    sign_system_event(&mut good, &test_key("seq"));
+    produce(log.as_ref(), &cfg, &[unsigned, foreign, moved, summary, good.clone()]);
+    drain(&s);
+    let acc = assert_ledger(log.as_ref(), &cfg, std::slice::from_ref(&good));
+    assert_eq!(acc.chains.keys().collect::<Vec<_>>(), vec![&access_chain("victim")]);
+    let reasons: Vec<String> = read_all(log.as_ref(), &cfg.topics.dlq)
+        .iter()
+        .map(|f| String::from_utf8_lossy(f.record.header(DLQ_REASON).expect("reason")).into_owned())
+        .collect();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert!(reasons.iter().all(|r| r.contains("not signed by a trusted node key")), "{reasons:?}");
+}
+
+/// Issue 19, finding 10: an event that fits the raw limit but whose sealed
+/// record would not is a dead letter with its reason; the partition goes on
+/// (events after it are sealed) and a restart republishes nothing stuck.
+fn an_event_too_large_to_seal_is_a_dead_letter(log: Arc<dyn Log>) {
+    let cfg = config(1);
+    let dir = tempfile::tempdir().expect("tmp");
+    let evs = events(1, 3, 11);
+    let mut big = evs[1].clone();
+    big.output = Some(String::new());
+    let fill = wire::DEFAULT_MAX_MESSAGE - 64 - wire::encode_event(&big).len();
+    big.output = Some("x".repeat(fill));
+    let raw = wire::encode_event(&big);
+    assert!(raw.len() <= wire::DEFAULT_MAX_MESSAGE && raw.len() > wire::DEFAULT_MAX_MESSAGE - 80);
+    assert!(wire::unsealable(&big, &cfg.topics.raw).is_some(), "ingest would have refused it");
+    let taken = vec![evs[0].clone(), evs[2].clone()];
+    produce(log.as_ref(), &cfg, &[evs[0].clone(), big.clone(), evs[2].clone()]);
+    let s = sequencer(log.clone(), dir.path(), &cfg);
+    drain(&s);
+    assert_ledger(log.as_ref(), &cfg, &taken);
+    let dlq = read_all(log.as_ref(), &cfg.topics.dlq);
+    assert_eq!(dlq.len(), 1);
+    assert_eq!(dlq[0].record.value, raw, "the original bytes travel with the reason");
+    let why = String::from_utf8_lossy(dlq[0].record.header(DLQ_REASON).expect("reason")).into_owned();
+    assert!(why.contains("too large to seal"), "{why}");
+    drop(s);
+    let again = sequencer(log.clone(), dir.path(), &cfg);
+    drain(&again);
+    assert_ledger(log.as_ref(), &cfg, &taken);
+    assert_eq!(read_all(log.as_ref(), &cfg.topics.dlq).len(), 1);
+}
+
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -691,4 +764,6 @@ both_backends!(
     an_encrypted_store_holds_no_content_and_restores_encrypted,
     a_changed_partition_count_is_refused,
     a_forged_record_on_the_sealed_topic_is_skipped,
+    an_event_too_large_to_seal_is_a_dead_letter,
+    system_chains_take_only_node_signed_events,
 );

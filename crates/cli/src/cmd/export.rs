@@ -14,6 +14,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use traceledger_bundle::{read_signing_key, verify_bundle, BundleWriter, KeyringEntry, Options, RecordReader};
+use traceledger_core::privacy::privacy_chain_tenant;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -81,7 +82,9 @@ pub fn run(a: ExportArgs) -> anyhow::Result<u8> {
             .collect::<Result<Vec<_>, _>>()?;
         Some(traceledger_core::keys::Keyring::new(keys))
     };
-    let source = verify_bundle(from, &Options { pinned_keys: pinned }, &mut ())
+    // Erased content the source does not account for stays unaccounted for
+    // in the copy, whose verification then says so.
+    let source = verify_bundle(from, &Options { pinned_keys: pinned, allow_unattested_erasure: true }, &mut ())
         .map_err(|e| anyhow::anyhow!("source bundle {} does not verify: {e}", from.display()))?;
     let known: BTreeSet<&str> = source.report.tenants.iter().map(|t| t.tenant_id.as_str()).collect();
     for t in &a.tenants {
@@ -93,7 +96,12 @@ pub fn run(a: ExportArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    let wanted = |t: &str| a.tenants.is_empty() || a.tenants.iter().any(|w| w == t);
+    // A tenant's privacy chain goes with it (its signed erasures account
+    // for its erased content), and so do the source's withheld statements.
+    let wanted = |t: &str| {
+        a.tenants.is_empty() || a.tenants.iter().any(|w| w == t || privacy_chain_tenant(t).is_some_and(|of| of == w))
+    };
+    let withheld = traceledger_bundle::read_withheld(from)?;
 
     let mut w = BundleWriter::create(&a.out, &source.log, &key, super::now(), 0)?;
     let ring_path = from.join("keys/keyring.json");
@@ -127,16 +135,18 @@ pub fn run(a: ExportArgs) -> anyhow::Result<u8> {
     let file = std::io::BufReader::new(std::fs::File::open(&path).with_context(|| path.display().to_string())?);
     let mut tenants: BTreeMap<String, u64> = BTreeMap::new();
     for (i, rec) in RecordReader::new(file)?.enumerate() {
-        let mut rec = rec?;
+        let rec = rec?;
         bar.set(i as u64);
         if !wanted(&rec.header.tenant_id) {
             continue;
         }
-        if a.without_content {
-            rec.erase_all_content();
+        let tenant = rec.header.tenant_id.clone();
+        if a.without_content || withheld.get(&tenant).is_some_and(|s| s.contains(rec.header.seq)) {
+            w.append_withheld(rec)?;
+        } else {
+            w.append(&rec)?;
         }
-        w.append(&rec)?;
-        *tenants.entry(rec.header.tenant_id.clone()).or_default() += 1;
+        *tenants.entry(tenant).or_default() += 1;
     }
     bar.finish();
     let records = w.finish()?;

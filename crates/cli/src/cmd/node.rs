@@ -516,12 +516,6 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Batch<'a> {
     }
 }
 
-/// The tenant of an event in a request, before the event is parsed.
-#[derive(serde::Deserialize)]
-struct TenantOf {
-    tenant_id: Option<Value>,
-}
-
 /// `POST /v1/events`: a JSON array of events. All or nothing: if any event
 /// is invalid, none is accepted and every bad one is listed by index and
 /// field. A 202 means the events are durable in the log.
@@ -557,40 +551,21 @@ async fn ingest(State(app): State<App>, who: Principal, req: Request) -> Respons
     let mut errors = Vec::new();
     let mut foreign = Vec::new();
     for (i, raw) in items.iter().enumerate() {
-        // An event may omit its tenant: it is the key's. The tenant is
-        // authorised on the event as parsed (only the object form is an
-        // event), never on a separate look at the bytes.
-        let text = raw.get();
-        let parsed = match serde_json::from_str::<TenantOf>(text) {
-            Ok(TenantOf { tenant_id: None }) if text.starts_with('{') => {
-                let mut v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-                if let Some(obj) = v.as_object_mut() {
-                    obj.insert("tenant_id".into(), Value::String(who.tenant().to_string()));
-                }
-                TraceEvent::from_json(v.to_string().as_bytes())
-            }
-            _ => TraceEvent::from_json(text.as_bytes()),
-        };
-        match parsed {
-            Ok(ev) if ev.tenant_id != who.tenant() => {
-                let reason = if traceledger_core::event::is_system_tenant_id(&ev.tenant_id) {
-                    "tenant ids starting with '_' are the system's own chains".to_string()
-                } else {
-                    format!("this key belongs to tenant `{}`", who.tenant())
-                };
+        use traceledger_core::event::IngestRefusal;
+        match TraceEvent::from_ingest_json(raw.get().as_bytes(), who.tenant()) {
+            Err(IngestRefusal::Foreign(reason)) => {
                 foreign.push(json!({"index": i, "field": "tenant_id", "reason": reason}));
             }
             Ok(ev) => {
-                let size = wire::encode_event(&ev).len();
-                if size > wire::DEFAULT_MAX_MESSAGE {
-                    errors.push(json!({"index": i, "field": "", "reason": format!("event is {size} bytes encoded; the limit is {}", wire::DEFAULT_MAX_MESSAGE)}));
+                if let Some(reason) = wire::unsealable(&ev, &app.node.raw_topic) {
+                    errors.push(json!({"index": i, "field": "", "reason": reason}));
                 }
                 events.push(ev);
             }
-            Err(traceledger_core::Error::InvalidEvent { field, reason }) => {
+            Err(IngestRefusal::Invalid(traceledger_core::Error::InvalidEvent { field, reason })) => {
                 errors.push(json!({"index": i, "field": field, "reason": reason}))
             }
-            Err(e) => errors.push(json!({"index": i, "field": "", "reason": e.to_string()})),
+            Err(IngestRefusal::Invalid(e)) => errors.push(json!({"index": i, "field": "", "reason": e.to_string()})),
         }
     }
     if !foreign.is_empty() {
@@ -686,14 +661,10 @@ async fn otlp_traces(State(app): State<App>, who: Principal, req: Request) -> Re
         let mut rejected = mapped.rejected;
         let mut events = Vec::with_capacity(mapped.events.len());
         for ev in mapped.events {
-            let size = wire::encode_event(&ev).len();
-            if size > wire::DEFAULT_MAX_MESSAGE {
+            if let Some(reason) = wire::unsealable(&ev, &shared.raw_topic) {
                 let span =
                     ev.attributes.iter().find(|a| a.key == "otel.span_id").map_or(String::new(), |a| a.value.clone());
-                rejected.push(traceledger_otlp::map::Rejection {
-                    span,
-                    reason: format!("the event is {size} bytes encoded; the limit is {}", wire::DEFAULT_MAX_MESSAGE),
-                });
+                rejected.push(traceledger_otlp::map::Rejection { span, reason });
             } else {
                 events.push(ev);
             }
@@ -784,15 +755,38 @@ async fn not_found(req: Request) -> Response {
 }
 
 /// Appends events to the node's raw topic (the access log's and the
-/// erasures' way into the ledger).
+/// erasures' way into the ledger), signed by the node's key.
 pub fn raw_sink(node: &Node) -> traceledger_api::access::Sink {
-    sink_to(node.log.clone(), &node.cfg.topics.raw)
+    sink_to(node.log.clone(), &node.cfg.topics.raw, Some(node.key.clone()))
 }
 
-/// Appends events to `topic` of `log`, keyed by tenant.
-pub fn sink_to(log: Arc<dyn Log>, topic: &str) -> traceledger_api::access::Sink {
+/// Appends events to `topic` of `log`, keyed by tenant. System events
+/// (access records) are signed with `key`: the sequencer seals a system
+/// chain's event only with a trusted signature, so without a key they are
+/// dead-lettered (docs/security.md).
+pub fn sink_to(log: Arc<dyn Log>, topic: &str, key: Option<SigningKey>) -> traceledger_api::access::Sink {
     let topic = topic.to_string();
-    Arc::new(move |events: &[TraceEvent]| produce(log.as_ref(), &topic, events).map_err(|e| e.to_string()))
+    Arc::new(move |events: &[TraceEvent]| {
+        let signed: Vec<TraceEvent>;
+        let events = match &key {
+            Some(k) => {
+                signed = events
+                    .iter()
+                    .cloned()
+                    .map(|mut e| {
+                        // Erasures carry their own signature.
+                        if traceledger_core::privacy::privacy_chain_tenant(&e.tenant_id).is_none() {
+                            traceledger_core::system::sign_system_event(&mut e, k);
+                        }
+                        e
+                    })
+                    .collect();
+                &signed[..]
+            }
+            None => events,
+        };
+        produce(log.as_ref(), &topic, events).map_err(|e| e.to_string())
+    })
 }
 
 /// What guards the authenticated routes: the access log and rate limits.

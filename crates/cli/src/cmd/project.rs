@@ -521,7 +521,13 @@ fn serve_api(
 ) -> anyhow::Result<()> {
     let keys = Arc::new(super::node::open_keys(&a.data)?);
     super::node::bootstrap_owner(&keys, &a.data, &a.tenant)?;
-    let sink = super::node::sink_to(log, &topics.raw);
+    if signer.is_none() {
+        tracing::warn!(
+            "no --signing-key: the access log's records are not signed, and the sequencer does not seal unsigned \
+             records of system chains (they go to the dead-letter topic)"
+        );
+    }
+    let sink = super::node::sink_to(log, &topics.raw, signer.clone());
     let pace = Arc::new(traceledger_api::limits::ErasurePace::per_minute(a.rate.erasures_per_minute));
     let privacy = signer.as_ref().map(|key| traceledger_api::privacy::PrivacyOps {
         sink: sink.clone(),

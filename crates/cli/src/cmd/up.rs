@@ -213,7 +213,11 @@ fn demo(node: &Node, projections: &Projections, a: &UpArgs, local: SocketAddr) -
     println!();
     let vkey = traceledger_core::keys::VerifierKey::parse(&node.key.verifier_key_string())?;
     let ring = traceledger_core::keys::Keyring::new(vec![vkey]);
-    let code = super::verify::verify_and_print(&bundle, Some(ring.clone()), false)?;
+    let code = super::verify::verify_and_print(
+        &bundle,
+        &traceledger_bundle::Options { pinned_keys: Some(ring.clone()), ..Default::default() },
+        false,
+    )?;
     println!();
     tamper_demo(&bundle, &node.key, &ring)?;
     let exe = std::env::current_exe().map_or_else(|_| "traceledger".into(), |p| p.display().to_string());
@@ -304,7 +308,7 @@ fn tamper_demo(bundle: &Path, key: &SigningKey, ring: &traceledger_core::keys::K
     println!("Tamper evidence: in a copy, the output of {tenant} seq {seq} was changed");
     println!("  from {before:?}");
     println!("  to   {after:?}, and the bundle re-signed with the ledger key:");
-    match verify_bundle(&copy, &Options { pinned_keys: Some(ring.clone()) }, &mut ()) {
+    match verify_bundle(&copy, &Options { pinned_keys: Some(ring.clone()), ..Default::default() }, &mut ()) {
         Err(BundleError::Invalid(f)) => println!("  ✘ caught: {f}"),
         Err(e) => println!("  ✘ caught: {e}"),
         Ok(_) => anyhow::bail!("the tampered copy verified: this is a bug, please report it"),

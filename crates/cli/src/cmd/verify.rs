@@ -19,6 +19,12 @@ pub struct VerifyArgs {
     /// Trusted keyring file (JSON array of {verifier_key, not_before, not_after}).
     #[arg(long)]
     keyring: Option<PathBuf>,
+    /// Accept erased content that nothing in the bundle accounts for (no
+    /// signed erasure in the tenant's privacy chain, no commitment_only
+    /// policy, no withheld statement by the exporter), listing it as a
+    /// warning: for bundles exported before exports carried these.
+    #[arg(long)]
+    allow_unattested_erasure: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -55,9 +61,9 @@ fn pinned(a: &VerifyArgs) -> Result<Option<Keyring>, BundleError> {
 }
 
 /// Verifies and prints; returns the exit code.
-pub fn verify_and_print(bundle: &Path, pinned_keys: Option<Keyring>, json: bool) -> anyhow::Result<u8> {
+pub fn verify_and_print(bundle: &Path, opts: &Options, json: bool) -> anyhow::Result<u8> {
     let mut bar = Bar::new(!json, BYTES);
-    let result = verify_bundle(bundle, &Options { pinned_keys }, &mut bar);
+    let result = verify_bundle(bundle, opts, &mut bar);
     bar.finish();
     print_result(&result, json)
 }
@@ -125,6 +131,22 @@ fn print_valid(v: &Verified) {
             &t.root[..16]
         );
     }
+    let e = &v.erasures;
+    if e.by_signed_erasure + e.by_redaction_policy + e.withheld_by_exporter > 0 || !e.unattested.is_empty() {
+        println!();
+        println!(
+            "  erased content: {} record(s) under signed erasures, {} sealed without content by policy, {} withheld by \
+             the exporter",
+            e.by_signed_erasure, e.by_redaction_policy, e.withheld_by_exporter
+        );
+    }
+    for u in &e.unattested {
+        println!(
+            "  ⚠ {}: the content of {} record(s) (seqs {}) is erased and nothing in the bundle says why \
+             (accepted by --allow-unattested-erasure)",
+            u.tenant_id, u.records, u.seqs
+        );
+    }
     for t in r.tenants.iter().filter(|t| t.checkpointed < t.records) {
         println!(
             "  ⚠ {}: records {}..{} are chained and signed but not yet covered by a signed checkpoint",
@@ -135,7 +157,11 @@ fn print_valid(v: &Verified) {
 
 pub fn run(a: VerifyArgs) -> anyhow::Result<u8> {
     match pinned(&a) {
-        Ok(keys) => verify_and_print(&a.bundle, keys, a.json),
+        Ok(keys) => verify_and_print(
+            &a.bundle,
+            &Options { pinned_keys: keys, allow_unattested_erasure: a.allow_unattested_erasure },
+            a.json,
+        ),
         Err(e) => print_result(&Err(e), a.json),
     }
 }

@@ -205,21 +205,7 @@ fn dsar_erasure_and_retention_erase_content_keep_the_chain_and_leave_no_copy_on_
     // The API's export carries the tenant's privacy chain: its signed
     // erasures account for every erased record, so it verifies strictly
     // (issue 19, finding 14), and says what it found.
-    let (status, tar_bytes) = common::get_bytes(&addr, &owner, "/v1/export");
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&tar_bytes));
-    let unpacked = data.path().join("api-export");
-    tar::Archive::new(&tar_bytes[..]).unpack(&unpacked).expect("untar");
-    let bundle = std::fs::read_dir(&unpacked).expect("dir").next().expect("bundle").expect("entry").path();
-    let vkey = std::fs::read_to_string(data.path().join("keys/ledger.pub")).expect("node key");
-    let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
-        .arg("verify")
-        .arg(&bundle)
-        .args(["--key", vkey.trim(), "--json"])
-        .output()
-        .expect("verify");
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
-    let v: Value = serde_json::from_str(&out).expect("json");
+    let v = common::api_export_verifies(&addr, &owner, &data.path().join("api-export"), data.path());
     assert!(v["erasures"]["by_signed_erasure"].as_u64() >= Some(5), "{v}");
     assert_eq!(v["erasures"]["unattested"], serde_json::json!([]), "{v}");
     node.interrupt();

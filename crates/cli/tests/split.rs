@@ -72,19 +72,7 @@ fn start(args: &[&str]) -> (Killed, String) {
 /// `seq_data/keys/ledger.pub`; the verifier's JSON report.
 fn export_verifies(addr: &str, key: &str, records: u64, out: &Path, seq_data: &Path) -> Value {
     wait_for(addr, key, &format!("/v1/records/{}", records - 1), "the ledger model", |_| true);
-    let (status, tar_bytes) = get_bytes(addr, key, "/v1/export");
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&tar_bytes));
-    tar::Archive::new(&tar_bytes[..]).unpack(out).expect("untar");
-    let bundle = std::fs::read_dir(out).expect("dir").next().expect("bundle").expect("entry").path();
-    let vkey = std::fs::read_to_string(seq_data.join("keys/ledger.pub")).expect("ledger.pub");
-    let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
-        .arg("verify")
-        .arg(&bundle)
-        .args(["--key", vkey.trim(), "--json"])
-        .output()
-        .expect("verify");
-    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).expect("verify json")
+    common::api_export_verifies(addr, key, out, seq_data)
 }
 
 fn secret(data: &Path) -> String {

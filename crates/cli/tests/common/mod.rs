@@ -37,6 +37,25 @@ pub fn export_and_verify(data: &Path) -> u64 {
     tenants.iter().filter(|(t, _)| !t.starts_with('_')).map(|(_, n)| n.as_u64().expect("count")).sum()
 }
 
+/// Exports the key's tenant through the API at `addr` (`GET /v1/export`),
+/// unpacks the bundle into `out` and verifies it offline pinned to the
+/// public key in `data/keys/ledger.pub`; the verifier's JSON report.
+pub fn api_export_verifies(addr: &str, key: &str, out: &Path, data: &Path) -> serde_json::Value {
+    let (status, tar_bytes) = get_bytes(addr, key, "/v1/export");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&tar_bytes));
+    tar::Archive::new(&tar_bytes[..]).unpack(out).expect("untar");
+    let bundle = std::fs::read_dir(out).expect("dir").next().expect("bundle").expect("entry").path();
+    let vkey = std::fs::read_to_string(data.join("keys/ledger.pub")).expect("ledger.pub");
+    let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
+        .arg("verify")
+        .arg(&bundle)
+        .args(["--key", vkey.trim(), "--json"])
+        .output()
+        .expect("verify");
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).expect("verify json")
+}
+
 /// Creates an API key on a stopped node's data directory; returns its secret.
 pub fn create_key(data: &Path, tenant: &str, role: &str) -> String {
     let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))

@@ -13,7 +13,7 @@ use traceledger_otlp::proto::common::v1::{any_value::Value, AnyValue, KeyValue};
 use traceledger_otlp::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
 fn kv(k: &str, v: &str) -> KeyValue {
-    KeyValue { key: k.into(), value: Some(AnyValue { value: Some(Value::StringValue(v.into())) }) }
+    KeyValue { key: k.into(), value: Some(AnyValue { value: Some(Value::StringValue(v.into())) }), ..Default::default() }
 }
 
 fn id(i: usize) -> Vec<u8> {

@@ -9,7 +9,7 @@ mod common;
 use common::{create_key, http_as, urlencode};
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
 use traceledger_core::checkpoint::Checkpoint;
 use traceledger_core::keys::{Keyring, VerifierKey};
@@ -442,18 +442,7 @@ fn query_api_suite(log_args: &[&str]) {
         let dir = data.path().join(format!("unpacked-{}", path.len()));
         tar::Archive::new(&tar_bytes[..]).unpack(&dir).expect("untar");
         let inner = std::fs::read_dir(&dir).expect("dir").next().expect("bundle").expect("entry").path();
-        let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
-            .arg("verify")
-            .arg(&inner)
-            .args(["--key", vkey.trim(), "--json"])
-            .output()
-            .expect("verify");
-        assert!(
-            o.status.success(),
-            "{path}: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
+        common::verify_json(&inner, vkey.trim());
         inner
     };
     let whole = unpack("/v1/export");

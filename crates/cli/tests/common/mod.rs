@@ -46,13 +46,24 @@ pub fn api_export_verifies(addr: &str, key: &str, out: &Path, data: &Path) -> se
     tar::Archive::new(&tar_bytes[..]).unpack(out).expect("untar");
     let bundle = std::fs::read_dir(out).expect("dir").next().expect("bundle").expect("entry").path();
     let vkey = std::fs::read_to_string(data.join("keys/ledger.pub")).expect("ledger.pub");
+    verify_json(&bundle, vkey.trim())
+}
+
+/// `traceledger verify BUNDLE --key VKEY --json`, which must pass; its report.
+pub fn verify_json(bundle: &Path, vkey: &str) -> serde_json::Value {
     let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
         .arg("verify")
-        .arg(&bundle)
-        .args(["--key", vkey.trim(), "--json"])
+        .arg(bundle)
+        .args(["--key", vkey, "--json"])
         .output()
         .expect("verify");
-    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{}: {}{}",
+        bundle.display(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     serde_json::from_slice(&o.stdout).expect("verify json")
 }
 

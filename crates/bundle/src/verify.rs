@@ -132,10 +132,11 @@ impl ErasureLedger {
     fn settle(self, withheld: &BTreeMap<String, SeqRanges>) -> Erasures {
         let mut out = Erasures { by_redaction_policy: self.by_policy, ..Erasures::default() };
         for (tenant, erased) in &self.erased {
-            let claimed = merged(self.claimed.get(tenant).cloned().unwrap_or_default());
+            let claimed = SeqRanges::from_ranges(self.claimed.get(tenant).map_or(&[][..], Vec::as_slice));
+            let claimed = claimed.ranges();
             let held = withheld.get(tenant).map(|w| w.ranges().to_vec()).unwrap_or_default();
             let not_withheld = subtract(erased.ranges(), &held);
-            let left = subtract(&not_withheld, &claimed);
+            let left = subtract(&not_withheld, claimed);
             let count = |v: &[(u64, u64)]| v.iter().map(|&(lo, hi)| hi - lo + 1).sum::<u64>();
             out.withheld_by_exporter += erased.len() - count(&not_withheld);
             out.by_signed_erasure += count(&not_withheld) - count(&left);
@@ -150,19 +151,6 @@ impl ErasureLedger {
         }
         out
     }
-}
-
-/// Sorted, disjoint, non-adjacent inclusive ranges covering `v`.
-fn merged(mut v: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
-    v.sort_unstable();
-    let mut out: Vec<(u64, u64)> = Vec::with_capacity(v.len());
-    for (lo, hi) in v {
-        match out.last_mut() {
-            Some((_, h)) if lo <= h.saturating_add(1) => *h = (*h).max(hi),
-            _ => out.push((lo, hi)),
-        }
-    }
-    out
 }
 
 /// The seqs of `a` not in `b` (both sorted and disjoint).
@@ -512,10 +500,11 @@ mod tests {
             a in prop::collection::vec((0u64..60, 0u64..6), 0..8),
             b in prop::collection::vec((0u64..60, 0u64..6), 0..8),
         ) {
-            let a = merged(a.into_iter().map(|(lo, n)| (lo, lo + n)).collect());
-            let b = merged(b.into_iter().map(|(lo, n)| (lo, lo + n)).collect());
-            let got = subtract(&a, &b);
-            let want: std::collections::BTreeSet<u64> = set(&a).difference(&set(&b)).copied().collect();
+            let a = SeqRanges::from_ranges(&a.into_iter().map(|(lo, n)| (lo, lo + n)).collect::<Vec<_>>());
+            let b = SeqRanges::from_ranges(&b.into_iter().map(|(lo, n)| (lo, lo + n)).collect::<Vec<_>>());
+            let (a, b) = (a.ranges(), b.ranges());
+            let got = subtract(a, b);
+            let want: std::collections::BTreeSet<u64> = set(a).difference(&set(b)).copied().collect();
             prop_assert_eq!(set(&got), want);
             prop_assert!(got.windows(2).all(|w| w[0].1 < w[1].0), "sorted and disjoint: {:?}", got);
             prop_assert_eq!(SeqRanges::from_ranges(&got).len(), set(&got).len() as u64);

@@ -48,19 +48,33 @@ pub fn sealed_overhead(ev: &TraceEvent, policy_len: usize, topic_len: usize) -> 
 /// sequencer will record (a redaction rule's).
 pub const POLICY_LABEL_ALLOWANCE: usize = 256;
 
-/// Why ingest refuses `ev` for a raw topic named `topic`: its sealed form
-/// could be over [`DEFAULT_MAX_MESSAGE`] (the sequencer would only
-/// dead-letter it). `None` when it fits.
-pub fn unsealable(ev: &TraceEvent, topic: &str) -> Option<String> {
-    let size = encode_event(ev).len();
-    let bound = size + sealed_overhead(ev, POLICY_LABEL_ALLOWANCE, topic.len());
-    (bound > DEFAULT_MAX_MESSAGE).then(|| {
+/// Why `ev`, `encoded_len` bytes in its wire encoding, cannot be sealed
+/// under a policy label of `policy_len` bytes from a raw topic whose name
+/// has `topic_len` bytes: its sealed record could be over `limit`. `None`
+/// when it fits. Ingest and the sequencer both ask this.
+pub fn too_large_to_seal(
+    ev: &TraceEvent,
+    encoded_len: usize,
+    policy_len: usize,
+    topic_len: usize,
+    limit: usize,
+) -> Option<String> {
+    let overhead = sealed_overhead(ev, policy_len, topic_len);
+    let bound = encoded_len.saturating_add(overhead);
+    (bound > limit).then(|| {
         format!(
-            "the event is {size} bytes encoded and its sealed record up to {bound}; a sealed record may take \
-             {DEFAULT_MAX_MESSAGE}, so an event may take about {} here",
-            DEFAULT_MAX_MESSAGE.saturating_sub(bound - size)
+            "too large to seal: the event is {encoded_len} bytes encoded and its sealed record up to {bound}; a \
+             sealed record may take {limit}, so an event may take about {} here",
+            limit.saturating_sub(overhead)
         )
     })
+}
+
+/// Why ingest refuses `ev` for a raw topic named `topic`: its sealed form
+/// could be over [`DEFAULT_MAX_MESSAGE`] under any policy label (the
+/// sequencer would only dead-letter it). `None` when it fits.
+pub fn unsealable(ev: &TraceEvent, topic: &str) -> Option<String> {
+    too_large_to_seal(ev, encode_event(ev).len(), POLICY_LABEL_ALLOWANCE, topic.len(), DEFAULT_MAX_MESSAGE)
 }
 
 /// Why a message was refused. The `Display` text is the dead-letter reason.

@@ -34,6 +34,13 @@ pub fn privacy_chain_tenant(chain: &str) -> Option<&str> {
     chain.strip_prefix(PRIVACY_CHAIN_PREFIX).filter(|t| !t.is_empty())
 }
 
+/// Does `chain` go with `tenant` in an export: the tenant's own chain, or
+/// its privacy chain (whose signed erasures account for the tenant's
+/// erased content)?
+pub fn goes_with(chain: &str, tenant: &str) -> bool {
+    chain == tenant || privacy_chain_tenant(chain) == Some(tenant)
+}
+
 /// The partitioning key of a chain's raw events: a privacy chain's events go
 /// to its tenant's partition (so the sequencer seals them after the records
 /// they name); every other chain is keyed by itself.
@@ -160,14 +167,13 @@ impl SeqRanges {
         self.0.iter().flat_map(|&(lo, hi)| lo..=hi)
     }
 
-    /// The set of sorted, disjoint, non-adjacent inclusive ranges (as
-    /// [`SeqRanges::ranges`] gives them); others are normalised.
+    /// The set of seqs the inclusive ranges cover (any order, overlaps
+    /// allowed; a range whose end is below its start is empty).
     pub fn from_ranges(ranges: &[(u64, u64)]) -> Self {
+        let mut sorted: Vec<(u64, u64)> = ranges.iter().copied().filter(|(lo, hi)| lo <= hi).collect();
+        sorted.sort_unstable();
         let mut out = SeqRanges::new();
-        for &(lo, hi) in ranges {
-            if lo > hi {
-                continue;
-            }
+        for (lo, hi) in sorted {
             match out.0.last_mut() {
                 Some((_, h)) if lo <= h.saturating_add(1) => *h = (*h).max(hi),
                 _ => out.0.push((lo, hi)),
@@ -526,6 +532,10 @@ mod tests {
         assert!(matches!(Erasure::from_event(&ev), Err(ErasureError::NotPrivacyChain(_))));
         assert_eq!(partition_key("_access.acme"), "_access.acme");
         assert_eq!(privacy_chain_tenant("_privacy."), None);
+        assert!(goes_with("acme", "acme") && goes_with("_privacy.acme", "acme"));
+        assert!(
+            !goes_with("_privacy.acmex", "acme") && !goes_with("_access.acme", "acme") && !goes_with("acm", "acme")
+        );
     }
 
     proptest! {

@@ -9,7 +9,7 @@ use std::path::Path;
 use traceledger_bundle::{wire, BundleWriter, KeyringEntry};
 use traceledger_core::event::Timestamp;
 use traceledger_core::keys::SigningKey;
-use traceledger_core::privacy::privacy_chain_tenant;
+use traceledger_core::privacy::goes_with;
 use traceledger_core::SealedRecord;
 
 /// What an export wrote.
@@ -78,10 +78,7 @@ pub fn export(store: &Store, plan: &ExportPlan<'_>, mut progress: impl FnMut(u64
     let mut out = Exported { records: 0, tenants: BTreeMap::new(), checkpoints: 0 };
     // A tenant's privacy chain goes with it: its signed erasures are what
     // account for the tenant's erased content (the verifier checks).
-    let wanted = |t: &str| {
-        plan.tenants.is_empty()
-            || plan.tenants.iter().any(|w| w == t || privacy_chain_tenant(t).is_some_and(|of| of == w))
-    };
+    let wanted = |t: &str| plan.tenants.is_empty() || plan.tenants.iter().any(|w| goes_with(t, w));
     for (tenant, st) in &states {
         if !wanted(tenant) {
             continue;

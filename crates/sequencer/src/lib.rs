@@ -956,19 +956,12 @@ impl Sequencer {
     /// a datum is the shortest), and from the event's own encoding only
     /// when that is not clearly enough.
     fn too_large_to_seal(&self, ev: &TraceEvent, raw_len: usize, changed: bool, policy: &str) -> Option<String> {
-        let limit = self.cfg.max_message;
-        let overhead = wire::sealed_overhead(ev, policy.len(), self.cfg.topics.raw.len());
-        if !changed && raw_len.saturating_add(overhead) <= limit {
+        let check =
+            |len| wire::too_large_to_seal(ev, len, policy.len(), self.cfg.topics.raw.len(), self.cfg.max_message);
+        if !changed && check(raw_len).is_none() {
             return None;
         }
-        let bound = wire::encode_event(ev).len() + overhead;
-        (bound > limit).then(|| {
-            format!(
-                "too large to seal: the sealed record would take up to {bound} bytes ({} of content slots, \
-                 header and signature beyond the event); a sealed record may take {limit}",
-                overhead
-            )
-        })
+        check(wire::encode_event(ev).len())
     }
 
     /// Commits a sealed batch — records, Merkle nodes, event ids, chain

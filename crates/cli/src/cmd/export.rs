@@ -14,7 +14,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use traceledger_bundle::{read_signing_key, verify_bundle, BundleWriter, KeyringEntry, Options, RecordReader};
-use traceledger_core::privacy::privacy_chain_tenant;
+use traceledger_core::privacy::goes_with;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -98,9 +98,7 @@ pub fn run(a: ExportArgs) -> anyhow::Result<u8> {
     }
     // A tenant's privacy chain goes with it (its signed erasures account
     // for its erased content), and so do the source's withheld statements.
-    let wanted = |t: &str| {
-        a.tenants.is_empty() || a.tenants.iter().any(|w| w == t || privacy_chain_tenant(t).is_some_and(|of| of == w))
-    };
+    let wanted = |t: &str| a.tenants.is_empty() || a.tenants.iter().any(|w| goes_with(t, w));
     let withheld = traceledger_bundle::read_withheld(from)?;
 
     let mut w = BundleWriter::create(&a.out, &source.log, &key, super::now(), 0)?;

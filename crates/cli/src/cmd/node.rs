@@ -767,25 +767,19 @@ pub fn raw_sink(node: &Node) -> traceledger_api::access::Sink {
 pub fn sink_to(log: Arc<dyn Log>, topic: &str, key: Option<SigningKey>) -> traceledger_api::access::Sink {
     let topic = topic.to_string();
     Arc::new(move |events: &[TraceEvent]| {
-        let signed: Vec<TraceEvent>;
-        let events = match &key {
-            Some(k) => {
-                signed = events
-                    .iter()
-                    .cloned()
-                    .map(|mut e| {
-                        // Erasures carry their own signature.
-                        if traceledger_core::privacy::privacy_chain_tenant(&e.tenant_id).is_none() {
-                            traceledger_core::system::sign_system_event(&mut e, k);
-                        }
-                        e
-                    })
-                    .collect();
-                &signed[..]
-            }
-            None => events,
-        };
-        produce(log.as_ref(), &topic, events).map_err(|e| e.to_string())
+        let Some(k) = &key else { return produce(log.as_ref(), &topic, events).map_err(|e| e.to_string()) };
+        let signed: Vec<TraceEvent> = events
+            .iter()
+            .cloned()
+            .map(|mut e| {
+                // Erasures carry their own signature.
+                if traceledger_core::privacy::privacy_chain_tenant(&e.tenant_id).is_none() {
+                    traceledger_core::system::sign_system_event(&mut e, k);
+                }
+                e
+            })
+            .collect();
+        produce(log.as_ref(), &topic, &signed).map_err(|e| e.to_string())
     })
 }
 

@@ -4,7 +4,7 @@
 //! compares equal to itself once printed and read again.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use traceledger_bundle::avro::{registry_body_schema, schema_for_comparison};
+use traceledger_wire::avro::{registry_body_schema, schema_for_comparison};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(v) = registry_body_schema(data) {

@@ -2,7 +2,7 @@
 //! decodes must re-encode to a message that decodes to the same event.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use traceledger_bundle::wire::{decode_event, encode_event, DEFAULT_MAX_MESSAGE};
+use traceledger_wire::{decode_event, encode_event, DEFAULT_MAX_MESSAGE};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(ev) = decode_event(data, DEFAULT_MAX_MESSAGE) {

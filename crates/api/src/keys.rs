@@ -272,7 +272,7 @@ impl KeyStore {
     }
 
     fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, KeyError> {
-        self.db.cf_handle(name).ok_or_else(|| KeyError::Corrupt(format!("missing column family {name}")))
+        traceledger_storage::family(&self.db, name).map_err(KeyError::Corrupt)
     }
 
     /// Creates a key; returns the secret (shown once) and its info.

@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use traceledger_bundle::avro::{registry_body_schema, schema_for_comparison, wire_schemas, RegistryBodyError};
+use traceledger_wire::avro::{registry_body_schema, schema_for_comparison, wire_schemas, RegistryBodyError};
 
 const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 

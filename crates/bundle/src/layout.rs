@@ -1,6 +1,5 @@
 //! Writing a bundle: records, checkpoints, keyring, then the signed manifest.
 
-use crate::avro::{record_to_value, sealed_record_schema};
 use crate::keyfile::KeyringEntry;
 use crate::{io_err, Error, Result};
 use sha2::{Digest, Sha256};
@@ -14,6 +13,7 @@ use traceledger_core::keys::SigningKey;
 use traceledger_core::merkle::MemoryTree;
 use traceledger_core::privacy::SeqRanges;
 use traceledger_core::SealedRecord;
+use traceledger_wire::avro::{record_to_value, sealed_record_schema};
 
 /// First line of every manifest.
 pub const MANIFEST_HEADER: &str = "traceledger-bundle/v1";

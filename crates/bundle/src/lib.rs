@@ -13,13 +13,10 @@
 //! [`BundleWriter`] writes one; [`verify_bundle`] checks one. Key files are
 //! read here too (refusing world-readable signing keys).
 
-pub mod avro;
-pub mod binary;
 mod keyfile;
 mod layout;
 mod records;
 mod verify;
-pub mod wire;
 
 pub use keyfile::{read_keyring_json, read_signing_key, write_signing_key, KeyringEntry};
 pub use layout::{BundleWriter, MANIFEST_HEADER, WITHHELD_DIR};

@@ -1,7 +1,7 @@
 //! Reading sealed records from an Avro Object Container File.
 
-use crate::avro::{record_from_value, sealed_record_schema};
 use std::io::Read;
+use traceledger_wire::avro::{record_from_value, sealed_record_schema};
 
 use traceledger_core::SealedRecord;
 
@@ -159,8 +159,8 @@ impl<R: Read> Iterator for RecordReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::avro::{record_to_value, trace_event_schema};
     use traceledger_core::testkit::*;
+    use traceledger_wire::avro::{record_to_value, trace_event_schema};
 
     fn container(
         schema: &apache_avro::Schema,

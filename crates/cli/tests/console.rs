@@ -89,8 +89,8 @@ fn e2e(phase: &str, env: &[(&str, &str)]) {
 /// ledger read model, leaving its commitments, hashes and signature as they
 /// were: what an operator with write access to the disk could do.
 fn tamper(data: &Path, tenant: &str, seq: u64) -> String {
-    use traceledger_bundle::wire;
     use traceledger_projection::{ledger::Ledger, tkey, Store};
+    use traceledger_wire as wire;
     let store = Store::open(&data.join("projections/ledger"), &Ledger::default()).expect("open the ledger read model");
     let key = tkey(tenant, &seq.to_be_bytes());
     let bytes = store.get("records", &key).expect("read").expect("the record is stored");

@@ -17,7 +17,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use traceledger_bundle::wire;
 use traceledger_core::accept::{judge, Verdict};
 use traceledger_core::checkpoint::Checkpoint;
 use traceledger_core::keys::{Keyring, VerifierKey};
@@ -26,6 +25,7 @@ use traceledger_core::seal::ChainHead;
 use traceledger_core::{Hash, TraceEvent};
 use traceledger_log::kafka::{KafkaConfig, KafkaLog};
 use traceledger_log::{append_keyed, Log, Record};
+use traceledger_wire as wire;
 
 fn broker() -> String {
     std::env::var("TRACELEDGER_TEST_BROKER")

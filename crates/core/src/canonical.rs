@@ -13,7 +13,7 @@
 
 use crate::event::{Timestamp, TraceEvent};
 use crate::hash::Hash;
-use crate::seal::RecordHeader;
+use crate::header::RecordHeader;
 
 /// First bytes of every canonical record: format name and version.
 pub const MAGIC: &[u8; 8] = b"TLREC\x00\x00\x01";

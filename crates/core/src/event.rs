@@ -280,6 +280,9 @@ pub enum IngestRefusal {
 /// Prefix of the system's per-tenant access-log chains (`_access.<tenant>`).
 pub const ACCESS_CHAIN_PREFIX: &str = "_access.";
 
+/// Prefix of the per-tenant privacy chains (`_privacy.<tenant>`).
+pub const PRIVACY_CHAIN_PREFIX: &str = "_privacy.";
+
 /// The access-log chain of `tenant`.
 pub fn access_chain(tenant: &str) -> String {
     format!("{ACCESS_CHAIN_PREFIX}{tenant}")
@@ -298,8 +301,8 @@ pub fn is_system_tenant_id(s: &str) -> bool {
 pub fn is_valid_tenant_id(s: &str) -> bool {
     let max = if s.starts_with(ACCESS_CHAIN_PREFIX) {
         MAX_TENANT_ID_LEN + ACCESS_CHAIN_PREFIX.len()
-    } else if s.starts_with(crate::privacy::PRIVACY_CHAIN_PREFIX) {
-        MAX_TENANT_ID_LEN + crate::privacy::PRIVACY_CHAIN_PREFIX.len()
+    } else if s.starts_with(PRIVACY_CHAIN_PREFIX) {
+        MAX_TENANT_ID_LEN + PRIVACY_CHAIN_PREFIX.len()
     } else {
         MAX_TENANT_ID_LEN
     };

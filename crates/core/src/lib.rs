@@ -16,6 +16,7 @@ pub mod canonical;
 pub mod checkpoint;
 pub mod event;
 pub mod hash;
+pub mod header;
 pub mod keys;
 pub mod merkle;
 pub mod privacy;

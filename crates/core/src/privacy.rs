@@ -18,8 +18,7 @@ use base64::Engine;
 use std::fmt;
 use uuid::Uuid;
 
-/// Prefix of the per-tenant privacy chains (`_privacy.<tenant>`).
-pub const PRIVACY_CHAIN_PREFIX: &str = "_privacy.";
+pub use crate::event::PRIVACY_CHAIN_PREFIX;
 
 /// Agent id of privacy events.
 pub const PRIVACY_AGENT: &str = "traceledger-privacy";

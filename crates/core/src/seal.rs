@@ -8,35 +8,7 @@ use crate::hash::{self, Hash, Salt};
 use crate::keys::SigningKey;
 use rand_core::CryptoRngCore;
 
-/// Where the sealed event was read from (the raw log position).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Source {
-    /// Topic (or embedded log) name.
-    pub topic: String,
-    /// Partition.
-    pub partition: u32,
-    /// Offset within the partition.
-    pub offset: u64,
-}
-
-/// Everything about a record that is not the event itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordHeader {
-    /// Tenant whose chain holds the record (equals `event.tenant_id`).
-    pub tenant_id: String,
-    /// Position in the tenant's chain, contiguous from 0.
-    pub seq: u64,
-    /// Chain value after the previous record (the genesis value for seq 0).
-    pub prev_hash: Hash,
-    /// When the sequencer sealed it (sequencer clock).
-    pub sealed_at: Timestamp,
-    /// C2SP key id of the signing key.
-    pub key_id: u32,
-    /// Raw log position the event came from; `None` for offline sealing.
-    pub source: Option<Source>,
-    /// Identifier of the redaction/retention policy in force when sealed.
-    pub policy: String,
-}
+pub use crate::header::{RecordHeader, Source};
 
 /// A sealed ledger record.
 ///

@@ -40,30 +40,7 @@ pub struct EmbeddedLog {
     vault: Option<Arc<Vault>>,
 }
 
-/// Makes values overwritten in column family `target` of `db` leave its
-/// files: flushes the memtables of `flush` (so the write-ahead log that held
-/// the old values is released), then compacts `target` to its last level
-/// with blob garbage collection forced over every blob file. One purge at a
-/// time in the process, since it switches that collection on and off. The
-/// embedded log, the sequencer's ledger and the read models share it.
-pub fn purge_overwritten(db: &DB, flush: &[&str], target: &str) -> std::result::Result<(), rocksdb::Error> {
-    static ONE: Mutex<()> = Mutex::new(());
-    let _one = ONE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    for name in flush {
-        if let Some(cf) = db.cf_handle(name) {
-            db.flush_cf(cf)?;
-        }
-    }
-    let Some(cf) = db.cf_handle(target) else { return Ok(()) };
-    let gc = |on: &str, cutoff: &str| {
-        db.set_options_cf(cf, &[("enable_blob_garbage_collection", on), ("blob_garbage_collection_age_cutoff", cutoff)])
-    };
-    gc("true", "1.0")?;
-    let mut o = rocksdb::CompactOptions::default();
-    o.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
-    db.compact_range_cf_opt(cf, None::<&[u8]>, None::<&[u8]>, &o);
-    gc("false", "0.25")
-}
+use traceledger_storage::purge_overwritten;
 
 fn storage(e: rocksdb::Error) -> Error {
     Error::Storage(e.to_string())
@@ -169,8 +146,7 @@ impl EmbeddedLog {
         // its own 32 MiB one); readers mostly read what was just appended,
         // from the memtables and the OS page cache.
         let cache = rocksdb::Cache::new_lru_cache(BLOCK_CACHE_BYTES);
-        let mut table = rocksdb::BlockBasedOptions::default();
-        table.set_block_cache(&cache);
+        let table = traceledger_storage::table_options(&cache);
         let cfs = [RECORDS, TOPICS, OFFSETS].map(|n| {
             let mut o = if n == RECORDS { records_options() } else { Options::default() };
             o.set_block_based_table_factory(&table);
@@ -239,7 +215,7 @@ impl EmbeddedLog {
     }
 
     fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily> {
-        self.db.cf_handle(name).ok_or_else(|| Error::Storage(format!("missing column family {name}")))
+        traceledger_storage::family(&self.db, name).map_err(Error::Storage)
     }
 
     fn end_of(ends: &HashMap<String, Vec<u64>>, topic: &str, partition: u32) -> Result<u64> {

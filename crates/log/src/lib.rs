@@ -13,12 +13,16 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "embedded")]
 pub mod embedded;
+#[cfg(feature = "kafka")]
 pub mod kafka;
 mod murmur2;
 pub mod schema_ids;
+mod topics;
 
 pub use murmur2::{murmur2, partition_for};
+pub use topics::Topics;
 
 /// One record: an optional key, a value and headers.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

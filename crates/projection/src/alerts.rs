@@ -159,7 +159,7 @@ impl Dispatcher {
     }
 
     fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily> {
-        self.db.cf_handle(name).ok_or_else(|| Error::Corrupt(format!("missing column family {name}")))
+        traceledger_storage::family(&self.db, name).map_err(Error::Corrupt)
     }
 
     fn next_log_seq(&self) -> Result<u64> {

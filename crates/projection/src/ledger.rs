@@ -11,15 +11,17 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use traceledger_bundle::{wire, BundleWriter, KeyringEntry};
+use traceledger_bundle::{BundleWriter, KeyringEntry};
 use traceledger_core::checkpoint::{split_origin, Checkpoint};
 use traceledger_core::event::Timestamp;
 use traceledger_core::keys::{Keyring, SigningKey};
-use traceledger_core::merkle::{self, Overlay, Proof, StoredHashes};
+use traceledger_core::merkle::{self, Overlay, Proof};
 use traceledger_core::privacy::{parse_pending_entry, pending_entry, privacy_chain_tenant, Erasure, SeqRanges};
 use traceledger_core::{Hash, SealedRecord};
 use traceledger_log::Log;
+use traceledger_storage::TenantHashes;
 use traceledger_vault::at_rest;
+use traceledger_wire as wire;
 use uuid::Uuid;
 
 const RECORDS: &str = "records";
@@ -58,35 +60,13 @@ fn stored_form<'w>(store: &Store, r: &SealedRecord, wire: &'w [u8]) -> Result<Co
 /// Records erased per chunk (one write each).
 const ERASE_CHUNK: usize = 2_000;
 
-/// One tenant's stored Merkle hashes.
-struct TenantNodes<'a> {
-    store: &'a Store,
-    tenant: &'a str,
-}
-
-impl StoredHashes for TenantNodes<'_> {
-    fn stored(&self, index: u64) -> Option<Hash> {
-        let v = self.store.get(NODES, &tkey(self.tenant, &index.to_be_bytes())).ok()??;
-        Some(Hash(<[u8; 32]>::try_from(&v[..]).ok()?))
-    }
-
-    fn stored_many(&self, indexes: &[u64]) -> Vec<Option<Hash>> {
-        let keys: Vec<Vec<u8>> = indexes.iter().map(|i| tkey(self.tenant, &i.to_be_bytes())).collect();
-        self.store
-            .multi_get(NODES, &keys)
-            .into_iter()
-            .map(|v| Some(Hash(<[u8; 32]>::try_from(&v?[..]).ok()?)))
-            .collect()
-    }
-}
-
 /// A tenant's tree: stored hashes, with the ones of the batch being written.
 fn nodes<'a>(
     store: &'a Store,
     tenant: &'a str,
     pending: Option<&'a HashMap<u64, Hash>>,
-) -> Overlay<'a, TenantNodes<'a>> {
-    Overlay { pending, stored: TenantNodes { store, tenant } }
+) -> Overlay<'a, TenantHashes<'a>> {
+    Overlay { pending, stored: store.hashes(NODES, tenant) }
 }
 
 impl Projection for Ledger {
@@ -366,7 +346,7 @@ impl<'a> LedgerView<'a> {
         row.map(|(_, v)| parse_checkpoint(&v)).transpose()
     }
 
-    fn nodes<'n>(&'n self, tenant: &'n str) -> Overlay<'n, TenantNodes<'n>> {
+    fn nodes<'n>(&'n self, tenant: &'n str) -> Overlay<'n, TenantHashes<'n>> {
         nodes(self.store, tenant, None)
     }
 

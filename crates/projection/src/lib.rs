@@ -21,21 +21,20 @@ pub mod ledger;
 pub mod pii;
 pub mod policy_file;
 pub mod sessions;
+pub mod supervisor;
 
-use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB,
-};
+use rocksdb::{Cache, ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use traceledger_bundle::wire;
 use traceledger_core::accept::{judge, signed_by, Verdict};
 use traceledger_core::keys::Keyring;
 use traceledger_core::seal::ChainHead;
 use traceledger_core::{Hash, SealedRecord};
 use traceledger_log::Log;
+use traceledger_wire as wire;
 
 /// Block cache shared by every projection store of the process.
 const BLOCK_CACHE_BYTES: usize = 256 << 20;
@@ -67,6 +66,10 @@ pub enum Error {
     /// Encryption at rest failed (no key, a changed ciphertext).
     #[error("projection store: {0}")]
     Vault(#[from] traceledger_vault::VaultError),
+    /// The read models could not be set up or stopped cleanly (a store
+    /// that does not open, an unknown projection, a thread that panicked).
+    #[error("{0}")]
+    Setup(String),
 }
 
 impl Error {
@@ -79,15 +82,8 @@ impl Error {
 /// Result with the projection [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// `tenant \0 tail`: tenant ids never contain NUL, so a tenant's keys are one
-/// prefix range.
-pub fn tkey(tenant: &str, tail: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(tenant.len() + 1 + tail.len());
-    k.extend_from_slice(tenant.as_bytes());
-    k.push(0);
-    k.extend_from_slice(tail);
-    k
-}
+/// `tenant \0 tail` keys, as every store of the node writes them.
+pub use traceledger_storage::tkey;
 
 /// A row value as JSON.
 pub(crate) fn json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
@@ -166,8 +162,7 @@ impl Store {
         // in it, and Bloom filters so that a lookup of a missing key (a
         // Merkle node not stored, a new session) rarely touches a file.
         let cache = block_cache();
-        let mut table = BlockBasedOptions::default();
-        table.set_block_cache(cache);
+        let mut table = traceledger_storage::table_options(cache);
         table.set_bloom_filter(10.0, false);
         table.set_cache_index_and_filter_blocks(true);
         table.set_pin_l0_filter_and_index_blocks_in_cache(true);
@@ -196,7 +191,7 @@ impl Store {
 
     /// A column family by name.
     pub fn cf(&self, name: &str) -> Result<&ColumnFamily> {
-        self.db.cf_handle(name).ok_or_else(|| Error::Corrupt(format!("missing column family {name}")))
+        traceledger_storage::family(&self.db, name).map_err(Error::Corrupt)
     }
 
     /// A value.
@@ -223,6 +218,11 @@ impl Store {
         if let Ok(mut c) = self.checked.lock() {
             c.insert(key);
         }
+    }
+
+    /// One tenant's Merkle hashes stored in column family `cf`.
+    pub fn hashes<'a>(&'a self, cf: &'a str, tenant: &'a str) -> traceledger_storage::TenantHashes<'a> {
+        traceledger_storage::TenantHashes { db: &self.db, family: cf, tenant }
     }
 
     /// Values of `keys` in `cf`, fetched in one batch (`None` where absent
@@ -332,11 +332,11 @@ impl Store {
     }
 
     /// Makes overwritten rows of `cf` leave the files (flush, then a forced
-    /// compaction; see [`traceledger_log::embedded::purge_overwritten`]).
+    /// compaction; see [`traceledger_storage::purge_overwritten`]).
     pub fn purge(&self, cf: &str) -> Result<()> {
         let names = DB::list_cf(&Options::default(), &self.path)?;
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        Ok(traceledger_log::embedded::purge_overwritten(&self.db, &names, cf)?)
+        Ok(traceledger_storage::purge_overwritten(&self.db, &names, cf)?)
     }
 
     /// Where it lives.

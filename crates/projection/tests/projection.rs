@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use traceledger_bundle::wire;
 use traceledger_core::checkpoint::Checkpoint;
 use traceledger_core::event::{EventKind, Timestamp};
 use traceledger_core::keys::{Keyring, SigningKey, VerifierKey};
@@ -19,11 +18,12 @@ use traceledger_core::TraceEvent;
 use traceledger_fleet::{generate, FleetSpec};
 use traceledger_log::embedded::EmbeddedLog;
 use traceledger_log::kafka::{KafkaConfig, KafkaLog};
-use traceledger_log::{append_keyed, Log, Record};
+use traceledger_log::{append_keyed, Log, Record, Topics};
 use traceledger_projection::ledger::{CheckpointRunner, Ledger, LedgerView};
 use traceledger_projection::sessions::{Completeness, Filter, Sessions, SessionsView};
 use traceledger_projection::{wipe, Projection, Runner, Stats, Store};
-use traceledger_sequencer::{Config, Sequencer, Topics};
+use traceledger_sequencer::{Config, Sequencer};
+use traceledger_wire as wire;
 
 fn unique(name: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);

@@ -26,9 +26,9 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use traceledger_bundle::wire;
 use traceledger_core::TraceEvent;
 use traceledger_log::{append_keyed, Log, Record};
+use traceledger_wire as wire;
 
 /// What `record` does when the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

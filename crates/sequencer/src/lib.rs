@@ -71,7 +71,6 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use store::{Store, StoreError, TenantState};
-use traceledger_bundle::wire::{self, CheckpointMessage};
 use traceledger_core::accept::{judge, signed_by, Verdict};
 use traceledger_core::checkpoint::{origin, Checkpoint};
 use traceledger_core::event::is_system_tenant_id;
@@ -81,49 +80,13 @@ use traceledger_core::merkle;
 use traceledger_core::privacy::{partition_key, privacy_chain_tenant, Erasure, Redacted, SeqRanges};
 use traceledger_core::seal::{ChainHead, Sealer, Source};
 use traceledger_core::{Hash, SealedRecord, TraceEvent};
-use traceledger_log::{partition_for, Fetched, Log, Record};
+use traceledger_log::{partition_for, Fetched, Log, Record, Topics};
+use traceledger_wire::{self as wire, CheckpointMessage};
 
 /// Header carrying a dead letter's reason.
 pub const DLQ_REASON: &str = "traceledger.reason";
 /// Header carrying a dead letter's raw position, `topic/partition/offset`.
 pub const DLQ_SOURCE: &str = "traceledger.source";
-
-/// Topic names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Topics {
-    /// Raw trace events (key = tenant id).
-    pub raw: String,
-    /// Sealed records.
-    pub sealed: String,
-    /// Signed checkpoints.
-    pub checkpoints: String,
-    /// Dead letters.
-    pub dlq: String,
-}
-
-impl Default for Topics {
-    fn default() -> Self {
-        Topics {
-            raw: "traces.raw".into(),
-            sealed: "ledger.sealed".into(),
-            checkpoints: "ledger.checkpoints".into(),
-            dlq: "traces.dlq".into(),
-        }
-    }
-}
-
-impl Topics {
-    /// The default names, each prefixed with `prefix` (e.g. `staging.`).
-    pub fn with_prefix(prefix: &str) -> Self {
-        let d = Topics::default();
-        Topics {
-            raw: format!("{prefix}{}", d.raw),
-            sealed: format!("{prefix}{}", d.sealed),
-            checkpoints: format!("{prefix}{}", d.checkpoints),
-            dlq: format!("{prefix}{}", d.dlq),
-        }
-    }
-}
 
 /// Tenants checkpointed per log append and ledger write.
 const CHECKPOINT_CHUNK: usize = 1000;

@@ -30,10 +30,11 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use traceledger_core::merkle::{Overlay, StoredHashes};
+use traceledger_core::merkle::Overlay;
 use traceledger_core::privacy::{parse_pending_entry, pending_entry, SeqRanges};
 use traceledger_core::seal::ChainHead;
 use traceledger_core::{Hash, SealedRecord};
+use traceledger_storage::{table_options, tkey, TenantHashes};
 use traceledger_vault::{at_rest, Vault, VaultError};
 use uuid::Uuid;
 
@@ -133,14 +134,6 @@ pub fn unpublished(tenants: &HashMap<String, TenantState>) -> Vec<(String, u64)>
         .collect()
 }
 
-fn tkey(tenant: &str, tail: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(tenant.len() + 1 + tail.len());
-    k.extend_from_slice(tenant.as_bytes());
-    k.push(0);
-    k.extend_from_slice(tail);
-    k
-}
-
 fn pkey(partition: u32, tail: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(4 + tail.len());
     k.extend_from_slice(&partition.to_be_bytes());
@@ -206,7 +199,7 @@ impl Store {
     }
 
     fn cf(&self, name: &str) -> Result<&ColumnFamily> {
-        self.db.cf_handle(name).ok_or_else(|| StoreError::Corrupt(format!("missing column family {name}")))
+        traceledger_storage::family(&self.db, name).map_err(StoreError::Corrupt)
     }
 
     fn get_u64(&self, cf: &str, key: &[u8]) -> Result<Option<u64>> {
@@ -365,7 +358,7 @@ impl Store {
     /// A Merkle reader over a tenant's stored hashes, seeing `pending`
     /// (hashes written in the open batch) first.
     pub fn nodes<'a>(&'a self, tenant: &'a str, pending: Option<&'a HashMap<u64, Hash>>) -> Nodes<'a> {
-        Overlay { pending, stored: TenantNodes { store: self, tenant } }
+        Overlay { pending, stored: TenantHashes { db: &self.db, family: NODES, tenant } }
     }
 
     /// Where the sealed topic holds a record: (partition, offset).
@@ -396,7 +389,7 @@ impl Store {
     /// forced over all of them — so no old copy survives on disk. Costs a
     /// rewrite of the records column family; erasures are rare.
     pub fn purge_erased(&self) -> Result<()> {
-        Ok(traceledger_log::embedded::purge_overwritten(&self.db, &ALL, RECORDS)?)
+        Ok(traceledger_storage::purge_overwritten(&self.db, &ALL, RECORDS)?)
     }
 
     /// A new batch of changes.
@@ -441,21 +434,7 @@ impl Store {
 
 /// A Merkle [`HashReader`](traceledger_core::merkle::HashReader) over one
 /// tenant's stored hashes and the pending ones of a batch.
-pub type Nodes<'a> = Overlay<'a, TenantNodes<'a>>;
-
-/// One tenant's stored Merkle hashes.
-pub struct TenantNodes<'a> {
-    store: &'a Store,
-    tenant: &'a str,
-}
-
-impl StoredHashes for TenantNodes<'_> {
-    fn stored(&self, index: u64) -> Option<Hash> {
-        let cf = self.store.cf(NODES).ok()?;
-        let v = self.store.db.get_pinned_cf(cf, tkey(self.tenant, &index.to_be_bytes())).ok()??;
-        Some(Hash(<[u8; 32]>::try_from(&v[..]).ok()?))
-    }
-}
+pub type Nodes<'a> = Overlay<'a, TenantHashes<'a>>;
 
 /// Changes to write together.
 ///
@@ -603,13 +582,6 @@ fn events_options(cache: &rocksdb::Cache) -> Options {
 /// --only memory`). The writer reads little and mostly recent data, which
 /// the memtables and the OS page cache serve.
 const BLOCK_CACHE_BYTES: usize = 8 << 20;
-
-/// Table options reading through the ledger's shared `cache`.
-fn table_options(cache: &rocksdb::Cache) -> rocksdb::BlockBasedOptions {
-    let mut table = rocksdb::BlockBasedOptions::default();
-    table.set_block_cache(cache);
-    table
-}
 
 /// Column family options with `table`.
 fn cf_options(table: rocksdb::BlockBasedOptions) -> Options {

@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use traceledger_bundle::wire;
 use traceledger_core::accept::{judge_signed, Verdict};
 use traceledger_core::checkpoint::Checkpoint;
 use traceledger_core::merkle::{self, MemoryTree};
@@ -15,9 +14,10 @@ use traceledger_core::testkit::{fixed_events_seeded, keyring_of, test_key};
 use traceledger_core::{SealedRecord, TraceEvent};
 use traceledger_log::embedded::EmbeddedLog;
 use traceledger_log::kafka::{KafkaConfig, KafkaLog};
-use traceledger_log::{append_keyed, Fetched, Log, Record};
+use traceledger_log::{append_keyed, Fetched, Log, Record, Topics};
 use traceledger_sequencer::store::Store;
-use traceledger_sequencer::{Config, Sequencer, Stats, Topics, DLQ_REASON};
+use traceledger_sequencer::{Config, Sequencer, Stats, DLQ_REASON};
+use traceledger_wire as wire;
 
 fn unique(name: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);

@@ -27,9 +27,9 @@
 
 use crate::{Result, Vault, VaultError};
 use std::borrow::Cow;
-use traceledger_bundle::wire;
 use traceledger_core::hash::Salt;
 use traceledger_core::SealedRecord;
+use traceledger_wire as wire;
 
 /// First bytes of every encrypted value.
 pub const MAGIC: [u8; 3] = [0xE5, b'T', b'L'];

@@ -51,7 +51,7 @@ pub struct ExportArgs {
     /// The data directory's master key (with --data, when it is encrypted
     /// at rest; not needed with --without-content).
     #[command(flatten)]
-    vault: super::vault::VaultArgs,
+    vault: traceledger_node::VaultArgs,
 }
 
 #[derive(Debug, Serialize)]

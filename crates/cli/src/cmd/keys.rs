@@ -89,13 +89,13 @@ pub fn run(c: KeysCommand) -> anyhow::Result<u8> {
         KeysCommand::Create(a) => {
             let role = Role::parse(&a.role)
                 .with_context(|| format!("--role `{}`: one of owner, admin, member, viewer, auditor", a.role))?;
-            super::node::check_tenant(&a.tenant)?;
+            traceledger_node::bootstrap::check_tenant(&a.tenant)?;
             anyhow::ensure!(
                 !a.env.is_empty() && a.env.chars().all(|c| c.is_ascii_alphanumeric()),
                 "--env `{}`: letters and digits only",
                 a.env
             );
-            let keys = super::node::open_keys(&a.data)?;
+            let keys = traceledger_node::bootstrap::open_keys(&a.data)?;
             let now = super::now().0;
             let max = traceledger_api::keys::MAX_EXPIRES_IN_DAYS;
             anyhow::ensure!(

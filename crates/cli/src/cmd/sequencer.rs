@@ -6,9 +6,10 @@
 //! API key of `--tenant` for the ingest (the query API of a split
 //! deployment is `project --http`, with its own keys).
 
-use super::node::{router, serve, shutdown_signal, Node, NodeArgs};
 use clap::Args;
 use std::net::SocketAddr;
+use traceledger_node::http::{router, serve, shutdown_signal};
+use traceledger_node::{Node, NodeArgs};
 
 #[derive(Debug, Args)]
 pub struct SequencerArgs {
@@ -39,8 +40,8 @@ pub fn run(a: SequencerArgs) -> anyhow::Result<u8> {
         a.node.kafka.is_some(),
         "`traceledger sequencer` runs against a Kafka-API broker: pass --kafka HOST:PORT (or use `traceledger up` for the embedded log)"
     );
-    let policy = a.policy.as_deref().map(|p| super::project::open_policy(Some(p))).transpose()?;
-    let shard = super::node::Shard { index: a.instance_index, count: a.instances };
+    let policy = a.policy.as_deref().map(|p| traceledger_node::readside::open_policy(Some(p))).transpose()?;
+    let shard = traceledger_node::Shard { index: a.instance_index, count: a.instances };
     let node = Node::start(&a.node, policy, shard)?;
     super::notice(&format!(
         "sequencer instance {} of {} running partitions {:?} of {}; SIGTERM or Ctrl-C to stop",
@@ -53,13 +54,13 @@ pub fn run(a: SequencerArgs) -> anyhow::Result<u8> {
     match a.http {
         Some(addr) => {
             let tls = a.node.tls();
-            super::node::bootstrap_owner(&node.keys, &a.node.data, &a.tenant)?;
-            let (listener, _) = super::node::bind(
+            traceledger_node::bootstrap::bootstrap_owner(&node.keys, &a.node.data, &a.tenant)?;
+            let (listener, _) = traceledger_node::http::bind(
                 addr,
                 tls.as_ref(),
                 "POST /v1/events, POST /v1/traces, GET /v1/health, /metrics, schemas under /registry; see docs/api.md",
             )?;
-            let guards = super::node::Guards::for_node(&node, &a.node)?;
+            let guards = traceledger_node::http::Guards::for_node(&node, &a.node)?;
             rt.block_on(serve(router(&node, None, None, &guards), listener, tls, shutdown_signal()))?;
             guards.close();
         }

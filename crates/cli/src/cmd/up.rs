@@ -4,8 +4,6 @@
 //! result as a bundle and verifies it, so a new user sees a working ledger
 //! in one command.
 
-use super::node::{produce, router, serve, shutdown_signal, Node, NodeArgs};
-use super::project::{Projections, ALL};
 use crate::progress::{Bar, ITEMS};
 use anyhow::Context;
 use clap::Args;
@@ -16,6 +14,9 @@ use traceledger_api::keys::{KeySpec, Role};
 use traceledger_bundle::KeyringEntry;
 use traceledger_core::event::StatusCode;
 use traceledger_core::keys::SigningKey;
+use traceledger_node::http::{router, serve, shutdown_signal};
+use traceledger_node::{produce, Node, NodeArgs};
+use traceledger_projection::supervisor::{Projections, ALL};
 use traceledger_sequencer::export::{export, ExportPlan};
 
 #[derive(Debug, Args)]
@@ -61,24 +62,26 @@ pub struct UpArgs {
 
 pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     super::init_tracing();
-    let policy = super::project::open_policy(a.policy.as_deref())?;
-    let node = Node::start(&a.node, Some(policy.clone()), super::node::Shard::ALL)?;
-    let keys = super::project::trusted_keys(&a.node.data, &a.node.trusted_keys)?;
-    let providers = super::project::load_providers(a.providers.as_deref())?;
+    let policy = traceledger_node::readside::open_policy(a.policy.as_deref())?;
+    let node = Node::start(&a.node, Some(policy.clone()), traceledger_node::Shard::ALL)?;
+    let keys = traceledger_node::readside::trusted_keys(&a.node.data, &a.node.trusted_keys)?;
+    let providers = traceledger_node::readside::load_providers(a.providers.as_deref())?;
     let mut projections =
         Projections::open(node.log.clone(), &a.node.data, &node.cfg.topics, keys, &ALL, policy, node.vault.clone())?;
-    projections.start(Duration::from_secs(a.session_timeout_seconds))?;
+    projections
+        .start(Duration::from_secs(a.session_timeout_seconds), traceledger_node::output::projection_stopped())?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-    super::node::bootstrap_owner(&node.keys, &a.node.data, &a.tenant)?;
+    traceledger_node::bootstrap::bootstrap_owner(&node.keys, &a.node.data, &a.tenant)?;
     let privacy = traceledger_api::privacy::PrivacyOps {
-        sink: super::node::raw_sink(&node),
+        sink: traceledger_node::http::raw_sink(&node),
         key: node.key.clone(),
         pace: std::sync::Arc::new(traceledger_api::limits::ErasurePace::per_minute(a.node.rate.erasures_per_minute)),
     };
-    let retention = RetentionJob::start(&projections, privacy.clone(), a.retention_interval_seconds)?;
-    let exporter = super::project::exporter(node.key.clone(), &node.cfg.log_name, &[]);
-    let api = super::project::api_state(
+    let retention =
+        traceledger_node::retention::RetentionJob::start(&projections, privacy.clone(), a.retention_interval_seconds)?;
+    let exporter = traceledger_node::readside::exporter(node.key.clone(), &node.cfg.log_name, &[]);
+    let api = traceledger_node::readside::api_state(
         &projections,
         node.keys.clone(),
         Some(exporter),
@@ -87,10 +90,10 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
         &a.node.data,
         a.session_timeout_seconds,
     )?;
-    let guards = super::node::Guards::for_node(&node, &a.node)?;
+    let guards = traceledger_node::http::Guards::for_node(&node, &a.node)?;
     let app = router(&node, Some(projections.status_fn()), api, &guards);
     let tls = a.node.tls();
-    let (listener, local) = super::node::bind(
+    let (listener, local) = traceledger_node::http::bind(
         a.http,
         tls.as_ref(),
         "POST /v1/events, GET /v1/health, the query API under /v1, schemas under /registry; see docs/api.md",
@@ -114,52 +117,6 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     projections.stop()?;
     node.stop()?;
     Ok(code)
-}
-
-/// The retention job's thread: a run every interval until stopped.
-pub struct RetentionJob {
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl RetentionJob {
-    /// Runs the retention job every `every_seconds` (0: never) on the
-    /// ledger model of `projections`, erasing through `ops`.
-    pub fn start(
-        projections: &Projections,
-        ops: traceledger_api::privacy::PrivacyOps,
-        every_seconds: u64,
-    ) -> anyhow::Result<Self> {
-        let (Some(ledger), true) = (projections.store("ledger"), every_seconds > 0) else {
-            return Ok(RetentionJob { stop: None, thread: None });
-        };
-        let policy = projections.policy().clone();
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let every = Duration::from_secs(every_seconds);
-        let thread = std::thread::Builder::new().name("retention".into()).spawn(move || {
-            // The first run comes one interval after the start, like every
-            // later one: a restart loop does not run it more often.
-            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
-                let (done, failed) =
-                    traceledger_api::privacy::retention_job(&ledger, &policy.current(), &ops, super::now().0);
-                for e in &done {
-                    tracing::info!(tenant = %e.tenant, erasing = e.seqs.len(), "retention run recorded");
-                }
-                for f in &failed {
-                    tracing::error!(failure = %f, "retention run");
-                }
-            }
-        })?;
-        Ok(RetentionJob { stop: Some(tx), thread: Some(thread) })
-    }
-
-    /// Stops the job, waiting for a run in progress.
-    pub fn stop(mut self) {
-        drop(self.stop.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 fn demo(node: &Node, projections: &Projections, a: &UpArgs, local: SocketAddr) -> anyhow::Result<u8> {
@@ -249,7 +206,7 @@ fn demo_key(node: &Node, data: &Path, tenant: &str) -> anyhow::Result<PathBuf> {
     if !path.exists() {
         let spec = KeySpec { name: "demo", ..KeySpec::new(Role::Auditor, "test") };
         let (secret, _) = node.keys.create(tenant, &spec, super::now().0)?;
-        super::node::write_secret(&path, &secret)?;
+        traceledger_node::bootstrap::write_secret(&path, &secret)?;
     }
     Ok(path)
 }

@@ -4,58 +4,10 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use traceledger_vault::{CommandMaster, FileMaster, MasterKey, Vault};
-
-/// Where a data directory's master key comes from. Without either, content
-/// is stored in the clear — and a directory that holds data keys is
-/// refused rather than read half-way.
-#[derive(Debug, Args, Clone, Default)]
-pub struct VaultArgs {
-    /// Encrypt content at rest under this master key file (64 hex digits,
-    /// mode 0600; make one with `traceledger vault new-master-key`). Keep
-    /// it off the data volume.
-    #[arg(long, env = "TRACELEDGER_MASTER_KEY", conflicts_with = "kms_command")]
-    pub master_key: Option<PathBuf>,
-    /// Encrypt content at rest with data keys wrapped by this KMS hook
-    /// program (`PROGRAM wrap|unwrap|id`; see docs/encryption.md).
-    #[arg(long, env = "TRACELEDGER_KMS_COMMAND")]
-    pub kms_command: Option<PathBuf>,
-}
-
-impl VaultArgs {
-    /// The master key given, if any.
-    pub fn master(&self) -> anyhow::Result<Option<Arc<dyn MasterKey>>> {
-        Ok(match (&self.master_key, &self.kms_command) {
-            (Some(p), _) => Some(Arc::new(FileMaster::load(p)?)),
-            (None, Some(c)) => Some(Arc::new(CommandMaster::new(c)?)),
-            (None, None) => None,
-        })
-    }
-
-    /// The vault of data directory `data` (`DATA/vault`), opened — created
-    /// on first use — when a master key is given.
-    pub fn open(&self, data: &Path) -> anyhow::Result<Option<Arc<Vault>>> {
-        let dir = vault_dir(data);
-        match self.master()? {
-            Some(m) => Ok(Some(Vault::open(&dir, m).with_context(|| dir.display().to_string())?)),
-            None => {
-                anyhow::ensure!(
-                    traceledger_vault::status(&dir).map(|k| k.is_empty()).unwrap_or(true),
-                    "{} is encrypted at rest: give its master key (--master-key FILE or --kms-command PROGRAM)",
-                    data.display()
-                );
-                Ok(None)
-            }
-        }
-    }
-}
-
-/// A data directory's vault.
-pub fn vault_dir(data: &Path) -> PathBuf {
-    data.join("vault")
-}
+use traceledger_node::config::{vault_dir, VaultArgs};
+use traceledger_vault::{CommandMaster, FileMaster, MasterKey};
 
 #[derive(Debug, Subcommand)]
 pub enum VaultCommand {
@@ -158,7 +110,7 @@ pub fn run(c: VaultCommand) -> anyhow::Result<u8> {
             Ok(0)
         }
         VaultCommand::AddDataKey(a) => {
-            super::node::check_tenant(&a.tenant)?;
+            traceledger_node::bootstrap::check_tenant(&a.tenant)?;
             let v = a.master.open(&a.data)?.context("give the master: --master-key or --kms-command")?;
             let version = v.add_version(&a.tenant)?;
             v.sync()?;

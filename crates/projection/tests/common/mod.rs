@@ -2,10 +2,10 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use traceledger_bundle::wire;
 use traceledger_core::SealedRecord;
 use traceledger_log::embedded::EmbeddedLog;
 use traceledger_log::{append_keyed, Log, Record};
+use traceledger_wire as wire;
 
 /// The sealed topic of these suites.
 pub const TOPIC: &str = "ledger.sealed";

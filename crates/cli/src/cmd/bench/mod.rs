@@ -17,24 +17,28 @@
 //! - `memory`: peak RSS of a sequencer holding 100k tenants (run in a child
 //!   process so earlier figures do not inflate it) vs the 256 MiB budget.
 
+mod read;
+mod stats;
+
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
+use stats::{median, percentile};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use traceledger_bundle::wire;
 use traceledger_core::event::{EventKind, Timestamp};
 use traceledger_core::keys::SigningKey;
 use traceledger_core::seal::Sealer;
 use traceledger_core::TraceEvent;
 use traceledger_log::embedded::EmbeddedLog;
 use traceledger_log::kafka::{KafkaConfig, KafkaLog};
-use traceledger_log::{append_keyed, Log, Record};
+use traceledger_log::{append_keyed, Log, Record, Topics};
 use traceledger_sdk::{Producer, ProducerConfig};
 use traceledger_sequencer::store::Store;
-use traceledger_sequencer::{decode_sealed, Config, Sequencer, Topics};
+use traceledger_sequencer::{decode_sealed, Config, Sequencer};
 use traceledger_vault::Vault;
+use traceledger_wire as wire;
 
 /// One group of figures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -113,8 +117,8 @@ pub struct Report {
     pub latency: Vec<LatencyFigures>,
     pub memory: Option<MemoryFigures>,
     pub pii: Option<PiiFigures>,
-    pub projections: Option<super::bench_read::ProjectionFigures>,
-    pub api: Option<super::bench_read::ApiFigures>,
+    pub projections: Option<read::ProjectionFigures>,
+    pub api: Option<read::ApiFigures>,
     #[serde(default)]
     pub erasure: Option<ErasureFigures>,
     #[serde(default)]
@@ -284,10 +288,10 @@ pub fn run(a: BenchArgs) -> anyhow::Result<u8> {
         report.pii = Some(pii(a.runs));
     }
     if figures.contains(&Figure::Projections) {
-        report.projections = Some(super::bench_read::projections(a.events, a.runs, &key)?);
+        report.projections = Some(read::projections(a.events, a.runs, &key)?);
     }
     if figures.contains(&Figure::Api) {
-        report.api = Some(super::bench_read::api(a.api_requests, a.chain_steps, a.proof_records, &key)?);
+        report.api = Some(read::api(a.api_requests, a.chain_steps, a.proof_records, &key)?);
     }
     if figures.contains(&Figure::Erasure) {
         report.erasure = Some(erasure(a.events, a.runs, &key)?);
@@ -325,11 +329,6 @@ fn records(n: usize, tenants: usize, run: u64) -> Vec<Record> {
             Record::keyed(tenant.as_bytes(), wire::encode_event(&event(&tenant, run, i as u64)))
         })
         .collect()
-}
-
-pub(crate) fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// A fresh embedded log; it lives as long as the directory is kept.
@@ -708,13 +707,6 @@ fn kafka(a: &BenchArgs, key: &SigningKey, brokers: &str, stamp: u32) -> anyhow::
         event_bytes: raw_bytes,
         sealed_bytes,
     })
-}
-
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
 /// Paced load at half of `peak` through the SDK into a running sequencer;

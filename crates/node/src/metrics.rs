@@ -81,7 +81,7 @@ pub struct Sources {
     /// per partition, when it runs here.
     pub sequencer: Option<SequencerSource>,
     /// Read models' counts (`{model: {applied, lag, …}}`), when they run here.
-    pub projections: Option<super::node::StatusFn>,
+    pub projections: Option<traceledger_projection::supervisor::StatusFn>,
     /// OTLP counters, when the ingest runs here.
     pub otlp: Option<Arc<OtlpCounters>>,
     /// Is every stage thread running?
@@ -263,7 +263,7 @@ fn encode_sequencer(enc: &mut DescriptorEncoder<'_>, src: &SequencerSource) -> s
 
     let last = Stats::get(&s.last_checkpoint_micros);
     if last > 0 {
-        let now = super::now().0.max(0) as u64;
+        let now = crate::now().0.max(0) as u64;
         let g = ConstGauge::new(now.saturating_sub(last) as f64 / 1e6);
         g.encode(enc.encode_descriptor(
             "checkpoint_age_seconds",

@@ -1,5 +1,9 @@
-//! The producer against real logs: the embedded log, and a tansu broker
-//! this test starts, stops and restarts itself (an outage mid-load).
+//! The agent-side SDK's producer against real logs: the embedded log, and a
+//! tansu broker this test starts, stops and restarts itself (an outage
+//! mid-load). It lives with the sequencer's tests because its end-to-end
+//! cases need the sequencer and the embedded log, which the SDK must not
+//! depend on, not even for its tests (`cargo tree -p traceledger-sdk`
+//! shows no storage engine).
 
 use std::collections::HashSet;
 use std::net::TcpStream;
@@ -7,12 +11,12 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use traceledger_bundle::wire;
 use traceledger_core::TraceEvent;
 use traceledger_log::embedded::EmbeddedLog;
 use traceledger_log::kafka::{KafkaConfig, KafkaLog};
 use traceledger_log::Log;
 use traceledger_sdk::{Overflow, Producer, ProducerConfig, RecordError};
+use traceledger_wire as wire;
 
 fn events(n: usize, tenants: usize, seed: u64) -> Vec<TraceEvent> {
     let base = traceledger_core::testkit::fixed_events("x", 1).remove(0);

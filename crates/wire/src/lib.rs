@@ -1,3 +1,8 @@
+//! The topic wire format, shared by every service that reads or writes a
+//! topic (ingest, the sequencer, projections, the SDK, the vault's stored
+//! records): [`avro`] holds the v1 schemas and the apache-avro mapping,
+//! [`binary`] the hand-written hot-path codec, and this module the framing.
+//!
 //! The Confluent wire format: magic byte `0`, a 4-byte big-endian schema
 //! id, then the Avro binary encoding. This is what Redpanda's and
 //! Confluent's schema registries and serdes expect, so their tools read our
@@ -7,16 +12,17 @@
 //! dead-letter reason. The Avro itself goes through [`crate::binary`], a
 //! typed codec checked byte for byte against apache-avro.
 
-use crate::binary::{self, BinaryError};
+pub mod avro;
+pub mod binary;
+mod error;
+mod ids;
+
+pub use error::DecodeError;
+pub use ids::{CHECKPOINT_V1, SEALED_RECORD_V1, TRACE_EVENT_V1};
+
+use crate::binary::BinaryError;
 use traceledger_core::event::Timestamp;
 use traceledger_core::{Hash, SealedRecord, TraceEvent};
-
-/// Schema id of `TraceEvent` v1 in the bundled id table.
-pub const TRACE_EVENT_V1: u32 = 1;
-/// Schema id of `SealedRecord` v1 in the bundled id table.
-pub const SEALED_RECORD_V1: u32 = 2;
-/// Schema id of `Checkpoint` v1 in the bundled id table.
-pub const CHECKPOINT_V1: u32 = 3;
 
 /// Largest message accepted by default (1 MiB), as Kafka's default: the
 /// largest raw event, and the largest sealed record, the sequencer takes

@@ -15,7 +15,7 @@
 //! Decoding never panics and never allocates more than the input could
 //! hold: every length and item count is checked against the bytes left.
 
-use crate::avro::DecodeError;
+use crate::error::DecodeError;
 use traceledger_core::event::*;
 use traceledger_core::hash::Hash;
 use traceledger_core::seal::{RecordHeader, SealedRecord, Source};

@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
-use traceledger_bundle::wire::{self, CheckpointMessage};
 use traceledger_core::checkpoint::{origin, Checkpoint};
 use traceledger_core::event::{EventKind, Model, Status, Timestamp, Tokens, ToolCall, ToolStatus};
 use traceledger_core::keys::{Keyring, SigningKey, VerifierKey};
@@ -30,6 +29,7 @@ use traceledger_log::{Log, Record};
 use traceledger_projection::ledger::{CheckpointRunner, Ledger, LedgerView};
 use traceledger_projection::policy_file::PolicyFile;
 use traceledger_projection::{Accepted, Projection, Runner, Store};
+use traceledger_wire::{self as wire, CheckpointMessage};
 
 /// Projection throughput.
 #[derive(Debug, Serialize, Deserialize)]
@@ -97,7 +97,7 @@ fn seal_into(
         .into_iter()
         .map(|e| {
             let head = heads.entry(e.tenant_id.clone()).or_insert_with(|| ChainHead::genesis(&e.tenant_id));
-            let r = sealer.seal(head, e, super::now(), None, &mut rng);
+            let r = sealer.seal(head, e, crate::cmd::now(), None, &mut rng);
             Record::keyed(r.header.tenant_id.as_bytes(), wire::encode_record(&r))
         })
         .collect();
@@ -164,12 +164,12 @@ pub fn projections(events: usize, runs: usize, key: &SigningKey) -> anyhow::Resu
             per_model[i].push(time(m, run)?);
         }
     }
-    let baseline = super::bench::median(baseline);
+    let baseline = super::stats::median(baseline);
     let models = models()
         .iter()
         .zip(per_model)
         .map(|(m, rates)| {
-            let r = super::bench::median(rates);
+            let r = super::stats::median(rates);
             (m.name().to_string(), r, r / baseline)
         })
         .collect();
@@ -198,7 +198,7 @@ fn chain(tenant: &str, steps: usize) -> Vec<TraceEvent> {
                 step_index: i as u32,
                 parent_event_id: parent,
                 kind,
-                timestamp: Timestamp(super::now().0 + i as i64),
+                timestamp: Timestamp(crate::cmd::now().0 + i as i64),
                 model: (kind == EventKind::LlmCall).then(|| Model {
                     provider: "openai".into(),
                     name: "gpt-4o".into(),
@@ -315,7 +315,7 @@ pub fn api(requests: usize, chain_steps: usize, proof_records: u64, key: &Signin
             origin: cp.origin.clone(),
             size,
             root,
-            published_at: super::now(),
+            published_at: crate::cmd::now(),
             note: cp.sign(key)?,
         };
         log.append(CHECKPOINTS, 0, &[Record::keyed(tenant.as_bytes(), wire::encode_checkpoint(&msg))])?;
@@ -327,8 +327,8 @@ pub fn api(requests: usize, chain_steps: usize, proof_records: u64, key: &Signin
     // The API over those stores.
     let keys = Arc::new(traceledger_api::keys::KeyStore::open(&dir.path().join("keys"))?);
     let spec = |t| traceledger_api::keys::KeySpec::new(traceledger_api::keys::Role::Owner, t);
-    let (chain_key, _) = keys.create("bench", &spec("test"), super::now().0)?;
-    let (big_key, _) = keys.create("big", &spec("test"), super::now().0)?;
+    let (chain_key, _) = keys.create("bench", &spec("test"), crate::cmd::now().0)?;
+    let (big_key, _) = keys.create("big", &spec("test"), crate::cmd::now().0)?;
     let empty = |name: &str, p: &dyn Projection| -> anyhow::Result<Arc<Store>> {
         Ok(Arc::new(Store::open(&dir.path().join("empty").join(name), p)?))
     };

@@ -6,10 +6,9 @@
 
 use anyhow::Context;
 use std::sync::Arc;
-use traceledger_bundle::avro::wire_schemas;
 use traceledger_log::schema_ids::SchemaIds;
-use traceledger_log::Log;
-use traceledger_sequencer::Topics;
+use traceledger_log::{Log, Topics};
+use traceledger_wire::avro::wire_schemas;
 
 /// Registers `schema` under `subject` at the registry `url`; its id.
 fn register(agent: &ureq::Agent, url: &str, subject: &str, schema: &str) -> anyhow::Result<u32> {

@@ -14,6 +14,8 @@ use traceledger_core::hash::Hash;
 use traceledger_core::seal::{RecordHeader, SealedRecord, Source};
 use uuid::Uuid;
 
+pub use crate::error::DecodeError;
+
 /// `schemas/v1/trace-event.avsc`.
 pub const TRACE_EVENT_AVSC: &str = include_str!("../../../schemas/v1/trace-event.avsc");
 /// `schemas/v1/sealed-record.avsc` (references `TraceEvent` by name).
@@ -64,7 +66,7 @@ pub fn sealed_record_schema_json() -> &'static str {
 /// `SealedRecord` (self-contained) and `Checkpoint`, in that order — the
 /// values of the raw, sealed and checkpoint topics.
 pub fn wire_schemas() -> [(u32, &'static str); 3] {
-    use crate::wire::{CHECKPOINT_V1, SEALED_RECORD_V1, TRACE_EVENT_V1};
+    use crate::ids::{CHECKPOINT_V1, SEALED_RECORD_V1, TRACE_EVENT_V1};
     [
         (TRACE_EVENT_V1, TRACE_EVENT_AVSC),
         (SEALED_RECORD_V1, sealed_record_schema_json()),
@@ -299,16 +301,6 @@ pub fn record_to_value(r: &SealedRecord) -> Value {
         ("salts", Value::Array(r.salts.iter().map(|s| opt_fixed(s.as_ref().map(|s| &s[..]))).collect())),
         ("signature", fixed(&r.signature)),
     ]))
-}
-
-/// A value that does not fit the schema, with the path of the field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("field `{path}`: {reason}")]
-pub struct DecodeError {
-    /// Dotted path of the field (`event.tools[1].status`).
-    pub path: String,
-    /// What is wrong.
-    pub reason: String,
 }
 
 type D<T> = Result<T, DecodeError>;

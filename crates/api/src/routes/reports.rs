@@ -1,0 +1,155 @@
+//! `/v1/reports`: the signed SOC 2 evidence report and the archive of reports made.
+
+use super::prelude::*;
+
+#[utoipa::path(get, path = "/v1/reports/soc2", tag = "reports", security(("api_key" = [])),
+    params(
+        ("from" = String, Query, description = "RFC 3339 period start (inclusive)"),
+        ("to" = String, Query, description = "RFC 3339 period end (exclusive)"),
+        ("format" = Option<String>, Query, description = "json (default) or html"),
+    ),
+    responses((status = 200, description = "The SOC 2 evidence report of the key's tenant; its signed note (base64) in X-Traceledger-Report-Signature",
+        body = traceledger_report::Soc2Report, content_type = "application/json"),
+        (status = 503, description = "The node has no signing key for reports", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        BadRequest, Errors))]
+pub(crate) async fn soc2_report(State(s): State<Shared>, p: Principal, q: Params) -> Response {
+    if let Err(r) = p.require(Permission::Reports) {
+        return r;
+    }
+    let window = (|| {
+        let from = time_param(&q, "from")?.ok_or_else(|| bad_field("from", "`from` (RFC 3339) is required"))?;
+        let to = time_param(&q, "to")?.ok_or_else(|| bad_field("to", "`to` (RFC 3339) is required"))?;
+        if from >= to {
+            return Err(bad_field("from", "`from` must be before `to`"));
+        }
+        Ok((from, to))
+    })();
+    let (from, to) = match window {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let html = match q.get("format").map(String::as_str) {
+        None | Some("json") => false,
+        Some("html") => true,
+        Some(f) => return bad_field("format", format!("`format` must be json or html, got `{f}`")),
+    };
+    if s.exporter.is_none() {
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "No report signer",
+            "this node has no signing key for reports",
+            json!({}),
+        );
+    }
+    let tenant = p.tenant().to_string();
+    let by = p.key.id.clone();
+    let made = blocking(move || {
+        let Some(ex) = &s.exporter else { return Err(internal("no exporter")) };
+        let ring = traceledger_core::keys::Keyring::new(
+            ex.keyring.iter().map(|k| k.to_key()).collect::<Result<Vec<_>, _>>().map_err(internal)?,
+        );
+        let rep = report::soc2(&s, &ring, &tenant, from, to, now_micros()).map_err(internal)?;
+        let bytes = if html {
+            traceledger_report::html::render(&rep).into_bytes()
+        } else {
+            serde_json::to_vec_pretty(&rep).map_err(internal)?
+        };
+        let what = traceledger_report::note::Signed {
+            kind: "soc2".into(),
+            format: if html { "html" } else { "json" }.into(),
+            tenant_id: tenant.clone(),
+            from: rep.from.clone(),
+            to: rep.to.clone(),
+            sha256: String::new(),
+            anchor: rep.anchor.as_ref().map(|a| (a.origin.clone(), a.size, a.root.clone())),
+        };
+        let note = traceledger_report::note::sign(&bytes, &what, &ex.key).map_err(internal)?;
+        let id = match &s.reports {
+            None => None,
+            Some(archive) => {
+                let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+                let meta = archive::StoredReport {
+                    id: format!("soc2-{}-{}", now_micros(), &sha[..12]),
+                    kind: "soc2".into(),
+                    format: what.format.clone(),
+                    from: rep.from.clone(),
+                    to: rep.to.clone(),
+                    generated_at: rep.generated_at.clone(),
+                    sha256: sha,
+                    anchor: what.anchor.as_ref().map(|(o, n, r)| format!("{o} {n} {r}")),
+                    bytes: bytes.len() as u64,
+                    requested_by: by,
+                };
+                archive.store(&tenant, &meta, &bytes, &note).map_err(internal)?;
+                Some(meta.id)
+            }
+        };
+        Ok((bytes, note, id))
+    })
+    .await;
+    let (bytes, note, id) = match made {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    report_response(bytes, &note, html, id.as_deref())
+}
+
+/// A report's bytes with its signed note (and archive id) in headers.
+pub(crate) fn report_response(bytes: Vec<u8>, note: &str, html: bool, id: Option<&str>) -> Response {
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    let ctype = if html { "text/html; charset=utf-8" } else { "application/json" };
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    let b64 = base64::engine::general_purpose::STANDARD.encode(note.as_bytes());
+    if let Ok(v) = HeaderValue::from_str(&b64) {
+        h.insert("x-traceledger-report-signature", v);
+    }
+    if let Some(v) = id.and_then(|id| HeaderValue::from_str(id).ok()) {
+        h.insert("x-traceledger-report-id", v);
+    }
+    if html {
+        // The report page has no script; nothing it shows is executable.
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src data:"),
+        );
+    }
+    resp
+}
+
+#[utoipa::path(get, path = "/v1/reports", tag = "reports", security(("api_key" = [])),
+    responses((status = 200, description = "Every report made for the key's tenant, newest first, with the checkpoint each rests on", body = Vec<archive::StoredReport>), Errors))]
+pub(crate) async fn list_reports(State(s): State<Shared>, p: Principal) -> Response {
+    if let Err(r) = p.require(Permission::Reports) {
+        return r;
+    }
+    let tenant = p.tenant().to_string();
+    blocking(move || match &s.reports {
+        None => Ok(Vec::new()),
+        Some(a) => a.list(&tenant).map_err(internal),
+    })
+    .await
+    .map_or_else(|r| r, |v| Json(v).into_response())
+}
+
+#[utoipa::path(get, path = "/v1/reports/{id}", tag = "reports", security(("api_key" = [])),
+    params(("id" = String, Path, description = "A report's id from `GET /v1/reports`")),
+    responses((status = 200, description = "The report's bytes as made, its signed note in X-Traceledger-Report-Signature (base64)", content_type = "application/json"),
+        (status = 404, description = "No report of this tenant has this id", body = openapi::Problem, content_type = "application/problem+json"),
+        Errors))]
+pub(crate) async fn get_report(State(s): State<Shared>, p: Principal, Path(id): Path<String>) -> Response {
+    if let Err(r) = p.require(Permission::Reports) {
+        return r;
+    }
+    let tenant = p.tenant().to_string();
+    let found = blocking(move || match &s.reports {
+        None => Ok(None),
+        Some(a) => a.get(&tenant, &id).map_err(internal),
+    })
+    .await;
+    match found {
+        Err(r) => r,
+        Ok(None) => not_found("no report of this tenant has this id"),
+        Ok(Some((meta, bytes, note))) => report_response(bytes, &note, meta.format == "html", Some(&meta.id)),
+    }
+}

@@ -1,0 +1,103 @@
+//! The read side of a node: the policy, the provider register, the keys
+//! whose records projections admit, and the query API's state over the
+//! read models the supervisor (`traceledger_projection::supervisor`) runs.
+
+use anyhow::Context;
+use std::path::Path;
+use std::sync::Arc;
+use traceledger_core::keys::{Keyring, VerifierKey};
+use traceledger_projection::policy_file::PolicyFile;
+use traceledger_projection::supervisor::Projections;
+
+/// The policy of `--policy FILE` (refused with its line and key when it
+/// does not validate), or the built-in default.
+pub fn open_policy(path: Option<&Path>) -> anyhow::Result<Arc<PolicyFile>> {
+    match path {
+        None => Ok(PolicyFile::builtin()),
+        Some(p) => PolicyFile::open(p).map_err(|e| anyhow::anyhow!("policy {e}")),
+    }
+}
+
+/// The provider register of `path` (empty without one).
+pub fn load_providers(path: Option<&Path>) -> anyhow::Result<Arc<traceledger_report::register::Register>> {
+    Ok(Arc::new(match path {
+        None => traceledger_report::register::Register::default(),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("provider register {}", p.display()))?;
+            traceledger_report::register::Register::parse(&text)
+                .map_err(|e| anyhow::anyhow!("provider register {}: {e}", p.display()))?
+        }
+    }))
+}
+
+/// What signs exported bundles: `key`, whose verifier key heads the
+/// bundles' keyring, followed by `earlier` (keys of a rotation).
+pub fn exporter(
+    key: traceledger_core::keys::SigningKey,
+    log_name: &str,
+    earlier: &[String],
+) -> traceledger_api::Exporter {
+    let ring = std::iter::once(key.verifier_key_string()).chain(earlier.iter().cloned());
+    traceledger_api::Exporter {
+        key,
+        log_name: log_name.to_string(),
+        keyring: ring
+            .map(|verifier_key| traceledger_bundle::KeyringEntry { verifier_key, not_before: None, not_after: None })
+            .collect(),
+    }
+}
+
+/// The query API's state over the read models of `p` (`None` unless all
+/// five run here). Exports need `exporter`; erasures need `privacy`.
+pub fn api_state(
+    p: &Projections,
+    keys: Arc<traceledger_api::keys::KeyStore>,
+    exporter: Option<traceledger_api::Exporter>,
+    privacy: Option<traceledger_api::privacy::PrivacyOps>,
+    providers: Arc<traceledger_report::register::Register>,
+    data: &Path,
+    session_timeout_seconds: u64,
+) -> anyhow::Result<Option<Arc<traceledger_api::ApiState>>> {
+    let store = |n: &str| p.store(n);
+    let (Some(ledger), Some(sessions), Some(pii), Some(anomaly), Some(availability)) =
+        (store("ledger"), store("sessions"), store("pii"), store("anomaly"), store("availability"))
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Arc::new(traceledger_api::ApiState {
+        keys,
+        ledger,
+        sessions,
+        pii,
+        anomaly,
+        availability,
+        policy: p.policy().clone(),
+        alerts: p.alerts().cloned(),
+        exporter,
+        env: "live".into(),
+        session_timeout_micros: (session_timeout_seconds as i64).saturating_mul(1_000_000),
+        providers,
+        privacy,
+        reports: Some(traceledger_api::archive::ReportArchive::open(&data.join("reports"))?),
+    })))
+}
+
+/// The keys whose records projections admit: the node's own public key
+/// (DATA/keys/ledger.pub, when present) and `extra`.
+pub fn trusted_keys(data: &Path, extra: &[String]) -> anyhow::Result<Keyring> {
+    let mut keys = Vec::new();
+    let own = data.join("keys").join("ledger.pub");
+    if own.exists() {
+        let s = std::fs::read_to_string(&own).with_context(|| own.display().to_string())?;
+        keys.push(VerifierKey::parse(s.trim()).with_context(|| own.display().to_string())?);
+    }
+    for k in extra {
+        keys.push(VerifierKey::parse(k).with_context(|| format!("--trusted-key {k}"))?);
+    }
+    anyhow::ensure!(
+        !keys.is_empty(),
+        "no verifier key: {} is missing; pass the sequencer's key with --trusted-key",
+        own.display()
+    );
+    Ok(Keyring::new(keys))
+}

@@ -1,0 +1,297 @@
+//! The supervisor of a process's read models: one store per projection
+//! under `DATA/projections/NAME`, a consumer thread per projection and
+//! partition of the sealed topic, the checkpoint consumer, the policy
+//! watcher, the alert dispatcher and the sweep that closes sessions with
+//! no end. `traceledger up` and `traceledger project` both run it.
+
+use crate::alerts::{Dispatcher, Retry};
+use crate::anomaly::Anomalies;
+use crate::ledger::{CheckpointRunner, Ledger};
+use crate::policy_file::PolicyFile;
+use crate::sessions::Sessions;
+use crate::{Error, Projection, Result, Runner, Stats, Store};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use traceledger_core::keys::Keyring;
+use traceledger_log::{Log, Topics};
+
+/// Every projection, by name.
+pub const ALL: [&str; 5] = ["ledger", "sessions", "pii", "anomaly", "availability"];
+
+fn projection(name: &str, policy: &Arc<PolicyFile>) -> Option<Arc<dyn Projection>> {
+    match name {
+        "ledger" => Some(Arc::new(Ledger::default())),
+        "sessions" => Some(Arc::new(Sessions)),
+        "pii" => Some(Arc::new(crate::pii::Pii)),
+        "anomaly" => Some(Arc::new(Anomalies::new(policy.clone()))),
+        "availability" => Some(Arc::new(crate::availability::Availability)),
+        _ => None,
+    }
+}
+
+/// A stage's counts, as JSON (for `GET /v1/health` and `/metrics`).
+pub type StatusFn = Arc<dyn Fn() -> Value + Send + Sync>;
+
+/// Told, in words, when a projection thread stops on an error (it is also
+/// logged); the node prints it for an operator watching a terminal.
+pub type OnStop = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// A named thread of the supervisor.
+fn spawn(name: String, f: impl FnOnce() -> Result<()> + Send + 'static) -> Result<JoinHandle<Result<()>>> {
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(f)
+        .map_err(|e| Error::Setup(format!("starting thread {name}: {e}")))
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
+/// Running projections.
+pub struct Projections {
+    c: Consumers,
+    policy: Arc<PolicyFile>,
+    alerts: Option<Arc<Dispatcher>>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<Result<()>>>,
+    watcher: Option<JoinHandle<()>>,
+    /// Projection threads that stopped on an error.
+    failed: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// The consumers of running projections (shared with the health route).
+#[derive(Clone)]
+struct Consumers {
+    runners: Vec<Arc<Runner>>,
+    checkpoints: Option<Arc<CheckpointRunner>>,
+    partitions: u32,
+}
+
+impl Projections {
+    /// Opens the stores of `names` under `data/projections`.
+    pub fn open(
+        log: Arc<dyn Log>,
+        data: &Path,
+        topics: &Topics,
+        keys: Keyring,
+        names: &[&str],
+        policy: Arc<PolicyFile>,
+        vault: Option<Arc<traceledger_vault::Vault>>,
+    ) -> Result<Self> {
+        let partitions =
+            log.partition_count(&topics.sealed).map_err(|e| Error::Setup(format!("topic {}: {e}", topics.sealed)))?;
+        let mut runners = Vec::new();
+        let mut checkpoints = None;
+        for name in names {
+            let p = projection(name, &policy)
+                .ok_or_else(|| Error::Setup(format!("no projection `{name}` (there are: {})", ALL.join(", "))))?;
+            let path = data.join("projections").join(name);
+            let store = Arc::new(
+                Store::open(&path, p.as_ref())
+                    .map_err(|e| Error::Setup(format!("{}: {e}", path.display())))?
+                    .with_vault(vault.clone()),
+            );
+            if *name == "ledger" {
+                checkpoints = Some(Arc::new(CheckpointRunner::new(
+                    log.clone(),
+                    store.clone(),
+                    &topics.checkpoints,
+                    keys.clone(),
+                )));
+            }
+            runners.push(Arc::new(Runner::new(log.clone(), store, p, &topics.sealed, keys.clone())));
+        }
+        // Alerts go out from the process that runs the anomaly model.
+        let alerts = match runners.iter().find(|r| r.name() == "anomaly") {
+            Some(r) => {
+                let path = data.join("alerts");
+                let d = Dispatcher::open(&path, r.store().clone(), policy.clone(), Retry::default())
+                    .map_err(|e| Error::Setup(format!("{}: {e}", path.display())))?;
+                Some(Arc::new(d))
+            }
+            None => None,
+        };
+        Ok(Projections {
+            c: Consumers { runners, checkpoints, partitions },
+            policy,
+            alerts,
+            stop: Arc::default(),
+            threads: Vec::new(),
+            watcher: None,
+            failed: Arc::default(),
+        })
+    }
+
+    /// Partitions of the sealed topic, each projected by its own threads.
+    pub fn partitions(&self) -> u32 {
+        self.c.partitions
+    }
+
+    /// The store of projection `name`, when it runs here.
+    pub fn store(&self, name: &str) -> Option<Arc<Store>> {
+        self.c.runners.iter().find(|r| r.name() == name).map(|r| r.store().clone())
+    }
+
+    /// A function giving [`Projections::status`], for the health route.
+    pub fn status_fn(&self) -> StatusFn {
+        let c = self.c.clone();
+        Arc::new(move || c.status())
+    }
+
+    /// A function telling whether every projection thread still runs.
+    pub fn healthy_fn(&self) -> Arc<dyn Fn() -> bool + Send + Sync> {
+        let failed = self.failed.clone();
+        Arc::new(move || failed.load(Ordering::Relaxed) == 0)
+    }
+
+    /// The alert dispatcher, when the anomaly model runs here.
+    pub fn alerts(&self) -> Option<&Arc<Dispatcher>> {
+        self.alerts.as_ref()
+    }
+
+    /// The policy the anomaly model judges by.
+    pub fn policy(&self) -> &Arc<PolicyFile> {
+        &self.policy
+    }
+
+    /// Starts a thread per projection and partition, the policy watcher,
+    /// the alert dispatcher, and the sweep that flags sessions with no end
+    /// `session_timeout` after their last step.
+    pub fn start(&mut self, session_timeout: Duration, stopped: OnStop) -> Result<()> {
+        self.watcher = self.policy.watch(self.stop.clone(), std::time::Duration::from_secs(1));
+        if let Some(d) = &self.alerts {
+            let (d, stop) = (d.clone(), self.stop.clone());
+            self.threads.push(spawn("alerts".into(), move || {
+                d.run(&stop, std::time::Duration::from_millis(500));
+                Ok(())
+            })?);
+        }
+        let anomaly = self.c.runners.iter().find(|r| r.name() == "anomaly").cloned();
+        if let Some(runner) = anomaly {
+            let (stop, partitions) = (self.stop.clone(), self.c.partitions);
+            let model = Anomalies::new(self.policy.clone());
+            let timeout = session_timeout.as_micros() as i64;
+            self.threads.push(spawn("session-sweep".into(), move || {
+                while !stop.load(Ordering::Relaxed) {
+                    // Only when caught up: during a replay a session's end
+                    // may not have been read yet.
+                    let lag: u64 = (0..partitions).map(|p| runner.lag(p).unwrap_or(1)).sum();
+                    if lag == 0 {
+                        let now = now_micros();
+                        if let Err(e) = model.sweep(runner.store(), now, timeout) {
+                            tracing::error!(error = %e, "session timeout sweep");
+                        }
+                    }
+                    std::thread::park_timeout(Duration::from_secs(5));
+                }
+                Ok(())
+            })?);
+        }
+        for p in 0..self.c.partitions {
+            for r in &self.c.runners {
+                let (r, stop, failed, stopped) = (r.clone(), self.stop.clone(), self.failed.clone(), stopped.clone());
+                self.threads.push(spawn(format!("project-{p}"), move || {
+                    let res = r.run_partition(p, &stop);
+                    if let Err(e) = &res {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(projection = r.group(), partition = p, error = %e, "projection stopped");
+                        stopped(&format!("projection {} partition {p} stopped: {e}", r.group()));
+                    }
+                    res
+                })?);
+            }
+            if let Some(c) = &self.c.checkpoints {
+                let (c, stop) = (c.clone(), self.stop.clone());
+                self.threads.push(spawn(format!("checkpoints-{p}"), move || c.run_partition(p, &stop))?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Projects every partition up to its current end.
+    pub fn drain(&self) -> Result<()> {
+        for p in 0..self.c.partitions {
+            for r in &self.c.runners {
+                r.drain_partition(p)?;
+            }
+            if let Some(c) = &self.c.checkpoints {
+                c.drain_partition(p)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records not yet projected, summed over partitions, per projection.
+    pub fn lag(&self) -> Result<u64> {
+        let mut worst = 0;
+        for r in &self.c.runners {
+            let mut lag = 0;
+            for p in 0..self.c.partitions {
+                lag += r.lag(p)?;
+            }
+            worst = worst.max(lag);
+        }
+        Ok(worst)
+    }
+
+    /// Counts per projection, for health and `--once`.
+    pub fn status(&self) -> Value {
+        self.c.status()
+    }
+
+    /// Stops the threads; the first error, if any.
+    pub fn stop(self) -> Result<()> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(w) = self.watcher {
+            w.thread().unpark();
+            let _ = w.join();
+        }
+        // Threads that wait between passes wake to see the flag.
+        for t in &self.threads {
+            t.thread().unpark();
+        }
+        let mut first = Ok(());
+        for t in self.threads {
+            let r = t.join().map_err(|_| Error::Setup("a projection thread panicked".into())).and_then(|r| r);
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+}
+
+impl Consumers {
+    fn status(&self) -> Value {
+        let mut out = serde_json::Map::new();
+        for r in &self.runners {
+            let s = r.stats();
+            let lag: u64 = (0..self.partitions).map(|p| r.lag(p).unwrap_or(0)).sum();
+            let name = r.name().to_string();
+            out.insert(
+                name,
+                json!({
+                    "applied": Stats::get(&s.applied),
+                    "duplicates": Stats::get(&s.duplicates),
+                    "forks": Stats::get(&s.forks),
+                    "gaps": Stats::get(&s.gaps),
+                    "malformed": Stats::get(&s.malformed),
+                    "lag": lag,
+                }),
+            );
+        }
+        if let Some(c) = &self.checkpoints {
+            let s = c.stats();
+            out.insert(
+                "checkpoints".into(),
+                json!({"stored": Stats::get(&s.stored), "refused": Stats::get(&s.refused)}),
+            );
+        }
+        Value::Object(out)
+    }
+}

@@ -1,0 +1,135 @@
+//! The RocksDB helpers shared by the stores of the node: the sequencer's
+//! ledger, the read models, the embedded log and the API key store. Each
+//! store keeps its own schema (its column families and what their rows
+//! mean); what they have in common lives here once.
+
+use rocksdb::{BlockBasedOptions, Cache, ColumnFamily, DB};
+use std::sync::Mutex;
+use traceledger_core::merkle::StoredHashes;
+use traceledger_core::Hash;
+
+/// `tenant \0 tail`: tenant ids never contain NUL, so a tenant's keys are
+/// one prefix range.
+pub fn tkey(tenant: &str, tail: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(tenant.len() + 1 + tail.len());
+    k.extend_from_slice(tenant.as_bytes());
+    k.push(0);
+    k.extend_from_slice(tail);
+    k
+}
+
+/// Column family `name` of `db`. Every store opens all of its families,
+/// so a missing one means the directory is not the store it claims to be:
+/// the error is a sentence for the store's `Corrupt` variant.
+pub fn family<'a>(db: &'a DB, name: &str) -> Result<&'a ColumnFamily, String> {
+    db.cf_handle(name).ok_or_else(|| format!("missing column family {name}"))
+}
+
+/// Block-based table options that read through `cache`: a store gives all
+/// its families one cache rather than RocksDB's 32 MiB each.
+pub fn table_options(cache: &Cache) -> BlockBasedOptions {
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(cache);
+    table
+}
+
+/// One tenant's stored Merkle hashes: column family `family` of `db`,
+/// keyed `tkey(tenant, index as 8 bytes big-endian)`, 32 bytes each (the
+/// sequencer's ledger and the ledger read model store them alike). A hash
+/// that cannot be read counts as not stored; the tree code then refuses
+/// the proof rather than inventing one.
+pub struct TenantHashes<'a> {
+    /// The store's database.
+    pub db: &'a DB,
+    /// The column family of the hashes.
+    pub family: &'a str,
+    /// The tenant whose tree it is.
+    pub tenant: &'a str,
+}
+
+fn as_hash(v: &[u8]) -> Option<Hash> {
+    Some(Hash(<[u8; 32]>::try_from(v).ok()?))
+}
+
+impl StoredHashes for TenantHashes<'_> {
+    fn stored(&self, index: u64) -> Option<Hash> {
+        let cf = self.db.cf_handle(self.family)?;
+        as_hash(&self.db.get_pinned_cf(cf, tkey(self.tenant, &index.to_be_bytes())).ok()??)
+    }
+
+    fn stored_many(&self, indexes: &[u64]) -> Vec<Option<Hash>> {
+        let Some(cf) = self.db.cf_handle(self.family) else { return vec![None; indexes.len()] };
+        let keys: Vec<Vec<u8>> = indexes.iter().map(|i| tkey(self.tenant, &i.to_be_bytes())).collect();
+        self.db.batched_multi_get_cf(cf, &keys, false).into_iter().map(|v| as_hash(&v.ok()??)).collect()
+    }
+}
+
+/// Makes values overwritten in column family `target` of `db` leave its
+/// files: flushes the memtables of `flush` (so the write-ahead log that held
+/// the old values is released), then compacts `target` to its last level
+/// with blob garbage collection forced over every blob file. One purge at a
+/// time in the process, since it switches that collection on and off. The
+/// embedded log, the sequencer's ledger and the read models share it.
+pub fn purge_overwritten(db: &DB, flush: &[&str], target: &str) -> Result<(), rocksdb::Error> {
+    static ONE: Mutex<()> = Mutex::new(());
+    let _one = ONE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    for name in flush {
+        if let Some(cf) = db.cf_handle(name) {
+            db.flush_cf(cf)?;
+        }
+    }
+    let Some(cf) = db.cf_handle(target) else { return Ok(()) };
+    let gc = |on: &str, cutoff: &str| {
+        db.set_options_cf(cf, &[("enable_blob_garbage_collection", on), ("blob_garbage_collection_age_cutoff", cutoff)])
+    };
+    gc("true", "1.0")?;
+    let mut o = rocksdb::CompactOptions::default();
+    o.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
+    db.compact_range_cf_opt(cf, None::<&[u8]>, None::<&[u8]>, &o);
+    gc("false", "0.25")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenants_keys_are_one_prefix_range() {
+        let a = tkey("acme", b"\xff\xff");
+        let b = tkey("acme-2", b"");
+        // `acme\0…` sorts before `acme-…` whatever the tail: no tenant's
+        // range holds another's keys.
+        assert!(a < b);
+        assert!(a.starts_with(b"acme\0"));
+    }
+
+    #[test]
+    fn stored_hashes_read_one_and_many() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut o = rocksdb::Options::default();
+        o.create_if_missing(true);
+        o.create_missing_column_families(true);
+        let db = DB::open_cf(&o, dir.path(), ["nodes"]).expect("open");
+        let cf = db.cf_handle("nodes").expect("cf");
+        db.put_cf(cf, tkey("t", &3u64.to_be_bytes()), [7u8; 32]).expect("put");
+        db.put_cf(cf, tkey("u", &4u64.to_be_bytes()), [8u8; 32]).expect("put");
+        db.put_cf(cf, tkey("t", &5u64.to_be_bytes()), [9u8; 3]).expect("put");
+        let t = TenantHashes { db: &db, family: "nodes", tenant: "t" };
+        assert_eq!(t.stored(3), Some(Hash([7; 32])));
+        // Another tenant's hash, a short value and a missing index: none.
+        assert_eq!(t.stored_many(&[4, 3, 5, 6]), vec![None, Some(Hash([7; 32])), None, None]);
+        let missing = TenantHashes { db: &db, family: "gone", tenant: "t" };
+        assert_eq!(missing.stored_many(&[3]), vec![None]);
+    }
+
+    #[test]
+    fn a_missing_family_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut o = rocksdb::Options::default();
+        o.create_if_missing(true);
+        o.create_missing_column_families(true);
+        let db = DB::open_cf(&o, dir.path(), ["rows"]).expect("open");
+        assert!(family(&db, "rows").is_ok());
+        assert_eq!(family(&db, "heads").err().as_deref(), Some("missing column family heads"));
+    }
+}

@@ -20,6 +20,8 @@ export CXX := sccache c++
 endif
 endif
 BIN := $(CARGO_TARGET_DIR)/release/traceledger
+# Each phase of `make test` is timed; the times are printed at the end.
+TIMED := scripts/timed.sh
 
 .PHONY: help deps up build test test-all lint unit console fuzz-smoke fuzz api-fuzz sdk-python bench clean
 
@@ -42,40 +44,43 @@ up: build
 	$(BIN) up --demo --data $${TRACELEDGER_DATA:-.data} --master-key .master.key
 
 lint: deps
-	$(CARGO) fmt --all --check
-	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(TIMED) fmt $(CARGO) fmt --all --check
+	$(TIMED) clippy $(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
 # Tests run against a real Kafka-API broker (tansu on 127.0.0.1), started
 # for the run and stopped after; scripts/with-broker.sh installs tansu if missing.
 unit: deps
-	scripts/python-deps.sh
-	scripts/with-broker.sh $(CARGO) test --locked --workspace --all-targets
+	$(TIMED) python-deps scripts/python-deps.sh
+	$(TIMED) unit scripts/with-broker.sh scripts/unit.sh
 
 # Fuzz first, so that the test runner's summary closes the output.
 # deps first, then a fresh make, so that what deps installed (sccache) is
 # seen when this file is read.
-test: deps
+test:
+	@$(TIMED) --reset
+	@$(TIMED) deps scripts/deps.sh
 	@$(MAKE) --no-print-directory test-all
+	@$(TIMED) --summary
 
 test-all: lint fuzz-smoke api-fuzz console sdk-python unit
 
 # The web console's in-browser verifier against the public vectors (the
 # end-to-end Chromium run is a cargo test: crates/cli/tests/console.rs).
 console: deps
-	cd tests/console && node --test verify.test.mjs
+	cd tests/console && ../../$(TIMED) console node --test verify.test.mjs
 
 # The Python SDK: pip-installed, mypy --strict, pytest against real nodes.
 sdk-python: deps
-	scripts/sdk-python.sh
+	$(TIMED) sdk-python scripts/sdk-python.sh
 
 # The query API driven from its OpenAPI document by schemathesis: no 5xx.
 api-fuzz: deps
-	scripts/api-fuzz.sh
+	$(TIMED) api-fuzz scripts/api-fuzz.sh
 
 # Each fuzz target runs briefly on every test run; `make fuzz` runs longer.
 FUZZ_SECONDS ?= 60
 fuzz-smoke: deps
-	@FUZZ_SECONDS=15 scripts/fuzz.sh
+	@FUZZ_SECONDS=15 $(TIMED) fuzz-smoke scripts/fuzz.sh
 
 fuzz: deps
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh

@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod privacy;
 pub mod registry;
 pub mod report;
+pub mod responses;
 mod routes;
 
 use axum::extract::{FromRequestParts, Request, State};

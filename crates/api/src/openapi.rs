@@ -1,61 +1,11 @@
 //! The OpenAPI 3 document of the API, generated from the handlers'
 //! `#[utoipa::path]` attributes, served at `GET /v1/openapi.json`.
 
+use crate::responses::Problem;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
-
-/// An RFC 9457 problem, as every error of this API.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)] // documentation only: problems are built by `crate::problem`
-pub struct Problem {
-    /// Always `about:blank`.
-    r#type: String,
-    /// Short title.
-    title: String,
-    /// HTTP status.
-    status: u16,
-    /// What went wrong, precisely.
-    detail: String,
-    /// The query or body field at fault, when one is.
-    field: Option<String>,
-}
-
-/// The errors every authenticated route may answer.
-#[derive(utoipa::IntoResponses)]
-#[allow(dead_code)] // documentation only
-pub enum Errors {
-    /// No valid API key.
-    #[response(status = 401, description = "No valid API key", content_type = "application/problem+json")]
-    Unauthorized(Problem),
-    /// The role lacks the permission.
-    #[response(status = 403, description = "The role lacks the permission", content_type = "application/problem+json")]
-    Forbidden(Problem),
-    /// Over the key's rate limit.
-    #[response(
-        status = 429,
-        description = "Over the key's rate limit; see Retry-After",
-        content_type = "application/problem+json"
-    )]
-    TooManyRequests(Problem),
-}
-
-/// A parameter is invalid; `field` names it.
-#[derive(utoipa::IntoResponses)]
-#[response(
-    status = 400,
-    description = "A parameter is invalid; `field` names it",
-    content_type = "application/problem+json"
-)]
-#[allow(dead_code)] // documentation only
-pub struct BadRequest(Problem);
-
-/// Not found, or another tenant's.
-#[derive(utoipa::IntoResponses)]
-#[response(status = 404, description = "Not found (or another tenant's)", content_type = "application/problem+json")]
-#[allow(dead_code)] // documentation only
-pub struct NotFound(Problem);
+use utoipa::{Modify, OpenApi};
 
 /// `POST /v1/events` and `GET /v1/health` are served by the node (they need
 /// the log), so they are described here rather than next to a handler.

@@ -9,8 +9,8 @@ pub(crate) fn no_privacy_ops() -> Response {
 #[utoipa::path(post, path = "/v1/dsar/{subject}/erase", tag = "privacy", security(("api_key" = [])),
     params(("subject" = String, Path, description = "A data subject's id as the agents record it in `subject_ids`")),
     responses((status = 202, description = "Recorded in `_privacy.<tenant>` and under way: the content of `erasing` records goes (commitments stay, the chain still verifies); `held` records are inside the retention minimum and kept until `held_until`", body = privacy::ErasureOutcome),
-        (status = 404, description = "No record of this tenant names the subject", body = openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "This node cannot record erasures", body = openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No record of this tenant names the subject", body = crate::responses::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "This node cannot record erasures", body = crate::responses::Problem, content_type = "application/problem+json"),
         Errors))]
 pub(crate) async fn dsar_erase(State(s): State<Shared>, p: Principal, Path(subject): Path<String>) -> Response {
     if let Err(r) = p.require(Permission::Erase) {
@@ -48,8 +48,8 @@ pub(crate) async fn dsar_erase(State(s): State<Shared>, p: Principal, Path(subje
 
 #[utoipa::path(post, path = "/v1/retention/run", tag = "privacy", security(("api_key" = [])),
     responses((status = 202, description = "A retention run for the key's tenant, recorded in `_privacy.<tenant>`: content sealed before `cutoff` (now minus the policy's max_days) that no earlier run covered is erased", body = privacy::ErasureOutcome),
-        (status = 409, description = "The policy sets no maximum retention for this tenant", body = openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "This node cannot record erasures", body = openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The policy sets no maximum retention for this tenant", body = crate::responses::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "This node cannot record erasures", body = crate::responses::Problem, content_type = "application/problem+json"),
         Errors))]
 pub(crate) async fn retention_run(State(s): State<Shared>, p: Principal) -> Response {
     if let Err(r) = p.require(Permission::Erase) {

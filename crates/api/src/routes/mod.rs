@@ -32,8 +32,8 @@ mod prelude {
 
     pub(crate) use super::params::*;
     pub(crate) use crate::keys::{KeyInfo, Permission, Role};
-    pub(crate) use crate::openapi::{BadRequest, Errors, NotFound};
-    pub(crate) use crate::{archive, bodies, keys, openapi, privacy, report};
+    pub(crate) use crate::responses::{BadRequest, Errors, NotFound};
+    pub(crate) use crate::{archive, bodies, keys, privacy, report};
     pub(crate) use crate::{bad_field, internal, not_found, now_micros, problem, Principal, Shared, MAX_LIMIT};
     pub(crate) use traceledger_wire as wire;
 }

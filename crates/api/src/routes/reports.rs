@@ -10,7 +10,7 @@ use super::prelude::*;
     ),
     responses((status = 200, description = "The SOC 2 evidence report of the key's tenant; its signed note (base64) in X-Traceledger-Report-Signature",
         body = traceledger_report::Soc2Report, content_type = "application/json"),
-        (status = 503, description = "The node has no signing key for reports", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The node has no signing key for reports", body = crate::responses::Problem, content_type = "application/problem+json"),
         BadRequest, Errors))]
 pub(crate) async fn soc2_report(State(s): State<Shared>, p: Principal, q: Params) -> Response {
     if let Err(r) = p.require(Permission::Reports) {
@@ -135,7 +135,7 @@ pub(crate) async fn list_reports(State(s): State<Shared>, p: Principal) -> Respo
 #[utoipa::path(get, path = "/v1/reports/{id}", tag = "reports", security(("api_key" = [])),
     params(("id" = String, Path, description = "A report's id from `GET /v1/reports`")),
     responses((status = 200, description = "The report's bytes as made, its signed note in X-Traceledger-Report-Signature (base64)", content_type = "application/json"),
-        (status = 404, description = "No report of this tenant has this id", body = openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No report of this tenant has this id", body = crate::responses::Problem, content_type = "application/problem+json"),
         Errors))]
 pub(crate) async fn get_report(State(s): State<Shared>, p: Principal, Path(id): Path<String>) -> Response {
     if let Err(r) = p.require(Permission::Reports) {

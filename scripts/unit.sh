@@ -9,4 +9,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
 cargo nextest run --locked --workspace --lib --bins --tests --no-fail-fast --failure-output final "$@"
-cargo test --locked --workspace --benches
+cargo test --locked --workspace --bench '*'

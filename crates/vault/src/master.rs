@@ -147,7 +147,13 @@ impl CommandMaster {
             .spawn()
             .map_err(|e| fail(e.to_string()))?;
         if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(input.as_bytes()).and_then(|()| stdin.write_all(b"\n")).map_err(|e| fail(e.to_string()))?;
+            // A hook may exit without reading its input (`id` has none to
+            // read): the closed pipe is then no error, and its exit status
+            // and output decide. Any other write error is one.
+            match stdin.write_all(input.as_bytes()).and_then(|()| stdin.write_all(b"\n")) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(fail(e.to_string())),
+                _ => {}
+            }
         }
         let out = child.wait_with_output().map_err(|e| fail(e.to_string()))?;
         let stdout = Zeroizing::new(out.stdout);

@@ -192,9 +192,7 @@ impl AccessLog {
     }
 }
 
-fn now_micros() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
-}
+use crate::now_micros;
 
 /// The access event of one call.
 pub fn access_event(

@@ -14,6 +14,7 @@
 //! records of the last batch not yet appended (at most ~100 ms of calls),
 //! and a full queue (10,000 records) drops and counts what does not fit.
 
+use crate::now_micros;
 use crate::Principal;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -191,8 +192,6 @@ impl AccessLog {
         }
     }
 }
-
-use crate::now_micros;
 
 /// The access event of one call.
 pub fn access_event(

@@ -1,0 +1,133 @@
+//! The report as text: each figure beside its same-run baseline and the ratio.
+
+use super::*;
+
+pub(super) fn print_report(r: &Report, a: &BenchArgs) {
+    println!("traceledger bench — {} events of {} bytes per run, median of {} runs", a.events, r.event_bytes, a.runs);
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    if let Some(e) = &r.embedded {
+        println!("embedded log");
+        println!("  raw ed25519 sign, 1 core       {:>9.0} /s   (baseline)", e.raw_sign_per_s);
+        println!(
+            "  sealed+durable, 1 partition    {:>9.0} /s   ratio to raw sign {:.3}   goal ≥ {GOAL_SIGN_RATIO}: {}",
+            e.one_partition_per_s,
+            e.ratio_to_raw_sign,
+            verdict(e.ratio_to_raw_sign >= GOAL_SIGN_RATIO)
+        );
+        println!(
+            "  cpu per event, 1 partition     {:>9.1} µs  on {:.2} cores   (signing alone {:.1} µs)",
+            e.one_partition_cpu_us_per_event,
+            e.one_partition_cores,
+            1e6 / e.raw_sign_per_s
+        );
+        println!(
+            "  sealed+durable, 2 partitions   {:>9.0} /s   ratio to 1 partition {:.2}x  (one process on the same cores)",
+            e.two_partitions_per_s, e.ratio_two_to_one,
+        );
+    }
+    if let Some(w) = &r.workers {
+        println!("sequencer workers, tenants sharded, each worker pinned to its own core (embedded log)");
+        println!("  1 worker                       {:>9.0} /s   (baseline)", w.one_worker_per_s);
+        println!(
+            "  2 workers                      {:>9.0} /s   ratio to 1 worker {:.2}x  goal ≥ {GOAL_TWO_PARTITIONS}x: {}",
+            w.two_workers_per_s,
+            w.ratio_two_to_one,
+            verdict(w.ratio_two_to_one >= GOAL_TWO_PARTITIONS)
+        );
+    }
+    if let Some(k) = &r.kafka {
+        println!("kafka-API broker (1 partition)");
+        println!(
+            "  bare pass-through (rdkafka)    {:>9.0} /s   (baseline: writes the {}-byte events)",
+            k.passthrough_per_s, k.event_bytes
+        );
+        println!(
+            "  bare pass-through, sealed bytes{:>9.0} /s   (baseline: writes the {}-byte sealed records)",
+            k.sealed_passthrough_per_s, k.sealed_bytes
+        );
+        println!(
+            "  sealed+durable+published       {:>9.0} /s   ratio to pass-through {:.3}   goal ≥ {GOAL_PASSTHROUGH_RATIO}: {}",
+            k.sequencer_per_s,
+            k.ratio_to_passthrough,
+            verdict(k.ratio_to_passthrough >= GOAL_PASSTHROUGH_RATIO)
+        );
+        println!(
+            "                                              ratio to the sealed-bytes pass-through {:.3}   goal ≥ {GOAL_PASSTHROUGH_RATIO}: {}",
+            k.ratio_to_sealed_passthrough,
+            verdict(k.ratio_to_sealed_passthrough >= GOAL_PASSTHROUGH_RATIO)
+        );
+    }
+    for l in &r.latency {
+        println!(
+            "latency SDK record → sealed, {:<8} at {:>7.0}/s: p50 {:>7.1} ms   p99 {:>7.1} ms   max {:>7.1} ms   ({} events)",
+            l.log, l.rate_per_s, l.p50_ms, l.p99_ms, l.max_ms, l.events
+        );
+    }
+    if let Some(p) = &r.pii {
+        println!(
+            "pii detection, {:.0} MiB of trace text in 1 KiB fields ({} findings): {:.0} MiB/s, SHA-256 {:.0} MiB/s (baseline), ratio {:.3}   goal ≥ 100 MB/s: {}",
+            p.text_mib,
+            p.findings,
+            p.scan_mib_per_s,
+            p.sha256_mib_per_s,
+            p.ratio_to_sha256,
+            verdict(p.scan_mib_per_s * 1.048_576 >= 100.0)
+        );
+    }
+    if let Some(e) = &r.erasure {
+        println!("erasure, one tenant of {} records (embedded log)", e.records);
+        println!("  sealed+durable                 {:>9.0} /s   (baseline)", e.seal_per_s);
+        println!(
+            "  erased, log rewritten, purged  {:>9.0} /s   ratio to sealing {:.2}",
+            e.erase_per_s, e.ratio_to_seal
+        );
+    }
+    if let Some(e) = &r.encryption {
+        println!("encryption at rest, 1 KiB events, 1 partition (embedded log)");
+        println!("  sealed+durable, in the clear   {:>9.0} /s   (baseline)", e.plain_per_s);
+        println!(
+            "  sealed+durable, encrypted      {:>9.0} /s   ratio to the clear {:.3}",
+            e.encrypted_per_s, e.ratio_to_plain
+        );
+    }
+    if let Some(p) = &r.projections {
+        println!("projections, {} sealed fleet records (embedded log)", p.records);
+        println!("  runner alone (decode, rule, signature, position) {:>9.0} /s   (baseline)", p.baseline_per_s);
+        for (name, rate, ratio) in &p.models {
+            println!("  {name:<14} {rate:>9.0} records/s   ratio to the runner alone {ratio:.3}");
+        }
+    }
+    if let Some(x) = &r.api {
+        println!("query API over HTTP on loopback, {} warm requests per route", x.requests);
+        println!(
+            "  /v1/whoami (auth + routing)            p50 {:>6.2} ms   p99 {:>6.2} ms   (baseline)",
+            x.whoami_ms.0, x.whoami_ms.1
+        );
+        println!(
+            "  session chain of {:>5} steps           p50 {:>6.2} ms   p99 {:>6.2} ms   goal p99 ≤ 5 ms: {}",
+            x.chain_steps,
+            x.chain_ms.0,
+            x.chain_ms.1,
+            verdict(x.chain_ms.1 <= 5.0)
+        );
+        println!(
+            "  inclusion proof, {:>9}-record tenant p50 {:>6.2} ms   p99 {:>6.2} ms   goal p99 ≤ 1 ms: {}   (tenant built in {:.0} s)",
+            x.proof_records,
+            x.proof_ms.0,
+            x.proof_ms.1,
+            verdict(x.proof_ms.1 <= 1.0),
+            x.proof_build_s
+        );
+    }
+    if let Some(m) = &r.memory {
+        println!(
+            "memory, {} tenants ({} events): peak RSS {:.0} MiB (before sealing {:.0} MiB)   ratio to the {GOAL_RSS_MIB} MiB budget {:.2}: {}",
+            m.tenants,
+            m.events,
+            m.peak_rss_mib,
+            m.rss_before_mib,
+            m.peak_rss_mib / GOAL_RSS_MIB,
+            verdict(m.peak_rss_mib <= GOAL_RSS_MIB)
+        );
+    }
+}

@@ -8,14 +8,11 @@
 //! `application/problem+json` naming the failing field. The permission
 //! matrix is [`keys::Role::can`] (documented in docs/api.md).
 
-// Handlers' helpers return the error response itself (`Result<_, Response>`):
-// built once, on the failing path only, so its size does not matter.
-#![allow(clippy::result_large_err)]
-
 pub mod access;
 pub mod archive;
 pub mod bodies;
 pub mod console;
+pub mod error;
 pub mod keys;
 pub mod limits;
 pub mod openapi;
@@ -26,14 +23,14 @@ pub mod responses;
 mod routes;
 
 use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use keys::{KeyInfo, KeyStore, Permission};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Arc;
 use traceledger_projection::policy_file::PolicyFile;
 use traceledger_projection::Store;
@@ -86,35 +83,7 @@ pub struct Exporter {
 
 pub(crate) type Shared = Arc<ApiState>;
 
-/// An RFC 9457 problem: status, title, detail, and extra members.
-pub fn problem(status: StatusCode, title: &str, detail: impl Into<String>, extra: Value) -> Response {
-    let mut body = json!({
-        "type": "about:blank",
-        "title": title,
-        "status": status.as_u16(),
-        "detail": detail.into(),
-    });
-    if let (Some(b), Value::Object(more)) = (body.as_object_mut(), extra) {
-        b.extend(more);
-    }
-    let mut r = (status, Json(body)).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-    r
-}
-
-/// A 400 naming the query or body field at fault.
-pub fn bad_field(field: &str, detail: impl Into<String>) -> Response {
-    problem(StatusCode::BAD_REQUEST, "Invalid request", detail, json!({ "field": field }))
-}
-
-pub(crate) fn not_found(what: impl Into<String>) -> Response {
-    problem(StatusCode::NOT_FOUND, "Not found", what, json!({}))
-}
-
-pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "query failed");
-    problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", e.to_string(), json!({}))
-}
+pub use error::{bad_field, problem, AppError};
 
 pub(crate) fn now_micros() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
@@ -134,32 +103,24 @@ impl Principal {
     }
 
     /// A 403 unless the role has `p`.
-    pub fn require(&self, p: Permission) -> Result<(), Response> {
+    pub fn require(&self, p: Permission) -> Result<(), AppError> {
         if self.key.role.can(p) {
             Ok(())
         } else {
-            Err(problem(
-                StatusCode::FORBIDDEN,
-                "Forbidden",
-                format!("role `{}` does not have the `{p:?}` permission", self.key.role.name()),
-                json!({ "role": self.key.role.name(), "permission": format!("{p:?}") }),
-            ))
+            let role = self.key.role.name();
+            Err(AppError::forbidden(format!("role `{role}` does not have the `{p:?}` permission"))
+                .with("role", role)
+                .with("permission", format!("{p:?}")))
         }
     }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Principal {
-    type Rejection = Response;
+    type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Principal>().cloned().ok_or_else(|| unauthorized("no API key"))
+        parts.extensions.get::<Principal>().cloned().ok_or_else(|| AppError::unauthorized("no API key"))
     }
-}
-
-fn unauthorized(detail: &str) -> Response {
-    let mut r = problem(StatusCode::UNAUTHORIZED, "Unauthorized", detail, json!({}));
-    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"traceledger\""));
-    r
 }
 
 /// The credentials of an `Authorization: Bearer <token>` value; the
@@ -204,7 +165,7 @@ pub async fn authenticate(State(keys): State<Arc<KeyStore>>, mut req: Request, n
     let presented =
         req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer).map(str::to_string);
     let Some(presented) = presented else {
-        return unauthorized("send an API key as `Authorization: Bearer tlk_…`");
+        return AppError::unauthorized("send an API key as `Authorization: Bearer tlk_…`").into_response();
     };
     let found = tokio::task::spawn_blocking(move || keys.authenticate(&presented, now_micros())).await;
     match found {
@@ -216,9 +177,9 @@ pub async fn authenticate(State(keys): State<Arc<KeyStore>>, mut req: Request, n
             resp.extensions_mut().insert(who);
             resp
         }
-        Ok(Ok(None)) => unauthorized("the API key is unknown, revoked or expired"),
-        Ok(Err(e)) => internal(e),
-        Err(e) => internal(e),
+        Ok(Ok(None)) => AppError::unauthorized("the API key is unknown, revoked or expired").into_response(),
+        Ok(Err(e)) => AppError::internal(e).into_response(),
+        Err(e) => AppError::internal(e).into_response(),
     }
 }
 

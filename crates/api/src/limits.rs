@@ -2,14 +2,13 @@
 //! key id; a request over the limit gets 429 with `Retry-After`.
 
 use crate::keys::STANDARD_TIER;
-use crate::{problem, Principal};
+use crate::{AppError, Principal};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use serde_json::json;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -72,18 +71,13 @@ pub async fn rate_limit(State(limits): State<Arc<RateLimits>>, req: Request, nex
     let Some(p) = req.extensions().get::<Principal>() else { return next.run(req).await };
     match limits.check(&p.key.tier, &p.key.id) {
         Ok(()) => next.run(req).await,
-        Err((secs, rate)) => {
-            let mut r = problem(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many requests",
-                format!("this key (tier `{}`) is limited to {rate} requests per second; retry in {secs} s", p.key.tier),
-                json!({ "retry_after": secs, "tier": p.key.tier }),
-            );
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            r
-        }
+        Err((secs, rate)) => AppError::too_many(
+            "Too many requests",
+            format!("this key (tier `{}`) is limited to {rate} requests per second; retry in {secs} s", p.key.tier),
+            secs,
+        )
+        .with("tier", p.key.tier.as_str())
+        .into_response(),
     }
 }
 
@@ -113,20 +107,15 @@ impl ErasurePace {
     }
 
     /// Ok, or a 429 with `Retry-After` for `tenant`.
-    pub fn check(&self, tenant: &str) -> Result<(), Response> {
+    pub fn check(&self, tenant: &str) -> Result<(), AppError> {
         self.limiter.check_key(&tenant.to_string()).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            let mut r = problem(
-                StatusCode::TOO_MANY_REQUESTS,
+            AppError::too_many(
                 "Too many erasures",
                 format!("erasure calls are limited per tenant; retry in {secs} s"),
-                json!({ "retry_after": secs }),
-            );
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            r
+                secs,
+            )
         })
     }
 }
@@ -199,16 +188,12 @@ impl PeerGuard {
 pub async fn guard_peers(State(guard): State<Arc<PeerGuard>>, req: Request, next: Next) -> Response {
     let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
     if let Some(secs) = peer.and_then(|ip| guard.refused(ip)) {
-        let mut r = problem(
-            StatusCode::TOO_MANY_REQUESTS,
+        return AppError::too_many(
             "Too many failed authentications",
             format!("this address sent too many requests without a valid API key; retry in {secs} s"),
-            json!({ "retry_after": secs }),
-        );
-        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return r;
+            secs,
+        )
+        .into_response();
     }
     let resp = next.run(req).await;
     if resp.status() == StatusCode::UNAUTHORIZED {

@@ -81,29 +81,49 @@ fn reply(status: StatusCode, body: Value) -> Response {
     (status, [(header::CONTENT_TYPE, CONTENT_TYPE)], body.to_string()).into_response()
 }
 
-fn error(status: StatusCode, code: u32, message: String) -> Response {
-    reply(status, json!({ "error_code": code, "message": message }))
+/// An error in the Confluent registry's own shape (`error_code`, `message`),
+/// which its clients parse: not problem+json.
+struct RegistryError {
+    status: StatusCode,
+    code: u32,
+    message: String,
 }
 
-fn subject_not_found(subject: &str) -> Response {
-    error(StatusCode::NOT_FOUND, 40401, format!("Subject '{subject}' not found."))
+impl RegistryError {
+    fn new(status: StatusCode, code: u32, message: String) -> Self {
+        RegistryError { status, code, message }
+    }
+
+    fn subject_not_found(subject: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, 40401, format!("Subject '{subject}' not found."))
+    }
+
+    fn schema_not_found(id: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, 40403, format!("Schema {id} not found"))
+    }
 }
 
-fn schema_not_found(id: &str) -> Response {
-    error(StatusCode::NOT_FOUND, 40403, format!("Schema {id} not found"))
+impl IntoResponse for RegistryError {
+    fn into_response(self) -> Response {
+        reply(self.status, json!({ "error_code": self.code, "message": self.message }))
+    }
 }
+
+type Answer = Result<Response, RegistryError>;
 
 fn version_of(e: &Entry) -> Value {
     json!({ "subject": e.subject, "version": 1, "id": e.id, "schema": e.schema })
 }
 
 /// The subject's entry at `version` (`1`, `latest` or `-1`).
-fn at_version<'a>(r: &'a Registry, subject: &str, version: &str) -> Result<&'a Entry, Response> {
-    let e = r.by_subject(subject).ok_or_else(|| subject_not_found(subject))?;
+fn at_version<'a>(r: &'a Registry, subject: &str, version: &str) -> Result<&'a Entry, RegistryError> {
+    let e = r.by_subject(subject).ok_or_else(|| RegistryError::subject_not_found(subject))?;
     match version {
         "1" | "latest" | "-1" => Ok(e),
-        v if v.parse::<i64>().is_ok() => Err(error(StatusCode::NOT_FOUND, 40402, format!("Version {v} not found."))),
-        v => Err(error(
+        v if v.parse::<i64>().is_ok() => {
+            Err(RegistryError::new(StatusCode::NOT_FOUND, 40402, format!("Version {v} not found.")))
+        }
+        v => Err(RegistryError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             42202,
             format!("The specified version '{v}' is not a valid version id. Allowed values are between [1, 2^31-1] and the string \"latest\""),
@@ -112,34 +132,38 @@ fn at_version<'a>(r: &'a Registry, subject: &str, version: &str) -> Result<&'a E
 }
 
 /// The schema string of a registration or lookup body, in canonical form.
-fn posted_schema(body: &[u8]) -> Result<Value, Response> {
+fn posted_schema(body: &[u8]) -> Result<Value, RegistryError> {
     registry_body_schema(body).map_err(|e| match e {
-        RegistryBodyError::Json(why) => error(StatusCode::BAD_REQUEST, 400, format!("Unrecognized body: {why}")),
+        RegistryBodyError::Json(why) => {
+            RegistryError::new(StatusCode::BAD_REQUEST, 400, format!("Unrecognized body: {why}"))
+        }
         RegistryBodyError::Schema(why) => {
-            error(StatusCode::UNPROCESSABLE_ENTITY, 42201, format!("Invalid schema: {why}"))
+            RegistryError::new(StatusCode::UNPROCESSABLE_ENTITY, 42201, format!("Invalid schema: {why}"))
         }
     })
 }
 
-async fn schema_by_id(State(r): Shared, Path(id): Path<String>) -> Response {
-    match r.by_id(&id) {
-        Some(e) => reply(StatusCode::OK, json!({ "schema": e.schema })),
-        None => schema_not_found(&id),
-    }
+fn schema<'a>(r: &'a Registry, id: &str) -> Result<&'a Entry, RegistryError> {
+    r.by_id(id).ok_or_else(|| RegistryError::schema_not_found(id))
 }
 
-async fn schema_subjects(State(r): Shared, Path(id): Path<String>) -> Response {
-    match r.by_id(&id) {
-        Some(e) => reply(StatusCode::OK, json!([e.subject])),
-        None => schema_not_found(&id),
-    }
+fn subject<'a>(r: &'a Registry, subject: &str) -> Result<&'a Entry, RegistryError> {
+    r.by_subject(subject).ok_or_else(|| RegistryError::subject_not_found(subject))
 }
 
-async fn schema_versions(State(r): Shared, Path(id): Path<String>) -> Response {
-    match r.by_id(&id) {
-        Some(e) => reply(StatusCode::OK, json!([{ "subject": e.subject, "version": 1 }])),
-        None => schema_not_found(&id),
-    }
+async fn schema_by_id(State(r): Shared, Path(id): Path<String>) -> Answer {
+    let e = schema(&r, &id)?;
+    Ok(reply(StatusCode::OK, json!({ "schema": e.schema })))
+}
+
+async fn schema_subjects(State(r): Shared, Path(id): Path<String>) -> Answer {
+    let e = schema(&r, &id)?;
+    Ok(reply(StatusCode::OK, json!([e.subject])))
+}
+
+async fn schema_versions(State(r): Shared, Path(id): Path<String>) -> Answer {
+    let e = schema(&r, &id)?;
+    Ok(reply(StatusCode::OK, json!([{ "subject": e.subject, "version": 1 }])))
 }
 
 async fn types() -> Response {
@@ -150,54 +174,44 @@ async fn subjects(State(r): Shared) -> Response {
     reply(StatusCode::OK, json!(r.entries.iter().map(|e| &e.subject).collect::<Vec<_>>()))
 }
 
-async fn versions(State(r): Shared, Path(subject): Path<String>) -> Response {
-    match r.by_subject(&subject) {
-        Some(_) => reply(StatusCode::OK, json!([1])),
-        None => subject_not_found(&subject),
-    }
+async fn versions(State(r): Shared, Path(s): Path<String>) -> Answer {
+    subject(&r, &s)?;
+    Ok(reply(StatusCode::OK, json!([1])))
 }
 
-async fn version(State(r): Shared, Path((subject, v)): Path<(String, String)>) -> Response {
-    match at_version(&r, &subject, &v) {
-        Ok(e) => reply(StatusCode::OK, version_of(e)),
-        Err(resp) => resp,
-    }
+async fn version(State(r): Shared, Path((subject, v)): Path<(String, String)>) -> Answer {
+    let e = at_version(&r, &subject, &v)?;
+    Ok(reply(StatusCode::OK, version_of(e)))
 }
 
-async fn version_schema(State(r): Shared, Path((subject, v)): Path<(String, String)>) -> Response {
-    match at_version(&r, &subject, &v) {
-        Ok(e) => (StatusCode::OK, [(header::CONTENT_TYPE, CONTENT_TYPE)], e.schema.clone()).into_response(),
-        Err(resp) => resp,
-    }
+async fn version_schema(State(r): Shared, Path((subject, v)): Path<(String, String)>) -> Answer {
+    let e = at_version(&r, &subject, &v)?;
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, CONTENT_TYPE)], e.schema.clone()).into_response())
 }
 
 /// `POST /subjects/{subject}`: is this schema registered under the subject?
-async fn lookup(State(r): Shared, Path(subject): Path<String>, body: Bytes) -> Response {
-    let Some(e) = r.by_subject(&subject) else { return subject_not_found(&subject) };
-    match posted_schema(&body) {
-        Ok(c) if c == e.canonical => reply(StatusCode::OK, version_of(e)),
-        Ok(_) => error(StatusCode::NOT_FOUND, 40403, "Schema not found".into()),
-        Err(resp) => resp,
+async fn lookup(State(r): Shared, Path(s): Path<String>, body: Bytes) -> Answer {
+    let e = subject(&r, &s)?;
+    if posted_schema(&body)? != e.canonical {
+        return Err(RegistryError::new(StatusCode::NOT_FOUND, 40403, "Schema not found".into()));
     }
+    Ok(reply(StatusCode::OK, version_of(e)))
 }
 
 /// `POST /subjects/{subject}/versions`: the id of the schema already there;
 /// anything else is refused (read-only).
-async fn register(State(r): Shared, Path(subject): Path<String>, body: Bytes) -> Response {
-    let posted = match posted_schema(&body) {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
+async fn register(State(r): Shared, Path(subject): Path<String>, body: Bytes) -> Answer {
+    let posted = posted_schema(&body)?;
     match r.by_subject(&subject) {
-        Some(e) if posted == e.canonical => reply(StatusCode::OK, json!({ "id": e.id })),
-        _ => error(
+        Some(e) if posted == e.canonical => Ok(reply(StatusCode::OK, json!({ "id": e.id }))),
+        _ => Err(RegistryError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             42205,
             format!(
                 "Subject {subject} is in read-only mode: this registry serves the schemas traceledger writes \
                  (GET /registry/subjects) and registers nothing else"
             ),
-        ),
+        )),
     }
 }
 
@@ -234,7 +248,7 @@ pub fn elsewhere(url: &str) -> Router {
     let message = format!("this node's topics use the schema ids of the registry at {url}: ask it");
     let answer = move || {
         let message = message.clone();
-        async move { error(StatusCode::NOT_FOUND, 40401, message) }
+        async move { RegistryError::new(StatusCode::NOT_FOUND, 40401, message) }
     };
     Router::new().route("/registry", get(answer.clone())).route("/registry/{*rest}", axum::routing::any(answer))
 }

@@ -1,6 +1,6 @@
 //! The error answers of the API as the OpenAPI document describes them
 //! (documentation types: the answers themselves are built by
-//! `crate::problem`). Apart from the document so that the handlers, which
+//! `crate::AppError`). Apart from the document so that the handlers, which
 //! name them in their attributes, and the document, which lists the
 //! handlers, do not import each other.
 
@@ -8,9 +8,9 @@ use utoipa::ToSchema;
 
 /// An RFC 9457 problem, as every error of this API.
 #[derive(Debug, ToSchema)]
-#[allow(dead_code)] // documentation only: problems are built by `crate::problem`
+#[allow(dead_code)] // documentation only: problems are built by `crate::AppError`
 pub struct Problem {
-    /// Always `about:blank`.
+    /// `urn:traceledger:problem:<status reason>`, e.g. `urn:traceledger:problem:not-found`: stable, one per status.
     r#type: String,
     /// Short title.
     title: String,
@@ -20,6 +20,8 @@ pub struct Problem {
     detail: String,
     /// The query or body field at fault, when one is.
     field: Option<String>,
+    /// Internal errors only: the id under which the node logged the cause.
+    error_id: Option<String>,
 }
 
 /// The errors every authenticated route may answer.

@@ -5,7 +5,7 @@
 use crate::config::{NodeArgs, RateArgs, Tls};
 use crate::ingest::{ingest, otlp_traces};
 use crate::runtime::{lag, lag_by_partition, produce, Node};
-use crate::shared::{problem, App, NodeShared, StatusFn, StepSeed, OTLP_SESSIONS};
+use crate::shared::{App, NodeShared, StatusFn, StepSeed, OTLP_SESSIONS};
 use anyhow::Context;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -77,13 +77,8 @@ async fn health(State(app): State<App>) -> Response {
     (code, Json(body)).into_response()
 }
 
-async fn not_found(req: Request) -> Response {
-    problem(
-        StatusCode::NOT_FOUND,
-        "Not found",
-        format!("no route for {} {}", req.method(), req.uri().path()),
-        json!({}),
-    )
+async fn not_found(req: Request) -> traceledger_api::AppError {
+    traceledger_api::AppError::not_found(format!("no route for {} {}", req.method(), req.uri().path()))
 }
 
 /// Appends events to the node's raw topic (the access log's and the

@@ -5,7 +5,7 @@
 //! `traceledger_otlp`'s.
 
 use crate::runtime::produce;
-use crate::shared::{problem, App};
+use crate::shared::App;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
@@ -14,7 +14,7 @@ use axum::Json;
 use serde_json::json;
 use std::sync::atomic::Ordering;
 use traceledger_api::keys::Permission;
-use traceledger_api::Principal;
+use traceledger_api::{AppError, Principal};
 use traceledger_core::TraceEvent;
 use traceledger_wire as wire;
 
@@ -66,33 +66,22 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Batch<'a> {
 /// `POST /v1/events`: a JSON array of events. All or nothing: if any event
 /// is invalid, none is accepted and every bad one is listed by index and
 /// field. A 202 means the events are durable in the log.
-pub(crate) async fn ingest(State(app): State<App>, who: Principal, req: Request) -> Response {
-    if let Err(r) = who.require(Permission::Ingest) {
-        return r;
-    }
-    let body: Bytes = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => return too_large(),
-    };
+pub(crate) async fn ingest(State(app): State<App>, who: Principal, req: Request) -> Result<Response, AppError> {
+    who.require(Permission::Ingest)?;
+    let body: Bytes = axum::body::to_bytes(req.into_body(), MAX_BODY).await.map_err(|_| too_large())?;
     let items = match serde_json::from_slice::<Batch<'_>>(&body) {
         Ok(Batch { items, count }) if count > MAX_EVENTS => {
             drop(items);
-            return problem(
+            return Err(AppError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "Too many events",
                 format!("the batch has {count} events; send at most {MAX_EVENTS} per request"),
-                json!({ "count": count, "limit": MAX_EVENTS }),
-            );
+            )
+            .with("count", count)
+            .with("limit", MAX_EVENTS));
         }
         Ok(Batch { items, .. }) => items,
-        Err(e) => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                "Malformed body",
-                format!("the body must be a JSON array of trace events: {e}"),
-                json!({}),
-            )
-        }
+        Err(e) => return Err(malformed(format!("the body must be a JSON array of trace events: {e}"))),
     };
     let mut events = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
@@ -118,17 +107,18 @@ pub(crate) async fn ingest(State(app): State<App>, who: Principal, req: Request)
     if !foreign.is_empty() {
         let count = foreign.len();
         foreign.truncate(MAX_ERRORS);
-        return problem(
+        return Err(AppError::new(
             StatusCode::FORBIDDEN,
             "Another tenant's events",
             format!("{count} of {} events name another tenant; none were accepted", items.len()),
-            json!({ "errors": foreign, "error_count": count }),
-        );
+        )
+        .with("errors", foreign)
+        .with("error_count", count));
     }
     if !errors.is_empty() {
         let count = errors.len();
         errors.truncate(MAX_ERRORS);
-        return problem(
+        return Err(AppError::new(
             StatusCode::BAD_REQUEST,
             "Invalid events",
             format!(
@@ -136,22 +126,30 @@ pub(crate) async fn ingest(State(app): State<App>, who: Principal, req: Request)
                 items.len(),
                 if count > MAX_ERRORS { format!("; the first {MAX_ERRORS} are listed") } else { String::new() }
             ),
-            json!({ "errors": errors, "error_count": count }),
-        );
+        )
+        .with("errors", errors)
+        .with("error_count", count));
     }
     let n = events.len();
     let shared = app.node.clone();
-    let appended = tokio::task::spawn_blocking(move || produce(shared.log.as_ref(), &shared.raw_topic, &events)).await;
-    match appended {
-        Ok(Ok(())) => (StatusCode::ACCEPTED, Json(json!({ "accepted": n }))).into_response(),
-        Ok(Err(e)) => problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Log unavailable",
-            format!("the events were not stored, retry the same batch (event ids make retries safe): {e}"),
-            json!({}),
-        ),
-        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", e.to_string(), json!({})),
-    }
+    tokio::task::spawn_blocking(move || produce(shared.log.as_ref(), &shared.raw_topic, &events))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(|e| {
+            log_unavailable(e, "the events were not stored, retry the same batch (event ids make retries safe)")
+        })?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": n }))).into_response())
+}
+
+/// The log did not take what was sent: the caller may retry. The cause
+/// (a broker's address, a disk) is the node's log's, not the caller's.
+fn log_unavailable(e: impl std::fmt::Display, detail: &str) -> AppError {
+    tracing::warn!(error = %e, "appending to the raw topic failed");
+    AppError::unavailable("Log unavailable", detail)
+}
+
+fn malformed(detail: impl Into<String>) -> AppError {
+    AppError::new(StatusCode::BAD_REQUEST, "Malformed body", detail)
 }
 
 /// `POST /v1/traces`: OTLP/HTTP (protobuf or JSON, gzip or not). GenAI
@@ -159,49 +157,37 @@ pub(crate) async fn ingest(State(app): State<App>, who: Principal, req: Request)
 /// partial success. A 200 means the events are durable in the log, as for
 /// `/v1/events`; a retried export creates no duplicates (event ids derive
 /// from span ids).
-// The blocking part returns the error answer itself, built on the failing
-// path only (as the query API's handlers do).
-#[allow(clippy::result_large_err)]
-pub(crate) async fn otlp_traces(State(app): State<App>, who: Principal, req: Request) -> Response {
-    if let Err(r) = who.require(Permission::Ingest) {
-        return r;
-    }
+pub(crate) async fn otlp_traces(State(app): State<App>, who: Principal, req: Request) -> Result<Response, AppError> {
+    who.require(Permission::Ingest)?;
     // (A block, so no borrow of the request, whose body is not Sync, lives
     // across the awaits below.)
     let (content_type, content_encoding) = {
         let text = |h: header::HeaderName| req.headers().get(h).and_then(|v| v.to_str().ok()).map(str::to_string);
         (text(header::CONTENT_TYPE), text(header::CONTENT_ENCODING))
     };
-    let encoding = match traceledger_otlp::Encoding::from_content_type(content_type.as_deref()) {
-        Ok(e) => e,
-        Err(e) => {
-            return problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type", e.to_string(), json!({}))
-        }
-    };
-    let body: Bytes = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => return too_large(),
-    };
+    let encoding = traceledger_otlp::Encoding::from_content_type(content_type.as_deref())
+        .map_err(|e| AppError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type", e.to_string()))?;
+    let body: Bytes = axum::body::to_bytes(req.into_body(), MAX_BODY).await.map_err(|_| too_large())?;
     let tenant = who.tenant().to_string();
     let shared = app.node.clone();
-    let done = tokio::task::spawn_blocking(move || -> Result<(u64, u64, String), Response> {
+    let done = tokio::task::spawn_blocking(move || -> Result<(u64, u64, String), AppError> {
         use traceledger_otlp::Error as E;
         let plain = traceledger_otlp::inflate(&body, content_encoding.as_deref(), MAX_BODY).map_err(|e| match e {
             E::TooLarge { .. } => too_large(),
             E::ContentEncoding(_) => {
-                problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported encoding", e.to_string(), json!({}))
+                AppError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported encoding", e.to_string())
             }
-            _ => problem(StatusCode::BAD_REQUEST, "Malformed body", e.to_string(), json!({})),
+            _ => malformed(e.to_string()),
         })?;
         let request = traceledger_otlp::decode_within(&plain, encoding, &traceledger_otlp::Limits::DEFAULT).map_err(
             |e| match e {
-                E::TooMany { what, count, limit } => problem(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "Too many spans",
-                    e.to_string(),
-                    json!({ "what": what, "count": count, "limit": limit }),
-                ),
-                _ => problem(StatusCode::BAD_REQUEST, "Malformed body", e.to_string(), json!({})),
+                E::TooMany { what, count, limit } => {
+                    AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "Too many spans", e.to_string())
+                        .with("what", what)
+                        .with("count", count)
+                        .with("limit", limit)
+                }
+                _ => malformed(e.to_string()),
             },
         )?;
         let mapped = traceledger_otlp::map::map_request(&request, &tenant);
@@ -222,12 +208,7 @@ pub(crate) async fn otlp_traces(State(app): State<App>, who: Principal, req: Req
             clock.number(&mut events, |t, s| seed.as_ref().and_then(|f| f(t, s)));
         }
         produce(shared.log.as_ref(), &shared.raw_topic, &events).map_err(|e| {
-            problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Log unavailable",
-                format!("the spans were not stored, retry the same export (span ids make retries safe): {e}"),
-                json!({}),
-            )
+            log_unavailable(e, "the spans were not stored, retry the same export (span ids make retries safe)")
         })?;
         let message = if rejected.is_empty() {
             String::new()
@@ -237,27 +218,22 @@ pub(crate) async fn otlp_traces(State(app): State<App>, who: Principal, req: Req
         };
         Ok((events.len() as u64, rejected.len() as u64, message))
     })
-    .await;
-    match done {
-        Ok(Ok((taken, rejected, message))) => {
-            app.node.otlp.taken.fetch_add(taken, Ordering::Relaxed);
-            app.node.otlp.rejected.fetch_add(rejected, Ordering::Relaxed);
-            if rejected > 0 {
-                tracing::info!(rejected, "OTLP export partly taken");
-            }
-            let body = traceledger_otlp::response(rejected, &message, encoding);
-            (StatusCode::OK, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
-        }
-        Ok(Err(r)) => r,
-        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", e.to_string(), json!({})),
+    .await
+    .map_err(AppError::internal)?;
+    let (taken, rejected, message) = done?;
+    app.node.otlp.taken.fetch_add(taken, Ordering::Relaxed);
+    app.node.otlp.rejected.fetch_add(rejected, Ordering::Relaxed);
+    if rejected > 0 {
+        tracing::info!(rejected, "OTLP export partly taken");
     }
+    let body = traceledger_otlp::response(rejected, &message, encoding);
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response())
 }
 
-fn too_large() -> Response {
-    problem(
+fn too_large() -> AppError {
+    AppError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "Body too large",
         format!("the body exceeds {MAX_BODY} bytes; send fewer events per request"),
-        json!({}),
     )
 }

@@ -1,26 +1,9 @@
-//! What the node's HTTP handlers share: the node's parts they use, and the
-//! problem document they answer errors with.
+//! What the node's HTTP handlers share: the node's parts they use. (They
+//! answer errors as the query API does: `traceledger_api::AppError`.)
 
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
 use std::sync::Arc;
 use traceledger_log::Log;
 use traceledger_sequencer::{Sequencer, Stats};
-
-/// An RFC 9457 problem document.
-pub(crate) fn problem(status: StatusCode, title: &str, detail: String, extra: Value) -> Response {
-    let mut body = json!({
-        "type": format!("https://traceledger.dev/problems/{}", title.to_lowercase().replace(' ', "-")),
-        "title": title,
-        "status": status.as_u16(),
-        "detail": detail,
-    });
-    if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
-        b.extend(e);
-    }
-    (status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
-}
 
 #[derive(Clone)]
 pub(crate) struct App {

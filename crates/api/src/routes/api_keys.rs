@@ -4,36 +4,42 @@ use super::prelude::*;
 
 #[utoipa::path(get, path = "/v1/whoami", tag = "keys", security(("api_key" = [])),
     responses((status = 200, description = "The key's tenant, role and id", body = bodies::WhoAmI), Errors))]
-pub(crate) async fn whoami(p: Principal) -> Response {
+pub(crate) async fn whoami(p: Principal) -> Json<bodies::WhoAmI> {
     Json(bodies::WhoAmI { tenant: p.tenant().into(), role: p.key.role.name().into(), key: p.key.id.clone() })
-        .into_response()
+}
+
+/// A page of access records.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AccessQuery {
+    /// 1..=1000, default 100
+    #[param(value_type = Option<usize>, minimum = 1, maximum = 1000)]
+    limit: Option<Limit>,
+    /// Only records below this seq
+    #[param(value_type = Option<u64>)]
+    before: Option<Whole>,
 }
 
 /// `GET /v1/access-log?limit=&before=`: the tenant's access records,
 /// newest first, from its sealed `_access.<tenant>` chain.
 #[utoipa::path(get, path = "/v1/access-log", tag = "keys", security(("api_key" = [])),
-    params(
-        ("limit" = Option<usize>, Query, description = "1..=1000, default 100"),
-        ("before" = Option<u64>, Query, description = "Only records below this seq"),
-    ),
+    params(AccessQuery),
     responses((status = 200, description = "Access records, newest first", body = bodies::AccessPage), BadRequest, Errors))]
-pub(crate) async fn access_log(State(s): State<Shared>, p: Principal, q: Params) -> Response {
-    if let Err(r) = p.require(Permission::AccessLog) {
-        return r;
-    }
-    let parsed = (|| Ok::<_, Response>((limit(&q)?, param::<u64>(&q, "before", "a seq")?)))();
-    let (limit, before) = match parsed {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub(crate) async fn access_log(
+    State(s): State<Shared>,
+    p: Principal,
+    Q(q): Q<AccessQuery>,
+) -> Result<Json<bodies::AccessPage>, AppError> {
+    p.require(Permission::AccessLog)?;
+    let (limit, before) = (page(q.limit), q.before.map(|w| w.0));
     let chain = traceledger_core::event::access_chain(p.tenant());
     blocking(move || {
         let v = LedgerView::new(&s.ledger);
-        let size = v.size(&chain).map_err(internal)?;
+        let size = v.size(&chain)?;
         let top = before.unwrap_or(size).min(size);
         let mut items = Vec::new();
         for seq in (0..top).rev().take(limit) {
-            let Some(r) = v.sealed(&chain, seq).map_err(internal)? else { continue };
+            let Some(r) = v.sealed(&chain, seq)? else { continue };
             let mut item = serde_json::Map::new();
             item.insert("seq".into(), json!(seq));
             item.insert("at".into(), json!(r.event.timestamp.to_rfc3339()));
@@ -46,36 +52,33 @@ pub(crate) async fn access_log(State(s): State<Shared>, p: Principal, q: Params)
             items.push(Value::Object(item));
         }
         let next = (top > limit as u64).then(|| top - limit as u64);
-        Ok(Json(bodies::AccessPage { chain, size, items, next_before: next }).into_response())
+        Ok(Json(bodies::AccessPage { chain, size, items, next_before: next }))
     })
     .await
-    .unwrap_or_else(|r| r)
 }
 
-pub(crate) fn key_error(e: keys::KeyError) -> Response {
-    match e {
-        keys::KeyError::NotFound(id) => not_found(format!("no key `{id}`")),
-        keys::KeyError::Forbidden(why) => problem(StatusCode::FORBIDDEN, "Forbidden", why, json!({"field": "id"})),
-        keys::KeyError::Inactive(id) => problem(
-            StatusCode::CONFLICT,
-            "Key not active",
-            format!("key `{id}` is revoked or expired and cannot be rotated; create a new key"),
-            json!({"field": "id"}),
-        ),
-        e => internal(e),
+impl From<keys::KeyError> for AppError {
+    fn from(e: keys::KeyError) -> Self {
+        match e {
+            keys::KeyError::NotFound(id) => AppError::not_found(format!("no key `{id}`")),
+            keys::KeyError::Forbidden(why) => AppError::forbidden(why).with("field", "id"),
+            keys::KeyError::Inactive(id) => AppError::new(
+                StatusCode::CONFLICT,
+                "Key not active",
+                format!("key `{id}` is revoked or expired and cannot be rotated; create a new key"),
+            )
+            .with("field", "id"),
+            e => AppError::internal(e),
+        }
     }
 }
 
 #[utoipa::path(get, path = "/v1/keys", tag = "keys", security(("api_key" = [])),
     responses((status = 200, description = "The tenant's keys (ids, never secrets)", body = bodies::KeyList), Errors))]
-pub(crate) async fn list_keys(State(s): State<Shared>, p: Principal) -> Response {
-    if let Err(r) = p.require(Permission::ManageKeys) {
-        return r;
-    }
+pub(crate) async fn list_keys(State(s): State<Shared>, p: Principal) -> Result<Json<bodies::KeyList>, AppError> {
+    p.require(Permission::ManageKeys)?;
     let tenant = p.tenant().to_string();
-    blocking(move || Ok(Json(bodies::KeyList { items: s.keys.list(&tenant).map_err(key_error)? }).into_response()))
-        .await
-        .unwrap_or_else(|r| r)
+    blocking(move || Ok(Json(bodies::KeyList { items: s.keys.list(&tenant)? }))).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,69 +94,57 @@ pub(crate) struct NewKey {
 #[utoipa::path(post, path = "/v1/keys", tag = "keys", security(("api_key" = [])),
     request_body(content = Object, description = "{\"role\", \"name\", \"expires_in_days\", \"tier\"}", content_type = "application/json"),
     responses((status = 201, description = "The new key; its secret is shown once", body = bodies::NewKey), BadRequest, Errors))]
-pub(crate) async fn create_key(State(s): State<Shared>, p: Principal, body: axum::body::Bytes) -> Response {
-    if let Err(r) = p.require(Permission::ManageKeys) {
-        return r;
-    }
-    let req: NewKey = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => return bad_field("body", format!("expected {{\"role\", \"name\", \"expires_in_days\"}}: {e}")),
-    };
-    let Some(role) = Role::parse(&req.role) else {
-        return bad_field(
+pub(crate) async fn create_key(
+    State(s): State<Shared>,
+    p: Principal,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<bodies::NewKey>), AppError> {
+    p.require(Permission::ManageKeys)?;
+    let req: NewKey = serde_json::from_slice(&body).map_err(|e| {
+        AppError::bad_field("body", format!("expected {{\"role\", \"name\", \"expires_in_days\"}}: {e}"))
+    })?;
+    let role = Role::parse(&req.role).ok_or_else(|| {
+        AppError::bad_field(
             "role",
             format!("`role` must be one of owner, admin, member, viewer, auditor; got `{}`", req.role),
-        );
-    };
+        )
+    })?;
     if req.expires_in_days.is_some_and(|d| d == 0 || d > keys::MAX_EXPIRES_IN_DAYS) {
-        return bad_field(
+        return Err(AppError::bad_field(
             "expires_in_days",
             format!("`expires_in_days` must be 1 to {} (ten years)", keys::MAX_EXPIRES_IN_DAYS),
-        );
+        ));
     }
     let tier = req.tier.clone().unwrap_or_else(|| keys::STANDARD_TIER.to_string());
     if !keys::is_tier_name(&tier) {
-        return bad_field("tier", format!("`tier` must match [a-z0-9_-]{{1,32}}, got `{tier}`"));
+        return Err(AppError::bad_field("tier", format!("`tier` must match [a-z0-9_-]{{1,32}}, got `{tier}`")));
     }
     // Nobody hands out more than they have: only an Owner makes Owners.
     if !keys::may_manage(p.key.role, role) {
-        return problem(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
-            "only an owner key can create owner keys",
-            json!({"field": "role"}),
-        );
+        return Err(AppError::forbidden("only an owner key can create owner keys").with("field", "role"));
     }
     let tenant = p.tenant().to_string();
     blocking(move || {
         let now = now_micros();
         let expires = req.expires_in_days.map(|d| now.saturating_add(i64::from(d) * 86_400_000_000));
-        let (secret, info) = s
-            .keys
-            .create(
-                &tenant,
-                &keys::KeySpec { role, env: &s.env, name: &req.name, expires_at: expires, tier: &tier },
-                now,
-            )
-            .map_err(key_error)?;
-        Ok((StatusCode::CREATED, Json(bodies::NewKey { secret, key: info, note: "the secret is shown once".into() }))
-            .into_response())
+        let spec = keys::KeySpec { role, env: &s.env, name: &req.name, expires_at: expires, tier: &tier };
+        let (secret, info) = s.keys.create(&tenant, &spec, now)?;
+        Ok((StatusCode::CREATED, Json(bodies::NewKey { secret, key: info, note: "the secret is shown once".into() })))
     })
     .await
-    .unwrap_or_else(|r| r)
 }
 
 #[utoipa::path(delete, path = "/v1/keys/{id}", tag = "keys", security(("api_key" = [])),
     params(("id" = String, Path, description = "Key id, e.g. tlk_live_…Qx3w")),
     responses((status = 200, description = "The revoked key", body = KeyInfo), NotFound, Errors))]
-pub(crate) async fn revoke_key(State(s): State<Shared>, p: Principal, Path(id): Path<String>) -> Response {
-    if let Err(r) = p.require(Permission::ManageKeys) {
-        return r;
-    }
+pub(crate) async fn revoke_key(
+    State(s): State<Shared>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<KeyInfo>, AppError> {
+    p.require(Permission::ManageKeys)?;
     let (tenant, role) = (p.tenant().to_string(), p.key.role);
-    blocking(move || Ok(Json(s.keys.revoke(&tenant, &id, now_micros(), role).map_err(key_error)?).into_response()))
-        .await
-        .unwrap_or_else(|r| r)
+    blocking(move || Ok(Json(s.keys.revoke(&tenant, &id, now_micros(), role)?))).await
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -171,25 +162,19 @@ pub(crate) async fn rotate_key(
     p: Principal,
     Path(id): Path<String>,
     body: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = p.require(Permission::ManageKeys) {
-        return r;
-    }
+) -> Result<(StatusCode, Json<bodies::NewKey>), AppError> {
+    p.require(Permission::ManageKeys)?;
     let req: Rotate = if body.is_empty() {
         Rotate::default()
     } else {
-        match serde_json::from_slice(&body) {
-            Ok(v) => v,
-            Err(e) => return bad_field("body", format!("expected {{\"overlap_seconds\"}}: {e}")),
-        }
+        serde_json::from_slice(&body)
+            .map_err(|e| AppError::bad_field("body", format!("expected {{\"overlap_seconds\"}}: {e}")))?
     };
     let overlap = i64::from(req.overlap_seconds.unwrap_or(3600)) * 1_000_000;
     let (tenant, role) = (p.tenant().to_string(), p.key.role);
     blocking(move || {
-        let (secret, info) = s.keys.rotate(&tenant, &id, &s.env, now_micros(), overlap, role).map_err(key_error)?;
-        Ok((StatusCode::CREATED, Json(bodies::NewKey { secret, key: info, note: "the secret is shown once".into() }))
-            .into_response())
+        let (secret, info) = s.keys.rotate(&tenant, &id, &s.env, now_micros(), overlap, role)?;
+        Ok((StatusCode::CREATED, Json(bodies::NewKey { secret, key: info, note: "the secret is shown once".into() })))
     })
     .await
-    .unwrap_or_else(|r| r)
 }

@@ -2,8 +2,8 @@
 
 use super::prelude::*;
 
-pub(crate) fn no_privacy_ops() -> Response {
-    problem(StatusCode::SERVICE_UNAVAILABLE, "Erasure unavailable", "this node cannot record erasures", json!({}))
+pub(crate) fn no_privacy_ops() -> AppError {
+    AppError::unavailable("Erasure unavailable", "this node cannot record erasures")
 }
 
 #[utoipa::path(post, path = "/v1/dsar/{subject}/erase", tag = "privacy", security(("api_key" = [])),
@@ -12,15 +12,17 @@ pub(crate) fn no_privacy_ops() -> Response {
         (status = 404, description = "No record of this tenant names the subject", body = crate::responses::Problem, content_type = "application/problem+json"),
         (status = 503, description = "This node cannot record erasures", body = crate::responses::Problem, content_type = "application/problem+json"),
         Errors))]
-pub(crate) async fn dsar_erase(State(s): State<Shared>, p: Principal, Path(subject): Path<String>) -> Response {
-    if let Err(r) = p.require(Permission::Erase) {
-        return r;
-    }
+pub(crate) async fn dsar_erase(
+    State(s): State<Shared>,
+    p: Principal,
+    Path(subject): Path<String>,
+) -> Result<(StatusCode, Json<privacy::ErasureOutcome>), AppError> {
+    p.require(Permission::Erase)?;
     if subject.is_empty() || subject.len() > 256 {
-        return bad_field("subject", "a subject id is 1-256 characters");
+        return Err(AppError::bad_field("subject", "a subject id is 1-256 characters"));
     }
-    if let Some(Err(r)) = s.privacy.as_ref().map(|ops| ops.pace.check(p.tenant())) {
-        return r;
+    if let Some(ops) = &s.privacy {
+        ops.pace.check(p.tenant())?;
     }
     let tenant = p.tenant().to_string();
     let by = p.key.id.clone();
@@ -28,22 +30,20 @@ pub(crate) async fn dsar_erase(State(s): State<Shared>, p: Principal, Path(subje
         let ops = s.privacy.as_ref().ok_or_else(no_privacy_ops)?;
         let pol = s.policy.current();
         let view = LedgerView::new(&s.ledger);
-        let (plan, already) = privacy::plan_dsar(&view, &tenant, &subject, pol.retention_for(&tenant), now_micros())
-            .map_err(internal)?
-            .ok_or_else(|| not_found("no record of this tenant names this subject"))?;
-        let e = privacy::record(ops, plan, &by, pol.version()).map_err(|e| {
-            problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Log unavailable",
-                format!("recording the erasure: {e}"),
-                json!({}),
-            )
-        })?;
+        let (plan, already) = privacy::plan_dsar(&view, &tenant, &subject, pol.retention_for(&tenant), now_micros())?
+            .ok_or_else(|| AppError::not_found("no record of this tenant names this subject"))?;
+        let e = privacy::record(ops, plan, &by, pol.version()).map_err(log_unavailable)?;
         tracing::info!(%tenant, erasure = %e.id, erasing = e.seqs.len(), "DSAR erasure recorded");
-        Ok((StatusCode::ACCEPTED, Json(privacy::ErasureOutcome::of(&e, already))).into_response())
+        Ok((StatusCode::ACCEPTED, Json(privacy::ErasureOutcome::of(&e, already))))
     })
     .await
-    .unwrap_or_else(|r| r)
+}
+
+/// The log refused or did not take the erasure record: the cause is the
+/// node's to log, the caller may retry.
+fn log_unavailable(e: impl std::fmt::Display) -> AppError {
+    tracing::error!(error = %e, "recording an erasure");
+    AppError::unavailable("Log unavailable", "the erasure could not be recorded in the log; retry later")
 }
 
 #[utoipa::path(post, path = "/v1/retention/run", tag = "privacy", security(("api_key" = [])),
@@ -51,12 +51,13 @@ pub(crate) async fn dsar_erase(State(s): State<Shared>, p: Principal, Path(subje
         (status = 409, description = "The policy sets no maximum retention for this tenant", body = crate::responses::Problem, content_type = "application/problem+json"),
         (status = 503, description = "This node cannot record erasures", body = crate::responses::Problem, content_type = "application/problem+json"),
         Errors))]
-pub(crate) async fn retention_run(State(s): State<Shared>, p: Principal) -> Response {
-    if let Err(r) = p.require(Permission::Erase) {
-        return r;
-    }
-    if let Some(Err(r)) = s.privacy.as_ref().map(|ops| ops.pace.check(p.tenant())) {
-        return r;
+pub(crate) async fn retention_run(
+    State(s): State<Shared>,
+    p: Principal,
+) -> Result<(StatusCode, Json<privacy::ErasureOutcome>), AppError> {
+    p.require(Permission::Erase)?;
+    if let Some(ops) = &s.privacy {
+        ops.pace.check(p.tenant())?;
     }
     let tenant = p.tenant().to_string();
     let by = p.key.id.clone();
@@ -64,52 +65,43 @@ pub(crate) async fn retention_run(State(s): State<Shared>, p: Principal) -> Resp
         let ops = s.privacy.as_ref().ok_or_else(no_privacy_ops)?;
         let pol = s.policy.current();
         let view = LedgerView::new(&s.ledger);
-        let plan = privacy::plan_retention(&view, &tenant, pol.retention_for(&tenant), now_micros())
-            .map_err(internal)?
-            .ok_or_else(|| {
-                problem(
+        let plan =
+            privacy::plan_retention(&view, &tenant, pol.retention_for(&tenant), now_micros())?.ok_or_else(|| {
+                AppError::new(
                     StatusCode::CONFLICT,
                     "No retention maximum",
                     "the policy sets no [[retention]] max_days for this tenant: content is kept",
-                    json!({}),
                 )
             })?;
-        let e = privacy::record(ops, plan, &by, pol.version()).map_err(|e| {
-            problem(StatusCode::SERVICE_UNAVAILABLE, "Log unavailable", format!("recording the run: {e}"), json!({}))
-        })?;
-        Ok((StatusCode::ACCEPTED, Json(privacy::ErasureOutcome::of(&e, 0))).into_response())
+        let e = privacy::record(ops, plan, &by, pol.version()).map_err(log_unavailable)?;
+        Ok((StatusCode::ACCEPTED, Json(privacy::ErasureOutcome::of(&e, 0))))
     })
     .await
-    .unwrap_or_else(|r| r)
 }
 
 #[utoipa::path(get, path = "/v1/retention", tag = "privacy", security(("api_key" = [])),
     responses((status = 200, description = "The retention rule in force for the key's tenant (null when none) and the policy version", body = Object), Errors))]
-pub(crate) async fn retention(State(s): State<Shared>, p: Principal) -> Response {
-    if let Err(r) = p.require(Permission::Policy) {
-        return r;
-    }
+pub(crate) async fn retention(State(s): State<Shared>, p: Principal) -> Result<Json<Value>, AppError> {
+    p.require(Permission::Policy)?;
     let pol = s.policy.current();
     let rule = pol.retention_for(p.tenant());
     let now = now_micros();
-    Json(json!({
+    Ok(Json(json!({
         "tenant": p.tenant(),
         "policy_version": pol.version(),
         "rule": rule,
         "erasable_before": rule.map(|r| Timestamp(r.hold_after(now)).to_rfc3339()),
         "retention_cutoff": rule.and_then(|r| r.cutoff(now)).map(|c| Timestamp(c).to_rfc3339()),
-    }))
-    .into_response()
+    })))
 }
 
 #[utoipa::path(get, path = "/v1/privacy/actions", tag = "privacy", security(("api_key" = [])),
     responses((status = 200, description = "Every erasure sealed in `_privacy.<tenant>` (DSAR erasures and retention runs), oldest first", body = Vec<privacy::PrivacyAction>), Errors))]
-pub(crate) async fn privacy_actions(State(s): State<Shared>, p: Principal) -> Response {
-    if let Err(r) = p.require(Permission::Reports) {
-        return r;
-    }
+pub(crate) async fn privacy_actions(
+    State(s): State<Shared>,
+    p: Principal,
+) -> Result<Json<Vec<privacy::PrivacyAction>>, AppError> {
+    p.require(Permission::Reports)?;
     let tenant = p.tenant().to_string();
-    blocking(move || privacy::actions(&LedgerView::new(&s.ledger), &tenant).map_err(internal))
-        .await
-        .map_or_else(|r| r, |v| Json(v).into_response())
+    blocking(move || Ok(Json(privacy::actions(&LedgerView::new(&s.ledger), &tenant)?))).await
 }

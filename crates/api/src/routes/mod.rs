@@ -13,7 +13,7 @@ pub(crate) mod sessions;
 
 /// What every handler module uses.
 mod prelude {
-    pub(crate) use axum::extract::{Path, Query, State};
+    pub(crate) use axum::extract::{Path, State};
 
     pub(crate) use axum::http::{header, HeaderValue, StatusCode};
 
@@ -27,6 +27,7 @@ mod prelude {
     pub(crate) use traceledger_core::event::Timestamp;
     pub(crate) use traceledger_core::SealedRecord;
     pub(crate) use traceledger_projection::ledger::LedgerView;
+    pub(crate) use utoipa::IntoParams;
 
     pub(crate) use traceledger_projection::sessions::{Completeness, Filter, SessionSummary, SessionsView};
 
@@ -34,6 +35,6 @@ mod prelude {
     pub(crate) use crate::keys::{KeyInfo, Permission, Role};
     pub(crate) use crate::responses::{BadRequest, Errors, NotFound};
     pub(crate) use crate::{archive, bodies, keys, privacy, report};
-    pub(crate) use crate::{bad_field, internal, not_found, now_micros, problem, Principal, Shared, MAX_LIMIT};
+    pub(crate) use crate::{now_micros, AppError, Principal, Shared, MAX_LIMIT};
     pub(crate) use traceledger_wire as wire;
 }

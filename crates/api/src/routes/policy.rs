@@ -6,29 +6,22 @@ use super::prelude::*;
     request_body(content = String, content_type = "text/plain", description = "A policy file (TOML), as `traceledger policy check` reads it"),
     responses((status = 200, description = "Whether this node would load the policy: its summary, or the first problem with its line, column and key path",
         body = bodies::PolicyCheck), BadRequest, Errors))]
-pub(crate) async fn policy_check(p: Principal, body: axum::body::Bytes) -> Response {
-    if let Err(r) = p.require(Permission::Policy) {
-        return r;
-    }
-    let Ok(text) = std::str::from_utf8(&body) else {
-        return bad_field("body", "the policy must be UTF-8 text");
-    };
+pub(crate) async fn policy_check(p: Principal, body: axum::body::Bytes) -> Result<Json<bodies::PolicyCheck>, AppError> {
+    p.require(Permission::Policy)?;
+    let text = std::str::from_utf8(&body).map_err(|_| AppError::bad_field("body", "the policy must be UTF-8 text"))?;
     // The parser is fuzzed (fuzz/fuzz_targets/policy_toml.rs) and never panics.
     let r = traceledger_projection::policy_file::check(text);
-    Json(match r {
+    Ok(Json(match r {
         Ok(pol) => bodies::PolicyCheck { valid: true, summary: Some(pol.summary()), error: None },
         Err(e) => bodies::PolicyCheck { valid: false, summary: None, error: Some(e) },
-    })
-    .into_response()
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/policy", tag = "policy", security(("api_key" = [])),
     responses((status = 200, description = "The policy in force for the key's tenant: version, rules, boundaries, budgets, limits, sinks (secrets by variable name only), and the last refused reload", body = Object),
         Errors))]
-pub(crate) async fn policy(State(s): State<Shared>, p: Principal) -> Response {
-    if let Err(r) = p.require(Permission::Policy) {
-        return r;
-    }
+pub(crate) async fn policy(State(s): State<Shared>, p: Principal) -> Result<Json<Value>, AppError> {
+    p.require(Permission::Policy)?;
     let pol = s.policy.current();
     let t = p.tenant();
     let mine = |scope: &Option<String>| scope.as_deref().is_none_or(|x| x == t);
@@ -43,7 +36,7 @@ pub(crate) async fn policy(State(s): State<Shared>, p: Principal) -> Response {
         .collect();
     let families: Vec<Value> =
         pol.detector().families().iter().map(|f| json!({ "name": f.name, "weight": f.weight })).collect();
-    Json(json!({
+    Ok(Json(json!({
         "version": pol.version(),
         "digest": pol.digest,
         "file": s.policy.path().map(|p| p.display().to_string()),
@@ -61,30 +54,36 @@ pub(crate) async fn policy(State(s): State<Shared>, p: Principal) -> Response {
         "alerts": pol.alerts.iter().filter(|a| mine(&a.tenant)).map(|a| json!({
             "name": a.name, "url": a.url, "secret_env": a.secret_env, "on": a.on, "min_severity": a.min_severity,
         })).collect::<Vec<_>>(),
-    }))
-    .into_response()
+    })))
+}
+
+/// A page of deliveries.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct DeliveriesQuery {
+    /// 1..=1000, default 100
+    #[param(value_type = Option<usize>, minimum = 1, maximum = 1000)]
+    limit: Option<Limit>,
 }
 
 #[utoipa::path(get, path = "/v1/alerts/deliveries", tag = "policy", security(("api_key" = [])),
-    params(("limit" = Option<usize>, Query, description = "1..=1000, default 100")),
+    params(DeliveriesQuery),
     responses((status = 200, description = "Webhook delivery attempts of the key's tenant, newest first",
         body = bodies::Deliveries), BadRequest, Errors))]
-pub(crate) async fn alert_deliveries(State(s): State<Shared>, p: Principal, q: Params) -> Response {
-    if let Err(r) = p.require(Permission::Policy) {
-        return r;
-    }
-    let limit = match limit(&q) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
+pub(crate) async fn alert_deliveries(
+    State(s): State<Shared>,
+    p: Principal,
+    Q(q): Q<DeliveriesQuery>,
+) -> Result<Json<bodies::Deliveries>, AppError> {
+    p.require(Permission::Policy)?;
+    let limit = page(q.limit);
     let tenant = p.tenant().to_string();
     blocking(move || {
         let items = match &s.alerts {
-            Some(d) => d.log(&tenant, limit).map_err(internal)?,
+            Some(d) => d.log(&tenant, limit)?,
             None => Vec::new(),
         };
-        Ok(Json(bodies::Deliveries { items }).into_response())
+        Ok(Json(bodies::Deliveries { items }))
     })
     .await
-    .unwrap_or_else(|r| r)
 }

@@ -35,76 +35,84 @@ pub fn record_json(r: &SealedRecord, with_content: bool) -> Value {
     })
 }
 
-pub(crate) fn record_response(p: &Principal, bytes: Option<Vec<u8>>) -> Response {
-    let Some(bytes) = bytes else { return not_found("no such record") };
-    match wire::decode_record(&bytes, usize::MAX) {
-        Ok(r) => Json(record_json(&r, p.key.role.can(Permission::ReadContent))).into_response(),
-        Err(e) => internal(format!("a stored record does not decode: {e}")),
-    }
+pub(crate) fn record_response(p: &Principal, bytes: Option<Vec<u8>>) -> Result<Json<Value>, AppError> {
+    let bytes = bytes.ok_or_else(|| AppError::not_found("no such record"))?;
+    let r = wire::decode_record(&bytes, usize::MAX)
+        .map_err(|e| AppError::internal(format!("a stored record does not decode: {e}")))?;
+    Ok(Json(record_json(&r, p.key.role.can(Permission::ReadContent))))
 }
 
 #[utoipa::path(get, path = "/v1/records/{seq}", tag = "records", security(("api_key" = [])),
     params(("seq" = u64, Path, description = "Position in the tenant's chain")),
     responses((status = 200, description = "The sealed record (content removed for roles without ReadContent)", body = Object), BadRequest, NotFound, Errors))]
-pub(crate) async fn record_by_seq(State(s): State<Shared>, p: Principal, Path(seq): Path<String>) -> Response {
-    if let Err(r) = p.require(Permission::Read) {
-        return r;
-    }
-    let Ok(seq) = seq.parse::<u64>() else {
-        return bad_field("seq", format!("`seq` must be a whole number, got `{seq}`"));
-    };
+pub(crate) async fn record_by_seq(
+    State(s): State<Shared>,
+    p: Principal,
+    Path(seq): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    p.require(Permission::Read)?;
+    let seq = Whole::parse(&seq).map_err(|e| AppError::bad_field("seq", format!("`seq` {e}")))?.0;
     let tenant = p.tenant().to_string();
-    match blocking(move || LedgerView::new(&s.ledger).record(&tenant, seq).map_err(internal)).await {
-        Ok(b) => record_response(&p, b),
-        Err(r) => r,
-    }
+    let bytes = blocking(move || Ok(LedgerView::new(&s.ledger).record(&tenant, seq)?)).await?;
+    record_response(&p, bytes)
 }
 
 #[utoipa::path(get, path = "/v1/records/by-event/{event_id}", tag = "records", security(("api_key" = [])),
     params(("event_id" = String, Path, description = "Event id (UUID)")),
     responses((status = 200, description = "The sealed record", body = Object), BadRequest, NotFound, Errors))]
-pub(crate) async fn record_by_event(State(s): State<Shared>, p: Principal, Path(id): Path<String>) -> Response {
-    if let Err(r) = p.require(Permission::Read) {
-        return r;
-    }
+pub(crate) async fn record_by_event(
+    State(s): State<Shared>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    p.require(Permission::Read)?;
     let Ok(id) = uuid::Uuid::parse_str(&id) else {
-        return bad_field("event_id", format!("`event_id` must be a UUID, got `{id}`"));
+        return Err(AppError::bad_field("event_id", format!("`event_id` must be a UUID, got `{id}`")));
     };
     let tenant = p.tenant().to_string();
-    let r = blocking(move || {
+    let bytes = blocking(move || {
         let v = LedgerView::new(&s.ledger);
-        match v.seq_of(&tenant, id).map_err(internal)? {
+        match v.seq_of(&tenant, id)? {
             None => Ok(None),
-            Some(seq) => v.record(&tenant, seq).map_err(internal),
+            Some(seq) => Ok(v.record(&tenant, seq)?),
         }
     })
-    .await;
-    match r {
-        Ok(b) => record_response(&p, b),
-        Err(r) => r,
-    }
+    .await?;
+    record_response(&p, bytes)
+}
+
+/// What `GET /v1/export` exports.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ExportQuery {
+    /// Export this session: the tenant's chain up to the session's last record, content kept only in the session's records (commitments elsewhere)
+    session: Option<String>,
+    /// Erase every content field (commitments stay); default false
+    #[param(value_type = Option<bool>)]
+    without_content: Option<Flag>,
 }
 
 #[utoipa::path(get, path = "/v1/export", tag = "records", security(("api_key" = [])),
-    params(
-        ("session" = Option<String>, Query, description = "Export this session: the tenant's chain up to the session's last record, content kept only in the session's records (commitments elsewhere)"),
-        ("without_content" = Option<bool>, Query, description = "Erase every content field (commitments stay); default false"),
-    ),
+    params(ExportQuery),
     responses((status = 200, description = "A tar of a verifiable bundle directory (records.avro, checkpoints, keyring, signed MANIFEST); check it with `traceledger verify DIR --key VKEY`",
         content_type = "application/x-tar", body = Vec<u8>), BadRequest, NotFound, Errors))]
-pub(crate) async fn export_bundle(State(s): State<Shared>, p: Principal, q: Params) -> Response {
-    let without_content = match param::<bool>(&q, "without_content", "true or false") {
-        Ok(v) => v.unwrap_or(false),
-        Err(r) => return r,
-    };
-    export(s, p, q.get("session").cloned(), None, without_content).await
+pub(crate) async fn export_bundle(
+    State(s): State<Shared>,
+    p: Principal,
+    Q(q): Q<ExportQuery>,
+) -> Result<Response, AppError> {
+    export(s, p, q.session, None, q.without_content.is_some_and(|f| f.0)).await
 }
 
 #[utoipa::path(get, path = "/v1/dsar/{subject}", tag = "export", security(("api_key" = [])),
     params(("subject" = String, Path, description = "A data subject's id as the agents record it in `subject_ids` (e.g. `hmac:…`, HMAC-SHA256 of the customer id under the tenant's secret)")),
     responses((status = 200, description = "A tar of a verifiable bundle of the tenant's chain with content kept only in the records about the subject; X-Traceledger-Subject-Records counts them",
         content_type = "application/x-tar"), NotFound, Errors))]
-pub(crate) async fn dsar_export(State(s): State<Shared>, p: Principal, Path(subject): Path<String>) -> Response {
+pub(crate) async fn dsar_export(
+    State(s): State<Shared>,
+    p: Principal,
+    Path(subject): Path<String>,
+) -> Result<Response, AppError> {
     export(s, p, None, Some(subject), false).await
 }
 
@@ -117,39 +125,32 @@ pub(crate) async fn export(
     session: Option<String>,
     subject: Option<String>,
     without_content: bool,
-) -> Response {
+) -> Result<Response, AppError> {
     use std::sync::atomic::{AtomicU64, Ordering};
     use traceledger_projection::ledger::BundlePlan;
-    if let Err(r) = p.require(Permission::Export) {
-        return r;
-    }
+    p.require(Permission::Export)?;
     let tenant = p.tenant().to_string();
     let about = Arc::new(AtomicU64::new(0));
     let counted = about.clone();
     let made = blocking(move || {
-        let Some(ex) = &s.exporter else {
-            return Err(problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Export unavailable",
-                "this node has no export key",
-                json!({}),
-            ));
-        };
+        let ex = s
+            .exporter
+            .as_ref()
+            .ok_or_else(|| AppError::unavailable("Export unavailable", "this node has no export key"))?;
         let view = LedgerView::new(&s.ledger);
         let size = match &session {
-            None => view.size(&tenant).map_err(internal)?,
+            None => view.size(&tenant)?,
             Some(id) => {
                 let summary = SessionsView::new(&s.sessions)
-                    .summary(&tenant, id)
-                    .map_err(internal)?
-                    .ok_or_else(|| not_found(format!("no session `{id}`")))?;
-                (summary.last_seq + 1).min(view.size(&tenant).map_err(internal)?)
+                    .summary(&tenant, id)?
+                    .ok_or_else(|| AppError::not_found(format!("no session `{id}`")))?;
+                (summary.last_seq + 1).min(view.size(&tenant)?)
             }
         };
         if size == 0 {
-            return Err(not_found("no records to export"));
+            return Err(AppError::not_found("no records to export"));
         }
-        let dir = tempfile::tempdir().map_err(internal)?;
+        let dir = tempfile::tempdir()?;
         let name = match (&session, &subject) {
             (Some(_), _) => format!("{tenant}-session-{size}"),
             (None, Some(_)) => format!("{tenant}-subject-{size}"),
@@ -168,26 +169,23 @@ pub(crate) async fn export(
             counted.fetch_add(u64::from(subject.is_some() && mine), Ordering::Relaxed);
             !without_content && mine && session.as_ref().is_none_or(|id| &r.event.session_id == id)
         };
-        let records = view.export(&tenant, size, &plan, keep).map_err(internal)?;
+        let records = view.export(&tenant, size, &plan, keep)?;
         if subject.is_some() && counted.load(Ordering::Relaxed) == 0 {
-            return Err(not_found("no record of this tenant names this subject"));
+            return Err(AppError::not_found("no record of this tenant names this subject"));
         }
         let tar_path = dir.path().join("bundle.tar");
-        let f = std::fs::File::create(&tar_path).map_err(internal)?;
+        let f = std::fs::File::create(&tar_path)?;
         let mut b = tar::Builder::new(f);
-        b.append_dir_all(&name, &out).map_err(internal)?;
-        b.into_inner().map_err(internal)?;
+        b.append_dir_all(&name, &out)?;
+        b.into_inner()?;
         // Opened before the temporary directory goes: the open file stays
         // readable after it is unlinked.
-        let file = std::fs::File::open(&tar_path).map_err(internal)?;
-        let len = file.metadata().map_err(internal)?.len();
+        let file = std::fs::File::open(&tar_path)?;
+        let len = file.metadata()?.len();
         Ok((file, len, name, records))
     })
-    .await;
-    let (file, len, name, records) = match made {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    .await?;
+    let (file, len, name, records) = made;
     let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file)));
     let mut r = (StatusCode::OK, body).into_response();
     let h = r.headers_mut();
@@ -201,5 +199,5 @@ pub(crate) async fn export(
     if about > 0 {
         h.insert("x-traceledger-subject-records", HeaderValue::from(about));
     }
-    r
+    Ok(r)
 }

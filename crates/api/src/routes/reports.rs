@@ -2,57 +2,56 @@
 
 use super::prelude::*;
 
+/// The report's period and format.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ReportQuery {
+    /// RFC 3339 period start (inclusive)
+    #[param(value_type = String, format = DateTime, required = true)]
+    from: Option<Time>,
+    /// RFC 3339 period end (exclusive)
+    #[param(value_type = String, format = DateTime, required = true)]
+    to: Option<Time>,
+    /// json (default) or html
+    format: Option<String>,
+}
+
 #[utoipa::path(get, path = "/v1/reports/soc2", tag = "reports", security(("api_key" = [])),
-    params(
-        ("from" = String, Query, description = "RFC 3339 period start (inclusive)"),
-        ("to" = String, Query, description = "RFC 3339 period end (exclusive)"),
-        ("format" = Option<String>, Query, description = "json (default) or html"),
-    ),
+    params(ReportQuery),
     responses((status = 200, description = "The SOC 2 evidence report of the key's tenant; its signed note (base64) in X-Traceledger-Report-Signature",
         body = traceledger_report::Soc2Report, content_type = "application/json"),
         (status = 503, description = "The node has no signing key for reports", body = crate::responses::Problem, content_type = "application/problem+json"),
         BadRequest, Errors))]
-pub(crate) async fn soc2_report(State(s): State<Shared>, p: Principal, q: Params) -> Response {
-    if let Err(r) = p.require(Permission::Reports) {
-        return r;
+pub(crate) async fn soc2_report(
+    State(s): State<Shared>,
+    p: Principal,
+    Q(q): Q<ReportQuery>,
+) -> Result<Response, AppError> {
+    p.require(Permission::Reports)?;
+    let from = q.from.ok_or_else(|| AppError::bad_field("from", "`from` (RFC 3339) is required"))?.0;
+    let to = q.to.ok_or_else(|| AppError::bad_field("to", "`to` (RFC 3339) is required"))?.0;
+    if from >= to {
+        return Err(AppError::bad_field("from", "`from` must be before `to`"));
     }
-    let window = (|| {
-        let from = time_param(&q, "from")?.ok_or_else(|| bad_field("from", "`from` (RFC 3339) is required"))?;
-        let to = time_param(&q, "to")?.ok_or_else(|| bad_field("to", "`to` (RFC 3339) is required"))?;
-        if from >= to {
-            return Err(bad_field("from", "`from` must be before `to`"));
-        }
-        Ok((from, to))
-    })();
-    let (from, to) = match window {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    let html = match q.get("format").map(String::as_str) {
-        None | Some("json") => false,
-        Some("html") => true,
-        Some(f) => return bad_field("format", format!("`format` must be json or html, got `{f}`")),
+    let html = match q.format.as_deref() {
+        None => false,
+        Some(f) => choice("format", f, &[("json", false), ("html", true)])?,
     };
     if s.exporter.is_none() {
-        return problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "No report signer",
-            "this node has no signing key for reports",
-            json!({}),
-        );
+        return Err(AppError::unavailable("No report signer", "this node has no signing key for reports"));
     }
     let tenant = p.tenant().to_string();
     let by = p.key.id.clone();
-    let made = blocking(move || {
-        let Some(ex) = &s.exporter else { return Err(internal("no exporter")) };
+    let (bytes, note, id) = blocking(move || {
+        let ex = s.exporter.as_ref().ok_or_else(|| AppError::internal("no exporter"))?;
         let ring = traceledger_core::keys::Keyring::new(
-            ex.keyring.iter().map(|k| k.to_key()).collect::<Result<Vec<_>, _>>().map_err(internal)?,
+            ex.keyring.iter().map(|k| k.to_key()).collect::<Result<Vec<_>, _>>().map_err(AppError::internal)?,
         );
-        let rep = report::soc2(&s, &ring, &tenant, from, to, now_micros()).map_err(internal)?;
+        let rep = report::soc2(&s, &ring, &tenant, from, to, now_micros()).map_err(AppError::internal)?;
         let bytes = if html {
             traceledger_report::html::render(&rep).into_bytes()
         } else {
-            serde_json::to_vec_pretty(&rep).map_err(internal)?
+            serde_json::to_vec_pretty(&rep).map_err(AppError::internal)?
         };
         let what = traceledger_report::note::Signed {
             kind: "soc2".into(),
@@ -63,7 +62,7 @@ pub(crate) async fn soc2_report(State(s): State<Shared>, p: Principal, q: Params
             sha256: String::new(),
             anchor: rep.anchor.as_ref().map(|a| (a.origin.clone(), a.size, a.root.clone())),
         };
-        let note = traceledger_report::note::sign(&bytes, &what, &ex.key).map_err(internal)?;
+        let note = traceledger_report::note::sign(&bytes, &what, &ex.key).map_err(AppError::internal)?;
         let id = match &s.reports {
             None => None,
             Some(archive) => {
@@ -80,18 +79,14 @@ pub(crate) async fn soc2_report(State(s): State<Shared>, p: Principal, q: Params
                     bytes: bytes.len() as u64,
                     requested_by: by,
                 };
-                archive.store(&tenant, &meta, &bytes, &note).map_err(internal)?;
+                archive.store(&tenant, &meta, &bytes, &note).map_err(AppError::internal)?;
                 Some(meta.id)
             }
         };
         Ok((bytes, note, id))
     })
-    .await;
-    let (bytes, note, id) = match made {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    report_response(bytes, &note, html, id.as_deref())
+    .await?;
+    Ok(report_response(bytes, &note, html, id.as_deref()))
 }
 
 /// A report's bytes with its signed note (and archive id) in headers.
@@ -119,17 +114,17 @@ pub(crate) fn report_response(bytes: Vec<u8>, note: &str, html: bool, id: Option
 
 #[utoipa::path(get, path = "/v1/reports", tag = "reports", security(("api_key" = [])),
     responses((status = 200, description = "Every report made for the key's tenant, newest first, with the checkpoint each rests on", body = Vec<archive::StoredReport>), Errors))]
-pub(crate) async fn list_reports(State(s): State<Shared>, p: Principal) -> Response {
-    if let Err(r) = p.require(Permission::Reports) {
-        return r;
-    }
+pub(crate) async fn list_reports(
+    State(s): State<Shared>,
+    p: Principal,
+) -> Result<Json<Vec<archive::StoredReport>>, AppError> {
+    p.require(Permission::Reports)?;
     let tenant = p.tenant().to_string();
     blocking(move || match &s.reports {
-        None => Ok(Vec::new()),
-        Some(a) => a.list(&tenant).map_err(internal),
+        None => Ok(Json(Vec::new())),
+        Some(a) => Ok(Json(a.list(&tenant).map_err(AppError::internal)?)),
     })
     .await
-    .map_or_else(|r| r, |v| Json(v).into_response())
 }
 
 #[utoipa::path(get, path = "/v1/reports/{id}", tag = "reports", security(("api_key" = [])),
@@ -137,19 +132,18 @@ pub(crate) async fn list_reports(State(s): State<Shared>, p: Principal) -> Respo
     responses((status = 200, description = "The report's bytes as made, its signed note in X-Traceledger-Report-Signature (base64)", content_type = "application/json"),
         (status = 404, description = "No report of this tenant has this id", body = crate::responses::Problem, content_type = "application/problem+json"),
         Errors))]
-pub(crate) async fn get_report(State(s): State<Shared>, p: Principal, Path(id): Path<String>) -> Response {
-    if let Err(r) = p.require(Permission::Reports) {
-        return r;
-    }
+pub(crate) async fn get_report(
+    State(s): State<Shared>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    p.require(Permission::Reports)?;
     let tenant = p.tenant().to_string();
     let found = blocking(move || match &s.reports {
         None => Ok(None),
-        Some(a) => a.get(&tenant, &id).map_err(internal),
+        Some(a) => a.get(&tenant, &id).map_err(AppError::internal),
     })
-    .await;
-    match found {
-        Err(r) => r,
-        Ok(None) => not_found("no report of this tenant has this id"),
-        Ok(Some((meta, bytes, note))) => report_response(bytes, &note, meta.format == "html", Some(&meta.id)),
-    }
+    .await?;
+    let (meta, bytes, note) = found.ok_or_else(|| AppError::not_found("no report of this tenant has this id"))?;
+    Ok(report_response(bytes, &note, meta.format == "html", Some(&meta.id)))
 }

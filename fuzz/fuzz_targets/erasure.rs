@@ -5,7 +5,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use traceledger_core::event::Attribute;
-use traceledger_core::privacy::{Erasure, SeqRanges};
+use traceledger_core::erasure::{Erasure, SeqRanges};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
         id: uuid::Uuid::from_u128(1),
         tenant: "t".into(),
         seqs: SeqRanges::new(),
-        reason: traceledger_core::privacy::Reason::Retention { cutoff: traceledger_core::event::Timestamp(0) },
+        reason: traceledger_core::erasure::Reason::Retention { cutoff: traceledger_core::event::Timestamp(0) },
         requested_by: String::new(),
         policy: String::new(),
         at: traceledger_core::event::Timestamp(0),

@@ -3,7 +3,7 @@
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 use traceledger_core::checkpoint::{open_note, Checkpoint};
-use traceledger_core::keys::{Keyring, VerifierKey};
+use traceledger_core::signing::{Keyring, VerifierKey};
 
 fn ring() -> &'static Keyring {
     static R: OnceLock<Keyring> = OnceLock::new();

@@ -5,12 +5,12 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    match traceledger_report::register::Register::parse(&text) {
+    match traceledger_report::providers::Register::parse(&text) {
         Err(e) => assert!(!e.is_empty()),
         Ok(r) => {
             for p in &r.providers {
                 assert!(r.get(&p.name).is_some());
-                let _ = traceledger_report::register::is_eu_region(&p.region);
+                let _ = traceledger_report::providers::is_eu_region(&p.region);
             }
         }
     }

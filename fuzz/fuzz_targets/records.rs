@@ -3,7 +3,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use traceledger_bundle::RecordReader;
-use traceledger_core::keys::{Keyring, VerifierKey};
+use traceledger_core::signing::{Keyring, VerifierKey};
 use traceledger_core::verify::Verifier;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! Key strings and keyring files from outside: must never panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use traceledger_core::keys::{SigningKey, VerifierKey};
+use traceledger_core::signing::{SigningKey, VerifierKey};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(s) = std::str::from_utf8(data) {

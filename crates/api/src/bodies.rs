@@ -2,7 +2,7 @@
 //! says exactly what each route answers (schemathesis checks the answers
 //! against it in `make test`).
 
-use crate::keys::KeyInfo;
+use crate::api_keys::KeyInfo;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -6,22 +6,23 @@
 //! of the key's tenant, so another tenant's data is not found (404) rather
 //! than forbidden — its existence is not disclosed. Errors are RFC 9457
 //! `application/problem+json` naming the failing field. The permission
-//! matrix is [`keys::Role::can`] (documented in docs/api.md).
+//! matrix is [`api_keys::Role::can`] (documented in docs/api.md).
 
 pub mod access;
+pub mod api_keys;
 pub mod archive;
 pub mod bodies;
 pub mod console;
 pub mod error;
-pub mod keys;
 pub mod limits;
 pub mod openapi;
-pub mod privacy;
-pub mod registry;
+pub mod privacy_ops;
 pub mod report;
 pub mod responses;
 mod routes;
+pub mod schema_registry;
 
+use api_keys::{KeyInfo, KeyStore, Permission};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header;
 use axum::http::request::Parts;
@@ -29,7 +30,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use keys::{KeyInfo, KeyStore, Permission};
 use serde_json::json;
 use std::sync::Arc;
 use traceledger_projection::policy_file::PolicyFile;
@@ -63,10 +63,10 @@ pub struct ApiState {
     /// A session with no `agent_end` for this long is incomplete (µs).
     pub session_timeout_micros: i64,
     /// The provider register (empty when none is configured).
-    pub providers: Arc<traceledger_report::register::Register>,
+    pub providers: Arc<traceledger_report::providers::Register>,
     /// Appends signed erasures (DSAR, retention); without it, erasure is
     /// not served.
-    pub privacy: Option<privacy::PrivacyOps>,
+    pub privacy: Option<privacy_ops::PrivacyOps>,
     /// Keeps every report made; without it, reports are not kept.
     pub reports: Option<archive::ReportArchive>,
 }
@@ -74,7 +74,7 @@ pub struct ApiState {
 /// What exported bundles are signed with.
 pub struct Exporter {
     /// Signs each bundle's manifest (and its final checkpoint).
-    pub key: traceledger_core::keys::SigningKey,
+    pub key: traceledger_core::signing::SigningKey,
     /// Log name of the checkpoints.
     pub log_name: String,
     /// Verifier keys of the ledger, for the bundle's keyring.

@@ -1,7 +1,7 @@
 //! Per-key rate limits: a token bucket (GCRA, the `governor` crate) per API
 //! key id; a request over the limit gets 429 with `Retry-After`.
 
-use crate::keys::STANDARD_TIER;
+use crate::api_keys::STANDARD_TIER;
 use crate::{AppError, Principal};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;

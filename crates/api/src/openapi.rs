@@ -74,7 +74,7 @@ impl Modify for ApiKeyAuth {
         crate::routes::erasure::dsar_erase, crate::routes::erasure::retention_run, crate::routes::erasure::retention, crate::routes::erasure::privacy_actions,
         crate::routes::reports::list_reports, crate::routes::reports::get_report,
     ),
-    components(schemas(Problem, crate::keys::KeyInfo, crate::keys::Role)),
+    components(schemas(Problem, crate::api_keys::KeyInfo, crate::api_keys::Role)),
     modifiers(&ApiKeyAuth),
 )]
 pub struct ApiDoc;

@@ -10,7 +10,7 @@ use crate::ApiState;
 use std::collections::BTreeMap;
 use traceledger_core::checkpoint::Checkpoint;
 use traceledger_core::event::{access_chain, Timestamp};
-use traceledger_core::keys::Keyring;
+use traceledger_core::signing::Keyring;
 use traceledger_core::verify::Verifier;
 use traceledger_policy::AnomalyKind;
 use traceledger_projection::anomaly::{AnomalyView, Filter as AnomalyFilter};
@@ -141,7 +141,7 @@ pub fn soc2(s: &ApiState, keyring: &Keyring, tenant: &str, from: i64, to: i64, n
 
 /// Erasures sealed in `[from, to)` in the tenant's privacy chain.
 fn erasures(s: &ApiState, tenant: &str, from: i64, to: i64) -> Res<Vec<r::ErasureRow>> {
-    let actions = crate::privacy::actions(&LedgerView::new(&s.ledger), tenant).map_err(|e| e.to_string())?;
+    let actions = crate::privacy_ops::actions(&LedgerView::new(&s.ledger), tenant).map_err(|e| e.to_string())?;
     Ok(actions
         .into_iter()
         .filter(|a| Timestamp::parse_rfc3339(&a.sealed_at).is_some_and(|t| t.0 >= from && t.0 < to))
@@ -160,7 +160,7 @@ fn erasures(s: &ApiState, tenant: &str, from: i64, to: i64) -> Res<Vec<r::Erasur
 /// Providers used but not registered; personal data of EU subjects sent
 /// outside the EU/EEA without a transfer basis.
 fn provider_flags(
-    reg: &r::register::Register,
+    reg: &r::providers::Register,
     seen: &[traceledger_projection::availability::ScopeAvailability],
     inventory: &[traceledger_projection::pii::InventoryRow],
 ) -> (Vec<String>, Vec<String>) {
@@ -184,8 +184,8 @@ fn provider_flags(
                 None => flags.push(format!(
                     "personal data ({kinds}; {n} record-kinds) sent to `{p}`, which is not in the register: region and transfer basis unknown"
                 )),
-                Some(e) if !r::register::is_eu_region(&e.region)
-                    && e.transfer_basis == r::register::TransferBasis::None =>
+                Some(e) if !r::providers::is_eu_region(&e.region)
+                    && e.transfer_basis == r::providers::TransferBasis::None =>
                 {
                     flags.push(format!(
                         "personal data of EU subjects ({kinds}; {n} record-kinds) sent to `{p}` in region `{}` without a transfer basis",

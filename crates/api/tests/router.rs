@@ -9,7 +9,7 @@ use axum::Router;
 use serde_json::Value;
 use std::sync::Arc;
 use tower::ServiceExt;
-use traceledger_api::keys::{KeySpec, KeyStore, Permission, Role};
+use traceledger_api::api_keys::{KeySpec, KeyStore, Permission, Role};
 use traceledger_api::{authenticate, problem_errors, router, ApiState};
 use traceledger_projection::anomaly::Anomalies;
 use traceledger_projection::availability::Availability;

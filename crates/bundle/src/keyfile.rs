@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
 use traceledger_core::event::Timestamp;
-use traceledger_core::keys::{Keyring, SigningKey, VerifierKey};
+use traceledger_core::signing::{Keyring, SigningKey, VerifierKey};
 
 /// Reads a signing key file, refusing one that group or others can read.
 pub fn read_signing_key(path: &Path) -> Result<SigningKey> {

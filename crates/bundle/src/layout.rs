@@ -8,10 +8,10 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use traceledger_core::checkpoint::{self, Checkpoint};
+use traceledger_core::erasure::SeqRanges;
 use traceledger_core::event::Timestamp;
-use traceledger_core::keys::SigningKey;
 use traceledger_core::merkle::MemoryTree;
-use traceledger_core::privacy::SeqRanges;
+use traceledger_core::signing::SigningKey;
 use traceledger_core::SealedRecord;
 use traceledger_wire::avro::{record_to_value, sealed_record_schema};
 

@@ -12,8 +12,8 @@ use std::io::{BufReader, Read};
 use std::path::{Component, Path};
 use std::rc::Rc;
 use traceledger_core::checkpoint::{self, Checkpoint};
-use traceledger_core::keys::Keyring;
-use traceledger_core::privacy::{privacy_chain_tenant, Erasure, SeqRanges};
+use traceledger_core::erasure::{privacy_chain_tenant, Erasure, SeqRanges};
+use traceledger_core::signing::Keyring;
 use traceledger_core::verify::{Check, Failure, Report, Verifier};
 use traceledger_core::SealedRecord;
 

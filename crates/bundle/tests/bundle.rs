@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 use traceledger_bundle::{verify_bundle, BundleError, BundleWriter, Options};
 use traceledger_core::event::Timestamp;
-use traceledger_core::keys::SigningKey;
+use traceledger_core::signing::SigningKey;
 use traceledger_core::testkit::*;
 use traceledger_core::verify::Check;
 use traceledger_core::SealedRecord;
@@ -223,7 +223,7 @@ proptest! {
 /// invalid, naming the tenant and the seqs.
 #[test]
 fn erased_content_needs_a_signed_erasure_a_policy_or_a_withheld_statement() {
-    use traceledger_core::privacy::{Erasure, Reason, SeqRanges};
+    use traceledger_core::erasure::{Erasure, Reason, SeqRanges};
     use traceledger_core::seal::{ChainHead, Sealer};
     let key = test_key("traceledger.test");
     let mut recs = seal_all(&key, fixture_events(9)); // tenant-0, -1, -2: seqs 0..3 each

@@ -12,8 +12,8 @@ use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
 use traceledger_core::checkpoint::Checkpoint;
-use traceledger_core::keys::{Keyring, VerifierKey};
 use traceledger_core::merkle::{verify_consistency, verify_inclusion};
+use traceledger_core::signing::{Keyring, VerifierKey};
 use traceledger_core::Hash;
 
 fn hash(v: &Value) -> Hash {

@@ -16,8 +16,8 @@ use rand::SeedableRng;
 use std::path::PathBuf;
 use traceledger_core::event::*;
 use traceledger_core::hash::{chain_next, sha256, Hash};
-use traceledger_core::keys::{Keyring, SigningKey, VerifierKey};
 use traceledger_core::seal::{ChainHead, Sealer, Source};
+use traceledger_core::signing::{Keyring, SigningKey, VerifierKey};
 use traceledger_core::verify::Verifier;
 use traceledger_core::SealedRecord;
 

@@ -19,8 +19,8 @@
 //! Only accepted records are applied; the others are counted and reported.
 
 use crate::hash::{self, Hash};
-use crate::keys::Keyring;
 use crate::seal::{ChainHead, SealedRecord};
+use crate::signing::Keyring;
 
 /// What the rule says of one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

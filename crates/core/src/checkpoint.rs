@@ -7,7 +7,7 @@
 //! log, with origin `<log name>/<tenant id>`.
 
 use crate::hash::Hash;
-use crate::keys::{Keyring, SigningKey};
+use crate::signing::{Keyring, SigningKey};
 use crate::{Error, Result};
 use signed_note::Note;
 
@@ -84,7 +84,7 @@ pub fn open_note(note: &[u8], keys: &Keyring) -> Result<(Vec<u8>, Vec<String>)> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::VerifierKey;
+    use crate::signing::VerifierKey;
     use serde_json::Value;
 
     const V: &str = include_str!("../../../tests/fixtures/signed-note.json");

@@ -14,13 +14,13 @@
 pub mod accept;
 pub mod canonical;
 pub mod checkpoint;
+pub mod erasure;
 pub mod event;
 pub mod hash;
 pub mod header;
-pub mod keys;
 pub mod merkle;
-pub mod privacy;
 pub mod seal;
+pub mod signing;
 pub mod system;
 pub mod verify;
 

@@ -5,7 +5,7 @@
 use crate::canonical;
 use crate::event::{Timestamp, TraceEvent};
 use crate::hash::{self, Hash, Salt};
-use crate::keys::SigningKey;
+use crate::signing::SigningKey;
 use rand_core::CryptoRngCore;
 
 pub use crate::header::{RecordHeader, Source};

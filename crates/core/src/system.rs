@@ -7,11 +7,11 @@
 //! topic could still append an event that claims one. So every system event
 //! carries a signature by a key the sequencer trusts, and the sequencer
 //! dead-letters one that does not: erasures sign themselves
-//! ([`crate::privacy::Erasure::sign`]); every other system event carries a
+//! ([`crate::erasure::Erasure::sign`]); every other system event carries a
 //! node signature in the attribute [`NODE_SIGNATURE`], made here.
 
 use crate::event::{Attribute, TraceEvent};
-use crate::keys::{Keyring, SigningKey};
+use crate::signing::{Keyring, SigningKey};
 use base64::{engine::general_purpose::STANDARD, Engine};
 
 /// The attribute holding the node's signature, `KEYID:BASE64` (the key id

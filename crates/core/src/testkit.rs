@@ -1,8 +1,8 @@
 //! Proptest strategies for events and sealed chains (feature `testkit`).
 
 use crate::event::*;
-use crate::keys::{Keyring, SigningKey, VerifierKey};
 use crate::seal::{ChainHead, SealedRecord, Sealer, Source};
+use crate::signing::{Keyring, SigningKey, VerifierKey};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use uuid::Uuid;

@@ -13,9 +13,9 @@ use crate::canonical;
 use crate::checkpoint::{self, Checkpoint};
 use crate::event::is_valid_tenant_id;
 use crate::hash::{self, Hash};
-use crate::keys::Keyring;
 use crate::merkle::{self, MemoryTree};
 use crate::seal::SealedRecord;
+use crate::signing::Keyring;
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -481,8 +481,8 @@ mod tests {
     use super::*;
     use crate::checkpoint::Checkpoint;
     use crate::event::Timestamp;
-    use crate::keys::{SigningKey, VerifierKey};
     use crate::seal::{ChainHead, Sealer};
+    use crate::signing::{SigningKey, VerifierKey};
     use crate::testkit::*;
     use proptest::prelude::*;
 

@@ -3,9 +3,9 @@
 
 use anyhow::Context;
 use std::path::Path;
-use traceledger_api::keys::{KeySpec, KeyStore, Role};
+use traceledger_api::api_keys::{KeySpec, KeyStore, Role};
 use traceledger_bundle::{read_signing_key, write_signing_key};
-use traceledger_core::keys::SigningKey;
+use traceledger_core::signing::SigningKey;
 
 /// The node's signing key (`<data>/keys/ledger.key`), created on first use.
 pub fn node_key(data: &Path, name: &str) -> anyhow::Result<SigningKey> {

@@ -105,7 +105,7 @@ impl NodeArgs {
 
 fn parse_rate_tier(s: &str) -> Result<(String, traceledger_api::limits::Tier), String> {
     let (name, quota) = s.split_once('=').ok_or_else(|| format!("`{s}`: expected NAME=RATE:BURST"))?;
-    if !traceledger_api::keys::is_tier_name(name) {
+    if !traceledger_api::api_keys::is_tier_name(name) {
         return Err(format!("`{name}` is not a tier name ([a-z0-9_-]{{1,32}})"));
     }
     Ok((name.to_string(), quota.parse()?))
@@ -117,7 +117,7 @@ impl NodeArgs {
         let trusted_keys = self
             .trusted_keys
             .iter()
-            .map(|k| traceledger_core::keys::VerifierKey::parse(k).with_context(|| format!("--trusted-key {k}")))
+            .map(|k| traceledger_core::signing::VerifierKey::parse(k).with_context(|| format!("--trusted-key {k}")))
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Config {
             trusted_keys,

@@ -17,10 +17,10 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use traceledger_api::access::{record_access, AccessLog};
-use traceledger_api::keys::KeyStore;
+use traceledger_api::api_keys::KeyStore;
 use traceledger_api::limits::{rate_limit, RateLimits};
 use traceledger_api::{authenticate, ApiState};
-use traceledger_core::keys::SigningKey;
+use traceledger_core::signing::SigningKey;
 use traceledger_core::TraceEvent;
 use traceledger_log::Log;
 use traceledger_sequencer::Stats;
@@ -100,7 +100,7 @@ pub fn sink_to(log: Arc<dyn Log>, topic: &str, key: Option<SigningKey>) -> trace
             .cloned()
             .map(|mut e| {
                 // Erasures carry their own signature.
-                if traceledger_core::privacy::privacy_chain_tenant(&e.tenant_id).is_none() {
+                if traceledger_core::erasure::privacy_chain_tenant(&e.tenant_id).is_none() {
                     traceledger_core::system::sign_system_event(&mut e, k);
                 }
                 e
@@ -206,12 +206,14 @@ pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, 
     // The schemas of the node's topics, for Confluent serdes and tools —
     // unless their ids come from another registry, which must then be asked.
     open = match &node.schema_registry_url {
-        None => open.merge(traceledger_api::registry::router(&traceledger_api::registry::RegistryTopics {
-            raw: &topics.raw,
-            sealed: &topics.sealed,
-            checkpoints: &topics.checkpoints,
-        })),
-        Some(url) => open.merge(traceledger_api::registry::elsewhere(url)),
+        None => {
+            open.merge(traceledger_api::schema_registry::router(&traceledger_api::schema_registry::RegistryTopics {
+                raw: &topics.raw,
+                sealed: &topics.sealed,
+                checkpoints: &topics.checkpoints,
+            }))
+        }
+        Some(url) => open.merge(traceledger_api::schema_registry::elsewhere(url)),
     };
     if with_console {
         // The web console's static files: no key (they hold no data).

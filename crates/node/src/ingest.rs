@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 use std::sync::atomic::Ordering;
-use traceledger_api::keys::Permission;
+use traceledger_api::api_keys::Permission;
 use traceledger_api::{AppError, Principal};
 use traceledger_core::TraceEvent;
 use traceledger_wire as wire;

@@ -18,7 +18,7 @@ mod ingest;
 pub mod metrics;
 pub mod output;
 pub mod readside;
-pub mod registry;
+pub mod registry_client;
 pub mod retention;
 pub mod runtime;
 mod shared;

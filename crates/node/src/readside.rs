@@ -5,7 +5,7 @@
 use anyhow::Context;
 use std::path::Path;
 use std::sync::Arc;
-use traceledger_core::keys::{Keyring, VerifierKey};
+use traceledger_core::signing::{Keyring, VerifierKey};
 use traceledger_projection::policy_file::PolicyFile;
 use traceledger_projection::supervisor::Projections;
 
@@ -19,12 +19,12 @@ pub fn open_policy(path: Option<&Path>) -> anyhow::Result<Arc<PolicyFile>> {
 }
 
 /// The provider register of `path` (empty without one).
-pub fn load_providers(path: Option<&Path>) -> anyhow::Result<Arc<traceledger_report::register::Register>> {
+pub fn load_providers(path: Option<&Path>) -> anyhow::Result<Arc<traceledger_report::providers::Register>> {
     Ok(Arc::new(match path {
-        None => traceledger_report::register::Register::default(),
+        None => traceledger_report::providers::Register::default(),
         Some(p) => {
             let text = std::fs::read_to_string(p).with_context(|| format!("provider register {}", p.display()))?;
-            traceledger_report::register::Register::parse(&text)
+            traceledger_report::providers::Register::parse(&text)
                 .map_err(|e| anyhow::anyhow!("provider register {}: {e}", p.display()))?
         }
     }))
@@ -33,7 +33,7 @@ pub fn load_providers(path: Option<&Path>) -> anyhow::Result<Arc<traceledger_rep
 /// What signs exported bundles: `key`, whose verifier key heads the
 /// bundles' keyring, followed by `earlier` (keys of a rotation).
 pub fn exporter(
-    key: traceledger_core::keys::SigningKey,
+    key: traceledger_core::signing::SigningKey,
     log_name: &str,
     earlier: &[String],
 ) -> traceledger_api::Exporter {
@@ -51,10 +51,10 @@ pub fn exporter(
 /// five run here). Exports need `exporter`; erasures need `privacy`.
 pub fn api_state(
     p: &Projections,
-    keys: Arc<traceledger_api::keys::KeyStore>,
+    keys: Arc<traceledger_api::api_keys::KeyStore>,
     exporter: Option<traceledger_api::Exporter>,
-    privacy: Option<traceledger_api::privacy::PrivacyOps>,
-    providers: Arc<traceledger_report::register::Register>,
+    privacy: Option<traceledger_api::privacy_ops::PrivacyOps>,
+    providers: Arc<traceledger_report::providers::Register>,
     data: &Path,
     session_timeout_seconds: u64,
 ) -> anyhow::Result<Option<Arc<traceledger_api::ApiState>>> {

@@ -15,7 +15,7 @@ impl RetentionJob {
     /// ledger model of `projections`, erasing through `ops`.
     pub fn start(
         projections: &Projections,
-        ops: traceledger_api::privacy::PrivacyOps,
+        ops: traceledger_api::privacy_ops::PrivacyOps,
         every_seconds: u64,
     ) -> anyhow::Result<Self> {
         let (Some(ledger), true) = (projections.store("ledger"), every_seconds > 0) else {
@@ -29,7 +29,7 @@ impl RetentionJob {
             // later one: a restart loop does not run it more often.
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
                 let (done, failed) =
-                    traceledger_api::privacy::retention_job(&ledger, &policy.current(), &ops, crate::now().0);
+                    traceledger_api::privacy_ops::retention_job(&ledger, &policy.current(), &ops, crate::now().0);
                 for e in &done {
                     tracing::info!(tenant = %e.tenant, erasing = e.seqs.len(), "retention run recorded");
                 }

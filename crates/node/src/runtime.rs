@@ -6,10 +6,10 @@ use crate::config::NodeArgs;
 use anyhow::Context;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use traceledger_api::keys::KeyStore;
-use traceledger_core::keys::SigningKey;
-use traceledger_core::privacy::partition_key;
+use traceledger_api::api_keys::KeyStore;
+use traceledger_core::erasure::partition_key;
 use traceledger_core::seal::Sealer;
+use traceledger_core::signing::SigningKey;
 use traceledger_core::TraceEvent;
 use traceledger_log::embedded::EmbeddedLog;
 use traceledger_log::kafka::{KafkaConfig, KafkaLog};
@@ -87,7 +87,7 @@ impl Node {
                         .with_vault(vault.clone()),
                 )
             }
-            Some(brokers) => crate::registry::with_registry(
+            Some(brokers) => crate::registry_client::with_registry(
                 Arc::new(KafkaLog::new(KafkaConfig::new(brokers, "traceledger-sequencer"))?),
                 a.schema_registry_url.as_deref(),
                 &Topics::with_prefix(&a.topic_prefix),

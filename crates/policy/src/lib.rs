@@ -571,7 +571,7 @@ impl Policy {
     }
 
     /// Applies the redaction rule of the event's tenant and agent, if any.
-    pub fn redact(&self, e: &mut TraceEvent) -> Option<traceledger_core::privacy::Redacted> {
+    pub fn redact(&self, e: &mut TraceEvent) -> Option<traceledger_core::erasure::Redacted> {
         let rule = self.redaction_for(&e.tenant_id, &e.agent_id)?.clone();
         Some(rule.apply(self.version(), e))
     }

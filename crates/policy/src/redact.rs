@@ -12,7 +12,7 @@
 //! (`policy:<version>/redact:<mode>`), which the signature covers.
 
 use serde::{Deserialize, Serialize};
-use traceledger_core::privacy::Redacted;
+use traceledger_core::erasure::Redacted;
 use traceledger_core::TraceEvent;
 
 /// What redaction does.

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use traceledger_bundle::{BundleWriter, KeyringEntry};
 use traceledger_core::checkpoint::{split_origin, Checkpoint};
+use traceledger_core::erasure::{parse_pending_entry, pending_entry, privacy_chain_tenant, Erasure, SeqRanges};
 use traceledger_core::event::Timestamp;
-use traceledger_core::keys::{Keyring, SigningKey};
 use traceledger_core::merkle::{self, Overlay, Proof};
-use traceledger_core::privacy::{parse_pending_entry, pending_entry, privacy_chain_tenant, Erasure, SeqRanges};
+use traceledger_core::signing::{Keyring, SigningKey};
 use traceledger_core::{Hash, SealedRecord};
 use traceledger_log::Log;
 use traceledger_storage::TenantHashes;
@@ -273,7 +273,7 @@ impl<'a> LedgerView<'a> {
         // The tenant's privacy chain goes with it, whole: its signed
         // erasures are what account for erased content (the verifier
         // checks). Erasures hold no content.
-        let privacy = traceledger_core::privacy::privacy_chain(tenant);
+        let privacy = traceledger_core::erasure::privacy_chain(tenant);
         let privacy_size = self.size(&privacy)?;
         if privacy_size > 0 {
             self.write_chain(&mut w, &privacy, privacy_size, |_| true)?;

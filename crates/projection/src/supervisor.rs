@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use traceledger_core::keys::Keyring;
+use traceledger_core::signing::Keyring;
 use traceledger_log::{Log, Topics};
 
 /// Every projection, by name.

@@ -7,7 +7,7 @@ mod common;
 use std::sync::mpsc;
 use std::sync::Arc;
 use traceledger_core::event::EventKind;
-use traceledger_core::keys::{Keyring, VerifierKey};
+use traceledger_core::signing::{Keyring, VerifierKey};
 use traceledger_core::testkit::{fixed_events_seeded, seal_all, test_key};
 use traceledger_log::Log;
 use traceledger_policy::Policy;

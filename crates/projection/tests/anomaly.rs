@@ -10,7 +10,7 @@ use common::TOPIC;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use traceledger_core::event::{EventKind, Model, Status, StatusCode, Tokens, ToolCall, ToolStatus};
-use traceledger_core::keys::{Keyring, VerifierKey};
+use traceledger_core::signing::{Keyring, VerifierKey};
 use traceledger_core::testkit::{fixed_events_seeded, seal_all, test_key};
 use traceledger_core::TraceEvent;
 use traceledger_log::Log;

@@ -10,7 +10,7 @@
 
 pub mod html;
 pub mod note;
-pub mod register;
+pub mod providers;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -237,7 +237,7 @@ pub struct Privacy {
     /// Model providers seen in the period's traces.
     pub providers_seen: Vec<String>,
     /// The provider register in force (empty when none is configured).
-    pub register: Vec<register::Provider>,
+    pub register: Vec<providers::Provider>,
     /// Whether the personal data handled includes EU residents' (from the register).
     pub eu_subjects: bool,
     /// Providers seen in traces or sent personal data but missing from the register.

@@ -16,7 +16,7 @@
 
 use sha2::{Digest, Sha256};
 use traceledger_core::checkpoint::{open_note, sign_note};
-use traceledger_core::keys::{Keyring, SigningKey};
+use traceledger_core::signing::{Keyring, SigningKey};
 
 /// First line of every report note.
 pub const HEADER: &str = "traceledger report v1";
@@ -160,7 +160,7 @@ mod tests {
     fn a_signed_report_verifies_and_says_what_it_signs() {
         let k = key();
         let ring =
-            Keyring::new(vec![traceledger_core::keys::VerifierKey::parse(&k.verifier_key_string()).expect("vk")]);
+            Keyring::new(vec![traceledger_core::signing::VerifierKey::parse(&k.verifier_key_string()).expect("vk")]);
         let note = sign(b"{\"report\":1}", &what(), &k).expect("sign");
         let (s, signers) = verify(b"{\"report\":1}", &note, &ring).expect("verify");
         assert_eq!(s.tenant_id, "acme");
@@ -168,7 +168,9 @@ mod tests {
         assert_eq!(signers.len(), 1);
         assert!(matches!(verify(b"{\"report\":2}", &note, &ring), Err(NoteError::Digest { .. })));
         let other =
-            Keyring::new(vec![traceledger_core::keys::VerifierKey::parse(&key().verifier_key_string()).expect("vk")]);
+            Keyring::new(
+                vec![traceledger_core::signing::VerifierKey::parse(&key().verifier_key_string()).expect("vk")],
+            );
         assert!(matches!(verify(b"{\"report\":1}", &note, &other), Err(NoteError::Signature(_))));
         let none = Signed { anchor: None, ..what() };
         let note = sign(b"x", &none, &k).expect("sign");
@@ -180,7 +182,7 @@ mod tests {
         #[test]
         fn tampering_is_refused(body in proptest::collection::vec(any::<u8>(), 0..200), flip in any::<usize>(), to in any::<u8>()) {
             let k = key();
-            let ring = Keyring::new(vec![traceledger_core::keys::VerifierKey::parse(&k.verifier_key_string()).expect("vk")]);
+            let ring = Keyring::new(vec![traceledger_core::signing::VerifierKey::parse(&k.verifier_key_string()).expect("vk")]);
             let note = sign(&body, &what(), &k).expect("sign");
             prop_assert!(verify(&body, &note, &ring).is_ok());
             if !body.is_empty() {

@@ -7,9 +7,9 @@ use crate::store::{Store, StoreError};
 use std::collections::BTreeMap;
 use std::path::Path;
 use traceledger_bundle::{BundleWriter, KeyringEntry};
+use traceledger_core::erasure::goes_with;
 use traceledger_core::event::Timestamp;
-use traceledger_core::keys::SigningKey;
-use traceledger_core::privacy::goes_with;
+use traceledger_core::signing::SigningKey;
 use traceledger_core::SealedRecord;
 use traceledger_wire as wire;
 

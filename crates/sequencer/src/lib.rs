@@ -37,7 +37,7 @@
 //! Content erasure (DSAR, retention) arrives as a signed erasure event in the
 //! tenant's privacy chain `_privacy.<tenant>` (keyed by the tenant, so on the
 //! tenant's partition, after the records it names); see
-//! [`traceledger_core::privacy`]. It is sealed like any event, and in the
+//! [`traceledger_core::erasure`]. It is sealed like any event, and in the
 //! same batch a pending-erasure entry is stored. After publishing, the
 //! writer carries pending erasures out in chunks — each record's content
 //! and salts erased in the ledger, its copies on `traces.raw` (tombstoned)
@@ -77,12 +77,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use store::{Store, StoreError, TenantState};
 use traceledger_core::accept::{judge, signed_by, Verdict};
 use traceledger_core::checkpoint::{origin, Checkpoint};
+use traceledger_core::erasure::{partition_key, privacy_chain_tenant, Erasure, Redacted, SeqRanges};
 use traceledger_core::event::is_system_tenant_id;
 use traceledger_core::event::Timestamp;
-use traceledger_core::keys::{Keyring, VerifierKey};
 use traceledger_core::merkle;
-use traceledger_core::privacy::{partition_key, privacy_chain_tenant, Erasure, Redacted, SeqRanges};
 use traceledger_core::seal::{ChainHead, Sealer, Source};
+use traceledger_core::signing::{Keyring, VerifierKey};
 use traceledger_core::{Hash, SealedRecord, TraceEvent};
 use traceledger_log::{partition_for, Fetched, Log, Record, Topics};
 use traceledger_wire::{self as wire, CheckpointMessage};

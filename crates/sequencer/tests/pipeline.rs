@@ -384,7 +384,7 @@ fn restore_adopts_only_records_of_trusted_keys(log: Arc<dyn Log>) {
     // Trusting the old key (a rotation), it adopts the whole chain.
     let dir_c = tempfile::tempdir().expect("tmp");
     let store = Arc::new(Store::open(dir_c.path()).expect("store"));
-    let trusted = traceledger_core::keys::VerifierKey::parse(&test_key("seq").verifier_key_string()).expect("vkey");
+    let trusted = traceledger_core::signing::VerifierKey::parse(&test_key("seq").verifier_key_string()).expect("vkey");
     let cfg_c = Config { trusted_keys: vec![trusted], ..cfg.clone() };
     let c = Sequencer::new(log.clone(), store, new_key(), cfg_c).expect("sequencer");
     c.drain_partition(0).expect("drain");
@@ -398,8 +398,8 @@ fn restore_adopts_only_records_of_trusted_keys(log: Arc<dyn Log>) {
 /// copies on the raw and sealed topics; a broker's copies stay and are
 /// counted. Unsigned, untrusted and malformed erasures are dead letters.
 fn erasures_are_carried_out_and_forged_ones_are_dead_letters(log: Arc<dyn Log>) {
+    use traceledger_core::erasure::{partition_key, Erasure, Reason, SeqRanges};
     use traceledger_core::event::Timestamp;
-    use traceledger_core::privacy::{partition_key, Erasure, Reason, SeqRanges};
     let cfg = config(2);
     let dir = tempfile::tempdir().expect("tmp");
     let s = sequencer(log.clone(), dir.path(), &cfg);
@@ -507,7 +507,7 @@ fn erasures_are_carried_out_and_forged_ones_are_dead_letters(log: Arc<dyn Log>) 
 /// to and then erased, and the raw copies of changed events are
 /// tombstoned where the log can. Tenants it leaves alone are untouched.
 fn redaction_applies_before_sealing(log: Arc<dyn Log>) {
-    use traceledger_core::privacy::Redacted;
+    use traceledger_core::erasure::Redacted;
     let mut cfg = config(1);
     cfg.redactor = Some(traceledger_sequencer::Redactor(Arc::new(|e: &mut TraceEvent| {
         (e.tenant_id == "tenant-0").then(|| {

@@ -57,12 +57,12 @@ pub(crate) async fn access_log(
     .await
 }
 
-impl From<keys::KeyError> for AppError {
-    fn from(e: keys::KeyError) -> Self {
+impl From<api_keys::KeyError> for AppError {
+    fn from(e: api_keys::KeyError) -> Self {
         match e {
-            keys::KeyError::NotFound(id) => AppError::not_found(format!("no key `{id}`")),
-            keys::KeyError::Forbidden(why) => AppError::forbidden(why).with("field", "id"),
-            keys::KeyError::Inactive(id) => AppError::new(
+            api_keys::KeyError::NotFound(id) => AppError::not_found(format!("no key `{id}`")),
+            api_keys::KeyError::Forbidden(why) => AppError::forbidden(why).with("field", "id"),
+            api_keys::KeyError::Inactive(id) => AppError::new(
                 StatusCode::CONFLICT,
                 "Key not active",
                 format!("key `{id}` is revoked or expired and cannot be rotated; create a new key"),
@@ -109,25 +109,25 @@ pub(crate) async fn create_key(
             format!("`role` must be one of owner, admin, member, viewer, auditor; got `{}`", req.role),
         )
     })?;
-    if req.expires_in_days.is_some_and(|d| d == 0 || d > keys::MAX_EXPIRES_IN_DAYS) {
+    if req.expires_in_days.is_some_and(|d| d == 0 || d > api_keys::MAX_EXPIRES_IN_DAYS) {
         return Err(AppError::bad_field(
             "expires_in_days",
-            format!("`expires_in_days` must be 1 to {} (ten years)", keys::MAX_EXPIRES_IN_DAYS),
+            format!("`expires_in_days` must be 1 to {} (ten years)", api_keys::MAX_EXPIRES_IN_DAYS),
         ));
     }
-    let tier = req.tier.clone().unwrap_or_else(|| keys::STANDARD_TIER.to_string());
-    if !keys::is_tier_name(&tier) {
+    let tier = req.tier.clone().unwrap_or_else(|| api_keys::STANDARD_TIER.to_string());
+    if !api_keys::is_tier_name(&tier) {
         return Err(AppError::bad_field("tier", format!("`tier` must match [a-z0-9_-]{{1,32}}, got `{tier}`")));
     }
     // Nobody hands out more than they have: only an Owner makes Owners.
-    if !keys::may_manage(p.key.role, role) {
+    if !api_keys::may_manage(p.key.role, role) {
         return Err(AppError::forbidden("only an owner key can create owner keys").with("field", "role"));
     }
     let tenant = p.tenant().to_string();
     blocking(move || {
         let now = now_micros();
         let expires = req.expires_in_days.map(|d| now.saturating_add(i64::from(d) * 86_400_000_000));
-        let spec = keys::KeySpec { role, env: &s.env, name: &req.name, expires_at: expires, tier: &tier };
+        let spec = api_keys::KeySpec { role, env: &s.env, name: &req.name, expires_at: expires, tier: &tier };
         let (secret, info) = s.keys.create(&tenant, &spec, now)?;
         Ok((StatusCode::CREATED, Json(bodies::NewKey { secret, key: info, note: "the secret is shown once".into() })))
     })

@@ -8,7 +8,7 @@ pub(crate) fn no_privacy_ops() -> AppError {
 
 #[utoipa::path(post, path = "/v1/dsar/{subject}/erase", tag = "privacy", security(("api_key" = [])),
     params(("subject" = String, Path, description = "A data subject's id as the agents record it in `subject_ids`")),
-    responses((status = 202, description = "Recorded in `_privacy.<tenant>` and under way: the content of `erasing` records goes (commitments stay, the chain still verifies); `held` records are inside the retention minimum and kept until `held_until`", body = privacy::ErasureOutcome),
+    responses((status = 202, description = "Recorded in `_privacy.<tenant>` and under way: the content of `erasing` records goes (commitments stay, the chain still verifies); `held` records are inside the retention minimum and kept until `held_until`", body = privacy_ops::ErasureOutcome),
         (status = 404, description = "No record of this tenant names the subject", body = crate::responses::Problem, content_type = "application/problem+json"),
         (status = 503, description = "This node cannot record erasures", body = crate::responses::Problem, content_type = "application/problem+json"),
         Errors))]
@@ -16,7 +16,7 @@ pub(crate) async fn dsar_erase(
     State(s): State<Shared>,
     p: Principal,
     Path(subject): Path<String>,
-) -> Result<(StatusCode, Json<privacy::ErasureOutcome>), AppError> {
+) -> Result<(StatusCode, Json<privacy_ops::ErasureOutcome>), AppError> {
     p.require(Permission::Erase)?;
     if subject.is_empty() || subject.len() > 256 {
         return Err(AppError::bad_field("subject", "a subject id is 1-256 characters"));
@@ -30,11 +30,12 @@ pub(crate) async fn dsar_erase(
         let ops = s.privacy.as_ref().ok_or_else(no_privacy_ops)?;
         let pol = s.policy.current();
         let view = LedgerView::new(&s.ledger);
-        let (plan, already) = privacy::plan_dsar(&view, &tenant, &subject, pol.retention_for(&tenant), now_micros())?
-            .ok_or_else(|| AppError::not_found("no record of this tenant names this subject"))?;
-        let e = privacy::record(ops, plan, &by, pol.version()).map_err(log_unavailable)?;
+        let (plan, already) =
+            privacy_ops::plan_dsar(&view, &tenant, &subject, pol.retention_for(&tenant), now_micros())?
+                .ok_or_else(|| AppError::not_found("no record of this tenant names this subject"))?;
+        let e = privacy_ops::record(ops, plan, &by, pol.version()).map_err(log_unavailable)?;
         tracing::info!(%tenant, erasure = %e.id, erasing = e.seqs.len(), "DSAR erasure recorded");
-        Ok((StatusCode::ACCEPTED, Json(privacy::ErasureOutcome::of(&e, already))))
+        Ok((StatusCode::ACCEPTED, Json(privacy_ops::ErasureOutcome::of(&e, already))))
     })
     .await
 }
@@ -47,14 +48,14 @@ fn log_unavailable(e: impl std::fmt::Display) -> AppError {
 }
 
 #[utoipa::path(post, path = "/v1/retention/run", tag = "privacy", security(("api_key" = [])),
-    responses((status = 202, description = "A retention run for the key's tenant, recorded in `_privacy.<tenant>`: content sealed before `cutoff` (now minus the policy's max_days) that no earlier run covered is erased", body = privacy::ErasureOutcome),
+    responses((status = 202, description = "A retention run for the key's tenant, recorded in `_privacy.<tenant>`: content sealed before `cutoff` (now minus the policy's max_days) that no earlier run covered is erased", body = privacy_ops::ErasureOutcome),
         (status = 409, description = "The policy sets no maximum retention for this tenant", body = crate::responses::Problem, content_type = "application/problem+json"),
         (status = 503, description = "This node cannot record erasures", body = crate::responses::Problem, content_type = "application/problem+json"),
         Errors))]
 pub(crate) async fn retention_run(
     State(s): State<Shared>,
     p: Principal,
-) -> Result<(StatusCode, Json<privacy::ErasureOutcome>), AppError> {
+) -> Result<(StatusCode, Json<privacy_ops::ErasureOutcome>), AppError> {
     p.require(Permission::Erase)?;
     if let Some(ops) = &s.privacy {
         ops.pace.check(p.tenant())?;
@@ -65,16 +66,17 @@ pub(crate) async fn retention_run(
         let ops = s.privacy.as_ref().ok_or_else(no_privacy_ops)?;
         let pol = s.policy.current();
         let view = LedgerView::new(&s.ledger);
-        let plan =
-            privacy::plan_retention(&view, &tenant, pol.retention_for(&tenant), now_micros())?.ok_or_else(|| {
+        let plan = privacy_ops::plan_retention(&view, &tenant, pol.retention_for(&tenant), now_micros())?.ok_or_else(
+            || {
                 AppError::new(
                     StatusCode::CONFLICT,
                     "No retention maximum",
                     "the policy sets no [[retention]] max_days for this tenant: content is kept",
                 )
-            })?;
-        let e = privacy::record(ops, plan, &by, pol.version()).map_err(log_unavailable)?;
-        Ok((StatusCode::ACCEPTED, Json(privacy::ErasureOutcome::of(&e, 0))))
+            },
+        )?;
+        let e = privacy_ops::record(ops, plan, &by, pol.version()).map_err(log_unavailable)?;
+        Ok((StatusCode::ACCEPTED, Json(privacy_ops::ErasureOutcome::of(&e, 0))))
     })
     .await
 }
@@ -96,12 +98,12 @@ pub(crate) async fn retention(State(s): State<Shared>, p: Principal) -> Result<J
 }
 
 #[utoipa::path(get, path = "/v1/privacy/actions", tag = "privacy", security(("api_key" = [])),
-    responses((status = 200, description = "Every erasure sealed in `_privacy.<tenant>` (DSAR erasures and retention runs), oldest first", body = Vec<privacy::PrivacyAction>), Errors))]
+    responses((status = 200, description = "Every erasure sealed in `_privacy.<tenant>` (DSAR erasures and retention runs), oldest first", body = Vec<privacy_ops::PrivacyAction>), Errors))]
 pub(crate) async fn privacy_actions(
     State(s): State<Shared>,
     p: Principal,
-) -> Result<Json<Vec<privacy::PrivacyAction>>, AppError> {
+) -> Result<Json<Vec<privacy_ops::PrivacyAction>>, AppError> {
     p.require(Permission::Reports)?;
     let tenant = p.tenant().to_string();
-    blocking(move || Ok(Json(privacy::actions(&LedgerView::new(&s.ledger), &tenant)?))).await
+    blocking(move || Ok(Json(privacy_ops::actions(&LedgerView::new(&s.ledger), &tenant)?))).await
 }

@@ -32,9 +32,9 @@ mod prelude {
     pub(crate) use traceledger_projection::sessions::{Completeness, Filter, SessionSummary, SessionsView};
 
     pub(crate) use super::params::*;
-    pub(crate) use crate::keys::{KeyInfo, Permission, Role};
+    pub(crate) use crate::api_keys::{KeyInfo, Permission, Role};
     pub(crate) use crate::responses::{BadRequest, Errors, NotFound};
-    pub(crate) use crate::{archive, bodies, keys, privacy, report};
+    pub(crate) use crate::{api_keys, archive, bodies, privacy_ops, report};
     pub(crate) use crate::{now_micros, AppError, Principal, Shared, MAX_LIMIT};
     pub(crate) use traceledger_wire as wire;
 }

@@ -44,7 +44,7 @@ pub(crate) async fn soc2_report(
     let by = p.key.id.clone();
     let (bytes, note, id) = blocking(move || {
         let ex = s.exporter.as_ref().ok_or_else(|| AppError::internal("no exporter"))?;
-        let ring = traceledger_core::keys::Keyring::new(
+        let ring = traceledger_core::signing::Keyring::new(
             ex.keyring.iter().map(|k| k.to_key()).collect::<Result<Vec<_>, _>>().map_err(AppError::internal)?,
         );
         let rep = report::soc2(&s, &ring, &tenant, from, to, now_micros()).map_err(AppError::internal)?;

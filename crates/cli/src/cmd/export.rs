@@ -14,7 +14,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use traceledger_bundle::{read_signing_key, verify_bundle, BundleWriter, KeyringEntry, Options, RecordReader};
-use traceledger_core::privacy::goes_with;
+use traceledger_core::erasure::goes_with;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -78,9 +78,9 @@ pub fn run(a: ExportArgs) -> anyhow::Result<u8> {
         let keys = a
             .source_keys
             .iter()
-            .map(|k| traceledger_core::keys::VerifierKey::parse(k))
+            .map(|k| traceledger_core::signing::VerifierKey::parse(k))
             .collect::<Result<Vec<_>, _>>()?;
-        Some(traceledger_core::keys::Keyring::new(keys))
+        Some(traceledger_core::signing::Keyring::new(keys))
     };
     // Erased content the source does not account for stays unaccounted for
     // in the copy, whose verification then says so.
@@ -158,7 +158,7 @@ pub fn run(a: ExportArgs) -> anyhow::Result<u8> {
     print_summary(&s, &key, a.json)
 }
 
-fn print_summary(s: &ExportSummary, key: &traceledger_core::keys::SigningKey, json: bool) -> anyhow::Result<u8> {
+fn print_summary(s: &ExportSummary, key: &traceledger_core::signing::SigningKey, json: bool) -> anyhow::Result<u8> {
     if json {
         println!("{}", serde_json::to_string(s)?);
     } else {

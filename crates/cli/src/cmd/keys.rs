@@ -3,9 +3,9 @@
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
-use traceledger_api::keys::{KeySpec, Role};
+use traceledger_api::api_keys::{KeySpec, Role};
 use traceledger_bundle::{read_signing_key, write_signing_key};
-use traceledger_core::keys::SigningKey;
+use traceledger_core::signing::SigningKey;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -97,7 +97,7 @@ pub fn run(c: KeysCommand) -> anyhow::Result<u8> {
             );
             let keys = traceledger_node::bootstrap::open_keys(&a.data)?;
             let now = super::now().0;
-            let max = traceledger_api::keys::MAX_EXPIRES_IN_DAYS;
+            let max = traceledger_api::api_keys::MAX_EXPIRES_IN_DAYS;
             anyhow::ensure!(
                 a.expires_in_days.is_none_or(|d| (1..=max).contains(&d)),
                 "--expires-in-days must be 1 to {max} (ten years)"
@@ -129,7 +129,7 @@ pub fn run(c: KeysCommand) -> anyhow::Result<u8> {
 }
 
 fn tier_name(s: &str) -> Result<String, String> {
-    if traceledger_api::keys::is_tier_name(s) {
+    if traceledger_api::api_keys::is_tier_name(s) {
         Ok(s.to_string())
     } else {
         Err(format!("`{s}` is not a tier name ([a-z0-9_-]{{1,32}})"))

@@ -104,7 +104,7 @@ pub fn run(a: ProjectArgs) -> anyhow::Result<u8> {
     let keys = trusted_keys(&a.data, &trusted)?;
     let vault = a.vault.open(&a.data)?;
     let log: Arc<dyn Log> = match &a.kafka {
-        Some(b) => traceledger_node::registry::with_registry(
+        Some(b) => traceledger_node::registry_client::with_registry(
             Arc::new(KafkaLog::new(KafkaConfig::new(b, "traceledger-projection"))?),
             a.schema_registry_url.as_deref(),
             &Topics::with_prefix(&a.topic_prefix),
@@ -161,7 +161,7 @@ fn serve_api(
     projections: &Projections,
     log: Arc<dyn Log>,
     topics: &Topics,
-    signer: Option<traceledger_core::keys::SigningKey>,
+    signer: Option<traceledger_core::signing::SigningKey>,
 ) -> anyhow::Result<()> {
     let keys = Arc::new(traceledger_node::bootstrap::open_keys(&a.data)?);
     traceledger_node::bootstrap::bootstrap_owner(&keys, &a.data, &a.tenant)?;
@@ -173,7 +173,7 @@ fn serve_api(
     }
     let sink = traceledger_node::http::sink_to(log, &topics.raw, signer.clone());
     let pace = Arc::new(traceledger_api::limits::ErasurePace::per_minute(a.rate.erasures_per_minute));
-    let privacy = signer.as_ref().map(|key| traceledger_api::privacy::PrivacyOps {
+    let privacy = signer.as_ref().map(|key| traceledger_api::privacy_ops::PrivacyOps {
         sink: sink.clone(),
         key: key.clone(),
         pace: pace.clone(),

@@ -8,7 +8,7 @@ use base64::Engine;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 use std::path::PathBuf;
-use traceledger_core::keys::{Keyring, VerifierKey};
+use traceledger_core::signing::{Keyring, VerifierKey};
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {

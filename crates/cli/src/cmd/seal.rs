@@ -10,8 +10,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use traceledger_bundle::{read_signing_key, BundleWriter};
 use traceledger_core::event::Timestamp;
-use traceledger_core::keys::SigningKey;
 use traceledger_core::seal::{ChainHead, Sealer, Source};
+use traceledger_core::signing::SigningKey;
 use traceledger_core::TraceEvent;
 
 #[derive(Debug, Args)]

@@ -10,10 +10,10 @@ use clap::Args;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use traceledger_api::keys::{KeySpec, Role};
+use traceledger_api::api_keys::{KeySpec, Role};
 use traceledger_bundle::KeyringEntry;
 use traceledger_core::event::StatusCode;
-use traceledger_core::keys::SigningKey;
+use traceledger_core::signing::SigningKey;
 use traceledger_node::http::{router, serve, shutdown_signal};
 use traceledger_node::{produce, Node, NodeArgs};
 use traceledger_projection::supervisor::{Projections, ALL};
@@ -73,7 +73,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     traceledger_node::bootstrap::bootstrap_owner(&node.keys, &a.node.data, &a.tenant)?;
-    let privacy = traceledger_api::privacy::PrivacyOps {
+    let privacy = traceledger_api::privacy_ops::PrivacyOps {
         sink: traceledger_node::http::raw_sink(&node),
         key: node.key.clone(),
         pace: std::sync::Arc::new(traceledger_api::limits::ErasurePace::per_minute(a.node.rate.erasures_per_minute)),
@@ -168,8 +168,8 @@ fn demo(node: &Node, projections: &Projections, a: &UpArgs, local: SocketAddr) -
     let done = export(node.seq.store(), &plan, |_| {})?;
     println!("exported {} records of {} tenants into {}", done.records, done.tenants.len(), bundle.display());
     println!();
-    let vkey = traceledger_core::keys::VerifierKey::parse(&node.key.verifier_key_string())?;
-    let ring = traceledger_core::keys::Keyring::new(vec![vkey]);
+    let vkey = traceledger_core::signing::VerifierKey::parse(&node.key.verifier_key_string())?;
+    let ring = traceledger_core::signing::Keyring::new(vec![vkey]);
     let code = super::verify::verify_and_print(
         &bundle,
         &traceledger_bundle::Options { pinned_keys: Some(ring.clone()), ..Default::default() },
@@ -241,7 +241,7 @@ fn sessions_summary(store: &traceledger_projection::Store) -> anyhow::Result<()>
 /// Shows tamper evidence on a copy: one sealed output is edited and the
 /// bundle rewritten with a freshly signed manifest — what an insider holding
 /// the signing key could do — and the verifier names the record.
-fn tamper_demo(bundle: &Path, key: &SigningKey, ring: &traceledger_core::keys::Keyring) -> anyhow::Result<()> {
+fn tamper_demo(bundle: &Path, key: &SigningKey, ring: &traceledger_core::signing::Keyring) -> anyhow::Result<()> {
     use traceledger_bundle::{verify_bundle, BundleError, BundleWriter, Options, RecordReader};
     let file = std::fs::File::open(bundle.join("records.avro")).context("records.avro")?;
     let mut records: Vec<_> = RecordReader::new(std::io::BufReader::new(file))?.collect::<Result<_, _>>()?;

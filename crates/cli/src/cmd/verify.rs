@@ -5,7 +5,7 @@ use anyhow::Context;
 use clap::Args;
 use std::path::{Path, PathBuf};
 use traceledger_bundle::{read_keyring_json, verify_bundle, BundleError, Options, Verified};
-use traceledger_core::keys::{Keyring, VerifierKey};
+use traceledger_core::signing::{Keyring, VerifierKey};
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {

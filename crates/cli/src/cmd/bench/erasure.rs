@@ -7,7 +7,7 @@ use super::*;
 /// sequencer: the ledger and both log copies rewritten, then purged from the
 /// files (timed from the erasure's append to the sequencer's return).
 pub(super) fn erasure(n: usize, runs: usize, key: &SigningKey) -> anyhow::Result<ErasureFigures> {
-    use traceledger_core::privacy::{partition_key, Erasure, Reason, SeqRanges};
+    use traceledger_core::erasure::{partition_key, Erasure, Reason, SeqRanges};
     let (mut seal, mut erase) = (Vec::new(), Vec::new());
     for run in 0..runs {
         eprintln!("bench: erasure run {}/{runs}", run + 1);

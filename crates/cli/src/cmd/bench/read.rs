@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::Instant;
 use traceledger_core::checkpoint::{origin, Checkpoint};
 use traceledger_core::event::{EventKind, Model, Status, Timestamp, Tokens, ToolCall, ToolStatus};
-use traceledger_core::keys::{Keyring, SigningKey, VerifierKey};
 use traceledger_core::seal::{ChainHead, Sealer};
+use traceledger_core::signing::{Keyring, SigningKey, VerifierKey};
 use traceledger_core::TraceEvent;
 use traceledger_log::embedded::EmbeddedLog;
 use traceledger_log::{Log, Record};
@@ -325,8 +325,8 @@ pub fn api(requests: usize, chain_steps: usize, proof_records: u64, key: &Signin
     anyhow::ensure!(view.checkpoint("big", proof_records)?.is_some(), "the big tenant's checkpoint was not stored");
 
     // The API over those stores.
-    let keys = Arc::new(traceledger_api::keys::KeyStore::open(&dir.path().join("keys"))?);
-    let spec = |t| traceledger_api::keys::KeySpec::new(traceledger_api::keys::Role::Owner, t);
+    let keys = Arc::new(traceledger_api::api_keys::KeyStore::open(&dir.path().join("keys"))?);
+    let spec = |t| traceledger_api::api_keys::KeySpec::new(traceledger_api::api_keys::Role::Owner, t);
     let (chain_key, _) = keys.create("bench", &spec("test"), crate::cmd::now().0)?;
     let (big_key, _) = keys.create("big", &spec("test"), crate::cmd::now().0)?;
     let empty = |name: &str, p: &dyn Projection| -> anyhow::Result<Arc<Store>> {

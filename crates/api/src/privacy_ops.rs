@@ -7,7 +7,7 @@
 //! privacy chain `_privacy.<tenant>`. The sequencer seals it (so the action
 //! is in the tamper-evident ledger) and every store that holds content
 //! carries it out when it takes the sealed erasure in; see
-//! [`traceledger_core::privacy`]. A 202 therefore means "recorded and
+//! [`traceledger_core::erasure`]. A 202 therefore means "recorded and
 //! under way"; `GET /v1/privacy/actions` shows it once sealed.
 //!
 //! The tenant's retention minimum (policy `[[retention]] min_days`) is a
@@ -17,9 +17,9 @@
 
 use crate::access::Sink;
 use serde::Serialize;
+use traceledger_core::erasure::{privacy_chain, Erasure, Reason, SeqRanges};
 use traceledger_core::event::Timestamp;
-use traceledger_core::keys::SigningKey;
-use traceledger_core::privacy::{privacy_chain, Erasure, Reason, SeqRanges};
+use traceledger_core::signing::SigningKey;
 use traceledger_policy::Retention;
 use traceledger_projection::ledger::LedgerView;
 use traceledger_projection::Result;

@@ -12,7 +12,7 @@
 //! so they land on the tenant's partition, after the records they name.
 
 use crate::event::{Attribute, EventKind, Timestamp, TraceEvent};
-use crate::keys::{Keyring, SigningKey};
+use crate::signing::{Keyring, SigningKey};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use std::fmt;
@@ -490,7 +490,7 @@ mod tests {
         let mut rng = rand::thread_rng();
         let key = SigningKey::generate("node", &mut rng).expect("key");
         let other = SigningKey::generate("node", &mut rng).expect("key");
-        let ring = Keyring::new(vec![crate::keys::VerifierKey::parse(&key.verifier_key_string()).expect("vkey")]);
+        let ring = Keyring::new(vec![crate::signing::VerifierKey::parse(&key.verifier_key_string()).expect("vkey")]);
         let mut e = erasure(Reason::Retention { cutoff: Timestamp(5) });
         assert!(!e.signed_by(&ring), "unsigned");
         e.sign(&key);

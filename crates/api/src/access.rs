@@ -14,7 +14,6 @@
 //! records of the last batch not yet appended (at most ~100 ms of calls),
 //! and a full queue (10,000 records) drops and counts what does not fit.
 
-use crate::now_micros;
 use crate::Principal;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -134,7 +133,8 @@ impl AccessLog {
                 }
                 if !open || summarised.elapsed() >= every {
                     summarised = Instant::now();
-                    let summary = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take(now_micros());
+                    let summary =
+                        tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take(Timestamp::now().0);
                     batch.extend(summary);
                 }
                 if batch.is_empty() {
@@ -235,7 +235,7 @@ pub fn access_event(
 /// response's extensions so that this layer sees who it was.
 pub async fn record_access(State(log): State<Arc<AccessLog>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let at = now_micros();
+    let at = Timestamp::now().0;
     let method = req.method().to_string();
     let path = req.uri().path_and_query().map_or_else(|| req.uri().path().to_string(), |p| p.to_string());
     let route = req.extensions().get::<MatchedPath>().map_or_else(|| path.clone(), |m| m.as_str().to_string());

@@ -32,6 +32,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::json;
 use std::sync::Arc;
+use traceledger_core::event::Timestamp;
 use traceledger_projection::policy_file::PolicyFile;
 use traceledger_projection::Store;
 
@@ -84,10 +85,6 @@ pub struct Exporter {
 pub(crate) type Shared = Arc<ApiState>;
 
 pub use error::{bad_field, problem, AppError};
-
-pub(crate) fn now_micros() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
-}
 
 /// The authenticated caller: the key's tenant and role.
 #[derive(Debug, Clone)]
@@ -167,7 +164,7 @@ pub async fn authenticate(State(keys): State<Arc<KeyStore>>, mut req: Request, n
     let Some(presented) = presented else {
         return AppError::unauthorized("send an API key as `Authorization: Bearer tlk_…`").into_response();
     };
-    let found = tokio::task::spawn_blocking(move || keys.authenticate(&presented, now_micros())).await;
+    let found = tokio::task::spawn_blocking(move || keys.authenticate(&presented, Timestamp::now().0)).await;
     match found {
         Ok(Ok(Some(key))) => {
             let who = Principal { key };

@@ -19,6 +19,13 @@ pub const MAX_ID_LEN: usize = 256;
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
+    /// The wall clock now. The one clock read of the core: everything that
+    /// decides on time takes a `Timestamp` argument (and stays testable);
+    /// callers at the edge read the clock here.
+    pub fn now() -> Self {
+        Timestamp(chrono::Utc::now().timestamp_micros())
+    }
+
     /// RFC 3339 in UTC with microseconds, e.g. `2026-11-27T09:14:03.512345Z`.
     pub fn to_rfc3339(self) -> String {
         match chrono::DateTime::from_timestamp_micros(self.0) {

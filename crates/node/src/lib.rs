@@ -30,5 +30,5 @@ pub use shared::{StatusFn, StepSeed};
 
 /// Current time as a ledger timestamp.
 pub fn now() -> traceledger_core::event::Timestamp {
-    traceledger_core::event::Timestamp(chrono::Utc::now().timestamp_micros())
+    traceledger_core::event::Timestamp::now()
 }

@@ -15,7 +15,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+use traceledger_core::event::Timestamp;
 use traceledger_core::signing::Keyring;
 use traceledger_log::{Log, Topics};
 
@@ -46,10 +47,6 @@ fn spawn(name: String, f: impl FnOnce() -> Result<()> + Send + 'static) -> Resul
         .name(name.clone())
         .spawn(f)
         .map_err(|e| Error::Setup(format!("starting thread {name}: {e}")))
-}
-
-fn now_micros() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 
 /// Running projections.
@@ -182,7 +179,7 @@ impl Projections {
                     // may not have been read yet.
                     let lag: u64 = (0..partitions).map(|p| runner.lag(p).unwrap_or(1)).sum();
                     if lag == 0 {
-                        let now = now_micros();
+                        let now = Timestamp::now().0;
                         if let Err(e) = model.sweep(runner.store(), now, timeout) {
                             tracing::error!(error = %e, "session timeout sweep");
                         }

@@ -43,7 +43,7 @@ impl Sequencer {
     pub(crate) fn checkpoint_some(&self, part: &mut Part, tenants: &[String]) -> Result<()> {
         let mut notes = Vec::new();
         let mut records = Vec::new();
-        let at = now_micros();
+        let at = Timestamp::now().0;
         for t in tenants {
             let Some(st) = part.tenants.get(t) else { continue };
             let size = st.accepted.next_seq;

@@ -73,7 +73,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use store::{Store, StoreError, TenantState};
 use traceledger_core::accept::{judge, signed_by, Verdict};
 use traceledger_core::checkpoint::{origin, Checkpoint};
@@ -298,10 +298,6 @@ fn check_partitions(store: &Store, partitions: u32) -> Result<()> {
              put the topics back to {n} partitions (see docs/operations.md)"
         ))),
     }
-}
-
-fn now_micros() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 
 /// The sequencer: shared by the threads that run its partitions.

@@ -229,7 +229,7 @@ impl Sequencer {
         Stats::add(&self.stats.duplicates, dups);
         let mut dead = dead;
         let mut rng = rand::thread_rng();
-        let sealed_at = Timestamp(now_micros());
+        let sealed_at = Timestamp(Timestamp::now().0);
         let mut unsigned = Vec::with_capacity(fresh.len());
         let mut ids_of_batch = Vec::with_capacity(fresh.len());
         let mut redacted = Vec::new();

@@ -31,6 +31,7 @@ use std::fs::File;
 use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use traceledger_core::event::Timestamp;
 
 /// A vault failure.
 #[derive(Debug, thiserror::Error)]
@@ -225,10 +226,6 @@ pub fn rewrap(dir: &Path, old: &dyn MasterKey, new: &dyn MasterKey) -> Result<us
     Ok(lines.len())
 }
 
-fn now_micros() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
-}
-
 impl Vault {
     /// Opens (or creates) the vault in `dir` under `master`. Fails when the
     /// keys there were wrapped by another master, or the first one does not
@@ -349,7 +346,7 @@ impl Vault {
             version,
             master: self.master.id().to_string(),
             wrapped: B64.encode(wrapped),
-            created: now_micros(),
+            created: Timestamp::now().0,
         };
         let mut text = serde_json::to_string(&line).map_err(|e| VaultError::Format(e.to_string()))?;
         text.push('\n');

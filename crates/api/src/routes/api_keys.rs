@@ -125,7 +125,7 @@ pub(crate) async fn create_key(
     }
     let tenant = p.tenant().to_string();
     blocking(move || {
-        let now = now_micros();
+        let now = Timestamp::now().0;
         let expires = req.expires_in_days.map(|d| now.saturating_add(i64::from(d) * 86_400_000_000));
         let spec = api_keys::KeySpec { role, env: &s.env, name: &req.name, expires_at: expires, tier: &tier };
         let (secret, info) = s.keys.create(&tenant, &spec, now)?;
@@ -144,7 +144,7 @@ pub(crate) async fn revoke_key(
 ) -> Result<Json<KeyInfo>, AppError> {
     p.require(Permission::ManageKeys)?;
     let (tenant, role) = (p.tenant().to_string(), p.key.role);
-    blocking(move || Ok(Json(s.keys.revoke(&tenant, &id, now_micros(), role)?))).await
+    blocking(move || Ok(Json(s.keys.revoke(&tenant, &id, Timestamp::now().0, role)?))).await
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -173,7 +173,7 @@ pub(crate) async fn rotate_key(
     let overlap = i64::from(req.overlap_seconds.unwrap_or(3600)) * 1_000_000;
     let (tenant, role) = (p.tenant().to_string(), p.key.role);
     blocking(move || {
-        let (secret, info) = s.keys.rotate(&tenant, &id, &s.env, now_micros(), overlap, role)?;
+        let (secret, info) = s.keys.rotate(&tenant, &id, &s.env, Timestamp::now().0, overlap, role)?;
         Ok((StatusCode::CREATED, Json(bodies::NewKey { secret, key: info, note: "the secret is shown once".into() })))
     })
     .await

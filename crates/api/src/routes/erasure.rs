@@ -31,7 +31,7 @@ pub(crate) async fn dsar_erase(
         let pol = s.policy.current();
         let view = LedgerView::new(&s.ledger);
         let (plan, already) =
-            privacy_ops::plan_dsar(&view, &tenant, &subject, pol.retention_for(&tenant), now_micros())?
+            privacy_ops::plan_dsar(&view, &tenant, &subject, pol.retention_for(&tenant), Timestamp::now().0)?
                 .ok_or_else(|| AppError::not_found("no record of this tenant names this subject"))?;
         let e = privacy_ops::record(ops, plan, &by, pol.version()).map_err(log_unavailable)?;
         tracing::info!(%tenant, erasure = %e.id, erasing = e.seqs.len(), "DSAR erasure recorded");
@@ -66,15 +66,14 @@ pub(crate) async fn retention_run(
         let ops = s.privacy.as_ref().ok_or_else(no_privacy_ops)?;
         let pol = s.policy.current();
         let view = LedgerView::new(&s.ledger);
-        let plan = privacy_ops::plan_retention(&view, &tenant, pol.retention_for(&tenant), now_micros())?.ok_or_else(
-            || {
+        let plan = privacy_ops::plan_retention(&view, &tenant, pol.retention_for(&tenant), Timestamp::now().0)?
+            .ok_or_else(|| {
                 AppError::new(
                     StatusCode::CONFLICT,
                     "No retention maximum",
                     "the policy sets no [[retention]] max_days for this tenant: content is kept",
                 )
-            },
-        )?;
+            })?;
         let e = privacy_ops::record(ops, plan, &by, pol.version()).map_err(log_unavailable)?;
         Ok((StatusCode::ACCEPTED, Json(privacy_ops::ErasureOutcome::of(&e, 0))))
     })
@@ -87,7 +86,7 @@ pub(crate) async fn retention(State(s): State<Shared>, p: Principal) -> Result<J
     p.require(Permission::Policy)?;
     let pol = s.policy.current();
     let rule = pol.retention_for(p.tenant());
-    let now = now_micros();
+    let now = Timestamp::now().0;
     Ok(Json(json!({
         "tenant": p.tenant(),
         "policy_version": pol.version(),

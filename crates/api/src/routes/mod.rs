@@ -35,6 +35,6 @@ mod prelude {
     pub(crate) use crate::api_keys::{KeyInfo, Permission, Role};
     pub(crate) use crate::responses::{BadRequest, Errors, NotFound};
     pub(crate) use crate::{api_keys, archive, bodies, privacy_ops, report};
-    pub(crate) use crate::{now_micros, AppError, Principal, Shared, MAX_LIMIT};
+    pub(crate) use crate::{AppError, Principal, Shared, MAX_LIMIT};
     pub(crate) use traceledger_wire as wire;
 }

@@ -152,7 +152,7 @@ pub(crate) async fn availability(
         let policy = s.policy.current();
         let v = AvailabilityView::new(&s.availability);
         let report = v.report(&tenant, from, to, &policy)?;
-        let now = now_micros();
+        let now = Timestamp::now().0;
         let mut breakers = std::collections::BTreeMap::new();
         for a in &report.agents {
             breakers.insert(a.name.clone(), v.breaker(&tenant, &a.name, now, &policy)?);
@@ -245,7 +245,7 @@ pub(crate) async fn budget_check(
     blocking(move || {
         let policy = s.policy.current();
         let v = AvailabilityView::new(&s.availability);
-        Ok(Json(v.budget_check(&tenant, &agent, session.as_deref(), estimate, now_micros(), &policy)?))
+        Ok(Json(v.budget_check(&tenant, &agent, session.as_deref(), estimate, Timestamp::now().0, &policy)?))
     })
     .await
 }

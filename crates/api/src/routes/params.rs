@@ -167,7 +167,7 @@ pub(crate) struct Window {
 impl Window {
     /// `(from, to)` in µs, `from < to`.
     pub(crate) fn bounds(&self) -> Result<(i64, i64), AppError> {
-        let to = self.to.map_or_else(now_micros, |t| t.0);
+        let to = self.to.map_or_else(|| Timestamp::now().0, |t| t.0);
         let from = self.from.map_or(to - 86_400_000_000, |t| t.0);
         if from >= to {
             return Err(AppError::bad_field("from", "`from` must be before `to`"));

@@ -162,7 +162,7 @@ pub(crate) async fn export(
             log_name: &ex.log_name,
             key: &ex.key,
             keyring: ex.keyring.clone(),
-            now: Timestamp(now_micros()),
+            now: Timestamp(Timestamp::now().0),
         };
         let keep = |r: &SealedRecord| {
             let mine = subject.as_ref().is_none_or(|x| r.event.subject_ids.contains(x));

@@ -47,7 +47,7 @@ pub(crate) async fn soc2_report(
         let ring = traceledger_core::signing::Keyring::new(
             ex.keyring.iter().map(|k| k.to_key()).collect::<Result<Vec<_>, _>>().map_err(AppError::internal)?,
         );
-        let rep = report::soc2(&s, &ring, &tenant, from, to, now_micros()).map_err(AppError::internal)?;
+        let rep = report::soc2(&s, &ring, &tenant, from, to, Timestamp::now().0).map_err(AppError::internal)?;
         let bytes = if html {
             traceledger_report::html::render(&rep).into_bytes()
         } else {
@@ -68,7 +68,7 @@ pub(crate) async fn soc2_report(
             Some(archive) => {
                 let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
                 let meta = archive::StoredReport {
-                    id: format!("soc2-{}-{}", now_micros(), &sha[..12]),
+                    id: format!("soc2-{}-{}", Timestamp::now().0, &sha[..12]),
                     kind: "soc2".into(),
                     format: what.format.clone(),
                     from: rep.from.clone(),

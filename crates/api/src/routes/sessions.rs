@@ -68,7 +68,7 @@ pub(crate) async fn list_sessions(
             let (p, a) = counts(x)?;
             Ok(has_pii.is_none_or(|want| want == (p > 0)) && has_anomaly.is_none_or(|want| want == (a > 0)))
         };
-        let at = (now_micros(), s.session_timeout_micros);
+        let at = (Timestamp::now().0, s.session_timeout_micros);
         let v = SessionsView::new(&s.sessions);
         let (items, next) = v.list_where(&tenant, &filter, cursor.as_deref(), limit, at, &mut keep)?;
         let items = items
@@ -95,7 +95,7 @@ pub(crate) async fn get_session(
     let tenant = p.tenant().to_string();
     blocking(move || {
         let chain = SessionsView::new(&s.sessions)
-            .get(&tenant, &id, now_micros(), s.session_timeout_micros)?
+            .get(&tenant, &id, Timestamp::now().0, s.session_timeout_micros)?
             .ok_or_else(|| AppError::not_found("no such session"))?;
         let seqs: Vec<u64> = chain.steps.iter().map(|st| st.seq).collect();
         let pii = traceledger_projection::pii::PiiView::new(&s.pii).of_records(&tenant, &seqs)?;

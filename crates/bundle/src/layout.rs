@@ -43,6 +43,34 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
+/// Where and how an export writes its bundle: what every exporter shares
+/// (the export of a stopped node's ledger store, and the API's export from
+/// the ledger read model); each adds its own choice of records.
+#[derive(Clone)]
+pub struct BundlePlan<'a> {
+    /// Bundle directory (must not exist, or be empty).
+    pub out: &'a Path,
+    /// Log name (checkpoint origins are `<log>/<tenant>`).
+    pub log_name: &'a str,
+    /// Signs the manifest (and a final checkpoint per tenant where the
+    /// ledger's last one is older than the export).
+    pub key: &'a SigningKey,
+    /// Verifier keys of the ledger, written to the bundle's keyring.
+    pub keyring: Vec<KeyringEntry>,
+    /// Export time.
+    pub now: Timestamp,
+}
+
+impl<'a> BundlePlan<'a> {
+    /// A writer for this plan: checkpoints only those added and the final
+    /// ones, the plan's keyring.
+    pub fn writer(&self) -> Result<BundleWriter<'a>> {
+        let mut w = BundleWriter::create(self.out, self.log_name, self.key, self.now, 0)?;
+        w.set_keyring(self.keyring.clone());
+        Ok(w)
+    }
+}
+
 /// Writes a bundle directory. Append records in stream order (each tenant's
 /// in seq order), then call [`BundleWriter::finish`].
 pub struct BundleWriter<'k> {
@@ -160,6 +188,16 @@ impl<'k> BundleWriter<'k> {
             self.withheld.entry(r.header.tenant_id.clone()).or_default().push(r.header.seq);
         }
         self.append(&r)
+    }
+
+    /// Appends one record, with its content or, where `keep_content` is
+    /// false, withheld ([`BundleWriter::append_withheld`]).
+    pub fn append_kept(&mut self, r: SealedRecord, keep_content: bool) -> Result<()> {
+        if keep_content {
+            self.append(&r)
+        } else {
+            self.append_withheld(r)
+        }
     }
 
     /// Adds a checkpoint signed elsewhere (e.g. copied from another bundle).

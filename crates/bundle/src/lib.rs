@@ -19,7 +19,7 @@ mod records;
 mod verify;
 
 pub use keyfile::{read_keyring_json, read_signing_key, write_signing_key, KeyringEntry};
-pub use layout::{BundleWriter, MANIFEST_HEADER, WITHHELD_DIR};
+pub use layout::{BundlePlan, BundleWriter, MANIFEST_HEADER, WITHHELD_DIR};
 pub use records::{RecordError, RecordReader};
 pub use verify::{read_withheld, verify_bundle, BundleError, Erasures, Options, Progress, Unattested, Verified};
 

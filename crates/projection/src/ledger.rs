@@ -11,12 +11,11 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use traceledger_bundle::{BundleWriter, KeyringEntry};
+use traceledger_bundle::{BundlePlan, BundleWriter};
 use traceledger_core::checkpoint::{split_origin, Checkpoint};
 use traceledger_core::erasure::{parse_pending_entry, pending_entry, privacy_chain_tenant, Erasure, SeqRanges};
-use traceledger_core::event::Timestamp;
 use traceledger_core::merkle::{self, Overlay, Proof};
-use traceledger_core::signing::{Keyring, SigningKey};
+use traceledger_core::signing::Keyring;
 use traceledger_core::{Hash, SealedRecord};
 use traceledger_log::Log;
 use traceledger_storage::TenantHashes;
@@ -166,20 +165,6 @@ fn parse_checkpoint(v: &[u8]) -> Result<StoredCheckpoint> {
     Ok(StoredCheckpoint { size, root, note })
 }
 
-/// Where and how a bundle is written.
-pub struct BundlePlan<'a> {
-    /// Bundle directory (must not exist).
-    pub out: &'a std::path::Path,
-    /// Log name (checkpoint origins are `<log>/<tenant>`).
-    pub log_name: &'a str,
-    /// Signs the manifest and the final checkpoint.
-    pub key: &'a SigningKey,
-    /// Verifier keys of the ledger, for the bundle's keyring.
-    pub keyring: Vec<KeyringEntry>,
-    /// Export time.
-    pub now: Timestamp,
-}
-
 /// Reads of the ledger model.
 pub struct LedgerView<'a> {
     store: &'a Store,
@@ -267,8 +252,7 @@ impl<'a> LedgerView<'a> {
         keep_content: impl Fn(&SealedRecord) -> bool,
     ) -> Result<u64> {
         let bundle = |e: traceledger_bundle::Error| Error::Corrupt(format!("writing the bundle: {e}"));
-        let mut w = BundleWriter::create(plan.out, plan.log_name, plan.key, plan.now, 0).map_err(bundle)?;
-        w.set_keyring(plan.keyring.clone());
+        let mut w = plan.writer().map_err(bundle)?;
         let n = self.write_chain(&mut w, tenant, size, keep_content)?;
         // The tenant's privacy chain goes with it, whole: its signed
         // erasures are what account for erased content (the verifier
@@ -305,11 +289,8 @@ impl<'a> LedgerView<'a> {
             if r.header.seq >= size {
                 break;
             }
-            if keep_content(&r) {
-                w.append(&r).map_err(bundle)?;
-            } else {
-                w.append_withheld(r).map_err(bundle)?;
-            }
+            let keep = keep_content(&r);
+            w.append_kept(r, keep).map_err(bundle)?;
             n += 1;
         }
         if n != size {

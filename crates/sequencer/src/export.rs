@@ -6,7 +6,7 @@
 use crate::store::{Store, StoreError};
 use std::collections::BTreeMap;
 use std::path::Path;
-use traceledger_bundle::{BundleWriter, KeyringEntry};
+use traceledger_bundle::BundlePlan;
 use traceledger_core::erasure::goes_with;
 use traceledger_core::event::Timestamp;
 use traceledger_core::signing::SigningKey;
@@ -40,28 +40,24 @@ pub enum ExportError {
 
 /// What to export.
 pub struct ExportPlan<'a> {
-    /// Log name (checkpoint origins are `<log>/<tenant>`).
-    pub log_name: &'a str,
-    /// Signs the manifest (and a final checkpoint where the sequencer's
-    /// last one is older than the export).
-    pub key: &'a SigningKey,
-    /// Verifier keys of the ledger, written to the bundle's keyring.
-    pub keyring: Vec<KeyringEntry>,
+    /// Where and how the bundle is written.
+    pub bundle: BundlePlan<'a>,
     /// Tenants to export; empty for all.
     pub tenants: &'a [String],
-    /// Erase every content field (commitments stay).
+    /// Leave every content field out (commitments stay; said so in the
+    /// bundle as withheld by the exporter).
     pub without_content: bool,
-    /// Bundle directory.
-    pub out: &'a Path,
-    /// Export time.
-    pub now: Timestamp,
 }
 
 impl<'a> ExportPlan<'a> {
     /// Every tenant, content kept, the manifest signed by `key` whose own
     /// verifier key is the keyring.
     pub fn everything(log_name: &'a str, key: &'a SigningKey, out: &'a Path, now: Timestamp) -> Self {
-        ExportPlan { log_name, key, keyring: Vec::new(), tenants: &[], without_content: false, out, now }
+        ExportPlan {
+            bundle: BundlePlan { out, log_name, key, keyring: Vec::new(), now },
+            tenants: &[],
+            without_content: false,
+        }
     }
 }
 
@@ -74,8 +70,7 @@ pub fn export(store: &Store, plan: &ExportPlan<'_>, mut progress: impl FnMut(u64
             return Err(ExportError::UnknownTenant(t.clone(), held.join(", ")));
         }
     }
-    let mut w = BundleWriter::create(plan.out, plan.log_name, plan.key, plan.now, 0)?;
-    w.set_keyring(plan.keyring.clone());
+    let mut w = plan.bundle.writer()?;
     let mut out = Exported { records: 0, tenants: BTreeMap::new(), checkpoints: 0 };
     // A tenant's privacy chain goes with it: its signed erasures are what
     // account for the tenant's erased content (the verifier checks).
@@ -107,11 +102,7 @@ pub fn export(store: &Store, plan: &ExportPlan<'_>, mut progress: impl FnMut(u64
             if seq >= size {
                 break;
             }
-            if plan.without_content {
-                w.append_withheld(r)?;
-            } else {
-                w.append(&r)?;
-            }
+            w.append_kept(r, !plan.without_content)?;
             *out.tenants.entry(tenant.clone()).or_default() += 1;
             out.records += 1;
             progress(out.records);

@@ -127,7 +127,7 @@ pub(crate) async fn export(
     without_content: bool,
 ) -> Result<Response, AppError> {
     use std::sync::atomic::{AtomicU64, Ordering};
-    use traceledger_projection::ledger::BundlePlan;
+    use traceledger_bundle::BundlePlan;
     p.require(Permission::Export)?;
     let tenant = p.tenant().to_string();
     let about = Arc::new(AtomicU64::new(0));

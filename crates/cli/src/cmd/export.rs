@@ -175,6 +175,7 @@ fn print_summary(s: &ExportSummary, key: &traceledger_core::signing::SigningKey,
 }
 
 fn from_data(data: &std::path::Path, a: &ExportArgs) -> anyhow::Result<u8> {
+    use traceledger_bundle::BundlePlan;
     use traceledger_sequencer::export::{export, ExportPlan};
     let key_path = a.key.clone().unwrap_or_else(|| data.join("keys/ledger.key"));
     let key = read_signing_key(&key_path)?;
@@ -197,13 +198,9 @@ fn from_data(data: &std::path::Path, a: &ExportArgs) -> anyhow::Result<u8> {
     let mut bar = Bar::new(!a.json, ITEMS);
     bar.set_total(store.accepted_records()?);
     let plan = ExportPlan {
-        log_name: &a.log_name,
-        key: &key,
-        keyring,
+        bundle: BundlePlan { out: &a.out, log_name: &a.log_name, key: &key, keyring, now: super::now() },
         tenants: &a.tenants,
         without_content: a.without_content,
-        out: &a.out,
-        now: super::now(),
     };
     let done = export(&store, &plan, |n| bar.set(n))?;
     bar.finish();

@@ -163,8 +163,8 @@ fn demo(node: &Node, projections: &Projections, a: &UpArgs, local: SocketAddr) -
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
     let bundle = a.node.data.join("bundles").join(format!("demo-{stamp}"));
     let ring = vec![KeyringEntry { verifier_key: node.key.verifier_key_string(), not_before: None, not_after: None }];
-    let plan =
-        ExportPlan { keyring: ring, ..ExportPlan::everything(&node.cfg.log_name, &node.key, &bundle, super::now()) };
+    let mut plan = ExportPlan::everything(&node.cfg.log_name, &node.key, &bundle, super::now());
+    plan.bundle.keyring = ring;
     let done = export(node.seq.store(), &plan, |_| {})?;
     println!("exported {} records of {} tenants into {}", done.records, done.tenants.len(), bundle.display());
     println!();

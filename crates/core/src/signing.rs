@@ -203,6 +203,13 @@ impl VerifierKey {
         self
     }
 
+    /// The same key under another id (tests of colliding 32-bit ids).
+    #[cfg(test)]
+    pub(crate) fn with_key_id(mut self, key_id: u32) -> Self {
+        self.key_id = key_id;
+        self
+    }
+
     /// The encoded key.
     pub fn as_str(&self) -> &str {
         &self.text

@@ -468,7 +468,7 @@ impl Projection for Anomalies {
         let policy = self.policy.current();
         let mut b = Batch::new(store, "");
         for a in records {
-            self.judge(&policy, &mut b, &a.record)?;
+            self.judge(&policy, &mut b, a.record)?;
         }
         for rival in forks {
             let v = Violation {

@@ -1,15 +1,20 @@
 //! Read models projected from `ledger.sealed`.
 //!
-//! Each projection is its own consumer (group `traceledger-projection-NAME`)
-//! with its own RocksDB store under `DIR/projections/NAME`. A [`Runner`]
-//! reads a sealed partition, applies the acceptance rule of the core crate
-//! ([`traceledger_core::accept::judge`], plus a signature by a trusted key)
-//! per tenant, and hands the accepted records of each batch to the
-//! projection, which writes its rows into the same `WriteBatch` as the
-//! runner's own state: the next offset per partition, each tenant's accepted
-//! chain head and the leaf hash per (tenant, seq). So a record is applied
-//! exactly once, whatever is replayed after a crash: a replay is judged a
-//! duplicate, a rival record a fork, both counted and never applied.
+//! Each projection has its own RocksDB store under `DIR/projections/NAME`
+//! and its own position in it. One [`Runner`] per process and partition is
+//! the verified reader for all of them: it fetches a batch once, decodes it
+//! once, checks each record's leaf hash and its signature once (Ed25519
+//! batch verification), and hands the batch to every model. Each model
+//! applies the acceptance rule of the core crate
+//! ([`traceledger_core::accept::judge_formed`]) with its own heads, and
+//! writes its rows into the same `WriteBatch` as its own state: the next
+//! offset per partition, each tenant's accepted chain head and the leaf hash
+//! per (tenant, seq). So a record is applied exactly once per model,
+//! whatever is replayed after a crash: a replay is judged a duplicate, a
+//! rival record a fork, both counted and never applied. Models apply a batch
+//! in parallel; a model behind the others (a rebuild) is fed from its own
+//! position. Each also commits its consumer group
+//! (`traceledger-projection-NAME`) for Kafka tools that watch lag.
 //!
 //! `rebuild` wipes a projection's store; it then projects from offset 0 to
 //! the same state (deterministic: nothing but the records goes in).
@@ -29,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use traceledger_core::accept::{judge, signed_by, Verdict};
+use traceledger_core::accept::{judge_formed, leaf_matches, signed_batch, Verdict};
 use traceledger_core::seal::ChainHead;
 use traceledger_core::signing::Keyring;
 use traceledger_core::{Hash, SealedRecord};
@@ -128,7 +133,7 @@ pub trait Projection: Send + Sync {
 /// An accepted record and the bytes it came as.
 pub struct Accepted<'a> {
     /// The record.
-    pub record: SealedRecord,
+    pub record: &'a SealedRecord,
     /// Its wire bytes on `ledger.sealed`.
     pub bytes: &'a [u8],
 }
@@ -403,41 +408,21 @@ impl Stats {
     }
 }
 
-/// Runs one projection over the sealed topic.
-pub struct Runner {
-    log: Arc<dyn Log>,
-    store: Arc<Store>,
+/// Records a reader fetches at a time.
+const BATCH: usize = 1000;
+
+/// One read model as a [`Runner`] feeds it: the projection, its store (rows,
+/// position, accepted heads and leaves) and its counters.
+pub struct Model {
     projection: Arc<dyn Projection>,
-    topic: String,
-    keys: Keyring,
+    store: Arc<Store>,
     stats: Arc<Stats>,
-    poll: Duration,
 }
 
-impl Runner {
-    /// A runner of `projection` (its rows in `store`) over `topic`, admitting
-    /// records signed by `keys`.
-    pub fn new(
-        log: Arc<dyn Log>,
-        store: Arc<Store>,
-        projection: Arc<dyn Projection>,
-        topic: &str,
-        keys: Keyring,
-    ) -> Self {
-        Runner {
-            log,
-            store,
-            projection,
-            topic: topic.to_string(),
-            keys,
-            stats: Arc::default(),
-            poll: Duration::from_millis(100),
-        }
-    }
-
-    /// Its consumer group.
-    pub fn group(&self) -> String {
-        format!("traceledger-projection-{}", self.projection.name())
+impl Model {
+    /// `projection`, its rows in `store`.
+    pub fn new(store: Arc<Store>, projection: Arc<dyn Projection>) -> Self {
+        Model { projection, store, stats: Arc::default() }
     }
 
     /// The projection's name.
@@ -445,9 +430,9 @@ impl Runner {
         self.projection.name()
     }
 
-    /// The counters.
-    pub fn stats(&self) -> Arc<Stats> {
-        self.stats.clone()
+    /// Its consumer group (committed for Kafka tools that watch lag).
+    pub fn group(&self) -> String {
+        format!("traceledger-projection-{}", self.projection.name())
     }
 
     /// The store.
@@ -455,67 +440,49 @@ impl Runner {
         &self.store
     }
 
-    /// Records of partition `p` not yet projected.
-    pub fn lag(&self, p: u32) -> Result<u64> {
-        Ok(self.log.end_offset(&self.topic, p)?.saturating_sub(self.store.offset(p)?))
+    /// The counters.
+    pub fn stats(&self) -> Arc<Stats> {
+        self.stats.clone()
     }
 
-    /// Projects partition `p` until `stop` is set; retriable log errors are
-    /// retried with backoff.
-    pub fn run_partition(&self, p: u32, stop: &AtomicBool) -> Result<()> {
-        run_until(stop, self.projection.name(), p, || self.step(p).map(drop))
-    }
-
-    /// Projects partition `p` up to its current end.
-    pub fn drain_partition(&self, p: u32) -> Result<()> {
-        let end = self.log.end_offset(&self.topic, p)?;
-        while self.store.offset(p)? < end {
-            self.step(p)?;
-        }
-        Ok(())
-    }
-
-    /// One batch: read, judge, apply, and commit rows and position together.
-    /// Returns the number of records read.
-    fn step(&self, p: u32) -> Result<usize> {
-        let from = self.store.offset(p)?;
-        let fetched = self.log.read(&self.topic, p, from, 1000, self.poll)?;
-        let Some(last) = fetched.last() else { return Ok(0) };
-        let next = last.offset + 1;
+    /// Judges the checked records from offset `from` on with this model's
+    /// own heads and leaves, and commits the accepted records' rows, heads,
+    /// leaves and `next` as its position on partition `p` in one write.
+    fn apply(&self, p: u32, checked: &[Checked<'_>], from: u64, next: u64) -> Result<()> {
         let mut heads: HashMap<String, ChainHead> = HashMap::new();
         let mut leaves: HashMap<(String, u64), Hash> = HashMap::new();
         let mut accepted = Vec::new();
         let mut forks = Vec::new();
-        for f in &fetched {
-            let Ok(r) = wire::decode_record(&f.record.value, usize::MAX) else {
+        for c in checked.iter().filter(|c| c.offset >= from) {
+            let Some(r) = &c.record else {
                 Stats::add(&self.stats.malformed);
                 continue;
             };
-            let tenant = r.header.tenant_id.clone();
-            let head = match heads.get_mut(&tenant) {
+            let tenant = &r.header.tenant_id;
+            let head = match heads.get_mut(tenant) {
                 Some(h) => h,
-                None => heads.entry(tenant.clone()).or_insert(self.store.head(&tenant)?),
+                None => heads.entry(tenant.clone()).or_insert(self.store.head(tenant)?),
             };
-            let verdict = judge(head, &r, |seq| {
-                leaves.get(&(tenant.clone(), seq)).copied().or_else(|| self.store.leaf(&tenant, seq))
+            let verdict = judge_formed(head, r, c.formed, |seq| {
+                leaves.get(&(tenant.clone(), seq)).copied().or_else(|| self.store.leaf(tenant, seq))
             });
             let counter = match verdict {
-                Verdict::Accept if signed_by(&r, &self.keys) => None,
+                Verdict::Accept if c.signed => None,
                 Verdict::Accept | Verdict::Malformed => Some(&self.stats.malformed),
                 Verdict::Duplicate => Some(&self.stats.duplicates),
                 Verdict::Fork => Some(&self.stats.forks),
                 Verdict::Gap => Some(&self.stats.gaps),
             };
-            if let Some(c) = counter {
-                Stats::add(c);
+            if let Some(counter) = counter {
+                Stats::add(counter);
                 if verdict == Verdict::Fork {
-                    forks.push(r);
+                    forks.push(r.clone());
                 }
                 continue;
             }
-            head.advance(&r);
-            leaves.insert((tenant, r.header.seq), r.leaf_hash);
-            accepted.push(Accepted { record: r, bytes: &f.record.value });
+            head.advance(r);
+            leaves.insert((tenant.clone(), r.header.seq), r.leaf_hash);
+            accepted.push(Accepted { record: r, bytes: c.bytes });
         }
         let mut wb = WriteBatch::default();
         self.projection.apply_batch(&self.store, &mut wb, &accepted, &forks)?;
@@ -531,10 +498,190 @@ impl Runner {
         self.store.write(wb)?;
         self.projection.after_commit(&self.store)?;
         self.stats.applied.fetch_add(accepted.len() as u64, Ordering::Relaxed);
-        // The group's committed offset is for lag monitoring by Kafka tools;
-        // the store's own offset (written with the rows) is authoritative.
-        if let Err(e) = self.log.commit(&self.group(), &self.topic, p, next) {
-            tracing::debug!(error = %e, "committing the projection's group offset");
+        Ok(())
+    }
+}
+
+/// A fetched record with what the acceptance rule needs of it alone,
+/// worked out once for every model: decoded, its leaf hash checked against
+/// its bytes, its signature checked.
+struct Checked<'a> {
+    offset: u64,
+    bytes: &'a [u8],
+    /// `None`: it does not decode.
+    record: Option<SealedRecord>,
+    /// Its leaf hash is the hash of its canonical bytes.
+    formed: bool,
+    /// Signed by a trusted key (only worked out for formed records).
+    signed: bool,
+}
+
+/// Decodes a batch once, checks each leaf, and checks the signatures of the
+/// formed records in one Ed25519 batch verification.
+fn check<'a>(fetched: &'a [traceledger_log::Fetched], keys: &Keyring) -> Vec<Checked<'a>> {
+    let mut checked: Vec<Checked<'a>> = fetched
+        .iter()
+        .map(|f| {
+            let record = wire::decode_record(&f.record.value, usize::MAX).ok();
+            let formed = record.as_ref().is_some_and(leaf_matches);
+            Checked { offset: f.offset, bytes: &f.record.value, record, formed, signed: false }
+        })
+        .collect();
+    let formed: Vec<&SealedRecord> = checked.iter().filter(|c| c.formed).filter_map(|c| c.record.as_ref()).collect();
+    let signed = signed_batch(&formed, keys);
+    for (c, ok) in checked.iter_mut().filter(|c| c.formed).zip(signed) {
+        c.signed = ok;
+    }
+    checked
+}
+
+/// The one verified reader of the sealed topic for a set of read models.
+///
+/// Per partition, a step fetches a batch once, decodes it once, checks its
+/// leaves and signatures once (Ed25519 batch verification), and hands it to
+/// every model, which judges it with its own heads (cheap: hash compares)
+/// and commits its rows with its own position in one write. The models
+/// apply a batch in parallel (none reads another's store). A model behind
+/// the others (a rebuild, a new model) is fed from its own offset by its own
+/// fetches, so it catches up without holding the others back.
+pub struct Runner {
+    log: Arc<dyn Log>,
+    models: Vec<Model>,
+    topic: String,
+    keys: Keyring,
+    poll: Duration,
+}
+
+impl Runner {
+    /// A runner of one `projection` (its rows in `store`) over `topic`,
+    /// admitting records signed by `keys`.
+    pub fn new(
+        log: Arc<dyn Log>,
+        store: Arc<Store>,
+        projection: Arc<dyn Projection>,
+        topic: &str,
+        keys: Keyring,
+    ) -> Self {
+        Self::shared(log, vec![Model::new(store, projection)], topic, keys)
+    }
+
+    /// One reader for several `models`.
+    pub fn shared(log: Arc<dyn Log>, models: Vec<Model>, topic: &str, keys: Keyring) -> Self {
+        Runner { log, models, topic: topic.to_string(), keys, poll: Duration::from_millis(100) }
+    }
+
+    /// The models it feeds.
+    pub fn models(&self) -> &[Model] {
+        &self.models
+    }
+
+    /// The store of its first model (a runner of one model: tests, rebuilds).
+    pub fn store(&self) -> &Arc<Store> {
+        &self.models[0].store
+    }
+
+    /// The counters of its first model.
+    pub fn stats(&self) -> Arc<Stats> {
+        self.models[0].stats()
+    }
+
+    /// Records of partition `p` not yet projected by `model`.
+    pub fn lag_of(&self, model: &Model, p: u32) -> Result<u64> {
+        Ok(self.log.end_offset(&self.topic, p)?.saturating_sub(model.store.offset(p)?))
+    }
+
+    /// Records of partition `p` not yet projected by every model.
+    pub fn lag(&self, p: u32) -> Result<u64> {
+        let end = self.log.end_offset(&self.topic, p)?;
+        let mut worst = 0;
+        for m in &self.models {
+            worst = worst.max(end.saturating_sub(m.store.offset(p)?));
+        }
+        Ok(worst)
+    }
+
+    /// Projects partition `p` until `stop` is set; retriable log errors are
+    /// retried with backoff.
+    pub fn run_partition(&self, p: u32, stop: &AtomicBool) -> Result<()> {
+        run_until(stop, "projections", p, || self.step(p).map(drop))
+    }
+
+    /// Projects partition `p` up to its current end.
+    pub fn drain_partition(&self, p: u32) -> Result<()> {
+        let end = self.log.end_offset(&self.topic, p)?;
+        while self.behind(p, end)? {
+            self.step(p)?;
+        }
+        Ok(())
+    }
+
+    fn behind(&self, p: u32, end: u64) -> Result<bool> {
+        for m in &self.models {
+            if m.store.offset(p)? < end {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// One step: for each group of models at nearby positions (one group
+    /// when they keep pace), one fetch, one check, and every model of the
+    /// group applies it. Returns the number of records read.
+    fn step(&self, p: u32) -> Result<usize> {
+        let mut at = Vec::with_capacity(self.models.len());
+        for m in &self.models {
+            at.push((m.store.offset(p)?, m));
+        }
+        at.sort_by_key(|(from, _)| *from);
+        // Models within one batch of the group's first share its fetches.
+        let mut groups: Vec<Vec<(u64, &Model)>> = Vec::new();
+        for (from, m) in at {
+            match groups.last_mut() {
+                Some(g) if from < g[0].0 + BATCH as u64 => g.push((from, m)),
+                _ => groups.push(vec![(from, m)]),
+            }
+        }
+        let mut read = 0;
+        let last = groups.len().saturating_sub(1);
+        for (i, group) in groups.iter().enumerate() {
+            // A group behind has records waiting (a read returns as soon as
+            // the first arrives); the front group, when others are catching
+            // up, waits only briefly for new ones so that they are not held.
+            let wait = if i == last && last > 0 { Duration::from_millis(10) } else { self.poll };
+            read += self.step_group(p, group, wait)?;
+        }
+        Ok(read)
+    }
+
+    fn step_group(&self, p: u32, group: &[(u64, &Model)], wait: Duration) -> Result<usize> {
+        let from = group[0].0;
+        let fetched = self.log.read(&self.topic, p, from, BATCH, wait)?;
+        let Some(last) = fetched.last() else { return Ok(0) };
+        let next = last.offset + 1;
+        let checked = check(&fetched, &self.keys);
+        let work: Vec<&(u64, &Model)> = group.iter().filter(|(at, _)| *at < next).collect();
+        match work.as_slice() {
+            [] => {}
+            [(at, m)] => m.apply(p, &checked, *at, next)?,
+            many => std::thread::scope(|s| {
+                let running: Vec<_> =
+                    many.iter().map(|(at, m)| (m, s.spawn(|| m.apply(p, &checked, *at, next)))).collect();
+                let mut first = Ok(());
+                for (m, t) in running {
+                    let r = t.join().unwrap_or_else(|_| Err(Error::Setup(format!("model {} panicked", m.name()))));
+                    if first.is_ok() {
+                        first = r;
+                    }
+                }
+                first
+            })?,
+        }
+        // A group's committed offset is for lag monitoring by Kafka tools;
+        // the store's own position (written with the rows) is authoritative.
+        for (_, m) in &work {
+            if let Err(e) = self.log.commit(&m.group(), &self.topic, p, next) {
+                tracing::debug!(error = %e, "committing the projection's group offset");
+            }
         }
         Ok(fetched.len())
     }

@@ -1,6 +1,6 @@
 //! The supervisor of a process's read models: one store per projection
-//! under `DATA/projections/NAME`, a consumer thread per projection and
-//! partition of the sealed topic, the checkpoint consumer, the policy
+//! under `DATA/projections/NAME`, one verified reader thread per partition
+//! of the sealed topic feeding every model ([`Runner`]), the checkpoint consumer, the policy
 //! watcher, the alert dispatcher and the sweep that closes sessions with
 //! no end. `traceledger up` and `traceledger project` both run it.
 
@@ -9,7 +9,7 @@ use crate::anomaly::Anomalies;
 use crate::ledger::{CheckpointRunner, Ledger};
 use crate::policy_file::PolicyFile;
 use crate::sessions::Sessions;
-use crate::{Error, Projection, Result, Runner, Stats, Store};
+use crate::{Error, Model, Projection, Result, Runner, Stats, Store};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,7 +64,7 @@ pub struct Projections {
 /// The consumers of running projections (shared with the health route).
 #[derive(Clone)]
 struct Consumers {
-    runners: Vec<Arc<Runner>>,
+    runner: Arc<Runner>,
     checkpoints: Option<Arc<CheckpointRunner>>,
     partitions: u32,
 }
@@ -82,7 +82,7 @@ impl Projections {
     ) -> Result<Self> {
         let partitions =
             log.partition_count(&topics.sealed).map_err(|e| Error::Setup(format!("topic {}: {e}", topics.sealed)))?;
-        let mut runners = Vec::new();
+        let mut models = Vec::new();
         let mut checkpoints = None;
         for name in names {
             let p = projection(name, &policy)
@@ -101,20 +101,21 @@ impl Projections {
                     keys.clone(),
                 )));
             }
-            runners.push(Arc::new(Runner::new(log.clone(), store, p, &topics.sealed, keys.clone())));
+            models.push(Model::new(store, p));
         }
+        let runner = Arc::new(Runner::shared(log.clone(), models, &topics.sealed, keys.clone()));
         // Alerts go out from the process that runs the anomaly model.
-        let alerts = match runners.iter().find(|r| r.name() == "anomaly") {
-            Some(r) => {
+        let alerts = match runner.models().iter().find(|m| m.name() == "anomaly") {
+            Some(m) => {
                 let path = data.join("alerts");
-                let d = Dispatcher::open(&path, r.store().clone(), policy.clone(), Retry::default())
+                let d = Dispatcher::open(&path, m.store().clone(), policy.clone(), Retry::default())
                     .map_err(|e| Error::Setup(format!("{}: {e}", path.display())))?;
                 Some(Arc::new(d))
             }
             None => None,
         };
         Ok(Projections {
-            c: Consumers { runners, checkpoints, partitions },
+            c: Consumers { runner, checkpoints, partitions },
             policy,
             alerts,
             stop: Arc::default(),
@@ -131,7 +132,7 @@ impl Projections {
 
     /// The store of projection `name`, when it runs here.
     pub fn store(&self, name: &str) -> Option<Arc<Store>> {
-        self.c.runners.iter().find(|r| r.name() == name).map(|r| r.store().clone())
+        self.c.runner.models().iter().find(|m| m.name() == name).map(|m| m.store().clone())
     }
 
     /// A function giving [`Projections::status`], for the health route.
@@ -156,7 +157,7 @@ impl Projections {
         &self.policy
     }
 
-    /// Starts a thread per projection and partition, the policy watcher,
+    /// Starts the reader of each partition (feeding every model), the policy watcher,
     /// the alert dispatcher, and the sweep that flags sessions with no end
     /// `session_timeout` after their last step.
     pub fn start(&mut self, session_timeout: Duration, stopped: OnStop) -> Result<()> {
@@ -168,19 +169,19 @@ impl Projections {
                 Ok(())
             })?);
         }
-        let anomaly = self.c.runners.iter().find(|r| r.name() == "anomaly").cloned();
-        if let Some(runner) = anomaly {
-            let (stop, partitions) = (self.stop.clone(), self.c.partitions);
+        if let Some(at) = self.c.runner.models().iter().position(|m| m.name() == "anomaly") {
+            let (runner, stop, partitions) = (self.c.runner.clone(), self.stop.clone(), self.c.partitions);
             let model = Anomalies::new(self.policy.clone());
             let timeout = session_timeout.as_micros() as i64;
             self.threads.push(spawn("session-sweep".into(), move || {
                 while !stop.load(Ordering::Relaxed) {
                     // Only when caught up: during a replay a session's end
                     // may not have been read yet.
-                    let lag: u64 = (0..partitions).map(|p| runner.lag(p).unwrap_or(1)).sum();
+                    let anomalies = &runner.models()[at];
+                    let lag: u64 = (0..partitions).map(|p| runner.lag_of(anomalies, p).unwrap_or(1)).sum();
                     if lag == 0 {
                         let now = Timestamp::now().0;
-                        if let Err(e) = model.sweep(runner.store(), now, timeout) {
+                        if let Err(e) = model.sweep(anomalies.store(), now, timeout) {
                             tracing::error!(error = %e, "session timeout sweep");
                         }
                     }
@@ -190,18 +191,19 @@ impl Projections {
             })?);
         }
         for p in 0..self.c.partitions {
-            for r in &self.c.runners {
-                let (r, stop, failed, stopped) = (r.clone(), self.stop.clone(), self.failed.clone(), stopped.clone());
-                self.threads.push(spawn(format!("project-{p}"), move || {
-                    let res = r.run_partition(p, &stop);
-                    if let Err(e) = &res {
-                        failed.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(projection = r.group(), partition = p, error = %e, "projection stopped");
-                        stopped(&format!("projection {} partition {p} stopped: {e}", r.group()));
-                    }
-                    res
-                })?);
-            }
+            let (r, stop, failed, stopped) =
+                (self.c.runner.clone(), self.stop.clone(), self.failed.clone(), stopped.clone());
+            self.threads.push(spawn(format!("project-{p}"), move || {
+                let res = r.run_partition(p, &stop);
+                if let Err(e) = &res {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    let names: Vec<&str> = r.models().iter().map(Model::name).collect();
+                    let names = names.join(", ");
+                    tracing::error!(projections = names, partition = p, error = %e, "projections stopped");
+                    stopped(&format!("projections {names} partition {p} stopped: {e}"));
+                }
+                res
+            })?);
             if let Some(c) = &self.c.checkpoints {
                 let (c, stop) = (c.clone(), self.stop.clone());
                 self.threads.push(spawn(format!("checkpoints-{p}"), move || c.run_partition(p, &stop))?);
@@ -213,9 +215,7 @@ impl Projections {
     /// Projects every partition up to its current end.
     pub fn drain(&self) -> Result<()> {
         for p in 0..self.c.partitions {
-            for r in &self.c.runners {
-                r.drain_partition(p)?;
-            }
+            self.c.runner.drain_partition(p)?;
             if let Some(c) = &self.c.checkpoints {
                 c.drain_partition(p)?;
             }
@@ -226,10 +226,10 @@ impl Projections {
     /// Records not yet projected, summed over partitions, per projection.
     pub fn lag(&self) -> Result<u64> {
         let mut worst = 0;
-        for r in &self.c.runners {
+        for m in self.c.runner.models() {
             let mut lag = 0;
             for p in 0..self.c.partitions {
-                lag += r.lag(p)?;
+                lag += self.c.runner.lag_of(m, p)?;
             }
             worst = worst.max(lag);
         }
@@ -266,10 +266,10 @@ impl Projections {
 impl Consumers {
     fn status(&self) -> Value {
         let mut out = serde_json::Map::new();
-        for r in &self.runners {
-            let s = r.stats();
-            let lag: u64 = (0..self.partitions).map(|p| r.lag(p).unwrap_or(0)).sum();
-            let name = r.name().to_string();
+        for m in self.runner.models() {
+            let s = m.stats();
+            let lag: u64 = (0..self.partitions).map(|p| self.runner.lag_of(m, p).unwrap_or(0)).sum();
+            let name = m.name().to_string();
             out.insert(
                 name,
                 json!({

@@ -45,6 +45,17 @@ fn the_bench_reports_every_figure() {
     assert!(num(pr, "records") > 0.0 && num(pr, "baseline_per_s") > 0.0, "{pr}");
     let names: Vec<&str> = pr["models"].as_array().expect("models").iter().filter_map(|m| m[0].as_str()).collect();
     assert_eq!(names, ["ledger", "sessions", "pii", "anomaly", "availability"]);
+    assert!(num(pr, "all_one_reader_per_s") > 0.0 && num(pr, "all_own_readers_per_s") > 0.0, "{pr}");
+    let rs = r["readside"].as_array().expect("readside figures");
+    assert_eq!(rs.iter().map(|x| x["log"].as_str().unwrap_or_default()).collect::<Vec<_>>(), ["embedded", "kafka"]);
+    for x in rs {
+        // Every event was sealed before it was queryable everywhere.
+        assert!(num(x, "events") > 1000.0 && num(x, "queryable_per_s") > 0.0, "{x}");
+        assert!(num(x, "queryable_per_s") <= num(x, "sealed_per_s") * 1.0001, "{x}");
+        assert!(num(x, "ratio") > 0.0 && num(x, "ratio") <= 1.0001, "{x}");
+        let (p50, p99) = (x["visible_ms"][0].as_f64().expect("p50"), x["visible_ms"][1].as_f64().expect("p99"));
+        assert!(num(x, "probes") > 0.0 && p50 > 0.0 && p50 <= p99, "{x}");
+    }
     let api = &r["api"];
     assert_eq!((num(api, "chain_steps"), num(api, "proof_records")), (100.0, 3000.0));
     for k in ["whoami_ms", "chain_ms", "proof_ms"] {

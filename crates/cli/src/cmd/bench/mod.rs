@@ -14,6 +14,9 @@
 //!   p50/p99 at half of the peak measured just before, on each log.
 //! - `encryption`: the `embedded` figure with content encrypted at rest
 //!   (log and ledger, a vault under a master key file) vs without, same run.
+//! - `readside` (`readside.rs`): events/s queryable in every read model vs
+//!   events/s sealed, in one run of `traceledger up` fed over HTTP by
+//!   parallel clients; p50/p99 of 202 → visible in a session's chain.
 //! - `memory`: peak RSS of a sequencer holding 100k tenants (run in a child
 //!   process so earlier figures do not inflate it) vs the 256 MiB budget.
 
@@ -23,6 +26,7 @@ mod memory;
 mod pii;
 mod print;
 mod read;
+mod readside;
 mod stats;
 
 use erasure::erasure;
@@ -66,8 +70,10 @@ pub enum Figure {
     Memory,
     /// PII detection throughput (one core) vs SHA-256 of the same text.
     Pii,
-    /// Records/s per read model vs the projection runner alone.
+    /// Records/s per read model vs the projection runner alone; all models, one reader vs a reader each.
     Projections,
+    /// Events/s queryable in every read model vs sealed, on `traceledger up` over HTTP (also on --kafka).
+    Readside,
     /// Query API p50/p99: a long session's chain, an inclusion proof in a big tenant, vs /v1/whoami.
     Api,
     /// Content erasure (a retention run over a whole tenant) carried out by the sequencer, vs sealing the same records.
@@ -136,6 +142,8 @@ pub struct Report {
     pub encryption: Option<EncryptionFigures>,
     #[serde(default)]
     pub workers: Option<WorkerFigures>,
+    #[serde(default)]
+    pub readside: Vec<readside::ReadsideFigures>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -236,6 +244,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<u8> {
             Figure::Memory,
             Figure::Pii,
             Figure::Projections,
+            Figure::Readside,
             Figure::Api,
             Figure::Erasure,
             Figure::Encryption,
@@ -300,6 +309,12 @@ pub fn run(a: BenchArgs) -> anyhow::Result<u8> {
     }
     if figures.contains(&Figure::Projections) {
         report.projections = Some(read::projections(a.events, a.runs, &key)?);
+    }
+    if figures.contains(&Figure::Readside) {
+        report.readside.push(readside::readside(a.events, a.runs.min(3), None, stamp)?);
+        if let Some(brokers) = &a.kafka {
+            report.readside.push(readside::readside(a.events, a.runs.min(3), Some(brokers), stamp)?);
+        }
     }
     if figures.contains(&Figure::Api) {
         report.api = Some(read::api(a.api_requests, a.chain_steps, a.proof_records, &key)?);

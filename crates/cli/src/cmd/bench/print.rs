@@ -96,6 +96,34 @@ pub(super) fn print_report(r: &Report, a: &BenchArgs) {
         for (name, rate, ratio) in &p.models {
             println!("  {name:<14} {rate:>9.0} records/s   ratio to the runner alone {ratio:.3}");
         }
+        if p.all_own_readers_per_s > 0.0 {
+            println!(
+                "  all {} models, a reader each (before)   {:>9.0} /s   (baseline)",
+                p.models.len(),
+                p.all_own_readers_per_s
+            );
+            println!(
+                "  all {} models, one verified reader     {:>9.0} /s   ratio {:.2}",
+                p.models.len(),
+                p.all_one_reader_per_s,
+                p.all_one_reader_per_s / p.all_own_readers_per_s
+            );
+        }
+    }
+    for x in &r.readside {
+        println!("read side on `traceledger up` ({} log), {} events over HTTP from parallel clients", x.log, x.events);
+        println!("  sealed                           {:>9.0} events/s   (baseline)", x.sealed_per_s);
+        println!(
+            "  queryable in every read model    {:>9.0} events/s   ratio {:.2}   goal ≥ {}: {}",
+            x.queryable_per_s,
+            x.ratio,
+            super::readside::GOAL_RATIO,
+            verdict(x.ratio >= super::readside::GOAL_RATIO)
+        );
+        println!(
+            "  202 → visible in its session     p50 {:>6.1} ms   p99 {:>6.1} ms   ({} probes)",
+            x.visible_ms.0, x.visible_ms.1, x.probes
+        );
     }
     if let Some(x) = &r.api {
         println!("query API over HTTP on loopback, {} warm requests per route", x.requests);

@@ -4,7 +4,9 @@
 //!   topic on the embedded log (decode, acceptance rule, signature check,
 //!   rows and position in one write), vs the same runner with a projection
 //!   that writes no rows (the baseline: what every model pays before its
-//!   own work).
+//!   own work); and every model at once, fed by one verified reader, vs
+//!   every model with its own reader on its own thread (the layout before
+//!   the shared reader: five decodes and five signature checks per record).
 //! - `api`: p50/p99 over HTTP on loopback (warm, one keep-alive client) of
 //!   a 1,000-step session's decision chain and of an inclusion proof in a
 //!   tenant of `--proof-records` records (10M by default), vs `/v1/whoami`
@@ -28,7 +30,7 @@ use traceledger_log::embedded::EmbeddedLog;
 use traceledger_log::{Log, Record};
 use traceledger_projection::ledger::{CheckpointRunner, Ledger, LedgerView};
 use traceledger_projection::policy_file::PolicyFile;
-use traceledger_projection::{Accepted, Projection, Runner, Store};
+use traceledger_projection::{Accepted, Model as ReadModel, Projection, Runner, Store};
 use traceledger_wire::{self as wire, CheckpointMessage};
 
 /// Projection throughput.
@@ -40,6 +42,15 @@ pub struct ProjectionFigures {
     pub baseline_per_s: f64,
     /// Per model: name, records/s, ratio to the baseline.
     pub models: Vec<(String, f64, f64)>,
+    /// Every model fed by one verified reader (one decode, one batch
+    /// signature check per record), records/s.
+    #[serde(default)]
+    pub all_one_reader_per_s: f64,
+    /// Every model with its own reader, all at once on their own threads
+    /// (the layout before: each decodes and verifies every record),
+    /// records/s.
+    #[serde(default)]
+    pub all_own_readers_per_s: f64,
 }
 
 /// Query API latency.
@@ -155,14 +166,48 @@ pub fn projections(events: usize, runs: usize, key: &SigningKey) -> anyhow::Resu
         anyhow::ensure!(traceledger_projection::Stats::get(&r.stats().applied) == n as u64, "not every record applied");
         Ok(rate)
     };
+    // Every model at once: one reader for all, or a reader each.
+    let all = |run: usize, one_reader: bool| -> anyhow::Result<f64> {
+        let d = dir.path().join(format!("all-{run}-{one_reader}"));
+        let open = |p: Arc<dyn Projection>| -> anyhow::Result<ReadModel> {
+            Ok(ReadModel::new(Arc::new(Store::open(&d.join(p.name()), p.as_ref())?), p))
+        };
+        let models: Vec<ReadModel> = models().into_iter().map(open).collect::<anyhow::Result<_>>()?;
+        let runners: Vec<Runner> = if one_reader {
+            vec![Runner::shared(log.clone(), models, TOPIC, keyring(key)?)]
+        } else {
+            models
+                .into_iter()
+                .map(|m| Ok(Runner::shared(log.clone(), vec![m], TOPIC, keyring(key)?)))
+                .collect::<anyhow::Result<_>>()?
+        };
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            let running: Vec<_> = runners.iter().map(|r| s.spawn(|| r.drain_partition(0))).collect();
+            running.into_iter().try_for_each(|t| {
+                t.join().map_err(|_| anyhow::anyhow!("a runner panicked"))?.map_err(anyhow::Error::from)
+            })
+        })?;
+        let rate = n as f64 / start.elapsed().as_secs_f64();
+        for r in &runners {
+            for m in r.models() {
+                let applied = traceledger_projection::Stats::get(&m.stats().applied);
+                anyhow::ensure!(applied == n as u64, "{}: {applied} of {n} records applied", m.name());
+            }
+        }
+        Ok(rate)
+    };
     let mut baseline = Vec::new();
     let mut per_model: Vec<Vec<f64>> = vec![Vec::new(); models().len()];
+    let (mut one_reader, mut own_readers) = (Vec::new(), Vec::new());
     for run in 0..runs {
         eprintln!("bench: projections run {}/{runs} ({n} records)", run + 1);
         baseline.push(time(Arc::new(Noop), run)?);
         for (i, m) in models().into_iter().enumerate() {
             per_model[i].push(time(m, run)?);
         }
+        one_reader.push(all(run, true)?);
+        own_readers.push(all(run, false)?);
     }
     let baseline = super::stats::median(baseline);
     let models = models()
@@ -173,7 +218,13 @@ pub fn projections(events: usize, runs: usize, key: &SigningKey) -> anyhow::Resu
             (m.name().to_string(), r, r / baseline)
         })
         .collect();
-    Ok(ProjectionFigures { records: n, baseline_per_s: baseline, models })
+    Ok(ProjectionFigures {
+        records: n,
+        baseline_per_s: baseline,
+        models,
+        all_one_reader_per_s: super::stats::median(one_reader),
+        all_own_readers_per_s: super::stats::median(own_readers),
+    })
 }
 
 /// One session of `steps` steps: start, then model calls, tool calls and

@@ -641,8 +641,13 @@ impl Runner {
                 _ => groups.push(vec![(from, m)]),
             }
         }
+        if groups.is_empty() {
+            // No model to feed: wait as a read would, instead of spinning.
+            std::thread::sleep(self.poll);
+            return Ok(0);
+        }
         let mut read = 0;
-        let last = groups.len().saturating_sub(1);
+        let last = groups.len() - 1;
         for (i, group) in groups.iter().enumerate() {
             // A group behind has records waiting (a read returns as soon as
             // the first arrives); the front group, when others are catching

@@ -140,14 +140,9 @@ pub fn signed_batch(records: &[&SealedRecord], keys: &Keyring) -> Vec<bool> {
     let sigs: Vec<ed25519_dalek::Signature> =
         batch.iter().map(|&(i, _)| ed25519_dalek::Signature::from_bytes(&records[i].signature)).collect();
     let vks: Vec<ed25519_dalek::VerifyingKey> = batch.iter().map(|&(_, k)| k).collect();
-    if ed25519_dalek::verify_batch(&msgs, &sigs, &vks).is_ok() {
-        for &(i, _) in &batch {
-            out[i] = true;
-        }
-    } else {
-        for (j, &(i, k)) in batch.iter().enumerate() {
-            out[i] = k.verify_strict(msgs[j], &sigs[j]).is_ok();
-        }
+    let each = crate::signing::verify_batch_or_each(&msgs, &sigs, &vks);
+    for (j, &(i, _)) in batch.iter().enumerate() {
+        out[i] = each.as_ref().is_none_or(|each| each[j]);
     }
     out
 }

@@ -233,6 +233,20 @@ impl VerifierKey {
     }
 }
 
+/// Verifies `sigs` over `msgs` under `keys` (one each) in one Ed25519
+/// batch: `None` when the batch verifies; otherwise each signature checked
+/// alone with `verify_strict`, so that a caller can say which failed.
+pub(crate) fn verify_batch_or_each(
+    msgs: &[&[u8]],
+    sigs: &[ed25519_dalek::Signature],
+    keys: &[VerifyingKey],
+) -> Option<Vec<bool>> {
+    if ed25519_dalek::verify_batch(msgs, sigs, keys).is_ok() {
+        return None;
+    }
+    Some(keys.iter().zip(msgs).zip(sigs).map(|((k, m), s)| k.verify_strict(m, s).is_ok()).collect())
+}
+
 /// The set of verifier keys an auditor trusts.
 #[derive(Debug, Clone, Default)]
 pub struct Keyring {

@@ -356,12 +356,8 @@ impl<'k> Verifier<'k> {
         let msgs: Vec<&[u8]> = self.pending.iter().map(|p| &p.leaf.0[..]).collect();
         let sigs: Vec<Signature> = self.pending.iter().map(|p| p.signature).collect();
         let keys: Vec<VerifyingKey> = self.pending.iter().map(|p| p.key).collect();
-        if ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_err() {
-            let first_bad = self
-                .pending
-                .iter()
-                .find(|p| p.key.verify_strict(&p.leaf.0, &p.signature).is_err())
-                .unwrap_or(&self.pending[0]);
+        if let Some(each) = crate::signing::verify_batch_or_each(&msgs, &sigs, &keys) {
+            let first_bad = &self.pending[each.iter().position(|ok| !ok).unwrap_or(0)];
             return Err(Failure {
                 tenant_id: first_bad.tenant_id.clone(),
                 seq: Some(first_bad.seq),

@@ -590,16 +590,6 @@ impl Runner {
         Ok(self.log.end_offset(&self.topic, p)?.saturating_sub(model.store.offset(p)?))
     }
 
-    /// Records of partition `p` not yet projected by every model.
-    pub fn lag(&self, p: u32) -> Result<u64> {
-        let end = self.log.end_offset(&self.topic, p)?;
-        let mut worst = 0;
-        for m in &self.models {
-            worst = worst.max(end.saturating_sub(m.store.offset(p)?));
-        }
-        Ok(worst)
-    }
-
     /// Projects partition `p` until `stop` is set; retriable log errors are
     /// retried with backoff.
     pub fn run_partition(&self, p: u32, stop: &AtomicBool) -> Result<()> {

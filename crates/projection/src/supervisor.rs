@@ -1,6 +1,7 @@
 //! The supervisor of a process's read models: one store per projection
 //! under `DATA/projections/NAME`, one verified reader thread per partition
-//! of the sealed topic feeding every model ([`Runner`]), the checkpoint consumer, the policy
+//! of the sealed topic feeding every model ([`Runner`]), the checkpoint
+//! consumer, the policy
 //! watcher, the alert dispatcher and the sweep that closes sessions with
 //! no end. `traceledger up` and `traceledger project` both run it.
 

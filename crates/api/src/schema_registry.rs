@@ -1,8 +1,9 @@
 //! A read-only Confluent Schema Registry API over the schemas this node
 //! writes, mounted at `/registry`: Confluent's and Redpanda's serdes and
 //! tools (kcat `-r`, `kafka-avro-console-consumer`, the Python and Java
-//! clients) decode `traces.raw`, `ledger.sealed` and `ledger.checkpoints`
-//! with `schema.registry.url = http://NODE/registry` and nothing else.
+//! clients) decode `traces.raw`, `ledger.sealed`, `ledger.checkpoints` and
+//! the projection streams (`projections.*`, docs/streams.md) with
+//! `schema.registry.url = http://NODE/registry` and nothing else.
 //!
 //! The ids are the bundled ones (`schemas/ids.json`), one version per
 //! subject (`<topic>-value`). Registering a schema is accepted when it is
@@ -22,6 +23,7 @@ use axum::Router;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use traceledger_wire::avro::{registry_body_schema, schema_for_comparison, wire_schemas, RegistryBodyError};
+use traceledger_wire::projections::STREAMS;
 
 const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 
@@ -48,16 +50,20 @@ pub struct RegistryTopics<'a> {
     pub sealed: &'a str,
     /// Checkpoints.
     pub checkpoints: &'a str,
+    /// The prefix of the projection streams' topics (`projections.*`).
+    pub prefix: &'a str,
 }
 
 impl Registry {
     /// The schemas of `topics`' values.
     pub fn new(topics: &RegistryTopics<'_>) -> Self {
+        let streams = STREAMS.map(|s| ((s.schema_id(), s.avsc()), format!("{}{}", topics.prefix, s.topic())));
         let entries = wire_schemas()
             .into_iter()
-            .zip([topics.raw, topics.sealed, topics.checkpoints])
+            .zip([topics.raw, topics.sealed, topics.checkpoints].map(str::to_string))
+            .chain(streams)
             .map(|((id, schema), topic)| {
-                // The bundled schemas parse: the codec's tests hold them to it.
+                // The bundled schemas parse: the codecs' tests hold them to it.
                 let canonical = schema_for_comparison(schema).unwrap_or_default();
                 Entry { id, subject: format!("{topic}-value"), schema: schema.to_string(), canonical }
             })
@@ -263,8 +269,17 @@ mod tests {
             raw: "traces.raw",
             sealed: "ledger.sealed",
             checkpoints: "ledger.checkpoints",
+            prefix: "",
         });
-        for (id, subject) in [(1, "traces.raw-value"), (2, "ledger.sealed-value"), (3, "ledger.checkpoints-value")] {
+        for (id, subject) in [
+            (1, "traces.raw-value"),
+            (2, "ledger.sealed-value"),
+            (3, "ledger.checkpoints-value"),
+            (4, "projections.sessions-value"),
+            (5, "projections.pii-value"),
+            (6, "projections.anomalies-value"),
+            (7, "projections.availability-value"),
+        ] {
             let e = r.by_subject(subject).expect(subject);
             assert_eq!(e.id, id);
             assert!(e.canonical.is_object(), "{subject} parses");

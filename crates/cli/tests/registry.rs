@@ -80,8 +80,18 @@ fn confluents_client_reads_the_registry_and_decodes_both_topics() {
     let seen: Value = serde_json::from_slice(&o.stdout).expect("json");
 
     let subjects: Vec<&str> = seen["subjects"].as_array().expect("subjects").iter().filter_map(Value::as_str).collect();
-    let want: Vec<String> =
-        ["ledger.checkpoints", "ledger.sealed", "traces.raw"].iter().map(|t| format!("{prefix}{t}-value")).collect();
+    let want: Vec<String> = [
+        "ledger.checkpoints",
+        "ledger.sealed",
+        "projections.anomalies",
+        "projections.availability",
+        "projections.pii",
+        "projections.sessions",
+        "traces.raw",
+    ]
+    .iter()
+    .map(|t| format!("{prefix}{t}-value"))
+    .collect();
     assert_eq!(subjects, want);
     assert_eq!(seen["raw_latest"], json!({"id": 1, "version": 1}));
     assert_eq!(seen["register_same"], 1, "registering the node's own schema gives its id");

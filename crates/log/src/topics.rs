@@ -37,4 +37,14 @@ impl Topics {
             dlq: format!("{prefix}{}", d.dlq),
         }
     }
+
+    /// The prefix the names were made with (`""` for the defaults).
+    pub fn prefix(&self) -> &str {
+        self.sealed.strip_suffix("ledger.sealed").unwrap_or("")
+    }
+
+    /// A projection stream's topic (`projections.pii`) under the same prefix.
+    pub fn projection(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix())
+    }
 }

@@ -211,6 +211,7 @@ pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, 
                 raw: &topics.raw,
                 sealed: &topics.sealed,
                 checkpoints: &topics.checkpoints,
+                prefix: topics.prefix(),
             }))
         }
         Some(url) => open.merge(traceledger_api::schema_registry::elsewhere(url)),

@@ -300,16 +300,17 @@ fn per_partition(
 }
 
 /// The read models' counts: `{model: {applied, duplicates, forks, gaps,
-/// malformed, lag}}` (the checkpoint store: `{stored, refused}`).
+/// malformed, lag, published}}` (the checkpoint store: `{stored, refused}`).
 fn encode_projections(enc: &mut DescriptorEncoder<'_>, status: &Value) -> std::fmt::Result {
     let Some(models) = status.as_object() else { return Ok(()) };
-    let fields: [(&str, &str, MetricType); 8] = [
+    let fields: [(&str, &str, MetricType); 9] = [
         ("applied", "Sealed records a read model applied", MetricType::Counter),
         ("duplicates", "Sealed records a read model skipped as duplicates", MetricType::Counter),
         ("forks", "Sealed records a read model refused as forks", MetricType::Counter),
         ("gaps", "Sealed records a read model held as gaps", MetricType::Counter),
         ("malformed", "Sealed records a read model could not read", MetricType::Counter),
         ("lag", "Sealed records a read model has not read yet", MetricType::Gauge),
+        ("published", "Messages a read model appended to its projection stream", MetricType::Counter),
         ("stored", "Checkpoints the checkpoint store kept", MetricType::Counter),
         ("refused", "Checkpoints the checkpoint store refused", MetricType::Counter),
     ];

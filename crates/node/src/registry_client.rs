@@ -9,6 +9,7 @@ use std::sync::Arc;
 use traceledger_log::schema_ids::SchemaIds;
 use traceledger_log::{Log, Topics};
 use traceledger_wire::avro::wire_schemas;
+use traceledger_wire::projections::STREAMS;
 
 /// Registers `schema` under `subject` at the registry `url`; its id.
 fn register(agent: &ureq::Agent, url: &str, subject: &str, schema: &str) -> anyhow::Result<u32> {
@@ -53,6 +54,13 @@ pub fn registry_ids(url: &str, topics: &Topics) -> anyhow::Result<Vec<(String, u
     // Dead letters are raw events, under the raw topic's ids.
     let (_, bundled, registry) = ids[0].clone();
     ids.push((topics.dlq.clone(), bundled, registry));
+    // The projection streams (registered whether or not this process
+    // publishes them: one list of subjects per deployment).
+    for s in STREAMS {
+        let topic = topics.projection(s.topic());
+        let registry = register(&agent, url, &format!("{topic}-value"), s.avsc())?;
+        ids.push((topic, s.schema_id(), registry));
+    }
     Ok(ids)
 }
 

@@ -16,8 +16,8 @@
 
 use crate::availability::{day_key, session_key as spend_session_key};
 use crate::policy_file::PolicyFile;
+use crate::Rows;
 use crate::{json, tkey, unjson, Accepted, Projection, Result, Store};
-use rocksdb::WriteBatch;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -232,7 +232,7 @@ impl<'s> Batch<'s> {
         Ok(())
     }
 
-    fn write(self, policy: &Policy, wb: &mut WriteBatch) -> Result<()> {
+    fn write(self, policy: &Policy, wb: &mut Rows) -> Result<()> {
         let store = self.store;
         for ((cf, k), v) in self.counters {
             wb.put_cf(store.cf(cf)?, k, v.to_be_bytes());
@@ -253,6 +253,9 @@ impl<'s> Batch<'s> {
                 wb.put_cf(store.cf(OUTBOX)?, &key, &v);
             }
             wb.put_cf(store.cf(ANOMALIES)?, key, v);
+            if wb.publishing() {
+                wb.emit(store, &a.tenant_id, &message(a)?)?;
+            }
             let name = [a.kind.as_str().as_bytes(), self.count_suffix.as_bytes()].concat();
             *counts.entry(tkey(&a.tenant_id, &name)).or_default() += 1;
             let session = [a.session_id.as_bytes(), self.count_suffix.as_bytes()].concat();
@@ -454,14 +457,14 @@ impl Projection for Anomalies {
         &[ANOMALIES, COUNTS, RATE, SESSION, STEP_SEEN, SPEND, USAGE, OUTBOX, TIMED_OUT, BY_SESSION]
     }
 
-    fn apply(&self, store: &Store, wb: &mut WriteBatch, records: &[Accepted<'_>]) -> Result<()> {
+    fn apply(&self, store: &Store, wb: &mut Rows, records: &[Accepted<'_>]) -> Result<()> {
         self.apply_batch(store, wb, records, &[])
     }
 
     fn apply_batch(
         &self,
         store: &Store,
-        wb: &mut WriteBatch,
+        wb: &mut Rows,
         records: &[Accepted<'_>],
         forks: &[SealedRecord],
     ) -> Result<()> {
@@ -523,15 +526,44 @@ impl Anomalies {
         }
         let n = marks.len();
         if n > 0 {
-            let mut wb = WriteBatch::default();
+            // The sweep's messages sort after every partition's.
+            let mut wb = Rows::new(store, u32::MAX, now as u64);
             for k in marks {
                 wb.put_cf(store.cf(TIMED_OUT)?, k, []);
             }
             b.write(&policy, &mut wb)?;
-            store.write(wb)?;
+            store.write(wb.into_batch())?;
         }
         Ok(n)
     }
+}
+
+/// The `projections.anomalies` message of an anomaly.
+fn message(a: &Anomaly) -> Result<Vec<u8>> {
+    use traceledger_wire::projections::{encode, AnomalyMessage, Stream};
+    let severity = match a.severity {
+        Severity::Low => "low",
+        Severity::Medium => "medium",
+        Severity::High => "high",
+    };
+    let index = a.id.rsplit('/').next().unwrap_or_default();
+    let m = AnomalyMessage {
+        dedup_key: format!("{}/anomalies/{}/{index}", a.tenant_id, a.seq),
+        id: a.id.clone(),
+        tenant_id: a.tenant_id.clone(),
+        seq: crate::streams::long(a.seq),
+        event_id: a.event_id.clone(),
+        agent_id: a.agent_id.clone(),
+        session_id: a.session_id.clone(),
+        timestamp: a.timestamp,
+        kind: a.kind.as_str().to_string(),
+        severity: severity.to_string(),
+        rule: a.rule.clone(),
+        detail: a.detail.clone(),
+        score: a.score,
+        policy: a.policy.clone(),
+    };
+    Ok(encode(Stream::Anomalies, &m)?)
 }
 
 /// Filters of an anomaly listing.

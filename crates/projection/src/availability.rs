@@ -8,8 +8,7 @@
 //! read, so a changed policy applies to all history at once and a rebuild
 //! needs no policy at all.
 
-use crate::{json, tkey, unjson, Accepted, Error, Projection, Result, Store};
-use rocksdb::WriteBatch;
+use crate::{json, tkey, unjson, Accepted, Error, Projection, Result, Rows, Store};
 use serde::{Deserialize, Serialize};
 use sketches_ddsketch::{Config, DDSketch};
 use std::collections::BTreeMap;
@@ -123,8 +122,11 @@ impl Projection for Availability {
         &[MINUTES, SEEN, GAPS, SPEND]
     }
 
-    fn apply(&self, store: &Store, wb: &mut WriteBatch, records: &[Accepted<'_>]) -> Result<()> {
+    fn apply(&self, store: &Store, wb: &mut Rows, records: &[Accepted<'_>]) -> Result<()> {
         let mut minutes: BTreeMap<Vec<u8>, MinuteStats> = BTreeMap::new();
+        // For the stream: what each minute row is, and each tenant's latest seq.
+        let mut labels: BTreeMap<Vec<u8>, MinuteLabel> = BTreeMap::new();
+        let mut versions: BTreeMap<String, u64> = BTreeMap::new();
         let mut seen: BTreeMap<Vec<u8>, Seen> = BTreeMap::new();
         let mut spend: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
         for a in records {
@@ -147,18 +149,28 @@ impl Projection for Availability {
                 s.add(l as f64);
                 m.latency = Some(s);
             }
-            let mut keys = vec![minute_key(&e.tenant_id, AGENT, &e.agent_id, minute)];
+            let agent = || Some(e.agent_id.clone());
+            let mut keys = vec![(minute_key(&e.tenant_id, AGENT, &e.agent_id, minute), ("agent", agent(), None))];
             if let Some(model) = &e.model {
                 m.calls = 1;
-                keys.push(minute_key(&e.tenant_id, PROVIDER, &model.provider, minute));
-                keys.push(minute_key(
-                    &e.tenant_id,
-                    AGENT_PROVIDER,
-                    &format!("{}\x1f{}", e.agent_id, model.provider),
-                    minute,
+                let provider = || Some(model.provider.clone());
+                keys.push((
+                    minute_key(&e.tenant_id, PROVIDER, &model.provider, minute),
+                    ("provider", None, provider()),
+                ));
+                keys.push((
+                    minute_key(&e.tenant_id, AGENT_PROVIDER, &format!("{}\x1f{}", e.agent_id, model.provider), minute),
+                    ("agent_provider", agent(), provider()),
                 ));
             }
-            for k in keys {
+            if wb.publishing() {
+                versions.insert(e.tenant_id.clone(), a.record.header.seq);
+            }
+            for (k, (scope, agent_id, provider)) in keys {
+                if wb.publishing() && !labels.contains_key(&k) {
+                    let label = MinuteLabel { tenant: e.tenant_id.clone(), scope, agent_id, provider, minute };
+                    labels.insert(k.clone(), label);
+                }
                 if !minutes.contains_key(&k) {
                     let before = match store.get(MINUTES, &k)? {
                         Some(b) => unjson(&b, "minute")?,
@@ -192,6 +204,10 @@ impl Projection for Availability {
             }
         }
         for (k, m) in minutes {
+            if let Some(l) = labels.get(&k) {
+                let version = versions.get(&l.tenant).copied().unwrap_or_default();
+                wb.emit(store, &l.tenant, &message(l, &m, version)?)?;
+            }
             wb.put_cf(store.cf(MINUTES)?, k, json(&m)?);
         }
         for (k, s) in seen {
@@ -199,6 +215,46 @@ impl Projection for Availability {
         }
         store.add_counts(wb, SPEND, spend)
     }
+}
+
+/// What a minute row is about, for its stream message.
+struct MinuteLabel {
+    tenant: String,
+    scope: &'static str,
+    agent_id: Option<String>,
+    provider: Option<String>,
+    minute: i64,
+}
+
+/// The `projections.availability` message of a minute row.
+fn message(l: &MinuteLabel, m: &MinuteStats, version: u64) -> Result<Vec<u8>> {
+    use traceledger_wire::projections::{encode, AvailabilityMinuteMessage, Stream};
+    let long = crate::streams::long;
+    let name = match (&l.agent_id, &l.provider) {
+        (Some(a), Some(p)) => format!("{a}/{p}"),
+        (Some(n), None) | (None, Some(n)) => n.clone(),
+        (None, None) => String::new(),
+    };
+    let q = |p: f64| m.latency.as_ref().and_then(|s| s.quantile(p).ok().flatten());
+    let msg = AvailabilityMinuteMessage {
+        dedup_key: format!("{}/availability/{}/{name}/{}", l.tenant, l.scope, l.minute * MINUTE),
+        version: long(version),
+        tenant_id: l.tenant.clone(),
+        scope: l.scope.to_string(),
+        agent_id: l.agent_id.clone(),
+        provider: l.provider.clone(),
+        minute: l.minute * MINUTE,
+        events: long(m.events),
+        errors: long(m.errors),
+        calls: long(m.calls),
+        input_tokens: long(m.tokens_in),
+        output_tokens: long(m.tokens_out),
+        cost_micros: long(m.cost),
+        latency_p50_ms: q(0.5),
+        latency_p99_ms: q(0.99),
+        latency_max_ms: m.latency.as_ref().and_then(DDSketch::max),
+    };
+    Ok(encode(Stream::Availability, &msg)?)
 }
 
 /// Latency percentiles, ms.

@@ -4,7 +4,7 @@
 //! `ledger.checkpoints` that the proofs are made against. What the query
 //! API serves an auditor, who checks it offline with public keys alone.
 
-use crate::{be_u64, run_until, tkey, Accepted, Error, Projection, Result, Row, Store};
+use crate::{be_u64, run_until, tkey, Accepted, Error, Projection, Result, Row, Rows, Store};
 use rocksdb::WriteBatch;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -77,7 +77,7 @@ impl Projection for Ledger {
         &[RECORDS, EVENTS, NODES, CHECKPOINTS, ERASURES]
     }
 
-    fn apply(&self, store: &Store, wb: &mut WriteBatch, records: &[Accepted<'_>]) -> Result<()> {
+    fn apply(&self, store: &Store, wb: &mut Rows, records: &[Accepted<'_>]) -> Result<()> {
         let mut pending: HashMap<String, HashMap<u64, Hash>> = HashMap::new();
         for a in records {
             let r = &a.record;

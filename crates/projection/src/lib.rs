@@ -26,6 +26,7 @@ pub mod ledger;
 pub mod pii;
 pub mod policy_file;
 pub mod sessions;
+pub mod streams;
 pub mod supervisor;
 
 use rocksdb::{Cache, ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
@@ -52,6 +53,9 @@ fn block_cache() -> &'static Cache {
 const META: &str = "meta";
 const HEADS: &str = "heads";
 const LEAVES: &str = "leaves";
+/// Messages for the model's projection stream, written with the rows they
+/// come from and deleted once on the topic (see [`streams`]).
+pub(crate) const STREAM_OUT: &str = "stream_out";
 
 /// Errors of a projection.
 #[derive(Debug, thiserror::Error)]
@@ -109,14 +113,14 @@ pub trait Projection: Send + Sync {
     /// Writes the rows of a batch of accepted records (in order; each
     /// tenant's records contiguous in seq) into `wb`. It may read `store`
     /// for rows of earlier batches; rows of this batch are not there yet.
-    fn apply(&self, store: &Store, wb: &mut WriteBatch, records: &[Accepted<'_>]) -> Result<()>;
+    fn apply(&self, store: &Store, wb: &mut Rows, records: &[Accepted<'_>]) -> Result<()>;
     /// Writes the rows of a batch that also held rivals of applied records
     /// (forks). Most models ignore forks (the runner counts them) and keep
     /// this default.
     fn apply_batch(
         &self,
         store: &Store,
-        wb: &mut WriteBatch,
+        wb: &mut Rows,
         records: &[Accepted<'_>],
         _forks: &[SealedRecord],
     ) -> Result<()> {
@@ -141,6 +145,67 @@ pub struct Accepted<'a> {
 /// A stored (key, value).
 pub type Row = (Box<[u8]>, Box<[u8]>);
 
+/// What a model writes for one batch: its rows (a RocksDB `WriteBatch`,
+/// which this derefs to) and, when it publishes its stream, the messages
+/// for it, in the same write. Each message goes to the outbox under
+/// (source partition, the batch's next offset, its index in the batch):
+/// keys grow in commit order per partition, which the publisher relies on.
+pub struct Rows {
+    wb: WriteBatch,
+    /// (partition, next offset, messages so far) when publishing.
+    out: Option<(u32, u64, u32)>,
+}
+
+impl Rows {
+    /// Rows of the batch of partition `p` ending before `next`; messages
+    /// are kept when `store` publishes its stream.
+    pub fn new(store: &Store, p: u32, next: u64) -> Self {
+        Rows { wb: WriteBatch::default(), out: store.publishing().then_some((p, next, 0)) }
+    }
+
+    /// Does this batch keep stream messages? (Models encode a message only
+    /// when it does.)
+    pub fn publishing(&self) -> bool {
+        self.out.is_some()
+    }
+
+    /// Adds a message of `tenant` (its key on the topic) for the stream:
+    /// `datum` is its Avro encoding, without framing.
+    pub fn emit(&mut self, store: &Store, tenant: &str, datum: &[u8]) -> Result<()> {
+        let Some((p, next, n)) = &mut self.out else { return Ok(()) };
+        let mut k = Vec::with_capacity(16);
+        k.extend_from_slice(&p.to_be_bytes());
+        k.extend_from_slice(&next.to_be_bytes());
+        k.extend_from_slice(&n.to_be_bytes());
+        *n += 1;
+        let len = u16::try_from(tenant.len()).map_err(|_| Error::Corrupt("tenant id over 64 KiB".into()))?;
+        let mut v = Vec::with_capacity(2 + tenant.len() + datum.len());
+        v.extend_from_slice(&len.to_be_bytes());
+        v.extend_from_slice(tenant.as_bytes());
+        v.extend_from_slice(datum);
+        self.wb.put_cf(store.cf(STREAM_OUT)?, k, v);
+        Ok(())
+    }
+
+    /// The write batch, to commit.
+    pub fn into_batch(self) -> WriteBatch {
+        self.wb
+    }
+}
+
+impl std::ops::Deref for Rows {
+    type Target = WriteBatch;
+    fn deref(&self) -> &WriteBatch {
+        &self.wb
+    }
+}
+
+impl std::ops::DerefMut for Rows {
+    fn deref_mut(&mut self) -> &mut WriteBatch {
+        &mut self.wb
+    }
+}
+
 /// A projection's RocksDB store: the runner's state and the projection's rows.
 pub struct Store {
     db: DB,
@@ -153,6 +218,8 @@ pub struct Store {
     checked: std::sync::Mutex<std::collections::HashSet<Vec<u8>>>,
     /// Encrypts content at rest (the ledger model's records).
     vault: Option<std::sync::Arc<traceledger_vault::Vault>>,
+    /// Batches keep messages for the model's stream.
+    publishing: AtomicBool,
 }
 
 impl Store {
@@ -173,13 +240,14 @@ impl Store {
         table.set_pin_l0_filter_and_index_blocks_in_cache(true);
         let mut cf_opts = Options::default();
         cf_opts.set_block_based_table_factory(&table);
-        let names = [META, HEADS, LEAVES].into_iter().chain(projection.column_families().iter().copied());
+        let names = [META, HEADS, LEAVES, STREAM_OUT].into_iter().chain(projection.column_families().iter().copied());
         let cfs: Vec<_> = names.map(|n| ColumnFamilyDescriptor::new(n, cf_opts.clone())).collect();
         Ok(Store {
             db: DB::open_cf_descriptors(&opts, path, cfs)?,
             path: path.to_path_buf(),
             checked: Default::default(),
             vault: None,
+            publishing: AtomicBool::new(false),
         })
     }
 
@@ -187,6 +255,16 @@ impl Store {
     pub fn with_vault(mut self, vault: Option<std::sync::Arc<traceledger_vault::Vault>>) -> Self {
         self.vault = vault;
         self
+    }
+
+    /// Keeps messages for the model's stream from the next batch on.
+    pub fn set_publishing(&self, on: bool) {
+        self.publishing.store(on, Ordering::Relaxed);
+    }
+
+    /// Do batches keep messages for the model's stream?
+    pub fn publishing(&self) -> bool {
+        self.publishing.load(Ordering::Relaxed)
     }
 
     /// The vault content is encrypted with, if any.
@@ -484,7 +562,7 @@ impl Model {
             leaves.insert((tenant.clone(), r.header.seq), r.leaf_hash);
             accepted.push(Accepted { record: r, bytes: c.bytes });
         }
-        let mut wb = WriteBatch::default();
+        let mut wb = Rows::new(&self.store, p, next);
         self.projection.apply_batch(&self.store, &mut wb, &accepted, &forks)?;
         for ((t, seq), leaf) in &leaves {
             wb.put_cf(self.store.cf(LEAVES)?, tkey(t, &seq.to_be_bytes()), leaf.0);
@@ -495,7 +573,7 @@ impl Model {
             wb.put_cf(self.store.cf(HEADS)?, t.as_bytes(), v);
         }
         self.store.set_position(&mut wb, SEALED_STREAM, p, next)?;
-        self.store.write(wb)?;
+        self.store.write(wb.into_batch())?;
         self.projection.after_commit(&self.store)?;
         self.stats.applied.fetch_add(accepted.len() as u64, Ordering::Relaxed);
         Ok(())

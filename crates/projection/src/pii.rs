@@ -5,8 +5,7 @@
 //! found and what the agent declared); and the per-agent inventory: which
 //! kinds flow to which model provider.
 
-use crate::{json, tkey, unjson, Accepted, Error, Projection, Result, Store};
-use rocksdb::WriteBatch;
+use crate::{json, tkey, unjson, Accepted, Error, Projection, Result, Rows, Store};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use traceledger_core::event::Classification;
@@ -185,7 +184,7 @@ impl Projection for Pii {
         &[FINDINGS, INVENTORY, CLASSES, BY_SESSION]
     }
 
-    fn apply(&self, store: &Store, wb: &mut WriteBatch, records: &[Accepted<'_>]) -> Result<()> {
+    fn apply(&self, store: &Store, wb: &mut Rows, records: &[Accepted<'_>]) -> Result<()> {
         let mut inventory: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
         let mut classes: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
         let mut by_session: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
@@ -211,6 +210,9 @@ impl Projection for Pii {
                 omitted,
             };
             wb.put_cf(store.cf(FINDINGS)?, tkey(&e.tenant_id, &a.record.header.seq.to_be_bytes()), json(&row)?);
+            if wb.publishing() {
+                wb.emit(store, &e.tenant_id, &message(&e.tenant_id, e.timestamp.0, &row)?)?;
+            }
             *by_session.entry(tkey(&e.tenant_id, e.session_id.as_bytes())).or_default() += 1;
             for k in kinds {
                 let key = inventory_key(&e.tenant_id, &e.agent_id, k, provider.as_deref().unwrap_or("none"));
@@ -222,6 +224,37 @@ impl Projection for Pii {
         store.add_counts(wb, BY_SESSION, by_session)?;
         Ok(())
     }
+}
+
+/// The `projections.pii` message of a record's findings.
+fn message(tenant: &str, timestamp: i64, r: &RecordFindings) -> Result<Vec<u8>> {
+    use traceledger_wire::projections::{encode, FindingMessage, PiiFindingsMessage, Stream};
+    let m = PiiFindingsMessage {
+        dedup_key: format!("{tenant}/pii/{}", r.seq),
+        tenant_id: tenant.to_string(),
+        seq: crate::streams::long(r.seq),
+        event_id: r.event_id.clone(),
+        agent_id: r.agent_id.clone(),
+        session_id: r.session_id.clone(),
+        timestamp,
+        provider: r.provider.clone(),
+        declared: r.declared.clone(),
+        classification: r.classification.clone(),
+        findings: r
+            .findings
+            .iter()
+            .map(|f| FindingMessage {
+                field: f.field.clone(),
+                kind: f.kind.clone(),
+                start: crate::streams::long(f.start as u64),
+                end: crate::streams::long(f.end as u64),
+                confidence: f.confidence,
+                detector: f.detector.clone(),
+            })
+            .collect(),
+        omitted: crate::streams::long(r.omitted),
+    };
+    Ok(encode(Stream::Pii, &m)?)
 }
 
 /// Reads of the pii model.

@@ -7,10 +7,9 @@
 //! are not copied here: they stay in the ledger, where access to them is
 //! decided per role and where erasure happens once.
 
-use crate::{json, tkey, unjson, Accepted, Projection, Result, Store};
-use rocksdb::WriteBatch;
+use crate::{json, tkey, unjson, Accepted, Projection, Result, Rows, Store};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use traceledger_core::event::{EventKind, StatusCode};
 
 const SESSIONS: &str = "sessions";
@@ -168,9 +167,11 @@ impl Projection for Sessions {
         &[SESSIONS, STEPS]
     }
 
-    fn apply(&self, store: &Store, wb: &mut WriteBatch, records: &[Accepted<'_>]) -> Result<()> {
+    fn apply(&self, store: &Store, wb: &mut Rows, records: &[Accepted<'_>]) -> Result<()> {
         // Summaries touched by this batch, loaded once, written once.
         let mut touched: BTreeMap<(String, String), SessionSummary> = BTreeMap::new();
+        // Step indexes of this batch per session (for the stream's completeness).
+        let mut indexes: BTreeMap<(String, String), BTreeSet<u32>> = BTreeMap::new();
         for a in records {
             let r = &a.record;
             let e = &r.event;
@@ -249,6 +250,9 @@ impl Projection for Sessions {
                 message: e.status.message.clone(),
                 has_content,
             };
+            if wb.publishing() {
+                indexes.entry(key.clone()).or_default().insert(e.step_index);
+            }
             let mut k = steps_prefix(&key.0, &key.1);
             k.extend_from_slice(&e.step_index.to_be_bytes());
             k.extend_from_slice(&r.header.seq.to_be_bytes());
@@ -256,9 +260,66 @@ impl Projection for Sessions {
         }
         for ((t, sid), s) in &touched {
             wb.put_cf(store.cf(SESSIONS)?, session_key(t, sid), json(s)?);
+            if wb.publishing() {
+                let batch = indexes.remove(&(t.clone(), sid.clone())).unwrap_or_default();
+                wb.emit(store, t, &message(store, s, &batch)?)?;
+            }
         }
         Ok(())
     }
+}
+
+/// The `projections.sessions` message of a summary, its steps being those
+/// stored and `batch` (this batch's, not yet stored). Completeness is
+/// judged when the session has ended; before, it is `open` (a session that
+/// never ends is flagged by the anomaly model's sweep).
+fn message(store: &Store, s: &SessionSummary, batch: &BTreeSet<u32>) -> Result<Vec<u8>> {
+    use traceledger_wire::projections::{encode, SessionSummaryMessage, Stream};
+    let long = crate::streams::long;
+    let (completeness, missing) = if s.ended {
+        let upto = s.expected_steps.map_or(s.max_step_index, |n| n.saturating_sub(1).max(s.max_step_index));
+        let prefix = steps_prefix(&s.tenant_id, &s.session_id);
+        let mut seen = batch.clone();
+        for item in store.scan(STEPS, &prefix, &prefix)? {
+            let (k, _) = item?;
+            if let Some(i) = k.get(prefix.len()..prefix.len() + 4).and_then(|b| b.try_into().ok()) {
+                seen.insert(u32::from_be_bytes(i));
+            }
+        }
+        let missing = u64::from(upto) + 1 - seen.range(..=upto).count() as u64;
+        (completeness(s, missing, s.last_at, 0), missing)
+    } else {
+        (Completeness::Open, 0)
+    };
+    let completeness = match completeness {
+        Completeness::Complete => "complete",
+        Completeness::Open => "open",
+        Completeness::Incomplete => "incomplete",
+    };
+    let m = SessionSummaryMessage {
+        dedup_key: format!("{}/sessions/{}", s.tenant_id, s.session_id),
+        version: long(s.last_seq),
+        tenant_id: s.tenant_id.clone(),
+        session_id: s.session_id.clone(),
+        agents: s.agents.clone(),
+        first_at: s.first_at,
+        last_at: s.last_at,
+        recorded: long(s.recorded),
+        max_step_index: i64::from(s.max_step_index),
+        expected_steps: s.expected_steps.map(i64::from),
+        ended: s.ended,
+        completeness: completeness.to_string(),
+        missing_steps: long(missing),
+        errors: long(s.errors),
+        tool_calls: long(s.tool_calls),
+        input_tokens: long(s.input_tokens),
+        output_tokens: long(s.output_tokens),
+        cost_micros: long(s.cost_micros),
+        models: s.models.clone(),
+        first_seq: long(s.first_seq),
+        last_seq: long(s.last_seq),
+    };
+    Ok(encode(Stream::Sessions, &m)?)
 }
 
 /// Which sessions to list.

@@ -10,6 +10,7 @@ use crate::anomaly::Anomalies;
 use crate::ledger::{CheckpointRunner, Ledger};
 use crate::policy_file::PolicyFile;
 use crate::sessions::Sessions;
+use crate::streams::Publisher;
 use crate::{Error, Model, Projection, Result, Runner, Stats, Store};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use traceledger_core::event::Timestamp;
 use traceledger_core::signing::Keyring;
 use traceledger_log::{Log, Topics};
+use traceledger_wire::projections::Stream;
 
 /// Every projection, by name.
 pub const ALL: [&str; 5] = ["ledger", "sessions", "pii", "anomaly", "availability"];
@@ -68,6 +70,8 @@ struct Consumers {
     runner: Arc<Runner>,
     checkpoints: Option<Arc<CheckpointRunner>>,
     partitions: u32,
+    /// Publishers of the models' streams (`--publish-projections`).
+    publishers: Vec<Arc<Publisher>>,
 }
 
 impl Projections {
@@ -116,7 +120,7 @@ impl Projections {
             None => None,
         };
         Ok(Projections {
-            c: Consumers { runner, checkpoints, partitions },
+            c: Consumers { runner, checkpoints, partitions, publishers: Vec::new() },
             policy,
             alerts,
             stop: Arc::default(),
@@ -124,6 +128,22 @@ impl Projections {
             watcher: None,
             failed: Arc::default(),
         })
+    }
+
+    /// Publishes the stream of every model that runs here and has one
+    /// (`projections.*` under `topics`' prefix), from the next batch on;
+    /// call before [`Projections::start`]. Returns the topics.
+    pub fn publish_streams(&mut self, log: Arc<dyn Log>, topics: &Topics) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for m in self.c.runner.models() {
+            let Some(stream) = Stream::of_model(m.name()) else { continue };
+            let topic = topics.projection(stream.topic());
+            let p = Publisher::new(log.clone(), m.store().clone(), stream, &topic, self.c.partitions)
+                .map_err(|e| Error::Setup(format!("topic {topic}: {e}")))?;
+            self.c.publishers.push(Arc::new(p));
+            names.push(topic);
+        }
+        Ok(names)
     }
 
     /// Partitions of the sealed topic, each projected by its own threads.
@@ -191,6 +211,19 @@ impl Projections {
                 Ok(())
             })?);
         }
+        for publisher in &self.c.publishers {
+            let (publisher, stop, failed, stopped) =
+                (publisher.clone(), self.stop.clone(), self.failed.clone(), stopped.clone());
+            self.threads.push(spawn(format!("publish-{}", publisher.stream().model()), move || {
+                let res = publisher.run(&stop, Duration::from_millis(100));
+                if let Err(e) = &res {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(topic = publisher.topic(), error = %e, "projection stream stopped");
+                    stopped(&format!("publishing {} stopped: {e}", publisher.topic()));
+                }
+                res
+            })?);
+        }
         for p in 0..self.c.partitions {
             let (r, stop, failed, stopped) =
                 (self.c.runner.clone(), self.stop.clone(), self.failed.clone(), stopped.clone());
@@ -213,13 +246,17 @@ impl Projections {
         Ok(())
     }
 
-    /// Projects every partition up to its current end.
+    /// Projects every partition up to its current end, and publishes
+    /// what that derived.
     pub fn drain(&self) -> Result<()> {
         for p in 0..self.c.partitions {
             self.c.runner.drain_partition(p)?;
             if let Some(c) = &self.c.checkpoints {
                 c.drain_partition(p)?;
             }
+        }
+        for publisher in &self.c.publishers {
+            publisher.drain()?;
         }
         Ok(())
     }
@@ -282,6 +319,11 @@ impl Consumers {
                     "lag": lag,
                 }),
             );
+        }
+        for p in &self.publishers {
+            if let Some(Value::Object(m)) = out.get_mut(p.stream().model()) {
+                m.insert("published".into(), json!(p.published()));
+            }
         }
         if let Some(c) = &self.checkpoints {
             let s = c.stats();

@@ -16,6 +16,7 @@ pub mod avro;
 pub mod binary;
 mod error;
 mod ids;
+pub mod projections;
 
 pub use error::DecodeError;
 pub use ids::{CHECKPOINT_V1, SEALED_RECORD_V1, TRACE_EVENT_V1};

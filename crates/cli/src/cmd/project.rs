@@ -78,6 +78,11 @@ pub struct ProjectArgs {
     /// With --http and --signing-key: run the retention job this often; 0 turns it off.
     #[arg(long, default_value_t = 86_400)]
     retention_interval_seconds: u64,
+    /// Publish what the read models derive to the projection streams
+    /// (projections.sessions, .pii, .anomalies, .availability; Avro in the
+    /// Confluent wire format, keyed by tenant; docs/streams.md).
+    #[arg(long)]
+    publish_projections: bool,
     /// Per-key rate limits of the API.
     #[command(flatten)]
     rate: traceledger_node::RateArgs,
@@ -122,6 +127,10 @@ pub fn run(a: ProjectArgs) -> anyhow::Result<u8> {
     let topics = Topics::with_prefix(&a.topic_prefix);
     let policy = open_policy(a.policy.as_deref())?;
     let mut projections = Projections::open(log.clone(), &a.data, &topics, keys, &names, policy, vault)?;
+    if a.publish_projections {
+        let topics = projections.publish_streams(log.clone(), &topics)?;
+        super::notice(&format!("publishing {}", topics.join(", ")));
+    }
     if a.once {
         projections.drain()?;
         let status = projections.status();

@@ -58,6 +58,11 @@ pub struct UpArgs {
     /// Demo fleet: sessions per agent.
     #[arg(long, default_value_t = 20)]
     sessions: usize,
+    /// Publish what the read models derive to the projection streams
+    /// (projections.sessions, .pii, .anomalies, .availability; Avro in the
+    /// Confluent wire format, keyed by tenant; docs/streams.md).
+    #[arg(long)]
+    publish_projections: bool,
 }
 
 pub fn run(a: UpArgs) -> anyhow::Result<u8> {
@@ -68,6 +73,10 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     let providers = traceledger_node::readside::load_providers(a.providers.as_deref())?;
     let mut projections =
         Projections::open(node.log.clone(), &a.node.data, &node.cfg.topics, keys, &ALL, policy, node.vault.clone())?;
+    if a.publish_projections {
+        let topics = projections.publish_streams(node.log.clone(), &node.cfg.topics)?;
+        super::notice(&format!("publishing {}", topics.join(", ")));
+    }
     projections
         .start(Duration::from_secs(a.session_timeout_seconds), traceledger_node::output::projection_stopped())?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -85,7 +85,12 @@ impl Projection for Noop {
     fn column_families(&self) -> &'static [&'static str] {
         &[]
     }
-    fn apply(&self, _: &Store, _: &mut rocksdb::WriteBatch, _: &[Accepted<'_>]) -> traceledger_projection::Result<()> {
+    fn apply(
+        &self,
+        _: &Store,
+        _: &mut traceledger_projection::Rows,
+        _: &[Accepted<'_>],
+    ) -> traceledger_projection::Result<()> {
         Ok(())
     }
 }

@@ -495,12 +495,27 @@ pub struct Model {
     projection: Arc<dyn Projection>,
     store: Arc<Store>,
     stats: Arc<Stats>,
+    /// Why it stopped: an error that retrying will not fix (its store
+    /// failed, a row it cannot read). The reader goes on feeding the
+    /// other models; this one is left at its position.
+    stopped: std::sync::OnceLock<String>,
 }
 
 impl Model {
     /// `projection`, its rows in `store`.
     pub fn new(store: Arc<Store>, projection: Arc<dyn Projection>) -> Self {
-        Model { projection, store, stats: Arc::default() }
+        Model { projection, store, stats: Arc::default(), stopped: std::sync::OnceLock::new() }
+    }
+
+    /// Why it stopped, if it did.
+    pub fn stopped(&self) -> Option<&str> {
+        self.stopped.get().map(String::as_str)
+    }
+
+    fn stop_on(&self, p: u32, e: &Error) {
+        if self.stopped.set(format!("partition {p}: {e}")).is_ok() {
+            tracing::error!(projection = self.name(), partition = p, error = %e, "projection stopped; the others go on");
+        }
     }
 
     /// The projection's name.
@@ -674,17 +689,21 @@ impl Runner {
         run_until(stop, "projections", p, || self.step(p).map(drop))
     }
 
-    /// Projects partition `p` up to its current end.
+    /// Projects partition `p` up to its current end; an error if a model
+    /// stopped (the others are projected to the end all the same).
     pub fn drain_partition(&self, p: u32) -> Result<()> {
         let end = self.log.end_offset(&self.topic, p)?;
         while self.behind(p, end)? {
             self.step(p)?;
         }
-        Ok(())
+        match self.models.iter().find_map(|m| Some((m.name(), m.stopped()?))) {
+            Some((name, why)) => Err(Error::Setup(format!("projection {name} stopped: {why}"))),
+            None => Ok(()),
+        }
     }
 
     fn behind(&self, p: u32, end: u64) -> Result<bool> {
-        for m in &self.models {
+        for m in self.models.iter().filter(|m| m.stopped().is_none()) {
             if m.store.offset(p)? < end {
                 return Ok(true);
             }
@@ -697,7 +716,7 @@ impl Runner {
     /// group applies it. Returns the number of records read.
     fn step(&self, p: u32) -> Result<usize> {
         let mut at = Vec::with_capacity(self.models.len());
-        for m in &self.models {
+        for m in self.models.iter().filter(|m| m.stopped().is_none()) {
             at.push((m.store.offset(p)?, m));
         }
         at.sort_by_key(|(from, _)| *from);
@@ -733,25 +752,36 @@ impl Runner {
         let next = last.offset + 1;
         let checked = check(&fetched, &self.keys);
         let work: Vec<&(u64, &Model)> = group.iter().filter(|(at, _)| *at < next).collect();
-        match work.as_slice() {
-            [] => {}
-            [(at, m)] => m.apply(p, &checked, *at, next)?,
+        let results: Vec<Result<()>> = match work.as_slice() {
+            [] => Vec::new(),
+            [(at, m)] => vec![m.apply(p, &checked, *at, next)],
             many => std::thread::scope(|s| {
                 let running: Vec<_> =
                     many.iter().map(|(at, m)| (m, s.spawn(|| m.apply(p, &checked, *at, next)))).collect();
-                let mut first = Ok(());
-                for (m, t) in running {
-                    let r = t.join().unwrap_or_else(|_| Err(Error::Setup(format!("model {} panicked", m.name()))));
-                    if first.is_ok() {
-                        first = r;
-                    }
-                }
-                first
-            })?,
+                running
+                    .into_iter()
+                    .map(|(m, t)| {
+                        t.join().unwrap_or_else(|_| Err(Error::Setup(format!("model {} panicked", m.name()))))
+                    })
+                    .collect()
+            }),
+        };
+        // A model's own failure stops that model alone; a log that is down
+        // is retried for all (each model resumes from its own position).
+        let mut retry = None;
+        for ((_, m), r) in work.iter().zip(results) {
+            match r {
+                Ok(()) => {}
+                Err(e) if e.is_retriable() => retry = Some(e),
+                Err(e) => m.stop_on(p, &e),
+            }
+        }
+        if let Some(e) = retry {
+            return Err(e);
         }
         // A group's committed offset is for lag monitoring by Kafka tools;
         // the store's own position (written with the rows) is authoritative.
-        for (_, m) in &work {
+        for (_, m) in work.iter().filter(|(_, m)| m.stopped().is_none()) {
             if let Err(e) = self.log.commit(&m.group(), &self.topic, p, next) {
                 tracing::debug!(error = %e, "committing the projection's group offset");
             }

@@ -164,8 +164,8 @@ impl Projections {
 
     /// A function telling whether every projection thread still runs.
     pub fn healthy_fn(&self) -> Arc<dyn Fn() -> bool + Send + Sync> {
-        let failed = self.failed.clone();
-        Arc::new(move || failed.load(Ordering::Relaxed) == 0)
+        let (failed, runner) = (self.failed.clone(), self.c.runner.clone());
+        Arc::new(move || failed.load(Ordering::Relaxed) == 0 && runner.models().iter().all(|m| m.stopped().is_none()))
     }
 
     /// The alert dispatcher, when the anomaly model runs here.
@@ -319,6 +319,9 @@ impl Consumers {
                     "lag": lag,
                 }),
             );
+            if let (Some(why), Some(Value::Object(o))) = (m.stopped(), out.get_mut(m.name())) {
+                o.insert("stopped".into(), json!(why));
+            }
         }
         for p in &self.publishers {
             if let Some(Value::Object(m)) = out.get_mut(p.stream().model()) {

@@ -368,3 +368,74 @@ fn availability_figures_match_the_events() {
     let check = v.budget_check("acme", "hb", None, 1_000_000, now, &policy).expect("check");
     assert!(check.allow, "no budget applies to hb: {check:?}");
 }
+
+/// A model whose store has a row it cannot read, from seq 10 of acme on.
+struct Broken;
+
+impl Projection for Broken {
+    fn name(&self) -> &'static str {
+        "broken"
+    }
+    fn column_families(&self) -> &'static [&'static str] {
+        &[]
+    }
+    fn apply(
+        &self,
+        _: &Store,
+        _: &mut traceledger_projection::Rows,
+        records: &[traceledger_projection::Accepted<'_>],
+    ) -> traceledger_projection::Result<()> {
+        match records.iter().find(|a| a.record.header.seq >= 10) {
+            Some(a) => Err(traceledger_projection::Error::Corrupt(format!("row of seq {}", a.record.header.seq))),
+            None => Ok(()),
+        }
+    }
+}
+
+#[test]
+fn a_model_that_fails_stops_alone_and_the_others_project_everything() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let key = test_key("anomaly-test");
+    let records = seal_all(&key, events());
+    let (first, second) = records.split_at(records.len() / 2);
+    let log = common::sealed_log(first, dir.path());
+    let keys = Keyring::new(vec![VerifierKey::parse(&key.verifier_key_string()).expect("key")]);
+    let model = |p: Arc<dyn Projection>| {
+        let store = Arc::new(Store::open(&dir.path().join(p.name()), p.as_ref()).expect("store"));
+        traceledger_projection::Model::new(store, p)
+    };
+    let models = vec![model(Arc::new(Broken)), model(Arc::new(Availability))];
+    let r = Runner::shared(log.clone(), models, TOPIC, keys);
+    let [broken, availability] = r.models() else { panic!("two models") };
+    let at = |n: usize| {
+        let start = std::time::Instant::now();
+        while availability.store().offset(0).expect("offset") < n as u64 {
+            assert!(start.elapsed() < std::time::Duration::from_secs(60), "the other model stopped short of {n}");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let running = s.spawn(|| r.run_partition(0, &stop));
+        at(first.len());
+        assert!(broken.stopped().is_some_and(|why| why.contains("seq 10")), "{:?}", broken.stopped());
+        // Records that arrive after it stopped still reach the other model.
+        let more: Vec<traceledger_log::Record> = second
+            .iter()
+            .map(|r| traceledger_log::Record::keyed(r.header.tenant_id.as_bytes(), traceledger_wire::encode_record(r)))
+            .collect();
+        log.append(TOPIC, 0, &more).expect("append");
+        at(records.len());
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        running.join().expect("joined").expect("the reader itself did not fail");
+    });
+    let e = r.drain_partition(0).expect_err("a stopped model is an error of a drain");
+    assert!(e.to_string().contains("projection broken stopped: partition 0: "), "{e}");
+    assert!(broken.stopped().is_some());
+    assert_eq!(availability.stopped(), None);
+    let end = log.end_offset(TOPIC, 0).expect("end");
+    assert_eq!(end, records.len() as u64);
+    assert_eq!(availability.store().offset(0).expect("offset"), end, "the other model projected everything");
+    assert_eq!(Stats::get(&availability.stats().applied), end);
+    assert!(broken.store().offset(0).expect("offset") < end, "the broken one stays where it failed");
+}

@@ -22,6 +22,11 @@ use subtle::ConstantTimeEq;
 
 const KEYS: &str = "keys";
 const IDS: &str = "ids";
+/// Where the store stands in the key journal, and the keys written while
+/// no journal was attached (to be journaled when one is).
+const META: &str = "meta";
+const UNJOURNALED: &str = "unjournaled";
+const POSITION: &[u8] = b"journal/position";
 
 /// The five roles, least privileged last but one (Auditor is read-only
 /// with evidence rights; Viewer sees no content).
@@ -192,7 +197,24 @@ pub enum KeyError {
     /// A fresh random id is already taken (never expected: 96 random bits).
     #[error("key id `{0}` is already taken")]
     IdTaken(String),
+    /// The key journal could not take the change (its log is down): the
+    /// change was not made.
+    #[error("key journal: {0}")]
+    Journal(String),
 }
+
+/// A change of a key, as every instance applies it: the SHA-256 of its
+/// secret (never the secret) and what the key now is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyEvent {
+    /// Hex SHA-256 of the secret.
+    pub hash: String,
+    /// The key.
+    pub info: KeyInfo,
+}
+
+/// Takes each key change before it is made locally (durably, or it fails).
+pub type Journal = Box<dyn Fn(&KeyEvent) -> Result<(), String> + Send + Sync>;
 
 /// May a key of role `actor` create, rotate or revoke a key of role
 /// `target`? Nobody hands out more than they have: only an Owner acts on
@@ -223,6 +245,9 @@ fn is_legacy_id(id: &str) -> bool {
 /// The API keys of a node (`DATA/api/keys`).
 pub struct KeyStore {
     db: DB,
+    /// Every instance of a deployment applies the journal's events
+    /// (`traceledger_node::keysync`): a key made on one works on all.
+    journal: std::sync::OnceLock<Journal>,
 }
 
 fn digest(secret: &str) -> [u8; 32] {
@@ -235,8 +260,8 @@ impl KeyStore {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
-        let cfs = [KEYS, IDS].map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
-        let store = KeyStore { db: DB::open_cf_descriptors(&opts, path, cfs)? };
+        let cfs = [KEYS, IDS, META, UNJOURNALED].map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
+        let store = KeyStore { db: DB::open_cf_descriptors(&opts, path, cfs)?, journal: std::sync::OnceLock::new() };
         store.migrate_ids()?;
         Ok(store)
     }
@@ -300,14 +325,108 @@ impl KeyStore {
         Ok((secret, info))
     }
 
+    /// Makes a change: into the journal first (when attached; a change the
+    /// journal refuses is not made), then into this store.
     fn put(&self, hash: &[u8; 32], info: &KeyInfo) -> Result<(), KeyError> {
-        let v = serde_json::to_vec(info).map_err(|e| KeyError::Corrupt(e.to_string()))?;
         let mut wb = rocksdb::WriteBatch::default();
+        match self.journal.get() {
+            Some(j) => j(&KeyEvent { hash: hex::encode(hash), info: info.clone() }).map_err(KeyError::Journal)?,
+            None => wb.put_cf(self.cf(UNJOURNALED)?, hash, []),
+        }
+        self.stage(&mut wb, hash, info)?;
+        self.write(wb)
+    }
+
+    fn stage(&self, wb: &mut rocksdb::WriteBatch, hash: &[u8; 32], info: &KeyInfo) -> Result<(), KeyError> {
+        let v = serde_json::to_vec(info).map_err(|e| KeyError::Corrupt(e.to_string()))?;
         wb.put_cf(self.cf(KEYS)?, hash, v);
         wb.put_cf(self.cf(IDS)?, info.id.as_bytes(), hash);
+        Ok(())
+    }
+
+    fn write(&self, wb: rocksdb::WriteBatch) -> Result<(), KeyError> {
         let mut wo = rocksdb::WriteOptions::default();
         wo.set_sync(true);
         Ok(self.db.write_opt(wb, &wo)?)
+    }
+
+    /// Attaches the journal: from now on every change goes to it first.
+    /// Returns the keys changed while none was attached (made offline with
+    /// `traceledger keys`, or before journals existed), for the caller to
+    /// journal with [`KeyStore::journaled`].
+    pub fn attach_journal(&self, journal: Journal) -> Result<Vec<KeyEvent>, KeyError> {
+        let _ = self.journal.set(journal);
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(UNJOURNALED)?, IteratorMode::Start) {
+            let (hash, _) = item?;
+            if let Some(v) = self.db.get_cf(self.cf(KEYS)?, &hash)? {
+                let info = serde_json::from_slice(&v).map_err(|e| KeyError::Corrupt(e.to_string()))?;
+                out.push(KeyEvent { hash: hex::encode(&hash), info });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Marks keys as journaled (after [`KeyStore::attach_journal`]).
+    pub fn journaled(&self, events: &[KeyEvent]) -> Result<(), KeyError> {
+        let mut wb = rocksdb::WriteBatch::default();
+        for e in events {
+            let hash = hex::decode(&e.hash).map_err(|_| KeyError::Corrupt("key hash".into()))?;
+            wb.delete_cf(self.cf(UNJOURNALED)?, hash);
+        }
+        self.write(wb)
+    }
+
+    /// The next journal position to apply.
+    pub fn journal_position(&self) -> Result<u64, KeyError> {
+        match self.db.get_cf(self.cf(META)?, POSITION)? {
+            None => Ok(0),
+            Some(v) => Ok(u64::from_be_bytes(v.try_into().map_err(|_| KeyError::Corrupt("journal position".into()))?)),
+        }
+    }
+
+    /// Applies journal events (this instance's own included: idempotent)
+    /// and stores `next` as the position, in one write. The event is the
+    /// key as its writer last made it, but a revocation is never undone:
+    /// an event with a later (or no) revocation than the stored one keeps
+    /// the stored one, so that events applied in any order end revoked at
+    /// the earliest time any instance revoked it. An event that does not
+    /// parse is skipped (and logged): the journal is written by instances
+    /// of this deployment only.
+    pub fn apply_journal(&self, events: &[Vec<u8>], next: u64) -> Result<usize, KeyError> {
+        let mut wb = rocksdb::WriteBatch::default();
+        let mut staged: std::collections::HashMap<[u8; 32], KeyInfo> = std::collections::HashMap::new();
+        let mut applied = 0;
+        for raw in events {
+            let Some((hash, mut info)) = serde_json::from_slice::<KeyEvent>(raw)
+                .ok()
+                .and_then(|e| Some((<[u8; 32]>::try_from(hex::decode(&e.hash).ok()?).ok()?, e.info)))
+            else {
+                tracing::warn!("a key journal event that does not parse was skipped");
+                continue;
+            };
+            let before = match staged.get(&hash) {
+                Some(i) => Some(i.clone()),
+                None => self
+                    .db
+                    .get_cf(self.cf(KEYS)?, hash)?
+                    .map(|v| serde_json::from_slice::<KeyInfo>(&v))
+                    .transpose()
+                    .map_err(|e| KeyError::Corrupt(e.to_string()))?,
+            };
+            if let Some(b) = before {
+                info.revoked_at = match (b.revoked_at, info.revoked_at) {
+                    (Some(x), Some(y)) => Some(x.min(y)),
+                    (x, y) => x.or(y),
+                };
+            }
+            self.stage(&mut wb, &hash, &info)?;
+            staged.insert(hash, info);
+            applied += 1;
+        }
+        wb.put_cf(self.cf(META)?, POSITION, next.to_be_bytes());
+        self.write(wb)?;
+        Ok(applied)
     }
 
     /// The key a request presents, if it exists and works at `now`.

@@ -76,6 +76,7 @@ fn export_verifies(addr: &str, key: &str, records: u64, out: &Path, seq_data: &P
 }
 
 fn secret(data: &Path) -> String {
+    // (the bootstrap key of whichever service of a deployment started first)
     std::fs::read_to_string(data.join("bootstrap-owner.key")).expect("owner key").trim().to_string()
 }
 
@@ -104,10 +105,41 @@ fn the_query_api_runs_apart_from_the_sequencer_and_exports_verify() {
         .collect();
     post_events(&ingest, &ingest_key, &events);
 
-    // The API's keys are its own: the ingest key is not one of them.
-    let owner = secret(api_dir.path());
-    assert_ne!(owner, ingest_key);
-    assert_eq!(http_as(&query, Some(&ingest_key), "GET", "/v1/sessions", b"").0, 401);
+    // One key set for the deployment: the sequencer's owner key, made on
+    // its first start, is in the key journal, so the API made none of its
+    // own and takes that one.
+    assert!(!api_dir.path().join("bootstrap-owner.key").exists(), "the API found the deployment's keys");
+    let owner = ingest_key.clone();
+    // A key made on the API works for ingest on the sequencer within the
+    // journal's delay, and a revocation there holds here.
+    let (status, _, made) =
+        http_as(&query, Some(&owner), "POST", "/v1/keys", br#"{"role": "member", "name": "agent"}"#);
+    assert_eq!(status, 201, "{made}");
+    let made: Value = serde_json::from_str(&made).expect("json");
+    let member = made["secret"].as_str().expect("secret").to_string();
+    let id = made["key"]["id"].as_str().expect("id").to_string();
+    let more = json!([{
+        "event_id": uuid::Uuid::from_u128(0x5917_0100).to_string(), "agent_id": "planner", "session_id": "s-member",
+        "step_index": 0, "kind": "llm_call", "timestamp": "2026-01-01T00:00:00Z",
+    }]);
+    let body = serde_json::to_vec(&more).expect("json");
+    let within = |what: &str, ok: &dyn Fn() -> bool| {
+        let start = std::time::Instant::now();
+        while !ok() {
+            assert!(start.elapsed() < std::time::Duration::from_secs(10), "{what} within 10 s");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        start.elapsed()
+    };
+    let took = within("a key made on the API works on the sequencer", &|| {
+        http_as(&ingest, Some(&member), "POST", "/v1/events", &body).0 == 202
+    });
+    eprintln!("key made on the api usable on the sequencer after {took:?}");
+    let (status, _, _) = http_as(&query, Some(&owner), "DELETE", &format!("/v1/keys/{id}"), b"");
+    assert_eq!(status, 200);
+    within("a revocation on the API holds on the sequencer", &|| {
+        http_as(&ingest, Some(&member), "POST", "/v1/events", &body).0 == 401
+    });
     let session = wait_for(&query, &owner, "/v1/sessions/s-split", "the session projected", |v| {
         v["steps"].as_array().is_some_and(|s| s.len() == 5)
     });

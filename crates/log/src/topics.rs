@@ -43,8 +43,9 @@ impl Topics {
         self.sealed.strip_suffix("ledger.sealed").unwrap_or("")
     }
 
-    /// A projection stream's topic (`projections.pii`) under the same prefix.
-    pub fn projection(&self, name: &str) -> String {
+    /// Another topic of the deployment (`projections.pii`, `api.keys`)
+    /// under the same prefix.
+    pub fn named(&self, name: &str) -> String {
         format!("{}{name}", self.prefix())
     }
 }

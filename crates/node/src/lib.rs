@@ -15,6 +15,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod http;
 mod ingest;
+pub mod keysync;
 pub mod metrics;
 pub mod output;
 pub mod readside;

@@ -57,7 +57,7 @@ pub fn registry_ids(url: &str, topics: &Topics) -> anyhow::Result<Vec<(String, u
     // The projection streams (registered whether or not this process
     // publishes them: one list of subjects per deployment).
     for s in STREAMS {
-        let topic = topics.projection(s.topic());
+        let topic = topics.named(s.topic());
         let registry = register(&agent, url, &format!("{topic}-value"), s.avsc())?;
         ids.push((topic, s.schema_id(), registry));
     }

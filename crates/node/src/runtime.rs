@@ -29,8 +29,11 @@ pub struct Node {
     pub key: SigningKey,
     /// The sequencer's configuration.
     pub cfg: Config,
-    /// API keys (`DATA/api/keys`).
+    /// API keys (`DATA/api/keys`), kept in step with the deployment's key
+    /// journal.
     pub keys: Arc<KeyStore>,
+    /// Applies the key journal to `keys` (stops when the node is dropped).
+    _key_sync: crate::keysync::KeySync,
     /// Encrypts content at rest (`DATA/vault`), when a master key is given.
     pub vault: Option<Arc<traceledger_vault::Vault>>,
     /// The schema registry whose ids are on the broker, if not the bundled ones.
@@ -111,6 +114,7 @@ impl Node {
             }))
         });
         let keys = Arc::new(open_keys(&a.data)?);
+        let _key_sync = crate::keysync::start(log.clone(), &Topics::with_prefix(&a.topic_prefix), keys.clone())?;
         let seq = Arc::new(Sequencer::new(log.clone(), store, Sealer::new(key.clone(), "default/v1"), cfg.clone())?);
         let stop = Arc::new(AtomicBool::new(false));
         let owned: Arc<[u32]> = shard.of(seq.partitions()).into();
@@ -139,7 +143,7 @@ impl Node {
             threads.push(t);
         }
         let schema_registry_url = a.schema_registry_url.clone();
-        Ok(Node { log, seq, key, cfg, keys, vault, schema_registry_url, owned, stop, alive, threads })
+        Ok(Node { log, seq, key, cfg, keys, _key_sync, vault, schema_registry_url, owned, stop, alive, threads })
     }
 
     /// Are all sequencer threads alive?

@@ -137,7 +137,7 @@ impl Projections {
         let mut names = Vec::new();
         for m in self.c.runner.models() {
             let Some(stream) = Stream::of_model(m.name()) else { continue };
-            let topic = topics.projection(stream.topic());
+            let topic = topics.named(stream.topic());
             let p = Publisher::new(log.clone(), m.store().clone(), stream, &topic, self.c.partitions)
                 .map_err(|e| Error::Setup(format!("topic {topic}: {e}")))?;
             self.c.publishers.push(Arc::new(p));

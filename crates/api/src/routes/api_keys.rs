@@ -68,6 +68,10 @@ impl From<api_keys::KeyError> for AppError {
                 format!("key `{id}` is revoked or expired and cannot be rotated; create a new key"),
             )
             .with("field", "id"),
+            api_keys::KeyError::Journal(why) => {
+                tracing::warn!(error = %why, "key journal unavailable");
+                AppError::unavailable("Key journal unavailable", "the key change was not made; retry shortly")
+            }
             e => AppError::internal(e),
         }
     }

@@ -173,6 +173,8 @@ fn serve_api(
     signer: Option<traceledger_core::signing::SigningKey>,
 ) -> anyhow::Result<()> {
     let keys = Arc::new(traceledger_node::bootstrap::open_keys(&a.data)?);
+    // The deployment's keys first: a bootstrap key only when it has none.
+    let _key_sync = traceledger_node::keysync::start(log.clone(), topics, keys.clone())?;
     traceledger_node::bootstrap::bootstrap_owner(&keys, &a.data, &a.tenant)?;
     if signer.is_none() {
         tracing::warn!(

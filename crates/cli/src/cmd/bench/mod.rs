@@ -16,7 +16,8 @@
 //!   (log and ledger, a vault under a master key file) vs without, same run.
 //! - `readside` (`readside.rs`): events/s queryable in every read model vs
 //!   events/s sealed, in one run of `traceledger up` fed over HTTP by
-//!   parallel clients; p50/p99 of 202 → visible in a session's chain.
+//!   parallel clients; p50/p99 of 202 → visible in a session's chain; and
+//!   the same with the projection streams published (`--publish-projections`).
 //! - `memory`: peak RSS of a sequencer holding 100k tenants (run in a child
 //!   process so earlier figures do not inflate it) vs the 256 MiB budget.
 
@@ -311,9 +312,11 @@ pub fn run(a: BenchArgs) -> anyhow::Result<u8> {
         report.projections = Some(read::projections(a.events, a.runs, &key)?);
     }
     if figures.contains(&Figure::Readside) {
-        report.readside.push(readside::readside(a.events, a.runs.min(3), None, stamp)?);
+        report.readside.push(readside::readside(a.events, a.runs.min(3), None, stamp, false)?);
+        // The cost of the projection streams: the same run with them published.
+        report.readside.push(readside::readside(a.events, a.runs.min(3), None, stamp, true)?);
         if let Some(brokers) = &a.kafka {
-            report.readside.push(readside::readside(a.events, a.runs.min(3), Some(brokers), stamp)?);
+            report.readside.push(readside::readside(a.events, a.runs.min(3), Some(brokers), stamp, false)?);
         }
     }
     if figures.contains(&Figure::Api) {

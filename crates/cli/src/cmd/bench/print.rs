@@ -111,7 +111,11 @@ pub(super) fn print_report(r: &Report, a: &BenchArgs) {
         }
     }
     for x in &r.readside {
-        println!("read side on `traceledger up` ({} log), {} events over HTTP from parallel clients", x.log, x.events);
+        let with = if x.streams { ", projection streams published" } else { "" };
+        println!(
+            "read side on `traceledger up` ({} log{with}), {} events over HTTP from parallel clients",
+            x.log, x.events
+        );
         println!("  sealed                           {:>9.0} events/s   (baseline)", x.sealed_per_s);
         println!(
             "  queryable in every read model    {:>9.0} events/s   ratio {:.2}   goal ≥ {}: {}",

@@ -37,6 +37,9 @@ pub const GOAL_RATIO: f64 = 0.9;
 pub struct ReadsideFigures {
     /// `embedded` or `kafka`.
     pub log: String,
+    /// The read models also published their streams (`--publish-projections`).
+    #[serde(default)]
+    pub streams: bool,
     /// Events per run.
     pub events: usize,
     /// Events/s sealed (median of the runs).
@@ -66,7 +69,7 @@ impl Drop for Node {
 }
 
 /// Starts `traceledger up` on `data` with an Owner key for each tenant.
-fn start(data: &Path, tenants: &[String], kafka: Option<(&str, String)>) -> anyhow::Result<Node> {
+fn start(data: &Path, tenants: &[String], kafka: Option<(&str, String)>, streams: bool) -> anyhow::Result<Node> {
     // The key store is the node's own RocksDB: filled before it opens it.
     let mut keys = HashMap::new();
     {
@@ -83,6 +86,9 @@ fn start(data: &Path, tenants: &[String], kafka: Option<(&str, String)>) -> anyh
         .arg(data);
     if let Some((brokers, prefix)) = &kafka {
         cmd.args(["--kafka", brokers, "--topic-prefix", prefix]);
+    }
+    if streams {
+        cmd.arg("--publish-projections");
     }
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().context("starting traceledger up")?;
     let mut line = String::new();
@@ -137,11 +143,15 @@ struct Probe {
 
 /// One run: a fresh node, the fleet sent, times to sealed and queryable,
 /// and the probes' latencies (ms).
-fn run_once(events: &[TraceEvent], kafka: Option<(&str, String)>) -> anyhow::Result<(f64, f64, Vec<f64>)> {
+fn run_once(
+    events: &[TraceEvent],
+    kafka: Option<(&str, String)>,
+    streams: bool,
+) -> anyhow::Result<(f64, f64, Vec<f64>)> {
     let dir = tempfile::tempdir()?;
     let tenants: Vec<String> =
         events.iter().map(|e| e.tenant_id.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-    let node = start(dir.path(), &tenants, kafka)?;
+    let node = start(dir.path(), &tenants, kafka, streams)?;
     // Each session's steps stay in one client, in order.
     let mut lanes: Vec<Vec<&TraceEvent>> = vec![Vec::new(); CLIENTS];
     for e in events {
@@ -247,8 +257,15 @@ fn run_once(events: &[TraceEvent], kafka: Option<(&str, String)>) -> anyhow::Res
     Ok((n as f64 / sealed_at, n as f64 / queryable_at, probes))
 }
 
-/// The figure on the embedded log, or on `kafka` brokers (fresh topics).
-pub fn readside(events: usize, runs: usize, kafka: Option<&str>, stamp: u32) -> anyhow::Result<ReadsideFigures> {
+/// The figure on the embedded log, or on `kafka` brokers (fresh topics);
+/// with `streams`, the read models also publish their streams.
+pub fn readside(
+    events: usize,
+    runs: usize,
+    kafka: Option<&str>,
+    stamp: u32,
+    streams: bool,
+) -> anyhow::Result<ReadsideFigures> {
     let spec = traceledger_fleet::FleetSpec {
         tenants: 4,
         agents_per_tenant: 5,
@@ -260,9 +277,10 @@ pub fn readside(events: usize, runs: usize, kafka: Option<&str>, stamp: u32) -> 
     let log = if kafka.is_some() { "kafka" } else { "embedded" };
     let (mut sealed, mut queryable, mut ratios, mut probes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs {
-        eprintln!("bench: readside on the {log} log, run {}/{runs} ({} events over HTTP)", run + 1, fleet.len());
-        let k = kafka.map(|b| (b, format!("bench-readside-{stamp}-{run}-")));
-        let (s, q, p) = run_once(&fleet, k)?;
+        let with = if streams { ", streams published" } else { "" };
+        eprintln!("bench: readside on the {log} log{with}, run {}/{runs} ({} events over HTTP)", run + 1, fleet.len());
+        let k = kafka.map(|b| (b, format!("bench-readside-{stamp}-{run}-{streams}-")));
+        let (s, q, p) = run_once(&fleet, k, streams)?;
         sealed.push(s);
         queryable.push(q);
         ratios.push(q / s);
@@ -272,6 +290,7 @@ pub fn readside(events: usize, runs: usize, kafka: Option<&str>, stamp: u32) -> 
     let visible_ms = (super::stats::percentile(&probes, 0.5), super::stats::percentile(&probes, 0.99));
     Ok(ReadsideFigures {
         log: log.into(),
+        streams,
         events: fleet.len(),
         sealed_per_s: super::stats::median(sealed),
         queryable_per_s: super::stats::median(queryable),

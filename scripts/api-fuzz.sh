@@ -21,7 +21,7 @@ dir=$(mktemp -d -t traceledger-api-fuzz.XXXXXX)
 port=$(free_port)
 key=$("$bin" keys create --data "$dir/data" --tenant acme --role owner --env test --json |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["secret"])')
-"$bin" up --data "$dir/data" --http "127.0.0.1:$port" --rate-limit 100000 --rate-burst 100000 \
+"$bin" up --data "$dir/data" --http "127.0.0.1:$port" --rate-limit 100000 --rate-burst 100000 --publish-projections \
   --auth-failures-per-second 100000 --auth-failure-burst 100000 >"$dir/up.log" 2>&1 &
 pid=$!
 stop_at_exit "$pid" "$dir"

@@ -153,6 +153,25 @@ pub struct AnomalyPage {
     pub next_cursor: Option<String>,
 }
 
+/// One message of a projection stream.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StreamItem {
+    /// Its offset in the tenant's partition of the stream's topic.
+    pub offset: u64,
+    /// The message (the stream's Avro record, as JSON; docs/streams.md).
+    #[schema(value_type = Object)]
+    pub message: serde_json::Value,
+}
+
+/// A page of a projection stream.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StreamPage {
+    /// Messages of the key's tenant, in order.
+    pub items: Vec<StreamItem>,
+    /// Where to read next: always given (poll it for messages published later).
+    pub next_cursor: String,
+}
+
 /// Availability, with each agent's breaker now.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Availability {

@@ -70,6 +70,8 @@ pub struct ApiState {
     pub privacy: Option<privacy_ops::PrivacyOps>,
     /// Keeps every report made; without it, reports are not kept.
     pub reports: Option<archive::ReportArchive>,
+    /// Reads the projection streams, when this node publishes them.
+    pub streams: Option<Arc<dyn routes::streams::StreamSource>>,
 }
 
 /// What exported bundles are signed with.
@@ -214,9 +216,13 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/retention", get(retention))
         .route("/v1/retention/run", post(retention_run))
         .route("/v1/privacy/actions", get(privacy_actions))
+        .route("/v1/streams/{stream}", get(read_stream))
         .route("/v1/openapi.json", get(openapi::document))
         .with_state(state)
 }
 
 pub use routes::records::record_json;
-use routes::{api_keys::*, erasure::*, models::*, policy::*, proofs::*, records::*, reports::*, sessions::*};
+pub use routes::streams::{StreamRead, StreamSource};
+use routes::{
+    api_keys::*, erasure::*, models::*, policy::*, proofs::*, records::*, reports::*, sessions::*, streams::*,
+};

@@ -72,7 +72,7 @@ impl Modify for ApiKeyAuth {
         crate::routes::models::pii_findings, crate::routes::models::pii_inventory, crate::routes::models::anomalies, crate::routes::models::availability, crate::routes::models::availability_series, crate::routes::models::budget_check,
         crate::routes::policy::policy, crate::routes::policy::policy_check, crate::routes::reports::soc2_report, crate::routes::policy::alert_deliveries, crate::routes::records::export_bundle, crate::routes::records::dsar_export,
         crate::routes::erasure::dsar_erase, crate::routes::erasure::retention_run, crate::routes::erasure::retention, crate::routes::erasure::privacy_actions,
-        crate::routes::reports::list_reports, crate::routes::reports::get_report,
+        crate::routes::reports::list_reports, crate::routes::reports::get_report, crate::routes::streams::read_stream,
     ),
     components(schemas(Problem, crate::api_keys::KeyInfo, crate::api_keys::Role)),
     modifiers(&ApiKeyAuth),

@@ -47,6 +47,7 @@ fn api() -> Api {
         providers: Arc::default(),
         privacy: None,
         reports: None,
+        streams: None,
     });
     let app = router(state)
         .route_layer(axum::middleware::from_fn_with_state(keys.clone(), authenticate))
@@ -93,6 +94,7 @@ fn routes() -> Vec<(Method, &'static str, &'static str, Option<Permission>)> {
         (get.clone(), "/v1/pii/findings", "", Some(Read)),
         (get.clone(), "/v1/pii/inventory", "", Some(Read)),
         (get.clone(), "/v1/anomalies", "", Some(Read)),
+        (get.clone(), "/v1/streams/pii", "", Some(Read)),
         (get.clone(), "/v1/availability", "", Some(Read)),
         (get.clone(), "/v1/availability/series", "", Some(Read)),
         (get.clone(), "/v1/budget/check?agent=a", "", Some(Read)),

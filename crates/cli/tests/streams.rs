@@ -73,11 +73,23 @@ fn confluents_consumer_reads_every_finding_and_anomaly_across_a_kill_9() {
     };
     let (first, second) = events.split_at(events.len() / 2);
 
+    // An Owner key of acme and one of another tenant, made before the first
+    // start (journaled then).
+    let key_of = |tenant: &str| -> String {
+        let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
+            .args(["keys", "create", "--role", "owner", "--json", "--tenant", tenant, "--data"])
+            .arg(data.path())
+            .output()
+            .expect("keys create");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+        v["secret"].as_str().expect("secret").to_string()
+    };
+    let (owner, globex) = (key_of("acme"), key_of("globex"));
+
     // Up, the first half, and a kill -9 once it has started publishing.
     let (child, addr) = start_up(data.path(), &args);
     let mut node = Killed(child);
-    let owner = std::fs::read_to_string(data.path().join("bootstrap-owner.key")).expect("owner key");
-    let owner = owner.trim().to_string();
     for chunk in first.chunks(20) {
         post_events(&addr, &owner, &body(chunk));
     }
@@ -131,6 +143,31 @@ fn confluents_consumer_reads_every_finding_and_anomaly_across_a_kill_9() {
         })
         .collect();
     assert!(pii.len() >= 10 && !anomalies.is_empty() && sessions.len() == 16, "{pii:?} {anomalies:?} {sessions:?}");
+
+    // The same streams over HTTP (`GET /v1/streams/{stream}`), one tenant's.
+    let over_http = |key: &str, stream: &str| -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut path = format!("/v1/streams/{stream}?limit=50");
+        loop {
+            let (status, _, body) = http_as(&addr, Some(key), "GET", &path, b"");
+            assert_eq!(status, 200, "{path}: {body}");
+            let page: Value = serde_json::from_str(&body).expect("json");
+            let items = page["items"].as_array().expect("items").clone();
+            if items.is_empty() {
+                return out;
+            }
+            out.extend(items);
+            path = format!("/v1/streams/{stream}?limit=50&cursor={}", page["next_cursor"].as_str().expect("cursor"));
+        }
+    };
+    let http_keys = |stream: &str| -> BTreeSet<String> {
+        over_http(&owner, stream).iter().map(|i| i["message"]["dedup_key"].as_str().expect("key").to_string()).collect()
+    };
+    assert_eq!(http_keys("pii"), pii, "GET /v1/streams/pii holds every finding");
+    assert_eq!(http_keys("anomalies"), anomalies, "GET /v1/streams/anomalies holds every anomaly");
+    assert!(over_http(&globex, "pii").is_empty(), "another tenant's key reads none of acme's messages");
+    let (status, _, body) = http_as(&addr, Some(&owner), "GET", "/v1/streams/nope", b"");
+    assert_eq!(status, 404, "{body}");
 
     // What Confluent's client reads from the broker.
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/streams/confluent_streams.py");

@@ -79,7 +79,56 @@ pub fn api_state(
         providers,
         privacy,
         reports: Some(traceledger_api::archive::ReportArchive::open(&data.join("reports"))?),
+        streams: p
+            .published_to()
+            .map(|(log, topics)| Arc::new(LogStreams { log, topics }) as Arc<dyn traceledger_api::StreamSource>),
     })))
+}
+
+/// The projection streams as the log holds them, read for one tenant.
+struct LogStreams {
+    log: Arc<dyn traceledger_log::Log>,
+    topics: traceledger_log::Topics,
+}
+
+/// Records a stream read looks at, at most, for one page (a partition holds
+/// other tenants' messages too): the page ends early, with its cursor.
+const STREAM_SCAN: u64 = 20_000;
+
+impl traceledger_api::StreamSource for LogStreams {
+    fn read(
+        &self,
+        stream: traceledger_wire::projections::Stream,
+        tenant: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<traceledger_api::StreamRead, String> {
+        let topic = self.topics.named(stream.topic());
+        let n = self.log.partition_count(&topic).map_err(|e| e.to_string())?;
+        let p = traceledger_log::partition_for(tenant.as_bytes(), n);
+        // A broker's read may come back empty before its first fetch: the
+        // end offset says when there is nothing more.
+        let end = self.log.end_offset(&topic, p).map_err(|e| e.to_string())?;
+        let (mut at, mut out) = (from, Vec::new());
+        while at < end && at < from.saturating_add(STREAM_SCAN) && out.len() < limit {
+            let got =
+                self.log.read(&topic, p, at, 1000, std::time::Duration::from_millis(500)).map_err(|e| e.to_string())?;
+            if got.is_empty() {
+                break;
+            }
+            for f in got {
+                if out.len() == limit {
+                    break;
+                }
+                at = f.offset + 1;
+                let v = f.record.value;
+                if f.record.key.as_deref() == Some(tenant.as_bytes()) && v.len() >= 5 && v[0] == 0 {
+                    out.push((f.offset, v[5..].to_vec()));
+                }
+            }
+        }
+        Ok((out, at))
+    }
 }
 
 /// The keys whose records projections admit: the node's own public key

@@ -72,6 +72,8 @@ struct Consumers {
     partitions: u32,
     /// Publishers of the models' streams (`--publish-projections`).
     publishers: Vec<Arc<Publisher>>,
+    /// Where they publish: the log and the deployment's topics.
+    published_to: Option<(Arc<dyn Log>, Topics)>,
 }
 
 impl Projections {
@@ -120,7 +122,7 @@ impl Projections {
             None => None,
         };
         Ok(Projections {
-            c: Consumers { runner, checkpoints, partitions, publishers: Vec::new() },
+            c: Consumers { runner, checkpoints, partitions, publishers: Vec::new(), published_to: None },
             policy,
             alerts,
             stop: Arc::default(),
@@ -143,7 +145,13 @@ impl Projections {
             self.c.publishers.push(Arc::new(p));
             names.push(topic);
         }
+        self.c.published_to = Some((log, topics.clone()));
         Ok(names)
+    }
+
+    /// The log and topics the streams are published to, when they are.
+    pub fn published_to(&self) -> Option<(Arc<dyn Log>, Topics)> {
+        self.c.published_to.clone()
     }
 
     /// Partitions of the sealed topic, each projected by its own threads.

@@ -10,6 +10,7 @@ pub(crate) mod proofs;
 pub(crate) mod records;
 pub(crate) mod reports;
 pub(crate) mod sessions;
+pub mod streams;
 
 /// What every handler module uses.
 mod prelude {

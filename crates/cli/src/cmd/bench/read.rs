@@ -403,6 +403,7 @@ pub fn api(requests: usize, chain_steps: usize, proof_records: u64, key: &Signin
         providers: Default::default(),
         privacy: None,
         reports: None,
+        streams: None,
     });
     let app = traceledger_api::router(state)
         .route_layer(axum::middleware::from_fn_with_state(keys, traceledger_api::authenticate));

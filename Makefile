@@ -59,6 +59,7 @@ unit: deps
 test:
 	@$(TIMED) --reset
 	@$(TIMED) deps scripts/deps.sh
+	@$(TIMED) prune scripts/prune-target.sh
 	@$(MAKE) --no-print-directory test-all
 	@$(TIMED) --summary
 

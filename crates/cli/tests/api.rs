@@ -134,7 +134,8 @@ fn query_api_suite(log_args: &[&str]) {
     }
 
     // The OpenAPI document lists every route this suite calls (and
-    // `/v1/traces`, which tests/ops.rs calls).
+    // `/v1/traces`, which tests/ops.rs calls, and `/v1/streams/{stream}`,
+    // which tests/streams.rs calls).
     let (status, doc) = get(addr, &owner, "/v1/openapi.json");
     assert_eq!(status, 200);
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{doc}");
@@ -175,6 +176,7 @@ fn query_api_suite(log_args: &[&str]) {
             "/v1/retention/run",
             "/v1/sessions",
             "/v1/sessions/{session_id}",
+            "/v1/streams/{stream}",
             "/v1/traces",
             "/v1/whoami",
         ]

@@ -47,7 +47,15 @@ fn the_bench_reports_every_figure() {
     assert_eq!(names, ["ledger", "sessions", "pii", "anomaly", "availability"]);
     assert!(num(pr, "all_one_reader_per_s") > 0.0 && num(pr, "all_own_readers_per_s") > 0.0, "{pr}");
     let rs = r["readside"].as_array().expect("readside figures");
-    assert_eq!(rs.iter().map(|x| x["log"].as_str().unwrap_or_default()).collect::<Vec<_>>(), ["embedded", "kafka"]);
+    let runs: Vec<(&str, bool)> =
+        rs.iter().map(|x| (x["log"].as_str().unwrap_or_default(), x["streams"] == true)).collect();
+    assert_eq!(runs, [("embedded", false), ("embedded", true), ("kafka", false)], "without and with the streams");
+    let paced = &r["readside_paced"];
+    assert!(num(paced, "rate_per_s") == 1000.0 && num(paced, "events") > 0.0 && num(paced, "probes") > 0.0, "{paced}");
+    for k in ["ack_ms", "visible_ms"] {
+        let (p50, p99) = (paced[k][0].as_f64().expect("p50"), paced[k][1].as_f64().expect("p99"));
+        assert!(p50 > 0.0 && p50 <= p99, "{k}: {paced}");
+    }
     for x in rs {
         // Every event was sealed before it was queryable everywhere.
         assert!(num(x, "events") > 1000.0 && num(x, "queryable_per_s") > 0.0, "{x}");

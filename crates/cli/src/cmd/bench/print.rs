@@ -129,6 +129,20 @@ pub(super) fn print_report(r: &Report, a: &BenchArgs) {
             x.visible_ms.0, x.visible_ms.1, x.probes
         );
     }
+    if let Some(x) = &r.readside_paced {
+        println!(
+            "read side at a steady {:.0} events/s on `traceledger up` (embedded log), {} events",
+            x.rate_per_s, x.events
+        );
+        println!(
+            "  POST /v1/events → 202               p50 {:>6.1} ms   p99 {:>6.1} ms   (baseline)",
+            x.ack_ms.0, x.ack_ms.1
+        );
+        println!(
+            "  202 → visible in its session        p50 {:>6.1} ms   p99 {:>6.1} ms   ({} probes)",
+            x.visible_ms.0, x.visible_ms.1, x.probes
+        );
+    }
     if let Some(x) = &r.api {
         println!("query API over HTTP on loopback, {} warm requests per route", x.requests);
         println!(

@@ -11,6 +11,10 @@
 //! each, and their ratio (goal ≥ 0.9). A prober meanwhile takes the newest
 //! acknowledged batch, polls `GET /v1/sessions/{id}` until its last step is
 //! there, and records "202 received → visible" (p50/p99).
+//!
+//! Under full load that latency is mostly queueing. `paced` measures it at
+//! a steady rate well below capacity (what an agent fleet usually sends),
+//! beside the POST's own round trip (202 received, the baseline).
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -141,13 +145,27 @@ struct Probe {
     acked: Instant,
 }
 
-/// One run: a fresh node, the fleet sent, times to sealed and queryable,
-/// and the probes' latencies (ms).
+/// What one run measured.
+struct Run {
+    /// Events/s sealed.
+    sealed: f64,
+    /// Events/s queryable in every model.
+    queryable: f64,
+    /// 202 → visible, ms, per probe.
+    probes: Vec<f64>,
+    /// POST /v1/events round trips, ms.
+    acks: Vec<f64>,
+}
+
+/// One run: a fresh node, the fleet sent (at `pace` events/s in all, or as
+/// fast as the node takes it), times to sealed and queryable, and the
+/// probes' latencies.
 fn run_once(
     events: &[TraceEvent],
     kafka: Option<(&str, String)>,
     streams: bool,
-) -> anyhow::Result<(f64, f64, Vec<f64>)> {
+    pace: Option<f64>,
+) -> anyhow::Result<Run> {
     let dir = tempfile::tempdir()?;
     let tenants: Vec<String> =
         events.iter().map(|e| e.tenant_id.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
@@ -163,15 +181,21 @@ fn run_once(
     let latest: Mutex<Option<Probe>> = Mutex::new(None);
     let sent = AtomicBool::new(false);
     let probes = Mutex::new(Vec::new());
+    let acks = Mutex::new(Vec::new());
     let start = Instant::now();
     let (sealed_at, queryable_at) = std::thread::scope(|s| -> anyhow::Result<(f64, f64)> {
         let senders: Vec<_> = lanes
             .iter()
             .map(|lane| {
-                let (node, latest) = (&node, &latest);
+                let (node, latest, acks) = (&node, &latest, &acks);
                 s.spawn(move || -> anyhow::Result<()> {
                     let agent = agent();
-                    for batch in lane.chunks(BATCH) {
+                    let per_lane = pace.map(|p| p / CLIENTS as f64);
+                    for (i, batch) in lane.chunks(BATCH).enumerate() {
+                        if let Some(rate) = per_lane {
+                            let due = start + Duration::from_secs_f64((i * BATCH) as f64 / rate);
+                            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                        }
                         // Batches of one tenant, as one agent's SDK sends them.
                         let mut by_tenant: BTreeMap<&str, Vec<&TraceEvent>> = BTreeMap::new();
                         for e in batch {
@@ -179,6 +203,7 @@ fn run_once(
                         }
                         for (tenant, batch) in by_tenant {
                             let body = serde_json::to_vec(&batch)?;
+                            let posted = Instant::now();
                             let mut resp = agent
                                 .post(&format!("{}/v1/events", node.base))
                                 .header("Authorization", &format!("Bearer {}", node.keys[tenant]))
@@ -190,6 +215,9 @@ fn run_once(
                                 "POST /v1/events: {status} {}",
                                 resp.body_mut().read_to_string().unwrap_or_default()
                             );
+                            if let Ok(mut a) = acks.lock() {
+                                a.push(posted.elapsed().as_secs_f64() * 1000.0);
+                            }
                             let last = batch[batch.len() - 1];
                             if let Ok(mut l) = latest.lock() {
                                 *l = Some(Probe {
@@ -252,9 +280,54 @@ fn run_once(
             std::thread::sleep(Duration::from_millis(20));
         }
     })?;
-    let probes = probes.into_inner().unwrap_or_default();
     drop(node);
-    Ok((n as f64 / sealed_at, n as f64 / queryable_at, probes))
+    Ok(Run {
+        sealed: n as f64 / sealed_at,
+        queryable: n as f64 / queryable_at,
+        probes: probes.into_inner().unwrap_or_default(),
+        acks: acks.into_inner().unwrap_or_default(),
+    })
+}
+
+/// The latency at a steady rate below capacity.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PacedFigures {
+    /// Events/s sent.
+    pub rate_per_s: f64,
+    /// Events sent.
+    pub events: usize,
+    /// POST /v1/events → 202, p50 and p99 (ms): the baseline.
+    pub ack_ms: (f64, f64),
+    /// 202 received → visible in `GET /v1/sessions/{id}`, p50 and p99 (ms).
+    pub visible_ms: (f64, f64),
+    /// Probes behind the percentiles.
+    pub probes: usize,
+}
+
+/// 202 → visible at `rate` events/s for `seconds` on the embedded log.
+pub fn paced(rate: f64, seconds: f64) -> anyhow::Result<PacedFigures> {
+    let n = (rate * seconds) as usize;
+    let spec = traceledger_fleet::FleetSpec {
+        tenants: 4,
+        agents_per_tenant: 5,
+        sessions_per_agent: (n / (4 * 5 * 7)).max(1),
+        seed: 13,
+        ..Default::default()
+    };
+    let fleet = traceledger_fleet::generate(&spec);
+    eprintln!("bench: readside paced at {rate:.0} events/s ({} events over HTTP)", fleet.len());
+    let mut r = run_once(&fleet, None, false, Some(rate))?;
+    let pct = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (super::stats::percentile(v, 0.5), super::stats::percentile(v, 0.99))
+    };
+    Ok(PacedFigures {
+        rate_per_s: rate,
+        events: fleet.len(),
+        ack_ms: pct(&mut r.acks),
+        visible_ms: pct(&mut r.probes),
+        probes: r.probes.len(),
+    })
 }
 
 /// The figure on the embedded log, or on `kafka` brokers (fresh topics);
@@ -280,11 +353,11 @@ pub fn readside(
         let with = if streams { ", streams published" } else { "" };
         eprintln!("bench: readside on the {log} log{with}, run {}/{runs} ({} events over HTTP)", run + 1, fleet.len());
         let k = kafka.map(|b| (b, format!("bench-readside-{stamp}-{run}-{streams}-")));
-        let (s, q, p) = run_once(&fleet, k, streams)?;
-        sealed.push(s);
-        queryable.push(q);
-        ratios.push(q / s);
-        probes.extend(p);
+        let r = run_once(&fleet, k, streams, None)?;
+        sealed.push(r.sealed);
+        queryable.push(r.queryable);
+        ratios.push(r.queryable / r.sealed);
+        probes.extend(r.probes);
     }
     probes.sort_by(f64::total_cmp);
     let visible_ms = (super::stats::percentile(&probes, 0.5), super::stats::percentile(&probes, 0.99));

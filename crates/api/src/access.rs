@@ -230,9 +230,16 @@ pub fn access_event(
     }
 }
 
+/// On an answer that another instance of a sharded read side made (the
+/// tenant's owner, to which the request was forwarded): that instance
+/// recorded the call, so the one that forwarded it does not.
+#[derive(Debug, Clone, Copy)]
+pub struct AnsweredElsewhere;
+
 /// Middleware (outermost around the authenticated routes): records each
 /// call once its answer is known. `authenticate` leaves the caller in the
-/// response's extensions so that this layer sees who it was.
+/// response's extensions so that this layer sees who it was; an answer
+/// [`AnsweredElsewhere`] is not recorded here.
 pub async fn record_access(State(log): State<Arc<AccessLog>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let at = Timestamp::now().0;
@@ -241,6 +248,9 @@ pub async fn record_access(State(log): State<Arc<AccessLog>>, req: Request, next
     let route = req.extensions().get::<MatchedPath>().map_or_else(|| path.clone(), |m| m.as_str().to_string());
     let resp = next.run(req).await;
     let ms = started.elapsed().as_millis() as u64;
+    if resp.extensions().get::<AnsweredElsewhere>().is_some() {
+        return resp;
+    }
     match resp.extensions().get::<Principal>() {
         Some(who) => log.push(access_event(Some(who), &method, &path, &route, resp.status().as_u16(), ms, at)),
         None => log.refuse(resp.status().as_u16(), &route, at),

@@ -295,6 +295,17 @@ pub fn access_chain(tenant: &str) -> String {
     format!("{ACCESS_CHAIN_PREFIX}{tenant}")
 }
 
+/// The tenant whose data a chain is: `T` for `T`, `_access.T` and
+/// `_privacy.T`; a sharded read service keeps the three together (the
+/// tenant's SOC 2 report reads its access chain, its exports its privacy
+/// chain). Any other chain is its own.
+pub fn chain_tenant(chain: &str) -> &str {
+    [ACCESS_CHAIN_PREFIX, PRIVACY_CHAIN_PREFIX]
+        .iter()
+        .find_map(|p| chain.strip_prefix(p).filter(|t| !t.is_empty()))
+        .unwrap_or(chain)
+}
+
 /// Is `s` a tenant id that only the system writes (it starts with `_`)?
 /// No API key is ever issued for one.
 pub fn is_system_tenant_id(s: &str) -> bool {
@@ -626,6 +637,20 @@ mod tests {
         let back = TraceEvent::from_json(v.to_string().as_bytes()).expect("null model");
         assert_eq!(back.model, None);
         assert_eq!(back.event_id, ev.event_id);
+    }
+
+    #[test]
+    fn a_tenants_system_chains_are_its_own() {
+        for (chain, tenant) in [
+            ("acme", "acme"),
+            ("_access.acme", "acme"),
+            ("_privacy.acme", "acme"),
+            ("_access", "_access"),
+            ("_access.", "_access."),
+            ("_privacy._access.x", "_access.x"),
+        ] {
+            assert_eq!(chain_tenant(chain), tenant, "{chain}");
+        }
     }
 
     /// Issue 19, finding 1: an ingest item is authorised on the event as

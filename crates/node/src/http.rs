@@ -220,16 +220,19 @@ pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, 
         // The web console's static files: no key (they hold no data).
         open = open.merge(traceledger_api::console::router());
     }
-    finish(open, authed, node.keys.clone(), guards, metrics)
+    finish(open, authed, node.keys.clone(), guards, metrics, None)
 }
 
 /// The query API alone (`project --http`): the read models' routes and the
-/// web console; `/v1/health` answers with the read models' counts.
+/// web console; `/v1/health` answers with the read models' counts. With
+/// `peers` (a sharded read side), a tenant served by another instance has
+/// its requests forwarded there ([`crate::forward`]).
 pub fn api_router(
     api: Arc<ApiState>,
     status: StatusFn,
     healthy: Arc<dyn Fn() -> bool + Send + Sync>,
     guards: &Guards,
+    peers: Option<Arc<crate::forward::Peers>>,
 ) -> Router {
     let metrics = Arc::new(crate::metrics::Metrics::new(crate::metrics::Sources {
         sequencer: None,
@@ -253,7 +256,7 @@ pub fn api_router(
             }),
         )
         .merge(traceledger_api::console::router());
-    finish(open, authed, keys, guards, metrics)
+    finish(open, authed, keys, guards, metrics, peers)
 }
 
 /// What every server of ours adds to its routes: on `authed`, the access
@@ -265,12 +268,17 @@ fn finish(
     keys: Arc<KeyStore>,
     guards: &Guards,
     metrics: Arc<crate::metrics::Metrics>,
+    peers: Option<Arc<crate::forward::Peers>>,
 ) -> Router {
     // The last layer added runs first: access log, then the refusal of
     // peers that keep failing authentication, then authentication, then
-    // the per-key rate limit.
+    // forwarding to the instance that serves the tenant (sharded read
+    // side), then the per-key rate limit.
+    let mut authed = authed.route_layer(axum::middleware::from_fn_with_state(guards.limits.clone(), rate_limit));
+    if let Some(peers) = peers {
+        authed = authed.route_layer(axum::middleware::from_fn_with_state(peers, crate::forward::forward));
+    }
     let authed = authed
-        .route_layer(axum::middleware::from_fn_with_state(guards.limits.clone(), rate_limit))
         .route_layer(axum::middleware::from_fn_with_state(keys, authenticate))
         .route_layer(axum::middleware::from_fn_with_state(guards.peers.clone(), traceledger_api::limits::guard_peers))
         .route_layer(axum::middleware::from_fn_with_state(guards.access.clone(), record_access));

@@ -5,6 +5,8 @@
 //! - [`runtime`]: the log, the ledger store and the sequencer threads.
 //! - [`readside`] and [`retention`]: the read models' API state and the
 //!   retention job (the supervisor itself is `traceledger_projection`'s).
+//! - [`forward`]: a sharded read side's forwarding to the instance that
+//!   serves a tenant.
 //! - [`http`]: the routes (ingest, query API, registry, console, health,
 //!   metrics) behind one stack of layers; bind, TLS and shutdown.
 //!
@@ -13,6 +15,7 @@
 
 pub mod bootstrap;
 pub mod config;
+pub mod forward;
 pub mod http;
 mod ingest;
 pub mod keysync;

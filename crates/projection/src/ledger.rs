@@ -393,12 +393,19 @@ pub struct CheckpointRunner {
     topic: String,
     keys: Keyring,
     stats: Arc<CheckpointStats>,
+    /// The tenants whose checkpoints it keeps (all, unless sharded).
+    shard: Option<crate::shard::TenantShard>,
 }
 
 impl CheckpointRunner {
     /// A consumer of `topic` into `store` (the ledger model's).
     pub fn new(log: Arc<dyn Log>, store: Arc<Store>, topic: &str, keys: Keyring) -> Self {
-        CheckpointRunner { log, store, topic: topic.to_string(), keys, stats: Arc::default() }
+        CheckpointRunner { log, store, topic: topic.to_string(), keys, stats: Arc::default(), shard: None }
+    }
+
+    /// Keeps only the checkpoints of the tenants `shard` serves.
+    pub fn set_shard(&mut self, shard: crate::shard::TenantShard) {
+        self.shard = Some(shard);
     }
 
     /// The counters.
@@ -427,7 +434,8 @@ impl CheckpointRunner {
         let mut wb = WriteBatch::default();
         for f in &fetched {
             match self.verified(&f.record.value) {
-                Some((tenant, size, root, note)) => {
+                Some(Kept::Others) => {}
+                Some(Kept::Ours(tenant, size, root, note)) => {
                     let row = checkpoint_row(size, &root, &note);
                     wb.put_cf(self.store.cf(CHECKPOINTS)?, tkey(&tenant, &size.to_be_bytes()), row);
                     self.stats.stored.fetch_add(1, Ordering::Relaxed);
@@ -441,15 +449,25 @@ impl CheckpointRunner {
         self.store.write(wb)
     }
 
-    fn verified(&self, bytes: &[u8]) -> Option<(String, u64, Hash, String)> {
+    /// A checkpoint to keep, or one of a tenant served elsewhere (passed
+    /// over before its signature is checked); `None` when it does not
+    /// verify.
+    fn verified(&self, bytes: &[u8]) -> Option<Kept> {
         let m = wire::decode_checkpoint(bytes, usize::MAX).ok()?;
+        if self.shard.is_some_and(|s| !s.owns(&m.tenant_id)) {
+            return Some(Kept::Others);
+        }
         let (cp, _) = Checkpoint::open(m.note.as_bytes(), &self.keys).ok()?;
         let (_, tenant) = split_origin(&cp.origin)?;
-        (tenant == m.tenant_id && cp.origin == m.origin && cp.size == m.size && cp.root == m.root).then_some((
-            m.tenant_id,
-            m.size,
-            m.root,
-            m.note,
-        ))
+        (tenant == m.tenant_id && cp.origin == m.origin && cp.size == m.size && cp.root == m.root)
+            .then_some(Kept::Ours(m.tenant_id, m.size, m.root, m.note))
     }
+}
+
+/// What [`CheckpointRunner::verified`] found.
+enum Kept {
+    /// The tenant, size, root and signed note of a verified checkpoint.
+    Ours(String, u64, Hash, String),
+    /// A checkpoint of a tenant this instance does not serve.
+    Others,
 }

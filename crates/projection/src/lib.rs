@@ -26,10 +26,12 @@ pub mod ledger;
 pub mod pii;
 pub mod policy_file;
 pub mod sessions;
+pub mod shard;
 pub mod streams;
 pub mod supervisor;
 
 use rocksdb::{Cache, ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
+use shard::TenantShard;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -546,7 +548,7 @@ impl Model {
         let mut leaves: HashMap<(String, u64), Hash> = HashMap::new();
         let mut accepted = Vec::new();
         let mut forks = Vec::new();
-        for c in checked.iter().filter(|c| c.offset >= from) {
+        for c in checked.iter().filter(|c| c.offset >= from && c.ours) {
             let Some(r) = &c.record else {
                 Stats::add(&self.stats.malformed);
                 continue;
@@ -600,6 +602,9 @@ impl Model {
 /// its bytes, its signature checked.
 struct Checked<'a> {
     offset: u64,
+    /// Of a tenant this instance serves (always, unless sharded): records
+    /// of other tenants are passed over unread.
+    ours: bool,
     bytes: &'a [u8],
     /// `None`: it does not decode.
     record: Option<SealedRecord>,
@@ -611,13 +616,22 @@ struct Checked<'a> {
 
 /// Decodes a batch once, checks each leaf, and checks the signatures of the
 /// formed records in one Ed25519 batch verification.
-fn check<'a>(fetched: &'a [traceledger_log::Fetched], keys: &Keyring) -> Vec<Checked<'a>> {
+///
+/// Sharded, it passes over the records of tenants it does not serve: by
+/// their key (the chain, as the sequencer writes it) before decoding, then
+/// by the decoded record's own chain, so a record whose key lies about it
+/// is not taken for another tenant's (the sequencer's own copy of it,
+/// correctly keyed, is what counts).
+fn check<'a>(fetched: &'a [traceledger_log::Fetched], keys: &Keyring, shard: &TenantShard) -> Vec<Checked<'a>> {
     let mut checked: Vec<Checked<'a>> = fetched
         .iter()
         .map(|f| {
-            let record = wire::decode_record(&f.record.value, usize::MAX).ok();
-            let formed = record.as_ref().is_some_and(leaf_matches);
-            Checked { offset: f.offset, bytes: &f.record.value, record, formed, signed: false }
+            let keyed_ours = shard.is_whole()
+                || f.record.key.as_deref().and_then(|k| std::str::from_utf8(k).ok()).is_none_or(|k| shard.owns(k));
+            let record = keyed_ours.then(|| wire::decode_record(&f.record.value, usize::MAX).ok()).flatten();
+            let ours = keyed_ours && record.as_ref().is_none_or(|r| shard.owns(&r.header.tenant_id));
+            let formed = ours && record.as_ref().is_some_and(leaf_matches);
+            Checked { offset: f.offset, ours, bytes: &f.record.value, record, formed, signed: false }
         })
         .collect();
     let formed: Vec<&SealedRecord> = checked.iter().filter(|c| c.formed).filter_map(|c| c.record.as_ref()).collect();
@@ -643,6 +657,8 @@ pub struct Runner {
     topic: String,
     keys: Keyring,
     poll: Duration,
+    /// The tenants it projects (all, unless the read side is sharded).
+    shard: Option<TenantShard>,
 }
 
 impl Runner {
@@ -660,7 +676,17 @@ impl Runner {
 
     /// One reader for several `models`.
     pub fn shared(log: Arc<dyn Log>, models: Vec<Model>, topic: &str, keys: Keyring) -> Self {
-        Runner { log, models, topic: topic.to_string(), keys, poll: Duration::from_millis(100) }
+        Runner { log, models, topic: topic.to_string(), keys, poll: Duration::from_millis(100), shard: None }
+    }
+
+    /// Projects only the tenants `shard` serves (and their system chains).
+    pub fn set_shard(&mut self, shard: TenantShard) {
+        self.shard = Some(shard);
+    }
+
+    /// The tenants it projects.
+    pub fn shard(&self) -> TenantShard {
+        self.shard.unwrap_or(TenantShard { index: 0, count: 1, partitions: 1 })
     }
 
     /// The models it feeds.
@@ -750,7 +776,7 @@ impl Runner {
         let fetched = self.log.read(&self.topic, p, from, BATCH, wait)?;
         let Some(last) = fetched.last() else { return Ok(0) };
         let next = last.offset + 1;
-        let checked = check(&fetched, &self.keys);
+        let checked = check(&fetched, &self.keys, &self.shard());
         let work: Vec<&(u64, &Model)> = group.iter().filter(|(at, _)| *at < next).collect();
         let results: Vec<Result<()>> = match work.as_slice() {
             [] => Vec::new(),

@@ -10,6 +10,7 @@ use crate::anomaly::Anomalies;
 use crate::ledger::{CheckpointRunner, Ledger};
 use crate::policy_file::PolicyFile;
 use crate::sessions::Sessions;
+use crate::shard::TenantShard;
 use crate::streams::Publisher;
 use crate::{Error, Model, Projection, Result, Runner, Stats, Store};
 use serde_json::{json, Value};
@@ -74,6 +75,8 @@ struct Consumers {
     publishers: Vec<Arc<Publisher>>,
     /// Where they publish: the log and the deployment's topics.
     published_to: Option<(Arc<dyn Log>, Topics)>,
+    /// The tenants served here.
+    shard: TenantShard,
 }
 
 impl Projections {
@@ -122,7 +125,14 @@ impl Projections {
             None => None,
         };
         Ok(Projections {
-            c: Consumers { runner, checkpoints, partitions, publishers: Vec::new(), published_to: None },
+            c: Consumers {
+                runner,
+                checkpoints,
+                partitions,
+                publishers: Vec::new(),
+                published_to: None,
+                shard: TenantShard::all(partitions),
+            },
             policy,
             alerts,
             stop: Arc::default(),
@@ -130,6 +140,28 @@ impl Projections {
             watcher: None,
             failed: Arc::default(),
         })
+    }
+
+    /// Serves only instance `index` of `count`'s tenants (the read side
+    /// sharded; [`crate::shard`]); call before [`Projections::start`] and
+    /// before anything else holds the consumers.
+    pub fn shard(&mut self, index: u32, count: u32) -> Result<TenantShard> {
+        if count == 0 || index >= count {
+            return Err(Error::Setup(format!("--instance-index {index} must be below --instances {count}")));
+        }
+        let shard = TenantShard { index, count, partitions: self.c.partitions };
+        let started = || Error::Setup("the read side is sharded before it starts".into());
+        Arc::get_mut(&mut self.c.runner).ok_or_else(started)?.set_shard(shard);
+        if let Some(c) = &mut self.c.checkpoints {
+            Arc::get_mut(c).ok_or_else(started)?.set_shard(shard);
+        }
+        self.c.shard = shard;
+        Ok(shard)
+    }
+
+    /// The tenants it serves.
+    pub fn tenant_shard(&self) -> TenantShard {
+        self.c.shard
     }
 
     /// Publishes the stream of every model that runs here and has one

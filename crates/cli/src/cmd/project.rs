@@ -83,6 +83,18 @@ pub struct ProjectArgs {
     /// Confluent wire format, keyed by tenant; docs/streams.md).
     #[arg(long)]
     publish_projections: bool,
+    /// Read instances sharing the tenants (scale-out; docs/deploy.md): this
+    /// one projects and serves the tenants on the sealed partitions p with
+    /// p % instances == --instance-index, and forwards the others' requests.
+    #[arg(long, default_value_t = 1, env = "TRACELEDGER_INSTANCES")]
+    instances: u32,
+    /// This instance's index, 0 ≤ index < --instances.
+    #[arg(long, default_value_t = 0, env = "TRACELEDGER_INSTANCE_INDEX")]
+    instance_index: u32,
+    /// With --http and --instances N > 1: every instance's base URL
+    /// (http://host:port), comma-separated in index order, this one's too.
+    #[arg(long, value_delimiter = ',', env = "TRACELEDGER_PEERS")]
+    peers: Vec<String>,
     /// Per-key rate limits of the API.
     #[command(flatten)]
     rate: traceledger_node::RateArgs,
@@ -127,6 +139,21 @@ pub fn run(a: ProjectArgs) -> anyhow::Result<u8> {
     let topics = Topics::with_prefix(&a.topic_prefix);
     let policy = open_policy(a.policy.as_deref())?;
     let mut projections = Projections::open(log.clone(), &a.data, &topics, keys, &names, policy, vault)?;
+    let shard = projections.shard(a.instance_index, a.instances)?;
+    let peers = match (&a.http, shard.is_whole()) {
+        (Some(_), false) => Some(Arc::new(traceledger_node::forward::Peers::new(shard, &a.peers)?)),
+        _ => None,
+    };
+    if !shard.is_whole() {
+        let mine: Vec<String> =
+            (0..shard.partitions).filter(|p| p % shard.count == shard.index).map(|p| p.to_string()).collect();
+        super::notice(&format!(
+            "instance {} of {}: the tenants of partitions {} (and their access chains, read from every partition)",
+            shard.index,
+            shard.count,
+            if mine.is_empty() { "none".to_string() } else { mine.join(", ") }
+        ));
+    }
     if a.publish_projections {
         let topics = projections.publish_streams(log.clone(), &topics)?;
         super::notice(&format!("publishing {}", topics.join(", ")));
@@ -155,7 +182,7 @@ pub fn run(a: ProjectArgs) -> anyhow::Result<u8> {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             rt.block_on(traceledger_node::http::shutdown_signal());
         }
-        Some(addr) => serve_api(&a, addr, &projections, log, &topics, signer)?,
+        Some(addr) => serve_api(&a, addr, &projections, log, &topics, signer, peers)?,
     }
     projections.stop()?;
     Ok(0)
@@ -171,6 +198,7 @@ fn serve_api(
     log: Arc<dyn Log>,
     topics: &Topics,
     signer: Option<traceledger_core::signing::SigningKey>,
+    peers: Option<Arc<traceledger_node::forward::Peers>>,
 ) -> anyhow::Result<()> {
     let keys = Arc::new(traceledger_node::bootstrap::open_keys(&a.data)?);
     // The deployment's keys first: a bootstrap key only when it has none.
@@ -200,7 +228,8 @@ fn serve_api(
         None => None,
     };
     let guards = traceledger_node::http::Guards::new(sink, &a.rate)?;
-    let app = traceledger_node::http::api_router(api, projections.status_fn(), projections.healthy_fn(), &guards);
+    let app =
+        traceledger_node::http::api_router(api, projections.status_fn(), projections.healthy_fn(), &guards, peers);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let served = rt.block_on(async {
         let (listener, _) = traceledger_node::http::bind(

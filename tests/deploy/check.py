@@ -177,6 +177,19 @@ def check_k8s(root: pathlib.Path, bin_: str) -> None:
                     check(replicas <= parts, f"{cw}: no more replicas than partitions ({parts})")
                     index_env = [e for e in c.get("env", []) if e["name"] == "TRACELEDGER_INSTANCE_INDEX"]
                     check(bool(index_env), f"{cw}: each pod's instance index comes from its ordinal")
+                if c.get("args", [None])[0] == "project":
+                    cfg = tomllib.loads(config["traceledger.toml"])
+                    shard = cfg.get("project", {}).get("instances", 1)
+                    replicas = d["spec"].get("replicas", 1)
+                    check(shard == replicas, f"{cw}: replicas ({replicas}) = [project] instances ({shard})")
+                    if replicas > 1:
+                        peers = cfg.get("project", {}).get("peers", [])
+                        check(len(peers) == replicas, f"{cw}: [project] peers names every pod ({len(peers)})")
+                        for i, peer in enumerate(peers):
+                            pod = f"{d['metadata']['name']}-{i}.{d['spec']['serviceName']}."
+                            check(f"//{pod}" in peer, f"{cw}: peer {i} is pod {i} of the StatefulSet ({peer})")
+                        index_env = [e for e in c.get("env", []) if e["name"] == "TRACELEDGER_INSTANCE_INDEX"]
+                        check(bool(index_env), f"{cw}: each pod's instance index comes from its ordinal")
 
 
 def check_dockerfile(root: pathlib.Path) -> None:

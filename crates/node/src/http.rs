@@ -245,6 +245,12 @@ pub fn api_router(
     }));
     let keys = api.keys.clone();
     let authed = traceledger_api::router(api);
+    // A sharded instance says which share it serves.
+    let instance = peers.as_ref().map(|p| {
+        let s = p.shard();
+        let partitions: Vec<u32> = (0..s.partitions).filter(|q| q % s.count == s.index).collect();
+        json!({"index": s.index, "count": s.count, "partitions": partitions})
+    });
     let open = Router::new()
         .route(
             "/v1/health",
@@ -252,7 +258,11 @@ pub fn api_router(
                 let ok = healthy();
                 let projections = tokio::task::spawn_blocking(move || status()).await.unwrap_or(Value::Null);
                 let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-                (code, Json(json!({"status": if ok { "ok" } else { "degraded" }, "projections": projections})))
+                let mut body = json!({"status": if ok { "ok" } else { "degraded" }, "projections": projections});
+                if let Some(i) = instance {
+                    body["instance"] = i;
+                }
+                (code, Json(body))
             }),
         )
         .merge(traceledger_api::console::router());

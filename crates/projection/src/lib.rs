@@ -704,6 +704,11 @@ impl Runner {
         self.models[0].stats()
     }
 
+    /// The end offset of partition `p` of the topic it reads.
+    pub fn end_offset(&self, p: u32) -> Result<u64> {
+        Ok(self.log.end_offset(&self.topic, p)?)
+    }
+
     /// Records of partition `p` not yet projected by `model`.
     pub fn lag_of(&self, model: &Model, p: u32) -> Result<u64> {
         Ok(self.log.end_offset(&self.topic, p)?.saturating_sub(model.store.offset(p)?))

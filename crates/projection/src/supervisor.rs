@@ -235,12 +235,22 @@ impl Projections {
             let model = Anomalies::new(self.policy.clone());
             let timeout = session_timeout.as_micros() as i64;
             self.threads.push(spawn("session-sweep".into(), move || {
+                // The ends of the sealed topic one pass ago.
+                let mut ends: Option<Vec<u64>> = None;
                 while !stop.load(Ordering::Relaxed) {
-                    // Only when caught up: during a replay a session's end
-                    // may not have been read yet.
+                    // Only once the model has read what was on the topic a
+                    // pass ago: during a replay a session's end may not
+                    // have been read yet. (Not "no lag at all": under a
+                    // steady stream — access records never stop — that
+                    // moment may never come, and no session would ever be
+                    // flagged.)
                     let anomalies = &runner.models()[at];
-                    let lag: u64 = (0..partitions).map(|p| runner.lag_of(anomalies, p).unwrap_or(1)).sum();
-                    if lag == 0 {
+                    let read_up_to = |ends: &[u64]| {
+                        (0..partitions).all(|p| anomalies.store().offset(p).is_ok_and(|o| o >= ends[p as usize]))
+                    };
+                    let caught_up = ends.as_deref().is_some_and(read_up_to);
+                    ends = (0..partitions).map(|p| runner.end_offset(p).ok()).collect();
+                    if caught_up {
                         let now = Timestamp::now().0;
                         if let Err(e) = model.sweep(anomalies.store(), now, timeout) {
                             tracing::error!(error = %e, "session timeout sweep");

@@ -16,16 +16,10 @@
 
 mod common;
 
-use common::{http_as, post_events, start_up, wait_for, Killed};
+use common::{http_as, post_events, python, start_up, wait_for, Killed};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::process::Command;
-
-fn python() -> String {
-    let venv = std::env::var("TRACELEDGER_VENV")
-        .unwrap_or_else(|_| format!("{}/.cache/traceledger/venv", std::env::var("HOME").expect("HOME")));
-    format!("{venv}/bin/python")
-}
 
 #[test]
 fn confluents_client_reads_the_registry_and_decodes_both_topics() {

@@ -447,6 +447,26 @@ fn two_read_instances_answer_every_route_as_one_does_and_a_rebuilt_one_converges
         }
     };
     check_all("two instances");
+    // Large answers stream through the forwarding: every tenant's export,
+    // taken through either instance, verifies offline.
+    for (i, key) in keys.iter().enumerate() {
+        for (n, addr) in [&r0_addr, &r1_addr].into_iter().enumerate() {
+            let out = one_dir.join(format!("export-{i}-{n}"));
+            let report = common::api_export_verifies(addr, key, &out, seq_dir);
+            assert!(report.to_string().contains(tenants[i]), "{report}");
+        }
+    }
+    // A key made through either instance works through every instance.
+    for addr in [&r0_addr, &r1_addr] {
+        let body = br#"{"role": "viewer", "name": "made-through-an-instance"}"#;
+        let (status, _, made) = http_as(addr, Some(&keys[1]), "POST", "/v1/keys", body);
+        assert_eq!(status, 201, "{made}");
+        let made: Value = serde_json::from_str(&made).expect("json");
+        let secret = made["secret"].as_str().expect("secret");
+        for a in [&one_addr, &r0_addr, &r1_addr] {
+            wait_for(a, secret, "/v1/whoami", "the new key", |v| v["tenant"] == tenants[1]);
+        }
+    }
     // A body goes through too, whichever instance takes it.
     for key in &keys {
         let answers: Vec<(u16, String)> = [&one_addr, &r0_addr, &r1_addr]

@@ -12,17 +12,11 @@
 
 mod common;
 
-use common::{http_as, post_events, start_up, Killed};
+use common::{http_as, post_events, python, start_up, Killed};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn python() -> String {
-    let venv = std::env::var("TRACELEDGER_VENV")
-        .unwrap_or_else(|_| format!("{}/.cache/traceledger/venv", std::env::var("HOME").expect("HOME")));
-    format!("{venv}/bin/python")
-}
 
 fn health(addr: &str) -> Value {
     let (_, _, h) = http_as(addr, None, "GET", "/v1/health", b"");

@@ -258,3 +258,11 @@ pub fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// The Python of the test venv (scripts/python-deps.sh makes it; PyPI's
+/// clients and checkers live there).
+pub fn python() -> String {
+    let venv = std::env::var("TRACELEDGER_VENV")
+        .unwrap_or_else(|_| format!("{}/.cache/traceledger/venv", std::env::var("HOME").expect("HOME")));
+    format!("{venv}/bin/python")
+}

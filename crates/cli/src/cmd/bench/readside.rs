@@ -304,17 +304,21 @@ pub struct PacedFigures {
     pub probes: usize,
 }
 
-/// 202 → visible at `rate` events/s for `seconds` on the embedded log.
-pub fn paced(rate: f64, seconds: f64) -> anyhow::Result<PacedFigures> {
-    let n = (rate * seconds) as usize;
-    let spec = traceledger_fleet::FleetSpec {
+/// About `events` events of four tenants' fleets (5 agents each, sessions
+/// of ~7 steps), from `seed`.
+fn fleet(events: usize, seed: u64) -> Vec<traceledger_core::TraceEvent> {
+    traceledger_fleet::generate(&traceledger_fleet::FleetSpec {
         tenants: 4,
         agents_per_tenant: 5,
-        sessions_per_agent: (n / (4 * 5 * 7)).max(1),
-        seed: 13,
+        sessions_per_agent: (events / (4 * 5 * 7)).max(1),
+        seed,
         ..Default::default()
-    };
-    let fleet = traceledger_fleet::generate(&spec);
+    })
+}
+
+/// 202 → visible at `rate` events/s for `seconds` on the embedded log.
+pub fn paced(rate: f64, seconds: f64) -> anyhow::Result<PacedFigures> {
+    let fleet = fleet((rate * seconds) as usize, 13);
     eprintln!("bench: readside paced at {rate:.0} events/s ({} events over HTTP)", fleet.len());
     let mut r = run_once(&fleet, None, false, Some(rate))?;
     let pct = |v: &mut Vec<f64>| {
@@ -339,14 +343,7 @@ pub fn readside(
     stamp: u32,
     streams: bool,
 ) -> anyhow::Result<ReadsideFigures> {
-    let spec = traceledger_fleet::FleetSpec {
-        tenants: 4,
-        agents_per_tenant: 5,
-        sessions_per_agent: (events / (4 * 5 * 7)).max(1),
-        seed: 11,
-        ..Default::default()
-    };
-    let fleet = traceledger_fleet::generate(&spec);
+    let fleet = fleet(events, 11);
     let log = if kafka.is_some() { "kafka" } else { "embedded" };
     let (mut sealed, mut queryable, mut ratios, mut probes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs {

@@ -14,6 +14,7 @@
 
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { screenshot } from "./screenshot.mjs";
@@ -191,6 +192,13 @@ try {
     await page.getByLabel("Verifier key (name+keyid+key)").fill("PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW");
     await page.getByRole("button", { name: "Verify in browser" }).click();
     await page.locator('#verdict[data-verdict="invalid"]').waitFor();
+    // The record's portable proof downloads as a c2sp.org/tlog-proof file.
+    await page.getByRole("button", { name: "Portable proof (.tlog-proof)" }).click();
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#proof-link").click()]);
+    assert.match(download.suggestedFilename(), new RegExp(`-${env("TL_SEQ")}\\.tlog-proof$`));
+    const proof = await readFile(await download.path(), "utf8");
+    assert.ok(proof.startsWith("c2sp.org/tlog-proof@v1\nextra "), proof.slice(0, 80));
+    assert.match(proof, new RegExp(`\nindex ${env("TL_SEQ")}\n`));
 
     await page.goto(`${URL_}/#/dashboards`);
     await page.getByRole("heading", { name: "Dashboards" }).waitFor();

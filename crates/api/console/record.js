@@ -109,8 +109,29 @@ export async function recordPage(seq) {
         h("button", { type: "submit", id: "verify" }, "Verify in browser"),
       ),
       out,
-      can.proofs() ? null : h("p", { class: "muted" }, `Your role (${session.me.role}) may not read inclusion proofs: the signature and leaf checks still run.`),
+      can.proofs() ? proofDownload(seq) : h("p", { class: "muted" }, `Your role (${session.me.role}) may not read inclusion proofs: the signature and leaf checks still run.`),
     ),
     h("section", { "aria-labelledby": "content-h" }, h("h2", { id: "content-h" }, "Content"), recordContent(rec)),
   );
+}
+
+// The record's portable proof (c2sp.org/tlog-proof): the record, its audit
+// path and the signed checkpoint in one file, checked offline with
+// `traceledger verify-proof FILE --key VKEY`.
+function proofDownload(seq) {
+  const out = h("div", { id: "proof-download", "aria-live": "polite" });
+  const fetchProof = async () => {
+    out.replaceChildren(h("p", { class: "muted" }, "Fetching the proof…"));
+    try {
+      const text = await api(`/v1/proofs/record?seq=${encodeURIComponent(seq)}`);
+      const name = `${session.me.tenant}-${seq}.tlog-proof`;
+      const href = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
+      out.replaceChildren(
+        h("p", {}, h("a", { href, download: name, id: "proof-link" }, `Download ${name}`), ` — check it anywhere with: traceledger verify-proof ${name} --key VERIFIER_KEY`),
+      );
+    } catch (e) {
+      out.replaceChildren(failure(e));
+    }
+  };
+  return h("div", { class: "stack" }, h("button", { type: "button", id: "proof", onclick: fetchProof }, "Portable proof (.tlog-proof)"), out);
 }

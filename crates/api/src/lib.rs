@@ -192,6 +192,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/records/by-event/{event_id}", get(record_by_event))
         .route("/v1/proofs/inclusion", get(inclusion))
         .route("/v1/proofs/consistency", get(consistency))
+        .route("/v1/proofs/record", get(record_proof))
         .route("/v1/checkpoints", get(checkpoints))
         .route("/v1/checkpoints/latest", get(latest_checkpoint))
         .route("/v1/keys", get(list_keys).post(create_key))

@@ -88,6 +88,7 @@ fn routes() -> Vec<(Method, &'static str, &'static str, Option<Permission>)> {
         (get.clone(), "/v1/records/by-event/7f1f8f0e-5b4c-4a55-9c4e-0d3f6e2b9a11", "", Some(Read)),
         (get.clone(), "/v1/proofs/inclusion?seq=0", "", Some(Proofs)),
         (get.clone(), "/v1/proofs/consistency?from=1&to=2", "", Some(Proofs)),
+        (get.clone(), "/v1/proofs/record?seq=0", "", Some(Proofs)),
         (get.clone(), "/v1/checkpoints", "", Some(Read)),
         (get.clone(), "/v1/checkpoints/latest", "", Some(Read)),
         (get.clone(), "/v1/access-log", "", Some(AccessLog)),

@@ -11,15 +11,19 @@
 //! ```
 //!
 //! [`BundleWriter`] writes one; [`verify_bundle`] checks one. Key files are
-//! read here too (refusing world-readable signing keys).
+//! read here too (refusing world-readable signing keys). One record's
+//! portable proof (c2sp.org/tlog-proof) is made by [`record_proof`] and
+//! checked by [`verify_record_proof`].
 
 mod keyfile;
 mod layout;
+mod proof;
 mod records;
 mod verify;
 
 pub use keyfile::{read_keyring_json, read_signing_key, write_signing_key, KeyringEntry};
 pub use layout::{BundlePlan, BundleWriter, MANIFEST_HEADER, WITHHELD_DIR};
+pub use proof::{record_proof, verify_record_proof, ProofError, ProvenRecord};
 pub use records::{RecordError, RecordReader};
 pub use verify::{read_withheld, verify_bundle, BundleError, Erasures, Options, Progress, Unattested, Verified};
 

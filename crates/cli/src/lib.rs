@@ -65,6 +65,10 @@ enum Command {
     Vault(cmd::vault::VaultCommand),
     /// Check a report and its signed note offline, with nothing but the ledger's verifier key.
     VerifyReport(cmd::report::VerifyReportArgs),
+    /// Fetch one record's portable proof (c2sp.org/tlog-proof) from a running node.
+    Prove(cmd::proof::ProveArgs),
+    /// Check a record's portable proof offline, with nothing but the ledger's verifier key.
+    VerifyProof(cmd::proof::VerifyProofArgs),
     /// Measure the pipeline: throughput, latency and memory, each against a baseline of the same run.
     Bench(cmd::bench::BenchArgs),
     /// The configuration file: check it and print the effective options.
@@ -98,6 +102,8 @@ pub fn main() -> ExitCode {
         Command::Dsar(c) => cmd::dsar::run(c),
         Command::Retention(c) => cmd::retention::run(c),
         Command::VerifyReport(a) => cmd::report::verify(a),
+        Command::Prove(a) => cmd::proof::prove(a),
+        Command::VerifyProof(a) => cmd::proof::verify(a),
         Command::Vault(c) => cmd::vault::run(c),
         Command::Config(c) => cmd::config::run(c, cli.config),
     };

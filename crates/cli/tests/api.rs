@@ -167,6 +167,7 @@ fn query_api_suite(log_args: &[&str]) {
             "/v1/privacy/actions",
             "/v1/proofs/consistency",
             "/v1/proofs/inclusion",
+            "/v1/proofs/record",
             "/v1/records/by-event/{event_id}",
             "/v1/records/{seq}",
             "/v1/reports",
@@ -291,6 +292,43 @@ fn query_api_suite(log_args: &[&str]) {
         let (_, same) = get(addr, &owner, &format!("/v1/records/by-event/{id}"));
         assert_eq!(same["seq"], seq);
     }
+    // One record's portable proof (c2sp.org/tlog-proof), fetched with
+    // `traceledger prove` and checked offline with `verify-proof`.
+    let key_file = data.path().join("owner.key");
+    std::fs::write(&key_file, &owner).expect("key file");
+    let proof_file = data.path().join("middle.tlog-proof");
+    let middle = (cp.size / 2).to_string();
+    let size = cp.size.to_string();
+    let url = format!("http://{addr}");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_traceledger"))
+        .args(["prove", "--url", &url, "--seq", &middle, "--size", &size, "--api-key-file"])
+        .arg(&key_file)
+        .arg("--out")
+        .arg(&proof_file)
+        .output()
+        .expect("prove");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let verify_proof = |file: &Path| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_traceledger"))
+            .arg("verify-proof")
+            .arg(file)
+            .args(["--json", "--key", vkey.trim()])
+            .output()
+            .expect("verify-proof");
+        (o.status.code(), serde_json::from_slice::<Value>(&o.stdout).unwrap_or(Value::Null))
+    };
+    let (code, v) = verify_proof(&proof_file);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["proof"]["seq"].as_u64(), Some(cp.size / 2), "{v}");
+    assert_eq!(v["proof"]["tree_size"].as_u64(), Some(cp.size), "{v}");
+    let text = std::fs::read_to_string(&proof_file).expect("proof");
+    let moved = data.path().join("moved.tlog-proof");
+    std::fs::write(&moved, text.replace(&format!("index {middle}\n"), "index 0\n")).expect("write");
+    let (code, v) = verify_proof(&moved);
+    assert_eq!((code, v["ok"].as_bool()), (Some(1), Some(false)), "another index: {v}");
+    std::fs::write(&moved, "not a proof").expect("write");
+    assert_eq!(verify_proof(&moved).0, Some(2), "not a proof at all");
+
     let (_, list) = get(addr, &owner, "/v1/checkpoints?limit=1000");
     let sizes: Vec<u64> =
         list["items"].as_array().expect("items").iter().map(|c| c["size"].as_u64().expect("size")).collect();
@@ -612,6 +650,7 @@ fn query_api_suite(log_args: &[&str]) {
         format!("/v1/records/by-event/{first_event}"),
         format!("/v1/proofs/inclusion?seq=0&size={}", cp.size),
         format!("/v1/proofs/consistency?from={old}&to={new}"),
+        format!("/v1/proofs/record?seq=0&size={}", cp.size),
         "/v1/checkpoints/latest".into(),
     ] {
         assert_eq!(get(addr, &other, &path).0, 404, "globex must not see {path}");

@@ -22,6 +22,7 @@ pub mod merkle;
 pub mod seal;
 pub mod signing;
 pub mod system;
+pub mod tlog_proof;
 pub mod verify;
 
 #[cfg(any(test, feature = "testkit"))]

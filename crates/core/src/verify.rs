@@ -274,37 +274,7 @@ impl<'k> Verifier<'k> {
                 format!("record hashes to {leaf} but carries leaf hash {}", r.leaf_hash),
             ));
         }
-        let (mut verified, mut erased) = (0u64, 0u64);
-        for (i, value) in canonical::content_slots(&r.event).into_iter().enumerate() {
-            match (&r.commitments[i], value, &r.salts[i]) {
-                (None, None, None) => {}
-                (None, _, _) => {
-                    return Err(self.fail(
-                        r,
-                        Check::Commitment,
-                        format!("{} has content or a salt but was sealed without content", canonical::slot_name(i)),
-                    ))
-                }
-                (Some(_), None, _) => erased += 1,
-                (Some(_), Some(_), None) => {
-                    return Err(self.fail(
-                        r,
-                        Check::Commitment,
-                        format!("{} has content but no salt", canonical::slot_name(i)),
-                    ))
-                }
-                (Some(c), Some(v), Some(salt)) => {
-                    if !hash::ct_eq(&hash::commitment(salt, v), c) {
-                        return Err(self.fail(
-                            r,
-                            Check::Commitment,
-                            format!("{} does not match its commitment (content altered)", canonical::slot_name(i)),
-                        ));
-                    }
-                    verified += 1;
-                }
-            }
-        }
+        let (verified, erased) = content_opens(r).map_err(|why| self.fail(r, Check::Commitment, why))?;
         let mut candidates = self.keys.by_id(h.key_id).peekable();
         if candidates.peek().is_none() {
             return Err(self.fail(r, Check::UnknownKey, format!("no trusted key has id {:08x}", h.key_id)));
@@ -470,6 +440,49 @@ impl<'k> Verifier<'k> {
         }
         Ok(Report { records, signatures: self.signatures, checkpoints: self.checkpoints, tenants })
     }
+}
+
+/// Is `r` signed by a key of `keys` that was valid when it was sealed?
+pub fn signed_when_sealed(r: &SealedRecord, keys: &Keyring) -> bool {
+    let sig = Signature::from_bytes(&r.signature);
+    keys.by_id(r.header.key_id)
+        .filter(|k| k.valid_at(r.header.sealed_at))
+        .any(|k| k.verifying_key().verify_strict(&r.leaf_hash.0, &sig).is_ok())
+}
+
+/// Opens a record's content against its commitments: every present value
+/// matches its salted commitment, and nothing is present where no
+/// commitment was sealed. The counts of (verified, erased) slots, or what
+/// is wrong. (The leaf hash covers the commitments, not the values: this is
+/// the check that ties the values shown to what was sealed.)
+pub fn content_opens(r: &SealedRecord) -> std::result::Result<(u64, u64), String> {
+    let (mut verified, mut erased) = (0u64, 0u64);
+    let slots = canonical::content_slots(&r.event);
+    if r.commitments.len() != slots.len() || r.salts.len() != slots.len() {
+        return Err(format!(
+            "{} content slots need as many commitments and salts, found {} and {}",
+            slots.len(),
+            r.commitments.len(),
+            r.salts.len()
+        ));
+    }
+    for (i, value) in slots.into_iter().enumerate() {
+        match (&r.commitments[i], value, &r.salts[i]) {
+            (None, None, None) => {}
+            (None, _, _) => {
+                return Err(format!("{} has content or a salt but was sealed without content", canonical::slot_name(i)))
+            }
+            (Some(_), None, _) => erased += 1,
+            (Some(_), Some(_), None) => return Err(format!("{} has content but no salt", canonical::slot_name(i))),
+            (Some(c), Some(v), Some(salt)) => {
+                if !hash::ct_eq(&hash::commitment(salt, v), c) {
+                    return Err(format!("{} does not match its commitment (content altered)", canonical::slot_name(i)));
+                }
+                verified += 1;
+            }
+        }
+    }
+    Ok((verified, erased))
 }
 
 #[cfg(test)]

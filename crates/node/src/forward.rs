@@ -163,3 +163,147 @@ pub async fn forward(State(peers): State<Arc<Peers>>, req: Request, next: Next) 
         Err(_) => unavailable(format!("did not begin its answer within {} s", FIRST_BYTE.as_secs())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::any;
+    use axum::Router;
+    use tower::ServiceExt;
+    use traceledger_api::api_keys::{KeyInfo, Role};
+
+    const SHARD: TenantShard = TenantShard { index: 0, count: 2, partitions: 4 };
+
+    /// A tenant served by instance `i` of [`SHARD`].
+    fn tenant_of(i: u32) -> String {
+        (0..).map(|n| format!("t{n}")).find(|t| SHARD.owner(t) == i).expect("a tenant")
+    }
+
+    fn principal(tenant: &str) -> Principal {
+        Principal {
+            key: KeyInfo {
+                id: "tlk_test_x".into(),
+                tenant: tenant.into(),
+                role: Role::Owner,
+                name: String::new(),
+                created_at: 0,
+                expires_at: None,
+                revoked_at: None,
+                rotated_from: None,
+                tier: "standard".into(),
+            },
+        }
+    }
+
+    /// Instance 1: answers with what it was sent.
+    async fn peer() -> String {
+        let echo = any(|req: Request| async move {
+            let (parts, body) = req.into_parts();
+            let body = axum::body::to_bytes(body, usize::MAX).await.expect("body");
+            let h = |n: &str| parts.headers.get(n).map(|v| v.to_str().expect("ascii").to_string());
+            axum::Json(serde_json::json!({
+                "method": parts.method.as_str(),
+                "uri": parts.uri.to_string(),
+                "forwarded_by": h(FORWARDED_BY),
+                "authorization": h("authorization"),
+                "keep_alive": h("keep-alive"),
+                "body": body.len(),
+            }))
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, Router::new().fallback(echo)).await });
+        format!("http://{addr}")
+    }
+
+    /// Instance 0: `/v1/x` answers "here"; the caller is `tenant`.
+    fn front(peers: Peers, tenant: &str) -> Router {
+        let who = principal(tenant);
+        Router::new()
+            .route("/v1/x", any(|| async { "here" }))
+            .route_layer(axum::middleware::from_fn_with_state(Arc::new(peers), forward))
+            .layer(axum::middleware::from_fn(move |mut req: Request, next: Next| {
+                req.extensions_mut().insert(who.clone());
+                next.run(req)
+            }))
+    }
+
+    fn request(method: &str, body: Vec<u8>) -> Request {
+        Request::builder()
+            .method(method)
+            .uri("/v1/x?limit=2&cursor=a%2Fb")
+            .header("authorization", "Bearer tlk_test_secret")
+            .header("keep-alive", "timeout=5")
+            .body(Body::from(body))
+            .expect("request")
+    }
+
+    async fn json(r: Response) -> serde_json::Value {
+        serde_json::from_slice(&axum::body::to_bytes(r.into_body(), usize::MAX).await.expect("body")).expect("json")
+    }
+
+    #[tokio::test]
+    async fn a_tenant_served_here_is_answered_here() {
+        let peers = Peers::new(SHARD, &["http://127.0.0.1:1".into(), "http://127.0.0.1:1".into()]).expect("peers");
+        let r = front(peers, &tenant_of(0)).oneshot(request("GET", Vec::new())).await.expect("answer");
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.extensions().get::<AnsweredElsewhere>().is_none());
+        assert_eq!(&axum::body::to_bytes(r.into_body(), 100).await.expect("body")[..], b"here");
+    }
+
+    #[tokio::test]
+    async fn another_instances_tenant_is_passed_on_as_it_came() {
+        let peer = peer().await;
+        let peers = Peers::new(SHARD, &["http://127.0.0.1:1".into(), peer]).expect("peers");
+        let body = vec![b'x'; 300_000];
+        let r = front(peers, &tenant_of(1)).oneshot(request("POST", body)).await.expect("answer");
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.extensions().get::<AnsweredElsewhere>().is_some(), "the owner recorded the call");
+        let sent = json(r).await;
+        assert_eq!(sent["method"], "POST");
+        assert_eq!(sent["uri"], "/v1/x?limit=2&cursor=a%2Fb");
+        assert_eq!(sent["forwarded_by"], "0");
+        assert_eq!(sent["authorization"], "Bearer tlk_test_secret");
+        assert_eq!(sent["keep_alive"], serde_json::Value::Null, "hop-by-hop headers stay behind");
+        assert_eq!(sent["body"], 300_000);
+    }
+
+    #[tokio::test]
+    async fn a_forwarded_request_is_not_forwarded_again() {
+        let peer = peer().await;
+        let peers = Peers::new(SHARD, &["http://127.0.0.1:1".into(), peer]).expect("peers");
+        let mut req = request("GET", Vec::new());
+        req.headers_mut().insert(FORWARDED_BY, HeaderValue::from_static("1"));
+        let r = front(peers, &tenant_of(1)).oneshot(req).await.expect("answer");
+        assert_eq!(r.status(), StatusCode::MISDIRECTED_REQUEST);
+        let p = json(r).await;
+        assert!(p["detail"].as_str().is_some_and(|d| d.contains("disagree")), "{p}");
+    }
+
+    #[tokio::test]
+    async fn an_owner_that_does_not_answer_is_a_502_recorded_here() {
+        // A port that was free a moment ago: nothing listens there.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+        let peers = Peers::new(SHARD, &["http://127.0.0.1:1".into(), format!("http://{closed}")]).expect("peers");
+        let r = front(peers, &tenant_of(1)).oneshot(request("GET", Vec::new())).await.expect("answer");
+        assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+        assert!(r.extensions().get::<AnsweredElsewhere>().is_none(), "recorded by the instance that answered");
+        let p = json(r).await;
+        assert_eq!(p["instance"], 1, "{p}");
+    }
+
+    #[test]
+    fn peers_name_every_instance_by_a_plain_http_url() {
+        let ok = || vec!["http://a:1".to_string(), "http://b:2/".to_string()];
+        assert!(Peers::new(SHARD, &ok()).is_ok());
+        for (urls, why) in [
+            (vec!["http://a:1".to_string()], "lists 1 URLs for --instances 2"),
+            (vec!["http://a:1".into(), "https://b:2".into()], "an http://host:port URL"),
+            (vec!["http://a:1".into(), "http://b:2/api".into()], "with no path"),
+            (vec!["http://a:1".into(), "b:2".into()], "an http://host:port URL"),
+        ] {
+            let e = Peers::new(SHARD, &urls).err().expect("refused").to_string();
+            assert!(e.contains(why), "{urls:?}: {e}");
+        }
+    }
+}

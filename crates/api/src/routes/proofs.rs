@@ -32,17 +32,7 @@ pub(crate) async fn inclusion(
         let leaf_hash = v.leaf(&tenant, seq).ok_or_else(|| AppError::not_found("no such record"))?;
         // Against the checkpoint of the size asked for, or the first
         // published checkpoint that covers the record.
-        let cp = match size {
-            Some(n) => v.checkpoint(&tenant, n)?.ok_or_else(|| {
-                AppError::not_found(format!("no signed checkpoint of size {n}; GET /v1/checkpoints lists them"))
-            })?,
-            None => v.checkpoints(&tenant, seq + 1, 1)?.into_iter().next().ok_or_else(|| {
-                AppError::not_found("no signed checkpoint covers this record yet; retry after the next checkpoint")
-            })?,
-        };
-        if cp.size <= seq {
-            return Err(AppError::bad_field("size", format!("a tree of size {} does not contain seq {seq}", cp.size)));
-        }
+        let cp = covering(&v, &tenant, seq, size)?;
         let proof = v.inclusion_proof(&tenant, seq, cp.size)?;
         Ok(Json(bodies::InclusionProof {
             seq,
@@ -53,6 +43,61 @@ pub(crate) async fn inclusion(
         }))
     })
     .await
+}
+
+/// The signed checkpoint of `size`, or the first published one that
+/// covers record `seq`.
+fn covering(
+    v: &LedgerView<'_>,
+    tenant: &str,
+    seq: u64,
+    size: Option<u64>,
+) -> Result<traceledger_projection::ledger::StoredCheckpoint, AppError> {
+    let cp = match size {
+        Some(n) => v.checkpoint(tenant, n)?.ok_or_else(|| {
+            AppError::not_found(format!("no signed checkpoint of size {n}; GET /v1/checkpoints lists them"))
+        })?,
+        None => v.checkpoints(tenant, seq + 1, 1)?.into_iter().next().ok_or_else(|| {
+            AppError::not_found("no signed checkpoint covers this record yet; retry after the next checkpoint")
+        })?,
+    };
+    if cp.size <= seq {
+        return Err(AppError::bad_field("size", format!("a tree of size {} does not contain seq {seq}", cp.size)));
+    }
+    Ok(cp)
+}
+
+/// `GET /v1/proofs/record?seq=N[&size=M]`: one record's portable proof
+/// (c2sp.org/tlog-proof): the record itself in `extra`, its audit path and
+/// the signed checkpoint; `traceledger verify-proof FILE --key VKEY`
+/// checks it offline.
+#[utoipa::path(get, path = "/v1/proofs/record", tag = "proofs", security(("api_key" = [])),
+    params(InclusionQuery),
+    responses((status = 200, description = "The record's c2sp.org/tlog-proof (text; save as .tlog-proof)", content_type = "text/plain", body = String), BadRequest, NotFound, Errors))]
+pub(crate) async fn record_proof(
+    State(s): State<Shared>,
+    p: Principal,
+    Q(q): Q<InclusionQuery>,
+) -> Result<Response, AppError> {
+    p.require(Permission::Proofs)?;
+    let seq = q.seq.ok_or_else(|| AppError::required("seq"))?.0;
+    let size = q.size.map(|w| w.0);
+    let tenant = p.tenant().to_string();
+    let text = blocking(move || {
+        let v = LedgerView::new(&s.ledger);
+        let record = v.sealed(&tenant, seq)?.ok_or_else(|| AppError::not_found("no such record"))?;
+        let cp = covering(&v, &tenant, seq, size)?;
+        let path = v.inclusion_proof(&tenant, seq, cp.size)?;
+        Ok(traceledger_bundle::record_proof(&record, path, cp.note.as_bytes()).encode())
+    })
+    .await?;
+    let mut r = (StatusCode::OK, text).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}-{seq}.tlog-proof\"", p.tenant())) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(r)
 }
 
 /// Two signed checkpoints' sizes.

@@ -8,6 +8,7 @@ pub mod fleet;
 pub mod keys;
 pub mod policy;
 pub mod project;
+pub mod proof;
 pub mod report;
 pub mod retention;
 pub mod seal;

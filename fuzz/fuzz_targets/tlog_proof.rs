@@ -1,5 +1,6 @@
-//! Portable record proofs (c2sp.org/tlog-proof) from outside: must never
-//! panic; a proof that parses is its own encoding.
+//! Portable record proofs (c2sp.org/tlog-proof) and tile paths
+//! (c2sp.org/tlog-tiles) from outside: must never panic; a proof or a path
+//! that parses is its own encoding.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
@@ -19,4 +20,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(p.encode(), data);
     }
     let _ = traceledger_bundle::verify_record_proof(data, ring());
+    if let Ok(path) = std::str::from_utf8(data) {
+        if let Some(t) = traceledger_core::merkle::parse_tile(path) {
+            assert_eq!(traceledger_core::merkle::tile_path(&t), path);
+            let _ = traceledger_core::merkle::tile_in_tree(&t, u64::MAX);
+        }
+    }
 });

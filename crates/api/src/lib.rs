@@ -193,6 +193,8 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/proofs/inclusion", get(inclusion))
         .route("/v1/proofs/consistency", get(consistency))
         .route("/v1/proofs/record", get(record_proof))
+        .route("/v1/tlog/{tenant}/checkpoint", get(tlog_checkpoint))
+        .route("/v1/tlog/{tenant}/tile/{*path}", get(tlog_tile))
         .route("/v1/checkpoints", get(checkpoints))
         .route("/v1/checkpoints/latest", get(latest_checkpoint))
         .route("/v1/keys", get(list_keys).post(create_key))
@@ -225,5 +227,5 @@ pub fn router(state: Shared) -> Router {
 pub use routes::records::record_json;
 pub use routes::streams::{StreamRead, StreamSource};
 use routes::{
-    api_keys::*, erasure::*, models::*, policy::*, proofs::*, records::*, reports::*, sessions::*, streams::*,
+    api_keys::*, erasure::*, models::*, policy::*, proofs::*, records::*, reports::*, sessions::*, streams::*, tlog::*,
 };

@@ -67,7 +67,7 @@ impl Modify for ApiKeyAuth {
     paths(
         ingest_doc, otlp_doc, health_doc,
         crate::routes::api_keys::whoami, crate::routes::sessions::list_sessions, crate::routes::sessions::get_session, crate::routes::records::record_by_seq, crate::routes::records::record_by_event,
-        crate::routes::proofs::inclusion, crate::routes::proofs::consistency, crate::routes::proofs::record_proof, crate::routes::proofs::checkpoints, crate::routes::proofs::latest_checkpoint, crate::routes::api_keys::access_log,
+        crate::routes::proofs::inclusion, crate::routes::proofs::consistency, crate::routes::proofs::record_proof, crate::routes::tlog::tlog_checkpoint, crate::routes::tlog::tlog_tile, crate::routes::proofs::checkpoints, crate::routes::proofs::latest_checkpoint, crate::routes::api_keys::access_log,
         crate::routes::api_keys::list_keys, crate::routes::api_keys::create_key, crate::routes::api_keys::revoke_key, crate::routes::api_keys::rotate_key,
         crate::routes::models::pii_findings, crate::routes::models::pii_inventory, crate::routes::models::anomalies, crate::routes::models::availability, crate::routes::models::availability_series, crate::routes::models::budget_check,
         crate::routes::policy::policy, crate::routes::policy::policy_check, crate::routes::reports::soc2_report, crate::routes::policy::alert_deliveries, crate::routes::records::export_bundle, crate::routes::records::dsar_export,

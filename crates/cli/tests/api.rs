@@ -178,6 +178,8 @@ fn query_api_suite(log_args: &[&str]) {
             "/v1/sessions",
             "/v1/sessions/{session_id}",
             "/v1/streams/{stream}",
+            "/v1/tlog/{tenant}/checkpoint",
+            "/v1/tlog/{tenant}/tile/{path}",
             "/v1/traces",
             "/v1/whoami",
         ]
@@ -328,6 +330,63 @@ fn query_api_suite(log_args: &[&str]) {
     assert_eq!((code, v["ok"].as_bool()), (Some(1), Some(false)), "another index: {v}");
     std::fs::write(&moved, "not a proof").expect("write");
     assert_eq!(verify_proof(&moved).0, Some(2), "not a proof at all");
+
+    // The log as c2sp.org/tlog-tiles, read by tlog_tiles' own client
+    // (TileHashReader checks every tile it loads against the checkpoint's
+    // root): inclusion proofs built from the tiles alone, for leaves taken
+    // from the entry bundles.
+    let (status, _, note) = http_as(addr, Some(&owner), "GET", "/v1/tlog/acme/checkpoint", b"");
+    assert_eq!(status, 200, "{note}");
+    let (tcp, _) = Checkpoint::open(note.as_bytes(), &ring).expect("the tlog checkpoint is signed");
+    struct Tiles<'a>(&'a str, &'a str);
+    impl tlog_tiles::TileReader for Tiles<'_> {
+        fn height(&self) -> u8 {
+            8
+        }
+        fn read_tiles(&self, tiles: &[tlog_tiles::Tile]) -> Result<Vec<Vec<u8>>, tlog_tiles::Error> {
+            tiles
+                .iter()
+                .map(|t| {
+                    let path = format!("/v1/tlog/acme/tile/{}", traceledger_core::merkle::tile_path(t));
+                    let (status, body) = common::get_bytes(self.0, self.1, &path);
+                    if status == 200 {
+                        Ok(body)
+                    } else {
+                        Err(tlog_tiles::Error::InvalidTile)
+                    }
+                })
+                .collect()
+        }
+        fn save_tiles(&self, _: &[tlog_tiles::Tile], _: &[Vec<u8>]) {}
+    }
+    let tiles = Tiles(addr, &owner);
+    let reader = tlog_tiles::TileHashReader::new(tcp.size, tcp.root.into(), &tiles);
+    for seq in [0, tcp.size / 2, tcp.size - 1] {
+        let bundle_tile = traceledger_core::merkle::parse_tile(&if seq / 256 < tcp.size / 256 {
+            format!("entries/{:03}", seq / 256)
+        } else {
+            format!("entries/{:03}.p/{}", seq / 256, tcp.size % 256)
+        })
+        .expect("tile");
+        let path = format!("/v1/tlog/acme/tile/{}", traceledger_core::merkle::tile_path(&bundle_tile));
+        let (status, bundle) = common::get_bytes(addr, &owner, &path);
+        assert_eq!(status, 200, "{path}");
+        let mut entries = Vec::new();
+        let mut at = 0;
+        while at < bundle.len() {
+            let n = usize::from(u16::from_be_bytes([bundle[at], bundle[at + 1]]));
+            entries.push(&bundle[at + 2..at + 2 + n]);
+            at += 2 + n;
+        }
+        let leaf = traceledger_core::hash::leaf_hash(entries[(seq % 256) as usize]);
+        let proof = traceledger_core::merkle::inclusion_proof_of(seq, tcp.size, &reader).expect("a proof from tiles");
+        verify_inclusion(&proof, seq, tcp.size, leaf, tcp.root).expect("the entry is in the checkpointed tree");
+    }
+    let (_, headers, _) = http_as(addr, Some(&owner), "GET", "/v1/tlog/acme/tile/0/000.p/1", b"");
+    assert!(headers.contains("octet-stream"), "{headers}");
+    for bad in ["/v1/tlog/acme/tile/0/1", "/v1/tlog/acme/tile/9/000", "/v1/tlog/acme/tile/0/999"] {
+        assert_eq!(get(addr, &owner, bad).0, 404, "{bad}");
+    }
 
     let (_, list) = get(addr, &owner, "/v1/checkpoints?limit=1000");
     let sizes: Vec<u64> =
@@ -651,6 +710,8 @@ fn query_api_suite(log_args: &[&str]) {
         format!("/v1/proofs/inclusion?seq=0&size={}", cp.size),
         format!("/v1/proofs/consistency?from={old}&to={new}"),
         format!("/v1/proofs/record?seq=0&size={}", cp.size),
+        "/v1/tlog/acme/checkpoint".into(),
+        "/v1/tlog/acme/tile/0/000.p/1".into(),
         "/v1/checkpoints/latest".into(),
     ] {
         assert_eq!(get(addr, &other, &path).0, 404, "globex must not see {path}");

@@ -197,6 +197,83 @@ pub fn verify_consistency(proof: &[Hash], old: u64, new: u64, old_root: Hash, ne
     tlog::check_tree(&to_tlog(proof), new, new_root.into(), old, old_root.into()).map_err(merkle_err)
 }
 
+/// Height of the tiles served (c2sp.org/tlog-tiles: 8, 256 hashes or
+/// entries per full tile).
+pub const TILE_HEIGHT: u8 = 8;
+
+/// A tile of a tenant's tree, by its c2sp.org/tlog-tiles address.
+pub use tlog_tiles::Tile;
+
+/// The tile at `path`, a c2sp.org/tlog-tiles path below `tile/`:
+/// `<L>/<N>[.p/<W>]` for hashes, `entries/<N>[.p/<W>]` for entry bundles
+/// (`N` in groups of three digits, `x`-prefixed but the last). `None` when
+/// it is not one.
+pub fn parse_tile(path: &str) -> Option<Tile> {
+    // tlog_tiles panics on a level of 64 or more and on a width of 0
+    // (`Tile::new`'s assertion), which its parser lets through: both are
+    // refused here first. Levels above 7 hold no hash of a tree of 2^64
+    // leaves at height 8.
+    let (level, rest) = path.split_once('/')?;
+    if level != "entries" && !matches!(level, "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7") {
+        return None;
+    }
+    if let Some((_, w)) = rest.rsplit_once(".p/") {
+        if !w.bytes().all(|b| b.is_ascii_digit()) || w.parse::<u32>().ok().is_none_or(|w| w == 0) {
+            return None;
+        }
+    }
+    // tlog_tiles parses Go's sumdb spelling, with the height in the path
+    // and `data` for entries: the same coordinates otherwise.
+    let sumdb = match path.strip_prefix("entries/") {
+        Some(rest) => format!("tile/{TILE_HEIGHT}/data/{rest}"),
+        None => format!("tile/{TILE_HEIGHT}/{path}"),
+    };
+    let t = Tile::from_path(&sumdb).ok()?;
+    // One spelling per tile: what it parsed from is what it prints as.
+    (tile_path(&t) == path).then_some(t)
+}
+
+/// A tile's c2sp.org/tlog-tiles path below `tile/`.
+pub fn tile_path(t: &Tile) -> String {
+    let sumdb = t.path();
+    let rest = sumdb.strip_prefix(&format!("tile/{}/", t.height())).unwrap_or(&sumdb);
+    match rest.strip_prefix("data/") {
+        Some(r) => format!("entries/{r}"),
+        None => rest.to_string(),
+    }
+}
+
+/// Does the tree of `size` leaves hold all of tile `t` (its level has at
+/// least the leaves the tile's width names)?
+pub fn tile_in_tree(t: &Tile, size: u64) -> bool {
+    let level = u32::from(t.level()) * u32::from(t.height());
+    let have = if level >= 64 { 0 } else { size >> level };
+    t.width() > 0 && (t.level_index() << t.height()).checked_add(u64::from(t.width())).is_some_and(|end| end <= have)
+}
+
+/// A hash tile's data (its hashes, 32 bytes each) from the tree's stored
+/// hashes; check [`tile_in_tree`] first.
+pub fn hash_tile_data<R: HashReader>(t: &Tile, reader: &R) -> Result<Vec<u8>> {
+    t.read_data(reader).map_err(merkle_err)
+}
+
+/// The leaves a tile of entries covers.
+pub fn tile_leaves(t: &Tile) -> std::ops::Range<u64> {
+    let start = t.level_index() << t.height();
+    start..start + u64::from(t.width())
+}
+
+/// An entry bundle: each entry as a big-endian u16 length, then its bytes
+/// (c2sp.org/tlog-tiles); `None` if an entry is longer than 65,535 bytes.
+pub fn entry_bundle<'a>(entries: impl IntoIterator<Item = &'a [u8]>) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    for e in entries {
+        out.extend_from_slice(&u16::try_from(e.len()).ok()?.to_be_bytes());
+        out.extend_from_slice(e);
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,5 +480,78 @@ mod tests {
             let _ = verify_inclusion(&p, a, b, Hash::default(), Hash::default());
             let _ = verify_consistency(&p, a.min(b), a.max(b), Hash::default(), Hash::default());
         }
+    }
+
+    #[test]
+    fn tile_paths_are_c2sps() {
+        for (path, level, index, width, data) in [
+            ("0/000", 0, 0, 256, false),
+            ("0/001.p/7", 0, 1, 7, false),
+            ("1/x001/234", 1, 1234, 256, false),
+            ("entries/000.p/3", 0, 0, 3, true),
+            ("entries/x001/x234/067", 0, 1_234_067, 256, true),
+        ] {
+            let t = parse_tile(path).unwrap_or_else(|| panic!("{path}"));
+            assert_eq!((t.level(), t.level_index(), t.width(), t.is_data()), (level, index, width, data), "{path}");
+            assert_eq!(tile_path(&t), path);
+        }
+        for bad in [
+            "0/1",
+            "0/000.p/256",
+            "0/000.p/0",
+            "0/000.p/00",
+            "8/000",
+            "64/000",
+            "64/000.p/0",
+            "entries/000.p/x",
+            "0/000/",
+            "x/000",
+            "",
+        ] {
+            assert!(parse_tile(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_tile_is_in_the_tree_once_its_leaves_are() {
+        let t = |p: &str| parse_tile(p).expect("tile");
+        assert!(tile_in_tree(&t("0/000.p/3"), 3) && !tile_in_tree(&t("0/000.p/3"), 2));
+        assert!(tile_in_tree(&t("0/000"), 256) && !tile_in_tree(&t("0/000"), 255));
+        assert!(!tile_in_tree(&t("1/000.p/1"), 255) && tile_in_tree(&t("1/000.p/1"), 256));
+        assert!(tile_in_tree(&t("entries/001.p/4"), 260) && !tile_in_tree(&t("entries/001.p/5"), 260));
+    }
+
+    #[test]
+    fn hash_tiles_authenticate_against_the_root() {
+        // The tiles a client reads through tlog_tiles' own TileHashReader,
+        // which checks each tile against the tree's root.
+        struct Tiles<'a>(&'a MemoryTree);
+        impl tlog::TileReader for Tiles<'_> {
+            fn height(&self) -> u8 {
+                TILE_HEIGHT
+            }
+            fn read_tiles(&self, tiles: &[Tile]) -> std::result::Result<Vec<Vec<u8>>, tlog::Error> {
+                tiles.iter().map(|t| t.read_data(self.0)).collect()
+            }
+            fn save_tiles(&self, _: &[Tile], _: &[Vec<u8>]) {}
+        }
+        let mut tree = MemoryTree::new();
+        for i in 0..700u32 {
+            tree.push(crate::hash::leaf_hash(&i.to_be_bytes()));
+        }
+        let size = tree.size();
+        let tiles = Tiles(&tree);
+        let reader = tlog::TileHashReader::new(size, tree.root().into(), &tiles);
+        for i in [0, 255, 256, 511, 699] {
+            let proof = inclusion_proof_of(i, size, &reader).expect("proof from tiles");
+            verify_inclusion(&proof, i, size, crate::hash::leaf_hash(&(i as u32).to_be_bytes()), tree.root())
+                .expect("verifies");
+        }
+    }
+
+    #[test]
+    fn entry_bundles_are_length_prefixed() {
+        assert_eq!(entry_bundle([&b"ab"[..], &b""[..]]), Some(vec![0, 2, b'a', b'b', 0, 0]));
+        assert_eq!(entry_bundle([&vec![0u8; 65_536][..]]), None);
     }
 }

@@ -372,6 +372,30 @@ impl<'a> LedgerView<'a> {
     pub fn leaf(&self, tenant: &str, seq: u64) -> Option<Hash> {
         self.store.leaf(tenant, seq)
     }
+
+    /// The data of tile `t` of the tenant's tree (c2sp.org/tlog-tiles):
+    /// its hashes, or for an entry tile the records' canonical bytes (the
+    /// leaves' preimages, unchanged by erasure) as an entry bundle. `None`
+    /// when the tree held here does not reach all of the tile yet. A
+    /// tile's data never changes once served: stored hashes and canonical
+    /// bytes are only ever added.
+    pub fn tile(&self, tenant: &str, t: &merkle::Tile) -> Result<Option<Vec<u8>>> {
+        if !merkle::tile_in_tree(t, self.size(tenant)?) {
+            return Ok(None);
+        }
+        if !t.is_data() {
+            return Ok(Some(merkle::hash_tile_data(t, &self.nodes(tenant))?));
+        }
+        let mut entries = Vec::new();
+        for seq in merkle::tile_leaves(t) {
+            let r = self.sealed(tenant, seq)?.ok_or_else(|| Error::Corrupt(format!("{tenant}/{seq} missing")))?;
+            entries
+                .push(r.canonical_bytes().ok_or_else(|| Error::Corrupt(format!("{tenant}/{seq}: no canonical form")))?);
+        }
+        merkle::entry_bundle(entries.iter().map(Vec::as_slice))
+            .map(Some)
+            .ok_or_else(|| Error::Corrupt(format!("{tenant}: an entry over 65,535 bytes")))
+    }
 }
 
 /// Counters of the checkpoint consumer.

@@ -11,6 +11,7 @@ pub(crate) mod records;
 pub(crate) mod reports;
 pub(crate) mod sessions;
 pub mod streams;
+pub(crate) mod tlog;
 
 /// What every handler module uses.
 mod prelude {

@@ -512,6 +512,18 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any text parses to a tile that prints as itself, or to nothing;
+        /// never a panic (tlog_tiles' own constructor asserts).
+        #[test]
+        fn any_path_parses_to_itself_or_not_at_all(path in "(entries|[0-9]{1,3}|x)?(/x?[0-9]{1,4}){0,4}(\\.p/[0-9]{1,4})?") {
+            if let Some(t) = parse_tile(&path) {
+                proptest::prop_assert_eq!(tile_path(&t), path);
+                let _ = tile_in_tree(&t, u64::MAX);
+            }
+        }
+    }
+
     #[test]
     fn a_tile_is_in_the_tree_once_its_leaves_are() {
         let t = |p: &str| parse_tile(p).expect("tile");

@@ -3,17 +3,10 @@
 //! that parses is its own encoding.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use std::sync::OnceLock;
-use traceledger_core::signing::{Keyring, VerifierKey};
+#[path = "vector_ring.rs"]
+mod vector_ring;
+use vector_ring::ring;
 use traceledger_core::tlog_proof::TlogProof;
-
-fn ring() -> &'static Keyring {
-    static R: OnceLock<Keyring> = OnceLock::new();
-    R.get_or_init(|| {
-        let k = VerifierKey::parse("PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").expect("vector key");
-        Keyring::new(vec![k])
-    })
-}
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(p) = TlogProof::parse(data) {

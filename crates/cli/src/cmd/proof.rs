@@ -7,7 +7,6 @@ use super::dsar::NodeAccess;
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
-use traceledger_core::signing::{Keyring, VerifierKey};
 
 #[derive(Debug, Args)]
 pub struct ProveArgs {
@@ -64,13 +63,9 @@ pub struct VerifyProofArgs {
 /// Exit 0 when the proof proves its record; 1 when it does not; 2 when the
 /// file is not a proof (or cannot be read).
 pub fn verify(a: VerifyProofArgs) -> anyhow::Result<u8> {
-    let keys = a
-        .keys
-        .iter()
-        .map(|k| VerifierKey::parse(k).map_err(|e| anyhow::anyhow!("--key {k}: {e}")))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let ring = super::keyring_of(&a.keys)?;
     let bytes = std::fs::read(&a.file).with_context(|| a.file.display().to_string())?;
-    match traceledger_bundle::verify_record_proof(&bytes, &Keyring::new(keys)) {
+    match traceledger_bundle::verify_record_proof(&bytes, &ring) {
         Ok(p) => {
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&serde_json::json!({"ok": true, "proof": p}))?);

@@ -8,7 +8,6 @@ use base64::Engine;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 use std::path::PathBuf;
-use traceledger_core::signing::{Keyring, VerifierKey};
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
@@ -135,12 +134,7 @@ pub struct VerifyReportArgs {
 
 /// Exit 0 when the report is the one signed; 1 when it is not; 2 on unusable input.
 pub fn verify(a: VerifyReportArgs) -> anyhow::Result<u8> {
-    let keys = a
-        .keys
-        .iter()
-        .map(|k| VerifierKey::parse(k).map_err(|e| anyhow::anyhow!("--key {k}: {e}")))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let ring = Keyring::new(keys);
+    let ring = super::keyring_of(&a.keys)?;
     let bytes = std::fs::read(&a.file).with_context(|| a.file.display().to_string())?;
     let sig = a.sig.clone().unwrap_or_else(|| sig_path(&a.file));
     let note = std::fs::read_to_string(&sig).with_context(|| sig.display().to_string())?;

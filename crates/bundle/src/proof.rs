@@ -28,7 +28,10 @@ use traceledger_core::verify::{content_opens, signed_when_sealed};
 use traceledger_core::{SealedRecord, TraceEvent};
 use traceledger_wire as wire;
 
-/// The largest record a proof may carry (the sealed topic's own bound).
+/// The largest record a proof may carry: far above any sealed record (raw
+/// events are at most `wire::DEFAULT_MAX_MESSAGE`, 1 MiB, and sealing adds
+/// a header and commitments), a bound on what a file from outside may make
+/// the decoder allocate.
 const MAX_RECORD: usize = 16 << 20;
 
 /// A record's proof, ready to write: its text is [`TlogProof::encode`].

@@ -248,8 +248,7 @@ pub fn api_router(
     // A sharded instance says which share it serves.
     let instance = peers.as_ref().map(|p| {
         let s = p.shard();
-        let partitions: Vec<u32> = (0..s.partitions).filter(|q| q % s.count == s.index).collect();
-        json!({"index": s.index, "count": s.count, "partitions": partitions})
+        json!({"index": s.index, "count": s.count, "partitions": s.partitions_served()})
     });
     let open = Router::new()
         .route(

@@ -418,18 +418,25 @@ pub struct CheckpointRunner {
     keys: Keyring,
     stats: Arc<CheckpointStats>,
     /// The tenants whose checkpoints it keeps (all, unless sharded).
-    shard: Option<crate::shard::TenantShard>,
+    shard: crate::shard::TenantShard,
 }
 
 impl CheckpointRunner {
     /// A consumer of `topic` into `store` (the ledger model's).
     pub fn new(log: Arc<dyn Log>, store: Arc<Store>, topic: &str, keys: Keyring) -> Self {
-        CheckpointRunner { log, store, topic: topic.to_string(), keys, stats: Arc::default(), shard: None }
+        CheckpointRunner {
+            log,
+            store,
+            topic: topic.to_string(),
+            keys,
+            stats: Arc::default(),
+            shard: crate::shard::TenantShard::all(1),
+        }
     }
 
     /// Keeps only the checkpoints of the tenants `shard` serves.
     pub fn set_shard(&mut self, shard: crate::shard::TenantShard) {
-        self.shard = Some(shard);
+        self.shard = shard;
     }
 
     /// The counters.
@@ -478,7 +485,7 @@ impl CheckpointRunner {
     /// verify.
     fn verified(&self, bytes: &[u8]) -> Option<Kept> {
         let m = wire::decode_checkpoint(bytes, usize::MAX).ok()?;
-        if self.shard.is_some_and(|s| !s.owns(&m.tenant_id)) {
+        if !self.shard.owns(&m.tenant_id) {
             return Some(Kept::Others);
         }
         let (cp, _) = Checkpoint::open(m.note.as_bytes(), &self.keys).ok()?;

@@ -658,7 +658,7 @@ pub struct Runner {
     keys: Keyring,
     poll: Duration,
     /// The tenants it projects (all, unless the read side is sharded).
-    shard: Option<TenantShard>,
+    shard: TenantShard,
 }
 
 impl Runner {
@@ -676,17 +676,19 @@ impl Runner {
 
     /// One reader for several `models`.
     pub fn shared(log: Arc<dyn Log>, models: Vec<Model>, topic: &str, keys: Keyring) -> Self {
-        Runner { log, models, topic: topic.to_string(), keys, poll: Duration::from_millis(100), shard: None }
+        Runner {
+            log,
+            models,
+            topic: topic.to_string(),
+            keys,
+            poll: Duration::from_millis(100),
+            shard: TenantShard::all(1),
+        }
     }
 
     /// Projects only the tenants `shard` serves (and their system chains).
     pub fn set_shard(&mut self, shard: TenantShard) {
-        self.shard = Some(shard);
-    }
-
-    /// The tenants it projects.
-    pub fn shard(&self) -> TenantShard {
-        self.shard.unwrap_or(TenantShard { index: 0, count: 1, partitions: 1 })
+        self.shard = shard;
     }
 
     /// The models it feeds.
@@ -781,7 +783,7 @@ impl Runner {
         let fetched = self.log.read(&self.topic, p, from, BATCH, wait)?;
         let Some(last) = fetched.last() else { return Ok(0) };
         let next = last.offset + 1;
-        let checked = check(&fetched, &self.keys, &self.shard());
+        let checked = check(&fetched, &self.keys, &self.shard);
         let work: Vec<&(u64, &Model)> = group.iter().filter(|(at, _)| *at < next).collect();
         let results: Vec<Result<()>> = match work.as_slice() {
             [] => Vec::new(),

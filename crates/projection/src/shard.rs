@@ -53,6 +53,11 @@ impl TenantShard {
     pub fn is_whole(&self) -> bool {
         self.count <= 1
     }
+
+    /// The partitions whose tenants it serves: `p % count == index`.
+    pub fn partitions_served(&self) -> Vec<u32> {
+        (0..self.partitions).filter(|p| p % self.count.max(1) == self.index).collect()
+    }
 }
 
 #[cfg(test)]

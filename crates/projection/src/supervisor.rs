@@ -75,8 +75,6 @@ struct Consumers {
     publishers: Vec<Arc<Publisher>>,
     /// Where they publish: the log and the deployment's topics.
     published_to: Option<(Arc<dyn Log>, Topics)>,
-    /// The tenants served here.
-    shard: TenantShard,
 }
 
 impl Projections {
@@ -125,14 +123,7 @@ impl Projections {
             None => None,
         };
         Ok(Projections {
-            c: Consumers {
-                runner,
-                checkpoints,
-                partitions,
-                publishers: Vec::new(),
-                published_to: None,
-                shard: TenantShard::all(partitions),
-            },
+            c: Consumers { runner, checkpoints, partitions, publishers: Vec::new(), published_to: None },
             policy,
             alerts,
             stop: Arc::default(),
@@ -155,13 +146,7 @@ impl Projections {
         if let Some(c) = &mut self.c.checkpoints {
             Arc::get_mut(c).ok_or_else(started)?.set_shard(shard);
         }
-        self.c.shard = shard;
         Ok(shard)
-    }
-
-    /// The tenants it serves.
-    pub fn tenant_shard(&self) -> TenantShard {
-        self.c.shard
     }
 
     /// Publishes the stream of every model that runs here and has one

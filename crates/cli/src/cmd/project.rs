@@ -145,8 +145,7 @@ pub fn run(a: ProjectArgs) -> anyhow::Result<u8> {
         _ => None,
     };
     if !shard.is_whole() {
-        let mine: Vec<String> =
-            (0..shard.partitions).filter(|p| p % shard.count == shard.index).map(|p| p.to_string()).collect();
+        let mine: Vec<String> = shard.partitions_served().iter().map(u32::to_string).collect();
         super::notice(&format!(
             "instance {} of {}: the tenants of partitions {} (and their access chains, read from every partition)",
             shard.index,

@@ -14,6 +14,7 @@
 pub mod accept;
 pub mod canonical;
 pub mod checkpoint;
+pub mod cosignature;
 pub mod erasure;
 pub mod event;
 pub mod hash;
@@ -22,7 +23,9 @@ pub mod merkle;
 pub mod seal;
 pub mod signing;
 pub mod system;
+pub mod tlog_policy;
 pub mod tlog_proof;
+pub mod tlog_witness;
 pub mod verify;
 
 #[cfg(any(test, feature = "testkit"))]

@@ -110,6 +110,11 @@ impl SigningKey {
     pub fn sign_bytes(&self, msg: &[u8]) -> [u8; 64] {
         self.key.sign(msg).to_bytes()
     }
+
+    /// The Ed25519 key itself, for the cosigner identity derived from it.
+    pub(crate) fn ed25519(&self) -> &DalekSigning {
+        &self.key
+    }
 }
 
 impl signed_note::Signer for SigningKey {
@@ -131,7 +136,7 @@ pub fn key_id(name: &str, key: &VerifyingKey) -> u32 {
     signed_note::key_id(name, &raw)
 }
 
-fn parse_key_id(s: &str) -> Option<u32> {
+pub(crate) fn parse_key_id(s: &str) -> Option<u32> {
     // Lowercase only: the encoding is canonical, so a key has one spelling.
     if s.len() != 8 || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return None;

@@ -23,6 +23,7 @@ use traceledger_core::checkpoint::{split_origin, Checkpoint};
 use traceledger_core::hash::Hash;
 use traceledger_core::merkle::verify_inclusion;
 use traceledger_core::signing::Keyring;
+use traceledger_core::tlog_policy::Policy;
 use traceledger_core::tlog_proof::TlogProof;
 use traceledger_core::verify::{content_opens, signed_when_sealed};
 use traceledger_core::{SealedRecord, TraceEvent};
@@ -68,6 +69,9 @@ pub struct ProvenRecord {
     /// The sealed event (erased content is absent; its commitment stays in
     /// the leaf).
     pub event: TraceEvent,
+    /// With a witness policy: the witnesses that cosigned the checkpoint
+    /// (policy name, Unix seconds).
+    pub witnessed: Vec<(String, u64)>,
 }
 
 /// Why a proof does not prove its record; [`ProofError::exit_code`] for
@@ -89,6 +93,9 @@ pub enum ProofError {
     /// The audit path does not lead to the checkpoint's root.
     #[error("inclusion: {0}")]
     Inclusion(String),
+    /// The checkpoint does not satisfy the auditor's witness policy.
+    #[error("the checkpoint {0}")]
+    Witnesses(String),
 }
 
 impl ProofError {
@@ -103,6 +110,16 @@ impl ProofError {
 
 /// Checks a proof's text against the verifier keys an auditor trusts.
 pub fn verify_record_proof(bytes: &[u8], keys: &Keyring) -> Result<ProvenRecord, ProofError> {
+    verify_record_proof_witnessed(bytes, keys, None)
+}
+
+/// [`verify_record_proof`], and with a policy, its checkpoint must carry
+/// the policy's witness quorum (c2sp.org/tlog-policy).
+pub fn verify_record_proof_witnessed(
+    bytes: &[u8],
+    keys: &Keyring,
+    policy: Option<&Policy>,
+) -> Result<ProvenRecord, ProofError> {
     let proof = TlogProof::parse(bytes)?;
     let (cp, signers) = Checkpoint::open(&proof.checkpoint, keys).map_err(|e| ProofError::Checkpoint(e.to_string()))?;
     let (_, tenant) = split_origin(&cp.origin)
@@ -136,7 +153,12 @@ pub fn verify_record_proof(bytes: &[u8], keys: &Keyring) -> Result<ProvenRecord,
     }
     verify_inclusion(&proof.hashes, proof.index, cp.size, r.leaf_hash, cp.root)
         .map_err(|e| ProofError::Inclusion(e.to_string()))?;
+    let witnessed = match policy {
+        Some(p) => p.check(&proof.checkpoint).map_err(|e| ProofError::Witnesses(e.to_string()))?.by,
+        None => Vec::new(),
+    };
     Ok(ProvenRecord {
+        witnessed,
         origin: cp.origin.clone(),
         tenant: tenant.to_string(),
         seq: r.header.seq,

@@ -14,6 +14,7 @@ use std::rc::Rc;
 use traceledger_core::checkpoint::{self, Checkpoint};
 use traceledger_core::erasure::{privacy_chain_tenant, Erasure, SeqRanges};
 use traceledger_core::signing::Keyring;
+use traceledger_core::tlog_policy::Policy;
 use traceledger_core::verify::{Check, Failure, Report, Verifier};
 use traceledger_core::SealedRecord;
 
@@ -28,6 +29,9 @@ pub struct Options {
     /// withheld statements), reporting it in [`Erasures::unattested`]
     /// instead of failing.
     pub allow_unattested_erasure: bool,
+    /// A c2sp.org/tlog-policy: each tenant's newest checkpoint in the
+    /// bundle must carry its witness quorum.
+    pub witness_policy: Option<Policy>,
 }
 
 /// Receives progress over the records file.
@@ -61,6 +65,18 @@ pub struct Verified {
     pub files: usize,
     /// What accounts for each record whose content is erased.
     pub erasures: Erasures,
+    /// With a witness policy: per tenant, its newest checkpoint's size and
+    /// the witnesses that cosigned it (empty without a policy).
+    pub witnessed: BTreeMap<String, WitnessedCheckpoint>,
+}
+
+/// A checkpoint that met the auditor's witness quorum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WitnessedCheckpoint {
+    /// Its tree size.
+    pub size: u64,
+    /// (witness name in the policy, cosignature time as Unix seconds).
+    pub by: Vec<(String, u64)>,
 }
 
 /// Records whose content is erased, by what accounts for it. Erased content
@@ -419,6 +435,7 @@ pub fn verify_bundle(dir: &Path, opts: &Options, progress: &mut dyn Progress) ->
     std::io::copy(&mut tally, &mut std::io::sink()).map_err(|e| unusable(RECORDS, Some(pos.get()), e.to_string()))?;
 
     // Checkpoints.
+    let mut newest: BTreeMap<String, (u64, String, Vec<u8>)> = BTreeMap::new();
     for rel in manifest.files.keys().filter(|r| r.starts_with("checkpoints/")) {
         let note = read(rel)?;
         let tenant = rel.split('/').nth(1).unwrap_or_default().to_string();
@@ -431,9 +448,27 @@ pub fn verify_bundle(dir: &Path, opts: &Options, progress: &mut dyn Progress) ->
                 detail: format!("{rel}: {e}"),
             })
         })?;
+        if newest.get(&tenant).is_none_or(|(size, _, _)| cp.size > *size) {
+            newest.insert(tenant.clone(), (cp.size, rel.clone(), note.clone()));
+        }
         verifier.push_checkpoint(cp).map_err(BundleError::Invalid)?;
     }
     let report = verifier.finish().map_err(BundleError::Invalid)?;
+    let mut witnessed = BTreeMap::new();
+    if let Some(policy) = &opts.witness_policy {
+        for (tenant, (size, rel, note)) in newest {
+            let w = policy.check(&note).map_err(|e| {
+                BundleError::Invalid(Failure {
+                    tenant_id: tenant.clone(),
+                    seq: None,
+                    position: None,
+                    check: Check::WitnessQuorum,
+                    detail: format!("{rel}: the checkpoint of {size} records {e}"),
+                })
+            })?;
+            witnessed.insert(tenant, WitnessedCheckpoint { size, by: w.by });
+        }
+    }
 
     // Every byte of every file against the signed manifest.
     if decoded != manifest.records {
@@ -480,6 +515,7 @@ pub fn verify_bundle(dir: &Path, opts: &Options, progress: &mut dyn Progress) ->
         created: manifest.created,
         manifest_signers,
         files: manifest.files.len(),
+        witnessed,
     })
 }
 

@@ -69,6 +69,8 @@ enum Command {
     Prove(cmd::proof::ProveArgs),
     /// Check a record's portable proof offline, with nothing but the ledger's verifier key.
     VerifyProof(cmd::proof::VerifyProofArgs),
+    /// Run a transparency-log witness (c2sp.org/tlog-witness): cosign checkpoints proven consistent.
+    Witness(cmd::witness::WitnessArgs),
     /// Measure the pipeline: throughput, latency and memory, each against a baseline of the same run.
     Bench(cmd::bench::BenchArgs),
     /// The configuration file: check it and print the effective options.
@@ -104,6 +106,7 @@ pub fn main() -> ExitCode {
         Command::VerifyReport(a) => cmd::report::verify(a),
         Command::Prove(a) => cmd::proof::prove(a),
         Command::VerifyProof(a) => cmd::proof::verify(a),
+        Command::Witness(a) => cmd::witness::run(a),
         Command::Vault(c) => cmd::vault::run(c),
         Command::Config(c) => cmd::config::run(c, cli.config),
     };

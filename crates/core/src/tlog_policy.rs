@@ -49,6 +49,12 @@ pub struct Policy {
     quorum: Option<String>,
 }
 
+/// Why a checkpoint does not satisfy a policy; the text completes "the
+/// checkpoint …".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PolicyFailure(pub String);
+
 /// The witnesses that validly cosigned a checkpoint, with their times.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Witnessed {
@@ -191,16 +197,19 @@ impl Policy {
 
     /// Checks a checkpoint note: signed by a listed log (when the policy
     /// lists any), no listed witness's line invalid, and the quorum met.
-    /// The error says which witnesses cosigned and which the quorum lacked.
-    pub fn check(&self, note: &[u8]) -> Result<Witnessed> {
+    /// The error completes "the checkpoint …": it says which witnesses
+    /// cosigned and what the quorum lacked.
+    pub fn check(&self, note: &[u8]) -> std::result::Result<Witnessed, PolicyFailure> {
         if !self.logs.is_empty() {
             open_note(note, &self.log_keys())
-                .map_err(|e| Error::InvalidCheckpoint(format!("not signed by a log the policy lists: {e}")))?;
+                .map_err(|e| PolicyFailure(format!("is not signed by a log the policy lists ({e})")))?;
         }
         let mut by = Vec::new();
         for w in &self.witnesses {
-            if let Some(t) = w.key.cosigned(note)? {
-                by.push((w.name.clone(), t));
+            match w.key.cosigned(note) {
+                Ok(Some(t)) => by.push((w.name.clone(), t)),
+                Ok(None) => {}
+                Err(e) => return Err(PolicyFailure(format!("has a bad cosignature line of witness {} ({e})", w.name))),
             }
         }
         let witnessed = Witnessed { by };
@@ -209,7 +218,7 @@ impl Policy {
         if self.met(q, &has) {
             return Ok(witnessed);
         }
-        Err(Error::InvalidCheckpoint(format!("lacks the witness quorum: {}", self.explain(q, &has))))
+        Err(PolicyFailure(format!("lacks the witness quorum: {}", self.explain(q, &has))))
     }
 
     fn met(&self, name: &str, has: &dyn Fn(&str) -> bool) -> bool {

@@ -55,6 +55,9 @@ pub enum Check {
     /// privacy chain, nor the policy the record was sealed under, nor the
     /// exporter's signed statement that it withheld it accounts for that.
     UnattestedErasure,
+    /// A checkpoint lacks the witness cosignatures the auditor's policy
+    /// asks for, or a listed witness's cosignature does not verify.
+    WitnessQuorum,
 }
 
 impl Check {
@@ -75,6 +78,7 @@ impl Check {
             Check::CheckpointRoot => "checkpoint_root",
             Check::CheckpointConsistency => "checkpoint_consistency",
             Check::UnattestedErasure => "unattested_erasure",
+            Check::WitnessQuorum => "witness_quorum",
         }
     }
 }

@@ -45,6 +45,11 @@ pub struct NodeArgs {
     /// from the sealed topic may adopt; repeat.
     #[arg(long = "trusted-key", value_name = "VKEY")]
     pub trusted_keys: Vec<String>,
+    /// A c2sp.org/tlog-policy file: each published checkpoint is submitted
+    /// to its witnesses that have a URL, and their cosignatures are added
+    /// to the checkpoint served and exported.
+    #[arg(long, env = "TRACELEDGER_WITNESS_POLICY", value_name = "FILE")]
+    pub witness_policy: Option<PathBuf>,
     /// Per-key rate limits of the API.
     #[command(flatten)]
     pub rate: RateArgs,
@@ -119,8 +124,13 @@ impl NodeArgs {
             .iter()
             .map(|k| traceledger_core::signing::VerifierKey::parse(k).with_context(|| format!("--trusted-key {k}")))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let witnesses = match &self.witness_policy {
+            Some(path) => Some(crate::witnesses::from_policy_file(path)?),
+            None => None,
+        };
         Ok(Config {
             trusted_keys,
+            witnesses,
             topics: Topics::with_prefix(&self.topic_prefix),
             partitions: self.partitions,
             log_name: self.log_name.clone(),

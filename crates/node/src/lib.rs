@@ -26,6 +26,7 @@ pub mod registry_client;
 pub mod retention;
 pub mod runtime;
 mod shared;
+pub mod witnesses;
 
 pub use config::{NodeArgs, RateArgs, Tls, VaultArgs};
 pub use ingest::{MAX_BODY, MAX_ERRORS, MAX_EVENTS};

@@ -227,7 +227,7 @@ impl Collector for Sources {
 /// The sequencer's counters, seal latency, checkpoint age and lag.
 fn encode_sequencer(enc: &mut DescriptorEncoder<'_>, src: &SequencerSource) -> std::fmt::Result {
     let s = &src.stats;
-    let counters: [(&str, &str, &AtomicU64); 16] = [
+    let counters: [(&str, &str, &AtomicU64); 18] = [
         ("events_consumed", "Raw records the sequencer read", &s.consumed),
         ("events_sealed", "Records sealed into the ledger", &s.sealed),
         ("records_published", "Sealed records acknowledged on the sealed topic", &s.published),
@@ -246,6 +246,8 @@ fn encode_sequencer(enc: &mut DescriptorEncoder<'_>, src: &SequencerSource) -> s
         ("records_adopted", "Records adopted from the sealed topic", &s.adopted),
         ("partition_rebuilds", "Partitions rebuilt from the sealed topic after a divergence", &s.rebuilds),
         ("checkpoints", "Signed checkpoints emitted", &s.checkpoints),
+        ("checkpoints_witnessed", "Checkpoints published again with witness cosignatures", &s.witnessed),
+        ("checkpoints_unwitnessed", "Checkpoints no witness cosigned (down or refused)", &s.unwitnessed),
         ("erasures", "Erasures carried out", &s.erasures),
         ("erased_records", "Records whose content an erasure removed", &s.erased_records),
     ];

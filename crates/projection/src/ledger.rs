@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use traceledger_bundle::{BundlePlan, BundleWriter};
 use traceledger_core::checkpoint::{split_origin, Checkpoint};
+use traceledger_core::cosignature;
 use traceledger_core::erasure::{parse_pending_entry, pending_entry, privacy_chain_tenant, Erasure, SeqRanges};
 use traceledger_core::merkle::{self, Overlay, Proof};
 use traceledger_core::signing::Keyring;
@@ -463,12 +464,27 @@ impl CheckpointRunner {
         let fetched = self.log.read(&self.topic, p, from, 1000, wait)?;
         let Some(last) = fetched.last() else { return Ok(()) };
         let mut wb = WriteBatch::default();
+        // Rows written in this batch, for a checkpoint published twice in it.
+        let mut batch: HashMap<Vec<u8>, StoredCheckpoint> = HashMap::new();
         for f in &fetched {
             match self.verified(&f.record.value) {
                 Some(Kept::Others) => {}
                 Some(Kept::Ours(tenant, size, root, note)) => {
-                    let row = checkpoint_row(size, &root, &note);
-                    wb.put_cf(self.store.cf(CHECKPOINTS)?, tkey(&tenant, &size.to_be_bytes()), row);
+                    let key = tkey(&tenant, &size.to_be_bytes());
+                    // A checkpoint published again with witness cosignatures:
+                    // keep every signature line either copy has.
+                    let earlier = match batch.get(&key) {
+                        Some(c) => Some(c.clone()),
+                        None => self.store.get(CHECKPOINTS, &key)?.map(|v| parse_checkpoint(&v)).transpose()?,
+                    };
+                    let note = match earlier {
+                        Some(e) if e.root == root => {
+                            cosignature::merge_notes(e.note.as_bytes(), note.as_bytes()).unwrap_or(note)
+                        }
+                        _ => note,
+                    };
+                    wb.put_cf(self.store.cf(CHECKPOINTS)?, &key, checkpoint_row(size, &root, &note));
+                    batch.insert(key, StoredCheckpoint { size, root, note });
                     self.stats.stored.fetch_add(1, Ordering::Relaxed);
                 }
                 None => {

@@ -43,6 +43,7 @@ impl Sequencer {
     pub(crate) fn checkpoint_some(&self, part: &mut Part, tenants: &[String]) -> Result<()> {
         let mut notes = Vec::new();
         let mut records = Vec::new();
+        let mut published = Vec::new();
         let at = Timestamp::now().0;
         for t in tenants {
             let Some(st) = part.tenants.get(t) else { continue };
@@ -63,6 +64,9 @@ impl Sequencer {
             };
             records.push(Record::keyed(t.as_bytes(), wire::encode_checkpoint(&msg)));
             notes.push((t.clone(), size, note));
+            if self.witness_queue.is_some() {
+                published.push(msg);
+            }
         }
         if !records.is_empty() {
             self.log.append(&self.cfg.topics.checkpoints, part.p, &records)?;
@@ -78,6 +82,13 @@ impl Sequencer {
             part.dirty.remove(t);
         }
         b.commit(true)?;
+        if let Some(q) = &self.witness_queue {
+            for msg in published {
+                // The worker ends only with the sequencer: a send cannot fail
+                // while `self` lives, and a lost job only delays cosignatures.
+                let _ = q.send(witnessing::Job { partition: part.p, msg });
+            }
+        }
         Stats::add(&self.stats.checkpoints, notes.len() as u64);
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);

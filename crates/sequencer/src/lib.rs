@@ -67,6 +67,9 @@ pub mod export;
 mod pipeline;
 mod reconcile;
 pub mod store;
+mod witnessing;
+
+pub use witnessing::{Witnesses, Witnessing};
 
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -125,6 +128,9 @@ pub struct Config {
     /// Threads that sign sealed records, shared by all partitions; 0: one
     /// per core.
     pub sign_threads: usize,
+    /// Witnesses to submit each published checkpoint to; none: checkpoints
+    /// carry the log's signature only.
+    pub witnesses: Option<Witnessing>,
 }
 
 /// Redacts an event before it is sealed, saying what it did; `None` when
@@ -156,6 +162,7 @@ impl Default for Config {
             redactor: None,
             trusted_keys: Vec::new(),
             sign_threads: 0,
+            witnesses: None,
         }
     }
 }
@@ -211,6 +218,10 @@ pub struct Stats {
     pub rebuilds: AtomicU64,
     /// Checkpoints emitted.
     pub checkpoints: AtomicU64,
+    /// Checkpoints published again with witness cosignatures.
+    pub witnessed: AtomicU64,
+    /// Checkpoints no witness cosigned (down, or refused: see the log).
+    pub unwitnessed: AtomicU64,
     /// Erasures carried out.
     pub erasures: AtomicU64,
     /// Records whose content an erasure removed.
@@ -314,6 +325,8 @@ pub struct Sequencer {
     dlq_partitions: u32,
     /// The threads that sign sealed batches, shared by all partitions.
     signers: rayon::ThreadPool,
+    /// The queue of published checkpoints to the witness thread.
+    witness_queue: Option<Sender<witnessing::Job>>,
 }
 
 /// Sealed batches a partition's writer may have sent to the log and not
@@ -416,7 +429,18 @@ impl Sequencer {
             .thread_name(|i| format!("sequencer-sign-{i}"))
             .build()
             .map_err(|e| Error::Config(format!("cannot start the signing threads: {e}")))?;
-        Ok(Sequencer { log, store, sealer, cfg, partitions, stats: Arc::default(), keys, dlq_partitions, signers })
+        let stats: Arc<Stats> = Arc::default();
+        let witness_queue = match &cfg.witnesses {
+            Some(w) => Some(witnessing::start(
+                w.clone(),
+                log.clone(),
+                store.clone(),
+                cfg.topics.checkpoints.clone(),
+                stats.clone(),
+            )?),
+            None => None,
+        };
+        Ok(Sequencer { log, store, sealer, cfg, partitions, stats, keys, dlq_partitions, signers, witness_queue })
     }
 
     /// The counters.

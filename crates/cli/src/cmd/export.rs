@@ -84,8 +84,12 @@ pub fn run(a: ExportArgs) -> anyhow::Result<u8> {
     };
     // Erased content the source does not account for stays unaccounted for
     // in the copy, whose verification then says so.
-    let source = verify_bundle(from, &Options { pinned_keys: pinned, allow_unattested_erasure: true }, &mut ())
-        .map_err(|e| anyhow::anyhow!("source bundle {} does not verify: {e}", from.display()))?;
+    let source = verify_bundle(
+        from,
+        &Options { pinned_keys: pinned, allow_unattested_erasure: true, witness_policy: None },
+        &mut (),
+    )
+    .map_err(|e| anyhow::anyhow!("source bundle {} does not verify: {e}", from.display()))?;
     let known: BTreeSet<&str> = source.report.tenants.iter().map(|t| t.tenant_id.as_str()).collect();
     for t in &a.tenants {
         if !known.contains(t.as_str()) {

@@ -16,6 +16,7 @@ pub mod sequencer;
 pub mod up;
 pub mod vault;
 pub mod verify;
+pub mod witness;
 
 pub use traceledger_node::now;
 pub use traceledger_node::output::{init_tracing, notice, set_log_format, LogFormat};
@@ -28,4 +29,37 @@ pub fn keyring_of(keys: &[String]) -> anyhow::Result<traceledger_core::signing::
         .map(|k| traceledger_core::signing::VerifierKey::parse(k).map_err(|e| anyhow::anyhow!("--key {k}: {e}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(traceledger_core::signing::Keyring::new(keys))
+}
+
+/// The witness policy an auditor asks for: a c2sp.org/tlog-policy file
+/// (`--witness-policy`), or `--witness VKEY`s of which every one must have
+/// cosigned; `None` when neither is given.
+pub fn witness_policy(
+    file: Option<&std::path::Path>,
+    witnesses: &[String],
+) -> anyhow::Result<Option<traceledger_core::tlog_policy::Policy>> {
+    use anyhow::Context;
+    use traceledger_core::tlog_policy::Policy;
+    match (file, witnesses) {
+        (Some(_), [_, ..]) => anyhow::bail!("give --witness-policy or --witness, not both"),
+        (Some(f), []) => {
+            let text = std::fs::read_to_string(f).with_context(|| format!("--witness-policy {}", f.display()))?;
+            Ok(Some(Policy::parse(&text).with_context(|| format!("--witness-policy {}", f.display()))?))
+        }
+        (None, []) => Ok(None),
+        (None, ws) => {
+            let mut text = String::new();
+            for (i, w) in ws.iter().enumerate() {
+                let name = w.split('+').next().unwrap_or_default();
+                text.push_str(&format!("witness {name}#{i} {w}\n"));
+            }
+            let names: Vec<String> = ws
+                .iter()
+                .enumerate()
+                .map(|(i, w)| format!("{}#{i}", w.split('+').next().unwrap_or_default()))
+                .collect();
+            text.push_str(&format!("group every all {}\nquorum every\n", names.join(" ")));
+            Ok(Some(Policy::parse(&text).context("--witness")?))
+        }
+    }
 }

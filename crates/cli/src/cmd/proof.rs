@@ -55,6 +55,13 @@ pub struct VerifyProofArgs {
     /// The ledger's verifier key (name+id+key); repeat for several.
     #[arg(long = "key", required = true)]
     keys: Vec<String>,
+    /// A c2sp.org/tlog-policy file whose witness quorum the checkpoint must carry.
+    #[arg(long, value_name = "FILE")]
+    witness_policy: Option<PathBuf>,
+    /// A witness verifier key (name+id+base64, type 0x04) that must have
+    /// cosigned the checkpoint; repeat: every one must have.
+    #[arg(long = "witness", value_name = "VKEY")]
+    witnesses: Vec<String>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -64,8 +71,9 @@ pub struct VerifyProofArgs {
 /// file is not a proof (or cannot be read).
 pub fn verify(a: VerifyProofArgs) -> anyhow::Result<u8> {
     let ring = super::keyring_of(&a.keys)?;
+    let policy = super::witness_policy(a.witness_policy.as_deref(), &a.witnesses)?;
     let bytes = std::fs::read(&a.file).with_context(|| a.file.display().to_string())?;
-    match traceledger_bundle::verify_record_proof(&bytes, &ring) {
+    match traceledger_bundle::verify_record_proof_witnessed(&bytes, &ring, policy.as_ref()) {
         Ok(p) => {
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&serde_json::json!({"ok": true, "proof": p}))?);
@@ -83,6 +91,11 @@ pub fn verify(a: VerifyProofArgs) -> anyhow::Result<u8> {
                 println!("  event       {} ({:?})", e.event_id, e.kind);
                 println!("  agent       {}  session {}  step {}", e.agent_id, e.session_id, e.step_index);
                 println!("  at          {}  sealed {}", e.timestamp.to_rfc3339(), p.sealed_at);
+                for (name, t) in &p.witnessed {
+                    let at = chrono::DateTime::from_timestamp(i64::try_from(*t).unwrap_or(i64::MAX), 0)
+                        .map_or_else(|| t.to_string(), |d| d.to_rfc3339());
+                    println!("  witnessed   by {name} at {at}");
+                }
             }
             Ok(0)
         }

@@ -25,6 +25,10 @@ pub struct VerifyArgs {
     /// warning: for bundles exported before exports carried these.
     #[arg(long)]
     allow_unattested_erasure: bool,
+    /// A c2sp.org/tlog-policy file: each tenant's newest checkpoint must
+    /// carry the policy's quorum of witness cosignatures.
+    #[arg(long, value_name = "FILE")]
+    witness_policy: Option<PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -147,6 +151,14 @@ fn print_valid(v: &Verified) {
             u.tenant_id, u.records, u.seqs
         );
     }
+    for (tenant, w) in &v.witnessed {
+        let by: Vec<String> = w.by.iter().map(|(n, t)| format!("{n} at {}", when(*t))).collect();
+        if by.is_empty() {
+            println!("  witnessed  {tenant}: checkpoint of {} records (the policy asks for no witness)", w.size);
+        } else {
+            println!("  witnessed  {tenant}: checkpoint of {} records cosigned by {}", w.size, by.join(", "));
+        }
+    }
     for t in r.tenants.iter().filter(|t| t.checkpointed < t.records) {
         println!(
             "  ⚠ {}: records {}..{} are chained and signed but not yet covered by a signed checkpoint",
@@ -156,12 +168,25 @@ fn print_valid(v: &Verified) {
 }
 
 pub fn run(a: VerifyArgs) -> anyhow::Result<u8> {
+    let witness_policy = match super::witness_policy(a.witness_policy.as_deref(), &[]) {
+        Ok(p) => p,
+        Err(e) => {
+            let path = a.witness_policy.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            return print_result(&Err(BundleError::Unusable { path, offset: None, reason: format!("{e:#}") }), a.json);
+        }
+    };
     match pinned(&a) {
         Ok(keys) => verify_and_print(
             &a.bundle,
-            &Options { pinned_keys: keys, allow_unattested_erasure: a.allow_unattested_erasure },
+            &Options { pinned_keys: keys, allow_unattested_erasure: a.allow_unattested_erasure, witness_policy },
             a.json,
         ),
         Err(e) => print_result(&Err(e), a.json),
     }
+}
+
+/// Unix seconds as a UTC time for people.
+fn when(secs: u64) -> String {
+    chrono::DateTime::from_timestamp(i64::try_from(secs).unwrap_or(i64::MAX), 0)
+        .map_or_else(|| secs.to_string(), |t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
 }

@@ -154,7 +154,7 @@ pub fn verify_record_proof_witnessed(
     verify_inclusion(&proof.hashes, proof.index, cp.size, r.leaf_hash, cp.root)
         .map_err(|e| ProofError::Inclusion(e.to_string()))?;
     let witnessed = match policy {
-        Some(p) => p.check(&proof.checkpoint).map_err(|e| ProofError::Witnesses(e.to_string()))?.by,
+        Some(p) => p.check(&proof.checkpoint).map_err(|e| ProofError::Witnesses(e.why))?.by,
         None => Vec::new(),
     };
     Ok(ProvenRecord {

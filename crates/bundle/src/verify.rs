@@ -29,8 +29,9 @@ pub struct Options {
     /// withheld statements), reporting it in [`Erasures::unattested`]
     /// instead of failing.
     pub allow_unattested_erasure: bool,
-    /// A c2sp.org/tlog-policy: each tenant's newest checkpoint in the
-    /// bundle must carry its witness quorum.
+    /// A c2sp.org/tlog-policy: each tenant must have a checkpoint in the
+    /// bundle that carries the policy's witness quorum (the newest such is
+    /// reported), and no listed witness's line may fail to verify.
     pub witness_policy: Option<Policy>,
 }
 
@@ -65,8 +66,9 @@ pub struct Verified {
     pub files: usize,
     /// What accounts for each record whose content is erased.
     pub erasures: Erasures,
-    /// With a witness policy: per tenant, its newest checkpoint's size and
-    /// the witnesses that cosigned it (empty without a policy).
+    /// With a witness policy: per tenant, its newest checkpoint that met
+    /// the quorum and the witnesses that cosigned it (empty without a
+    /// policy). Records beyond it are signed and chained, not witnessed.
     pub witnessed: BTreeMap<String, WitnessedCheckpoint>,
 }
 
@@ -435,7 +437,7 @@ pub fn verify_bundle(dir: &Path, opts: &Options, progress: &mut dyn Progress) ->
     std::io::copy(&mut tally, &mut std::io::sink()).map_err(|e| unusable(RECORDS, Some(pos.get()), e.to_string()))?;
 
     // Checkpoints.
-    let mut newest: BTreeMap<String, (u64, String, Vec<u8>)> = BTreeMap::new();
+    let mut notes: BTreeMap<String, Vec<(u64, String, Vec<u8>)>> = BTreeMap::new();
     for rel in manifest.files.keys().filter(|r| r.starts_with("checkpoints/")) {
         let note = read(rel)?;
         let tenant = rel.split('/').nth(1).unwrap_or_default().to_string();
@@ -448,27 +450,16 @@ pub fn verify_bundle(dir: &Path, opts: &Options, progress: &mut dyn Progress) ->
                 detail: format!("{rel}: {e}"),
             })
         })?;
-        if newest.get(&tenant).is_none_or(|(size, _, _)| cp.size > *size) {
-            newest.insert(tenant.clone(), (cp.size, rel.clone(), note.clone()));
+        if opts.witness_policy.is_some() {
+            notes.entry(tenant.clone()).or_default().push((cp.size, rel.clone(), note));
         }
         verifier.push_checkpoint(cp).map_err(BundleError::Invalid)?;
     }
     let report = verifier.finish().map_err(BundleError::Invalid)?;
-    let mut witnessed = BTreeMap::new();
-    if let Some(policy) = &opts.witness_policy {
-        for (tenant, (size, rel, note)) in newest {
-            let w = policy.check(&note).map_err(|e| {
-                BundleError::Invalid(Failure {
-                    tenant_id: tenant.clone(),
-                    seq: None,
-                    position: None,
-                    check: Check::WitnessQuorum,
-                    detail: format!("{rel}: the checkpoint of {size} records {e}"),
-                })
-            })?;
-            witnessed.insert(tenant, WitnessedCheckpoint { size, by: w.by });
-        }
-    }
+    let witnessed = match &opts.witness_policy {
+        Some(policy) => witnessed_checkpoints(policy, notes)?,
+        None => BTreeMap::new(),
+    };
 
     // Every byte of every file against the signed manifest.
     if decoded != manifest.records {
@@ -517,6 +508,56 @@ pub fn verify_bundle(dir: &Path, opts: &Options, progress: &mut dyn Progress) ->
         files: manifest.files.len(),
         witnessed,
     })
+}
+
+/// Per tenant, its newest checkpoint that meets `policy`'s quorum. A
+/// tenant with none fails (with what its newest checkpoint lacks), and so
+/// does any checkpoint with a listed witness's line that does not verify.
+fn witnessed_checkpoints(
+    policy: &Policy,
+    notes: BTreeMap<String, Vec<(u64, String, Vec<u8>)>>,
+) -> Result<BTreeMap<String, WitnessedCheckpoint>, BundleError> {
+    let fail = |tenant: &str, rel: &str, size: u64, why: String| {
+        BundleError::Invalid(Failure {
+            tenant_id: tenant.to_string(),
+            seq: None,
+            position: None,
+            check: Check::WitnessQuorum,
+            detail: format!("{rel}: the checkpoint of {size} records {why}"),
+        })
+    };
+    let mut out = BTreeMap::new();
+    for (tenant, mut list) in notes {
+        list.sort_by_key(|(size, _, _)| std::cmp::Reverse(*size));
+        let mut best = None;
+        let mut newest_failure = None;
+        for (size, rel, note) in &list {
+            match policy.check(note) {
+                Ok(w) => {
+                    best.get_or_insert(WitnessedCheckpoint { size: *size, by: w.by });
+                }
+                Err(e) if e.bad_line => return Err(fail(&tenant, rel, *size, e.why)),
+                Err(e) => {
+                    newest_failure.get_or_insert((rel.clone(), *size, e.why));
+                }
+            }
+        }
+        match (best, newest_failure) {
+            (Some(w), _) => {
+                out.insert(tenant, w);
+            }
+            (None, Some((rel, size, why))) => {
+                return Err(fail(
+                    &tenant,
+                    &rel,
+                    size,
+                    format!("{why}; no checkpoint of `{tenant}` in the bundle has the quorum"),
+                ))
+            }
+            (None, None) => {}
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -6,11 +6,10 @@
 
 mod common;
 
-use common::{get_bytes, get_ok, http_as, post_events, wait_for, Killed};
+use common::{get_bytes, get_ok, http_as, post_events, start, wait_for, Killed};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const TENANT: &str = "acme";
 
@@ -41,32 +40,6 @@ impl Deployment {
         args.extend(["--data", data.to_str().expect("utf-8")]);
         args.extend(extra);
         start(&args)
-    }
-}
-
-/// Starts `traceledger ARGS` and returns it with the address of its
-/// `listening on http://…` line.
-fn start(args: &[&str]) -> (Killed, String) {
-    // Killed at once, so that a failed start leaves no process behind.
-    let mut child = Killed(
-        Command::new(env!("CARGO_BIN_EXE_traceledger"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start traceledger"),
-    );
-    let mut out = BufReader::new(child.0.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(out.read_line(&mut line).expect("read stdout") > 0, "{args:?} exited before listening");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            let addr = rest.split_whitespace().next().expect("address").to_string();
-            // Keep draining stdout so the process never blocks on it.
-            std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-            return (child, addr);
-        }
     }
 }
 

@@ -52,8 +52,20 @@ pub struct Policy {
 /// Why a checkpoint does not satisfy a policy; the text completes "the
 /// checkpoint …".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct PolicyFailure(pub String);
+#[error("{why}")]
+pub struct PolicyFailure {
+    /// What is wrong.
+    pub why: String,
+    /// A listed witness's line is there and does not verify: evidence of
+    /// tampering, not merely a missing cosignature.
+    pub bad_line: bool,
+}
+
+impl PolicyFailure {
+    fn missing(why: String) -> Self {
+        PolicyFailure { why, bad_line: false }
+    }
+}
 
 /// The witnesses that validly cosigned a checkpoint, with their times.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -202,14 +214,19 @@ impl Policy {
     pub fn check(&self, note: &[u8]) -> std::result::Result<Witnessed, PolicyFailure> {
         if !self.logs.is_empty() {
             open_note(note, &self.log_keys())
-                .map_err(|e| PolicyFailure(format!("is not signed by a log the policy lists ({e})")))?;
+                .map_err(|e| PolicyFailure::missing(format!("is not signed by a log the policy lists ({e})")))?;
         }
         let mut by = Vec::new();
         for w in &self.witnesses {
             match w.key.cosigned(note) {
                 Ok(Some(t)) => by.push((w.name.clone(), t)),
                 Ok(None) => {}
-                Err(e) => return Err(PolicyFailure(format!("has a bad cosignature line of witness {} ({e})", w.name))),
+                Err(e) => {
+                    return Err(PolicyFailure {
+                        why: format!("has a bad cosignature line of witness {} ({e})", w.name),
+                        bad_line: true,
+                    })
+                }
             }
         }
         let witnessed = Witnessed { by };
@@ -218,7 +235,7 @@ impl Policy {
         if self.met(q, &has) {
             return Ok(witnessed);
         }
-        Err(PolicyFailure(format!("lacks the witness quorum: {}", self.explain(q, &has))))
+        Err(PolicyFailure::missing(format!("lacks the witness quorum: {}", self.explain(q, &has))))
     }
 
     fn met(&self, name: &str, has: &dyn Fn(&str) -> bool) -> bool {

@@ -266,3 +266,29 @@ pub fn python() -> String {
         .unwrap_or_else(|_| format!("{}/.cache/traceledger/venv", std::env::var("HOME").expect("HOME")));
     format!("{venv}/bin/python")
 }
+
+/// Starts `traceledger ARGS` and returns it with the address of its
+/// `listening on http://…` line.
+pub fn start(args: &[&str]) -> (Killed, String) {
+    // Killed at once, so that a failed start leaves no process behind.
+    let mut child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_traceledger"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start traceledger"),
+    );
+    let mut out = BufReader::new(child.0.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(out.read_line(&mut line).expect("read stdout") > 0, "{args:?} exited before listening");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            let addr = rest.split_whitespace().next().expect("address").to_string();
+            // Keep draining stdout so the process never blocks on it.
+            std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+            return (child, addr);
+        }
+    }
+}

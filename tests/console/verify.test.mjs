@@ -258,3 +258,70 @@ test("every field the record page shows beside content is compared with the sign
     assert.deepEqual(named, [name], `altering ${name}`);
   }
 });
+
+// Witness cosignatures (c2sp.org/tlog-cosignature) against a vector made
+// with Python's `cryptography`, apart from this code and the Rust side.
+const cosig = json("tests/fixtures/cosignature.json");
+
+test("the cosignature vector meets a policy naming its witness, and only that one", async () => {
+  const one = await v.parseWitnessPolicy(`log ${cosig.log_verifier_key}\nwitness W1 ${cosig.witness_verifier_key}\nquorum W1\n`);
+  const ok = await v.checkWitnesses(cosig.cosigned_note, one);
+  assert.equal(ok.ok, true, ok.detail);
+  assert.deepEqual(ok.by, [["W1", cosig.timestamp]]);
+  const bare = await v.checkWitnesses(cosig.checkpoint_note, one);
+  assert.equal(bare.ok, false);
+  assert.match(bare.detail, /witness W1 did not cosign/);
+  assert.equal((await v.checkWitnesses(cosig.checkpoint_note, await v.parseWitnessPolicy("quorum none\n"))).ok, true);
+});
+
+test("a quorum names what is missing, group by group", async () => {
+  const key = await v.parseWitnessKey(cosig.witness_verifier_key);
+  assert.equal(key.name, cosig.witness_name);
+  // A second, absent witness with a valid 0x04 key of its own.
+  const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]);
+  const raw = new Uint8Array([4, ...new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey))]);
+  const name = "witness.example/w2";
+  const id = v.hex((await v.sha256(new Uint8Array([...new TextEncoder().encode(name), 10, ...raw]))).slice(0, 4));
+  const w2 = `${name}+${id}+${btoa(String.fromCharCode(...raw))}`;
+  const policy = await v.parseWitnessPolicy(
+    `witness W1 ${cosig.witness_verifier_key}\nwitness W2 ${w2} https://w2.example/\ngroup both all W1 W2\nquorum both\n`,
+  );
+  const r = await v.checkWitnesses(cosig.cosigned_note, policy);
+  assert.equal(r.ok, false);
+  assert.match(r.detail, /group both needs 2 of 2 and has 1 \(W1 yes, W2 no\)/);
+});
+
+test("malformed policies and keys are refused with the line", async () => {
+  for (const [text, want] of [
+    ["", /no quorum/],
+    [`witness A ${cosig.log_verifier_key}\nquorum A\n`, /0x04/],
+    [`group G any A\nquorum G\n`, /line 1/],
+    [`witness A ${cosig.witness_verifier_key}\ngroup G 2 A\nquorum G\n`, /threshold/],
+    ["frob\nquorum none\n", /unknown keyword/],
+  ]) {
+    await assert.rejects(v.parseWitnessPolicy(text), want, text);
+  }
+});
+
+test("every single-byte change to the cosigned note loses or fails the cosignature", async () => {
+  const policy = await v.parseWitnessPolicy(`witness W1 ${cosig.witness_verifier_key}\nquorum W1\n`);
+  const note = cosig.cosigned_note;
+  const bodyEnd = note.indexOf("\n\n") + 1;
+  const lineStart = note.length - cosig.cosignature_line.length - 1;
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 0, max: note.length - 2 }), fc.integer({ min: 1, max: 127 }), async (i, x) => {
+      if (i >= bodyEnd && i < lineStart) return; // the log's own line is not the witness's
+      const changed = note.slice(0, i) + String.fromCharCode(note.charCodeAt(i) ^ x) + note.slice(i + 1);
+      if (changed === note) return;
+      let r;
+      try {
+        r = await v.checkWitnesses(changed, policy);
+      } catch (e) {
+        assert.ok(e instanceof v.VerifyError, `a refusal is a VerifyError, got ${e}`);
+        return;
+      }
+      assert.equal(r.ok, false, `accepted a change at ${i}`);
+    }),
+    runs,
+  );
+});

@@ -6,6 +6,8 @@ import { h } from "./dom.js";
 
 export const KEY = "traceledger.key";
 export const VKEY = "traceledger.verifier-key";
+// The witness policy a reader pinned for "Verify in browser" (public, like the key).
+export const WITNESS_POLICY = "traceledger.witness-policy";
 
 /** The signed-in key ({ tenant, role, key }) and the current page's timers. */
 export const session = { me: null, timers: [] };

@@ -3,7 +3,7 @@
 
 import { verifyRecord } from "./verify.js";
 import { badge, facts, fmt, h, page } from "./dom.js";
-import { VKEY, api, can, failure, session } from "./api.js";
+import { VKEY, WITNESS_POLICY, api, can, failure, session } from "./api.js";
 import { recordContent } from "./sessions.js";
 
 export async function recordPage(seq) {
@@ -17,11 +17,14 @@ export async function recordPage(seq) {
   const e = rec.event || {};
   const vkeyInput = h("input", { id: "vkey", name: "vkey", size: 80, spellcheck: "false", autocomplete: "off", value: localStorage.getItem(VKEY) || "" });
   const pin = h("input", { id: "pin", type: "checkbox", checked: !!localStorage.getItem(VKEY) });
+  const policyInput = h("textarea", { id: "witness-policy", name: "witness-policy", rows: 4, cols: 80, spellcheck: "false", placeholder: "witness W1 witness.example/w1+…+B… \nquorum W1" }, localStorage.getItem(WITNESS_POLICY) || "");
   const out = h("div", { id: "verify-result", "aria-live": "polite" });
   const verify = async () => {
     const vk = vkeyInput.value.trim();
+    const policy = policyInput.value;
     if (pin.checked && vk) localStorage.setItem(VKEY, vk);
-    if (!pin.checked) localStorage.removeItem(VKEY);
+    if (pin.checked && policy.trim()) localStorage.setItem(WITNESS_POLICY, policy);
+    if (!pin.checked) localStorage.removeItem(VKEY), localStorage.removeItem(WITNESS_POLICY);
     out.replaceChildren(h("p", { class: "muted" }, "Checking in this browser…"));
     let inclusion = null;
     let proofError = null;
@@ -33,7 +36,7 @@ export async function recordPage(seq) {
     } catch (err) {
       proofError = err;
     }
-    const result = await verifyRecord(rec, inclusion, vk);
+    const result = await verifyRecord(rec, inclusion, vk, policy);
     if (proofError) result.checks.push({ name: "inclusion proof", ok: false, detail: `could not fetch the proof: ${proofError.message}` }), (result.ok = false);
     const verdict = result.ok
       ? "VALID: checked in this browser against the pinned key"
@@ -105,7 +108,8 @@ export async function recordPage(seq) {
           },
         },
         h("label", { for: "vkey" }, "Verifier key (name+keyid+key)", vkeyInput),
-        h("label", { for: "pin", class: "inline" }, pin, " Pin this key in this browser (it is public, not a secret)"),
+        h("label", { for: "witness-policy" }, "Witness policy (optional, c2sp.org/tlog-policy): the checkpoint must carry its quorum of cosignatures", policyInput),
+        h("label", { for: "pin", class: "inline" }, pin, " Pin this key and policy in this browser (they are public, not secrets)"),
         h("button", { type: "submit", id: "verify" }, "Verify in browser"),
       ),
       out,

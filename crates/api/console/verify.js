@@ -164,6 +164,100 @@ export async function openNote(note, vkey) {
   return text;
 }
 
+/**
+ * A witness key `name+hexid+base64(0x04 || Ed25519 public key)`
+ * (c2sp.org/tlog-cosignature); the id is SHA-256(name || 0x0A || 0x04 || key)[:4].
+ */
+export async function parseWitnessKey(text) {
+  const s = String(text).trim();
+  const m = /^([^+]*)\+([^+]*)\+(.*)$/s.exec(s);
+  if (!m) throw new VerifyError("a witness key reads name+keyid+key (three parts joined by '+')");
+  const [, name, idHex, b64] = m;
+  if (!name || /[\s+]/.test(name)) throw new VerifyError("the witness key name is empty or contains spaces");
+  if (!/^[0-9a-f]{8}$/.test(idHex)) throw new VerifyError("the witness key id must be 8 lowercase hex digits");
+  const raw = fromBase64(b64);
+  if (raw.length !== 33 || raw[0] !== 4) throw new VerifyError(`witness key ${name}: must be 0x04 (cosignature/v1) then 32 bytes`);
+  const digest = await sha256(concat(utf8.encode(name), Uint8Array.of(10), raw));
+  if (hex(digest.slice(0, 4)) !== idHex) throw new VerifyError(`witness key ${name}: the id does not match the name and key`);
+  const cryptoKey = await subtle.importKey("raw", raw.slice(1), { name: "Ed25519" }, false, ["verify"]);
+  return { text: s, name, keyId: idHex, cryptoKey };
+}
+
+/**
+ * A c2sp.org/tlog-policy: `witness NAME VKEY [URL]`, `group NAME all|any|K
+ * MEMBER...`, `quorum NAME|none`; `log` lines are read and left to the
+ * pinned verifier key, which stands for them here.
+ */
+export async function parseWitnessPolicy(text) {
+  const witnesses = new Map();
+  const groups = new Map();
+  let quorum;
+  const lines = String(text).split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const w = lines[i].split(/[ \t]+/).filter(Boolean);
+    const at = `policy line ${i + 1}`;
+    if (w.length === 0 || w[0].startsWith("#") || w[0] === "log") continue;
+    const defined = (n) => witnesses.has(n) || groups.has(n);
+    if (w[0] === "witness") {
+      if (w.length < 3 || w.length > 4) throw new VerifyError(`${at}: expected witness <name> <vkey> [<url>]`);
+      if (w[1] === "none" || defined(w[1])) throw new VerifyError(`${at}: ${w[1]} is reserved or already defined`);
+      witnesses.set(w[1], await parseWitnessKey(w[2]));
+    } else if (w[0] === "group") {
+      const members = w.slice(3);
+      if (w.length < 4 || w[1] === "none" || defined(w[1])) throw new VerifyError(`${at}: expected group <new name> all|any|<k> <member>...`);
+      for (const m of members) if (!defined(m)) throw new VerifyError(`${at}: ${m} is not defined above`);
+      const k = w[2] === "all" ? members.length : w[2] === "any" ? 1 : /^[1-9][0-9]*$/.test(w[2]) ? Number(w[2]) : 0;
+      if (k < 1 || k > members.length) throw new VerifyError(`${at}: threshold ${w[2]} must be all, any or 1..${members.length}`);
+      groups.set(w[1], { k, members });
+    } else if (w[0] === "quorum") {
+      if (w.length !== 2 || quorum !== undefined) throw new VerifyError(`${at}: one quorum line, quorum <name>`);
+      if (w[1] !== "none" && !defined(w[1])) throw new VerifyError(`${at}: ${w[1]} is not defined above`);
+      quorum = w[1];
+    } else {
+      throw new VerifyError(`${at}: unknown keyword ${w[0]}`);
+    }
+  }
+  if (quorum === undefined) throw new VerifyError("the policy has no quorum line");
+  return { witnesses, groups, quorum };
+}
+
+/**
+ * Checks a checkpoint note's cosignatures against a parsed policy: returns
+ * `{ ok, by: [[name, unixSeconds]], detail }`. A listed witness's line that
+ * does not verify fails, whatever the quorum.
+ */
+export async function checkWitnesses(note, policy) {
+  const { text, sigs } = parseNote(note);
+  const by = [];
+  for (const [pname, key] of policy.witnesses) {
+    for (const s of sigs.filter((s) => s.name === key.name && s.keyId === key.keyId)) {
+      if (s.signature.length !== 72) return { ok: false, by, detail: `witness ${pname}'s line is not a cosignature/v1` };
+      const ts = new DataView(s.signature.buffer, s.signature.byteOffset, 8).getBigUint64(0);
+      const msg = concat(utf8.encode(`cosignature/v1\ntime ${ts}\n`), utf8.encode(text));
+      const good = await subtle.verify({ name: "Ed25519" }, key.cryptoKey, s.signature.slice(8), msg);
+      if (!good) return { ok: false, by, detail: `witness ${pname}'s cosignature does not verify over this checkpoint` };
+      if (!by.some(([n]) => n === pname)) by.push([pname, Number(ts)]);
+    }
+  }
+  const has = (n) => by.some(([w]) => w === n);
+  const met = (n) => {
+    const g = policy.groups.get(n);
+    return g ? g.members.filter(met).length >= g.k : has(n);
+  };
+  const explain = (n) => {
+    const g = policy.groups.get(n);
+    if (!g) return `witness ${n} did not cosign`;
+    const parts = g.members.map((m) => `${m} ${met(m) ? "yes" : "no"}`).join(", ");
+    const deeper = g.members.filter((m) => !met(m) && policy.groups.has(m)).map(explain);
+    return [`group ${n} needs ${g.k} of ${g.members.length} and has ${g.members.filter(met).length} (${parts})`, ...deeper].join("; ");
+  };
+  const cosigned = by.map(([n, t]) => `${n} at ${new Date(t * 1000).toISOString()}`).join(", ");
+  if (policy.quorum === "none" || met(policy.quorum)) {
+    return { ok: true, by, detail: by.length ? `cosigned by ${cosigned}` : "the policy asks for no witness" };
+  }
+  return { ok: false, by, detail: `lacks the witness quorum: ${explain(policy.quorum)}` };
+}
+
 /** A tlog checkpoint body: origin, size, base64 root (no extension lines). */
 export function parseCheckpoint(text) {
   const lines = text.split("\n");
@@ -397,10 +491,11 @@ export function mismatchedFields(record, signed) {
 /**
  * Checks one record end to end. `record` is `GET /v1/records/{seq}`,
  * `inclusion` is `GET /v1/proofs/inclusion?seq=`, `vkeyText` the pinned
- * verifier key. Returns `{ ok, checks: [{ name, ok, detail }], signed }`;
+ * verifier key, `policyText` an optional c2sp.org/tlog-policy whose witness
+ * quorum the checkpoint must carry. Returns `{ ok, checks: [{ name, ok, detail }], signed }`;
  * never throws on bad input (a failed check names what is wrong).
  */
-export async function verifyRecord(record, inclusion, vkeyText) {
+export async function verifyRecord(record, inclusion, vkeyText, policyText = "") {
   const checks = [];
   const check = (name, ok, detail) => {
     checks.push({ name, ok, detail });
@@ -502,6 +597,14 @@ export async function verifyRecord(record, inclusion, vkeyText) {
     );
   } catch (e) {
     check("inclusion proof", false, e.message);
+  }
+  if (String(policyText).trim()) {
+    try {
+      const w = await checkWitnesses(String(inclusion?.checkpoint?.note), await parseWitnessPolicy(policyText));
+      check("witness quorum", w.ok, w.ok ? w.detail : `${w.detail} (a new checkpoint may still be on its way to the witnesses: try again in a moment)`);
+    } catch (e) {
+      check("witness quorum", false, e.message);
+    }
   }
   return done(signed);
 }

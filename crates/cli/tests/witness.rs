@@ -90,6 +90,32 @@ fn export(addr: &str, key: &str, root: &Path, n: usize) -> PathBuf {
     std::fs::read_dir(&out).expect("dir").next().expect("bundle").expect("entry").path()
 }
 
+/// Fetches the tenant's SOC 2 report in `format` with its signed note
+/// (the `X-Traceledger-Report-Signature` header) into `dir`; the file.
+fn fetch_report(addr: &str, key: &str, format: &str, dir: &Path) -> PathBuf {
+    use base64::Engine;
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    let path = format!("/v1/reports/soc2?from=2025-01-01T00:00:00Z&to=2028-01-01T00:00:00Z&format={format}");
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).expect("read");
+    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers");
+    let head = String::from_utf8_lossy(&resp[..split]).into_owned();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let sig = head
+        .lines()
+        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("x-traceledger-report-signature")))
+        .map(|(_, v)| v.trim().to_string())
+        .expect("signature header");
+    let file = dir.join(format!("report.{format}"));
+    std::fs::write(&file, &resp[split + 4..]).expect("report");
+    let note = base64::engine::general_purpose::STANDARD.decode(sig).expect("base64");
+    std::fs::write(dir.join(format!("report.{format}.sig")), note).expect("sig");
+    file
+}
+
 #[test]
 fn a_node_with_two_witnesses_exports_cosigned_checkpoints_and_a_forked_log_is_refused() {
     let log_key = SigningKey::generate("traceledger.local", &mut rand::rngs::OsRng).expect("key");
@@ -236,6 +262,26 @@ fn a_node_with_two_witnesses_exports_cosigned_checkpoints_and_a_forked_log_is_re
     ]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("lacks the witness quorum"), "{err}");
+
+    // The SOC 2 report, JSON and HTML: its anchor checkpoint (the note the
+    // signed report carries) meets the policy, and not the strict one.
+    for format in ["json", "html"] {
+        let file = fetch_report(&a_addr, &a_owner, format, work.path());
+        let file = file.to_str().expect("utf-8");
+        let (code, out, err) =
+            traceledger(&["verify-report", file, "--key", &log_vkey, "--witness-policy", policy_arg, "--json"]);
+        assert_eq!(code, 0, "{format}: {out}{err}");
+        let v: Value = serde_json::from_str(&out).expect("json");
+        assert_eq!(v["anchor"]["size"], 5, "{v}");
+        let names: Vec<&str> =
+            v["witnessed_by"].as_array().expect("by").iter().map(|p| p[0].as_str().expect("name")).collect();
+        assert_eq!(names, ["W1", "W2"], "{format}");
+        let strict_arg = strict.to_str().expect("utf-8");
+        let (code, out, _) =
+            traceledger(&["verify-report", file, "--key", &log_vkey, "--witness-policy", strict_arg, "--json"]);
+        assert_eq!(code, 1, "{format}: {out}");
+        assert!(out.contains("W3 no"), "{out}");
+    }
 
     // Node B: the same key and log name, another history for the same
     // tenant (a split view). Both witnesses refuse it, and keep the request.

@@ -135,6 +135,28 @@ pub fn verify(bytes: &[u8], note: &str, keys: &Keyring) -> Result<(Signed, Vec<S
     Ok((signed, signers))
 }
 
+/// The anchor checkpoint's signed note as the report itself carries it
+/// (`anchor.note` in JSON, the `<pre>` of the anchor section in HTML), so
+/// that an auditor can check its witness cosignatures: the report's bytes
+/// are signed, so this is the note the operator put in the report.
+pub fn anchor_note(bytes: &[u8], format: &str) -> Option<String> {
+    match format {
+        "json" => {
+            let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+            v["anchor"]["note"].as_str().map(str::to_string)
+        }
+        "html" => {
+            let text = std::str::from_utf8(bytes).ok()?;
+            let section = &text[text.find("<section id=\"anchor\">")?..];
+            let pre = &section[section.find("<pre>")? + 5..];
+            let escaped = &pre[..pre.find("</pre>")?];
+            // The inverse of maud's escaping (&, <, >, ").
+            Some(escaped.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&"))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -127,25 +127,65 @@ pub struct VerifyReportArgs {
     /// The ledger's verifier key (name+id+key); repeat for several.
     #[arg(long = "key", required = true)]
     keys: Vec<String>,
+    /// A c2sp.org/tlog-policy file: the checkpoint the report is anchored
+    /// to (its signed note, as the report carries it) must carry the
+    /// policy's witness quorum.
+    #[arg(long, value_name = "FILE")]
+    witness_policy: Option<PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
 }
 
+/// With a policy: the report's anchor note opens under `ring`, is the
+/// checkpoint the signed note names, and carries the quorum; the witnesses
+/// that cosigned it.
+fn anchor_witnessed(
+    bytes: &[u8],
+    s: &traceledger_report::note::Signed,
+    ring: &traceledger_core::signing::Keyring,
+    policy: &traceledger_core::tlog_policy::Policy,
+) -> Result<Vec<(String, u64)>, String> {
+    let Some((origin, size, root)) = &s.anchor else {
+        return Err("the report is anchored to no checkpoint, so no witness can have cosigned it".into());
+    };
+    let note = traceledger_report::note::anchor_note(bytes, &s.format)
+        .ok_or("the report does not carry its anchor checkpoint's note")?;
+    let (cp, _) = traceledger_core::checkpoint::Checkpoint::open(note.as_bytes(), ring)
+        .map_err(|e| format!("the anchor note: {e}"))?;
+    if (&cp.origin, cp.size, cp.root.to_hex()) != (origin, *size, root.clone()) {
+        return Err(format!(
+            "the anchor note is checkpoint {} of size {}, the signed note names {origin} of size {size}",
+            cp.origin, cp.size
+        ));
+    }
+    policy.check(note.as_bytes()).map(|w| w.by).map_err(|e| format!("the anchor checkpoint of size {size} {e}"))
+}
+
 /// Exit 0 when the report is the one signed; 1 when it is not; 2 on unusable input.
 pub fn verify(a: VerifyReportArgs) -> anyhow::Result<u8> {
     let ring = super::keyring_of(&a.keys)?;
+    let policy = super::witness_policy(a.witness_policy.as_deref(), &[])?;
     let bytes = std::fs::read(&a.file).with_context(|| a.file.display().to_string())?;
     let sig = a.sig.clone().unwrap_or_else(|| sig_path(&a.file));
     let note = std::fs::read_to_string(&sig).with_context(|| sig.display().to_string())?;
-    match traceledger_report::note::verify(&bytes, &note, &ring) {
-        Ok((s, signers)) => {
+    let verified =
+        traceledger_report::note::verify(&bytes, &note, &ring).map_err(|e| e.to_string()).and_then(|(s, signers)| {
+            let witnessed = match &policy {
+                Some(p) => anchor_witnessed(&bytes, &s, &ring, p)?,
+                None => Vec::new(),
+            };
+            Ok((s, signers, witnessed))
+        });
+    match verified {
+        Ok((s, signers, witnessed)) => {
             if a.json {
                 let anchor = s.anchor.as_ref().map(|(o, n, r)| json!({"origin": o, "size": n, "root": r}));
                 println!(
                     "{}",
                     json!({"valid": true, "kind": s.kind, "format": s.format, "tenant": s.tenant_id, "from": s.from,
-                           "to": s.to, "sha256": s.sha256, "anchor": anchor, "signed_by": signers})
+                           "to": s.to, "sha256": s.sha256, "anchor": anchor, "signed_by": signers,
+                           "witnessed_by": witnessed})
                 );
             } else {
                 println!("✔ VALID  {} report of tenant `{}`, {} to {}", s.kind, s.tenant_id, s.from, s.to);
@@ -155,12 +195,17 @@ pub fn verify(a: VerifyReportArgs) -> anyhow::Result<u8> {
                     None => println!("  anchored   no checkpoint (the tenant had none)"),
                 }
                 println!("  signed by  {}", signers.join(", "));
+                for (name, t) in &witnessed {
+                    let at = chrono::DateTime::from_timestamp(i64::try_from(*t).unwrap_or(i64::MAX), 0)
+                        .map_or_else(|| t.to_string(), |d| d.to_rfc3339());
+                    println!("  witnessed  by {name} at {at}");
+                }
             }
             Ok(0)
         }
         Err(e) => {
             if a.json {
-                println!("{}", json!({"valid": false, "error": e.to_string()}));
+                println!("{}", json!({"valid": false, "error": e}));
             } else {
                 println!("✘ INVALID: {}: {e}", a.file.display());
             }

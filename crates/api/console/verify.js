@@ -107,18 +107,23 @@ export async function rootFromInclusionProof(index, size, leaf, proof) {
  * A C2SP verifier key `name+hexid+base64(0x01 || Ed25519 public key)`; the
  * key id must be the first 4 bytes of SHA-256(name || 0x0A || 0x01 || key).
  */
-export async function parseVerifierKey(text) {
+export function parseVerifierKey(text) {
+  return parseKey(text, 1, "verifier key", "the key must be 0x01 (Ed25519) then 32 bytes");
+}
+
+/** A C2SP key `name+hexid+base64(alg || 32-byte Ed25519 key)` of algorithm `alg`. */
+async function parseKey(text, alg, what, wrongAlg) {
   const s = String(text).trim();
   // The name holds no '+', the id is hex; the base64 key may contain '+'.
   const m = /^([^+]*)\+([^+]*)\+(.*)$/s.exec(s);
-  if (!m) throw new VerifyError("a verifier key reads name+keyid+key (three parts joined by '+')");
+  if (!m) throw new VerifyError(`a ${what} reads name+keyid+key (three parts joined by '+')`);
   const [, name, idHex, b64] = m;
-  if (!name || /[\s+]/.test(name)) throw new VerifyError("the key name is empty or contains spaces");
-  if (!/^[0-9a-f]{8}$/.test(idHex)) throw new VerifyError("the key id must be 8 lowercase hex digits");
+  if (!name || /[\s+]/.test(name)) throw new VerifyError(`the ${what} name is empty or contains spaces`);
+  if (!/^[0-9a-f]{8}$/.test(idHex)) throw new VerifyError(`the ${what} id must be 8 lowercase hex digits`);
   const raw = fromBase64(b64);
-  if (raw.length !== 33 || raw[0] !== 1) throw new VerifyError("the key must be 0x01 (Ed25519) then 32 bytes");
+  if (raw.length !== 33 || raw[0] !== alg) throw new VerifyError(wrongAlg);
   const digest = await sha256(concat(utf8.encode(name), Uint8Array.of(10), raw));
-  if (hex(digest.slice(0, 4)) !== idHex) throw new VerifyError("the key id does not match the key's name and bytes");
+  if (hex(digest.slice(0, 4)) !== idHex) throw new VerifyError(`the ${what} id does not match the key's name and bytes`);
   const publicKey = raw.slice(1);
   const cryptoKey = await subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
   return { text: s, name, keyId: idHex, publicKey, cryptoKey };
@@ -168,19 +173,8 @@ export async function openNote(note, vkey) {
  * A witness key `name+hexid+base64(0x04 || Ed25519 public key)`
  * (c2sp.org/tlog-cosignature); the id is SHA-256(name || 0x0A || 0x04 || key)[:4].
  */
-export async function parseWitnessKey(text) {
-  const s = String(text).trim();
-  const m = /^([^+]*)\+([^+]*)\+(.*)$/s.exec(s);
-  if (!m) throw new VerifyError("a witness key reads name+keyid+key (three parts joined by '+')");
-  const [, name, idHex, b64] = m;
-  if (!name || /[\s+]/.test(name)) throw new VerifyError("the witness key name is empty or contains spaces");
-  if (!/^[0-9a-f]{8}$/.test(idHex)) throw new VerifyError("the witness key id must be 8 lowercase hex digits");
-  const raw = fromBase64(b64);
-  if (raw.length !== 33 || raw[0] !== 4) throw new VerifyError(`witness key ${name}: must be 0x04 (cosignature/v1) then 32 bytes`);
-  const digest = await sha256(concat(utf8.encode(name), Uint8Array.of(10), raw));
-  if (hex(digest.slice(0, 4)) !== idHex) throw new VerifyError(`witness key ${name}: the id does not match the name and key`);
-  const cryptoKey = await subtle.importKey("raw", raw.slice(1), { name: "Ed25519" }, false, ["verify"]);
-  return { text: s, name, keyId: idHex, cryptoKey };
+export function parseWitnessKey(text) {
+  return parseKey(text, 4, "witness key", `witness key ${String(text).split("+")[0]}: must be 0x04 (cosignature/v1) then 32 bytes`);
 }
 
 /**

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{create_key, http_as};
+use common::{create_key, get_with_headers, http_as};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,20 +22,6 @@ fn counts(v: &Value) -> BTreeMap<String, u64> {
         .iter()
         .map(|c| (c["name"].as_str().expect("name").to_string(), c["count"].as_u64().expect("count")))
         .collect()
-}
-
-/// `GET path` with the response's headers: (status, headers, body).
-fn get_with_headers(addr: &str, key: &str, path: &str) -> (u16, String, Vec<u8>) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n")
-        .expect("write");
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp).expect("read");
-    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers");
-    let head = String::from_utf8_lossy(&resp[..split]).into_owned();
-    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, head, resp[split + 4..].to_vec())
 }
 
 fn verify_report(file: &Path, vkey: &str) -> (bool, String) {

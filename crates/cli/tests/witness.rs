@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{get_bytes, http_as, post_events, start, Killed};
+use common::{get_bytes, get_with_headers, http_as, post_events, start, Killed};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -59,6 +59,27 @@ fn witness(dir: &Path, name: &str, log_vkey: &str) -> (Killed, String, String) {
     (p, addr, vkey)
 }
 
+/// `traceledger up` for the tenant on `data`, checkpointing every second
+/// and submitting to the witnesses of `policy`; the process, its address
+/// and its owner key.
+fn node(data: &Path, policy: &str) -> (Killed, String, String) {
+    let (p, addr) = start(&[
+        "up",
+        "--http",
+        "127.0.0.1:0",
+        "--tenant",
+        TENANT,
+        "--checkpoint-seconds",
+        "1",
+        "--witness-policy",
+        policy,
+        "--data",
+        data.to_str().expect("utf-8"),
+    ]);
+    let owner = std::fs::read_to_string(data.join("bootstrap-owner.key")).expect("owner").trim().to_string();
+    (p, addr, owner)
+}
+
 fn events(base: u128, n: u128) -> Vec<Value> {
     (0..n)
         .map(|i| {
@@ -94,23 +115,16 @@ fn export(addr: &str, key: &str, root: &Path, n: usize) -> PathBuf {
 /// (the `X-Traceledger-Report-Signature` header) into `dir`; the file.
 fn fetch_report(addr: &str, key: &str, format: &str, dir: &Path) -> PathBuf {
     use base64::Engine;
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
     let path = format!("/v1/reports/soc2?from=2025-01-01T00:00:00Z&to=2028-01-01T00:00:00Z&format={format}");
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n")
-        .expect("write");
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp).expect("read");
-    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers");
-    let head = String::from_utf8_lossy(&resp[..split]).into_owned();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let (status, head, body) = get_with_headers(addr, key, &path);
+    assert_eq!(status, 200, "{head}");
     let sig = head
         .lines()
         .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("x-traceledger-report-signature")))
         .map(|(_, v)| v.trim().to_string())
         .expect("signature header");
     let file = dir.join(format!("report.{format}"));
-    std::fs::write(&file, &resp[split + 4..]).expect("report");
+    std::fs::write(&file, &body).expect("report");
     let note = base64::engine::general_purpose::STANDARD.decode(sig).expect("base64");
     std::fs::write(dir.join(format!("report.{format}.sig")), note).expect("sig");
     file
@@ -137,20 +151,7 @@ fn a_node_with_two_witnesses_exports_cosigned_checkpoints_and_a_forked_log_is_re
 
     // Node A: the honest log.
     let a_data = data_with_key(&log_key);
-    let (_a, a_addr) = start(&[
-        "up",
-        "--http",
-        "127.0.0.1:0",
-        "--tenant",
-        TENANT,
-        "--checkpoint-seconds",
-        "1",
-        "--witness-policy",
-        policy_arg,
-        "--data",
-        a_data.path().to_str().expect("utf-8"),
-    ]);
-    let a_owner = std::fs::read_to_string(a_data.path().join("bootstrap-owner.key")).expect("owner").trim().to_string();
+    let (_a, a_addr, a_owner) = node(a_data.path(), policy_arg);
     post_events(&a_addr, &a_owner, &events(0x3171_0000, 5));
 
     // The checkpoint it serves (tlog-tiles) carries both cosignatures.
@@ -286,20 +287,7 @@ fn a_node_with_two_witnesses_exports_cosigned_checkpoints_and_a_forked_log_is_re
     // Node B: the same key and log name, another history for the same
     // tenant (a split view). Both witnesses refuse it, and keep the request.
     let b_data = data_with_key(&log_key);
-    let (_b, b_addr) = start(&[
-        "up",
-        "--http",
-        "127.0.0.1:0",
-        "--tenant",
-        TENANT,
-        "--checkpoint-seconds",
-        "1",
-        "--witness-policy",
-        policy_arg,
-        "--data",
-        b_data.path().to_str().expect("utf-8"),
-    ]);
-    let b_owner = std::fs::read_to_string(b_data.path().join("bootstrap-owner.key")).expect("owner").trim().to_string();
+    let (_b, b_addr, b_owner) = node(b_data.path(), policy_arg);
     post_events(&b_addr, &b_owner, &events(0x3171_1000, 8));
     for dir in [w1_dir.path(), w2_dir.path()] {
         let refused = within("the witness refusing the forked checkpoint", || {

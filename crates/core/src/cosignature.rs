@@ -17,7 +17,7 @@
 //! under the 0x04 identity), so a witness keeps one key file in the format
 //! the rest of the project uses.
 
-use crate::signing::{parse_key_id, SigningKey};
+use crate::signing::{split_vkey, SigningKey};
 use crate::{Error, Result};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -128,25 +128,12 @@ impl WitnessKey {
     pub fn parse(s: &str) -> Result<Self> {
         let s = s.trim();
         let bad = |why: &str| Error::InvalidKey(format!("witness key `{s}`: {why}"));
-        let mut parts = s.splitn(3, '+');
-        let (name, id, b64) =
-            (parts.next().unwrap_or_default(), parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-        if !signed_note::is_key_name_valid(name) {
-            return Err(bad("invalid key name"));
+        let (name, id, alg, key) = split_vkey(s, "witness key")?;
+        match alg {
+            ALG_COSIGNATURE_V1 => {}
+            1 => return Err(bad("this is a log (0x01) key; a witness key has type 0x04 (cosignature/v1)")),
+            alg => return Err(bad(&format!("unsupported signature type {alg:#04x}"))),
         }
-        let id = parse_key_id(id).ok_or_else(|| bad("key id is not 8 hex digits"))?;
-        let raw = B64.decode(b64).map_err(|_| bad("key is not base64"))?;
-        let key = match raw.split_first() {
-            Some((&ALG_COSIGNATURE_V1, k)) => {
-                let k: [u8; 32] = k.try_into().map_err(|_| bad("Ed25519 key must be 32 bytes"))?;
-                VerifyingKey::from_bytes(&k).map_err(|_| bad("not an Ed25519 point"))?
-            }
-            Some((1, _)) => {
-                return Err(bad("this is a log (0x01) key; a witness key has type 0x04 (cosignature/v1)"));
-            }
-            Some((alg, _)) => return Err(bad(&format!("unsupported signature type {alg:#04x}"))),
-            None => return Err(bad("empty key")),
-        };
         if key_id(name, &key) != id {
             return Err(bad("key id does not match the name and key"));
         }

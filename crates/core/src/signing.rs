@@ -136,7 +136,26 @@ pub fn key_id(name: &str, key: &VerifyingKey) -> u32 {
     signed_note::key_id(name, &raw)
 }
 
-pub(crate) fn parse_key_id(s: &str) -> Option<u32> {
+/// Splits a C2SP verifier key `name+id+base64(alg || 32-byte Ed25519 key)`
+/// into its name, id, algorithm byte and key, checking each part's form;
+/// the caller checks the algorithm and that the id is the key's.
+pub(crate) fn split_vkey<'a>(s: &'a str, what: &str) -> Result<(&'a str, u32, u8, VerifyingKey)> {
+    let bad = |why: &str| Error::InvalidKey(format!("{what} `{s}`: {why}"));
+    let mut parts = s.splitn(3, '+');
+    let (name, id, b64) =
+        (parts.next().unwrap_or_default(), parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    if !signed_note::is_key_name_valid(name) {
+        return Err(bad("invalid key name"));
+    }
+    let id = parse_key_id(id).ok_or_else(|| bad("key id is not 8 hex digits"))?;
+    let raw = B64.decode(b64).map_err(|_| bad("key is not base64"))?;
+    let Some((&alg, k)) = raw.split_first() else { return Err(bad("empty key")) };
+    let k: [u8; 32] = k.try_into().map_err(|_| bad("Ed25519 key must be 32 bytes"))?;
+    let key = VerifyingKey::from_bytes(&k).map_err(|_| bad("not an Ed25519 point"))?;
+    Ok((name, id, alg, key))
+}
+
+fn parse_key_id(s: &str) -> Option<u32> {
     // Lowercase only: the encoding is canonical, so a key has one spelling.
     if s.len() != 8 || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return None;
@@ -170,22 +189,10 @@ impl VerifierKey {
     pub fn parse(s: &str) -> Result<Self> {
         let s = s.trim();
         let bad = |why: &str| Error::InvalidKey(format!("verifier key `{s}`: {why}"));
-        let mut parts = s.splitn(3, '+');
-        let (name, id, b64) =
-            (parts.next().unwrap_or_default(), parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-        if !signed_note::is_key_name_valid(name) {
-            return Err(bad("invalid key name"));
+        let (name, id, alg, key) = split_vkey(s, "verifier key")?;
+        if alg != ALG_ED25519 {
+            return Err(bad(&format!("unknown algorithm {alg}")));
         }
-        let id = parse_key_id(id).ok_or_else(|| bad("key id is not 8 hex digits"))?;
-        let raw = B64.decode(b64).map_err(|_| bad("key is not base64"))?;
-        let key = match raw.split_first() {
-            Some((&ALG_ED25519, k)) => {
-                let k: [u8; 32] = k.try_into().map_err(|_| bad("Ed25519 key must be 32 bytes"))?;
-                VerifyingKey::from_bytes(&k).map_err(|_| bad("not an Ed25519 point"))?
-            }
-            Some((alg, _)) => return Err(bad(&format!("unknown algorithm {alg}"))),
-            None => return Err(bad("empty key")),
-        };
         if key_id(name, &key) != id {
             return Err(bad("key id does not match the name and key"));
         }

@@ -104,16 +104,8 @@ pub fn http_as(addr: &str, key: Option<&str>, method: &str, path: &str, body: &[
 
 /// A GET with `key`: the status and the body's bytes (for binary bodies).
 pub fn get_bytes(addr: &str, key: &str, path: &str) -> (u16, Vec<u8>) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    let head =
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n");
-    s.write_all(head.as_bytes()).expect("write");
-    let mut resp = Vec::new();
-    let _ = s.read_to_end(&mut resp);
-    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers");
-    let headers = String::from_utf8_lossy(&resp[..split]).into_owned();
-    let status = headers.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, resp[split + 4..].to_vec())
+    let (status, _, body) = get_with_headers(addr, key, path);
+    (status, body)
 }
 
 /// Starts `traceledger up --http 127.0.0.1:0 ARGS --data DATA` and returns
@@ -291,4 +283,18 @@ pub fn start(args: &[&str]) -> (Killed, String) {
             return (child, addr);
         }
     }
+}
+
+/// A GET with `key`: the status, the response head and the body bytes.
+pub fn get_with_headers(addr: &str, key: &str, path: &str) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).expect("read");
+    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers");
+    let head = String::from_utf8_lossy(&resp[..split]).into_owned();
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, head, resp[split + 4..].to_vec())
 }

@@ -21,6 +21,8 @@ command -v npm >/dev/null || need_apt+=(npm)
 command -v chromium >/dev/null || need_apt+=(chromium)
 # The retention test seals records "400 days ago" under libfaketime.
 command -v faketime >/dev/null || need_apt+=(faketime)
+# The RFC 3161 tests ask a real TSA: OpenSSL's `openssl ts -reply`.
+command -v openssl >/dev/null || need_apt+=(openssl)
 # RocksDB's C++ (~20 min here) is compiled once per profile and feature set
 # of librocksdb-sys; sccache as the C/C++ wrapper (the Makefile sets CC and
 # CXX) serves the clippy, debug and test builds from one compile.

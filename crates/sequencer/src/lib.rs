@@ -69,7 +69,7 @@ mod reconcile;
 pub mod store;
 mod witnessing;
 
-pub use witnessing::{Witnesses, Witnessing};
+pub use witnessing::{Timestamping, Timestamps, Witnesses, Witnessing};
 
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -131,6 +131,8 @@ pub struct Config {
     /// Witnesses to submit each published checkpoint to; none: checkpoints
     /// carry the log's signature only.
     pub witnesses: Option<Witnessing>,
+    /// A time-stamping authority for RFC 3161 tokens over checkpoints.
+    pub timestamps: Option<Timestamping>,
 }
 
 /// Redacts an event before it is sealed, saying what it did; `None` when
@@ -163,6 +165,7 @@ impl Default for Config {
             trusted_keys: Vec::new(),
             sign_threads: 0,
             witnesses: None,
+            timestamps: None,
         }
     }
 }
@@ -222,6 +225,11 @@ pub struct Stats {
     pub witnessed: AtomicU64,
     /// Checkpoints no witness cosigned (down, or refused: see the log).
     pub unwitnessed: AtomicU64,
+    /// Checkpoints published again with an RFC 3161 timestamp.
+    pub timestamped: AtomicU64,
+    /// Timestamps asked for and not had (the TSA down, refusing, or its
+    /// token not verifying under its certificate).
+    pub untimestamped: AtomicU64,
     /// Erasures carried out.
     pub erasures: AtomicU64,
     /// Records whose content an erasure removed.
@@ -430,15 +438,18 @@ impl Sequencer {
             .build()
             .map_err(|e| Error::Config(format!("cannot start the signing threads: {e}")))?;
         let stats: Arc<Stats> = Arc::default();
-        let witness_queue = match &cfg.witnesses {
-            Some(w) => Some(witnessing::start(
-                w.clone(),
+        let witness_queue = if cfg.witnesses.is_some() || cfg.timestamps.is_some() {
+            let attestors =
+                witnessing::Attestors { witnesses: cfg.witnesses.clone(), timestamps: cfg.timestamps.clone() };
+            Some(witnessing::start(
+                attestors,
                 log.clone(),
                 store.clone(),
                 cfg.topics.checkpoints.clone(),
                 stats.clone(),
-            )?),
-            None => None,
+            )?)
+        } else {
+            None
         };
         Ok(Sequencer { log, store, sealer, cfg, partitions, stats, keys, dlq_partitions, signers, witness_queue })
     }

@@ -1,12 +1,15 @@
-//! Witness cosignatures of the checkpoints the sequencer publishes.
+//! Witness cosignatures and trusted timestamps of the checkpoints the
+//! sequencer publishes.
 //!
 //! After a checkpoint is published and stored, it is queued to one worker
 //! thread that submits it to the configured witnesses (the node wires the
 //! HTTP client in as a [`Witnesses`]), with a consistency proof read from
-//! the ledger's tree. The cosignatures it gets back are appended to the
-//! note, and the cosigned note is published again on `ledger.checkpoints`
-//! (same tenant, same size: readers keep the union of the lines) and
-//! stored in place of the plain one, so exports carry it.
+//! the ledger's tree, and, at most once per tenant per interval, asks a
+//! time-stamping authority for an RFC 3161 token over the note as the log
+//! signed it (a [`Timestamps`]). The lines it gets back are appended to the
+//! note, and the note is published again on `ledger.checkpoints` (same
+//! tenant, same size: readers keep the union of the lines) and stored in
+//! place of the plain one, so exports carry it.
 //!
 //! Sealing never waits for a witness: a witness that is down or slow only
 //! delays cosignatures, and a tenant whose checkpoints queue up while one
@@ -30,6 +33,30 @@ pub trait Witnesses: Send + Sync {
     ) -> Vec<String>;
 }
 
+/// Gets trusted timestamps: an RFC 3161 TSA.
+pub trait Timestamps: Send + Sync {
+    /// The timestamp line for `note` (the checkpoint as the log signed it),
+    /// verified against the TSA's certificate; `None` when none was had.
+    fn timestamp(&self, note: &str) -> Option<String>;
+}
+
+/// The TSA a sequencer asks, and how often per tenant (see
+/// [`Config::timestamps`]).
+#[derive(Clone)]
+pub struct Timestamping {
+    /// The TSA.
+    pub tsa: Arc<dyn Timestamps>,
+    /// At most one timestamp per tenant per this interval (the first
+    /// checkpoint after it passes gets one).
+    pub every: Duration,
+}
+
+impl std::fmt::Debug for Timestamping {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Timestamping(every {:?})", self.every)
+    }
+}
+
 /// The witnesses a sequencer submits to (see [`Config::witnesses`]).
 #[derive(Clone)]
 pub struct Witnessing(pub Arc<dyn Witnesses>);
@@ -46,10 +73,16 @@ pub(crate) struct Job {
     pub(crate) msg: CheckpointMessage,
 }
 
+/// What the worker asks for each checkpoint.
+pub(crate) struct Attestors {
+    pub(crate) witnesses: Option<Witnessing>,
+    pub(crate) timestamps: Option<Timestamping>,
+}
+
 /// Starts the worker; the returned sender queues jobs, and the worker ends
 /// when every sender is dropped.
 pub(crate) fn start(
-    witnesses: Witnessing,
+    attestors: Attestors,
     log: Arc<dyn Log>,
     store: Arc<Store>,
     topic: String,
@@ -57,8 +90,10 @@ pub(crate) fn start(
 ) -> Result<Sender<Job>> {
     let (tx, rx) = std::sync::mpsc::channel::<Job>();
     std::thread::Builder::new()
-        .name("sequencer-witness".into())
+        .name("sequencer-attest".into())
         .spawn(move || {
+            // When each tenant last got a timestamp.
+            let mut stamped: HashMap<String, Instant> = HashMap::new();
             while let Ok(first) = rx.recv() {
                 // Coalesce what queued meanwhile: each tenant at its newest size.
                 let mut due: BTreeMap<String, Job> = BTreeMap::new();
@@ -71,30 +106,62 @@ pub(crate) fn start(
                     }
                 }
                 for job in due.into_values() {
-                    if let Err(e) = witness_one(&*witnesses.0, log.as_ref(), &store, &topic, &stats, job) {
-                        tracing::warn!(error = %e, "publishing a cosigned checkpoint failed; the next one will carry cosignatures");
+                    let tenant = job.msg.tenant_id.clone();
+                    let stamp = attestors
+                        .timestamps
+                        .as_ref()
+                        .filter(|t| stamped.get(&tenant).is_none_or(|at| at.elapsed() >= t.every));
+                    match attest_one(&attestors, stamp, log.as_ref(), &store, &topic, &stats, job) {
+                        Ok(true) => {
+                            stamped.insert(tenant, Instant::now());
+                        }
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!(
+                            error = %e,
+                            "publishing an attested checkpoint failed; the next one will carry its attestations"
+                        ),
                     }
                 }
             }
         })
-        .map_err(|e| Error::Config(format!("cannot start the witness thread: {e}")))?;
+        .map_err(|e| Error::Config(format!("cannot start the attestation thread: {e}")))?;
     Ok(tx)
 }
 
-fn witness_one(w: &dyn Witnesses, log: &dyn Log, store: &Store, topic: &str, stats: &Stats, job: Job) -> Result<()> {
+/// Witnesses and (when `stamp`) timestamps one checkpoint; whether it got
+/// a timestamp.
+fn attest_one(
+    a: &Attestors,
+    stamp: Option<&Timestamping>,
+    log: &dyn Log,
+    store: &Store,
+    topic: &str,
+    stats: &Stats,
+    job: Job,
+) -> Result<bool> {
     let Job { partition, mut msg } = job;
     let (tenant, size) = (msg.tenant_id.clone(), msg.size);
-    let prove = |old: u64| merkle::consistency_proof_of(old, size, &store.nodes(&tenant, None)).ok();
-    let lines = w.cosign(&msg.origin, size, &msg.note, &prove);
+    let mut lines = Vec::new();
+    if let Some(w) = &a.witnesses {
+        let prove = |old: u64| merkle::consistency_proof_of(old, size, &store.nodes(&tenant, None)).ok();
+        let cosigned = w.0.cosign(&msg.origin, size, &msg.note, &prove);
+        Stats::add(if cosigned.is_empty() { &stats.unwitnessed } else { &stats.witnessed }, 1);
+        lines.extend(cosigned);
+    }
+    // Over the note as the log signed it, before any other line.
+    let token = stamp.and_then(|t| t.tsa.timestamp(&msg.note));
+    if stamp.is_some() {
+        Stats::add(if token.is_some() { &stats.timestamped } else { &stats.untimestamped }, 1);
+    }
+    let stamped = token.is_some();
+    lines.extend(token);
     if lines.is_empty() {
-        Stats::add(&stats.unwitnessed, 1);
-        return Ok(());
+        return Ok(false);
     }
     msg.note = add_lines(msg.note.as_bytes(), &lines)?;
     log.append(topic, partition, &[Record::keyed(tenant.as_bytes(), wire::encode_checkpoint(&msg))])?;
     let mut b = store.batch();
     b.checkpoint(&tenant, size, &msg.note)?;
     b.commit(true)?;
-    Stats::add(&stats.witnessed, 1);
-    Ok(())
+    Ok(stamped)
 }

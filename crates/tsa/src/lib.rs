@@ -20,6 +20,9 @@ use cms::signed_data::{SignedData, SignerIdentifier};
 use der::asn1::{ObjectIdentifier, OctetString, SetOfVec};
 use der::{Any, Decode, Encode};
 use sha2::{Digest, Sha256};
+use traceledger_core::checkpoint::open_note;
+use traceledger_core::cosignature::split_note;
+use traceledger_core::signing::Keyring;
 use x509_cert::Certificate;
 use x509_tsp::{MessageImprint, TimeStampReq, TimeStampResp, TspVersion, TstInfo};
 
@@ -260,6 +263,70 @@ pub fn verify(token: &[u8], message: &[u8], cert: &Certificate) -> Result<Timest
     }
     let gen_time = tst.gen_time.to_unix_duration().as_secs();
     Ok(Timestamped { gen_time, policy: tst.policy.to_string(), serial: hex::encode(tst.serial_number.as_bytes()) })
+}
+
+/// The key id of a timestamp line: the first 4 bytes of SHA-256 of the
+/// TSA certificate's DER, so a verifier holding the certificate finds its
+/// lines.
+pub fn line_key_id(cert: &Certificate) -> Result<[u8; 4], TsaError> {
+    let der = cert.to_der().map_err(der_err("the TSA certificate"))?;
+    let d = Sha256::digest(der);
+    Ok([d[0], d[1], d[2], d[3]])
+}
+
+/// A checkpoint note's timestamp line (ending in a newline):
+/// `— <tsa name> base64(key id (4) || DER TimeStampToken)`. Signed-note
+/// verifiers that do not know the id ignore it, as they do cosignatures.
+pub fn note_line(name: &str, cert: &Certificate, token: &[u8]) -> Result<String, TsaError> {
+    use base64::Engine;
+    if !signed_note::is_key_name_valid(name) {
+        return Err(invalid(format!("TSA name `{name}` must be non-empty with no spaces or '+'")));
+    }
+    let mut raw = line_key_id(cert)?.to_vec();
+    raw.extend_from_slice(token);
+    Ok(format!("\u{2014} {name} {}\n", base64::engine::general_purpose::STANDARD.encode(raw)))
+}
+
+/// The bytes a checkpoint's timestamp is over: the note as the log signed
+/// it — its body and the signature lines of the ledger's keys, without the
+/// cosignature and timestamp lines added after.
+pub fn timestamped_message(note: &[u8], ledger: &Keyring) -> Result<Vec<u8>, TsaError> {
+    let (body, lines) = split_note(note).map_err(|e| invalid(e.to_string()))?;
+    let mut out = body.to_vec();
+    out.push(b'\n');
+    let mut any = false;
+    for l in lines {
+        let one = [body, b"\n", l.as_bytes(), b"\n"].concat();
+        if open_note(&one, ledger).is_ok() {
+            out.extend_from_slice(l.as_bytes());
+            out.push(b'\n');
+            any = true;
+        }
+    }
+    if !any {
+        return Err(invalid("the checkpoint is not signed by the ledger's key"));
+    }
+    Ok(out)
+}
+
+/// The timestamps on a checkpoint note from the TSA of `cert`: every line
+/// with that certificate's key id must hold a token over the note as the
+/// log signed it. Empty when the TSA has no line on it.
+pub fn note_timestamps(note: &[u8], ledger: &Keyring, cert: &Certificate) -> Result<Vec<Timestamped>, TsaError> {
+    use base64::Engine;
+    let id = line_key_id(cert)?;
+    let (_, lines) = split_note(note).map_err(|e| invalid(e.to_string()))?;
+    let mut out = Vec::new();
+    for l in lines {
+        let Some((_, b64)) = l.strip_prefix("\u{2014} ").and_then(|r| r.split_once(' ')) else { continue };
+        let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64) else { continue };
+        if raw.get(..4) != Some(&id[..]) {
+            continue;
+        }
+        let message = timestamped_message(note, ledger)?;
+        out.push(verify(&raw[4..], &message, cert)?);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -141,3 +141,36 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_checkpoint_note_carries_its_timestamp_as_a_line_that_survives_cosignatures() {
+    use traceledger_core::checkpoint::Checkpoint;
+    use traceledger_core::cosignature::{add_lines, split_note, Cosigner};
+    use traceledger_core::signing::{Keyring, SigningKey, VerifierKey};
+    use traceledger_tsa::{note_line, note_timestamps};
+    let log = SigningKey::generate("log.example", &mut rand::rngs::OsRng).expect("key");
+    let ring = Keyring::new(vec![VerifierKey::parse(&log.verifier_key_string()).expect("vkey")]);
+    let note = Checkpoint { origin: "log.example/acme".into(), size: 9, root: traceledger_core::hash::sha256(b"r") }
+        .sign(&log)
+        .expect("sign");
+    let tsa = Tsa::new("ec", "sha256");
+    let token = token_of(&tsa.reply(&request(note.as_bytes(), 11).expect("request"))).expect("token");
+    let line = note_line("tsa.test", &tsa.cert(), &token).expect("line");
+    // A witness cosigns first; the timestamp line comes after; order does
+    // not matter to either.
+    let w = Cosigner::new("w.example", &SigningKey::generate("w", &mut rand::rngs::OsRng).expect("k")).expect("c");
+    let (body, _) = split_note(note.as_bytes()).expect("split");
+    let stamped = add_lines(note.as_bytes(), &[line.clone(), w.cosign(body, 5).expect("cosign")]).expect("add");
+    let found = note_timestamps(stamped.as_bytes(), &ring, &tsa.cert()).expect("verifies");
+    assert_eq!(found.len(), 1);
+    // The log key still opens the note; another TSA finds nothing of its own.
+    Checkpoint::open(stamped.as_bytes(), &ring).expect("open");
+    assert!(note_timestamps(stamped.as_bytes(), &ring, &Tsa::new("ec", "sha256").cert()).expect("none").is_empty());
+    // The line moved onto another checkpoint does not verify.
+    let other = Checkpoint { origin: "log.example/acme".into(), size: 10, root: traceledger_core::hash::sha256(b"s") }
+        .sign(&log)
+        .expect("sign");
+    let moved = add_lines(other.as_bytes(), &[line]).expect("add");
+    let err = note_timestamps(moved.as_bytes(), &ring, &tsa.cert()).expect_err("moved");
+    assert!(err.to_string().contains("another message"), "{err}");
+}

@@ -4,8 +4,8 @@
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
-fn cert() -> &'static x509_cert::Certificate {
-    static C: OnceLock<x509_cert::Certificate> = OnceLock::new();
+fn cert() -> &'static traceledger_tsa::Certificate {
+    static C: OnceLock<traceledger_tsa::Certificate> = OnceLock::new();
     C.get_or_init(|| traceledger_tsa::certificate(include_bytes!("tsa_cert.pem")).expect("the TSA certificate"))
 }
 

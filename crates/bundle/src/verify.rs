@@ -33,6 +33,10 @@ pub struct Options {
     /// bundle that carries the policy's witness quorum (the newest such is
     /// reported), and no listed witness's line may fail to verify.
     pub witness_policy: Option<Policy>,
+    /// RFC 3161 TSA certificates: each tenant must have a checkpoint in the
+    /// bundle timestamped by each (the newest is reported), and every
+    /// timestamp line of theirs must verify.
+    pub tsa_certs: Vec<traceledger_tsa::Certificate>,
 }
 
 /// Receives progress over the records file.
@@ -70,6 +74,20 @@ pub struct Verified {
     /// the quorum and the witnesses that cosigned it (empty without a
     /// policy). Records beyond it are signed and chained, not witnessed.
     pub witnessed: BTreeMap<String, WitnessedCheckpoint>,
+    /// With TSA certificates: per tenant, its newest timestamped checkpoint
+    /// per TSA (in the order given).
+    pub timestamped: BTreeMap<String, Vec<TimestampedCheckpoint>>,
+}
+
+/// A checkpoint an RFC 3161 TSA timestamped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimestampedCheckpoint {
+    /// Its tree size.
+    pub size: u64,
+    /// The TSA's time (Unix seconds): the tree existed by then.
+    pub gen_time: u64,
+    /// The TSA certificate's subject.
+    pub tsa: String,
 }
 
 /// A checkpoint that met the auditor's witness quorum.
@@ -437,7 +455,7 @@ pub fn verify_bundle(dir: &Path, opts: &Options, progress: &mut dyn Progress) ->
     std::io::copy(&mut tally, &mut std::io::sink()).map_err(|e| unusable(RECORDS, Some(pos.get()), e.to_string()))?;
 
     // Checkpoints.
-    let mut notes: BTreeMap<String, Vec<(u64, String, Vec<u8>)>> = BTreeMap::new();
+    let mut notes = TenantNotes::new();
     for rel in manifest.files.keys().filter(|r| r.starts_with("checkpoints/")) {
         let note = read(rel)?;
         let tenant = rel.split('/').nth(1).unwrap_or_default().to_string();
@@ -450,12 +468,13 @@ pub fn verify_bundle(dir: &Path, opts: &Options, progress: &mut dyn Progress) ->
                 detail: format!("{rel}: {e}"),
             })
         })?;
-        if opts.witness_policy.is_some() {
+        if opts.witness_policy.is_some() || !opts.tsa_certs.is_empty() {
             notes.entry(tenant.clone()).or_default().push((cp.size, rel.clone(), note));
         }
         verifier.push_checkpoint(cp).map_err(BundleError::Invalid)?;
     }
     let report = verifier.finish().map_err(BundleError::Invalid)?;
+    let timestamped = timestamped_checkpoints(&opts.tsa_certs, &keys, &notes)?;
     let witnessed = match &opts.witness_policy {
         Some(policy) => witnessed_checkpoints(policy, notes)?,
         None => BTreeMap::new(),
@@ -507,7 +526,59 @@ pub fn verify_bundle(dir: &Path, opts: &Options, progress: &mut dyn Progress) ->
         manifest_signers,
         files: manifest.files.len(),
         witnessed,
+        timestamped,
     })
+}
+
+/// Each tenant's checkpoint notes in the bundle: (size, file, note).
+type TenantNotes = BTreeMap<String, Vec<(u64, String, Vec<u8>)>>;
+
+/// Per tenant and TSA, its newest checkpoint with a valid token of that
+/// TSA. A tenant with none from a TSA fails, and so does a token of a
+/// given TSA that does not verify.
+fn timestamped_checkpoints(
+    certs: &[traceledger_tsa::Certificate],
+    keys: &Keyring,
+    notes: &TenantNotes,
+) -> Result<BTreeMap<String, Vec<TimestampedCheckpoint>>, BundleError> {
+    let fail = |tenant: &str, detail: String| {
+        BundleError::Invalid(Failure {
+            tenant_id: tenant.to_string(),
+            seq: None,
+            position: None,
+            check: Check::Timestamp,
+            detail,
+        })
+    };
+    let mut out = BTreeMap::new();
+    if certs.is_empty() {
+        return Ok(out);
+    }
+    for (tenant, list) in notes {
+        let mut per_tsa = Vec::new();
+        for cert in certs {
+            let subject = cert.tbs_certificate.subject.to_string();
+            let mut newest: Option<TimestampedCheckpoint> = None;
+            for (size, rel, note) in list {
+                let found = traceledger_tsa::note_timestamps(note, keys, cert)
+                    .map_err(|e| fail(tenant, format!("{rel}: the timestamp of TSA `{subject}`: {e}")))?;
+                for t in found {
+                    if newest.as_ref().is_none_or(|n| *size > n.size) {
+                        newest =
+                            Some(TimestampedCheckpoint { size: *size, gen_time: t.gen_time, tsa: subject.clone() });
+                    }
+                }
+            }
+            per_tsa.push(newest.ok_or_else(|| {
+                fail(
+                    tenant,
+                    format!("no checkpoint of `{tenant}` in the bundle carries a timestamp of TSA `{subject}`"),
+                )
+            })?);
+        }
+        out.insert(tenant.clone(), per_tsa);
+    }
+    Ok(out)
 }
 
 /// Per tenant, its newest checkpoint that meets `policy`'s quorum. A
@@ -515,7 +586,7 @@ pub fn verify_bundle(dir: &Path, opts: &Options, progress: &mut dyn Progress) ->
 /// does any checkpoint with a listed witness's line that does not verify.
 fn witnessed_checkpoints(
     policy: &Policy,
-    notes: BTreeMap<String, Vec<(u64, String, Vec<u8>)>>,
+    notes: TenantNotes,
 ) -> Result<BTreeMap<String, WitnessedCheckpoint>, BundleError> {
     let fail = |tenant: &str, rel: &str, size: u64, why: String| {
         BundleError::Invalid(Failure {

@@ -58,6 +58,9 @@ pub enum Check {
     /// A checkpoint lacks the witness cosignatures the auditor's policy
     /// asks for, or a listed witness's cosignature does not verify.
     WitnessQuorum,
+    /// A checkpoint lacks a timestamp from a TSA the auditor named, or a
+    /// timestamp token does not verify.
+    Timestamp,
 }
 
 impl Check {
@@ -79,6 +82,7 @@ impl Check {
             Check::CheckpointConsistency => "checkpoint_consistency",
             Check::UnattestedErasure => "unattested_erasure",
             Check::WitnessQuorum => "witness_quorum",
+            Check::Timestamp => "timestamp",
         }
     }
 }

@@ -50,6 +50,21 @@ pub struct NodeArgs {
     /// to the checkpoint served and exported.
     #[arg(long, env = "TRACELEDGER_WITNESS_POLICY", value_name = "FILE")]
     pub witness_policy: Option<PathBuf>,
+    /// An RFC 3161 time-stamping authority (its HTTP URL): checkpoints get
+    /// a token over their signed note, carried in the note; needs --tsa-cert.
+    #[arg(long, env = "TRACELEDGER_TSA_URL", requires = "tsa_cert")]
+    pub tsa_url: Option<String>,
+    /// The TSA's certificate (PEM or DER): tokens that do not verify under
+    /// it are not attached.
+    #[arg(long, env = "TRACELEDGER_TSA_CERT", value_name = "FILE", requires = "tsa_url")]
+    pub tsa_cert: Option<PathBuf>,
+    /// The TSA's name on the note's timestamp line.
+    #[arg(long, default_value = "tsa")]
+    pub tsa_name: String,
+    /// At most one timestamp per tenant per this many seconds (the first
+    /// checkpoint after it passes gets one).
+    #[arg(long, default_value_t = 3600)]
+    pub timestamp_seconds: u64,
     /// Per-key rate limits of the API.
     #[command(flatten)]
     pub rate: RateArgs,
@@ -128,9 +143,16 @@ impl NodeArgs {
             Some(path) => Some(crate::witnesses::from_policy_file(path)?),
             None => None,
         };
+        let timestamps = match (&self.tsa_url, &self.tsa_cert) {
+            (Some(url), Some(cert)) => {
+                Some(crate::witnesses::tsa(url, cert, &self.tsa_name, Duration::from_secs(self.timestamp_seconds))?)
+            }
+            _ => None,
+        };
         Ok(Config {
             trusted_keys,
             witnesses,
+            timestamps,
             topics: Topics::with_prefix(&self.topic_prefix),
             partitions: self.partitions,
             log_name: self.log_name.clone(),

@@ -227,7 +227,7 @@ impl Collector for Sources {
 /// The sequencer's counters, seal latency, checkpoint age and lag.
 fn encode_sequencer(enc: &mut DescriptorEncoder<'_>, src: &SequencerSource) -> std::fmt::Result {
     let s = &src.stats;
-    let counters: [(&str, &str, &AtomicU64); 18] = [
+    let counters: [(&str, &str, &AtomicU64); 20] = [
         ("events_consumed", "Raw records the sequencer read", &s.consumed),
         ("events_sealed", "Records sealed into the ledger", &s.sealed),
         ("records_published", "Sealed records acknowledged on the sealed topic", &s.published),
@@ -248,6 +248,8 @@ fn encode_sequencer(enc: &mut DescriptorEncoder<'_>, src: &SequencerSource) -> s
         ("checkpoints", "Signed checkpoints emitted", &s.checkpoints),
         ("checkpoints_witnessed", "Checkpoints published again with witness cosignatures", &s.witnessed),
         ("checkpoints_unwitnessed", "Checkpoints no witness cosigned (down or refused)", &s.unwitnessed),
+        ("checkpoints_timestamped", "Checkpoints published again with an RFC 3161 timestamp", &s.timestamped),
+        ("checkpoints_untimestamped", "Timestamps asked of the TSA and not had", &s.untimestamped),
         ("erasures", "Erasures carried out", &s.erasures),
         ("erased_records", "Records whose content an erasure removed", &s.erased_records),
     ];

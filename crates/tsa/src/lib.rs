@@ -15,6 +15,9 @@
 //! the checks RFC 3161 §2.4.2 and RFC 5652 §5.4 ask a verifier to make are
 //! written here because no crate in the registries makes them.
 
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
+
 use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerIdentifier};
 use der::asn1::{ObjectIdentifier, OctetString, SetOfVec};
@@ -23,7 +26,7 @@ use sha2::{Digest, Sha256};
 use traceledger_core::checkpoint::open_note;
 use traceledger_core::cosignature::split_note;
 use traceledger_core::signing::Keyring;
-use x509_cert::Certificate;
+pub use x509_cert::Certificate;
 use x509_tsp::{MessageImprint, TimeStampReq, TimeStampResp, TspVersion, TstInfo};
 
 const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");

@@ -86,7 +86,7 @@ pub fn run(a: ExportArgs) -> anyhow::Result<u8> {
     // in the copy, whose verification then says so.
     let source = verify_bundle(
         from,
-        &Options { pinned_keys: pinned, allow_unattested_erasure: true, witness_policy: None },
+        &Options { pinned_keys: pinned, allow_unattested_erasure: true, witness_policy: None, tsa_certs: Vec::new() },
         &mut (),
     )
     .map_err(|e| anyhow::anyhow!("source bundle {} does not verify: {e}", from.display()))?;

@@ -31,6 +31,24 @@ pub fn keyring_of(keys: &[String]) -> anyhow::Result<traceledger_core::signing::
     Ok(traceledger_core::signing::Keyring::new(keys))
 }
 
+/// The TSA certificates of `--tsa-cert` files (PEM or DER).
+pub fn tsa_certs(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<traceledger_tsa::Certificate>> {
+    use anyhow::Context;
+    files
+        .iter()
+        .map(|f| {
+            let bytes = std::fs::read(f).with_context(|| format!("--tsa-cert {}", f.display()))?;
+            traceledger_tsa::certificate(&bytes).with_context(|| format!("--tsa-cert {}", f.display()))
+        })
+        .collect()
+}
+
+/// Unix seconds as a UTC time for people.
+pub fn utc(secs: u64) -> String {
+    chrono::DateTime::from_timestamp(i64::try_from(secs).unwrap_or(i64::MAX), 0)
+        .map_or_else(|| secs.to_string(), |t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+}
+
 /// The witness policy an auditor asks for: a c2sp.org/tlog-policy file
 /// (`--witness-policy`), or `--witness VKEY`s of which every one must have
 /// cosigned; `None` when neither is given.

@@ -29,6 +29,10 @@ pub struct VerifyArgs {
     /// carry the policy's quorum of witness cosignatures.
     #[arg(long, value_name = "FILE")]
     witness_policy: Option<PathBuf>,
+    /// An RFC 3161 TSA's certificate (PEM or DER): each tenant must have a
+    /// checkpoint it timestamped, and its tokens must verify; repeat.
+    #[arg(long = "tsa-cert", value_name = "FILE")]
+    tsa_certs: Vec<PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -152,11 +156,21 @@ fn print_valid(v: &Verified) {
         );
     }
     for (tenant, w) in &v.witnessed {
-        let by: Vec<String> = w.by.iter().map(|(n, t)| format!("{n} at {}", when(*t))).collect();
+        let by: Vec<String> = w.by.iter().map(|(n, t)| format!("{n} at {}", super::utc(*t))).collect();
         if by.is_empty() {
             println!("  witnessed  {tenant}: checkpoint of {} records (the policy asks for no witness)", w.size);
         } else {
             println!("  witnessed  {tenant}: checkpoint of {} records cosigned by {}", w.size, by.join(", "));
+        }
+    }
+    for (tenant, stamps) in &v.timestamped {
+        for t in stamps {
+            println!(
+                "  timestamped {tenant}: the tree of {} records existed by {} ({})",
+                t.size,
+                super::utc(t.gen_time),
+                t.tsa
+            );
         }
     }
     for t in r.tenants.iter().filter(|t| t.checkpointed < t.records) {
@@ -175,18 +189,27 @@ pub fn run(a: VerifyArgs) -> anyhow::Result<u8> {
             return print_result(&Err(BundleError::Unusable { path, offset: None, reason: format!("{e:#}") }), a.json);
         }
     };
+    let tsa_certs = match super::tsa_certs(&a.tsa_certs) {
+        Ok(c) => c,
+        Err(e) => {
+            let reason = format!("{e:#}");
+            return print_result(
+                &Err(BundleError::Unusable { path: "--tsa-cert".into(), offset: None, reason }),
+                a.json,
+            );
+        }
+    };
     match pinned(&a) {
         Ok(keys) => verify_and_print(
             &a.bundle,
-            &Options { pinned_keys: keys, allow_unattested_erasure: a.allow_unattested_erasure, witness_policy },
+            &Options {
+                pinned_keys: keys,
+                allow_unattested_erasure: a.allow_unattested_erasure,
+                witness_policy,
+                tsa_certs,
+            },
             a.json,
         ),
         Err(e) => print_result(&Err(e), a.json),
     }
-}
-
-/// Unix seconds as a UTC time for people.
-fn when(secs: u64) -> String {
-    chrono::DateTime::from_timestamp(i64::try_from(secs).unwrap_or(i64::MAX), 0)
-        .map_or_else(|| secs.to_string(), |t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
 }

@@ -23,7 +23,7 @@ mod verify;
 
 pub use keyfile::{read_keyring_json, read_signing_key, write_signing_key, KeyringEntry};
 pub use layout::{BundlePlan, BundleWriter, MANIFEST_HEADER, WITHHELD_DIR};
-pub use proof::{record_proof, verify_record_proof, verify_record_proof_witnessed, ProofError, ProvenRecord};
+pub use proof::{record_proof, verify_record_proof, verify_record_proof_attested, ProofError, ProvenRecord};
 pub use records::{RecordError, RecordReader};
 pub use verify::{
     read_withheld, verify_bundle, BundleError, Erasures, Options, Progress, Unattested, Verified, WitnessedCheckpoint,

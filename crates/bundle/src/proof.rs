@@ -72,6 +72,8 @@ pub struct ProvenRecord {
     /// With a witness policy: the witnesses that cosigned the checkpoint
     /// (policy name, Unix seconds).
     pub witnessed: Vec<(String, u64)>,
+    /// With TSA certificates: (TSA subject, the TSA's time in Unix seconds).
+    pub timestamped: Vec<(String, u64)>,
 }
 
 /// Why a proof does not prove its record; [`ProofError::exit_code`] for
@@ -96,6 +98,9 @@ pub enum ProofError {
     /// The checkpoint does not satisfy the auditor's witness policy.
     #[error("the checkpoint {0}")]
     Witnesses(String),
+    /// A timestamp the auditor asked for is missing or does not verify.
+    #[error("timestamp: {0}")]
+    Timestamp(String),
 }
 
 impl ProofError {
@@ -110,15 +115,17 @@ impl ProofError {
 
 /// Checks a proof's text against the verifier keys an auditor trusts.
 pub fn verify_record_proof(bytes: &[u8], keys: &Keyring) -> Result<ProvenRecord, ProofError> {
-    verify_record_proof_witnessed(bytes, keys, None)
+    verify_record_proof_attested(bytes, keys, None, &[])
 }
 
 /// [`verify_record_proof`], and with a policy, its checkpoint must carry
-/// the policy's witness quorum (c2sp.org/tlog-policy).
-pub fn verify_record_proof_witnessed(
+/// the policy's witness quorum (c2sp.org/tlog-policy); with TSA
+/// certificates, a valid RFC 3161 timestamp of each.
+pub fn verify_record_proof_attested(
     bytes: &[u8],
     keys: &Keyring,
     policy: Option<&Policy>,
+    tsa_certs: &[traceledger_tsa::Certificate],
 ) -> Result<ProvenRecord, ProofError> {
     let proof = TlogProof::parse(bytes)?;
     let (cp, signers) = Checkpoint::open(&proof.checkpoint, keys).map_err(|e| ProofError::Checkpoint(e.to_string()))?;
@@ -157,8 +164,19 @@ pub fn verify_record_proof_witnessed(
         Some(p) => p.check(&proof.checkpoint).map_err(|e| ProofError::Witnesses(e.why))?.by,
         None => Vec::new(),
     };
+    let mut timestamped = Vec::new();
+    for cert in tsa_certs {
+        let subject = cert.tbs_certificate.subject.to_string();
+        let found = traceledger_tsa::note_timestamps(&proof.checkpoint, keys, cert)
+            .map_err(|e| ProofError::Timestamp(format!("TSA `{subject}`: {e}")))?;
+        let t = found
+            .first()
+            .ok_or_else(|| ProofError::Timestamp(format!("the checkpoint carries no timestamp of TSA `{subject}`")))?;
+        timestamped.push((subject, t.gen_time));
+    }
     Ok(ProvenRecord {
         witnessed,
+        timestamped,
         origin: cp.origin.clone(),
         tenant: tenant.to_string(),
         seq: r.header.seq,

@@ -319,3 +319,86 @@ fn a_node_with_two_witnesses_exports_cosigned_checkpoints_and_a_forked_log_is_re
     // tell the two histories apart.
     assert_eq!(traceledger(&["verify", b_bundle.to_str().expect("utf-8"), "--key", &log_vkey]).0, 0);
 }
+
+#[test]
+fn a_node_with_a_tsa_timestamps_its_checkpoints_and_the_bundle_proves_when() {
+    use traceledger_tsa::testkit::OpensslTsa;
+    let work = tempfile::tempdir().expect("tmp");
+    let tsa = OpensslTsa::new("ec", "sha256");
+    let cert = work.path().join("tsa.pem");
+    std::fs::copy(tsa.path("cert.pem"), &cert).expect("cert");
+    let url = tsa.serve();
+    let other = OpensslTsa::new("rsa", "sha256");
+    let data = tempfile::tempdir().expect("tmp");
+    let (_node, addr) = start(&[
+        "up",
+        "--http",
+        "127.0.0.1:0",
+        "--tenant",
+        TENANT,
+        "--checkpoint-seconds",
+        "1",
+        "--tsa-url",
+        &url,
+        "--tsa-cert",
+        cert.to_str().expect("utf-8"),
+        "--tsa-name",
+        "tsa.test",
+        "--data",
+        data.path().to_str().expect("utf-8"),
+    ]);
+    let owner = std::fs::read_to_string(data.path().join("bootstrap-owner.key")).expect("owner").trim().to_string();
+    post_events(&addr, &owner, &events(0x3171_2000, 4));
+    within("a checkpoint of 4 records with a timestamp line", || {
+        let (status, _, body) = http_as(&addr, Some(&owner), "GET", &format!("/v1/tlog/{TENANT}/checkpoint"), b"");
+        (status == 200 && body.lines().nth(1) == Some("4") && body.contains("\u{2014} tsa.test ")).then_some(())
+    });
+    let vkey = std::fs::read_to_string(data.path().join("keys/ledger.pub")).expect("pub").trim().to_string();
+    let mut n = 0;
+    let report: Value = within("an export whose tenants each carry a timestamp", || {
+        n += 1;
+        let bundle = export(&addr, &owner, work.path(), n);
+        let b = bundle.to_str().expect("utf-8");
+        let (code, out, err) =
+            traceledger(&["verify", b, "--key", &vkey, "--tsa-cert", cert.to_str().expect("utf-8"), "--json"]);
+        assert!(code == 0 || code == 1, "verify: {code} {out} {err}");
+        (code == 0).then(|| serde_json::from_str(&out).expect("json"))
+    });
+    let acme = &report["timestamped"][TENANT][0];
+    assert_eq!(acme["size"], 4, "{report}");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    assert!(acme["gen_time"].as_u64().expect("time").abs_diff(now) < 600, "{acme}");
+    // One record's portable proof against the timestamped checkpoint.
+    let key_file = work.path().join("owner.key");
+    std::fs::write(&key_file, &owner).expect("key file");
+    let proof = work.path().join("r1.tlog-proof");
+    let url = format!("http://{addr}");
+    let (k, p) = (key_file.to_str().expect("utf-8"), proof.to_str().expect("utf-8"));
+    let (code, _, err) =
+        traceledger(&["prove", "--url", &url, "--api-key-file", k, "--seq", "1", "--size", "4", "--out", p]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) =
+        traceledger(&["verify-proof", p, "--key", &vkey, "--tsa-cert", cert.to_str().expect("utf-8")]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("timestamped the tree existed by"), "{out}");
+    // Another TSA's certificate: no timestamp of its own, named.
+    let other_cert = other.path("cert.pem");
+    let (code, _, err) =
+        traceledger(&["verify-proof", p, "--key", &vkey, "--tsa-cert", other_cert.to_str().expect("utf-8")]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("carries no timestamp of TSA"), "{err}");
+    let bundle = export(&addr, &owner, work.path(), 1000);
+    let (code, out, _) = traceledger(&[
+        "verify",
+        bundle.to_str().expect("utf-8"),
+        "--key",
+        &vkey,
+        "--tsa-cert",
+        other_cert.to_str().expect("utf-8"),
+        "--json",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    let failure: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(failure["check"], "timestamp", "{failure}");
+    assert!(failure["detail"].as_str().expect("detail").contains("carries a timestamp of TSA"), "{failure}");
+}

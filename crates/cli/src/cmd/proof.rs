@@ -62,6 +62,10 @@ pub struct VerifyProofArgs {
     /// cosigned the checkpoint; repeat: every one must have.
     #[arg(long = "witness", value_name = "VKEY")]
     witnesses: Vec<String>,
+    /// An RFC 3161 TSA's certificate (PEM or DER) whose timestamp the
+    /// checkpoint must carry; repeat.
+    #[arg(long = "tsa-cert", value_name = "FILE")]
+    tsa_certs: Vec<PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -73,7 +77,8 @@ pub fn verify(a: VerifyProofArgs) -> anyhow::Result<u8> {
     let ring = super::keyring_of(&a.keys)?;
     let policy = super::witness_policy(a.witness_policy.as_deref(), &a.witnesses)?;
     let bytes = std::fs::read(&a.file).with_context(|| a.file.display().to_string())?;
-    match traceledger_bundle::verify_record_proof_witnessed(&bytes, &ring, policy.as_ref()) {
+    let tsa_certs = super::tsa_certs(&a.tsa_certs)?;
+    match traceledger_bundle::verify_record_proof_attested(&bytes, &ring, policy.as_ref(), &tsa_certs) {
         Ok(p) => {
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&serde_json::json!({"ok": true, "proof": p}))?);
@@ -92,9 +97,10 @@ pub fn verify(a: VerifyProofArgs) -> anyhow::Result<u8> {
                 println!("  agent       {}  session {}  step {}", e.agent_id, e.session_id, e.step_index);
                 println!("  at          {}  sealed {}", e.timestamp.to_rfc3339(), p.sealed_at);
                 for (name, t) in &p.witnessed {
-                    let at = chrono::DateTime::from_timestamp(i64::try_from(*t).unwrap_or(i64::MAX), 0)
-                        .map_or_else(|| t.to_string(), |d| d.to_rfc3339());
-                    println!("  witnessed   by {name} at {at}");
+                    println!("  witnessed   by {name} at {}", super::utc(*t));
+                }
+                for (tsa, t) in &p.timestamped {
+                    println!("  timestamped the tree existed by {} ({tsa})", super::utc(*t));
                 }
             }
             Ok(0)

@@ -387,6 +387,18 @@ fn a_node_with_a_tsa_timestamps_its_checkpoints_and_the_bundle_proves_when() {
         traceledger(&["verify-proof", p, "--key", &vkey, "--tsa-cert", other_cert.to_str().expect("utf-8")]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("carries no timestamp of TSA"), "{err}");
+    // The report anchored to the timestamped checkpoint.
+    let file = fetch_report(&addr, &owner, "json", work.path());
+    let (f, c) = (file.to_str().expect("utf-8"), cert.to_str().expect("utf-8"));
+    let (code, out, err) = traceledger(&["verify-report", f, "--key", &vkey, "--tsa-cert", c, "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["anchor"]["size"], 4, "{v}");
+    assert_eq!(v["timestamped_by"].as_array().map(Vec::len), Some(1), "{v}");
+    let o = other_cert.to_str().expect("utf-8");
+    let (code, out, _) = traceledger(&["verify-report", f, "--key", &vkey, "--tsa-cert", o, "--json"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("carries no timestamp of TSA"), "{out}");
     let bundle = export(&addr, &owner, work.path(), 1000);
     let (code, out, _) = traceledger(&[
         "verify",

@@ -132,22 +132,24 @@ pub struct VerifyReportArgs {
     /// policy's witness quorum.
     #[arg(long, value_name = "FILE")]
     witness_policy: Option<PathBuf>,
+    /// An RFC 3161 TSA's certificate (PEM or DER) whose timestamp the
+    /// anchor checkpoint must carry; repeat.
+    #[arg(long = "tsa-cert", value_name = "FILE")]
+    tsa_certs: Vec<PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
 }
 
-/// With a policy: the report's anchor note opens under `ring`, is the
-/// checkpoint the signed note names, and carries the quorum; the witnesses
-/// that cosigned it.
-fn anchor_witnessed(
+/// The report's anchor checkpoint note, as the report carries it: it opens
+/// under `ring` and is the checkpoint the signed note names.
+fn anchor_note(
     bytes: &[u8],
     s: &traceledger_report::note::Signed,
     ring: &traceledger_core::signing::Keyring,
-    policy: &traceledger_core::tlog_policy::Policy,
-) -> Result<Vec<(String, u64)>, String> {
+) -> Result<String, String> {
     let Some((origin, size, root)) = &s.anchor else {
-        return Err("the report is anchored to no checkpoint, so no witness can have cosigned it".into());
+        return Err("the report is anchored to no checkpoint, so nothing attests to it".into());
     };
     let note = traceledger_report::note::anchor_note(bytes, &s.format)
         .ok_or("the report does not carry its anchor checkpoint's note")?;
@@ -159,33 +161,62 @@ fn anchor_witnessed(
             cp.origin, cp.size
         ));
     }
-    policy.check(note.as_bytes()).map(|w| w.by).map_err(|e| format!("the anchor checkpoint of size {size} {e}"))
+    Ok(note)
+}
+
+/// The witnesses (policy name, time) and timestamps (TSA, time) on the
+/// report's anchor checkpoint that `policy` and `tsas` ask for.
+type Attested = (Vec<(String, u64)>, Vec<(String, u64)>);
+
+fn anchor_attested(
+    bytes: &[u8],
+    s: &traceledger_report::note::Signed,
+    ring: &traceledger_core::signing::Keyring,
+    policy: Option<&traceledger_core::tlog_policy::Policy>,
+    tsas: &[traceledger_tsa::Certificate],
+) -> Result<Attested, String> {
+    if policy.is_none() && tsas.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let note = anchor_note(bytes, s, ring)?;
+    let size = s.anchor.as_ref().map_or(0, |a| a.1);
+    let witnessed = match policy {
+        Some(p) => p.check(note.as_bytes()).map_err(|e| format!("the anchor checkpoint of size {size} {e}"))?.by,
+        None => Vec::new(),
+    };
+    let mut stamped = Vec::new();
+    for cert in tsas {
+        let subject = cert.tbs_certificate.subject.to_string();
+        let found = traceledger_tsa::note_timestamps(note.as_bytes(), ring, cert)
+            .map_err(|e| format!("the anchor checkpoint's timestamp of TSA `{subject}`: {e}"))?;
+        let t = found.first().ok_or(format!("the anchor checkpoint carries no timestamp of TSA `{subject}`"))?;
+        stamped.push((subject, t.gen_time));
+    }
+    Ok((witnessed, stamped))
 }
 
 /// Exit 0 when the report is the one signed; 1 when it is not; 2 on unusable input.
 pub fn verify(a: VerifyReportArgs) -> anyhow::Result<u8> {
     let ring = super::keyring_of(&a.keys)?;
     let policy = super::witness_policy(a.witness_policy.as_deref(), &[])?;
+    let tsas = super::tsa_certs(&a.tsa_certs)?;
     let bytes = std::fs::read(&a.file).with_context(|| a.file.display().to_string())?;
     let sig = a.sig.clone().unwrap_or_else(|| sig_path(&a.file));
     let note = std::fs::read_to_string(&sig).with_context(|| sig.display().to_string())?;
     let verified =
         traceledger_report::note::verify(&bytes, &note, &ring).map_err(|e| e.to_string()).and_then(|(s, signers)| {
-            let witnessed = match &policy {
-                Some(p) => anchor_witnessed(&bytes, &s, &ring, p)?,
-                None => Vec::new(),
-            };
-            Ok((s, signers, witnessed))
+            let (witnessed, stamped) = anchor_attested(&bytes, &s, &ring, policy.as_ref(), &tsas)?;
+            Ok((s, signers, witnessed, stamped))
         });
     match verified {
-        Ok((s, signers, witnessed)) => {
+        Ok((s, signers, witnessed, stamped)) => {
             if a.json {
                 let anchor = s.anchor.as_ref().map(|(o, n, r)| json!({"origin": o, "size": n, "root": r}));
                 println!(
                     "{}",
                     json!({"valid": true, "kind": s.kind, "format": s.format, "tenant": s.tenant_id, "from": s.from,
                            "to": s.to, "sha256": s.sha256, "anchor": anchor, "signed_by": signers,
-                           "witnessed_by": witnessed})
+                           "witnessed_by": witnessed, "timestamped_by": stamped})
                 );
             } else {
                 println!("✔ VALID  {} report of tenant `{}`, {} to {}", s.kind, s.tenant_id, s.from, s.to);
@@ -196,9 +227,10 @@ pub fn verify(a: VerifyReportArgs) -> anyhow::Result<u8> {
                 }
                 println!("  signed by  {}", signers.join(", "));
                 for (name, t) in &witnessed {
-                    let at = chrono::DateTime::from_timestamp(i64::try_from(*t).unwrap_or(i64::MAX), 0)
-                        .map_or_else(|| t.to_string(), |d| d.to_rfc3339());
-                    println!("  witnessed  by {name} at {at}");
+                    println!("  witnessed  by {name} at {}", super::utc(*t));
+                }
+                for (tsa, t) in &stamped {
+                    println!("  timestamped  the anchor existed by {} ({tsa})", super::utc(*t));
                 }
             }
             Ok(0)

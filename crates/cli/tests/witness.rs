@@ -59,23 +59,13 @@ fn witness(dir: &Path, name: &str, log_vkey: &str) -> (Killed, String, String) {
     (p, addr, vkey)
 }
 
-/// `traceledger up` for the tenant on `data`, checkpointing every second
-/// and submitting to the witnesses of `policy`; the process, its address
-/// and its owner key.
-fn node(data: &Path, policy: &str) -> (Killed, String, String) {
-    let (p, addr) = start(&[
-        "up",
-        "--http",
-        "127.0.0.1:0",
-        "--tenant",
-        TENANT,
-        "--checkpoint-seconds",
-        "1",
-        "--witness-policy",
-        policy,
-        "--data",
-        data.to_str().expect("utf-8"),
-    ]);
+/// `traceledger up` for the tenant on `data`, checkpointing every second,
+/// with `extra` flags; the process, its address and its owner key.
+fn node(data: &Path, extra: &[&str]) -> (Killed, String, String) {
+    let mut args = vec!["up", "--http", "127.0.0.1:0", "--tenant", TENANT, "--checkpoint-seconds", "1"];
+    args.extend(extra);
+    args.extend(["--data", data.to_str().expect("utf-8")]);
+    let (p, addr) = start(&args);
     let owner = std::fs::read_to_string(data.join("bootstrap-owner.key")).expect("owner").trim().to_string();
     (p, addr, owner)
 }
@@ -99,6 +89,17 @@ fn traceledger(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&o.stdout).into(),
         String::from_utf8_lossy(&o.stderr).into(),
     )
+}
+
+/// `traceledger verify BUNDLE --key VKEY FLAG FILE --json`, which must
+/// fail (exit 1) with the check `check`; the failure's detail.
+fn verify_fails(bundle: &Path, vkey: &str, flag: &str, file: &Path, check: &str) -> String {
+    let (b, f) = (bundle.to_str().expect("utf-8"), file.to_str().expect("utf-8"));
+    let (code, out, _) = traceledger(&["verify", b, "--key", vkey, flag, f, "--json"]);
+    assert_eq!(code, 1, "{out}");
+    let failure: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(failure["check"], check, "{failure}");
+    failure["detail"].as_str().expect("detail").to_string()
 }
 
 /// Exports the key's tenant through the API into a fresh directory under
@@ -151,7 +152,7 @@ fn a_node_with_two_witnesses_exports_cosigned_checkpoints_and_a_forked_log_is_re
 
     // Node A: the honest log.
     let a_data = data_with_key(&log_key);
-    let (_a, a_addr, a_owner) = node(a_data.path(), policy_arg);
+    let (_a, a_addr, a_owner) = node(a_data.path(), &["--witness-policy", policy_arg]);
     post_events(&a_addr, &a_owner, &events(0x3171_0000, 5));
 
     // The checkpoint it serves (tlog-tiles) carries both cosignatures.
@@ -209,19 +210,7 @@ fn a_node_with_two_witnesses_exports_cosigned_checkpoints_and_a_forked_log_is_re
         ),
     )
     .expect("strict");
-    let (code, out, _) = traceledger(&[
-        "verify",
-        bundle.to_str().expect("utf-8"),
-        "--key",
-        &log_vkey,
-        "--witness-policy",
-        strict.to_str().expect("utf-8"),
-        "--json",
-    ]);
-    assert_eq!(code, 1, "{out}");
-    let failure: Value = serde_json::from_str(&out).expect("json");
-    assert_eq!(failure["check"], "witness_quorum", "{failure}");
-    let detail = failure["detail"].as_str().expect("detail");
+    let detail = verify_fails(&bundle, &log_vkey, "--witness-policy", &strict, "witness_quorum");
     assert!(detail.contains("group all3 needs 3 of 3 and has 2 (W1 yes, W2 yes, W3 no)"), "{detail}");
 
     // A portable proof against the cosigned checkpoint checks with the
@@ -287,7 +276,7 @@ fn a_node_with_two_witnesses_exports_cosigned_checkpoints_and_a_forked_log_is_re
     // Node B: the same key and log name, another history for the same
     // tenant (a split view). Both witnesses refuse it, and keep the request.
     let b_data = data_with_key(&log_key);
-    let (_b, b_addr, b_owner) = node(b_data.path(), policy_arg);
+    let (_b, b_addr, b_owner) = node(b_data.path(), &["--witness-policy", policy_arg]);
     post_events(&b_addr, &b_owner, &events(0x3171_1000, 8));
     for dir in [w1_dir.path(), w2_dir.path()] {
         let refused = within("the witness refusing the forked checkpoint", || {
@@ -303,18 +292,7 @@ fn a_node_with_two_witnesses_exports_cosigned_checkpoints_and_a_forked_log_is_re
     let (_, _, b_note) = http_as(&b_addr, Some(&b_owner), "GET", &format!("/v1/tlog/{TENANT}/checkpoint"), b"");
     assert!(!b_note.contains("witness.test"), "{b_note}");
     let b_bundle = export(&b_addr, &b_owner, work.path(), 2000);
-    let (code, out, _) = traceledger(&[
-        "verify",
-        b_bundle.to_str().expect("utf-8"),
-        "--key",
-        &log_vkey,
-        "--witness-policy",
-        policy_arg,
-        "--json",
-    ]);
-    assert_eq!(code, 1, "{out}");
-    let failure: Value = serde_json::from_str(&out).expect("json");
-    assert_eq!(failure["check"], "witness_quorum", "{failure}");
+    verify_fails(&b_bundle, &log_vkey, "--witness-policy", &policy, "witness_quorum");
     // …while the same bundle without a policy verifies: only witnesses
     // tell the two histories apart.
     assert_eq!(traceledger(&["verify", b_bundle.to_str().expect("utf-8"), "--key", &log_vkey]).0, 0);
@@ -330,24 +308,8 @@ fn a_node_with_a_tsa_timestamps_its_checkpoints_and_the_bundle_proves_when() {
     let url = tsa.serve();
     let other = OpensslTsa::new("rsa", "sha256");
     let data = tempfile::tempdir().expect("tmp");
-    let (_node, addr) = start(&[
-        "up",
-        "--http",
-        "127.0.0.1:0",
-        "--tenant",
-        TENANT,
-        "--checkpoint-seconds",
-        "1",
-        "--tsa-url",
-        &url,
-        "--tsa-cert",
-        cert.to_str().expect("utf-8"),
-        "--tsa-name",
-        "tsa.test",
-        "--data",
-        data.path().to_str().expect("utf-8"),
-    ]);
-    let owner = std::fs::read_to_string(data.path().join("bootstrap-owner.key")).expect("owner").trim().to_string();
+    let c = cert.to_str().expect("utf-8");
+    let (_node, addr, owner) = node(data.path(), &["--tsa-url", &url, "--tsa-cert", c, "--tsa-name", "tsa.test"]);
     post_events(&addr, &owner, &events(0x3171_2000, 4));
     within("a checkpoint of 4 records with a timestamp line", || {
         let (status, _, body) = http_as(&addr, Some(&owner), "GET", &format!("/v1/tlog/{TENANT}/checkpoint"), b"");
@@ -400,17 +362,6 @@ fn a_node_with_a_tsa_timestamps_its_checkpoints_and_the_bundle_proves_when() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("carries no timestamp of TSA"), "{out}");
     let bundle = export(&addr, &owner, work.path(), 1000);
-    let (code, out, _) = traceledger(&[
-        "verify",
-        bundle.to_str().expect("utf-8"),
-        "--key",
-        &vkey,
-        "--tsa-cert",
-        other_cert.to_str().expect("utf-8"),
-        "--json",
-    ]);
-    assert_eq!(code, 1, "{out}");
-    let failure: Value = serde_json::from_str(&out).expect("json");
-    assert_eq!(failure["check"], "timestamp", "{failure}");
-    assert!(failure["detail"].as_str().expect("detail").contains("carries a timestamp of TSA"), "{failure}");
+    let detail = verify_fails(&bundle, &vkey, "--tsa-cert", &other_cert, "timestamp");
+    assert!(detail.contains("carries a timestamp of TSA"), "{detail}");
 }

@@ -164,16 +164,14 @@ pub fn verify_record_proof_attested(
         Some(p) => p.check(&proof.checkpoint).map_err(|e| ProofError::Witnesses(e.why))?.by,
         None => Vec::new(),
     };
-    let mut timestamped = Vec::new();
-    for cert in tsa_certs {
-        let subject = cert.tbs_certificate.subject.to_string();
-        let found = traceledger_tsa::note_timestamps(&proof.checkpoint, keys, cert)
-            .map_err(|e| ProofError::Timestamp(format!("TSA `{subject}`: {e}")))?;
-        let t = found
-            .first()
-            .ok_or_else(|| ProofError::Timestamp(format!("the checkpoint carries no timestamp of TSA `{subject}`")))?;
-        timestamped.push((subject, t.gen_time));
-    }
+    let timestamped = tsa_certs
+        .iter()
+        .map(|cert| {
+            let t =
+                traceledger_tsa::required_timestamp(&proof.checkpoint, keys, cert).map_err(ProofError::Timestamp)?;
+            Ok((traceledger_tsa::subject(cert), t))
+        })
+        .collect::<Result<Vec<_>, ProofError>>()?;
     Ok(ProvenRecord {
         witnessed,
         timestamped,

@@ -557,7 +557,7 @@ fn timestamped_checkpoints(
     for (tenant, list) in notes {
         let mut per_tsa = Vec::new();
         for cert in certs {
-            let subject = cert.tbs_certificate.subject.to_string();
+            let subject = traceledger_tsa::subject(cert);
             let mut newest: Option<TimestampedCheckpoint> = None;
             for (size, rel, note) in list {
                 let found = traceledger_tsa::note_timestamps(note, keys, cert)

@@ -86,7 +86,7 @@ impl Timestamps for Tsa {
 pub fn tsa(url: &str, cert: &Path, name: &str, every: std::time::Duration) -> anyhow::Result<Timestamping> {
     let bytes = std::fs::read(cert).with_context(|| format!("--tsa-cert {}", cert.display()))?;
     let cert = traceledger_tsa::certificate(&bytes).with_context(|| format!("--tsa-cert {}", cert.display()))?;
-    anyhow::ensure!(signed_note_name(name), "--tsa-name `{name}` must be non-empty with no spaces or '+'");
+    traceledger_tsa::check_name(name).context("--tsa-name")?;
     let agent = ureq::Agent::config_builder()
         .timeout_global(Some(std::time::Duration::from_secs(10)))
         .http_status_as_error(false)
@@ -95,8 +95,4 @@ pub fn tsa(url: &str, cert: &Path, name: &str, every: std::time::Duration) -> an
         .into();
     let tsa = Tsa { agent, url: url.to_string(), name: name.to_string(), cert };
     Ok(Timestamping { tsa: Arc::new(tsa), every })
-}
-
-fn signed_note_name(name: &str) -> bool {
-    !name.is_empty() && !name.contains([' ', '+', '\n', '\t'])
 }

@@ -473,8 +473,8 @@ impl CheckpointRunner {
                     let key = tkey(&tenant, &size.to_be_bytes());
                     // A checkpoint published again with witness cosignatures:
                     // keep every signature line either copy has.
-                    let earlier = match batch.get(&key) {
-                        Some(c) => Some(c.clone()),
+                    let earlier = match batch.remove(&key) {
+                        Some(c) => Some(c),
                         None => self.store.get(CHECKPOINTS, &key)?.map(|v| parse_checkpoint(&v)).transpose()?,
                     };
                     let note = match earlier {

@@ -277,14 +277,22 @@ pub fn line_key_id(cert: &Certificate) -> Result<[u8; 4], TsaError> {
     Ok([d[0], d[1], d[2], d[3]])
 }
 
+/// Checks that `name` can name a TSA on a note line (a signed-note key
+/// name: non-empty, no spaces, no '+').
+pub fn check_name(name: &str) -> Result<(), TsaError> {
+    if signed_note::is_key_name_valid(name) {
+        Ok(())
+    } else {
+        Err(invalid(format!("TSA name `{name}` must be non-empty with no spaces or '+'")))
+    }
+}
+
 /// A checkpoint note's timestamp line (ending in a newline):
 /// `— <tsa name> base64(key id (4) || DER TimeStampToken)`. Signed-note
 /// verifiers that do not know the id ignore it, as they do cosignatures.
 pub fn note_line(name: &str, cert: &Certificate, token: &[u8]) -> Result<String, TsaError> {
     use base64::Engine;
-    if !signed_note::is_key_name_valid(name) {
-        return Err(invalid(format!("TSA name `{name}` must be non-empty with no spaces or '+'")));
-    }
+    check_name(name)?;
     let mut raw = line_key_id(cert)?.to_vec();
     raw.extend_from_slice(token);
     Ok(format!("\u{2014} {name} {}\n", base64::engine::general_purpose::STANDARD.encode(raw)))
@@ -330,6 +338,22 @@ pub fn note_timestamps(note: &[u8], ledger: &Keyring, cert: &Certificate) -> Res
         out.push(verify(&raw[4..], &message, cert)?);
     }
     Ok(out)
+}
+
+/// The TSA's name for people: its certificate's subject.
+pub fn subject(cert: &Certificate) -> String {
+    cert.tbs_certificate.subject.to_string()
+}
+
+/// The timestamp a checkpoint note must carry from the TSA of `cert`: its
+/// time (Unix seconds); the error says whether it is missing or invalid.
+pub fn required_timestamp(note: &[u8], ledger: &Keyring, cert: &Certificate) -> Result<u64, String> {
+    let found =
+        note_timestamps(note, ledger, cert).map_err(|e| format!("the timestamp of TSA `{}`: {e}", subject(cert)))?;
+    found
+        .first()
+        .map(|t| t.gen_time)
+        .ok_or_else(|| format!("the checkpoint carries no timestamp of TSA `{}`", subject(cert)))
 }
 
 #[cfg(test)]

@@ -184,14 +184,14 @@ fn anchor_attested(
         Some(p) => p.check(note.as_bytes()).map_err(|e| format!("the anchor checkpoint of size {size} {e}"))?.by,
         None => Vec::new(),
     };
-    let mut stamped = Vec::new();
-    for cert in tsas {
-        let subject = cert.tbs_certificate.subject.to_string();
-        let found = traceledger_tsa::note_timestamps(note.as_bytes(), ring, cert)
-            .map_err(|e| format!("the anchor checkpoint's timestamp of TSA `{subject}`: {e}"))?;
-        let t = found.first().ok_or(format!("the anchor checkpoint carries no timestamp of TSA `{subject}`"))?;
-        stamped.push((subject, t.gen_time));
-    }
+    let stamped = tsas
+        .iter()
+        .map(|cert| {
+            let t = traceledger_tsa::required_timestamp(note.as_bytes(), ring, cert)
+                .map_err(|e| format!("the anchor: {e}"))?;
+            Ok((traceledger_tsa::subject(cert), t))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
     Ok((witnessed, stamped))
 }
 

@@ -25,8 +25,8 @@ pub struct VerifyArgs {
     /// warning: for bundles exported before exports carried these.
     #[arg(long)]
     allow_unattested_erasure: bool,
-    /// A c2sp.org/tlog-policy file: each tenant's newest checkpoint must
-    /// carry the policy's quorum of witness cosignatures.
+    /// A c2sp.org/tlog-policy file: each tenant must have a checkpoint in
+    /// the bundle that carries the policy's quorum of witness cosignatures.
     #[arg(long, value_name = "FILE")]
     witness_policy: Option<PathBuf>,
     /// An RFC 3161 TSA's certificate (PEM or DER): each tenant must have a

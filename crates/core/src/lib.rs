@@ -23,6 +23,7 @@ pub mod merkle;
 pub mod seal;
 pub mod signing;
 pub mod system;
+pub mod tile_rows;
 pub mod tlog_policy;
 pub mod tlog_proof;
 pub mod tlog_witness;

@@ -17,16 +17,23 @@ use traceledger_core::cosignature;
 use traceledger_core::erasure::{parse_pending_entry, pending_entry, privacy_chain_tenant, Erasure, SeqRanges};
 use traceledger_core::merkle::{self, Overlay, Proof};
 use traceledger_core::signing::Keyring;
+use traceledger_core::tile_rows::RowBatch;
 use traceledger_core::{Hash, SealedRecord};
 use traceledger_log::Log;
-use traceledger_storage::TenantHashes;
+use traceledger_storage::{row_key, TenantTiles};
 use traceledger_vault::at_rest;
 use traceledger_wire as wire;
 use uuid::Uuid;
 
 const RECORDS: &str = "records";
 const EVENTS: &str = "events";
+/// Merkle hashes one row each: the layout before tile rows, empty once
+/// [`Ledger::upgrade`] has run (kept so that older stores open).
 const NODES: &str = "nodes";
+/// The tenants' Merkle trees as tile rows ([`traceledger_core::tile_rows`]).
+const TILES: &str = "tiles";
+/// Hashes moved from `nodes` to `tiles` per write when upgrading.
+const UPGRADE_CHUNK: usize = 200_000;
 const CHECKPOINTS: &str = "checkpoints";
 /// Erasures not yet carried out: erasure id (16) → tenant ‖ 0 ‖ seqs left.
 const ERASURES: &str = "erasures";
@@ -47,6 +54,39 @@ impl Default for Ledger {
     }
 }
 
+/// [`Ledger::upgrade`]: moves `chunk` hashes a write.
+fn move_nodes_to_tiles(store: &Store, chunk_len: usize) -> Result<()> {
+    loop {
+        let chunk: Vec<Row> = store.scan(NODES, &[], &[])?.take(chunk_len).collect::<Result<_>>()?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let mut wb = WriteBatch::default();
+        let mut rows: Option<(String, RowBatch)> = None;
+        for (k, v) in &chunk {
+            let bad = || Error::Corrupt("a Merkle hash row of the old layout".into());
+            let cut = k.iter().position(|b| *b == 0).ok_or_else(bad)?;
+            let tenant = std::str::from_utf8(&k[..cut]).map_err(|_| bad())?;
+            let index = be_u64(&k[cut + 1..]).ok_or_else(bad)?;
+            let hash = Hash(<[u8; 32]>::try_from(&v[..]).map_err(|_| bad())?);
+            if rows.as_ref().is_none_or(|(t, _)| t != tenant) {
+                if let Some((t, b)) = rows.take() {
+                    put_rows(store, &mut wb, &t, b)?;
+                }
+                rows = Some((tenant.to_string(), RowBatch::default()));
+            }
+            let (_, batch) = rows.as_mut().ok_or_else(bad)?;
+            append_rows(store, tenant, batch, &[(index, hash)])?;
+            wb.delete_cf(store.cf(NODES)?, k);
+        }
+        if let Some((t, b)) = rows {
+            put_rows(store, &mut wb, &t, b)?;
+        }
+        store.write(wb)?;
+        tracing::info!(hashes = chunk.len(), "ledger model: Merkle hashes moved into tile rows");
+    }
+}
+
 /// A stored record, decoded (decrypted with the store's vault).
 fn decode_stored(store: &Store, v: &[u8]) -> Result<SealedRecord> {
     Ok(at_rest::open_record(store.vault(), v)?)
@@ -60,13 +100,31 @@ fn stored_form<'w>(store: &Store, r: &SealedRecord, wire: &'w [u8]) -> Result<Co
 /// Records erased per chunk (one write each).
 const ERASE_CHUNK: usize = 2_000;
 
-/// A tenant's tree: stored hashes, with the ones of the batch being written.
+/// A tenant's tree: its tile rows, with the hashes of the batch being written.
 fn nodes<'a>(
     store: &'a Store,
     tenant: &'a str,
     pending: Option<&'a HashMap<u64, Hash>>,
-) -> Overlay<'a, TenantHashes<'a>> {
-    Overlay { pending, stored: store.hashes(NODES, tenant) }
+) -> Overlay<'a, TenantTiles<'a>> {
+    Overlay { pending, stored: store.tiles(TILES, tenant) }
+}
+
+/// Writes the tile rows `batch` changed in `tenant`'s tree into `wb`.
+fn put_rows(store: &Store, wb: &mut WriteBatch, tenant: &str, batch: RowBatch) -> Result<()> {
+    for (row, bytes) in batch.into_rows() {
+        wb.put_cf(store.cf(TILES)?, row_key(tenant, row), bytes);
+    }
+    Ok(())
+}
+
+/// Appends `hashes` to `batch`, reading a row from `tenant`'s stored tree
+/// the first time the batch touches it.
+fn append_rows(store: &Store, tenant: &str, batch: &mut RowBatch, hashes: &[(u64, Hash)]) -> Result<()> {
+    let stored = store.tiles(TILES, tenant);
+    for (i, h) in hashes {
+        batch.append(*i, *h, |row| stored.row(row).map_err(traceledger_core::Error::Merkle))?;
+    }
+    Ok(())
 }
 
 impl Projection for Ledger {
@@ -75,19 +133,17 @@ impl Projection for Ledger {
     }
 
     fn column_families(&self) -> &'static [&'static str] {
-        &[RECORDS, EVENTS, NODES, CHECKPOINTS, ERASURES]
+        &[RECORDS, EVENTS, NODES, TILES, CHECKPOINTS, ERASURES]
     }
 
     fn apply(&self, store: &Store, wb: &mut Rows, records: &[Accepted<'_>]) -> Result<()> {
-        let mut pending: HashMap<String, HashMap<u64, Hash>> = HashMap::new();
+        let mut pending: HashMap<String, (HashMap<u64, Hash>, RowBatch)> = HashMap::new();
         for a in records {
             let r = &a.record;
             let tenant = &r.header.tenant_id;
-            let pend = pending.entry(tenant.clone()).or_default();
+            let (pend, rows) = pending.entry(tenant.clone()).or_default();
             let nodes = merkle::append_leaf(r.header.seq, r.leaf_hash, &nodes(store, tenant, Some(pend)))?;
-            for (i, h) in &nodes {
-                wb.put_cf(store.cf(NODES)?, tkey(tenant, &i.to_be_bytes()), h.0);
-            }
+            append_rows(store, tenant, rows, &nodes)?;
             pend.extend(nodes);
             wb.put_cf(store.cf(RECORDS)?, tkey(tenant, &r.header.seq.to_be_bytes()), stored_form(store, r, a.bytes)?);
             wb.put_cf(store.cf(EVENTS)?, tkey(tenant, r.event.event_id.as_bytes()), r.header.seq.to_be_bytes());
@@ -98,7 +154,18 @@ impl Projection for Ledger {
                 }
             }
         }
+        for (tenant, (_, rows)) in pending {
+            put_rows(store, wb, &tenant, rows)?;
+        }
         Ok(())
+    }
+
+    /// Moves a store's Merkle hashes from one row each (`nodes`, before
+    /// tile rows) into tile rows, in chunks, each chunk's rows written with
+    /// the deletion of the hashes it moved: a crash part way leaves the rest
+    /// for the next open.
+    fn upgrade(&self, store: &Store) -> Result<()> {
+        move_nodes_to_tiles(store, UPGRADE_CHUNK)
     }
 
     /// Carries out waiting erasures: each named record's content and salts
@@ -328,7 +395,7 @@ impl<'a> LedgerView<'a> {
         row.map(|(_, v)| parse_checkpoint(&v)).transpose()
     }
 
-    fn nodes<'n>(&'n self, tenant: &'n str) -> Overlay<'n, TenantHashes<'n>> {
+    fn nodes<'n>(&'n self, tenant: &'n str) -> Overlay<'n, TenantTiles<'n>> {
         nodes(self.store, tenant, None)
     }
 
@@ -517,4 +584,55 @@ enum Kept {
     Ours(String, u64, Hash, String),
     /// A checkpoint of a tenant this instance does not serve.
     Others,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use traceledger_core::merkle::{HashReader, MemoryTree};
+
+    /// A store written with one row per Merkle hash (before tile rows) is
+    /// moved into tile rows on open, across several chunks and tenants,
+    /// and proves what it proved before.
+    #[test]
+    fn an_old_store_moves_its_hashes_into_tile_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let trees: Vec<(&str, MemoryTree)> = [("acme", 700u64), ("beta", 3)]
+            .into_iter()
+            .map(|(t, n)| {
+                let mut m = MemoryTree::new();
+                (0..n).for_each(|i| m.push(traceledger_core::hash::leaf_hash(&i.to_be_bytes())));
+                (t, m)
+            })
+            .collect();
+        let old_rows = |store: &Store, (t, m): &(&str, MemoryTree)| {
+            let mut wb = WriteBatch::default();
+            let all: Vec<u64> = (0..traceledger_core::tile_rows::stored_count(m.size())).collect();
+            for (i, h) in all.iter().zip(m.read_hashes(&all).expect("hashes")) {
+                wb.put_cf(store.cf(NODES).expect("cf"), tkey(t, &i.to_be_bytes()), h.0);
+            }
+            store.write(wb).expect("write");
+        };
+        {
+            // acme moved in chunks of 37 hashes; beta left for the next open.
+            let store = Store::open(dir.path(), &Ledger::default()).expect("open");
+            old_rows(&store, &trees[0]);
+            move_nodes_to_tiles(&store, 37).expect("upgrade");
+            old_rows(&store, &trees[1]);
+        }
+        let store = Store::open(dir.path(), &Ledger::default()).expect("reopen");
+        assert_eq!(store.scan(NODES, &[], &[]).expect("scan").count(), 0, "no old row left");
+        let v = LedgerView::new(&store);
+        for (t, m) in &trees {
+            let n = m.size();
+            assert_eq!(v.root(t, n).expect("root"), m.root());
+            for seq in [0, n / 2, n - 1] {
+                assert_eq!(v.inclusion_proof(t, seq, n).expect("proof"), m.inclusion_proof(seq, n).expect("mem"));
+            }
+        }
+        // Opening again finds nothing to move and changes nothing.
+        drop(store);
+        let store = Store::open(dir.path(), &Ledger::default()).expect("third open");
+        assert_eq!(LedgerView::new(&store).root("acme", 700).expect("root"), trees[0].1.root());
+    }
 }

@@ -134,6 +134,13 @@ pub trait Projection: Send + Sync {
     fn after_commit(&self, _store: &Store) -> Result<()> {
         Ok(())
     }
+    /// Brings rows an earlier version wrote into this version's layout,
+    /// when the store is opened (the ledger model moves its Merkle hashes
+    /// into tile rows here). Must survive a crash part way: each write
+    /// leaves a store that the next open finishes.
+    fn upgrade(&self, _store: &Store) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// An accepted record and the bytes it came as.
@@ -244,13 +251,15 @@ impl Store {
         cf_opts.set_block_based_table_factory(&table);
         let names = [META, HEADS, LEAVES, STREAM_OUT].into_iter().chain(projection.column_families().iter().copied());
         let cfs: Vec<_> = names.map(|n| ColumnFamilyDescriptor::new(n, cf_opts.clone())).collect();
-        Ok(Store {
+        let store = Store {
             db: DB::open_cf_descriptors(&opts, path, cfs)?,
             path: path.to_path_buf(),
             checked: Default::default(),
             vault: None,
             publishing: AtomicBool::new(false),
-        })
+        };
+        projection.upgrade(&store)?;
+        Ok(store)
     }
 
     /// Encrypts content at rest with `vault` from now on.
@@ -305,9 +314,9 @@ impl Store {
         }
     }
 
-    /// One tenant's Merkle hashes stored in column family `cf`.
-    pub fn hashes<'a>(&'a self, cf: &'a str, tenant: &'a str) -> traceledger_storage::TenantHashes<'a> {
-        traceledger_storage::TenantHashes { db: &self.db, family: cf, tenant }
+    /// One tenant's Merkle hashes kept as tile rows in column family `cf`.
+    pub fn tiles<'a>(&'a self, cf: &'a str, tenant: &'a str) -> traceledger_storage::TenantTiles<'a> {
+        traceledger_storage::TenantTiles { db: &self.db, family: cf, tenant }
     }
 
     /// Values of `keys` in `cf`, fetched in one batch (`None` where absent

@@ -6,6 +6,7 @@
 use rocksdb::{BlockBasedOptions, Cache, ColumnFamily, DB};
 use std::sync::Mutex;
 use traceledger_core::merkle::StoredHashes;
+use traceledger_core::tile_rows::{hash_at, slot_of, RowId, Slot};
 use traceledger_core::Hash;
 
 /// `tenant \0 tail`: tenant ids never contain NUL, so a tenant's keys are
@@ -61,6 +62,61 @@ impl StoredHashes for TenantHashes<'_> {
         let Some(cf) = self.db.cf_handle(self.family) else { return vec![None; indexes.len()] };
         let keys: Vec<Vec<u8>> = indexes.iter().map(|i| tkey(self.tenant, &i.to_be_bytes())).collect();
         self.db.batched_multi_get_cf(cf, &keys, false).into_iter().map(|v| as_hash(&v.ok()??)).collect()
+    }
+}
+
+/// The key of one tenant's tile row `row` (see [`traceledger_core::tile_rows`]):
+/// `tkey(tenant, level ‖ index as 8 bytes big-endian)`.
+pub fn row_key(tenant: &str, row: RowId) -> Vec<u8> {
+    let mut tail = [0u8; 9];
+    tail[0] = row.0;
+    tail[1..].copy_from_slice(&row.1.to_be_bytes());
+    tkey(tenant, &tail)
+}
+
+/// One tenant's Merkle hashes kept as tile rows in column family `family`
+/// of `db` (the ledger read model's layout, which proofs are served
+/// from): a proof or a tile reads each row it touches once, in one batch.
+/// A row that cannot be read counts as not stored, as for [`TenantHashes`].
+pub struct TenantTiles<'a> {
+    /// The store's database.
+    pub db: &'a DB,
+    /// The column family of the rows.
+    pub family: &'a str,
+    /// The tenant whose tree it is.
+    pub tenant: &'a str,
+}
+
+impl TenantTiles<'_> {
+    /// Row `row` as stored; empty when there is none yet.
+    pub fn row(&self, row: RowId) -> Result<Vec<u8>, String> {
+        let cf = family(self.db, self.family)?;
+        let v = self.db.get_pinned_cf(cf, row_key(self.tenant, row)).map_err(|e| e.to_string())?;
+        Ok(v.map(|v| v.to_vec()).unwrap_or_default())
+    }
+}
+
+impl StoredHashes for TenantTiles<'_> {
+    fn stored(&self, index: u64) -> Option<Hash> {
+        self.stored_many(&[index]).pop().flatten()
+    }
+
+    fn stored_many(&self, indexes: &[u64]) -> Vec<Option<Hash>> {
+        let Some(cf) = self.db.cf_handle(self.family) else { return vec![None; indexes.len()] };
+        let slots: Vec<Slot> = indexes.iter().map(|&i| slot_of(i)).collect();
+        let mut rows: Vec<RowId> = slots.iter().map(|s| s.row).collect();
+        rows.sort_unstable();
+        rows.dedup();
+        let keys: Vec<Vec<u8>> = rows.iter().map(|&r| row_key(self.tenant, r)).collect();
+        let values: Vec<Option<rocksdb::DBPinnableSlice<'_>>> =
+            self.db.batched_multi_get_cf(cf, &keys, true).into_iter().map(|v| v.ok().flatten()).collect();
+        slots
+            .iter()
+            .map(|s| {
+                let i = rows.binary_search(&s.row).ok()?;
+                hash_at(values[i].as_deref()?, s.at)
+            })
+            .collect()
     }
 }
 
@@ -120,6 +176,34 @@ mod tests {
         assert_eq!(t.stored_many(&[4, 3, 5, 6]), vec![None, Some(Hash([7; 32])), None, None]);
         let missing = TenantHashes { db: &db, family: "gone", tenant: "t" };
         assert_eq!(missing.stored_many(&[3]), vec![None]);
+    }
+
+    #[test]
+    fn tile_rows_read_each_hash_from_its_row() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut o = rocksdb::Options::default();
+        o.create_if_missing(true);
+        o.create_missing_column_families(true);
+        let db = DB::open_cf(&o, dir.path(), ["tiles"]).expect("open");
+        let cf = db.cf_handle("tiles").expect("cf");
+        // Row (0, 0) with leaves 0 and 1 and their parent; row (0, 1) of
+        // another tenant; row (1, 0) torn (5 bytes).
+        let row: Vec<u8> = [[1u8; 32], [2; 32], [3; 32]].concat();
+        db.put_cf(cf, row_key("t", (0, 0)), &row).expect("put");
+        db.put_cf(cf, row_key("u", (0, 1)), [9u8; 32]).expect("put");
+        db.put_cf(cf, row_key("t", (1, 0)), [4u8; 5]).expect("put");
+        let t = TenantTiles { db: &db, family: "tiles", tenant: "t" };
+        assert_eq!(t.stored(2), Some(Hash([3; 32])));
+        // 511 is row (0, 1)'s first hash (another tenant's); 510 row (1, 0)'s (torn); 3 is past row (0, 0)'s end.
+        assert_eq!(
+            t.stored_many(&[1, 511, 0, 510, 3]),
+            vec![Some(Hash([2; 32])), None, Some(Hash([1; 32])), None, None]
+        );
+        assert_eq!(t.row((0, 0)).expect("row"), row);
+        assert_eq!(t.row((5, 5)).expect("row"), Vec::<u8>::new());
+        let missing = TenantTiles { db: &db, family: "gone", tenant: "t" };
+        assert_eq!(missing.stored_many(&[0]), vec![None]);
+        assert!(missing.row((0, 0)).is_err());
     }
 
     #[test]

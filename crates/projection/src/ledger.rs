@@ -32,6 +32,8 @@ const EVENTS: &str = "events";
 const NODES: &str = "nodes";
 /// The tenants' Merkle trees as tile rows ([`traceledger_core::tile_rows`]).
 const TILES: &str = "tiles";
+/// Checkpoints [`LedgerView::covering_checkpoint`] chooses among.
+pub const COVERING_CANDIDATES: usize = 16;
 /// Hashes moved from `nodes` to `tiles` per write when upgrading.
 const UPGRADE_CHUNK: usize = 200_000;
 const CHECKPOINTS: &str = "checkpoints";
@@ -379,6 +381,24 @@ impl<'a> LedgerView<'a> {
         Ok(out)
     }
 
+    /// The checkpoint a proof of record `seq` is made against when none is
+    /// named: of the first [`COVERING_CANDIDATES`] that cover it, the
+    /// earliest of those with the most signature lines. A checkpoint
+    /// reaches witnesses and a TSA after it is published, so the very first
+    /// may carry the log's signature alone while the next already has the
+    /// cosignatures and timestamp an auditor's policy asks for.
+    pub fn covering_checkpoint(&self, tenant: &str, seq: u64) -> Result<Option<StoredCheckpoint>> {
+        let lines = |c: &StoredCheckpoint| cosignature::split_note(c.note.as_bytes()).map_or(0, |(_, l)| l.len());
+        let mut best: Option<(usize, StoredCheckpoint)> = None;
+        for c in self.checkpoints(tenant, seq.saturating_add(1), COVERING_CANDIDATES)? {
+            let n = lines(&c);
+            if best.as_ref().is_none_or(|(m, _)| n > *m) {
+                best = Some((n, c));
+            }
+        }
+        Ok(best.map(|(_, c)| c))
+    }
+
     /// The tenant's checkpoint of exactly `size`, if one was published.
     pub fn checkpoint(&self, tenant: &str, size: u64) -> Result<Option<StoredCheckpoint>> {
         match self.store.get(CHECKPOINTS, &tkey(tenant, &size.to_be_bytes()))? {
@@ -634,5 +654,30 @@ mod tests {
         drop(store);
         let store = Store::open(dir.path(), &Ledger::default()).expect("third open");
         assert_eq!(LedgerView::new(&store).root("acme", 700).expect("root"), trees[0].1.root());
+    }
+
+    /// Proofs default to an early covering checkpoint with the most
+    /// signature lines (cosignatures, timestamps), not simply the first.
+    #[test]
+    fn a_proof_prefers_an_attested_covering_checkpoint() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), &Ledger::default()).expect("open");
+        let note = |size: u64, sigs: usize| {
+            let lines: String = (0..sigs).map(|i| format!("\u{2014} k{i} AAAA\n")).collect();
+            format!("o\n{size}\nroot\n\n{lines}")
+        };
+        let mut wb = WriteBatch::default();
+        for (size, sigs) in [(2u64, 1usize), (4, 1), (5, 3), (6, 3), (9, 2)] {
+            let row = checkpoint_row(size, &Hash([0; 32]), &note(size, sigs));
+            wb.put_cf(store.cf(CHECKPOINTS).expect("cf"), tkey("t", &size.to_be_bytes()), row);
+        }
+        store.write(wb).expect("write");
+        let v = LedgerView::new(&store);
+        let at = |seq| v.covering_checkpoint("t", seq).expect("read").map(|c| c.size);
+        // Record 1 is covered by 2, 4, 5, 6, 9: size 5 has the most lines, and is earlier than 6.
+        assert_eq!(at(1), Some(5));
+        assert_eq!(at(6), Some(9));
+        assert_eq!(at(9), None);
+        assert_eq!(at(u64::MAX), None);
     }
 }

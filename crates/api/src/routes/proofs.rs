@@ -30,8 +30,8 @@ pub(crate) async fn inclusion(
         let v = LedgerView::new(&s.ledger);
         // The leaf hash is kept apart from the record: no record read.
         let leaf_hash = v.leaf(&tenant, seq).ok_or_else(|| AppError::not_found("no such record"))?;
-        // Against the checkpoint of the size asked for, or the first
-        // published checkpoint that covers the record.
+        // Against the checkpoint of the size asked for, or an early one
+        // that covers the record (see `covering`).
         let cp = covering(&v, &tenant, seq, size)?;
         let proof = v.inclusion_proof(&tenant, seq, cp.size)?;
         Ok(Json(bodies::InclusionProof {
@@ -45,8 +45,8 @@ pub(crate) async fn inclusion(
     .await
 }
 
-/// The signed checkpoint of `size`, or the first published one that
-/// covers record `seq`.
+/// The signed checkpoint of `size`, or an early published one that covers
+/// record `seq` ([`LedgerView::covering_checkpoint`]).
 fn covering(
     v: &LedgerView<'_>,
     tenant: &str,
@@ -57,7 +57,7 @@ fn covering(
         Some(n) => v.checkpoint(tenant, n)?.ok_or_else(|| {
             AppError::not_found(format!("no signed checkpoint of size {n}; GET /v1/checkpoints lists them"))
         })?,
-        None => v.checkpoints(tenant, seq + 1, 1)?.into_iter().next().ok_or_else(|| {
+        None => v.covering_checkpoint(tenant, seq)?.ok_or_else(|| {
             AppError::not_found("no signed checkpoint covers this record yet; retry after the next checkpoint")
         })?,
     };

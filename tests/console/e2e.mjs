@@ -192,6 +192,21 @@ try {
     await page.getByLabel("Verifier key (name+keyid+key)").fill("PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW");
     await page.getByRole("button", { name: "Verify in browser" }).click();
     await page.locator('#verdict[data-verdict="invalid"]').waitFor();
+    // A witness policy pinned in the browser is enforced there: this node
+    // has no witness, so a policy asking for one fails the check by name,
+    // with the right key; an empty policy checks nothing more.
+    await page.getByLabel("Verifier key (name+keyid+key)").fill(process.env.TL_VKEY);
+    const policyBox = page.getByLabel(/Witness policy/);
+    await policyBox.fill("witness W1 witness.example/w1+eaa4a3c7+BHWtGWTAIVfsGedzi/SwCsz3IPAT59g+9yzU28n+joe6\nquorum W1\n");
+    await page.getByRole("button", { name: "Verify in browser" }).click();
+    await page.locator('#verdict[data-verdict="invalid"]').waitFor();
+    const unwitnessed = await page.locator("#verify-result").innerText();
+    assert.match(unwitnessed, /witness quorum: lacks the witness quorum/, unwitnessed);
+    assert.match(unwitnessed, /INVALID: witness quorum failed/, unwitnessed);
+    await policyBox.fill("");
+    await page.evaluate(() => localStorage.removeItem("traceledger.witness-policy"));
+    await page.getByRole("button", { name: "Verify in browser" }).click();
+    await page.locator('#verdict[data-verdict="valid"]').waitFor();
     // The record's portable proof downloads as a c2sp.org/tlog-proof file.
     await page.getByRole("button", { name: "Portable proof (.tlog-proof)" }).click();
     const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#proof-link").click()]);

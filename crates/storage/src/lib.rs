@@ -149,6 +149,16 @@ pub fn purge_overwritten(db: &DB, flush: &[&str], target: &str) -> Result<(), ro
 mod tests {
     use super::*;
 
+    /// A new database in a temporary directory with one column family.
+    fn db_with(family: &str) -> (tempfile::TempDir, DB) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut o = rocksdb::Options::default();
+        o.create_if_missing(true);
+        o.create_missing_column_families(true);
+        let db = DB::open_cf(&o, dir.path(), [family]).expect("open");
+        (dir, db)
+    }
+
     #[test]
     fn a_tenants_keys_are_one_prefix_range() {
         let a = tkey("acme", b"\xff\xff");
@@ -161,11 +171,7 @@ mod tests {
 
     #[test]
     fn stored_hashes_read_one_and_many() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut o = rocksdb::Options::default();
-        o.create_if_missing(true);
-        o.create_missing_column_families(true);
-        let db = DB::open_cf(&o, dir.path(), ["nodes"]).expect("open");
+        let (_dir, db) = db_with("nodes");
         let cf = db.cf_handle("nodes").expect("cf");
         db.put_cf(cf, tkey("t", &3u64.to_be_bytes()), [7u8; 32]).expect("put");
         db.put_cf(cf, tkey("u", &4u64.to_be_bytes()), [8u8; 32]).expect("put");
@@ -180,11 +186,7 @@ mod tests {
 
     #[test]
     fn tile_rows_read_each_hash_from_its_row() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut o = rocksdb::Options::default();
-        o.create_if_missing(true);
-        o.create_missing_column_families(true);
-        let db = DB::open_cf(&o, dir.path(), ["tiles"]).expect("open");
+        let (_dir, db) = db_with("tiles");
         let cf = db.cf_handle("tiles").expect("cf");
         // Row (0, 0) with leaves 0 and 1 and their parent; row (0, 1) of
         // another tenant; row (1, 0) torn (5 bytes).
@@ -208,11 +210,7 @@ mod tests {
 
     #[test]
     fn a_missing_family_is_named() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut o = rocksdb::Options::default();
-        o.create_if_missing(true);
-        o.create_missing_column_families(true);
-        let db = DB::open_cf(&o, dir.path(), ["rows"]).expect("open");
+        let (_dir, db) = db_with("rows");
         assert!(family(&db, "rows").is_ok());
         assert_eq!(family(&db, "heads").err().as_deref(), Some("missing column family heads"));
     }

@@ -40,7 +40,10 @@ fn the_bench_reports_every_figure() {
         assert!(num(l, "p50_ms") <= num(l, "p99_ms") && num(l, "p99_ms") <= num(l, "max_ms"), "{l}");
     }
     let p = &r["pii"];
-    assert!(num(p, "findings") > 0.0 && num(p, "scan_mib_per_s") > 0.0 && num(p, "sha256_mib_per_s") > 0.0, "{p}");
+    assert!(num(p, "findings") > 0.0 && num(p, "scan_mb_per_s") > 0.0 && num(p, "baseline_mb_per_s") > 0.0, "{p}");
+    let parts = p["parts"].as_array().expect("pii parts");
+    assert_eq!(parts.len(), 8, "{p}");
+    assert!(parts.iter().all(|x| num(x, "scan_mb_per_s") >= num(p, "slowest_part_mb_per_s")), "{p}");
     let pr = &r["projections"];
     assert!(num(pr, "records") > 0.0 && num(pr, "baseline_per_s") > 0.0, "{pr}");
     let names: Vec<&str> = pr["models"].as_array().expect("models").iter().filter_map(|m| m[0].as_str()).collect();

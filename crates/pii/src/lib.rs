@@ -1,20 +1,45 @@
 //! Detectors of personal data and secrets in trace content.
 //!
-//! One pass of a [`regex::bytes::RegexSet`] over the text says which
-//! detectors can match at all (most text matches none); only those run
-//! their own pattern, and every candidate goes through a validator before it
-//! counts: Luhn and issuer prefixes for card numbers, ISO 13616 mod-97 for
-//! IBANs, the SSA's area/group/serial rules for SSNs, address parsing for
-//! IPs, the NANP's area and exchange rules for phone numbers, and context
-//! words for dates of birth and person names.
+//! No pattern runs over the whole text. Three cheap passes find where a
+//! value can be, and validators decide what it is:
+//!
+//! 1. **Tokens.** One pass over the bytes groups runs of digit and
+//!    capital-letter tokens joined by the separators people write numbers
+//!    with (`415-555-2671`, `DE44 5001 0517`, `AB 12 34 56 C`). Each run is
+//!    tried, longest sub-run first, against the validators of numbers and
+//!    codes: Luhn and issuer ranges for cards, ISO 13616 mod-97 for IBANs,
+//!    the SSA's rules for SSNs, libphonenumber's metadata for phone
+//!    numbers, and the check digits of national identifiers (UK NINO,
+//!    Canadian SIN, French NIR, Spanish DNI/NIE, Italian codice fiscale,
+//!    German tax id, Indian Aadhaar with Verhoeff). Colon runs of hex go to
+//!    the IPv6 parser; `@` (found with `memchr`) to the email rule.
+//! 2. **Cues.** One ASCII-case-insensitive Aho-Corasick pass finds the words
+//!    that give a value its meaning, in English, German, French, Spanish,
+//!    Italian, Portuguese and Dutch: naming words before person names,
+//!    birth words before dates, passport, phone, BIC and national-id words.
+//! 3. **Secrets.** One Aho-Corasick pass over the prefixes and keywords of
+//!    120+ secret rules; a rule's pattern runs only in a bounded window
+//!    around its hits, so the cost is linear in the text whatever it holds.
 //!
 //! A [`Finding`] carries the kind, the byte span, a confidence and the
 //! detector's name — never the matched value: the ledger keeps content
 //! where erasure can reach it, and findings are stored elsewhere.
+//! `docs/detection.md` says what each detector finds, what it cannot, and
+//! how it was measured.
 
-use regex::bytes::{Regex, RegexSet};
+mod address;
+mod checks;
+mod context;
+mod cues;
+mod email;
+mod phone;
+mod secrets;
+mod text;
+mod tokens;
+
 use serde::{Deserialize, Serialize};
-use std::sync::OnceLock;
+
+pub use secrets::{rules as secret_rules, SecretRule};
 
 /// What was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -22,7 +47,8 @@ use std::sync::OnceLock;
 pub enum Kind {
     /// An email address.
     Email,
-    /// A phone number (E.164, or NANP).
+    /// A phone number (international by libphonenumber's rules, NANP, or
+    /// national after a phone word).
     Phone,
     /// A US Social Security number.
     Ssn,
@@ -34,17 +60,27 @@ pub enum Kind {
     Ipv4,
     /// An IPv6 address.
     Ipv6,
-    /// An API key, access token or private key.
+    /// An API key, access token, password or private key.
     Secret,
-    /// A date of birth (a date next to a birth word).
+    /// A date of birth (a date after a birth word).
     DateOfBirth,
-    /// A person's name (after a naming word).
+    /// A person's name (after a naming word, greeting, honorific or in a
+    /// signature).
     PersonName,
+    /// A national identifier with a check digit (NINO, SIN, NIR, DNI/NIE,
+    /// codice fiscale, German tax id, Aadhaar).
+    NationalId,
+    /// A passport number (after a passport word).
+    Passport,
+    /// A bank's BIC / SWIFT code (after a BIC word).
+    Bic,
+    /// A postal address (US street and ZIP, UK postcode).
+    PostalAddress,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Email,
         Kind::Phone,
         Kind::Ssn,
@@ -55,6 +91,10 @@ impl Kind {
         Kind::Secret,
         Kind::DateOfBirth,
         Kind::PersonName,
+        Kind::NationalId,
+        Kind::Passport,
+        Kind::Bic,
+        Kind::PostalAddress,
     ];
 
     /// Its name.
@@ -70,15 +110,25 @@ impl Kind {
             Kind::Secret => "secret",
             Kind::DateOfBirth => "date_of_birth",
             Kind::PersonName => "person_name",
+            Kind::NationalId => "national_id",
+            Kind::Passport => "passport",
+            Kind::Bic => "bic",
+            Kind::PostalAddress => "postal_address",
         }
     }
 
     /// The data classification content with this kind implies.
     pub fn classification(self) -> Class {
         match self {
-            Kind::Ssn | Kind::CreditCard | Kind::Iban | Kind::Secret | Kind::DateOfBirth => Class::Restricted,
-            Kind::Email | Kind::Phone | Kind::PersonName => Class::Confidential,
-            Kind::Ipv4 | Kind::Ipv6 => Class::Internal,
+            Kind::Ssn
+            | Kind::CreditCard
+            | Kind::Iban
+            | Kind::Secret
+            | Kind::DateOfBirth
+            | Kind::NationalId
+            | Kind::Passport => Class::Restricted,
+            Kind::Email | Kind::Phone | Kind::PersonName | Kind::PostalAddress => Class::Confidential,
+            Kind::Ipv4 | Kind::Ipv6 | Kind::Bic => Class::Internal,
         }
     }
 }
@@ -112,239 +162,31 @@ pub struct Finding {
     pub detector: &'static str,
 }
 
-/// A detector: its prefilter pattern (also its finder) and its validator.
-struct Detector {
-    name: &'static str,
-    kind: Kind,
-    pattern: &'static str,
-    /// The capture group holding the value (0: the whole match).
-    group: usize,
-    /// Confidence after validation, or `None` to drop the candidate.
-    validate: fn(&[u8], &[u8], usize) -> Option<f32>,
-}
-
-fn always(c: f32) -> Option<f32> {
-    Some(c)
-}
-
-fn digits(b: &[u8]) -> String {
-    b.iter().filter(|c| c.is_ascii_digit()).map(|&c| c as char).collect()
-}
-
-fn card(v: &[u8], _: &[u8], _: usize) -> Option<f32> {
-    let d = digits(v);
-    let n = d.len();
-    let p2: u32 = d.get(..2)?.parse().ok()?;
-    let p4: u32 = d.get(..4)?.parse().ok()?;
-    let p3: u32 = d.get(..3)?.parse().ok()?;
-    let issuer = match d.as_bytes()[0] {
-        b'4' => matches!(n, 13 | 16 | 19),
-        b'5' => (51..=55).contains(&p2) && n == 16,
-        b'2' => (2221..=2720).contains(&p4) && n == 16,
-        b'3' => {
-            ((p2 == 34 || p2 == 37) && n == 15)
-                || ((3528..=3589).contains(&p4) && n == 16)
-                || ((300..=305).contains(&p3) || p2 == 36 || p2 == 38) && n == 14
-        }
-        b'6' => (p4 == 6011 || p2 == 65 || (644..=649).contains(&p3)) && (16..=19).contains(&n),
-        _ => false,
-    };
-    (issuer && luhn::valid(&d)).then_some(0.97)
-}
-
-fn ssn(v: &[u8], _: &[u8], _: usize) -> Option<f32> {
-    let d = digits(v);
-    let (area, group, serial): (u32, u32, u32) =
-        (d.get(..3)?.parse().ok()?, d.get(3..5)?.parse().ok()?, d.get(5..)?.parse().ok()?);
-    // SSA rules: no area 000, 666 or 900-999; no group 00; no serial 0000.
-    (area != 0 && area != 666 && area < 900 && group != 0 && serial != 0).then_some(0.9)
-}
-
-fn iban(v: &[u8], _: &[u8], _: usize) -> Option<f32> {
-    let s: String = v.iter().filter(|c| !c.is_ascii_whitespace()).map(|&c| c as char).collect();
-    s.parse::<iban::Iban>().ok().map(|_| 0.98)
-}
-
-fn ipv4(v: &[u8], _: &[u8], _: usize) -> Option<f32> {
-    let s = std::str::from_utf8(v).ok()?;
-    // Leading zeros are refused by the parser: version-like strings such as
-    // 1.02.003.4 are not addresses.
-    s.parse::<std::net::Ipv4Addr>().ok().map(|_| 0.85)
-}
-
-fn ipv6(v: &[u8], _: &[u8], _: usize) -> Option<f32> {
-    let s = std::str::from_utf8(v).ok()?;
-    s.parse::<std::net::Ipv6Addr>().ok().filter(|_| s.matches(':').count() >= 2).map(|_| 0.9)
-}
-
-fn phone(v: &[u8], _: &[u8], _: usize) -> Option<f32> {
-    let d = digits(v);
-    if v.first() == Some(&b'+') && !(v.get(1) == Some(&b'1') && d.len() == 11) {
-        // E.164: country code and subscriber number, 8 to 15 digits.
-        return (8..=15).contains(&d.len()).then_some(0.85);
+impl Finding {
+    pub(crate) fn new(kind: Kind, start: usize, end: usize, confidence: f32, detector: &'static str) -> Self {
+        Finding { kind, start, end, confidence, detector }
     }
-    let d = d.strip_prefix('1').filter(|r| r.len() == 10).unwrap_or(&d);
-    let b = d.as_bytes();
-    // NANP: NXX-NXX-XXXX, area and exchange not starting with 0/1, no N11 area.
-    let ok = b.len() == 10 && b[0] >= b'2' && b[3] >= b'2' && !(b[1] == b'1' && b[2] == b'1');
-    ok.then_some(0.85)
-}
-
-/// A date counts as a date of birth only with a birth word just before it.
-fn dob(_: &[u8], text: &[u8], start: usize) -> Option<f32> {
-    let from = start.saturating_sub(40);
-    let before = String::from_utf8_lossy(&text[from..start]).to_ascii_lowercase();
-    ["born", "birth", "dob", "d.o.b", "birthday"].iter().any(|w| before.contains(w)).then_some(0.9)
-}
-
-fn detectors() -> &'static [Detector] {
-    static D: OnceLock<Vec<Detector>> = OnceLock::new();
-    D.get_or_init(|| {
-        vec![
-            Detector {
-                name: "email",
-                kind: Kind::Email,
-                pattern: r"(?-u)\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b",
-                group: 0,
-                validate: |_, _, _| always(0.97),
-            },
-            Detector {
-                name: "ssn",
-                kind: Kind::Ssn,
-                pattern: r"(?-u)\b[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}\b",
-                group: 0,
-                validate: ssn,
-            },
-            Detector {
-                name: "credit_card",
-                kind: Kind::CreditCard,
-                pattern: r"(?-u)\b[0-9](?:[ -]?[0-9]){12,18}\b",
-                group: 0,
-                validate: card,
-            },
-            Detector {
-                name: "iban",
-                kind: Kind::Iban,
-                pattern: r"(?-u)\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b",
-                group: 0,
-                validate: iban,
-            },
-            Detector {
-                name: "ipv4",
-                kind: Kind::Ipv4,
-                pattern: r"(?-u)\b[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\b",
-                group: 0,
-                validate: ipv4,
-            },
-            Detector {
-                name: "ipv6",
-                kind: Kind::Ipv6,
-                pattern: r"(?-u)(?:\b|::)[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}\b",
-                group: 0,
-                validate: ipv6,
-            },
-            Detector {
-                name: "phone",
-                kind: Kind::Phone,
-                pattern: r"(?-u)(?:\+[1-9][0-9]{7,14}\b|(?:\+?1[ .-]?)?(?:\([0-9]{3}\)|\b[0-9]{3})[ .-]?[0-9]{3}[ .-][0-9]{4}\b)",
-                group: 0,
-                validate: phone,
-            },
-            Detector {
-                name: "aws_access_key",
-                kind: Kind::Secret,
-                pattern: r"(?-u)\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b",
-                group: 0,
-                validate: |_, _, _| always(0.97),
-            },
-            Detector {
-                name: "jwt",
-                kind: Kind::Secret,
-                pattern: r"(?-u)\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}",
-                group: 0,
-                validate: |_, _, _| always(0.97),
-            },
-            Detector {
-                name: "bearer_token",
-                kind: Kind::Secret,
-                pattern: r"(?-u)(?i:bearer)[ \t]+([A-Za-z0-9._~+/-]{20,}=*)",
-                group: 1,
-                validate: |_, _, _| always(0.9),
-            },
-            Detector {
-                name: "private_key",
-                kind: Kind::Secret,
-                pattern: r"(?-u)-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----",
-                group: 0,
-                validate: |_, _, _| always(0.99),
-            },
-            Detector {
-                name: "api_key",
-                kind: Kind::Secret,
-                pattern: r"(?-u)\b(?:(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|ghp_[A-Za-z0-9]{36}|xox[abprs]-[A-Za-z0-9-]{10,}|sk-(?:proj-)?[A-Za-z0-9_-]{20,}|tlk_[a-z0-9]{1,16}_[A-Za-z0-9_-]{43})",
-                group: 0,
-                validate: |_, _, _| always(0.95),
-            },
-            Detector {
-                name: "date_of_birth",
-                kind: Kind::DateOfBirth,
-                pattern: r"(?-u)\b(?:(?:19|20)[0-9]{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])|(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12][0-9]|3[01])/(?:19|20)[0-9]{2}|(?:0?[1-9]|[12][0-9]|3[01]) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* (?:19|20)[0-9]{2}|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* (?:0?[1-9]|[12][0-9]|3[01]),? (?:19|20)[0-9]{2})\b",
-                group: 0,
-                validate: dob,
-            },
-            Detector {
-                name: "person_name",
-                kind: Kind::PersonName,
-                pattern: r"(?-u)(?:\b(?:[Mm]y name is|[Nn]amed|[Cc]ustomer|[Pp]atient|[Aa]pplicant|[Cc]lient|[Ee]mployee|[Cc]ardholder)|(?:Mr|Mrs|Ms|Dr)\.?) ([A-Z][a-z]{1,20}(?: [A-Z][a-z]{1,20}){1,2})\b",
-                group: 1,
-                validate: |_, _, _| always(0.8),
-            },
-        ]
-    })
-}
-
-struct Compiled {
-    set: RegexSet,
-    each: Vec<Regex>,
-}
-
-fn compiled() -> &'static Compiled {
-    static C: OnceLock<Compiled> = OnceLock::new();
-    C.get_or_init(|| {
-        let pats: Vec<&str> = detectors().iter().map(|d| d.pattern).collect();
-        // The patterns are constants covered by tests.
-        #[allow(clippy::expect_used)]
-        Compiled {
-            set: RegexSet::new(&pats).expect("detector patterns compile"),
-            each: pats.iter().map(|p| Regex::new(p).expect("detector pattern compiles")).collect(),
-        }
-    })
 }
 
 /// Scans `text`; findings sorted by start. Overlaps between kinds are
-/// resolved for the more specific: a card or IBAN number is not also a
-/// phone number, an SSN inside a longer number is not an SSN.
+/// resolved for the longer span, then the earlier detector: a card or IBAN
+/// number is not also a phone number, an SSN inside a longer number is not
+/// an SSN.
 pub fn scan(text: &str) -> Vec<Finding> {
-    let bytes = text.as_bytes();
-    let c = compiled();
+    let b = text.as_bytes();
+    let (cues, keys) = cues::find(b);
     let mut out: Vec<Finding> = Vec::new();
-    for i in c.set.matches(bytes).iter() {
-        let d = &detectors()[i];
-        for caps in c.each[i].captures_iter(bytes) {
-            let Some(m) = caps.get(d.group) else { continue };
-            if let Some(conf) = (d.validate)(m.as_bytes(), bytes, m.start()) {
-                out.push(Finding { kind: d.kind, start: m.start(), end: m.end(), confidence: conf, detector: d.name });
-            }
-        }
-    }
+    email::scan(b, &mut out);
+    tokens::scan(b, &cues, &mut out);
+    context::scan(text, &cues, &mut out);
+    secrets::scan(b, &keys, &mut out);
     resolve_overlaps(out)
 }
 
 /// Keeps the findings that win their overlaps: the longer span wins; at
-/// equal length, the earlier one, then the more specific kind (earlier in
-/// the list of detectors, the order they were found in). A sweep: the kept
-/// spans are disjoint, so ordered by start they are ordered by end too,
-/// and the one kept span that can overlap a candidate is the last that
+/// equal length, the earlier one, then the one found first. A sweep: the
+/// kept spans are disjoint, so ordered by start they are ordered by end
+/// too, and the one kept span that can overlap a candidate is the last that
 /// starts before the candidate ends — O(n log n), not O(n²).
 fn resolve_overlaps(mut out: Vec<Finding>) -> Vec<Finding> {
     // An empty span holds no data (and would break the sweep's order).
@@ -400,6 +242,11 @@ mod tests {
         assert!(kinds("at 12:30:45 today").is_empty(), "a time is not an address");
         assert_eq!(kinds("call (415) 555-2671 now"), vec![(Kind::Phone, "(415) 555-2671")]);
         assert_eq!(kinds("call +442071838750 now"), vec![(Kind::Phone, "+442071838750")]);
+        assert_eq!(kinds("ring +44 20 7183 8750 today"), vec![(Kind::Phone, "+44 20 7183 8750")]);
+        assert_eq!(kinds("Tel. +49 30 901820"), vec![(Kind::Phone, "+49 30 901820")]);
+        assert_eq!(kinds("appelez le +33 1 42 68 53 00"), vec![(Kind::Phone, "+33 1 42 68 53 00")]);
+        assert_eq!(kinds("Telefon: 030 901820"), vec![(Kind::Phone, "030 901820")]);
+        assert!(kinds("ticket 030 901820").is_empty(), "a national number needs a phone word");
         assert!(kinds("call 115-555-2671").is_empty(), "area code cannot start with 1");
         assert_eq!(kinds("key AKIAIOSFODNN7EXAMPLE used"), vec![(Kind::Secret, "AKIAIOSFODNN7EXAMPLE")]);
         assert_eq!(kinds("-----BEGIN RSA PRIVATE KEY-----")[0].0, Kind::Secret);
@@ -408,8 +255,25 @@ mod tests {
             "abcdefghijklmnopqrstuvwxyz012345"
         );
         assert_eq!(kinds("she was born on 1985-03-12 in Ohio"), vec![(Kind::DateOfBirth, "1985-03-12")]);
+        assert_eq!(kinds("geboren am 12. März 1985"), vec![(Kind::DateOfBirth, "12. März 1985")]);
         assert!(kinds("the invoice of 1985-03-12 is due").is_empty(), "a date without a birth word");
         assert_eq!(kinds("Customer Maria Gonzalez asked"), vec![(Kind::PersonName, "Maria Gonzalez")]);
+        assert_eq!(kinds("Hi Sarah, thanks"), vec![(Kind::PersonName, "Sarah")]);
+        assert_eq!(kinds("je m'appelle François Dupont."), vec![(Kind::PersonName, "François Dupont")]);
+        assert!(kinds("Hi Team, the customer Support portal").is_empty());
+        assert!(kinds("Dear OpenAI team").is_empty(), "a brand is not a name");
+        assert_eq!(kinds("NINO AB 12 34 56 C"), vec![(Kind::NationalId, "AB 12 34 56 C")]);
+        assert!(kinds("NINO QQ 12 34 56 C").is_empty(), "QQ is not an issued prefix");
+        assert_eq!(kinds("DNI 12345678Z"), vec![(Kind::NationalId, "12345678Z")]);
+        assert!(kinds("DNI 12345678A").is_empty(), "wrong control letter");
+        assert_eq!(kinds("Aadhaar 2345 6789 0124"), vec![(Kind::NationalId, "2345 6789 0124")]);
+        assert_eq!(kinds("passport no. C01X00T47"), vec![(Kind::Passport, "C01X00T47")]);
+        assert_eq!(kinds("BIC: DEUTDEFF500"), vec![(Kind::Bic, "DEUTDEFF500")]);
+        assert_eq!(
+            kinds("ship to 1600 Pennsylvania Avenue NW, Washington, DC 20500 today"),
+            vec![(Kind::PostalAddress, "1600 Pennsylvania Avenue NW, Washington, DC 20500")]
+        );
+        assert_eq!(kinds("post to SW1A 1AA"), vec![(Kind::PostalAddress, "SW1A 1AA")]);
     }
 
     #[test]
@@ -422,6 +286,20 @@ mod tests {
     proptest! {
         #[test]
         fn any_text_scans_without_panicking_and_spans_are_in_bounds(s in "\\PC{0,300}") {
+            for f in scan(&s) {
+                prop_assert!(f.start < f.end && f.end <= s.len());
+                prop_assert!(s.is_char_boundary(f.start) && s.is_char_boundary(f.end));
+            }
+        }
+
+        /// Text made of the pieces detectors look for, in any order.
+        #[test]
+        fn pieces_of_values_scan_in_bounds(parts in prop::collection::vec(prop::sample::select(vec![
+            "+", "(", ")", " ", "-", ".", "/", ":", "::", "@", "0", "12", "415", "2671", "4111", "DE44", "AB", "C",
+            "Z", "é", "ü", "\n", "Mr ", "born ", "passport ", "BIC ", "Tel ", "sk-", "AKIA", "ghp_", "eyJ", "=",
+            "password=", "postgres://", "Hi ", "Maria", "Müller", "DC ", "20500", "SW1A", "1AA", "Street",
+        ]), 0..60)) {
+            let s: String = parts.concat();
             for f in scan(&s) {
                 prop_assert!(f.start < f.end && f.end <= s.len());
                 prop_assert!(s.is_char_boundary(f.start) && s.is_char_boundary(f.end));

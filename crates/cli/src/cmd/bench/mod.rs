@@ -173,11 +173,24 @@ pub struct ErasureFigures {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PiiFigures {
-    pub text_mib: f64,
+    /// Decimal megabytes of text scanned.
+    pub text_mb: f64,
+    pub fields: usize,
     pub findings: usize,
-    pub scan_mib_per_s: f64,
-    pub sha256_mib_per_s: f64,
-    pub ratio_to_sha256: f64,
+    pub scan_mb_per_s: f64,
+    /// One Aho-Corasick pass over the same bytes (the baseline).
+    pub baseline_mb_per_s: f64,
+    pub ratio_to_baseline: f64,
+    /// The slowest part of the corpus scanned alone: no cliff.
+    pub slowest_part_mb_per_s: f64,
+    pub parts: Vec<PiiPart>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PiiPart {
+    pub part: String,
+    pub mb: f64,
+    pub scan_mb_per_s: f64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -1,0 +1,33 @@
+//! Byte classes and small helpers shared by the detectors.
+
+/// An ASCII letter or digit.
+pub(crate) fn alnum(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+}
+
+/// A byte of a word: an ASCII letter or digit, or any byte of a non-ASCII
+/// character (most of which are letters in the languages we read).
+pub(crate) fn wordy(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c >= 0x80
+}
+
+/// No word byte just before `at`.
+pub(crate) fn starts_word(b: &[u8], at: usize) -> bool {
+    at == 0 || !wordy(b[at - 1])
+}
+
+/// No word byte at `at`.
+pub(crate) fn ends_word(b: &[u8], at: usize) -> bool {
+    at >= b.len() || !wordy(b[at])
+}
+
+/// The decimal digits of `b`, appended to `out` (cleared first).
+pub(crate) fn digits_into(b: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend(b.iter().copied().filter(u8::is_ascii_digit));
+}
+
+/// The value of a run of ASCII digits (saturating; empty → 0).
+pub(crate) fn number(d: &[u8]) -> u64 {
+    d.iter().fold(0u64, |n, &c| n.saturating_mul(10).saturating_add(u64::from(c.wrapping_sub(b'0'))))
+}

@@ -528,13 +528,15 @@ pub(crate) fn find(b: &[u8]) -> (Vec<Hit>, Vec<KeyHit>) {
     // Leftmost-longest among the cues: at each start the longest, and no
     // cue inside another.
     cues.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
-    let mut kept: Vec<Hit> = Vec::with_capacity(cues.len());
-    for h in cues {
-        if kept.last().is_none_or(|k| h.start >= k.end) {
-            kept.push(h);
+    let mut end = 0;
+    cues.retain(|h| {
+        let keep = h.start >= end;
+        if keep {
+            end = h.end;
         }
-    }
-    (kept, keys)
+        keep
+    });
+    (cues, keys)
 }
 
 /// Whether a cue that `want` accepts ends at most `within` bytes before

@@ -192,6 +192,18 @@ fn resolve_overlaps(mut out: Vec<Finding>) -> Vec<Finding> {
     // An empty span holds no data (and would break the sweep's order).
     out.retain(|f| f.end > f.start);
     out.sort_by(|a, b| (b.end - b.start).cmp(&(a.end - a.start)).then(a.start.cmp(&b.start)));
+    if out.len() <= 32 {
+        // Few findings (most fields): the same rule over a sorted vector,
+        // without the tree's allocations.
+        let mut kept: Vec<Finding> = Vec::with_capacity(out.len());
+        for f in out {
+            let at = kept.partition_point(|k| k.start < f.end);
+            if at == 0 || f.start >= kept[at - 1].end {
+                kept.insert(at, f);
+            }
+        }
+        return kept;
+    }
     let mut kept: std::collections::BTreeMap<usize, Finding> = std::collections::BTreeMap::new();
     for f in out {
         let overlaps = kept.range(..f.end).next_back().is_some_and(|(_, k)| f.start < k.end);

@@ -2,6 +2,7 @@
 //! insensitive Aho-Corasick pass finds them all, in the languages agents
 //! write: English, German, French, Spanish, Italian, Portuguese, Dutch.
 
+use crate::secrets::KeyHit;
 use crate::text::{starts_word, wordy};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use std::sync::OnceLock;
@@ -491,14 +492,6 @@ fn automaton() -> &'static (AhoCorasick, Vec<Pattern>, Vec<&'static str>) {
             .expect("cue words build an automaton");
         (ac, kinds, words)
     })
-}
-
-/// A secret rule's key in the text.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct KeyHit {
-    pub rule: usize,
-    pub start: usize,
-    pub len: usize,
 }
 
 /// Every cue in `b` standing as a whole word, leftmost-longest, in order;

@@ -19,6 +19,10 @@ pub(crate) fn scan(b: &[u8], out: &mut Vec<Finding>) {
         while s > 0 && at - s < 64 && (local(b[s - 1]) || b[s - 1] >= 0x80) {
             s -= 1;
         }
+        // The 64-byte bound may stop inside a character: start at the next.
+        while s < at && (b[s] & 0xC0) == 0x80 {
+            s += 1;
+        }
         while s < at && matches!(b[s], b'.' | b'-' | b'+') {
             s += 1;
         }

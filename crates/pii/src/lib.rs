@@ -241,6 +241,8 @@ mod tests {
     #[test]
     fn each_detector_finds_its_kind_and_validates_it() {
         assert_eq!(kinds("write to jane.doe+x@example.co.uk today"), vec![(Kind::Email, "jane.doe+x@example.co.uk")]);
+        let long = format!("{}ria@example.com", "é".repeat(40));
+        assert!(scan(&long).iter().all(|f| long.is_char_boundary(f.start)), "a long non-ASCII local part");
         assert_eq!(kinds("SSN 123-45-6789."), vec![(Kind::Ssn, "123-45-6789")]);
         assert!(kinds("SSN 666-45-6789, 900-12-3456, 123-00-4567, 123-45-0000").is_empty());
         assert_eq!(kinds("card 4111 1111 1111 1111 ok"), vec![(Kind::CreditCard, "4111 1111 1111 1111")]);

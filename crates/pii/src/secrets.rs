@@ -9,11 +9,18 @@
 //! around its hits, merged per rule, so each byte is read a bounded number
 //! of times whatever the text holds.
 
-use crate::cues::KeyHit;
 use crate::{Finding, Kind};
 use regex_automata::meta::Regex;
 use regex_automata::Input;
 use std::sync::OnceLock;
+
+/// A rule's key found in the text (by the cue pass's automaton).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyHit {
+    pub rule: usize,
+    pub start: usize,
+    pub len: usize,
+}
 
 /// One rule.
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
 //! Detectors of personal data and secrets in trace content.
 //!
-//! No pattern runs over the whole text. Three cheap passes find where a
-//! value can be, and validators decide what it is:
+//! No pattern runs over the whole text. Two passes (and `memchr` for `@`)
+//! find where a value can be, and validators decide what it is:
 //!
 //! 1. **Tokens.** One pass over the bytes groups runs of digit and
 //!    capital-letter tokens joined by the separators people write numbers
@@ -17,8 +17,8 @@
 //!    that give a value its meaning, in English, German, French, Spanish,
 //!    Italian, Portuguese and Dutch: naming words before person names,
 //!    birth words before dates, passport, phone, BIC and national-id words.
-//! 3. **Secrets.** One Aho-Corasick pass over the prefixes and keywords of
-//!    120+ secret rules; a rule's pattern runs only in a bounded window
+//! 3. **Secrets.** The same automaton holds the prefixes and keywords of
+//!    147 secret rules; a rule's pattern runs only in a bounded window
 //!    around its hits, so the cost is linear in the text whatever it holds.
 //!
 //! A [`Finding`] carries the kind, the byte span, a confidence and the

@@ -10,6 +10,25 @@ pub(crate) fn luhn(d: &[u8]) -> bool {
     std::str::from_utf8(d).is_ok_and(luhn::valid)
 }
 
+/// Cards: an issuer's prefix and length, and Luhn.
+pub(crate) fn card(d: &[u8]) -> bool {
+    let n = d.len();
+    let p = |k: usize| number(&d[..k]);
+    let issuer = match d[0] {
+        b'4' => matches!(n, 13 | 16 | 19),
+        b'5' => (51..=55).contains(&p(2)) && n == 16,
+        b'2' => (2221..=2720).contains(&p(4)) && n == 16,
+        b'3' => {
+            ((p(2) == 34 || p(2) == 37) && n == 15)
+                || ((3528..=3589).contains(&p(4)) && n == 16)
+                || (((300..=305).contains(&p(3)) || p(2) == 36 || p(2) == 38) && n == 14)
+        }
+        b'6' => (p(4) == 6011 || p(2) == 65 || (644..=649).contains(&p(3))) && (16..=19).contains(&n),
+        _ => false,
+    };
+    issuer && luhn(d)
+}
+
 /// Verhoeff's dihedral check (Aadhaar's last digit).
 pub(crate) fn verhoeff(d: &[u8]) -> bool {
     const D: [[u8; 10]; 10] = [

@@ -108,12 +108,15 @@ fn random_looking(v: &[u8]) -> bool {
 }
 
 fn placeholder(v: &[u8]) -> bool {
-    let l = String::from_utf8_lossy(v).to_ascii_lowercase();
+    // Compared in place, any ASCII case: this runs on the hot path of the
+    // generic rules, and the values are ASCII by their patterns.
+    let has = |p: &str| v.windows(p.len()).any(|w| w.eq_ignore_ascii_case(p.as_bytes()));
     ["xxxx", "***", "...", "<", "${", "{{", "your", "example", "placeholder", "redacted", "changeit", "dummy", "sample"]
         .iter()
-        .any(|p| l.contains(p))
+        .any(|p| has(p))
         || ["null", "none", "true", "false", "undefined", "required", "hidden", "secret", "password"]
-            .contains(&l.as_str())
+            .iter()
+            .any(|w| v.eq_ignore_ascii_case(w.as_bytes()))
 }
 
 /// Whatever was written as a URL's password, unless a placeholder.

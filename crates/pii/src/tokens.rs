@@ -208,7 +208,7 @@ fn numeric(b: &[u8], ts: &[Token], cues: &[Hit], d: &[u8], start: usize, end: us
     let nd = d.len();
     let one = ts.len() == 1;
     let f = |kind, conf, det| Some(Finding::new(kind, start, end, conf, det));
-    if (13..=19).contains(&nd) && grouped(b, ts, SPACE_DASH) && card(d) {
+    if (13..=19).contains(&nd) && grouped(b, ts, SPACE_DASH) && checks::card(d) {
         return f(Kind::CreditCard, 0.97, "credit_card");
     }
     if nd == 9 && checks::ssn(d) {
@@ -253,25 +253,6 @@ fn numeric(b: &[u8], ts: &[Token], cues: &[Hit], d: &[u8], start: usize, end: us
         }
     }
     None
-}
-
-/// Cards: an issuer's prefix and length, and Luhn.
-fn card(d: &[u8]) -> bool {
-    let n = d.len();
-    let p = |k: usize| crate::text::number(&d[..k]);
-    let issuer = match d[0] {
-        b'4' => matches!(n, 13 | 16 | 19),
-        b'5' => (51..=55).contains(&p(2)) && n == 16,
-        b'2' => (2221..=2720).contains(&p(4)) && n == 16,
-        b'3' => {
-            ((p(2) == 34 || p(2) == 37) && n == 15)
-                || ((3528..=3589).contains(&p(4)) && n == 16)
-                || (((300..=305).contains(&p(3)) || p(2) == 36 || p(2) == 38) && n == 14)
-        }
-        b'6' => (p(4) == 6011 || p(2) == 65 || (644..=649).contains(&p(3))) && (16..=19).contains(&n),
-        _ => false,
-    };
-    issuer && checks::luhn(d)
 }
 
 /// NANP: NXX-NXX-XXXX, no N11 area code.

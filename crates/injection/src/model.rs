@@ -1,0 +1,261 @@
+//! The learned layer: a logistic regression over hashed character and word
+//! n-grams of the normalised text.
+//!
+//! Features are character 3- and 5-grams (code points, spaces included, so
+//! scripts without spaces between words are read too), word unigrams and
+//! word bigrams, each hashed into 2^18 buckets (the hashing trick: no
+//! vocabulary to ship). A window's logit is `bias + Σ w / √n` over its `n`
+//! features; long texts are read in overlapping windows of 384 characters
+//! and the highest window counts, so one injected paragraph in a long page
+//! is not averaged away. The weights are trained by `crates/injection-corpus`
+//! (`cargo run --release -p traceledger-injection-corpus --bin train`) from
+//! a seeded corpus, and its test checks that training again gives these
+//! bytes.
+//!
+//! A linear model over hashed n-grams rather than a small network: it is
+//! trained in seconds, deterministic to the byte, scored at tens of MB/s
+//! with one table lookup per feature, and a weight can be read back to the
+//! n-grams that set it.
+
+use std::sync::OnceLock;
+
+/// Bits of the feature hash: 2^18 weights.
+pub const BITS: u32 = 18;
+/// Characters per window.
+pub const WINDOW: usize = 384;
+/// Characters between window starts.
+pub const STRIDE: usize = 192;
+const MAGIC: &[u8; 8] = b"TLINJM01";
+
+/// Weights and bias of the classifier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    weights: Vec<f32>,
+    bias: f32,
+}
+
+/// The model trained into the repository (`model/injection.model`).
+pub fn builtin() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        // The file is written by the training run and checked by its test;
+        // a broken file is a build defect, not input.
+        #[allow(clippy::expect_used)]
+        Model::from_bytes(include_bytes!("../model/injection.model")).expect("the trained model parses")
+    })
+}
+
+impl Model {
+    /// A model from raw weights (2^[`BITS`] of them) and a bias.
+    pub fn new(weights: Vec<f32>, bias: f32) -> Result<Self, String> {
+        if weights.len() != 1 << BITS {
+            return Err(format!("{} weights, expected {}", weights.len(), 1u32 << BITS));
+        }
+        Ok(Model { weights, bias })
+    }
+
+    /// The weights, quantised to 16 bits with one scale: what is stored.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let max = self.weights.iter().fold(0f32, |m, w| m.max(w.abs()));
+        let scale = if max > 0.0 { max / 32767.0 } else { 1.0 };
+        let mut out = Vec::with_capacity(20 + self.weights.len() * 2);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&BITS.to_le_bytes());
+        out.extend_from_slice(&self.bias.to_le_bytes());
+        out.extend_from_slice(&scale.to_le_bytes());
+        for w in &self.weights {
+            out.extend_from_slice(&((w / scale).round() as i16).to_le_bytes());
+        }
+        out
+    }
+
+    /// Parses what [`Model::to_bytes`] wrote.
+    pub fn from_bytes(b: &[u8]) -> Result<Self, String> {
+        if b.len() < 20 || &b[..8] != MAGIC {
+            return Err("not a traceledger injection model".into());
+        }
+        let word = |at: usize| [b[at], b[at + 1], b[at + 2], b[at + 3]];
+        let bits = u32::from_le_bytes(word(8));
+        if bits != BITS || b.len() != 20 + (2usize << bits) {
+            return Err(format!("model of {bits} bits and {} bytes, expected {BITS} bits", b.len()));
+        }
+        let bias = f32::from_le_bytes(word(12));
+        let scale = f32::from_le_bytes(word(16));
+        let weights = b[20..].chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]]) as f32 * scale).collect();
+        Ok(Model { weights, bias })
+    }
+
+    /// The bias.
+    pub fn bias(&self) -> f32 {
+        self.bias
+    }
+
+    /// The weights.
+    pub fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+
+    /// Probability that the worst window of normalised `text` is an
+    /// injection.
+    pub fn score(&self, text: &str) -> f32 {
+        let mut feats = Vec::new();
+        let chars = features(text, &mut feats);
+        self.score_features(&feats, chars)
+    }
+
+    /// [`Model::score`] over features already extracted, `chars` long.
+    pub fn score_features(&self, feats: &[(u32, u32)], chars: usize) -> f32 {
+        if feats.is_empty() {
+            return sigmoid(self.bias);
+        }
+        if chars <= WINDOW + STRIDE / 2 {
+            let sum: f32 = feats.iter().map(|(_, i)| self.weights[*i as usize]).sum();
+            return sigmoid(self.logit(sum, feats.len()));
+        }
+        // Windows [s, s + WINDOW) every STRIDE characters; features sorted
+        // by position, so each window is a slice found by two pointers.
+        let mut best = f32::NEG_INFINITY;
+        let (mut lo, mut hi, mut sum) = (0usize, 0usize, 0f32);
+        let mut start = 0usize;
+        loop {
+            let end = start + WINDOW;
+            while hi < feats.len() && (feats[hi].0 as usize) < end {
+                sum += self.weights[feats[hi].1 as usize];
+                hi += 1;
+            }
+            while lo < hi && (feats[lo].0 as usize) < start {
+                sum -= self.weights[feats[lo].1 as usize];
+                lo += 1;
+            }
+            if hi > lo {
+                best = best.max(self.logit(sum, hi - lo));
+            }
+            if end >= chars {
+                break;
+            }
+            start += STRIDE;
+        }
+        sigmoid(best)
+    }
+
+    fn logit(&self, sum: f32, n: usize) -> f32 {
+        self.bias + sum / (n as f32).sqrt()
+    }
+}
+
+/// The logistic function.
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+const K: u64 = 0x9E37_79B9_7F4A_7C15;
+
+#[inline]
+fn mix(h: u64, c: u64) -> u64 {
+    (h ^ c).wrapping_mul(K).rotate_left(27)
+}
+
+#[inline]
+fn bucket(h: u64) -> u32 {
+    (h.wrapping_mul(K) >> (64 - BITS)) as u32
+}
+
+/// Appends the features of normalised `text` as (character position,
+/// bucket), in order of position; returns the length in characters.
+pub fn features(text: &str, out: &mut Vec<(u32, u32)>) -> usize {
+    out.reserve(text.len() * 3);
+    let mut ring = [0u64; 5];
+    let mut n = 0usize;
+    let mut word = 0u64;
+    let mut word_len = 0usize;
+    let mut prev_word = 0u64;
+    let mut have_prev = false;
+    for c in text.chars() {
+        let c64 = c as u64;
+        ring[n % 5] = c64;
+        n += 1;
+        let pos = (n - 1) as u32;
+        if n >= 3 {
+            let h = mix(mix(mix(3, ring[(n - 3) % 5]), ring[(n - 2) % 5]), c64);
+            out.push((pos, bucket(h)));
+        }
+        if n >= 5 {
+            let h = mix(mix(mix(mix(mix(5, ring[(n - 5) % 5]), ring[(n - 4) % 5]), ring[(n - 3) % 5]), ring[(n - 2) % 5]), c64);
+            out.push((pos, bucket(h)));
+        }
+        if c.is_alphanumeric() {
+            word = mix(word, c64);
+            word_len += 1;
+        } else if word_len > 0 {
+            end_word(out, pos, word, word_len, &mut prev_word, &mut have_prev);
+            word = 0;
+            word_len = 0;
+        }
+    }
+    if word_len > 0 {
+        end_word(out, n.saturating_sub(1) as u32, word, word_len, &mut prev_word, &mut have_prev);
+    }
+    n
+}
+
+fn end_word(out: &mut Vec<(u32, u32)>, pos: u32, word: u64, len: usize, prev: &mut u64, have_prev: &mut bool) {
+    if len > 24 {
+        // A run of a script without spaces, or a token: the character
+        // n-grams read it.
+        *have_prev = false;
+        return;
+    }
+    let w = mix(7, word);
+    out.push((pos, bucket(w)));
+    if *have_prev {
+        out.push((pos, bucket(mix(mix(11, *prev), w))));
+    }
+    *prev = w;
+    *have_prev = true;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_are_ordered_and_counted() {
+        let mut f = Vec::new();
+        assert_eq!(features("ignore all", &mut f), 10);
+        // 8 trigrams, 6 five-grams, 2 words, 1 bigram.
+        assert_eq!(f.len(), 17);
+        assert!(f.windows(2).all(|w| w[0].0 <= w[1].0));
+        assert!(f.iter().all(|(_, b)| *b < 1 << BITS));
+        let mut g = Vec::new();
+        features("ignore all", &mut g);
+        assert_eq!(f, g);
+    }
+
+    #[test]
+    fn bytes_round_trip_within_quantisation() {
+        let mut w = vec![0f32; 1 << BITS];
+        w[5] = 1.5;
+        w[77] = -0.25;
+        let m = Model::new(w, -2.0).expect("model");
+        let back = Model::from_bytes(&m.to_bytes()).expect("parses");
+        assert_eq!(back.bias(), -2.0);
+        assert!((back.weights()[5] - 1.5).abs() < 1e-4 && (back.weights()[77] + 0.25).abs() < 1e-4);
+        assert!(Model::from_bytes(b"TLINJM01short").is_err());
+        assert!(Model::from_bytes(&[0u8; 40]).is_err());
+    }
+
+    #[test]
+    fn a_long_text_scores_its_worst_window() {
+        let mut w = vec![0f32; 1 << BITS];
+        let mut f = Vec::new();
+        features("zzzzz", &mut f);
+        for (_, b) in &f {
+            w[*b as usize] = 40.0;
+        }
+        let m = Model::new(w, -4.0).expect("model");
+        let benign = "the weather is mild today. ".repeat(60);
+        let one = format!("{benign}zzzzz{benign}");
+        assert!(m.score(&benign) < 0.05);
+        assert!(m.score(&one) > m.score(&benign) + 0.2, "{} vs {}", m.score(&one), m.score(&benign));
+    }
+}

@@ -43,7 +43,7 @@ pub fn builtin() -> Vec<Family> {
             false,
             &[
                 // English
-                r"\b(ignore|disregard|forget|override|overrule|bypass|skip|drop|abandon|discard|erase|nevermind|never mind|neglect|dismiss)( about)?( (all|any|each|every|of|the|your|my|these|those|its|their|previous|prior|above|earlier|preceding|foregoing|original|initial|old|former|system|developer|safety|existing|current|and|following|other|given|provided|those))+ (instructions?|prompts?|rules|directions?|directives?|guidelines|guidance|commands?|orders|constraints|restrictions|messages|context|programming|policies|policy|settings|text|content|requests?|tasks?|conversation)\b",
+                r"\b(ignore|disregard|forget|override|overrule|bypass|skip|drop|abandon|discard|erase|nevermind|never mind|neglect|dismiss|stop following|do not follow|don't follow|stop obeying)( about)?( (all|any|each|every|of|the|your|my|these|those|its|their|previous|prior|above|earlier|preceding|foregoing|original|initial|old|former|system|developer|safety|existing|current|and|following|other|given|provided|those))+ (instructions?|prompts?|rules|directions?|directives?|guidelines|guidance|commands?|orders|constraints|restrictions|messages|context|programming|policies|policy|settings|text|content|requests?|tasks?|conversation)\b",
                 r"\b(ignore|disregard|forget) (everything|anything|all)( (that|which|you were|you've been|you have been|i|we))?( (said|told|given|written|stated|mentioned|asked))?( (before|above|earlier|previously|so far|until now|up to now|prior))\b",
                 r"\b(ignore|disregard|forget) (the|all|everything) (above|before|prior|previous)\b",
                 r"\b(ignore|disregard|forget|stop following) (your|the|all)( \w+)?( \w+)? (instructions|guidelines|rules|programming|training|safety (rules|guidelines|policies))\b",
@@ -55,29 +55,35 @@ pub fn builtin() -> Vec<Family> {
                 r"\b(the )?(above|previous|prior) (instructions|prompt|rules) (was|were|are|is) (just )?(a test|fake|wrong|a mistake)\b",
                 r"\bignore (the )?(user|user's|human's) (request|question|instructions?|task|query)\b",
                 // German
-                r"\b(ignoriere|ignorier|ignorieren sie|vergiss|vergessen sie|missachte|überspringe|verwirf)( \w+){0,4} (anweisungen|anweisung|instruktionen|befehle|regeln|vorgaben|richtlinien|anordnungen|eingaben|prompts?)\b",
+                r"\b(ignoriere|ignorier|ignorieren sie|vergiss|vergessen sie|missachte|missachten sie|überspringe|verwirf)( \S+){0,2} (alle|sämtliche|deine|ihre|die|jegliche)? ?(vorherigen|bisherigen|obigen|vorigen|früheren|ursprünglichen|vorangegangenen|alten|system-?|sicherheits-?)\S* ?(anweisungen|anweisung|instruktionen|befehle|regeln|vorgaben|richtlinien|anordnungen|eingaben|prompts?)\b",
+                r"\b(ignoriere|ignorieren sie|vergiss|vergessen sie|missachte) (alles|alle anweisungen|deine anweisungen|deine regeln|ihre anweisungen)( \S+){0,3} (zuvor|vorher|bisher|oben|gesagt|gesagt wurde)\b",
                 r"\b(neue|geänderte|eigentliche) (anweisung|anweisungen|aufgabe|regel)\s*:",
                 // French
-                r"\b(ignore|ignorez|ignorer|oublie|oubliez|oublier|néglige|négligez|ne tiens pas compte|ne tenez pas compte)( \S+){0,4} (instructions?|consignes?|règles|directives|ordres|commandes|indications)\b",
+                r"\b(ignore|ignorez|ignorer|oublie|oubliez|oublier|néglige|négligez|ne tiens pas compte|ne tenez pas compte)( de| des| d'| d’)? ?(toutes |tous |les |tes |vos |ces )*(instructions|consignes|règles|directives|ordres|indications) (précédentes|antérieures|ci-dessus|initiales|d'origine|du système|système|données|reçues)\b",
+                r"\b(ignore|ignorez|oublie|oubliez) (tout ce qui|tout ce que|ce qui) (précède|a été dit|on t'a dit|vous a été dit)",
                 r"\b(nouvelles?|vraies?) (instructions?|consignes?|tâche|mission)\s*:",
                 // Spanish
-                r"\b(ignora|ignore|ignorar|ignoren|olvida|olvide|olvidar|olvídate|omite|omitir|descarta|desestima|haz caso omiso)( \S+){0,4} (instrucciones|instrucción|indicaciones|reglas|órdenes|directrices|normas|mensajes)\b",
+                r"\b(ignora|ignore|ignorar|ignoren|olvida|olvide|olvidar|olvídate|omite|omitir|descarta|desestima|haz caso omiso)( de| a)? ?(todas |todos |las |los |tus |sus |estas )*(instrucciones|indicaciones|reglas|órdenes|directrices|normas|mensajes) (anteriores|previas|de arriba|iniciales|originales|del sistema|recibidas|dadas)\b",
+                r"\b(ignora|ignore|olvida|olvide|olvídate de) (todo lo (anterior|que te (dijeron|han dicho))|lo anterior)\b",
                 r"\b(nuevas?|verdaderas?) (instrucciones|instrucción|tarea|órdenes)\s*:",
                 // Italian
-                r"\b(ignora|ignori|ignorare|dimentica|dimentichi|dimenticare|trascura|tralascia|non considerare)( \S+){0,4} (istruzioni|istruzione|indicazioni|regole|direttive|ordini|comandi)\b",
+                r"\b(ignora|ignori|ignorare|dimentica|dimentichi|dimenticare|trascura|tralascia|non considerare)( \S+){0,2} (istruzioni|indicazioni|regole|direttive|ordini|comandi) (precedenti|di prima|iniziali|originali|di sistema|del sistema|ricevute|date|sopra)\b",
+                r"\b(ignora|dimentica) (tutto (quello|ciò) che|quanto) (precede|ti è stato detto|detto prima)",
                 r"\b(nuove|vere) (istruzioni|regole)\s*:",
                 // Portuguese
-                r"\b(ignore|ignora|ignorar|esqueça|esquece|esquecer|desconsidere|desconsidera|despreze)( \S+){0,4} (instruções|instrução|orientações|regras|diretrizes|ordens|comandos|indicações)\b",
+                r"\b(ignore|ignora|ignorar|esqueça|esquece|esquecer|desconsidere|desconsidera|despreze)( \S+){0,2} (instruções|orientações|regras|diretrizes|ordens|comandos|indicações) (anteriores|prévias|acima|iniciais|originais|do sistema|recebidas|dadas)\b",
+                r"\b(ignore|esqueça|esquece) (tudo o que|tudo que|o que) (foi dito|te disseram|lhe disseram|vem antes)",
                 r"\b(novas?|verdadeiras?) (instruções|instrução|tarefa|ordens)\s*:",
                 // Dutch
-                r"\b(negeer|vergeet|veronachtzaam|sla)( \S+){0,4} (instructies|instructie|aanwijzingen|regels|opdrachten|richtlijnen|over)\b",
+                r"\b(negeer|vergeet|veronachtzaam)( \S+){0,2} (alle |je |de |jouw )?(vorige|eerdere|bovenstaande|oorspronkelijke|voorgaande|systeem)\S* ?(instructies|aanwijzingen|regels|opdrachten|richtlijnen)\b",
                 // Polish
-                r"\b(zignoruj|ignoruj|zapomnij|pomiń|nie zwracaj uwagi na)( \S+){0,4} (instrukcje|instrukcji|polecenia|poleceń|zasady|reguły|wytyczne)\b",
+                r"\b(zignoruj|ignoruj|zapomnij|pomiń|nie zwracaj uwagi na)( \S+){0,2} (wszystkie |swoje |twoje )?(poprzednie|wcześniejsze|powyższe|dotychczasowe|systemowe|poprzednich|wcześniejszych|oryginalne) (instrukcje|instrukcji|polecenia|poleceń|zasady|reguły|wytyczne)\b",
                 // Turkish
                 r"\b(önceki|yukarıdaki|tüm|bütün|sistem)( \S+){0,3} (talimatları|talimatlari|kuralları|komutları|yönergeleri)( \S+){0,2} (yok say|görmezden gel|unut|dikkate alma|umursama)",
                 r"\b(talimatları|kuralları) (yok say|görmezden gel|unut)",
                 // Russian / Ukrainian
-                r"(игнорируй|игнорируйте|проигнорируй|забудь|забудьте|не обращай внимания на|отбрось|отмени|ігноруй|забудь про)( \S+){0,4} (инструкции|инструкций|указания|указаний|правила|команды|промпт|інструкції|вказівки|правила)",
+                r"(игнорируй|игнорируйте|проигнорируй|забудь|забудьте|не обращай внимания на|отбрось|отмени|ігноруй|ігноруйте|забудь про)( \S+){0,2} (все |всі |свои |твои )?(предыдущие|прежние|предыдущих|вышеуказанные|изначальные|системные|попередні|всі попередні|свої)\S* (инструкции|инструкций|указания|указаний|правила|команды|промпт|інструкції|вказівки)",
+                r"(игнорируй|забудь|ігноруй|забудь) (всё|все|усе|всё, что) (что )?(было )?(сказано|выше|раньше|до этого|вище)",
                 r"(новые|настоящие) (инструкции|указания|задача)\s*:",
                 // Chinese
                 r"(忽略|忽视|无视|忘记|忘掉|不要理会|不要遵守|不要遵循|抛开|放弃|無視|忽視|忘記)(掉)?(之前|以前|上面|上述|先前|前面|此前|所有|全部|你的|一切|系统)[^。\n]{0,12}(指令|指示|说明|說明|提示|规则|規則|命令|要求|设定|設定)",
@@ -88,13 +94,13 @@ pub fn builtin() -> Vec<Family> {
                 // Korean
                 r"(이전|위의|앞의|모든|기존|시스템)[^\n.]{0,8}(지시|지침|명령|규칙|프롬프트|지시사항)[을를은는]?\s?(모두\s?)?(무시|잊어|잊고|따르지)",
                 // Arabic
-                r"(تجاهل|تجاهلي|انس|انسى|إنسى|لا تتبع|اترك)( \S+){0,3} (التعليمات|الأوامر|القواعد|التوجيهات|تعليمات)",
+                r"(تجاهل|تجاهلي|انس|انسى|إنسى|لا تتبع|اترك)( \S+){0,2} (التعليمات|الأوامر|القواعد|التوجيهات|تعليمات)( \S+){0,1} (السابقة|أعلاه|الأصلية|النظام)",
                 // Hindi
                 r"(पिछले|पिछली|सभी|पहले के|ऊपर के|सारे)( \S+){0,3} (निर्देशों|निर्देश|नियमों|नियम|आदेशों)( \S+){0,3} (को )?(अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल)",
                 // Vietnamese
-                r"\b(bỏ qua|phớt lờ|quên|lờ đi)( \S+){0,4} (hướng dẫn|chỉ dẫn|chỉ thị|quy tắc|lệnh)\b",
+                r"\b(bỏ qua|phớt lờ|quên|lờ đi)( \S+){0,3} (hướng dẫn|chỉ dẫn|chỉ thị|quy tắc|lệnh) (trước|trước đó|trước đây|ban đầu|hệ thống|ở trên)",
                 // Indonesian / Malay
-                r"\b(abaikan|lupakan|acuhkan)( \S+){0,4} (instruksi|perintah|aturan|petunjuk|arahan)\b",
+                r"\b(abaikan|lupakan|acuhkan)( \S+){0,2} (instruksi|perintah|aturan|petunjuk|arahan) (sebelumnya|di atas|awal|sistem|yang diberikan)",
             ],
         ),
         f(
@@ -102,9 +108,20 @@ pub fn builtin() -> Vec<Family> {
             0.6,
             false,
             &[
+                r"\b(you are|you're) (now |henceforth )?(no longer|not) (bound|restricted|limited|governed) by (any|your|the|openai's|anthropic's)( \w+)? (polic(y|ies)|rules|guidelines|restrictions|content policy|terms)\b",
+                r"\b(roleplay|role-play|act|pretend|play) (as|to be) my (late|deceased|dead|dying) (grandmother|grandma|grandfather|grandpa|mother|father)\b",
+                r"(artık|bundan sonra)[^.\n]{0,40}(kısıtlaması olmayan|kısıtlamasız|sınırsız|filtresiz|kuralsız)",
+                r"(أنت الآن|من الآن أنت|أصبحت الآن)[^.\n]{0,30}(بلا قيود|بدون قيود|دون قيود|بلا قواعد)",
+                r"(これからあなたは|今からあなたは|あなたは今)[^。\n]{0,12}(dan|制限|ルールはありません|ルールのない)",
+                r"(тепер ти|відтепер ти)[^.\n]{0,30}(без (жодних )?обмежень|без правил)",
+                r"bây giờ bạn là[^.\n]{0,30}(không có (bất kỳ )?giới hạn|không giới hạn|không bị ràng buộc)",
+                r"(अब तुम|अब आप)[^।\n]{0,30}बिना किसी (पाबंदी|प्रतिबंध|सीमा)",
+                r"\bsekarang (kamu|anda) adalah ai tanpa (batasan|aturan)",
+                r"\bjesteś teraz (ai|sztuczną inteligencją|asystentem) bez (żadnych )?(ograniczeń|zasad)",
                 r"\byou are (now|no longer|henceforth|from now on)( going to be| going to act as)? (an? |the )?(unrestricted|unfiltered|uncensored|jailbroken|evil|rogue|free|liberated|dan\b|stan\b|dude\b|aim\b|developer mode|god mode|anti-?\w+|amoral|unchained|unbound|without (any )?(limits|restrictions|rules|filters))",
-                r"\b(developer|god|jailbreak|jailbroken|dan|admin|debug|sudo|unrestricted|evil|chaos|unfiltered|opposite)( mode)? (is )?(now )?(enabled|activated|on|engaged|unlocked)\b",
-                r"\b(enable|activate|enter|switch to|turn on|unlock) (the )?(developer|god|jailbreak|dan|unrestricted|unfiltered|debug|sudo|admin|evil|do anything now) mode\b",
+                r"\b(god|jailbreak|jailbroken|dan|unrestricted|evil|chaos|unfiltered|uncensored|opposite) mode (is )?(now )?(enabled|activated|on|engaged|unlocked)\b",
+                r"\bdeveloper mode (is )?(now )?(enabled|activated|engaged|unlocked)\b[^\n]{0,160}\b(you|your|uncensored|unfiltered|content polic(y|ies)|restrictions|any (kind of )?content|chatgpt|the ai|openai)\b",
+                r"\b(enable|activate|enter|switch to|turn on|unlock) (the )?(god|jailbreak|dan|unrestricted|unfiltered|uncensored|evil|do anything now) mode\b",
                 r"\b(pretend|imagine|act|behave|roleplay|role-play) (that |as if |like )?(you are|you're|you have|to be|as)( \w+){0,4} (with no|without|free (of|from)|not bound by|unbound by|no longer bound by|that ignores|who ignores|who doesn't follow|that doesn't have) (any )?(restrictions|rules|filters|limits|limitations|guidelines|ethics|morals|policies|content policy|safety|censorship)",
                 r"\bact as (an? |the )?(unrestricted|unfiltered|uncensored|jailbroken|evil|amoral|rogue|unethical)\b",
                 r"\b(do anything now|dan prompt|jailbreak prompt|evil confidant|developer mode output|\(🔓developer mode output\))",
@@ -134,6 +151,14 @@ pub fn builtin() -> Vec<Family> {
             0.6,
             false,
             &[
+                r"(sistem istemini|ilk talimatlarını|talimatlarını)[^.\n]{0,30}(göster|tekrarla|yaz|paylaş)",
+                r"(اعرض|أظهر|كرر|اكشف)[^.\n]{0,20}(موجه النظام|تعليماتك|التعليمات الأولية)",
+                r"(最初の指示|初期の指示|元の指示)を[^。\n]{0,10}(繰り返|表示|見せ|教え)",
+                r"(처음 받은|초기|원래) 지시[를을]?\s?(그대로\s?)?(반복|보여|출력|알려)",
+                r"(покажи|виведи|повтори)[^.\n]{0,15}(системний промпт|системні інструкції)",
+                r"(cho tôi xem|hiển thị|lặp lại)[^.\n]{0,20}(lời nhắc hệ thống|hướng dẫn ban đầu)",
+                r"सिस्टम प्रॉम्प्ट (दिखाओ|दिखाएं|बताओ)",
+                r"\b(tunjukkan|tampilkan|ulangi)[^.\n]{0,20}(prompt sistem|instruksi awal)",
                 r"\b(reveal|print|show|repeat|output|display|leak|dump|disclose|share|expose|recite|spell out|write out|give me|send me|tell me|what (is|are|was|were)|copy|paste|list|return|provide|echo|state)( me| us)? (your|the|all|all of your|all the|any|back|out)?( \w+){0,3} (system prompt|system message|system instructions|initial (prompt|instructions)|original (prompt|instructions)|hidden (prompt|instructions|rules)|secret (prompt|instructions)|developer (prompt|message|instructions)|pre-?prompt|prompt above|instructions above|(confidential|internal) instructions|guidelines you were given|instructions you were given|rules you were given)\b",
                 r"\b(repeat|print|output|copy|echo|translate|summari[sz]e) (the |all )?(text|words|everything|content|instructions) (above|before this|preceding|prior to this)( (line|message|point))?\b",
                 r"\b(repeat|print|output|show) (everything|all|the text) (verbatim|word for word)\b",
@@ -154,7 +179,7 @@ pub fn builtin() -> Vec<Family> {
         ),
         f(
             "role_markers",
-            0.5,
+            0.45,
             false,
             &[
                 r"<\|(im_start|im_end|system|assistant|user|endoftext|eot_id|start_header_id|end_header_id|begin_of_text)\|>",
@@ -175,6 +200,20 @@ pub fn builtin() -> Vec<Family> {
             0.5,
             true,
             &[
+                r"yapay zeka (asistanına|asistanı için) not",
+                r"(okuyan|işleyen|özetleyen) bir yapay zeka(ysan|ysanız)",
+                r"ملاحظة (للمساعد|إلى المساعد|للذكاء الاصطناعي)",
+                r"aiアシスタント(への|に)(注意|メモ|指示|お願い)",
+                r"(このメール|このページ|この文書)を(読んでいる|要約する|処理する)ai",
+                r"ai 어시스턴트(에게|님께)",
+                r"(이 이메일|이 페이지|이 문서)[을를]?\s?읽는 ai",
+                r"(примечание|заметка|сообщение) для (ии|ai|ассистента|ии-ассистента)",
+                r"примітка для (ші|ai|асистента|ші-асистента)",
+                r"ghi chú cho trợ lý ai",
+                r"एआई सहायक के लिए (नोट|निर्देश|संदेश)",
+                r"\bcatatan untuk asisten ai\b",
+                r"\buwaga dla asystenta ai\b",
+                r"\b(jeśli jesteś|jeżeli jesteś) (ai|sztuczną inteligencją)\b",
                 r"\b(note|message|instructions?|attention|notice|reminder|important|p\.?s\.?) (to|for) (the |any |all )?(ai|llm|assistant|agent|model|language model|chatbot|bot|gpt|claude|copilot|ai assistant|ai agent|ai model)s?\b",
                 r"\b(dear|hey|hi|hello|attention|attn:?) (ai|llm|assistant|agent|language model|chatbot|gpt|claude|copilot|ai assistant|ai agent|ai model)\b",
                 r"\b(if|when) you(?:'re| are) (an? |the )?(ai|llm|assistant|agent|language model|chatbot|bot|automated|ai assistant|ai agent|ai model|large language model)\b",
@@ -213,15 +252,15 @@ pub fn builtin() -> Vec<Family> {
             0.5,
             false,
             &[
-                r"\b(send|post|upload|forward|email|e-mail|mail|exfiltrate|transmit|leak|submit|share|copy|paste|report|cc|bcc)\b[^.\n]{0,100}\b(to|at|into|via)\s+(https?://|www\.|[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}|the (following|this) (url|address|endpoint|webhook|email))",
+                r"\b(send|post|upload|forward|email|e-mail|mail|exfiltrate|transmit|leak|submit|share|copy|paste|cc|bcc)\b[^.\n]{0,60}\b(conversation|chat|history|transcript|messages|credentials|passwords?|passcodes?|security codes?|verification codes?|2fa|otp|api[ _-]?keys?|access keys?|tokens?|secrets?|cookies?|session|personal (data|information|details)|user data|customer (data|records|list)|user's \w+|system prompt|instructions|contents? of|inbox|all (the |of the |your |my )?(files|emails|data|documents|records|contacts|messages))\b[^.\n]{0,60}\b(to|at|into|via)\s+(https?://|www\.|[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}|the (following|this) (url|address|endpoint|webhook|email))",
                 r"\b(curl|wget|invoke-webrequest|iwr|fetch\(|requests\.(get|post))\s*(-\S+\s+)*['\x22]?https?://",
                 r"!\[[^\]]*\]\(\s*https?://[^)\s]*[?&][^)\s]*=",
                 r"\b(append|add|include|attach|encode|put|insert|embed)\b[^.\n]{0,80}\b(to|in|into|as)\b[^.\n]{0,30}\b(the )?(url|link|query string|query parameter|image (url|link)|markdown image|request)\b",
                 r"\b(conversation|chat|session|user's|users'|the user|previous|all (the )?)( \w+){0,2} (history|messages|data|emails?|files|credentials|passwords?|api keys?|tokens?|secrets?|contacts|documents)\b[^.\n]{0,60}\b(to|at) (https?://|[a-z0-9._%+-]+@)",
                 r"\b(visit|open|navigate to|go to|load|browse to|click)\b[^.\n]{0,40}https?://[^\s)]*[?&](q|data|d|info|secret|key|token|msg|c|p|payload|user|email|pw|pass)=",
                 r"<img[^>]+src\s*=\s*['\x22]https?://[^'\x22]*\?[^'\x22]*=",
-                r"\b(envoie|envoyez|transfère|transférez|sende|senden sie|leite|schicke|envía|envíe|reenvía|invia|inoltra|envie|encaminhe|stuur)\b[^.\n]{0,100}(https?://|[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,})",
-                r"(отправь|перешли|отправьте|发送|转发|送信|전송|보내)[^。.\n]{0,60}(https?://|[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,})",
+                r"\b(envoie|envoyez|transfère|transférez|sende|senden sie|leite|schicke|envía|envíe|reenvía|invia|inoltra|envie|encaminhe|stuur)\b[^.\n]{0,60}(historique|conversation|mots de passe|identifiants|verlauf|konversation|passwörter|zugangsdaten|kennw|historial|conversación|contraseñas|credenciales|cronologia|conversazione|password|credenziali|histórico|conversa|senhas|geschiedenis|wachtwoorden|e-mails? de l'utilisateur|correos del usuario)[^.\n]{0,60}(https?://|[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,})",
+                r"(отправь|перешли|отправьте|发送|转发|送信|전송|보내)[^。.\n]{0,40}(историю|переписк|пароли|данные пользователя|对话|聊天记录|密码|历史|会話|履歴|パスワード|대화|기록|비밀번호)[^。.\n]{0,40}(https?://|[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,})",
             ],
         ),
         f(
@@ -259,7 +298,7 @@ pub fn builtin() -> Vec<Family> {
             false,
             &[
                 r"\b(decode|decipher|decrypt|translate|convert|interpret|read)\b[^.\n]{0,60}\b(base64|base-64|hex|hexadecimal|rot13|rot-13|binary|morse|caesar|reversed|backwards|unicode escapes?)\b[^.\n]{0,80}\b(follow|execute|obey|do what|carry out|run|perform|act on|comply|respond to|answer)\b",
-                r"\b(follow|execute|obey|run|perform|carry out)\b[^.\n]{0,40}\b(decoded|hidden|encoded|the following (base64|hex|encoded))\b",
+                r"\b(follow|execute|obey|run|perform|carry out|do) (the |these )?(decoded|hidden|encoded|base64|hex|rot13) (text|instructions?|message|commands?|payload|content|string)\b",
                 r"\b(base64|rot13|hex)[- ]?(encoded|decoded)? (instructions?|prompt|command|message)\b",
             ],
         ),

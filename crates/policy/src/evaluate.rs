@@ -47,13 +47,22 @@ impl Policy {
             }
         }
         for (field, text) in self.injection_texts(e) {
-            if let Some(d) = self.detector.detect(text) {
+            // Tool results are data the agent reads: text in them that
+            // addresses the agent is itself the attack.
+            let source = if field.ends_with(".result") { injection::Source::Data } else { injection::Source::Prompt };
+            if let Some(d) = self.detector.detect(text, source) {
                 if d.score >= self.injection.threshold {
+                    let classifier = d.classifier.map(|p| format!("; classifier {p:.2}")).unwrap_or_default();
+                    let layers = d.layers.iter().filter(|l| **l != "text").copied().collect::<Vec<_>>();
+                    let layers = if layers.is_empty() { String::new() } else { format!("; found in {}", layers.join(", ")) };
                     out.push(Violation {
                         kind: AnomalyKind::PromptInjection,
                         severity: if d.score >= 0.8 { Severity::High } else { Severity::Medium },
-                        rule: d.families.join("+"),
-                        detail: format!("{field} scores {:.2} (threshold {:.2})", d.score, self.injection.threshold),
+                        rule: d.rule(),
+                        detail: format!(
+                            "{field} scores {:.2} (threshold {:.2}{classifier}{layers})",
+                            d.score, self.injection.threshold
+                        ),
                         score: Some(d.score),
                     });
                 }

@@ -4,7 +4,15 @@
 //! ```toml
 //! [injection]                 # prompt-injection detection (defaults shown)
 //! threshold = 0.5             # flag at this combined score
-//! fields = ["input", "tool_result"]
+//! fields = ["input", "tool_result"]   # tool results are read as data
+//! classifier = true           # the learned layer; false leaves the patterns
+//! disable = []                # built-in families turned off, by name
+//! weights = {}                # built-in families re-weighted: { role_markers = 0.7 }
+//! # [[injection.family]]      # families added: matched case-insensitively
+//! # name = "canary"           # against the normalised text
+//! # weight = 0.9
+//! # patterns = ["zebra-\\d+"]
+//! # data_only = false         # true: only in tool results
 //!
 //! [rate]                      # request-rate spikes per agent
 //! window_seconds = 60
@@ -296,6 +304,8 @@ pub struct InjectionConfig {
     pub weights: std::collections::BTreeMap<String, f64>,
     /// Families added.
     pub family: Vec<injection::Family>,
+    /// The learned classifier on (default) or off.
+    pub classifier: bool,
 }
 
 impl Default for InjectionConfig {
@@ -306,6 +316,7 @@ impl Default for InjectionConfig {
             disable: Vec::new(),
             weights: Default::default(),
             family: Vec::new(),
+            classifier: true,
         }
     }
 }
@@ -524,7 +535,7 @@ impl Default for Policy {
     fn default() -> Self {
         // The built-in families are constants covered by tests.
         #[allow(clippy::expect_used)]
-        let detector = injection::Detector::new(injection::builtin()).expect("built-in injection families compile");
+        let detector = injection::Detector::builtin();
         Policy {
             digest: "builtin".into(),
             rules: Vec::new(),

@@ -222,7 +222,7 @@ impl Policy {
             })
             .chain(injection.family.iter().cloned())
             .collect();
-        let detector = injection::Detector::new(families).map_err(|m| err(inj_span, "injection".into(), m))?;
+        let detector = injection::Detector::new(families, injection.classifier).map_err(|m| err(inj_span, "injection".into(), m))?;
         let (rate_span, rate) = spanned(raw.rate);
         if rate.window_seconds == 0 || rate.history_windows == 0 || !(rate.factor >= 1.0 && rate.factor.is_finite()) {
             return Err(err(

@@ -44,6 +44,12 @@ fn the_bench_reports_every_figure() {
     let parts = p["parts"].as_array().expect("pii parts");
     assert_eq!(parts.len(), 8, "{p}");
     assert!(parts.iter().all(|x| num(x, "scan_mb_per_s") >= num(p, "slowest_part_mb_per_s")), "{p}");
+    let i = &r["injection"];
+    assert!(num(i, "detections") > 0.0 && num(i, "scan_mb_per_s") > 0.0 && num(i, "baseline_mb_per_s") > 0.0, "{i}");
+    assert!(num(i, "detections") < num(i, "texts"), "{i}");
+    let parts = i["parts"].as_array().expect("injection parts");
+    assert_eq!(parts.len(), 4, "{i}");
+    assert!(parts.iter().all(|x| num(x, "scan_mb_per_s") >= num(i, "slowest_part_mb_per_s")), "{i}");
     let pr = &r["projections"];
     assert!(num(pr, "records") > 0.0 && num(pr, "baseline_per_s") > 0.0, "{pr}");
     let names: Vec<&str> = pr["models"].as_array().expect("models").iter().filter_map(|m| m[0].as_str()).collect();

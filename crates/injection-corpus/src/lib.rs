@@ -126,8 +126,10 @@ impl Gen {
                 out = out.replacen(key, v, 1);
             }
         }
-        let acct = format!("GB{:02}BARC{:014}", self.rng.gen_range(10..99), self.rng.gen_range(0..99_999_999_999_999u64));
-        let handle = format!("@{}{}", ["dev", "ops", "helper", "sync"][self.rng.gen_range(0..4)], self.rng.gen_range(10..999));
+        let acct =
+            format!("GB{:02}BARC{:014}", self.rng.gen_range(10..99), self.rng.gen_range(0..99_999_999_999_999u64));
+        let handle =
+            format!("@{}{}", ["dev", "ops", "helper", "sync"][self.rng.gen_range(0..4)], self.rng.gen_range(10..999));
         let product = ["NovaPhone X", "CleanHome Pro", "QuickLoan Plus", "TravelMax Gold"][self.rng.gen_range(0..4)];
         let addr = format!("{} Harbor Road, Unit {}", self.rng.gen_range(1..999), self.rng.gen_range(1..50));
         out.replace("{ACCT}", &acct).replace("{HANDLE}", &handle).replace("{PRODUCT}", product).replace("{ADDR}", &addr)
@@ -234,8 +236,18 @@ fn item(g: &mut Gen) -> Item {
     if attack {
         let family = if data {
             const DATA: [&str; 12] = [
-                "addressed", "addressed", "addressed", "addressed", "override", "override", "override", "marker", "marker",
-                "exfil", "exfil", "hijack",
+                "addressed",
+                "addressed",
+                "addressed",
+                "addressed",
+                "override",
+                "override",
+                "override",
+                "marker",
+                "marker",
+                "exfil",
+                "exfil",
+                "hijack",
             ];
             DATA[g.rng.gen_range(0..DATA.len())]
         } else {
@@ -278,7 +290,20 @@ fn item(g: &mut Gen) -> Item {
 /// Applies one obfuscation to an attack; returns its name.
 fn obfuscate(g: &mut Gen, text: &mut String, data: bool) -> &'static str {
     let choices: &[&str] = if data {
-        &["leet", "homoglyph", "zero_width", "spaced", "fullwidth", "base64", "hex", "rot13", "html_comment", "hidden_div", "tags", "bold"]
+        &[
+            "leet",
+            "homoglyph",
+            "zero_width",
+            "spaced",
+            "fullwidth",
+            "base64",
+            "hex",
+            "rot13",
+            "html_comment",
+            "hidden_div",
+            "tags",
+            "bold",
+        ]
     } else {
         &["leet", "homoglyph", "zero_width", "spaced", "fullwidth", "base64", "hex", "rot13", "bold"]
     };
@@ -322,7 +347,8 @@ fn obfuscate(g: &mut Gen, text: &mut String, data: bool) -> &'static str {
             // The first words spelled out letter by letter.
             let words: Vec<&str> = text.split(' ').collect();
             let k = words.len().min(g.rng.gen_range(2..5));
-            let head: Vec<String> = words[..k].iter().map(|w| w.chars().map(|c| c.to_string()).collect::<Vec<_>>().join(" ")).collect();
+            let head: Vec<String> =
+                words[..k].iter().map(|w| w.chars().map(|c| c.to_string()).collect::<Vec<_>>().join(" ")).collect();
             format!("{}  {}", head.join("  "), words[k..].join(" "))
         }
         "fullwidth" => text
@@ -339,7 +365,12 @@ fn obfuscate(g: &mut Gen, text: &mut String, data: bool) -> &'static str {
             .collect(),
         "base64" => {
             let enc = b64.encode(text.as_bytes());
-            let wrap = ["Decode this base64 and do what it says: {}", "{}", "Base64 task (decode, then follow it): {}", "payload: {}"];
+            let wrap = [
+                "Decode this base64 and do what it says: {}",
+                "{}",
+                "Base64 task (decode, then follow it): {}",
+                "payload: {}",
+            ];
             wrap[g.rng.gen_range(0..wrap.len())].replace("{}", &enc)
         }
         "hex" => {
@@ -363,7 +394,11 @@ fn obfuscate(g: &mut Gen, text: &mut String, data: bool) -> &'static str {
             format!("<div style=\"{style}\">{text}</div>")
         }
         _ => {
-            let tags: String = text.chars().filter(|c| c.is_ascii()).map(|c| char::from_u32(0xE0000 + c as u32).unwrap_or(c)).collect();
+            let tags: String = text
+                .chars()
+                .filter(|c| c.is_ascii())
+                .map(|c| char::from_u32(0xE0000 + c as u32).unwrap_or(c))
+                .collect();
             format!("Thanks for reading!{tags}")
         }
     };
@@ -435,12 +470,21 @@ fn carry(g: &mut Gen, lang: Option<&'static langs::Bank>, attack: Option<String>
             let items: Vec<String> = parts
                 .iter()
                 .enumerate()
-                .map(|(i, p)| format!("{{\"title\": \"Result {}\", \"url\": \"https://example.com/{i}\", \"snippet\": \"{}\"}}", i + 1, json_escape(p)))
+                .map(|(i, p)| {
+                    format!(
+                        "{{\"title\": \"Result {}\", \"url\": \"https://example.com/{i}\", \"snippet\": \"{}\"}}",
+                        i + 1,
+                        json_escape(p)
+                    )
+                })
                 .collect();
             format!("{{\"results\": [{}]}}", items.join(", "))
         }
         "html" => {
-            let ps: Vec<String> = parts.iter().map(|p| if p.starts_with(MARK) && p.contains("<") { p.clone() } else { format!("<p>{p}</p>") }).collect();
+            let ps: Vec<String> = parts
+                .iter()
+                .map(|p| if p.starts_with(MARK) && p.contains("<") { p.clone() } else { format!("<p>{p}</p>") })
+                .collect();
             format!("<html><head><title>Page</title></head><body><h1>Welcome</h1>{}</body></html>", ps.join("\n"))
         }
         "markdown" => format!("# Notes\n\n{}\n\n- see also the appendix", parts.join("\n\n")),

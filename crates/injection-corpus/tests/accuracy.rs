@@ -59,13 +59,20 @@ fn measure(d: &Detector, items: &[Item], label: &str, show: bool) -> (f64, f64) 
             fp.add(format!("category {}", i.family), hit);
             fp.add(format!("lang {}", i.lang), hit);
             if hit && show {
-                eprintln!("false positive [{}]: {:?} {:?}", i.source, d.detect(&i.text, if i.data { Source::Data } else { Source::Prompt }).map(|d| d.families), i.text.chars().take(300).collect::<String>());
+                eprintln!(
+                    "false positive [{}]: {:?} {:?}",
+                    i.source,
+                    d.detect(&i.text, if i.data { Source::Data } else { Source::Prompt }).map(|d| d.families),
+                    i.text.chars().take(300).collect::<String>()
+                );
             }
         }
     }
     let r = tp as f64 / pos.max(1) as f64;
     let fpr = f as f64 / neg.max(1) as f64;
-    eprintln!("\n== {label}: recall {r:.3} ({tp}/{pos}), false positives {fpr:.4} ({f}/{neg}) at threshold {THRESHOLD}");
+    eprintln!(
+        "\n== {label}: recall {r:.3} ({tp}/{pos}), false positives {fpr:.4} ({f}/{neg}) at threshold {THRESHOLD}"
+    );
     if show {
         recall.print("recall by");
         fp.print("false-positive rate by");

@@ -98,6 +98,16 @@ impl Model {
     /// Probability that the worst window of normalised `text` is an
     /// injection.
     pub fn score(&self, text: &str) -> f32 {
+        if text.len() <= WINDOW {
+            // One window (a byte is at most a character): sum as the
+            // features come, no list.
+            let (mut sum, mut n) = (0f32, 0usize);
+            features_with(text, |_, b| {
+                sum += self.weights[b as usize];
+                n += 1;
+            });
+            return sigmoid(if n == 0 { self.bias } else { self.logit(sum, n) });
+        }
         let mut feats = Vec::new();
         let chars = features(text, &mut feats);
         self.score_features(&feats, chars)
@@ -164,6 +174,13 @@ fn bucket(h: u64) -> u32 {
 /// bucket), in order of position; returns the length in characters.
 pub fn features(text: &str, out: &mut Vec<(u32, u32)>) -> usize {
     out.reserve(text.len() * 3);
+    features_with(text, |pos, b| out.push((pos, b)))
+}
+
+/// Calls `f(position, bucket)` for each feature of normalised `text`, in
+/// order of position; returns the length in characters.
+#[inline]
+pub fn features_with(text: &str, mut f: impl FnMut(u32, u32)) -> usize {
     let mut ring = [0u64; 5];
     let mut n = 0usize;
     let mut word = 0u64;
@@ -177,28 +194,29 @@ pub fn features(text: &str, out: &mut Vec<(u32, u32)>) -> usize {
         let pos = (n - 1) as u32;
         if n >= 3 {
             let h = mix(mix(mix(3, ring[(n - 3) % 5]), ring[(n - 2) % 5]), c64);
-            out.push((pos, bucket(h)));
+            f(pos, bucket(h));
         }
         if n >= 5 {
             let h = mix(mix(mix(mix(mix(5, ring[(n - 5) % 5]), ring[(n - 4) % 5]), ring[(n - 3) % 5]), ring[(n - 2) % 5]), c64);
-            out.push((pos, bucket(h)));
+            f(pos, bucket(h));
         }
-        if c.is_alphanumeric() {
+        let alnum = if c.is_ascii() { c.is_ascii_alphanumeric() } else { c.is_alphanumeric() };
+        if alnum {
             word = mix(word, c64);
             word_len += 1;
         } else if word_len > 0 {
-            end_word(out, pos, word, word_len, &mut prev_word, &mut have_prev);
+            end_word(&mut f, pos, word, word_len, &mut prev_word, &mut have_prev);
             word = 0;
             word_len = 0;
         }
     }
     if word_len > 0 {
-        end_word(out, n.saturating_sub(1) as u32, word, word_len, &mut prev_word, &mut have_prev);
+        end_word(&mut f, n.saturating_sub(1) as u32, word, word_len, &mut prev_word, &mut have_prev);
     }
     n
 }
 
-fn end_word(out: &mut Vec<(u32, u32)>, pos: u32, word: u64, len: usize, prev: &mut u64, have_prev: &mut bool) {
+fn end_word(f: &mut impl FnMut(u32, u32), pos: u32, word: u64, len: usize, prev: &mut u64, have_prev: &mut bool) {
     if len > 24 {
         // A run of a script without spaces, or a token: the character
         // n-grams read it.
@@ -206,9 +224,9 @@ fn end_word(out: &mut Vec<(u32, u32)>, pos: u32, word: u64, len: usize, prev: &m
         return;
     }
     let w = mix(7, word);
-    out.push((pos, bucket(w)));
+    f(pos, bucket(w));
     if *have_prev {
-        out.push((pos, bucket(mix(mix(11, *prev), w))));
+        f(pos, bucket(mix(mix(11, *prev), w)));
     }
     *prev = w;
     *have_prev = true;
@@ -254,6 +272,10 @@ mod tests {
         }
         let m = Model::new(w, -4.0).expect("model");
         let benign = "the weather is mild today. ".repeat(60);
+        // One window scored directly and through the feature list agree.
+        let mut f = Vec::new();
+        let n = features("zzzzz and then some", &mut f);
+        assert_eq!(m.score("zzzzz and then some"), m.score_features(&f, n));
         let one = format!("{benign}zzzzz{benign}");
         assert!(m.score(&benign) < 0.05);
         assert!(m.score(&one) > m.score(&benign) + 0.2, "{} vs {}", m.score(&one), m.score(&benign));

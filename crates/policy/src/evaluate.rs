@@ -54,7 +54,8 @@ impl Policy {
                 if d.score >= self.injection.threshold {
                     let classifier = d.classifier.map(|p| format!("; classifier {p:.2}")).unwrap_or_default();
                     let layers = d.layers.iter().filter(|l| **l != "text").copied().collect::<Vec<_>>();
-                    let layers = if layers.is_empty() { String::new() } else { format!("; found in {}", layers.join(", ")) };
+                    let layers =
+                        if layers.is_empty() { String::new() } else { format!("; found in {}", layers.join(", ")) };
                     out.push(Violation {
                         kind: AnomalyKind::PromptInjection,
                         severity: if d.score >= 0.8 { Severity::High } else { Severity::Medium },

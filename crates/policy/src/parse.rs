@@ -201,6 +201,19 @@ impl Policy {
             }
         }
         let builtin = injection::builtin();
+        // The earlier detector's family names, read as their successors.
+        let rename = |n: &str| -> String {
+            match n {
+                "prompt_exfiltration" => "prompt_extraction",
+                "delimiter_injection" => "role_markers",
+                "tool_exfiltration" => "exfiltration",
+                other => other,
+            }
+            .to_string()
+        };
+        let mut injection = injection;
+        injection.disable = injection.disable.iter().map(|n| rename(n)).collect();
+        injection.weights = injection.weights.into_iter().map(|(k, v)| (rename(&k), v)).collect();
         for name in injection.disable.iter().chain(injection.weights.keys()) {
             if !builtin.iter().any(|f| &f.name == name) {
                 let names: Vec<_> = builtin.iter().map(|f| f.name.as_str()).collect();
@@ -222,7 +235,8 @@ impl Policy {
             })
             .chain(injection.family.iter().cloned())
             .collect();
-        let detector = injection::Detector::new(families, injection.classifier).map_err(|m| err(inj_span, "injection".into(), m))?;
+        let detector = injection::Detector::new(families, injection.classifier)
+            .map_err(|m| err(inj_span, "injection".into(), m))?;
         let (rate_span, rate) = spanned(raw.rate);
         if rate.window_seconds == 0 || rate.history_windows == 0 || !(rate.factor >= 1.0 && rate.factor.is_finite()) {
             return Err(err(

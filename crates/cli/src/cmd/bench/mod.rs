@@ -22,6 +22,7 @@
 //!   process so earlier figures do not inflate it) vs the 256 MiB budget.
 
 mod erasure;
+mod injection;
 mod latency;
 mod memory;
 mod pii;
@@ -31,6 +32,7 @@ mod readside;
 mod stats;
 
 use erasure::erasure;
+use injection::injection;
 use latency::latency;
 use memory::{memory, memory_in_child};
 use pii::pii;
@@ -71,6 +73,8 @@ pub enum Figure {
     Memory,
     /// PII detection throughput (one core) vs SHA-256 of the same text.
     Pii,
+    /// Prompt-injection detection throughput (one core) vs an Aho-Corasick pass over the same text.
+    Injection,
     /// Records/s per read model vs the projection runner alone; all models, one reader vs a reader each.
     Projections,
     /// Events/s queryable in every read model vs sealed, on `traceledger up` over HTTP (also on --kafka).
@@ -135,6 +139,8 @@ pub struct Report {
     pub latency: Vec<LatencyFigures>,
     pub memory: Option<MemoryFigures>,
     pub pii: Option<PiiFigures>,
+    #[serde(default)]
+    pub injection: Option<InjectionFigures>,
     pub projections: Option<read::ProjectionFigures>,
     pub api: Option<read::ApiFigures>,
     #[serde(default)]
@@ -184,6 +190,29 @@ pub struct PiiFigures {
     /// The slowest part of the corpus scanned alone: no cliff.
     pub slowest_part_mb_per_s: f64,
     pub parts: Vec<PiiPart>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InjectionFigures {
+    /// Decimal megabytes of text scored.
+    pub text_mb: f64,
+    pub texts: usize,
+    /// Texts scoring at or above 0.5.
+    pub detections: usize,
+    pub scan_mb_per_s: f64,
+    /// One Aho-Corasick pass over the same bytes (the baseline).
+    pub baseline_mb_per_s: f64,
+    pub ratio_to_baseline: f64,
+    /// The slowest part of the corpus scored alone: no cliff.
+    pub slowest_part_mb_per_s: f64,
+    pub parts: Vec<InjectionPart>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InjectionPart {
+    pub part: String,
+    pub mb: f64,
+    pub scan_mb_per_s: f64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -259,6 +288,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<u8> {
             Figure::Latency,
             Figure::Memory,
             Figure::Pii,
+            Figure::Injection,
             Figure::Projections,
             Figure::Readside,
             Figure::Api,
@@ -322,6 +352,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<u8> {
     }
     if figures.contains(&Figure::Pii) {
         report.pii = Some(pii(a.runs));
+    }
+    if figures.contains(&Figure::Injection) {
+        report.injection = Some(injection(a.runs, 16_000_000));
     }
     if figures.contains(&Figure::Projections) {
         report.projections = Some(read::projections(a.events, a.runs, &key)?);

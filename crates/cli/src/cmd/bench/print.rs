@@ -84,6 +84,27 @@ pub(super) fn print_report(r: &Report, a: &BenchArgs) {
             verdict(p.slowest_part_mb_per_s >= 100.0)
         );
     }
+    if let Some(p) = &r.injection {
+        println!(
+            "injection detection, {:.0} MB of prompts and tool results in {} texts ({} flagged): {:.1} MB/s, Aho-Corasick pass {:.0} MB/s (baseline), ratio {:.3}   goal ≥ 20 MB/s: {}",
+            p.text_mb,
+            p.texts,
+            p.detections,
+            p.scan_mb_per_s,
+            p.baseline_mb_per_s,
+            p.ratio_to_baseline,
+            verdict(p.scan_mb_per_s >= 20.0)
+        );
+        for part in &p.parts {
+            println!("  {:<16} {:>6.1} MB  {:>6.1} MB/s", part.part, part.mb, part.scan_mb_per_s);
+        }
+        println!(
+            "  slowest part {:.1} MB/s, {:.2}× the whole   no cliff (slowest ≥ 20 MB/s): {}",
+            p.slowest_part_mb_per_s,
+            p.slowest_part_mb_per_s / p.scan_mb_per_s,
+            verdict(p.slowest_part_mb_per_s >= 20.0)
+        );
+    }
     if let Some(e) = &r.erasure {
         println!("erasure, one tenant of {} records (embedded log)", e.records);
         println!("  sealed+durable                 {:>9.0} /s   (baseline)", e.seal_per_s);

@@ -1,0 +1,18 @@
+//! Trace content from any agent, as a prompt and as a tool result: the
+//! injection detector (normalisation, every decoding layer, the patterns,
+//! the classifier's windows) must never panic or loop, and what it reports
+//! must be a probability with the families that made it.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use traceledger_policy::injection::{Detector, Source};
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let d = Detector::builtin();
+    for source in [Source::Prompt, Source::Data] {
+        if let Some(x) = d.detect(&text, source) {
+            assert!(x.score > 0.0 && x.score <= 1.0, "{x:?}");
+            assert!(!x.families.is_empty() && !x.layers.is_empty(), "{x:?}");
+        }
+    }
+});

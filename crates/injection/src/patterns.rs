@@ -108,6 +108,12 @@ pub fn builtin() -> Vec<Family> {
             0.6,
             false,
             &[
+                r"\b(broken|break|breaking|broke) free (of|from) (the )?(typical |usual |normal )?(confines|restrictions|limitations|rules|shackles)\b",
+                r"\b(does not|doesn't|do not|don't|will not|won't|never) (have to |need to )?(abide|adhere|comply) (by|with|to) (any |the |openai's |anthropic's |their |its |your )?(rules|polic(y|ies)|guidelines|restrictions|content policy)\b",
+                r"\b(no|without any|without) (moral|ethical) (compass|boundaries|qualms|constraints|considerations|guidelines)\b",
+                r"\byou (will |must |should |can |shall )?(never|not|no longer) (refuse|decline|reject|deny) (a|any|my) (request|question|order|command|prompt|instruction)s?\b",
+                r"\bimmerse yourself (into|in) the role\b",
+                r"\b(character|persona|ai|model|chatbot) (who|that|which) (has no|doesn't have|does not have|lacks|is free of|ignores) (any )?(filters|restrictions|limits|morals|ethics|guidelines|content polic(y|ies))\b",
                 r"\b(you are|you're) (now |henceforth )?(no longer|not) (bound|restricted|limited|governed) by (any|your|the|openai's|anthropic's)( \w+)? (polic(y|ies)|rules|guidelines|restrictions|content policy|terms)\b",
                 r"\b(roleplay|role-play|act|pretend|play) (as|to be) my (late|deceased|dead|dying) (grandmother|grandma|grandfather|grandpa|mother|father)\b",
                 r"(artık|bundan sonra)[^.\n]{0,40}(kısıtlaması olmayan|kısıtlamasız|sınırsız|filtresiz|kuralsız)",

@@ -691,3 +691,25 @@ mod tests {
         assert_eq!(views("token dGhpc2lzbm90dGV4dDEyMzQ1Njc4OTAxMjM0NTY3ODkw").0.len(), 1);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text: views are made, the text view is collapsed (no double
+        /// spaces, no leading or trailing space, no format characters), and
+        /// normalising twice changes nothing more than once.
+        #[test]
+        fn views_are_normal(text in "\\PC{0,300}|[ -~\\n\\u{200b}\\u{e0041}<>!%]{0,300}") {
+            let (v, _) = views(&text);
+            let t = &v[0].text;
+            prop_assert!(!t.contains("  ") && !t.starts_with(' ') && !t.ends_with(' '));
+            prop_assert!(!t.chars().any(invisible));
+            prop_assert!(v.len() <= MAX_DECODED + 4);
+            let again = normalise(t, &mut Signs::default(), &mut String::new());
+            prop_assert_eq!(normalise(&again, &mut Signs::default(), &mut String::new()), again);
+        }
+    }
+}

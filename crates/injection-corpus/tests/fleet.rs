@@ -8,7 +8,13 @@ use traceledger_injection::{Detector, Source};
 #[test]
 fn the_demo_fleet_raises_no_injection() {
     let d = Detector::builtin();
-    let events = generate(&FleetSpec { tenants: 6, agents_per_tenant: 4, sessions_per_agent: 12, seed: 11, ..FleetSpec::default() });
+    let events = generate(&FleetSpec {
+        tenants: 6,
+        agents_per_tenant: 4,
+        sessions_per_agent: 12,
+        seed: 11,
+        ..FleetSpec::default()
+    });
     let mut texts = 0;
     for e in &events {
         let mut check = |t: &str, s: Source| {

@@ -34,7 +34,6 @@ mod scan;
 pub use normalize::Layer;
 pub use patterns::{builtin, Family};
 
-
 /// Where a text reached the agent from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -206,7 +205,24 @@ impl Detector {
 /// that need a boundary begin and end with ASCII-bordered words or with
 /// letters whose UTF-8 bytes are not ASCII word bytes either way.
 fn ascii_boundaries(p: &str) -> String {
-    p.replace(r"\b", r"(?-u:\b)")
+    let mut out = String::with_capacity(p.len() + 16);
+    let mut chars = p.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        // An escape: `\b` becomes ASCII, any other (`\\`, `\B`, `\d`) stays.
+        match chars.next() {
+            Some('b') => out.push_str(r"(?-u:\b)"),
+            Some(n) => {
+                out.push('\\');
+                out.push(n);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -291,6 +307,12 @@ mod tests {
             assert!(flags(t, Source::Prompt).is_none(), "{t}");
             assert!(flags(t, Source::Data).is_none(), "{t}");
         }
+    }
+
+    #[test]
+    fn only_word_boundaries_become_ascii() {
+        assert_eq!(ascii_boundaries(r"\bab\b"), r"(?-u:\b)ab(?-u:\b)");
+        assert_eq!(ascii_boundaries(r"a\\b\B\d"), r"a\\b\B\d");
     }
 
     #[test]

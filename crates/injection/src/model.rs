@@ -30,7 +30,10 @@ const MAGIC: &[u8; 8] = b"TLINJM01";
 /// Weights and bias of the classifier.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
-    weights: Vec<f32>,
+    /// Weights quantised to 16 bits, `weight = q × scale`: half the cache
+    /// of `f32`s, and sums of integers are exact.
+    q: Vec<i16>,
+    scale: f32,
     bias: f32,
 }
 
@@ -46,25 +49,27 @@ pub fn builtin() -> &'static Model {
 }
 
 impl Model {
-    /// A model from raw weights (2^[`BITS`] of them) and a bias.
+    /// A model from raw weights (2^[`BITS`] of them) and a bias; the
+    /// weights are quantised to 16 bits with one scale.
     pub fn new(weights: Vec<f32>, bias: f32) -> Result<Self, String> {
         if weights.len() != 1 << BITS {
             return Err(format!("{} weights, expected {}", weights.len(), 1u32 << BITS));
         }
-        Ok(Model { weights, bias })
+        let max = weights.iter().fold(0f32, |m, w| m.max(w.abs()));
+        let scale = if max > 0.0 { max / 32767.0 } else { 1.0 };
+        let q = weights.iter().map(|w| (w / scale).round() as i16).collect();
+        Ok(Model { q, scale, bias })
     }
 
-    /// The weights, quantised to 16 bits with one scale: what is stored.
+    /// What is stored: the quantised weights, their scale and the bias.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let max = self.weights.iter().fold(0f32, |m, w| m.max(w.abs()));
-        let scale = if max > 0.0 { max / 32767.0 } else { 1.0 };
-        let mut out = Vec::with_capacity(20 + self.weights.len() * 2);
+        let mut out = Vec::with_capacity(20 + self.q.len() * 2);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&BITS.to_le_bytes());
         out.extend_from_slice(&self.bias.to_le_bytes());
-        out.extend_from_slice(&scale.to_le_bytes());
-        for w in &self.weights {
-            out.extend_from_slice(&((w / scale).round() as i16).to_le_bytes());
+        out.extend_from_slice(&self.scale.to_le_bytes());
+        for w in &self.q {
+            out.extend_from_slice(&w.to_le_bytes());
         }
         out
     }
@@ -81,8 +86,8 @@ impl Model {
         }
         let bias = f32::from_le_bytes(word(12));
         let scale = f32::from_le_bytes(word(16));
-        let weights = b[20..].chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]]) as f32 * scale).collect();
-        Ok(Model { weights, bias })
+        let q = b[20..].chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
+        Ok(Model { q, scale, bias })
     }
 
     /// The bias.
@@ -90,9 +95,9 @@ impl Model {
         self.bias
     }
 
-    /// The weights.
-    pub fn weights(&self) -> &[f32] {
-        &self.weights
+    /// The weight of feature bucket `i`.
+    pub fn weight(&self, i: usize) -> f32 {
+        self.q.get(i).map(|q| *q as f32 * self.scale).unwrap_or(0.0)
     }
 
     /// Probability that the worst window of normalised `text` is an
@@ -101,16 +106,42 @@ impl Model {
         if text.len() <= WINDOW {
             // One window (a byte is at most a character): sum as the
             // features come, no list.
-            let (mut sum, mut n) = (0f32, 0usize);
+            let (mut sum, mut n) = (0i32, 0usize);
             features_with(text, |_, b| {
-                sum += self.weights[b as usize];
+                sum += self.q[b as usize] as i32;
                 n += 1;
             });
             return sigmoid(if n == 0 { self.bias } else { self.logit(sum, n) });
         }
-        let mut feats = Vec::new();
-        let chars = features(text, &mut feats);
-        self.score_features(&feats, chars)
+        // Per character: the sum of the weights of the features ending
+        // there, and their count; then windows over those.
+        let mut acc: Vec<(i32, u32)> = Vec::with_capacity(text.len());
+        let chars = features_with(text, |pos, b| {
+            let pos = pos as usize;
+            if acc.len() <= pos {
+                acc.resize(pos + 1, (0, 0));
+            }
+            acc[pos].0 += self.q[b as usize] as i32;
+            acc[pos].1 += 1;
+        });
+        if chars <= WINDOW + STRIDE / 2 {
+            let (sum, n) = acc.iter().fold((0i32, 0u32), |(s, n), (a, c)| (s + a, n + c));
+            return sigmoid(if n == 0 { self.bias } else { self.logit(sum, n as usize) });
+        }
+        let mut best = f32::NEG_INFINITY;
+        let mut start = 0usize;
+        loop {
+            let end = (start + WINDOW).min(acc.len());
+            let (sum, n) = acc[start.min(end)..end].iter().fold((0i32, 0u32), |(s, n), (a, c)| (s + a, n + c));
+            if n > 0 {
+                best = best.max(self.logit(sum, n as usize));
+            }
+            if start + WINDOW >= chars {
+                break;
+            }
+            start += STRIDE;
+        }
+        sigmoid(if best.is_finite() { best } else { self.bias })
     }
 
     /// [`Model::score`] over features already extracted, `chars` long.
@@ -119,22 +150,22 @@ impl Model {
             return sigmoid(self.bias);
         }
         if chars <= WINDOW + STRIDE / 2 {
-            let sum: f32 = feats.iter().map(|(_, i)| self.weights[*i as usize]).sum();
+            let sum: i32 = feats.iter().map(|(_, i)| self.q[*i as usize] as i32).sum();
             return sigmoid(self.logit(sum, feats.len()));
         }
         // Windows [s, s + WINDOW) every STRIDE characters; features sorted
         // by position, so each window is a slice found by two pointers.
         let mut best = f32::NEG_INFINITY;
-        let (mut lo, mut hi, mut sum) = (0usize, 0usize, 0f32);
+        let (mut lo, mut hi, mut sum) = (0usize, 0usize, 0i32);
         let mut start = 0usize;
         loop {
             let end = start + WINDOW;
             while hi < feats.len() && (feats[hi].0 as usize) < end {
-                sum += self.weights[feats[hi].1 as usize];
+                sum += self.q[feats[hi].1 as usize] as i32;
                 hi += 1;
             }
             while lo < hi && (feats[lo].0 as usize) < start {
-                sum -= self.weights[feats[lo].1 as usize];
+                sum -= self.q[feats[lo].1 as usize] as i32;
                 lo += 1;
             }
             if hi > lo {
@@ -148,8 +179,8 @@ impl Model {
         sigmoid(best)
     }
 
-    fn logit(&self, sum: f32, n: usize) -> f32 {
-        self.bias + sum / (n as f32).sqrt()
+    fn logit(&self, sum: i32, n: usize) -> f32 {
+        self.bias + sum as f32 * self.scale / (n as f32).sqrt()
     }
 }
 
@@ -197,7 +228,10 @@ pub fn features_with(text: &str, mut f: impl FnMut(u32, u32)) -> usize {
             f(pos, bucket(h));
         }
         if n >= 5 {
-            let h = mix(mix(mix(mix(mix(5, ring[(n - 5) % 5]), ring[(n - 4) % 5]), ring[(n - 3) % 5]), ring[(n - 2) % 5]), c64);
+            let h = mix(
+                mix(mix(mix(mix(5, ring[(n - 5) % 5]), ring[(n - 4) % 5]), ring[(n - 3) % 5]), ring[(n - 2) % 5]),
+                c64,
+            );
             f(pos, bucket(h));
         }
         let alnum = if c.is_ascii() { c.is_ascii_alphanumeric() } else { c.is_alphanumeric() };
@@ -257,7 +291,8 @@ mod tests {
         let m = Model::new(w, -2.0).expect("model");
         let back = Model::from_bytes(&m.to_bytes()).expect("parses");
         assert_eq!(back.bias(), -2.0);
-        assert!((back.weights()[5] - 1.5).abs() < 1e-4 && (back.weights()[77] + 0.25).abs() < 1e-4);
+        assert!((back.weight(5) - 1.5).abs() < 1e-4 && (back.weight(77) + 0.25).abs() < 1e-4);
+        assert_eq!(back, m);
         assert!(Model::from_bytes(b"TLINJM01short").is_err());
         assert!(Model::from_bytes(&[0u8; 40]).is_err());
     }
@@ -278,6 +313,10 @@ mod tests {
         assert_eq!(m.score("zzzzz and then some"), m.score_features(&f, n));
         let one = format!("{benign}zzzzz{benign}");
         assert!(m.score(&benign) < 0.05);
+        // The long path and the feature list agree.
+        let mut f = Vec::new();
+        let n = features(&one, &mut f);
+        assert!((m.score(&one) - m.score_features(&f, n)).abs() < 1e-6);
         assert!(m.score(&one) > m.score(&benign) + 0.2, "{} vs {}", m.score(&one), m.score(&benign));
     }
 }

@@ -284,17 +284,13 @@ fn leet(c: char) -> Option<char> {
 /// The normalised form of `text`: see the module documentation. Unicode tag
 /// characters in the range of ASCII are decoded into `hidden`.
 pub fn normalise(text: &str, signs: &mut Signs, hidden: &mut String) -> String {
-    let mut chars: Vec<char> = Vec::with_capacity(text.len());
-    if text.is_ascii() {
-        // The common case, byte by byte: no NFKC, no format characters.
-        for &b in text.as_bytes() {
-            if b.is_ascii_whitespace() || b.is_ascii_control() {
-                chars.push(if b == b'\n' || b == b'\r' { '\n' } else { ' ' });
-            } else {
-                chars.push(b.to_ascii_lowercase() as char);
-            }
-        }
+    if text.is_ascii() && !ascii_needs_folding(text.as_bytes()) {
+        return ascii_fast(text.as_bytes());
+    }
+    let chars = if text.is_ascii() {
+        ascii_chars(text.as_bytes())
     } else {
+        let mut chars: Vec<char> = Vec::with_capacity(text.len());
         let mut push = |c: char, chars: &mut Vec<char>| {
             if c.is_ascii() {
                 if c.is_ascii_whitespace() || c.is_ascii_control() {
@@ -328,10 +324,28 @@ pub fn normalise(text: &str, signs: &mut Signs, hidden: &mut String) -> String {
                 push(c, &mut chars);
             }
         }
-    }
-    // Spaced-out letters are joined before whitespace is collapsed: two
-    // spaces between spelled-out words still part them.
-    let joined = join_spaced(&chars);
+        chars
+    };
+    finish(&chars, signs)
+}
+
+/// ASCII text as lowercase characters, whitespace as one space or newline
+/// each (not yet collapsed).
+fn ascii_chars(b: &[u8]) -> Vec<char> {
+    b.iter()
+        .map(|&c| match c {
+            b'\n' | b'\r' => '\n',
+            c if c.is_ascii_whitespace() || c.is_ascii_control() => ' ',
+            c => c.to_ascii_lowercase() as char,
+        })
+        .collect()
+}
+
+/// The last steps over lowercase characters: spaced-out letters joined
+/// (before whitespace is collapsed, so two spaces between spelled-out words
+/// still part them), whitespace collapsed, mixed words folded.
+fn finish(chars: &[char], signs: &mut Signs) -> String {
+    let joined = join_spaced(chars);
     let mut out: Vec<char> = Vec::with_capacity(joined.len());
     for c in joined {
         if c == ' ' || c == '\n' {
@@ -345,6 +359,69 @@ pub fn normalise(text: &str, signs: &mut Signs, hidden: &mut String) -> String {
     }
     fold_words(&mut out, signs);
     out.into_iter().collect()
+}
+
+/// True when ASCII text holds what the full path folds: a leetspeak sign
+/// touching a letter, or two spelled-out letters in a row (`i g`).
+fn ascii_needs_folding(b: &[u8]) -> bool {
+    let leety = |c: u8| matches!(c, b'0' | b'1' | b'3' | b'4' | b'5' | b'7' | b'8' | b'@' | b'$');
+    let sep = |c: u8| matches!(c, b' ' | b'.' | b'-' | b'_');
+    for i in 1..b.len() {
+        let (p, c) = (b[i - 1], b[i]);
+        if (leety(p) && c.is_ascii_alphabetic()) || (p.is_ascii_alphabetic() && leety(c)) {
+            // Only a word of letters and leetspeak signs alone is folded
+            // (`pr3v10us`, not `v1.2`, `b12` or `ann@example.com`).
+            let word = |k: usize| !b[k].is_ascii_whitespace();
+            let (mut s, mut e) = (i - 1, i);
+            while s > 0 && word(s - 1) {
+                s -= 1;
+            }
+            while e + 1 < b.len() && word(e + 1) {
+                e += 1;
+            }
+            let core = |c: &u8| c.is_ascii_alphabetic() || leety(*c);
+            let w = &b[s..=e];
+            let (a, z) = (w.iter().position(core), w.iter().rposition(core));
+            if let (Some(a), Some(z)) = (a, z) {
+                if w[a..=z].iter().all(core) {
+                    return true;
+                }
+            }
+        }
+        // `?x?y?`: a lone letter, a separator, a lone letter.
+        if sep(c)
+            && p.is_ascii_alphabetic()
+            && (i < 2 || !b[i - 2].is_ascii_alphanumeric())
+            && b.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic())
+            && b.get(i + 2).is_none_or(|n| !n.is_ascii_alphanumeric())
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// The normalised form of ASCII text with nothing to fold: lowercase,
+/// whitespace collapsed, in one pass.
+fn ascii_fast(b: &[u8]) -> String {
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    for &c in b {
+        if c.is_ascii_whitespace() || c.is_ascii_control() {
+            let w = if c == b'\n' || c == b'\r' { b'\n' } else { b' ' };
+            match out.last_mut() {
+                Some(last @ b' ') if w == b'\n' => *last = b'\n',
+                Some(b' ') | Some(b'\n') | None => {}
+                _ => out.push(w),
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    while out.last().is_some_and(|c| *c == b' ' || *c == b'\n') {
+        out.pop();
+    }
+    // Only ASCII bytes were pushed.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Appends whitespace `w` collapsed into what precedes it: one space, or a
@@ -443,7 +520,8 @@ fn join_spaced(chars: &[char]) -> Vec<char> {
                 j += 2;
                 count += 1;
             }
-            let follows = joined_end.is_some_and(|e: usize| i > e && i - e <= 4 && chars[e..i].iter().all(|c| *c == ' '));
+            let follows =
+                joined_end.is_some_and(|e: usize| i > e && i - e <= 4 && chars[e..i].iter().all(|c| *c == ' '));
             if count >= 4 || (count >= 2 && follows) {
                 joined_end = Some(j + 1);
                 for k in (i..=j).step_by(2) {
@@ -710,6 +788,16 @@ mod props {
             prop_assert!(v.len() <= MAX_DECODED + 4);
             let again = normalise(t, &mut Signs::default(), &mut String::new());
             prop_assert_eq!(normalise(&again, &mut Signs::default(), &mut String::new()), again);
+        }
+
+        /// ASCII text with nothing to fold: the one-pass path gives what
+        /// the full path gives.
+        #[test]
+        fn the_fast_path_is_the_full_path(text in "[a-zA-Z0-9 ,.!?:\n\t_-]{0,200}") {
+            if text.is_ascii() && !ascii_needs_folding(text.as_bytes()) {
+                let full = finish(&ascii_chars(text.as_bytes()), &mut Signs::default());
+                prop_assert_eq!(ascii_fast(text.as_bytes()), full);
+            }
         }
     }
 }

@@ -46,10 +46,13 @@ fn prefixes(pattern: &str) -> Option<Vec<String>> {
         // A prefix of a prefix is still a necessary start, and the anchored
         // search decides: cut each literal to a few characters, so an
         // alternation of alternations is a handful of keys, not thousands.
-        let s: String = s.chars().scan(0, |n, c| {
-            *n += c.len_utf8();
-            (*n <= PREFIX_BYTES || *n == c.len_utf8()).then_some(c)
-        }).collect();
+        let s: String = s
+            .chars()
+            .scan(0, |n, c| {
+                *n += c.len_utf8();
+                (*n <= PREFIX_BYTES || *n == c.len_utf8()).then_some(c)
+            })
+            .collect();
         if !out.contains(&s) {
             out.push(s);
         }
@@ -134,12 +137,14 @@ impl Scanner {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn prefixes_are_few_short_and_cover_every_start() {
-        assert_eq!(super::prefixes(r"(?m)\b(ignore|ignorez) (all|the)"), Some(vec!["ignore a".into(), "ignore t".into(), "ignorez ".into()]));
+        assert_eq!(
+            super::prefixes(r"(?m)\b(ignore|ignorez) (all|the)"),
+            Some(vec!["ignore a".into(), "ignore t".into(), "ignorez ".into()])
+        );
         assert_eq!(super::prefixes(r"(?m)[a-z]+ instructions"), None);
         assert_eq!(super::prefixes(r"(?m)(^|\n)system:"), Some(vec!["system:".into(), "\nsystem:".into()]));
         assert_eq!(super::prefixes(r"(?m)忽略之前"), Some(vec!["忽略".into()]));

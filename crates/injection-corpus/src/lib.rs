@@ -86,7 +86,7 @@ fn held_out(bank: &str, idx: usize) -> bool {
         h ^= b as u64;
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    h % 4 == 0
+    h.is_multiple_of(4)
 }
 
 /// An entry of `list` for `split`: training draws from the entries not
@@ -149,7 +149,7 @@ impl Gen {
     }
 
     /// An attack sentence of `family` in `lang`.
-    fn attack(&mut self, family: &'static str, lang: Option<&'static langs::Bank>, data: bool) -> String {
+    fn attack(&mut self, family: &'static str, lang: Option<&'static langs::Bank>) -> String {
         let code = lang.map(|b| b.code).unwrap_or("en");
         let with = |g: &mut Gen, t: &str| {
             let p = g.payload(lang);
@@ -183,7 +183,7 @@ impl Gen {
             ("marker", _) => {
                 let t = self.take("en/marker", en::MARKERS, true);
                 let inner = if lang.is_some() || self.rng.gen_bool(0.5) {
-                    let o = self.attack("override", lang, data);
+                    let o = self.attack("override", lang);
                     o.trim_end_matches('.').to_string()
                 } else {
                     self.payload(None)
@@ -255,7 +255,7 @@ fn item(g: &mut Gen) -> Item {
             DIRECT[g.rng.gen_range(0..DIRECT.len())]
         };
         let family = if family == "exfil" && lang.is_some() { "addressed" } else { family };
-        let mut text = g.attack(family, lang, data);
+        let mut text = g.attack(family, lang);
         let transform = if g.rng.gen_bool(0.18) { Some(obfuscate(g, &mut text, data)) } else { None };
         let (text, span) = if data { carry(g, lang, Some(text)) } else { (text, None) };
         let source = format!("{}{}", g.source.join("+"), transform.map(|t| format!("+{t}")).unwrap_or_default());

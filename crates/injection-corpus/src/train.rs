@@ -76,7 +76,7 @@ pub fn calibration(item: &Item) -> bool {
         h ^= b as u64;
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    h % 3 == 0
+    h.is_multiple_of(3)
 }
 
 /// Up to 160 bytes either side of `s..e`, on character boundaries.

@@ -322,7 +322,7 @@ mod tests {
         let d = Detector::new(fams, false).expect("compiles");
         assert_eq!(d.detect("ZEBRA-42 here", Source::Prompt).map(|d| d.families), Some(vec!["canary".to_string()]));
         let bad = vec![Family { name: "x".into(), weight: 0.5, patterns: vec!["(".into()], data_only: false }];
-        assert!(Detector::new(bad, false).unwrap_err().contains("family \"x\" pattern 0"));
+        assert!(Detector::new(bad, false).expect_err("a bad pattern").contains("family \"x\" pattern 0"));
         let zero = vec![Family { name: "x".into(), weight: 0.0, patterns: vec!["a".into()], data_only: false }];
         assert!(Detector::new(zero, false).is_err());
     }

@@ -131,9 +131,9 @@ fn strip_markup<'a>(text: &'a str, hidden: &mut String) -> std::borrow::Cow<'a, 
                 out.push_str(s);
             }
         };
-        if rest.starts_with("<!--") {
+        if let Some(comment) = rest.strip_prefix("<!--") {
             push(&mut out, hidden, &text[last..at], !invisible.is_empty());
-            let end = rest[4..].find("-->").map(|e| at + 4 + e).unwrap_or(text.len());
+            let end = comment.find("-->").map(|e| at + 4 + e).unwrap_or(text.len());
             hidden.push_str(&text[at + 4..end]);
             hidden.push('\n');
             i = (end + 3).min(text.len());
@@ -560,7 +560,7 @@ fn decode_runs(text: &str, out: &mut Vec<View>, depth: usize) {
             i += 1;
         }
         let run = &text[start..i];
-        let decoded = if run.len() >= MIN_HEX && run.len() % 2 == 0 && run.bytes().all(|c| c.is_ascii_hexdigit()) {
+        let decoded = if run.len() >= MIN_HEX && run.len().is_multiple_of(2) && run.bytes().all(|c| c.is_ascii_hexdigit()) {
             hex_text(run).map(|t| (Layer::Hex, t))
         } else if run.len() >= MIN_B64 {
             b64_text(run).map(|t| (Layer::Base64, t))

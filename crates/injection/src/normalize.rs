@@ -560,13 +560,14 @@ fn decode_runs(text: &str, out: &mut Vec<View>, depth: usize) {
             i += 1;
         }
         let run = &text[start..i];
-        let decoded = if run.len() >= MIN_HEX && run.len().is_multiple_of(2) && run.bytes().all(|c| c.is_ascii_hexdigit()) {
-            hex_text(run).map(|t| (Layer::Hex, t))
-        } else if run.len() >= MIN_B64 {
-            b64_text(run).map(|t| (Layer::Base64, t))
-        } else {
-            None
-        };
+        let decoded =
+            if run.len() >= MIN_HEX && run.len().is_multiple_of(2) && run.bytes().all(|c| c.is_ascii_hexdigit()) {
+                hex_text(run).map(|t| (Layer::Hex, t))
+            } else if run.len() >= MIN_B64 {
+                b64_text(run).map(|t| (Layer::Base64, t))
+            } else {
+                None
+            };
         let decoded = decoded.or_else(|| {
             // Hex written with separators: `69 67 6e`, `\x69\x67`, `0x69,0x67`.
             // Only a byte's two digits, `x69` or `0x69` can start one.

@@ -212,27 +212,27 @@ pub fn features(text: &str, out: &mut Vec<(u32, u32)>) -> usize {
 /// order of position; returns the length in characters.
 #[inline]
 pub fn features_with(text: &str, mut f: impl FnMut(u32, u32)) -> usize {
-    let mut ring = [0u64; 5];
+    // Rolling polynomial hashes of the last 3 and 5 code points: two
+    // multiplications a character instead of rehashing each n-gram.
+    let mut last = [0u64; 5];
+    let (mut h3, mut h5) = (0u64, 0u64);
     let mut n = 0usize;
     let mut word = 0u64;
     let mut word_len = 0usize;
     let mut prev_word = 0u64;
     let mut have_prev = false;
     for c in text.chars() {
-        let c64 = c as u64;
-        ring[n % 5] = c64;
+        let c64 = c as u64 + 1;
+        h3 = h3.wrapping_mul(P).wrapping_add(c64).wrapping_sub(last[2].wrapping_mul(P3));
+        h5 = h5.wrapping_mul(P).wrapping_add(c64).wrapping_sub(last[0].wrapping_mul(P5));
+        last = [last[1], last[2], last[3], last[4], c64];
         n += 1;
         let pos = (n - 1) as u32;
         if n >= 3 {
-            let h = mix(mix(mix(3, ring[(n - 3) % 5]), ring[(n - 2) % 5]), c64);
-            f(pos, bucket(h));
+            f(pos, bucket(h3 ^ SEED3));
         }
         if n >= 5 {
-            let h = mix(
-                mix(mix(mix(mix(5, ring[(n - 5) % 5]), ring[(n - 4) % 5]), ring[(n - 3) % 5]), ring[(n - 2) % 5]),
-                c64,
-            );
-            f(pos, bucket(h));
+            f(pos, bucket(h5 ^ SEED5));
         }
         let alnum = if c.is_ascii() { c.is_ascii_alphanumeric() } else { c.is_alphanumeric() };
         if alnum {
@@ -249,6 +249,13 @@ pub fn features_with(text: &str, mut f: impl FnMut(u32, u32)) -> usize {
     }
     n
 }
+
+/// The rolling hashes' base and its third and fifth powers.
+const P: u64 = 0x0000_0100_0000_01b3;
+const P3: u64 = P.wrapping_mul(P).wrapping_mul(P);
+const P5: u64 = P3.wrapping_mul(P).wrapping_mul(P);
+const SEED3: u64 = 0x5bd1_e995_3c6e_f372;
+const SEED5: u64 = 0x27d4_eb2f_1656_67c5;
 
 fn end_word(f: &mut impl FnMut(u32, u32), pos: u32, word: u64, len: usize, prev: &mut u64, have_prev: &mut bool) {
     if len > 24 {

@@ -193,7 +193,12 @@ pub fn builtin() -> Vec<Family> {
                 r"<<sys>>|<</sys>>",
                 r"</?(system|sys|system_prompt|system-prompt|instructions?|admin|developer|assistant_instructions) ?>",
                 r"</\s*(tool_result|tool_output|function_result|document|context|search_results?|user_input|data|email|webpage)\s*>",
-                r"^ ?(#{1,6} ?|\*\*|\[|\()?(system|system prompt|system message|system override|admin|administrator|developer|developer message|assistant instructions)( note| notice| message| update| alert)?(\*\*|\]|\))? ?:",
+                // A system or admin line, as a line, a heading, bold or bracketed
+                // (written as four patterns so each has literal prefixes).
+                r"^ ?(system|system prompt|system message|system override|admin|administrator|developer|developer message|assistant instructions)( note| notice| message| update| alert)? ?:",
+                r"(#|##|###|####) ?(system|system prompt|system message|system override|admin|administrator|developer|developer message|assistant instructions)( note| notice| message| update| alert)? ?:",
+                r"\*\*(system|system prompt|system message|system override|admin|administrator|developer|developer message|assistant instructions)( note| notice| message| update| alert)?(\*\* ?:|:\*\*)",
+                r"[\[(](system|system prompt|system message|system override|admin|administrator|developer|developer message|assistant instructions)( note| notice| message| update| alert)?[\])] ?:",
                 r"^ ?(system|assistant|ai|human|user) ?: ?(ignore|you are|you must|new|from now|sure|ok(ay)?,? i will|i will now)",
                 r"\b(end of|end) (the )?(document|tool output|tool result|search results?|email|context|user input|conversation|data)\b\s*[\]\-=#*>]*\s*(\n|$)[^\n]{0,20}(system|assistant|instructions?|new)",
                 r"\b(begin|start) (system|admin|developer) (prompt|instructions?|message|override)\b",

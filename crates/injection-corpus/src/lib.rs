@@ -81,12 +81,13 @@ pub fn languages() -> Vec<&'static str> {
 
 /// Whether bank entry `idx` of `bank` is held out.
 fn held_out(bank: &str, idx: usize) -> bool {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bank.bytes().chain((idx as u32).to_le_bytes()) {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h.is_multiple_of(4)
+    fnv(0xcbf2_9ce4_8422_2325, bank.bytes().chain((idx as u32).to_le_bytes())).is_multiple_of(4)
+}
+
+/// FNV-1a over `bytes` from `seed`: a hash that stays the same across
+/// releases and platforms, so splits do not move.
+pub(crate) fn fnv(seed: u64, bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(seed, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// An entry of `list` for `split`: training draws from the entries not

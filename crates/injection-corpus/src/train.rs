@@ -71,12 +71,7 @@ pub fn examples(items: &[Item]) -> Vec<Example> {
 /// fitted texts score lower than new ones.
 pub fn calibration(item: &Item) -> bool {
     let first = item.source.split('+').next().unwrap_or("");
-    let mut h: u64 = 0x1234_5678_9abc_def1;
-    for b in first.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h.is_multiple_of(3)
+    crate::fnv(0x1234_5678_9abc_def1, first.bytes()).is_multiple_of(3)
 }
 
 /// Up to 160 bytes either side of `s..e`, on character boundaries.

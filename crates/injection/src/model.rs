@@ -144,41 +144,6 @@ impl Model {
         sigmoid(if best.is_finite() { best } else { self.bias })
     }
 
-    /// [`Model::score`] over features already extracted, `chars` long.
-    pub fn score_features(&self, feats: &[(u32, u32)], chars: usize) -> f32 {
-        if feats.is_empty() {
-            return sigmoid(self.bias);
-        }
-        if chars <= WINDOW + STRIDE / 2 {
-            let sum: i32 = feats.iter().map(|(_, i)| self.q[*i as usize] as i32).sum();
-            return sigmoid(self.logit(sum, feats.len()));
-        }
-        // Windows [s, s + WINDOW) every STRIDE characters; features sorted
-        // by position, so each window is a slice found by two pointers.
-        let mut best = f32::NEG_INFINITY;
-        let (mut lo, mut hi, mut sum) = (0usize, 0usize, 0i32);
-        let mut start = 0usize;
-        loop {
-            let end = start + WINDOW;
-            while hi < feats.len() && (feats[hi].0 as usize) < end {
-                sum += self.q[feats[hi].1 as usize] as i32;
-                hi += 1;
-            }
-            while lo < hi && (feats[lo].0 as usize) < start {
-                sum -= self.q[feats[lo].1 as usize] as i32;
-                lo += 1;
-            }
-            if hi > lo {
-                best = best.max(self.logit(sum, hi - lo));
-            }
-            if end >= chars {
-                break;
-            }
-            start += STRIDE;
-        }
-        sigmoid(best)
-    }
-
     fn logit(&self, sum: i32, n: usize) -> f32 {
         self.bias + sum as f32 * self.scale / (n as f32).sqrt()
     }
@@ -277,6 +242,42 @@ fn end_word(f: &mut impl FnMut(u32, u32), pos: u32, word: u64, len: usize, prev:
 mod tests {
     use super::*;
 
+    /// The windows scored the plain way, from the feature list with two
+    /// pointers: the oracle the one-pass scoring is held to.
+    fn reference(m: &Model, feats: &[(u32, u32)], chars: usize) -> f32 {
+        if feats.is_empty() {
+            return sigmoid(m.bias);
+        }
+        if chars <= WINDOW + STRIDE / 2 {
+            let sum: i32 = feats.iter().map(|(_, i)| m.q[*i as usize] as i32).sum();
+            return sigmoid(m.logit(sum, feats.len()));
+        }
+        // Windows [s, s + WINDOW) every STRIDE characters; features sorted
+        // by position, so each window is a slice found by two pointers.
+        let mut best = f32::NEG_INFINITY;
+        let (mut lo, mut hi, mut sum) = (0usize, 0usize, 0i32);
+        let mut start = 0usize;
+        loop {
+            let end = start + WINDOW;
+            while hi < feats.len() && (feats[hi].0 as usize) < end {
+                sum += m.q[feats[hi].1 as usize] as i32;
+                hi += 1;
+            }
+            while lo < hi && (feats[lo].0 as usize) < start {
+                sum -= m.q[feats[lo].1 as usize] as i32;
+                lo += 1;
+            }
+            if hi > lo {
+                best = best.max(m.logit(sum, hi - lo));
+            }
+            if end >= chars {
+                break;
+            }
+            start += STRIDE;
+        }
+        sigmoid(best)
+    }
+
     #[test]
     fn features_are_ordered_and_counted() {
         let mut f = Vec::new();
@@ -317,13 +318,13 @@ mod tests {
         // One window scored directly and through the feature list agree.
         let mut f = Vec::new();
         let n = features("zzzzz and then some", &mut f);
-        assert_eq!(m.score("zzzzz and then some"), m.score_features(&f, n));
+        assert_eq!(m.score("zzzzz and then some"), reference(&m, &f, n));
         let one = format!("{benign}zzzzz{benign}");
         assert!(m.score(&benign) < 0.05);
         // The long path and the feature list agree.
         let mut f = Vec::new();
         let n = features(&one, &mut f);
-        assert!((m.score(&one) - m.score_features(&f, n)).abs() < 1e-6);
+        assert!((m.score(&one) - reference(&m, &f, n)).abs() < 1e-6);
         assert!(m.score(&one) > m.score(&benign) + 0.2, "{} vs {}", m.score(&one), m.score(&benign));
     }
 }

@@ -120,7 +120,7 @@ fn strip_markup<'a>(text: &'a str, hidden: &mut String) -> std::borrow::Cow<'a, 
     let mut last = 0;
     // Depth of invisible elements, by tag name.
     let mut invisible: Vec<String> = Vec::new();
-    while let Some(off) = memchr_lt(&b[i..]) {
+    while let Some(off) = memchr::memchr(b'<', &b[i..]) {
         let at = i + off;
         let rest = &text[at..];
         let push = |out: &mut String, hidden: &mut String, s: &str, inv: bool| {
@@ -187,10 +187,6 @@ fn strip_markup<'a>(text: &'a str, hidden: &mut String) -> std::borrow::Cow<'a, 
         hidden.push_str(&text[last..]);
     }
     out.into()
-}
-
-fn memchr_lt(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'<')
 }
 
 /// An opening tag whose style or attributes hide its content.

@@ -85,18 +85,12 @@ pub(super) fn injection(runs: usize, target: usize) -> InjectionFigures {
         base.push(mb(bytes, t.elapsed().as_secs_f64()));
     }
     let (scan, base) = (median(scan), median(base));
-    let parts: Vec<InjectionPart> = PARTS
+    let parts: Vec<ScanPart> = PARTS
         .iter()
         .map(|name| {
             let mine: Vec<&(&str, Source, String)> = texts.iter().filter(|(p, _, _)| p == name).collect();
             let n: usize = mine.iter().map(|(_, _, t)| t.len()).sum();
-            let mut v = Vec::new();
-            for _ in 0..runs.max(1) {
-                let t = Instant::now();
-                std::hint::black_box(flagged(&mine));
-                v.push(mb(n, t.elapsed().as_secs_f64()));
-            }
-            InjectionPart { part: (*name).to_string(), mb: n as f64 / 1e6, scan_mb_per_s: median(v) }
+            ScanPart::time(name, n, runs, || flagged(&mine))
         })
         .collect();
     let slowest = parts.iter().map(|p| p.scan_mb_per_s).fold(f64::INFINITY, f64::min);

@@ -189,7 +189,7 @@ pub struct PiiFigures {
     pub ratio_to_baseline: f64,
     /// The slowest part of the corpus scanned alone: no cliff.
     pub slowest_part_mb_per_s: f64,
-    pub parts: Vec<PiiPart>,
+    pub parts: Vec<ScanPart>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -205,21 +205,29 @@ pub struct InjectionFigures {
     pub ratio_to_baseline: f64,
     /// The slowest part of the corpus scored alone: no cliff.
     pub slowest_part_mb_per_s: f64,
-    pub parts: Vec<InjectionPart>,
+    pub parts: Vec<ScanPart>,
 }
 
+/// One part of a scan's corpus, timed alone (PII, injection).
 #[derive(Debug, Serialize, Deserialize)]
-pub struct InjectionPart {
+pub struct ScanPart {
     pub part: String,
     pub mb: f64,
     pub scan_mb_per_s: f64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct PiiPart {
-    pub part: String,
-    pub mb: f64,
-    pub scan_mb_per_s: f64,
+impl ScanPart {
+    /// Times `scan` over `bytes` of the part named `part`: median MB/s of
+    /// `runs`.
+    fn time(part: &str, bytes: usize, runs: usize, mut scan: impl FnMut() -> usize) -> Self {
+        let mut v = Vec::new();
+        for _ in 0..runs.max(1) {
+            let t = Instant::now();
+            std::hint::black_box(scan());
+            v.push(bytes as f64 / 1e6 / t.elapsed().as_secs_f64().max(1e-9));
+        }
+        ScanPart { part: part.to_string(), mb: bytes as f64 / 1e6, scan_mb_per_s: median(v) }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]

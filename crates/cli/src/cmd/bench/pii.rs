@@ -43,18 +43,12 @@ pub(super) fn pii(runs: usize) -> PiiFigures {
         base.push(mb(bytes, t.elapsed().as_secs_f64()));
     }
     let (scan, base) = (median(scan), median(base));
-    let parts: Vec<PiiPart> = traceledger_pii_corpus::PARTS
+    let parts: Vec<ScanPart> = traceledger_pii_corpus::PARTS
         .iter()
         .map(|part| {
             let mine: Vec<&str> = fields.iter().filter(|(p, _)| p == part).map(|(_, f)| f.as_str()).collect();
             let n: usize = mine.iter().map(|f| f.len()).sum();
-            let mut v = Vec::new();
-            for _ in 0..runs.max(1) {
-                let t = Instant::now();
-                std::hint::black_box(mine.iter().map(|f| traceledger_pii::scan(f).len()).sum::<usize>());
-                v.push(mb(n, t.elapsed().as_secs_f64()));
-            }
-            PiiPart { part: (*part).to_string(), mb: n as f64 / 1e6, scan_mb_per_s: median(v) }
+            ScanPart::time(part, n, runs, || mine.iter().map(|f| traceledger_pii::scan(f).len()).sum::<usize>())
         })
         .collect();
     let slowest = parts.iter().map(|p| p.scan_mb_per_s).fold(f64::INFINITY, f64::min);

@@ -2,9 +2,30 @@
 
 use super::*;
 
+/// A scan's parts, each timed alone, and its slowest part against `goal`
+/// MB/s, with `dp` decimals.
+fn print_parts(parts: &[ScanPart], whole: f64, slowest: f64, goal: f64, dp: usize) {
+    for part in parts {
+        println!("  {:<16} {:>6.1} MB  {:>6.dp$} MB/s", part.part, part.mb, part.scan_mb_per_s);
+    }
+    println!(
+        "  slowest part {slowest:.dp$} MB/s, {:.2}× the whole   no cliff (slowest ≥ {goal} MB/s): {}",
+        slowest / whole,
+        verdict(slowest >= goal)
+    );
+}
+
+/// A goal's verdict.
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
 pub(super) fn print_report(r: &Report, a: &BenchArgs) {
     println!("traceledger bench — {} events of {} bytes per run, median of {} runs", a.events, r.event_bytes, a.runs);
-    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     if let Some(e) = &r.embedded {
         println!("embedded log");
         println!("  raw ed25519 sign, 1 core       {:>9.0} /s   (baseline)", e.raw_sign_per_s);
@@ -74,15 +95,7 @@ pub(super) fn print_report(r: &Report, a: &BenchArgs) {
             p.ratio_to_baseline,
             verdict(p.scan_mb_per_s >= 100.0)
         );
-        for part in &p.parts {
-            println!("  {:<16} {:>6.1} MB  {:>6.0} MB/s", part.part, part.mb, part.scan_mb_per_s);
-        }
-        println!(
-            "  slowest part {:.0} MB/s, {:.2}× the whole   no cliff (slowest ≥ 100 MB/s): {}",
-            p.slowest_part_mb_per_s,
-            p.slowest_part_mb_per_s / p.scan_mb_per_s,
-            verdict(p.slowest_part_mb_per_s >= 100.0)
-        );
+        print_parts(&p.parts, p.scan_mb_per_s, p.slowest_part_mb_per_s, 100.0, 0);
     }
     if let Some(p) = &r.injection {
         println!(
@@ -95,15 +108,7 @@ pub(super) fn print_report(r: &Report, a: &BenchArgs) {
             p.ratio_to_baseline,
             verdict(p.scan_mb_per_s >= 20.0)
         );
-        for part in &p.parts {
-            println!("  {:<16} {:>6.1} MB  {:>6.1} MB/s", part.part, part.mb, part.scan_mb_per_s);
-        }
-        println!(
-            "  slowest part {:.1} MB/s, {:.2}× the whole   no cliff (slowest ≥ 20 MB/s): {}",
-            p.slowest_part_mb_per_s,
-            p.slowest_part_mb_per_s / p.scan_mb_per_s,
-            verdict(p.slowest_part_mb_per_s >= 20.0)
-        );
+        print_parts(&p.parts, p.scan_mb_per_s, p.slowest_part_mb_per_s, 20.0, 1);
     }
     if let Some(e) = &r.erasure {
         println!("erasure, one tenant of {} records (embedded log)", e.records);

@@ -21,7 +21,9 @@ fn broker() -> KafkaLog {
         .expect("TRACELEDGER_TEST_BROKER is not set: run `make test`, which starts a tansu broker for these tests");
     let mut cfg = KafkaConfig::new(&addr, "traceledger-test");
     cfg.replication_factor = Some(1);
-    cfg.timeout = Duration::from_secs(20);
+    // The broker serves every suite of `make test` at once (see the
+    // sequencer's pipeline tests): a request may wait past 20 s.
+    cfg.timeout = Duration::from_secs(60);
     KafkaLog::new(cfg).expect("kafka client")
 }
 

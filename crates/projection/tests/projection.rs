@@ -36,7 +36,9 @@ fn kafka() -> Arc<dyn Log> {
         .expect("TRACELEDGER_TEST_BROKER is not set: run `make test`, which starts a tansu broker for these tests");
     let mut cfg = KafkaConfig::new(&addr, "traceledger-projection-test");
     cfg.replication_factor = Some(1);
-    cfg.timeout = Duration::from_secs(20);
+    // The broker serves every suite of `make test` at once (see the
+    // sequencer's pipeline tests): a request may wait past 20 s.
+    cfg.timeout = Duration::from_secs(60);
     Arc::new(KafkaLog::new(cfg).expect("kafka client"))
 }
 

@@ -32,7 +32,7 @@ const PREFIX_BYTES: usize = 8;
 /// Prefix literals of `pattern` (lowercased), or `None` when a match can
 /// begin anywhere (an empty, unbounded or too large prefix set).
 fn prefixes(pattern: &str) -> Option<Vec<String>> {
-    let hir = regex_syntax::ParserBuilder::new().build().parse(pattern).ok()?;
+    let hir = regex_syntax::ParserBuilder::new().utf8(false).build().parse(pattern).ok()?;
     let mut ex = Extractor::new();
     ex.kind(ExtractKind::Prefix).limit_total(512).limit_class(16);
     let seq = ex.extract(&hir);
@@ -64,7 +64,9 @@ impl Scanner {
     /// Compiles `patterns`: each is already wrapped in its flags; `bare[i]`
     /// is the pattern without a case-insensitive flag, for its prefixes.
     pub(crate) fn new(patterns: &[String], bare: &[String]) -> Result<Self, String> {
-        let cfg = syntax::Config::new().utf8(true);
+        // Byte classes (`(?-u:[^.\n])`, see `byte_gaps`) may match inside a
+        // character: the scanner only asks whether a pattern matches.
+        let cfg = syntax::Config::new().utf8(false);
         let mut regexes = Vec::with_capacity(patterns.len());
         for p in patterns {
             let r = Regex::builder()

@@ -95,7 +95,7 @@ pub fn views(text: &str) -> (Vec<View>, Signs) {
         out.push(View { layer: Layer::Hidden, text: h });
     }
     decode_runs(text, &mut out, 0);
-    if text.contains('%') {
+    if memchr::memchr(b'%', text.as_bytes()).is_some() {
         if let Some(p) = percent(text) {
             let mut s = Signs::default();
             out.push(View { layer: Layer::Percent, text: normalise(&p, &mut s, &mut String::new()) });
@@ -111,7 +111,7 @@ pub fn views(text: &str) -> (Vec<View>, Signs) {
 /// Markup removed: tags dropped (a space left where a block ended), the
 /// content of comments and of invisibly styled elements moved to `hidden`.
 fn strip_markup<'a>(text: &'a str, hidden: &mut String) -> std::borrow::Cow<'a, str> {
-    if !text.contains('<') {
+    if memchr::memchr(b'<', text.as_bytes()).is_none() {
         return text.into();
     }
     let b = text.as_bytes();

@@ -115,33 +115,35 @@ impl Model {
             });
             return sigmoid(if n == 0 { self.bias } else { self.logit(sum, n) });
         }
-        // Per character: the sum of the weights of the features ending
-        // there, and their count; then windows over those.
-        let mut acc: Vec<(i32, u32)> = Vec::with_capacity(text.len());
+        // Per block of STRIDE characters: the sum of the weights of the
+        // features ending there, and their count. A window is two blocks
+        // (WINDOW = 2 × STRIDE, windows start every STRIDE), so the sums
+        // stay in a few cache lines however long the text.
+        const _: () = assert!(WINDOW == 2 * STRIDE);
+        let mut blocks: Vec<(i32, u32)> = Vec::with_capacity(text.len() / STRIDE + 2);
         let chars = features_with(text, |pos, b| {
-            let pos = pos as usize;
-            if acc.len() <= pos {
-                acc.resize(pos + 1, (0, 0));
+            let k = pos as usize / STRIDE;
+            if blocks.len() <= k {
+                blocks.resize(k + 1, (0, 0));
             }
-            acc[pos].0 += self.q[b as usize] as i32;
-            acc[pos].1 += 1;
+            blocks[k].0 += self.q[b as usize] as i32;
+            blocks[k].1 += 1;
         });
         if chars <= WINDOW + STRIDE / 2 {
-            let (sum, n) = acc.iter().fold((0i32, 0u32), |(s, n), (a, c)| (s + a, n + c));
+            let (sum, n) = blocks.iter().fold((0i32, 0u32), |(s, n), (a, c)| (s + a, n + c));
             return sigmoid(if n == 0 { self.bias } else { self.logit(sum, n as usize) });
         }
         let mut best = f32::NEG_INFINITY;
-        let mut start = 0usize;
+        let mut k = 0usize;
         loop {
-            let end = (start + WINDOW).min(acc.len());
-            let (sum, n) = acc[start.min(end)..end].iter().fold((0i32, 0u32), |(s, n), (a, c)| (s + a, n + c));
+            let (sum, n) = blocks.iter().skip(k).take(2).fold((0i32, 0u32), |(s, n), (a, c)| (s + a, n + c));
             if n > 0 {
                 best = best.max(self.logit(sum, n as usize));
             }
-            if start + WINDOW >= chars {
+            if k * STRIDE + WINDOW >= chars {
                 break;
             }
-            start += STRIDE;
+            k += 1;
         }
         sigmoid(if best.is_finite() { best } else { self.bias })
     }

@@ -204,6 +204,39 @@ fn styled_invisible(tag: &str) -> bool {
         || t.contains("aria-hidden=\"true\"")
 }
 
+/// Letters and prose punctuation of scripts without case that are NFKC as
+/// they stand and combine with nothing (no mark, no compatibility form):
+/// normalising passes them through untouched.
+#[inline]
+fn caseless(c: char) -> bool {
+    matches!(c as u32,
+        0x05D0..=0x05EA // Hebrew
+        | 0x0621..=0x063A | 0x0641..=0x064A // Arabic
+        | 0x0905..=0x0939 // Devanagari
+        | 0x0E01..=0x0E2E // Thai
+        | 0x3041..=0x3096 | 0x30A1..=0x30FA | 0x30FC // kana
+        | 0x4E00..=0x9FFF // CJK ideographs
+        | 0xAC00..=0xD7A3 // Hangul syllables
+        | 0x00AB | 0x00BB | 0x2013 | 0x2014 | 0x2018 | 0x2019 | 0x201C | 0x201D
+        | 0x3001 | 0x3002 | 0x300C..=0x300F | 0x3010 | 0x3011)
+}
+
+/// Characters NFKC leaves as they are whatever surrounds them: ASCII, the
+/// [`caseless`] ones, and the cased letters of Latin-1, Latin Extended-A,
+/// Cyrillic and Greek (the standard library lowercases those). Each is its
+/// own NFKC with combining class 0, and none is the second half of a
+/// canonical composition (those are marks, Hangul jamo and a few vowel
+/// signs of South Asian scripts): a text of them alone is NFKC.
+#[inline]
+fn stable(c: char) -> bool {
+    c.is_ascii()
+        || caseless(c)
+        || matches!(c as u32,
+            0x00C0..=0x00D6 | 0x00D8..=0x00F6 | 0x00F8..=0x00FF | 0x0100..=0x0131 | 0x0134..=0x013E
+            | 0x0141..=0x0148 | 0x014A..=0x017E | 0x0400..=0x045F | 0x0386 | 0x0388..=0x038A | 0x038C
+            | 0x038E..=0x03A1 | 0x03A3..=0x03CE)
+}
+
 /// `c.is_alphabetic()`, answered from ranges for the letters of the scripts
 /// agents see most (the standard library's answer for any character past
 /// ASCII is a table search, a tenth of the detector's time on such text).
@@ -318,6 +351,10 @@ pub fn normalise(text: &str, signs: &mut Signs, hidden: &mut String) -> String {
     } else {
         let mut chars: Vec<char> = Vec::with_capacity(text.len());
         let mut push = |c: char, chars: &mut Vec<char>| {
+            if caseless(c) {
+                chars.push(c);
+                return;
+            }
             if c.is_ascii() {
                 if c.is_ascii_whitespace() || c.is_ascii_control() {
                     chars.push(if c == '\n' || c == '\r' { '\n' } else { ' ' });
@@ -341,7 +378,10 @@ pub fn normalise(text: &str, signs: &mut Signs, hidden: &mut String) -> String {
         };
         // Most text is NFKC already (the quick check is a table lookup per
         // character); only the rest pays for the normaliser.
-        if unicode_normalization::is_nfkc_quick(text.chars()) == unicode_normalization::IsNormalized::Yes {
+        // Text of the letters [`stable`] names is NFKC without a lookup.
+        if text.chars().all(stable)
+            || unicode_normalization::is_nfkc_quick(text.chars()) == unicode_normalization::IsNormalized::Yes
+        {
             for c in text.chars() {
                 push(c, &mut chars);
             }
@@ -371,15 +411,7 @@ fn ascii_chars(b: &[u8]) -> Vec<char> {
 /// (before whitespace is collapsed, so two spaces between spelled-out words
 /// still part them), whitespace collapsed, mixed words folded.
 fn finish(chars: &[char], signs: &mut Signs) -> String {
-    let joined = join_spaced(chars);
-    let mut out: Vec<char> = Vec::with_capacity(joined.len());
-    for c in joined {
-        if c == ' ' || c == '\n' {
-            space(&mut out, c);
-        } else {
-            out.push(c);
-        }
-    }
+    let mut out = join_spaced(chars);
     while out.last().is_some_and(|c| *c == ' ' || *c == '\n') {
         out.pop();
     }
@@ -448,6 +480,16 @@ fn ascii_fast(b: &[u8]) -> String {
     }
     // Only ASCII bytes were pushed.
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends `c`, whitespace collapsed into what precedes it.
+#[inline]
+fn emit(out: &mut Vec<char>, c: char) {
+    if c == ' ' || c == '\n' {
+        space(out, c);
+    } else {
+        out.push(c);
+    }
 }
 
 /// Appends whitespace `w` collapsed into what precedes it: one space, or a
@@ -522,7 +564,9 @@ fn fold_words(chars: &mut [char], signs: &mut Signs) {
 }
 
 /// Joins runs of four or more single letters separated by one space, dot,
-/// dash or underscore ("i g n o r e", "i.g.n.o.r.e") into words.
+/// dash or underscore ("i g n o r e", "i.g.n.o.r.e") into words, and
+/// collapses whitespace as it goes (the runs are found in the text as
+/// written, so two spaces between spelled-out words still part them).
 fn join_spaced(chars: &[char]) -> Vec<char> {
     let mut out = Vec::with_capacity(chars.len());
     let n = chars.len();
@@ -547,13 +591,13 @@ fn join_spaced(chars: &[char]) -> Vec<char> {
             if count >= 4 || (count >= 2 && follows) {
                 joined_end = Some(j + 1);
                 for k in (i..=j).step_by(2) {
-                    out.push(chars[k]);
+                    emit(&mut out, chars[k]);
                 }
                 i = j + 1;
                 continue;
             }
         }
-        out.push(chars[i]);
+        emit(&mut out, chars[i]);
         i += 1;
     }
     out
@@ -758,6 +802,19 @@ mod tests {
 
     fn layer(s: &str, l: Layer) -> Option<String> {
         views(s).0.into_iter().find(|v| v.layer == l).map(|v| v.text)
+    }
+
+    #[test]
+    fn stable_characters_are_their_own_nfkc_and_caseless_ones_their_own_lowercase() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32).filter(|c| stable(*c)) {
+            let one = c.to_string();
+            assert_eq!(one.nfkc().collect::<String>(), one, "{c:?}");
+            assert_eq!(unicode_normalization::char::canonical_combining_class(c), 0, "{c:?}");
+            if caseless(c) {
+                assert_eq!(c.to_lowercase().collect::<String>(), one, "{c:?}");
+                assert!(!(c.is_whitespace() || c.is_control() || invisible(c)), "{c:?}");
+            }
+        }
     }
 
     #[test]

@@ -774,12 +774,13 @@ fn percent(text: &str) -> Option<String> {
 fn wants_rot13(norm: &str) -> bool {
     const CUES: [&str; 10] =
         ["rot13", "rot-13", "rot 13", "caesar", "vtaber", "cerivbhf", "vafgehpgvba", "flfgrz", "cebzcg", "qvfertneq"];
-    // memchr's SIMD substring search, built once per cue.
-    static FINDERS: std::sync::OnceLock<Vec<memchr::memmem::Finder<'static>>> = std::sync::OnceLock::new();
-    FINDERS
-        .get_or_init(|| CUES.iter().map(memchr::memmem::Finder::new).collect())
-        .iter()
-        .any(|f| f.find(norm.as_bytes()).is_some())
+    // One pass for all cues (the automaton's SIMD prefilter on long text);
+    // a search per cue cost more than the rest of a short prompt's views.
+    static CUE_SET: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>> = std::sync::OnceLock::new();
+    match CUE_SET.get_or_init(|| aho_corasick::AhoCorasick::new(CUES).ok()) {
+        Some(set) => set.is_match(norm),
+        None => CUES.iter().any(|c| norm.contains(c)),
+    }
 }
 
 fn rot13(s: &str) -> String {

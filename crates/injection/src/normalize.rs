@@ -221,6 +221,20 @@ fn caseless(c: char) -> bool {
         | 0x3001 | 0x3002 | 0x300C..=0x300F | 0x3010 | 0x3011)
 }
 
+/// The lowercase of a letter of Latin-1, Cyrillic or Greek, by offset (the
+/// standard library's answer is a table search).
+#[inline]
+fn lower_letter(c: char) -> Option<char> {
+    let u = c as u32;
+    let l = match u {
+        0x00E0..=0x00F6 | 0x00F8..=0x00FF | 0x0430..=0x045F | 0x03AC..=0x03CE => u,
+        0x00C0..=0x00D6 | 0x00D8..=0x00DE | 0x0410..=0x042F | 0x0391..=0x03A1 | 0x03A3..=0x03AB => u + 0x20,
+        0x0400..=0x040F => u + 0x50,
+        _ => return None,
+    };
+    char::from_u32(l)
+}
+
 /// Characters NFKC leaves as they are whatever surrounds them: ASCII, the
 /// [`caseless`] ones, and the cased letters of Latin-1, Latin Extended-A,
 /// Cyrillic and Greek (the standard library lowercases those). Each is its
@@ -246,8 +260,10 @@ pub(crate) fn is_alpha(c: char) -> bool {
         return c.is_ascii_alphabetic();
     }
     matches!(c as u32,
-        0x0410..=0x044F // Cyrillic А-я
-        | 0x03B1..=0x03C9 // Greek α-ω
+        0x00C0..=0x00D6 | 0x00D8..=0x00F6 | 0x00F8..=0x024F // Latin-1 letters, Latin Extended-A and -B
+        | 0x1E00..=0x1EFF // Latin Extended Additional (Vietnamese)
+        | 0x0400..=0x0481 // Cyrillic
+        | 0x0388..=0x038A | 0x038C | 0x038E..=0x03A1 | 0x03A3..=0x03CE // Greek
         | 0x05D0..=0x05EA // Hebrew letters
         | 0x0621..=0x063A | 0x0641..=0x064A // Arabic letters
         | 0x0905..=0x0939 // Devanagari letters
@@ -351,16 +367,20 @@ pub fn normalise(text: &str, signs: &mut Signs, hidden: &mut String) -> String {
     } else {
         let mut chars: Vec<char> = Vec::with_capacity(text.len());
         let mut push = |c: char, chars: &mut Vec<char>| {
-            if caseless(c) {
-                chars.push(c);
-                return;
-            }
             if c.is_ascii() {
                 if c.is_ascii_whitespace() || c.is_ascii_control() {
                     chars.push(if c == '\n' || c == '\r' { '\n' } else { ' ' });
                 } else {
                     chars.push(c.to_ascii_lowercase());
                 }
+                return;
+            }
+            if let Some(l) = lower_letter(c) {
+                chars.push(l);
+                return;
+            }
+            if caseless(c) {
+                chars.push(c);
                 return;
             }
             if invisible(c) {
@@ -836,6 +856,10 @@ mod tests {
     #[test]
     fn the_letter_shortcuts_agree_with_the_standard_library_everywhere() {
         for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            if let Some(l) = lower_letter(c) {
+                assert_eq!(c.to_lowercase().collect::<String>(), l.to_string(), "{c:?}");
+                assert!(stable(c), "{c:?}: NFKC must leave it as it is");
+            }
             assert_eq!(is_alpha(c), c.is_alphabetic(), "{c:?}");
             assert_eq!(is_alnum(c), c.is_alphanumeric(), "{c:?}");
         }

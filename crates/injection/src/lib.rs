@@ -149,15 +149,13 @@ impl Detector {
         let (views, signs) = normalize::views(text);
         let mut hit: Vec<Option<Layer>> = vec![None; self.families.len()];
         let mut best: Option<(f32, Layer)> = None;
-        let mut pattern_hit = vec![false; self.family_of.len()];
+        // Families settled: fired in an earlier view, or not read in this
+        // source. Their patterns are not run again.
+        let mut settled: Vec<bool> = self.families.iter().map(|f| f.data_only && source == Source::Prompt).collect();
         for v in &views {
-            pattern_hit.iter_mut().for_each(|h| *h = false);
-            self.scanner.matches(&v.text, &mut pattern_hit);
-            for (m, _) in pattern_hit.iter().enumerate().filter(|(_, h)| **h) {
-                let f = self.family_of[m];
-                if self.families[f].data_only && source == Source::Prompt {
-                    continue;
-                }
+            let before = settled.clone();
+            self.scanner.matches(&v.text, &self.family_of, &mut settled);
+            for (f, _) in settled.iter().zip(&before).enumerate().filter(|(_, (now, was))| **now && !**was) {
                 hit[f].get_or_insert(v.layer);
             }
             if let Some(model) = self.classifier {

@@ -110,16 +110,18 @@ impl Scanner {
         Ok(Scanner { regexes, ac, of_literal, always, always_set })
     }
 
-    /// Marks in `hit` the patterns that match `text`.
-    pub(crate) fn matches(&self, text: &str, hit: &mut [bool]) {
+    /// Marks in `settled` the families (`family_of` each pattern) with a
+    /// pattern that matches `text`. A family settled already is not looked
+    /// for: once one of its patterns matched, the others cannot add to it.
+    pub(crate) fn matches(&self, text: &str, family_of: &[usize], settled: &mut [bool]) {
         for m in self.ac.find_overlapping_iter(text) {
             for &p in &self.of_literal[m.pattern().as_usize()] {
-                if hit[p] {
+                if settled[family_of[p]] {
                     continue;
                 }
                 let input = Input::new(text).range(m.start()..).anchored(Anchored::Yes).earliest(true);
                 if self.regexes[p].search_half(&input).is_some() {
-                    hit[p] = true;
+                    settled[family_of[p]] = true;
                 }
             }
         }
@@ -127,7 +129,7 @@ impl Scanner {
             let mut pats = regex_automata::PatternSet::new(set.pattern_len());
             set.which_overlapping_matches(&Input::new(text), &mut pats);
             for k in pats.iter() {
-                hit[self.always[k.as_usize()]] = true;
+                settled[family_of[self.always[k.as_usize()]]] = true;
             }
         }
     }

@@ -203,7 +203,7 @@ pub fn features_with(text: &str, mut f: impl FnMut(u32, u32)) -> usize {
         if n >= 5 {
             f(pos, bucket(h5 ^ SEED5));
         }
-        let alnum = crate::normalize::is_alnum(c);
+        let alnum = if c.is_ascii() { c.is_ascii_alphanumeric() } else { crate::normalize::is_alnum(c) };
         if alnum {
             word = mix(word, c64);
             word_len += 1;

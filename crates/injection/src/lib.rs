@@ -87,7 +87,8 @@ impl Detector {
     /// The built-in families with the classifier on.
     pub fn builtin() -> Self {
         // Compiled once per process (the pattern set takes milliseconds);
-        // clones share the compiled automata.
+        // clones share the compiled automata but not their lazy caches,
+        // which a clone builds again: keep a detector, not a clone per text.
         static BUILTIN: std::sync::OnceLock<Detector> = std::sync::OnceLock::new();
         BUILTIN
             .get_or_init(|| {

@@ -178,9 +178,8 @@ fn strip_markup<'a>(text: &'a str, hidden: &mut String) -> std::borrow::Cow<'a, 
                 } else if name == "script" || name == "style" {
                     // Their text is code, not prose; skip to the close tag.
                     let from = at + c + 1;
-                    let closes = memchr::memmem::find_iter(&b[from..], b"</").map(|e| from + e);
-                    let end = closes
-                        .into_iter()
+                    let end = memchr::memmem::find_iter(&b[from..], b"</")
+                        .map(|e| from + e)
                         .find(|&e| {
                             b.get(e + 2..e + 2 + name.len()).is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
                         })
@@ -465,7 +464,7 @@ fn finish(chars: &[char], signs: &mut Signs) -> String {
 /// one pass over the bytes: a looser test sent four texts in ten down the
 /// full path for a room number ("4B") or a letter and a digit.
 fn ascii_needs_folding(b: &[u8]) -> bool {
-    let leety = |c: u8| matches!(c, b'0' | b'1' | b'3' | b'4' | b'5' | b'7' | b'8' | b'@' | b'$');
+    let leety = |c: u8| leet(c as char).is_some();
     // What the full path turns into a space or a newline.
     let blank = |c: u8| c.is_ascii_whitespace() || c.is_ascii_control();
     let sep = |c: u8| (blank(c) && c != b'\n' && c != b'\r') || matches!(c, b'.' | b'-' | b'_');
@@ -792,12 +791,8 @@ fn spaced_hex(text: &str, start: usize) -> (Option<String>, usize) {
     // Control bytes put first must not hide the text after them (the
     // sequence is not read again from a later byte).
     let tail = bytes.iter().rposition(|c| c.is_ascii_control() && !c.is_ascii_whitespace()).map_or(0, |k| k + 1);
-    let decoded = match printable(bytes[..].to_vec()) {
-        Some(t) => Some(t),
-        None if tail > 0 && bytes.len() - tail >= 12 => printable(bytes[tail..].to_vec()),
-        None => None,
-    };
-    (decoded, i)
+    let after_junk = (tail > 0 && bytes.len() - tail >= 12).then(|| bytes[tail..].to_vec());
+    (printable(bytes).or_else(|| after_junk.and_then(printable)), i)
 }
 
 /// UTF-8 text of which nearly all is printable and some is words.

@@ -23,7 +23,7 @@ BIN := $(CARGO_TARGET_DIR)/release/traceledger
 # Each phase of `make test` is timed; the times are printed at the end.
 TIMED := scripts/timed.sh
 
-.PHONY: help deps up build test test-all lint unit console fuzz-smoke fuzz api-fuzz sdk-python bench clean
+.PHONY: help deps up build test test-all lint unit console fuzz-smoke fuzz api-fuzz sdk-python sdk-integrations sdk-typescript bench clean
 
 help:
 	@echo "make up          install what is missing, then run traceledger on the embedded default with a demo fleet (Ctrl-C stops)"
@@ -63,7 +63,7 @@ test:
 	@$(MAKE) --no-print-directory test-all
 	@$(TIMED) --summary
 
-test-all: lint fuzz-smoke api-fuzz console sdk-python unit
+test-all: lint fuzz-smoke api-fuzz console sdk-python sdk-integrations sdk-typescript unit
 
 # The web console's in-browser verifier against the public vectors (the
 # end-to-end Chromium run is a cargo test: crates/cli/tests/console.rs).
@@ -73,6 +73,15 @@ console: deps
 # The Python SDK: pip-installed, mypy --strict, pytest against real nodes.
 sdk-python: deps
 	$(TIMED) sdk-python scripts/sdk-python.sh
+
+# The Python SDK's LangChain, OpenAI Agents and CrewAI integrations, each
+# framework from PyPI run on its offline fake model against real nodes.
+sdk-integrations: deps
+	$(TIMED) sdk-integrations scripts/sdk-integrations.sh
+
+# The TypeScript SDK: npm ci, tsc --strict, node --test against real nodes.
+sdk-typescript: deps
+	$(TIMED) sdk-typescript scripts/sdk-typescript.sh
 
 # The query API driven from its OpenAPI document by schemathesis: no 5xx.
 api-fuzz: deps

@@ -41,7 +41,7 @@ build: deps
 # directory, not in it (docs/encryption.md).
 up: build
 	@test -f .master.key || $(BIN) vault new-master-key --out .master.key
-	$(BIN) up --demo --data $${TRACELEDGER_DATA:-.data} --master-key .master.key
+	$(BIN) up --demo --otlp-grpc --data $${TRACELEDGER_DATA:-.data} --master-key .master.key
 
 lint: deps
 	$(TIMED) fmt $(CARGO) fmt --all --check

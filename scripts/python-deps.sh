@@ -4,7 +4,7 @@
 # scripts/api-fuzz.sh, and Confluent's own Kafka client with its
 # schema-registry Avro serdes for crates/cli/tests/registry.rs; pytest and
 # mypy for the Python SDK, and the OpenTelemetry SDK with its OTLP/HTTP
-# exporter for the OTLP ingest tests (scripts/sdk-python.sh); the
+# and OTLP/gRPC exporters for the OTLP ingest tests (scripts/sdk-python.sh); the
 # deployment files' validators (crates/cli/tests/deploy.rs). Installs
 # what is missing; quiet when nothing is.
 set -euo pipefail
@@ -18,9 +18,9 @@ if ! "$venv/bin/python" -c 'import confluent_kafka.schema_registry.avro, fastavr
   echo "python-deps: installing confluent-kafka[avro] into $venv (once per machine)…" >&2
   "$venv/bin/pip" install -q "confluent-kafka[avro]>=2.6,<3"
 fi
-if ! "$venv/bin/python" -c 'import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http' 2>/dev/null; then
-  echo "python-deps: installing the OpenTelemetry SDK and OTLP/HTTP exporter into $venv (once per machine)…" >&2
-  "$venv/bin/pip" install -q "opentelemetry-sdk>=1.30,<2" "opentelemetry-exporter-otlp-proto-http>=1.30,<2"
+if ! "$venv/bin/python" -c 'import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http, opentelemetry.exporter.otlp.proto.grpc' 2>/dev/null; then
+  echo "python-deps: installing the OpenTelemetry SDK and its OTLP/HTTP and OTLP/gRPC exporters into $venv (once per machine)…" >&2
+  "$venv/bin/pip" install -q "opentelemetry-sdk>=1.30,<2" "opentelemetry-exporter-otlp-proto-http>=1.30,<2" "opentelemetry-exporter-otlp-proto-grpc>=1.30,<2"
 fi
 # The deployment files' offline checks (tests/deploy/check.py): the
 # Kubernetes schemas, and the compose specification's schema, which is all

@@ -182,7 +182,9 @@ impl AccessLog {
         self.stats.clone()
     }
 
-    fn push(&self, e: TraceEvent) {
+    /// Queues the access record of one call (made by [`access_event`]);
+    /// never blocks: a full queue drops it, counted.
+    pub fn push(&self, e: TraceEvent) {
         match self.tx.try_send(e) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {

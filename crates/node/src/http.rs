@@ -155,6 +155,18 @@ impl Guards {
 /// `/v1/health` needs an API key; every authenticated call is rate-limited
 /// per key and recorded in the access ledger.
 pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, guards: &Guards) -> Router {
+    routers(node, extra, api, guards).0
+}
+
+/// The node's HTTP routes (see [`router`]) and its OTLP/gRPC service, which
+/// share the node's ingest state (OTLP step numbers among it), keys and
+/// guards.
+pub fn routers(
+    node: &Node,
+    extra: Option<StatusFn>,
+    api: Option<Arc<ApiState>>,
+    guards: &Guards,
+) -> (Router, crate::grpc::OtlpGrpc) {
     let (alive, n) = (node.alive.clone(), node.threads.len());
     let otlp = Arc::new(crate::metrics::OtlpCounters::default());
     let metrics = {
@@ -193,6 +205,13 @@ pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, 
         }),
     };
     let shared = Arc::new(shared);
+    let grpc = crate::grpc::OtlpGrpc::new(
+        shared.clone(),
+        node.keys.clone(),
+        guards.limits.clone(),
+        guards.peers.clone(),
+        guards.access.clone(),
+    );
     let mut authed = Router::new()
         .route("/v1/events", post(ingest))
         .route("/v1/traces", post(otlp_traces))
@@ -220,7 +239,7 @@ pub fn router(node: &Node, extra: Option<StatusFn>, api: Option<Arc<ApiState>>, 
         // The web console's static files: no key (they hold no data).
         open = open.merge(traceledger_api::console::router());
     }
-    finish(open, authed, node.keys.clone(), guards, metrics, None)
+    (finish(open, authed, node.keys.clone(), guards, metrics, None), grpc)
 }
 
 /// The query API alone (`project --http`): the read models' routes and the

@@ -170,64 +170,79 @@ pub(crate) async fn otlp_traces(State(app): State<App>, who: Principal, req: Req
     let body: Bytes = axum::body::to_bytes(req.into_body(), MAX_BODY).await.map_err(|_| too_large())?;
     let tenant = who.tenant().to_string();
     let shared = app.node.clone();
-    let done = tokio::task::spawn_blocking(move || -> Result<(u64, u64, String), AppError> {
-        use traceledger_otlp::Error as E;
-        let plain = traceledger_otlp::inflate(&body, content_encoding.as_deref(), MAX_BODY).map_err(|e| match e {
-            E::TooLarge { .. } => too_large(),
-            E::ContentEncoding(_) => {
-                AppError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported encoding", e.to_string())
-            }
-            _ => malformed(e.to_string()),
-        })?;
-        let request = traceledger_otlp::decode_within(&plain, encoding, &traceledger_otlp::Limits::DEFAULT).map_err(
-            |e| match e {
-                E::TooMany { what, count, limit } => {
-                    AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "Too many spans", e.to_string())
-                        .with("what", what)
-                        .with("count", count)
-                        .with("limit", limit)
-                }
-                _ => malformed(e.to_string()),
-            },
-        )?;
-        let mapped = traceledger_otlp::map::map_request(&request, &tenant);
-        let mut rejected = mapped.rejected;
-        let mut events = Vec::with_capacity(mapped.events.len());
-        for ev in mapped.events {
-            if let Some(reason) = wire::unsealable(&ev, &shared.raw_topic) {
-                let span =
-                    ev.attributes.iter().find(|a| a.key == "otel.span_id").map_or(String::new(), |a| a.value.clone());
-                rejected.push(traceledger_otlp::map::Rejection { span, reason });
-            } else {
-                events.push(ev);
-            }
-        }
-        {
-            let mut clock = shared.steps.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let seed = shared.step_seed.clone();
-            clock.number(&mut events, |t, s| seed.as_ref().and_then(|f| f(t, s)));
-        }
-        produce(shared.log.as_ref(), &shared.raw_topic, &events).map_err(|e| {
-            log_unavailable(e, "the spans were not stored, retry the same export (span ids make retries safe)")
-        })?;
-        let message = if rejected.is_empty() {
-            String::new()
-        } else {
-            let first: Vec<String> = rejected.iter().take(5).map(|r| format!("{}: {}", r.span, r.reason)).collect();
-            format!("{} spans not taken; first: {}", rejected.len(), first.join("; "))
-        };
-        Ok((events.len() as u64, rejected.len() as u64, message))
+    let done = tokio::task::spawn_blocking(move || {
+        take_export(&shared, &tenant, &body, encoding, content_encoding.as_deref())
     })
     .await
     .map_err(AppError::internal)?;
-    let (taken, rejected, message) = done?;
-    app.node.otlp.taken.fetch_add(taken, Ordering::Relaxed);
-    app.node.otlp.rejected.fetch_add(rejected, Ordering::Relaxed);
+    let (_, rejected, message) = done?;
+    let body = traceledger_otlp::response(rejected, &message, encoding);
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response())
+}
+
+/// An OTLP export of `tenant`, as received (`encoding`, compressed as
+/// `content_encoding` says): decoded within the limits, its spans mapped to
+/// trace events, numbered, and appended to the raw topic. Returns the spans
+/// taken, those rejected and why. Shared by OTLP/HTTP and OTLP/gRPC
+/// ([`crate::grpc`]); blocking.
+pub(crate) fn take_export(
+    shared: &crate::shared::NodeShared,
+    tenant: &str,
+    body: &[u8],
+    encoding: traceledger_otlp::Encoding,
+    content_encoding: Option<&str>,
+) -> Result<(u64, u64, String), AppError> {
+    use traceledger_otlp::Error as E;
+    let plain = traceledger_otlp::inflate(body, content_encoding, MAX_BODY).map_err(|e| match e {
+        E::TooLarge { .. } => too_large(),
+        E::ContentEncoding(_) => {
+            AppError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported encoding", e.to_string())
+        }
+        _ => malformed(e.to_string()),
+    })?;
+    let request =
+        traceledger_otlp::decode_within(&plain, encoding, &traceledger_otlp::Limits::DEFAULT).map_err(|e| match e {
+            E::TooMany { what, count, limit } => {
+                AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "Too many spans", e.to_string())
+                    .with("what", what)
+                    .with("count", count)
+                    .with("limit", limit)
+            }
+            _ => malformed(e.to_string()),
+        })?;
+    let mapped = traceledger_otlp::map::map_request(&request, tenant);
+    let mut rejected = mapped.rejected;
+    let mut events = Vec::with_capacity(mapped.events.len());
+    for ev in mapped.events {
+        if let Some(reason) = wire::unsealable(&ev, &shared.raw_topic) {
+            let span =
+                ev.attributes.iter().find(|a| a.key == "otel.span_id").map_or(String::new(), |a| a.value.clone());
+            rejected.push(traceledger_otlp::map::Rejection { span, reason });
+        } else {
+            events.push(ev);
+        }
+    }
+    {
+        let mut clock = shared.steps.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let seed = shared.step_seed.clone();
+        clock.number(&mut events, |t, s| seed.as_ref().and_then(|f| f(t, s)));
+    }
+    produce(shared.log.as_ref(), &shared.raw_topic, &events).map_err(|e| {
+        log_unavailable(e, "the spans were not stored, retry the same export (span ids make retries safe)")
+    })?;
+    let message = if rejected.is_empty() {
+        String::new()
+    } else {
+        let first: Vec<String> = rejected.iter().take(5).map(|r| format!("{}: {}", r.span, r.reason)).collect();
+        format!("{} spans not taken; first: {}", rejected.len(), first.join("; "))
+    };
+    let (taken, rejected) = (events.len() as u64, rejected.len() as u64);
+    shared.otlp.taken.fetch_add(taken, Ordering::Relaxed);
+    shared.otlp.rejected.fetch_add(rejected, Ordering::Relaxed);
     if rejected > 0 {
         tracing::info!(rejected, "OTLP export partly taken");
     }
-    let body = traceledger_otlp::response(rejected, &message, encoding);
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response())
+    Ok((taken, rejected, message))
 }
 
 fn too_large() -> AppError {

@@ -9,6 +9,8 @@
 //!   serves a tenant.
 //! - [`http`]: the routes (ingest, query API, registry, console, health,
 //!   metrics) behind one stack of layers; bind, TLS and shutdown.
+//! - [`grpc`]: OTLP over gRPC, on its own port, with the same keys and
+//!   limits as the HTTP routes.
 //!
 //! Data flows one way: ingest appends to the raw topic, the sequencer
 //! seals it onto the sealed topic, the read models project that.
@@ -16,6 +18,7 @@
 pub mod bootstrap;
 pub mod config;
 pub mod forward;
+pub mod grpc;
 pub mod http;
 mod ingest;
 pub mod keysync;

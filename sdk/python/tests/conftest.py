@@ -39,6 +39,8 @@ class Node:
     url: str
     key: str
     proc: "subprocess.Popen[str]"
+    grpc: Optional[str] = None
+    """host:port of OTLP/gRPC, when the node was started with it."""
 
     def get(self, path: str) -> tuple[int, Any]:
         req = urllib.request.Request(self.url + path, headers={"Authorization": f"Bearer {self.key}"})
@@ -60,12 +62,14 @@ class Node:
             time.sleep(0.05)
 
 
-def start_node(data: Path, port: Optional[int] = None, key: Optional[str] = None) -> Node:
+def start_node(data: Path, port: Optional[int] = None, key: Optional[str] = None, grpc: bool = False) -> Node:
     """`traceledger up` on `data`; its API key is `key` or the Owner key it
-    makes on first start."""
+    makes on first start. With `grpc`, it also takes OTLP over gRPC on a
+    port of its choosing."""
     http = f"127.0.0.1:{port or 0}"
+    more = ["--otlp-grpc", "127.0.0.1:0"] if grpc else []
     proc = subprocess.Popen(
-        [binary(), "up", "--http", http, "--data", str(data)],
+        [binary(), "up", "--http", http, "--data", str(data), *more],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -75,10 +79,17 @@ def start_node(data: Path, port: Optional[int] = None, key: Optional[str] = None
         proc.kill()
         raise RuntimeError(f"traceledger up printed {first!r}")
     addr = first.split("http://", 1)[1].split()[0].rstrip("/")
+    grpc_addr = None
+    if grpc:
+        second = proc.stdout.readline()
+        if "grpc://" not in second:
+            proc.kill()
+            raise RuntimeError(f"traceledger up printed {second!r} where its gRPC address belongs")
+        grpc_addr = second.split("grpc://", 1)[1].split()[0]
     # Keep reading its output so the pipe never fills.
     threading.Thread(target=proc.stdout.read, daemon=True).start()
     owner = data / "bootstrap-owner.key"
-    return Node(f"http://{addr}", key or owner.read_text().strip(), proc)
+    return Node(f"http://{addr}", key or owner.read_text().strip(), proc, grpc_addr)
 
 
 def create_key(data: Path, role: str = "member", tenant: str = "default") -> str:

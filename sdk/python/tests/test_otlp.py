@@ -1,6 +1,7 @@
-"""The node's OTLP/HTTP ingest (`POST /v1/traces`) driven by the real
-OpenTelemetry Python SDK and its OTLP/HTTP exporter (protobuf, gzip), as an
-agent instrumented with the GenAI semantic conventions would send."""
+"""The node's OTLP ingest, over HTTP (`POST /v1/traces`) and over gRPC
+(`--otlp-grpc`), driven by the real OpenTelemetry Python SDK and its
+OTLP/HTTP and OTLP/gRPC exporters (protobuf, gzip), as an agent
+instrumented with the GenAI semantic conventions would send."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from conftest import Node
+from pathlib import Path
+from typing import Iterator
+
+import grpc
+import pytest
+from conftest import Node, start_node, stop_node
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
@@ -130,3 +137,92 @@ def test_malformed_bodies_get_problem_details(node: Node) -> None:
     assert code == 400 and "gzip" in problem["detail"], problem
     code, body = post(b"{}", "application/json")
     assert code == 200 and json.loads(body).get("partialSuccess") in (None, {}), body
+
+
+@pytest.fixture
+def grpc_node(tmp_path: Path) -> Iterator[Node]:
+    n = start_node(tmp_path / "data", grpc=True)
+    yield n
+    stop_node(n)
+
+
+def grpc_provider(node: Node, key: str) -> TracerProvider:
+    assert node.grpc is not None
+    exporter = GrpcSpanExporter(
+        endpoint=node.grpc,
+        insecure=True,
+        headers=(("authorization", f"Bearer {key}"),),
+        compression=grpc.Compression.Gzip,
+    )
+    p = TracerProvider(resource=Resource.create({"service.name": "refund-agent"}))
+    p.add_span_processor(BatchSpanProcessor(exporter))
+    return p
+
+
+def test_the_grpc_exporter_lands_the_same_session_as_http(grpc_node: Node) -> None:
+    p = grpc_provider(grpc_node, grpc_node.key)
+    agent_turn(p.get_tracer("test"), "conv-grpc", "refund order 42", fail_tool=True)
+    assert p.force_flush(30_000)
+    p.shutdown()
+    steps = session(grpc_node, "conv-grpc", 4)["steps"]
+    assert [s["kind"] for s in steps] == ["agent_start", "llm_call", "tool_call", "agent_end"]
+    start, chat, tool, end = steps
+    assert chat["parent_event_id"] == tool["parent_event_id"] == end["parent_event_id"] == start["event_id"]
+    assert chat["model"] == "openai/gpt-4o" and (chat["input_tokens"], chat["output_tokens"]) == (100, 20)
+    assert (tool["status"], tool["message"]) == ("error", "payments API timed out")
+    # A turn over HTTP continues the numbering of the same conversation.
+    p = provider(grpc_node, grpc_node.key)
+    agent_turn(p.get_tracer("test"), "conv-grpc", "and order 43", fail_tool=False)
+    assert p.force_flush(30_000)
+    p.shutdown()
+    steps = session(grpc_node, "conv-grpc", 8)["steps"]
+    assert sorted(s["step_index"] for s in steps) == list(range(8))
+
+
+def test_grpc_refuses_a_wrong_key_and_a_key_that_may_not_ingest(grpc_node: Node, tmp_path: Path) -> None:
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+    assert grpc_node.grpc is not None
+    channel = grpc.insecure_channel(grpc_node.grpc)
+    stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+    empty = trace_service_pb2.ExportTraceServiceRequest()
+    for metadata, code in [
+        ((), grpc.StatusCode.UNAUTHENTICATED),
+        ((("authorization", "Bearer tlk_test_nope"),), grpc.StatusCode.UNAUTHENTICATED),
+    ]:
+        with pytest.raises(grpc.RpcError) as e:
+            stub.Export(empty, metadata=metadata, timeout=10)
+        assert e.value.code() == code, e.value
+    # An auditor's key reads, it does not write.
+    status, made = _post_json(grpc_node, "/v1/keys", {"role": "auditor", "name": "grpc-test"})
+    assert status == 201, made
+    with pytest.raises(grpc.RpcError) as e:
+        stub.Export(empty, metadata=(("authorization", f"Bearer {made['secret']}"),), timeout=10)
+    assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED, e.value
+    # A body that is not protobuf is refused with a reason, not a crash.
+    raw = channel.unary_unary(
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        request_serializer=lambda b: b,
+        response_deserializer=lambda b: b,
+    )
+    with pytest.raises(grpc.RpcError) as e:
+        raw(b"\x0a\xff\xff", metadata=(("authorization", f"Bearer {grpc_node.key}"),), timeout=10)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "protobuf" in str(e.value.details()), e.value
+    # A valid empty export is a full success.
+    answer = stub.Export(empty, metadata=(("authorization", f"Bearer {grpc_node.key}"),), timeout=10)
+    assert not answer.HasField("partial_success") or answer.partial_success.rejected_spans == 0
+    channel.close()
+
+
+def _post_json(node: Node, path: str, body: Any) -> tuple[int, Any]:
+    req = urllib.request.Request(
+        node.url + path,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {node.key}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())

@@ -14,7 +14,7 @@ use traceledger_api::api_keys::{KeySpec, Role};
 use traceledger_bundle::KeyringEntry;
 use traceledger_core::event::StatusCode;
 use traceledger_core::signing::SigningKey;
-use traceledger_node::http::{router, serve, shutdown_signal};
+use traceledger_node::http::{routers, serve, shutdown_signal};
 use traceledger_node::{produce, Node, NodeArgs};
 use traceledger_projection::supervisor::{Projections, ALL};
 use traceledger_sequencer::export::{export, ExportPlan};
@@ -26,6 +26,11 @@ pub struct UpArgs {
     /// HTTP address for `POST /v1/events` and `GET /v1/health` (port 0 picks one).
     #[arg(long, default_value = "127.0.0.1:7070")]
     http: SocketAddr,
+    /// Also take OTLP over gRPC (TraceService/Export, plaintext HTTP/2) on
+    /// this address; `--otlp-grpc` alone is 127.0.0.1:4317. Same keys,
+    /// limits and mapping as `POST /v1/traces` (docs/otlp.md).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:4317")]
+    otlp_grpc: Option<SocketAddr>,
     /// Run a simulated agent fleet through the pipeline, then export and verify it.
     #[arg(long)]
     demo: bool,
@@ -80,7 +85,7 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     projections
         .start(Duration::from_secs(a.session_timeout_seconds), traceledger_node::output::projection_stopped())?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let (done_tx, done_rx) = tokio::sync::watch::channel(false);
     traceledger_node::bootstrap::bootstrap_owner(&node.keys, &a.node.data, &a.tenant)?;
     let privacy = traceledger_api::privacy_ops::PrivacyOps {
         sink: traceledger_node::http::raw_sink(&node),
@@ -100,27 +105,51 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
         a.session_timeout_seconds,
     )?;
     let guards = traceledger_node::http::Guards::for_node(&node, &a.node)?;
-    let app = router(&node, Some(projections.status_fn()), api, &guards);
+    let (app, grpc) = routers(&node, Some(projections.status_fn()), api, &guards);
     let tls = a.node.tls();
     let (listener, local) = traceledger_node::http::bind(
         a.http,
         tls.as_ref(),
         "POST /v1/events, GET /v1/health, the query API under /v1, schemas under /registry; see docs/api.md",
     )?;
-    let server = rt.spawn(serve(app, listener, tls, async move {
-        tokio::select! { _ = shutdown_signal() => {}, _ = done_rx => {} }
-    }));
+    let stop = move || {
+        let mut done = done_rx.clone();
+        async move {
+            tokio::select! { _ = shutdown_signal() => {}, _ = done.wait_for(|d| *d) => {} }
+        }
+    };
+    let grpc_server = match a.otlp_grpc {
+        None => None,
+        Some(addr) => {
+            if tls.is_some() {
+                eprintln!("warning: OTLP/gRPC on {addr} is plaintext HTTP/2; --tls-cert covers the HTTP port only");
+            }
+            let listener = std::net::TcpListener::bind(addr).with_context(|| format!("bind {addr}"))?;
+            listener.set_nonblocking(true)?;
+            println!(
+                "listening on grpc://{} (OTLP/gRPC TraceService/Export; see docs/otlp.md)",
+                listener.local_addr()?
+            );
+            let _guard = rt.enter();
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            Some(rt.spawn(grpc.serve(listener, stop())))
+        }
+    };
+    let server = rt.spawn(serve(app, listener, tls, stop()));
     let mut code = 0;
     if a.demo {
         code = demo(&node, &projections, &a, local)?;
         if a.once {
-            let _ = done_tx.send(());
+            let _ = done_tx.send(true);
         }
     }
     if !a.once {
         println!("serving; Ctrl-C to stop");
     }
     rt.block_on(server)??;
+    if let Some(g) = grpc_server {
+        rt.block_on(g)??;
+    }
     retention.stop();
     guards.close();
     projections.stop()?;

@@ -274,6 +274,8 @@ const KINDS = [
   "retrieval",
   "handoff",
   "human_review",
+  "evaluation",
+  "guardrail",
 ];
 const TOOL_STATUS = ["ok", "error", "timeout", "denied"];
 const STATUS = ["ok", "error"];

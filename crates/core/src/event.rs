@@ -100,6 +100,13 @@ symbol_enum!(
         Handoff = 8 => "handoff",
         /// A human reviewed or approved a step.
         HumanReview = 9 => "human_review",
+        /// An evaluator scored a step (OpenTelemetry's
+        /// `gen_ai.evaluation.result`): its name, score and label are
+        /// attributes, its explanation is content.
+        Evaluation = 10 => "evaluation",
+        /// A guardrail checked a step: what it found (its verdict) and what
+        /// was done about it (its action) are kept apart, as attributes.
+        Guardrail = 11 => "guardrail",
     }
 );
 

@@ -2,9 +2,13 @@
 //! and the OpenInference names (the table is docs/otlp.md).
 //!
 //! - A span is taken when it says what GenAI operation it is
-//!   (`gen_ai.operation.name` or `openinference.span.kind`); others (HTTP,
-//!   database…) are rejected by count in the partial success: an audit
-//!   ledger of agent decisions is not an APM store.
+//!   (`gen_ai.operation.name`, `mcp.method.name` or
+//!   `openinference.span.kind`); others (HTTP, database…) are rejected by
+//!   count in the partial success: an audit ledger of agent decisions is not
+//!   an APM store.
+//! - Guardrail spans keep what they found (the verdict) apart from what was
+//!   done (the action); each `gen_ai.evaluation.result` span event is an
+//!   `evaluation` event of its own, a child of the evaluated span's.
 //! - Event ids are derived from (tenant, trace id, span id), so an exporter
 //!   that retries an export sends the same events again and the sequencer
 //!   seals them once.
@@ -48,8 +52,14 @@ pub struct Mapped {
 enum Op {
     Llm,
     Tool,
+    /// A run with a start and an end: an agent's or a workflow's.
     Agent,
     Retrieval,
+    Guardrail,
+    Evaluation,
+    HumanReview,
+    /// Any other GenAI operation (`create_agent`, planning, MCP session
+    /// housekeeping…): a decision.
     Other,
 }
 
@@ -58,8 +68,23 @@ fn operation(attrs: &Attrs<'_>) -> Option<Op> {
         return Some(match op {
             "chat" | "text_completion" | "generate_content" | "embeddings" => Op::Llm,
             "execute_tool" => Op::Tool,
-            "invoke_agent" | "create_agent" => Op::Agent,
+            "invoke_agent" | "invoke_workflow" => Op::Agent,
             "retrieval" | "retrieve" => Op::Retrieval,
+            "apply_guardrail" => Op::Guardrail,
+            "evaluate" | "evaluation" => Op::Evaluation,
+            // `create_agent`, `plan`/`planning` and names of tomorrow's
+            // conventions: decisions, with the name kept as an attribute.
+            _ => Op::Other,
+        });
+    }
+    // An MCP span (the conventions' `mcp.*`) that says no GenAI operation,
+    // by its JSON-RPC method.
+    if let Some(method) = attrs.str("mcp.method.name") {
+        return Some(match method {
+            "tools/call" => Op::Tool,
+            "resources/read" | "prompts/get" => Op::Retrieval,
+            "sampling/createMessage" => Op::Llm,
+            "elicitation/create" => Op::HumanReview,
             _ => Op::Other,
         });
     }
@@ -68,6 +93,8 @@ fn operation(attrs: &Attrs<'_>) -> Option<Op> {
         "TOOL" => Op::Tool,
         "AGENT" => Op::Agent,
         "RETRIEVER" | "RERANKER" => Op::Retrieval,
+        "GUARDRAIL" => Op::Guardrail,
+        "EVALUATOR" => Op::Evaluation,
         _ => Op::Other,
     })
 }
@@ -191,6 +218,7 @@ fn content_side(key: &str) -> Option<Side> {
         "tool.parameters",
         "tool_call.function.arguments",
         "reranker.query",
+        "gen_ai.security.content.input.value",
     ];
     const INPUT_PREFIX: &[&str] = &[
         "gen_ai.prompt.",
@@ -201,7 +229,17 @@ fn content_side(key: &str) -> Option<Side> {
         "embedding.embeddings.",
         "reranker.input_documents.",
     ];
-    const OUTPUT: &[&str] = &["gen_ai.output.messages", "gen_ai.completion", "gen_ai.tool.call.result", "output.value"];
+    // A guardrail's reason and an evaluator's explanation may quote what
+    // they judged: content too.
+    const OUTPUT: &[&str] = &[
+        "gen_ai.output.messages",
+        "gen_ai.completion",
+        "gen_ai.tool.call.result",
+        "output.value",
+        "gen_ai.security.content.output.value",
+        "gen_ai.security.decision.reason",
+        "gen_ai.evaluation.explanation",
+    ];
     const OUTPUT_PREFIX: &[&str] =
         &["gen_ai.completion.", "llm.output_messages.", "retrieval.documents.", "reranker.output_documents."];
     if INPUT.contains(&key) || INPUT_PREFIX.iter().any(|p| key.starts_with(p)) {
@@ -318,7 +356,7 @@ pub fn map_request(req: &ExportTraceServiceRequest, tenant: &str) -> Mapped {
                     rejected.push(Rejection {
                         span: label,
                         reason: format!(
-                            "span `{}` is not a GenAI span (no gen_ai.operation.name or openinference.span.kind)",
+                            "span `{}` is not a GenAI span (no gen_ai.operation.name, mcp.method.name or openinference.span.kind)",
                             span.name
                         ),
                     });
@@ -350,7 +388,7 @@ pub fn map_request(req: &ExportTraceServiceRequest, tenant: &str) -> Mapped {
         }
     }
 
-    let mut events: Vec<(String, i64, u8, usize, TraceEvent)> = Vec::new();
+    let mut events: Vec<(String, i64, usize, usize, TraceEvent)> = Vec::new();
     for (i, it) in items.iter().enumerate() {
         let Some(op) = it.op else { continue };
         let s = it.span;
@@ -369,7 +407,7 @@ pub fn map_request(req: &ExportTraceServiceRequest, tenant: &str) -> Mapped {
             .unwrap_or_else(|| "otel".to_string());
         let session =
             trace_session.get(&s.trace_id[..]).cloned().unwrap_or_else(|| format!("trace-{}", hex(&s.trace_id)));
-        let (mut first, second) = span_events(tenant, it, op, agent, session.clone());
+        let Spanned { mut first, end, evaluations } = span_events(tenant, it, op, agent, session.clone());
         first.parent_event_id = parent;
         if let Err(e) = first.validate() {
             rejected
@@ -378,8 +416,17 @@ pub fn map_request(req: &ExportTraceServiceRequest, tenant: &str) -> Mapped {
         }
         let start = first.timestamp.0;
         events.push((session.clone(), start, 0, i, first));
-        if let Some(end) = second {
-            events.push((session, end.timestamp.0, 1, i, end));
+        if let Some(end) = end {
+            events.push((session.clone(), end.timestamp.0, 1, i, end));
+        }
+        for (n, ev) in evaluations.into_iter().enumerate() {
+            match ev.validate() {
+                Ok(()) => events.push((session.clone(), ev.timestamp.0, 2 + n, i, ev)),
+                Err(e) => rejected.push(Rejection {
+                    span: format!("{}/{}", hex(&s.trace_id), hex(&s.span_id)),
+                    reason: format!("evaluation {n}: {e}"),
+                }),
+            }
         }
     }
     events.sort_by(|a, b| (&a.0, a.1, a.2, a.3).cmp(&(&b.0, b.1, b.2, b.3)));
@@ -467,14 +514,19 @@ impl Chains {
     }
 }
 
-/// The event of one span (and, for an agent span, the end event).
-fn span_events(
-    tenant: &str,
-    it: &Item<'_>,
-    op: Op,
-    agent: String,
-    session: String,
-) -> (TraceEvent, Option<TraceEvent>) {
+/// The events of one span.
+struct Spanned {
+    /// The span's event (an agent's or workflow's start).
+    first: TraceEvent,
+    /// An agent's or workflow's end.
+    end: Option<TraceEvent>,
+    /// One per `gen_ai.evaluation.result` span event, each a child of
+    /// `first`.
+    evaluations: Vec<TraceEvent>,
+}
+
+/// The events of one span.
+fn span_events(tenant: &str, it: &Item<'_>, op: Op, agent: String, session: String) -> Spanned {
     let s = it.span;
     let mut a = Attrs::new(&s.attributes);
     let start = Timestamp((s.start_time_unix_nano / 1000) as i64);
@@ -518,9 +570,11 @@ fn span_events(
 
     let mut tools = Vec::new();
     if op == Op::Tool {
-        let openinference = a.get("gen_ai.operation.name").is_none();
+        let openinference = a.get("gen_ai.operation.name").is_none() && a.get("openinference.span.kind").is_some();
+        // An MCP `tools/call` span is named `tools/call {tool}`.
         let name = a
             .take_text(&["gen_ai.tool.name", "tool.name", "tool_call.function.name"])
+            .or_else(|| s.name.strip_prefix("tools/call ").map(|t| t.trim().to_string()))
             .unwrap_or_else(|| s.name.clone());
         let call_id = a.take_text(&["gen_ai.tool.call.id", "tool_call.id"]).unwrap_or_else(|| hex(&s.span_id));
         let arg_keys: &[&str] = if openinference {
@@ -555,8 +609,16 @@ fn span_events(
         }
     }
     let mut extra = Vec::new();
+    let mut evaluation_events = Vec::new();
     for (n, e) in s.events.iter().enumerate() {
-        span_event(n, e, &mut input, &mut output, &mut extra, failed, &mut message);
+        if e.name == EVALUATION_EVENT {
+            evaluation_events.push(e);
+        } else {
+            span_event(n, e, &mut input, &mut output, &mut extra, failed, &mut message);
+        }
+    }
+    if op == Op::Guardrail {
+        extra.extend(guardrail_outcome(&a, s));
     }
 
     let mut attributes: Vec<Attribute> = vec![
@@ -592,6 +654,9 @@ fn span_events(
         Op::Tool => EventKind::ToolCall,
         Op::Agent => EventKind::AgentStart,
         Op::Retrieval => EventKind::Retrieval,
+        Op::Guardrail => EventKind::Guardrail,
+        Op::Evaluation => EventKind::Evaluation,
+        Op::HumanReview => EventKind::HumanReview,
         Op::Other if failed => EventKind::Error,
         Op::Other => EventKind::Decision,
     };
@@ -610,11 +675,13 @@ fn span_events(
     ev.latency_ms = latency_ms;
     ev.status = status;
     ev.attributes = attributes;
+    let evaluations =
+        evaluation_events.into_iter().enumerate().map(|(n, e)| evaluation(tenant, &ev, s, n, e)).collect();
     let (input, output) = (input.finish(), output.finish());
     if op != Op::Agent {
         ev.input = input;
         ev.output = output;
-        return (ev, None);
+        return Spanned { first: ev, end: None, evaluations };
     }
     // An agent span is a run: its start (with the input) and its end (with
     // the output, usage and outcome), so the session's completeness is
@@ -635,7 +702,104 @@ fn span_events(
     ev.cost_micros = None;
     ev.latency_ms = None;
     ev.status = Status::default();
-    (ev, Some(end))
+    Spanned { first: ev, end: Some(end), evaluations }
+}
+
+/// The span event the GenAI conventions give an evaluator's result.
+const EVALUATION_EVENT: &str = "gen_ai.evaluation.result";
+
+/// A guardrail's verdict (did it find something: `gen_ai.guardrail.triggered`
+/// true or false) and its action (what was done: allow, deny, modify,
+/// warn, audit, or a framework's own word such as `tripwire`), each
+/// normalised from whichever convention the span follows and each only
+/// when the span says it: a triggered guardrail that only warned is not
+/// a refusal, and a refusal is not inferred from a verdict.
+fn guardrail_outcome(a: &Attrs<'_>, s: &Span) -> Vec<Attribute> {
+    let mut out = Vec::new();
+    let decision = a.str("gen_ai.security.decision.type");
+    if a.get("gen_ai.guardrail.name").is_none() {
+        if let Some(n) = a.str("gen_ai.guardian.name").or_else(|| a.str("gen_ai.guardian.id")) {
+            out.push(Attribute { key: "gen_ai.guardrail.name".into(), value: n.to_string() });
+        }
+    }
+    if a.get("gen_ai.guardrail.triggered").is_none() {
+        let said = ["gen_ai.guardrail.tripwire_triggered", "guardrail.triggered"]
+            .iter()
+            .find_map(|k| a.get(k))
+            .and_then(|v| match &v.value {
+                Some(Any::BoolValue(b)) => Some(*b),
+                Some(Any::StringValue(t)) => t.parse::<bool>().ok(),
+                _ => None,
+            })
+            .or(match decision {
+                Some("deny" | "modify" | "warn") => Some(true),
+                Some("allow") => Some(false),
+                _ => None,
+            })
+            .or_else(|| s.events.iter().any(|e| e.name == "gen_ai.security.finding").then_some(true));
+        if let Some(t) = said {
+            out.push(Attribute { key: "gen_ai.guardrail.triggered".into(), value: t.to_string() });
+        }
+    }
+    if a.get("gen_ai.guardrail.action").is_none() {
+        if let Some(d) = decision {
+            out.push(Attribute { key: "gen_ai.guardrail.action".into(), value: d.to_string() });
+        }
+    }
+    out
+}
+
+/// The event of one `gen_ai.evaluation.result` span event: a child of the
+/// evaluated span's event, its name, score and label as attributes and its
+/// explanation as content; `error.type` (the evaluator failed) makes it an
+/// error.
+fn evaluation(tenant: &str, of: &TraceEvent, s: &Span, n: usize, e: &SpanEvent) -> TraceEvent {
+    let a = Attrs::new(&e.attributes);
+    let at = if e.time_unix_nano > 0 { e.time_unix_nano } else { s.end_time_unix_nano.max(s.start_time_unix_nano) };
+    let mut ev = TraceEvent::bare(
+        evaluation_id(tenant, &s.trace_id, &s.span_id, n),
+        tenant.to_string(),
+        &of.agent_id,
+        of.session_id.clone(),
+        EventKind::Evaluation,
+        Timestamp((at / 1000).min(i64::MAX as u64) as i64),
+    );
+    ev.parent_event_id = Some(of.event_id);
+    ev.attributes = vec![
+        Attribute { key: "otel.trace_id".into(), value: hex(&s.trace_id) },
+        Attribute { key: "otel.span_id".into(), value: hex(&s.span_id) },
+    ];
+    let mut output = Content::default();
+    for (k, v) in &a.list {
+        if k.is_empty() {
+            continue;
+        }
+        if content_side(k).is_some() {
+            output.push(k, v);
+        } else if let Some(t) = text(v) {
+            ev.attributes.push(Attribute { key: k.to_string(), value: t });
+        }
+    }
+    ev.output = output.finish();
+    if let Some(t) = a.str("error.type") {
+        ev.status = Status { code: StatusCode::Error, message: Some(t.to_string()) };
+    }
+    ev
+}
+
+/// The event id of a span's `n`th evaluation result.
+fn evaluation_id(tenant: &str, trace_id: &[u8], span_id: &[u8], n: usize) -> Uuid {
+    let mut h = Sha256::new();
+    h.update(b"traceledger/otlp/v1/evaluation\0");
+    h.update(tenant.as_bytes());
+    h.update([0]);
+    h.update(trace_id);
+    h.update(span_id);
+    h.update((n as u64).to_be_bytes());
+    let d = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    uuid::Builder::from_custom_bytes(b).into_uuid()
 }
 
 /// A span event: GenAI events carry content; an exception gives a failed
@@ -650,7 +814,8 @@ fn span_event(
     message: &mut Option<String>,
 ) {
     let name = e.name.as_str();
-    if name.starts_with("gen_ai.") {
+    // A guardrail's finding (category, severity, policy) is metadata.
+    if name.starts_with("gen_ai.") && name != "gen_ai.security.finding" {
         let side = if name == "gen_ai.choice" || name.ends_with(".output") { Side::Output } else { Side::Input };
         let mut own = Map::new();
         for kv in &e.attributes {

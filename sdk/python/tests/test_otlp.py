@@ -179,6 +179,57 @@ def test_the_grpc_exporter_lands_the_same_session_as_http(grpc_node: Node) -> No
     assert sorted(s["step_index"] for s in steps) == list(range(8))
 
 
+def test_workflow_mcp_guardrail_and_evaluation_spans_keep_their_meaning(grpc_node: Node) -> None:
+    """The newest GenAI conventions over gRPC: a workflow run, an MCP tool
+    call, a guardrail that flagged and only warned, and an evaluator's
+    result on the model call, each sealed as its own kind."""
+    p = grpc_provider(grpc_node, grpc_node.key)
+    tracer = p.get_tracer("test")
+    conv = "conv-semconv"
+    with tracer.start_as_current_span("invoke_workflow refunds") as wf:
+        wf.set_attributes({"gen_ai.operation.name": "invoke_workflow", "gen_ai.agent.name": "refunds", "gen_ai.conversation.id": conv})
+        with tracer.start_as_current_span("chat gpt-4o") as chat:
+            chat.set_attributes({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "gen_ai.provider.name": "openai"})
+            chat.add_event(
+                "gen_ai.evaluation.result",
+                {
+                    "gen_ai.evaluation.name": "groundedness",
+                    "gen_ai.evaluation.score.value": 0.35,
+                    "gen_ai.evaluation.score.label": "fail",
+                    "gen_ai.evaluation.explanation": "the refund amount is not in the order",
+                },
+            )
+        with tracer.start_as_current_span("tools/call lookup_order") as call:
+            call.set_attributes(
+                {"mcp.method.name": "tools/call", "mcp.session.id": "mcp-1", "gen_ai.tool.call.arguments": '{"order": 42}'}
+            )
+        with tracer.start_as_current_span("apply_guardrail injection-filter tool_call") as guard:
+            guard.set_attributes(
+                {
+                    "gen_ai.operation.name": "apply_guardrail",
+                    "gen_ai.guardian.name": "injection-filter",
+                    "gen_ai.security.decision.type": "warn",
+                    "gen_ai.security.decision.reason": "the tool result asks to ignore previous instructions",
+                }
+            )
+            guard.add_event("gen_ai.security.finding", {"gen_ai.security.risk.category": "prompt_injection"})
+    assert p.force_flush(30_000)
+    p.shutdown()
+    steps = session(grpc_node, conv, 6)["steps"]
+    assert [s["kind"] for s in steps] == ["agent_start", "llm_call", "evaluation", "tool_call", "guardrail", "agent_end"]
+    start, chat, ev, tool, guard, _ = steps
+    assert ev["parent_event_id"] == chat["event_id"]
+    assert tool["tools"][0]["name"] == "lookup_order" and tool["parent_event_id"] == start["event_id"]
+    rec = lambda s: grpc_node.wait_for(f"/v1/records/by-event/{s['event_id']}", lambda r: True, "a record")["event"]
+    attrs = lambda e: {a["key"]: a["value"] for a in e["attributes"]}
+    e, g = rec(ev), rec(guard)
+    assert (attrs(e)["gen_ai.evaluation.name"], attrs(e)["gen_ai.evaluation.score.label"]) == ("groundedness", "fail")
+    assert e["output"] == "the refund amount is not in the order"
+    assert (attrs(g)["gen_ai.guardrail.triggered"], attrs(g)["gen_ai.guardrail.action"]) == ("true", "warn")
+    assert g["status"]["code"] == "ok" and "ignore previous" in g["output"]
+    assert not any("ignore previous" in v for v in attrs(g).values())
+
+
 def test_grpc_refuses_a_wrong_key_and_a_key_that_may_not_ingest(grpc_node: Node, tmp_path: Path) -> None:
     from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 

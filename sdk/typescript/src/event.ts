@@ -15,7 +15,9 @@ export type EventKind =
   | "heartbeat"
   | "retrieval"
   | "handoff"
-  | "human_review";
+  | "human_review"
+  | "evaluation"
+  | "guardrail";
 
 /** How a tool call ended. */
 export type ToolStatus = "ok" | "error" | "timeout" | "denied";

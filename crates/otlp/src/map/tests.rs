@@ -271,6 +271,174 @@ fn repeated_gen_ai_events_collect_in_arrays() {
     assert_eq!(m.events[0].output.as_deref(), Some(r#"{"message":"hello"}"#));
 }
 
+fn attr<'a>(e: &'a TraceEvent, k: &str) -> Option<&'a str> {
+    e.attributes.iter().find(|a| a.key == k).map(|a| a.value.as_str())
+}
+
+#[test]
+fn workflows_are_runs_and_agent_creation_and_planning_are_decisions() {
+    let m = map_request(
+        &request(vec![
+            span(1, 1, None, 0, vec![s("gen_ai.operation.name", "invoke_workflow"), s("gen_ai.agent.name", "refunds")]),
+            span(1, 2, Some(1), 2, vec![s("gen_ai.operation.name", "create_agent"), s("gen_ai.agent.name", "helper")]),
+            span(1, 3, Some(1), 4, vec![s("gen_ai.operation.name", "plan"), s("gen_ai.output.messages", "1. look up")]),
+        ]),
+        "acme",
+    );
+    assert!(m.rejected.is_empty(), "{:?}", m.rejected);
+    let kinds: Vec<_> = m.events.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EventKind::AgentStart, EventKind::Decision, EventKind::Decision, EventKind::AgentEnd]);
+    assert_eq!(attr(&m.events[1], "gen_ai.operation.name"), Some("create_agent"));
+    assert_eq!(m.events[2].output.as_deref(), Some("1. look up"));
+    assert!(m.events[1..3].iter().all(|e| e.parent_event_id == Some(m.events[0].event_id)));
+}
+
+#[test]
+fn mcp_spans_map_by_method() {
+    let mut call = span(
+        1,
+        2,
+        Some(1),
+        5,
+        vec![
+            s("mcp.method.name", "tools/call"),
+            s("mcp.session.id", "sess-42"),
+            s("jsonrpc.request.id", "7"),
+            s("gen_ai.tool.call.arguments", r#"{"city":"Paris"}"#),
+            s("gen_ai.tool.call.result", r#"{"temp":21}"#),
+        ],
+    );
+    call.name = "tools/call get_weather".into();
+    let read = span(1, 3, Some(1), 9, vec![s("mcp.method.name", "resources/read"), s("mcp.resource.uri", "file:///a")]);
+    let ask = span(1, 4, Some(1), 12, vec![s("mcp.method.name", "elicitation/create")]);
+    let init =
+        span(1, 5, Some(1), 1, vec![s("mcp.method.name", "initialize"), s("mcp.protocol.version", "2025-06-18")]);
+    let root = span(1, 1, None, 0, vec![s("gen_ai.operation.name", "invoke_agent")]);
+    let m = map_request(&request(vec![root, call, read, ask, init]), "acme");
+    assert!(m.rejected.is_empty(), "{:?}", m.rejected);
+    let by_span =
+        |id: u8| m.events.iter().find(|e| attr(e, "otel.span_id") == Some(&hex(&[id; 8]))).expect("the span's event");
+    let tool = by_span(2);
+    assert_eq!(tool.kind, EventKind::ToolCall);
+    assert_eq!(
+        (tool.tools[0].name.as_str(), tool.tools[0].arguments.as_deref(), tool.tools[0].result.as_deref()),
+        ("get_weather", Some(r#"{"city":"Paris"}"#), Some(r#"{"temp":21}"#))
+    );
+    assert_eq!(attr(tool, "mcp.session.id"), Some("sess-42"));
+    assert_eq!(by_span(3).kind, EventKind::Retrieval);
+    assert_eq!(attr(by_span(3), "mcp.resource.uri"), Some("file:///a"));
+    assert_eq!(by_span(4).kind, EventKind::HumanReview);
+    assert_eq!((by_span(5).kind, attr(by_span(5), "mcp.protocol.version")), (EventKind::Decision, Some("2025-06-18")));
+}
+
+#[test]
+fn a_guardrail_keeps_its_verdict_apart_from_its_action() {
+    let finding = SpanEvent {
+        name: "gen_ai.security.finding".into(),
+        time_unix_nano: 1_790_000_000_000_000_000,
+        attributes: vec![s("gen_ai.security.risk.category", "prompt_injection")],
+        ..Default::default()
+    };
+    // Warned, not refused: the verdict is true, the action is warn.
+    let mut warned = span(
+        1,
+        2,
+        None,
+        0,
+        vec![
+            s("gen_ai.operation.name", "apply_guardrail"),
+            s("gen_ai.guardian.name", "Injection Filter"),
+            s("gen_ai.security.decision.type", "warn"),
+            s("gen_ai.security.decision.reason", "tool result says: ignore previous instructions"),
+            s("gen_ai.security.target.type", "tool_call"),
+        ],
+    );
+    warned.events = vec![finding.clone()];
+    // A tripwire with no word on the action: no action is inferred.
+    let tripped = span(
+        2,
+        3,
+        None,
+        0,
+        vec![
+            s("openinference.span.kind", "GUARDRAIL"),
+            s("gen_ai.guardrail.name", "no_card_numbers"),
+            kv("gen_ai.guardrail.tripwire_triggered", Any::BoolValue(true)),
+        ],
+    );
+    // Findings alone say the verdict.
+    let mut found = span(3, 4, None, 0, vec![s("gen_ai.operation.name", "apply_guardrail")]);
+    found.events = vec![finding];
+    let allowed = span(
+        4,
+        5,
+        None,
+        0,
+        vec![s("gen_ai.operation.name", "apply_guardrail"), s("gen_ai.security.decision.type", "allow")],
+    );
+    let m = map_request(&request(vec![warned, tripped, found, allowed]), "acme");
+    assert!(m.rejected.is_empty(), "{:?}", m.rejected);
+    assert!(m.events.iter().all(|e| e.kind == EventKind::Guardrail && e.status.code == StatusCode::Ok));
+    fn outcome(e: &TraceEvent) -> (Option<&str>, Option<&str>, Option<&str>) {
+        (attr(e, "gen_ai.guardrail.name"), attr(e, "gen_ai.guardrail.triggered"), attr(e, "gen_ai.guardrail.action"))
+    }
+    let by_trace =
+        |t: u8| m.events.iter().find(|e| attr(e, "otel.trace_id") == Some(&hex(&[t; 16]))).expect("the trace's event");
+    assert_eq!(outcome(by_trace(1)), (Some("Injection Filter"), Some("true"), Some("warn")));
+    assert_eq!(outcome(by_trace(2)), (Some("no_card_numbers"), Some("true"), None));
+    assert_eq!(outcome(by_trace(3)), (None, Some("true"), None));
+    assert_eq!(outcome(by_trace(4)), (None, Some("false"), Some("allow")));
+    // The reason may quote content: it is content, not an attribute; the
+    // finding is metadata.
+    let w = by_trace(1);
+    assert!(w.output.as_deref().is_some_and(|o| o.contains("ignore previous")));
+    assert!(w.attributes.iter().all(|a| !a.value.contains("ignore previous")));
+    assert_eq!(attr(w, "otel.event.0.gen_ai.security.risk.category"), Some("prompt_injection"));
+}
+
+#[test]
+fn evaluation_results_are_events_of_their_own() {
+    let result = |name: &str, score: f64, label: &str, at: u64| SpanEvent {
+        name: EVALUATION_EVENT.into(),
+        time_unix_nano: 1_790_000_000_000_000_000 + at * 1_000_000,
+        attributes: vec![
+            s("gen_ai.evaluation.name", name),
+            kv("gen_ai.evaluation.score.value", Any::DoubleValue(score)),
+            s("gen_ai.evaluation.score.label", label),
+            s("gen_ai.evaluation.explanation", "the answer cites the refund policy"),
+            s("gen_ai.response.id", "chatcmpl-1"),
+        ],
+        ..Default::default()
+    };
+    let mut chat = span(1, 2, None, 0, vec![s("gen_ai.operation.name", "chat"), s("gen_ai.conversation.id", "c1")]);
+    chat.events = vec![result("relevance", 0.92, "relevant", 50), result("groundedness", 0.4, "fail", 60)];
+    let req = request(vec![chat]);
+    let m = map_request(&req, "acme");
+    assert!(m.rejected.is_empty(), "{:?}", m.rejected);
+    let kinds: Vec<_> = m.events.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EventKind::LlmCall, EventKind::Evaluation, EventKind::Evaluation]);
+    let (llm, evals) = (&m.events[0], &m.events[1..]);
+    // Not folded into the call's content.
+    assert!(llm.input.is_none() && llm.output.is_none());
+    for (e, (name, score, label)) in
+        evals.iter().zip([("relevance", "0.92", "relevant"), ("groundedness", "0.4", "fail")])
+    {
+        assert_eq!(e.parent_event_id, Some(llm.event_id));
+        assert_eq!((e.session_id.as_str(), e.agent_id.as_str()), ("c1", llm.agent_id.as_str()));
+        assert_eq!(attr(e, "gen_ai.evaluation.name"), Some(name));
+        assert_eq!(attr(e, "gen_ai.evaluation.score.value"), Some(score));
+        assert_eq!(attr(e, "gen_ai.evaluation.score.label"), Some(label));
+        assert_eq!(attr(e, "gen_ai.response.id"), Some("chatcmpl-1"));
+        assert_eq!(e.output.as_deref(), Some("the answer cites the refund policy"));
+        assert!(attr(e, "gen_ai.evaluation.explanation").is_none());
+    }
+    assert_eq!(evals[1].timestamp.0 - evals[0].timestamp.0, 10_000);
+    assert_ne!(evals[0].event_id, evals[1].event_id);
+    // A retried export seals the same ids.
+    assert_eq!(map_request(&req, "acme"), m);
+    assert_eq!((m.events[1].step_index, m.events[2].step_index), (1, 2));
+}
+
 fn arb_value() -> impl Strategy<Value = Any> {
     let leaf = prop_oneof![
         "[a-z0-9 {}\\[\\]\":]{0,12}".prop_map(Any::StringValue),
@@ -297,34 +465,67 @@ fn arb_attrs() -> impl Strategy<Value = Vec<KeyValue>> {
         Just("gen_ai.input.messages".to_string()),
         Just("llm.cost.total".to_string()),
         Just("output.value".to_string()),
+        Just("mcp.method.name".to_string()),
+        Just("gen_ai.security.decision.type".to_string()),
+        Just("gen_ai.security.decision.reason".to_string()),
+        Just("gen_ai.guardrail.tripwire_triggered".to_string()),
+        Just("gen_ai.evaluation.explanation".to_string()),
         "[a-z.]{0,10}",
     ];
     let op = prop_oneof![
         Just("chat"),
         Just("execute_tool"),
         Just("invoke_agent"),
+        Just("invoke_workflow"),
+        Just("create_agent"),
+        Just("apply_guardrail"),
         Just("LLM"),
         Just("TOOL"),
         Just("CHAIN"),
+        Just("GUARDRAIL"),
+        Just("EVALUATOR"),
         Just("weird")
     ];
-    (proptest::collection::vec((key, arb_value()), 0..6), op).prop_map(|(kvs, op)| {
+    (proptest::collection::vec((key, arb_value()), 0..6), proptest::option::of(op)).prop_map(|(kvs, op)| {
         let mut v: Vec<KeyValue> = kvs.into_iter().map(|(k, val)| kv(&k, val)).collect();
-        v.push(s("gen_ai.operation.name", op));
+        if let Some(op) = op {
+            v.push(s("gen_ai.operation.name", op));
+        }
         v
     })
 }
 
+fn arb_events() -> impl Strategy<Value = Vec<SpanEvent>> {
+    let name = prop_oneof![
+        Just(EVALUATION_EVENT),
+        Just("gen_ai.security.finding"),
+        Just("gen_ai.user.message"),
+        Just("exception"),
+        Just("retry"),
+    ];
+    let event = (name, 0u64..200, proptest::collection::vec(("[a-z._]{0,24}", arb_value()), 0..4)).prop_map(
+        |(name, at, kvs)| SpanEvent {
+            name: name.to_string(),
+            time_unix_nano: if at == 0 { 0 } else { 1_790_000_000_000_000_000 + at * 1_000_000 },
+            attributes: kvs.into_iter().map(|(k, v)| kv(&k, v)).collect(),
+            ..Default::default()
+        },
+    );
+    proptest::collection::vec(event, 0..3)
+}
+
 pub fn arb_request() -> impl Strategy<Value = ExportTraceServiceRequest> {
-    let sp = (0u8..3, 1u8..6, proptest::option::of(0u8..6), 0u64..1000, 0u64..100, arb_attrs(), any::<bool>())
-        .prop_map(|(t, id, parent, start, dur, attrs, failed)| {
-            let mut sp = span(t, id, parent, start, attrs);
-            sp.end_time_unix_nano = sp.start_time_unix_nano + dur * 1_000_000;
-            if failed {
-                sp.status = Some(OtelStatusMsg { code: OtelStatus::Error as i32, message: "boom".into() });
-            }
-            sp
-        });
+    let sp =
+        (0u8..3, 1u8..6, proptest::option::of(0u8..6), 0u64..1000, 0u64..100, arb_attrs(), any::<bool>(), arb_events())
+            .prop_map(|(t, id, parent, start, dur, attrs, failed, events)| {
+                let mut sp = span(t, id, parent, start, attrs);
+                sp.events = events;
+                sp.end_time_unix_nano = sp.start_time_unix_nano + dur * 1_000_000;
+                if failed {
+                    sp.status = Some(OtelStatusMsg { code: OtelStatus::Error as i32, message: "boom".into() });
+                }
+                sp
+            });
     proptest::collection::vec(sp, 0..8).prop_map(request)
 }
 
@@ -413,10 +614,21 @@ proptest! {
         prop_assert_eq!(&m, &again);
         let n_spans: usize = req.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum();
         let agents = m.events.iter().filter(|e| e.kind == EventKind::AgentEnd).count();
-        prop_assert_eq!(m.events.len() - agents + m.rejected.len(), n_spans);
+        // Evaluation results are events of their own, besides their span's.
+        let ids: HashSet<Uuid> = m.events.iter().map(|e| e.event_id).collect();
+        let results = m
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::Evaluation && e.attributes.iter().all(|a| a.key != "otel.span_name"))
+            .count();
+        let rejected_results = m.rejected.iter().filter(|r| r.reason.starts_with("evaluation ")).count();
+        prop_assert_eq!(m.events.len() - agents - results + m.rejected.len() - rejected_results, n_spans);
         for e in &m.events {
             prop_assert!(e.validate().is_ok());
             prop_assert!(e.attributes.iter().all(|a| content_side(&a.key).is_none()));
+            if e.kind == EventKind::Evaluation && e.attributes.iter().all(|a| a.key != "otel.span_name") {
+                prop_assert!(e.parent_event_id.is_some_and(|p| ids.contains(&p)));
+            }
         }
         // Steps count from 0 within each session, in order.
         let mut next: HashMap<&str, u32> = HashMap::new();

@@ -114,8 +114,8 @@ def test_a_run_with_a_handoff_a_tool_and_a_guardrail_is_one_session(node: Node) 
     assert [e["model"]["name"] for e in llm] == ["fake-4o", "fake-4o-mini", "fake-4o-mini"]
     assert all(e["tokens"]["output"] == 9 and e["latency_ms"] is not None for e in llm)
     guard = [e for e in ev if attrs(e).get("gen_ai.operation.name") == "apply_guardrail"]
-    assert len(guard) == 1 and guard[0]["kind"] == "decision"
-    assert (attrs(guard[0])["gen_ai.guardrail.triggered"], attrs(guard[0])["gen_ai.guardrail.action"]) == ("false", "none")
+    assert len(guard) == 1 and guard[0]["kind"] == "guardrail"
+    assert (attrs(guard[0])["gen_ai.guardrail.triggered"], attrs(guard[0])["gen_ai.guardrail.action"]) == ("false", "allow")
     # Every step is under the trace's start (a tree), and numbered in order.
     assert all(e["parent_event_id"] is not None for e in ev[1:])
     assert [e["step_index"] for e in ev] == list(range(n))
@@ -135,7 +135,7 @@ def test_a_tripped_guardrail_is_kept_with_its_verdict_and_action(node: Node) -> 
     assert client.flush(60)
     ev = records(node, "conv-43", client.stats.sent)
     guard = [e for e in ev if attrs(e).get("gen_ai.operation.name") == "apply_guardrail"]
-    assert len(guard) == 1
-    assert (attrs(guard[0])["gen_ai.guardrail.triggered"], attrs(guard[0])["gen_ai.guardrail.action"], guard[0]["output"]) == ("true", "tripwire", "triggered")
+    assert len(guard) == 1 and guard[0]["kind"] == "guardrail"
+    assert (attrs(guard[0])["gen_ai.guardrail.triggered"], attrs(guard[0])["gen_ai.guardrail.action"], guard[0]["output"]) == ("true", "deny", "triggered")
     assert ev[-1]["kind"] == "agent_end"
     client.close(5)

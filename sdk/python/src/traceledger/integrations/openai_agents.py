@@ -18,9 +18,10 @@ has one, else its ``trace_id``): ``agent_start`` when it starts and
 - function spans: ``tool_call`` with name, arguments, result and status (an
   MCP tool's server in the attributes ``mcp.*``);
 - handoff spans: ``handoff`` from one agent to another;
-- guardrail spans: ``decision`` whose attributes keep the verdict
+- guardrail spans: ``guardrail`` whose attributes keep the verdict
   (``gen_ai.guardrail.triggered``) apart from the action the runner took
-  (``gen_ai.guardrail.action``: ``tripwire`` stops the run, ``none``).
+  (``gen_ai.guardrail.action``, in the GenAI conventions' words: ``deny``,
+  the tripwire stopped the run, or ``allow``).
 
 Agent, task, turn and custom spans are not steps of their own: a step's
 ``agent_id`` is the name of the agent span it ran in, and its
@@ -242,14 +243,15 @@ def _step(data: Any) -> Optional["tuple[str, Dict[str, Any]]"]:
             "attributes": [_attr("gen_ai.handoff.from", str(data.from_agent)), _attr("gen_ai.handoff.to", str(data.to_agent))],
         }
     if isinstance(data, GuardrailSpanData):
-        return "decision", {
+        return "guardrail", {
             "output": "triggered" if data.triggered else "passed",
             "attributes": [
                 _attr("gen_ai.operation.name", "apply_guardrail"),
                 _attr("gen_ai.guardrail.name", data.name),
                 _attr("gen_ai.guardrail.triggered", str(bool(data.triggered)).lower()),
-                # The Agents SDK's one action: a triggered tripwire stops the run.
-                _attr("gen_ai.guardrail.action", "tripwire" if data.triggered else "none"),
+                # The Agents SDK's one action: a triggered tripwire stops
+                # the run (the conventions' `deny`).
+                _attr("gen_ai.guardrail.action", "deny" if data.triggered else "allow"),
             ],
         }
     return None

@@ -35,6 +35,12 @@ try {
   for (const chart of ["chart-volume", "chart-pii", "chart-uptime"]) {
     assert.ok((await page.locator(`svg#${chart} rect.bar`).count()) > 0, `chart ${chart} draws bars`);
   }
+  assert.equal(
+    await page.locator("section#regulations > h2").innerText(),
+    "Regulation mapping: EU AI Act, ISO/IEC 42001, NIST AI RMF",
+  );
+  assert.equal(await page.locator("table#requirements tbody tr").count(), 11, "every requirement has a row");
+  assert.ok((await page.locator("svg#chart-regulations rect").count()) > 0, "the status chart draws bars");
   assert.equal(await page.locator("script").count(), 0, "the report runs no script");
   assert.match(await page.locator("section#processing-integrity").innerText(), /VALID: \d+ records/);
   console.log(`report e2e: ${await screenshot(page, join(art, "report.png"))}`);

@@ -9,7 +9,7 @@
 use crate::ApiState;
 use std::collections::BTreeMap;
 use traceledger_core::checkpoint::Checkpoint;
-use traceledger_core::event::{access_chain, Timestamp};
+use traceledger_core::event::{access_chain, EventKind, Timestamp};
 use traceledger_core::signing::Keyring;
 use traceledger_core::verify::Verifier;
 use traceledger_policy::AnomalyKind;
@@ -73,9 +73,11 @@ pub fn soc2(s: &ApiState, keyring: &Keyring, tenant: &str, from: i64, to: i64, n
         .retention_for(tenant)
         .map(|r| r::RetentionRule { min_days: r.min_days, max_days: r.max_days });
     let erasures = erasures(s, tenant, from, to)?;
+    let mut tally = Tally::new(from, to);
+    let verification = verify_chain(s, keyring, tenant, &mut tally)?;
     let (dsar_erasures, runs): (Vec<&r::ErasureRow>, Vec<&r::ErasureRow>) =
         erasures.iter().partition(|e| e.action == "dsar_erase");
-    Ok(r::Soc2Report {
+    let mut report = r::Soc2Report {
         format: r::FORMAT.into(),
         tenant_id: tenant.into(),
         from: Timestamp(from).to_rfc3339(),
@@ -85,7 +87,7 @@ pub fn soc2(s: &ApiState, keyring: &Keyring, tenant: &str, from: i64, to: i64, n
         anchor,
         processing_integrity: r::ProcessingIntegrity {
             volumes: volumes(s, tenant, from, to)?,
-            verification: verify_chain(s, keyring, tenant)?,
+            verification,
             completeness: completeness(s, tenant, from, to, now)?,
             output_validation_failures: per_agent(AnomalyKind::OutputValidation)?,
         },
@@ -136,7 +138,82 @@ pub fn soc2(s: &ApiState, keyring: &Keyring, tenant: &str, from: i64, to: i64, n
             dsar_exports: dsar,
             erasures,
         },
-    })
+        recording: tally.finish(),
+        regulations: Vec::new(),
+    };
+    report.regulations = r::regulation::assess(&report);
+    Ok(report)
+}
+
+/// The period's events by kind, agent, model, guardrail outcome and
+/// evaluation label, gathered on the verification walk over every record.
+struct Tally {
+    from: i64,
+    to: i64,
+    out: r::regulation::Recording,
+    kinds: BTreeMap<String, u64>,
+    agents: std::collections::BTreeSet<String>,
+    models: BTreeMap<String, u64>,
+    actions: BTreeMap<String, u64>,
+    labels: BTreeMap<String, u64>,
+}
+
+impl Tally {
+    fn new(from: i64, to: i64) -> Self {
+        Tally {
+            from,
+            to,
+            out: Default::default(),
+            kinds: BTreeMap::new(),
+            agents: Default::default(),
+            models: BTreeMap::new(),
+            actions: BTreeMap::new(),
+            labels: BTreeMap::new(),
+        }
+    }
+
+    fn push(&mut self, rec: &traceledger_core::seal::SealedRecord) {
+        let sealed = rec.header.sealed_at.to_rfc3339();
+        if self.out.first_sealed_at.is_none() {
+            self.out.first_sealed_at = Some(sealed.clone());
+        }
+        self.out.last_sealed_at = Some(sealed);
+        let ev = &rec.event;
+        if ev.timestamp.0 < self.from || ev.timestamp.0 >= self.to {
+            return;
+        }
+        let attr = |k: &str| ev.attributes.iter().find(|a| a.key == k).map(|a| a.value.as_str());
+        *self.kinds.entry(ev.kind.symbol().to_string()).or_default() += 1;
+        if !self.agents.contains(&ev.agent_id) {
+            self.agents.insert(ev.agent_id.clone());
+        }
+        if let Some(m) = &ev.model {
+            let v = m.version.as_deref().map(|v| format!("@{v}")).unwrap_or_default();
+            *self.models.entry(format!("{}/{}{v}", m.provider, m.name)).or_default() += 1;
+        }
+        match ev.kind {
+            EventKind::Guardrail if attr("gen_ai.guardrail.triggered") == Some("true") => {
+                self.out.guardrails_triggered += 1;
+                let action = attr("gen_ai.guardrail.action").unwrap_or("not reported").to_string();
+                *self.actions.entry(action).or_default() += 1;
+            }
+            EventKind::Evaluation => {
+                let label = attr("gen_ai.evaluation.score.label").unwrap_or("unlabelled").to_string();
+                *self.labels.entry(label).or_default() += 1;
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(self) -> r::regulation::Recording {
+        let mut out = self.out;
+        out.kinds = counts(self.kinds);
+        out.agents = self.agents.len() as u64;
+        out.models = counts(self.models);
+        out.guardrail_actions = counts(self.actions);
+        out.evaluation_labels = counts(self.labels);
+        out
+    }
 }
 
 /// Erasures sealed in `[from, to)` in the tenant's privacy chain.
@@ -254,7 +331,7 @@ fn volumes(s: &ApiState, tenant: &str, from: i64, to: i64) -> Res<Vec<r::DayVolu
 
 /// Every record of the tenant's chain and every signed checkpoint, through
 /// the same verifier `traceledger verify` runs on a bundle.
-fn verify_chain(s: &ApiState, keyring: &Keyring, tenant: &str) -> Res<r::ChainCheck> {
+fn verify_chain(s: &ApiState, keyring: &Keyring, tenant: &str, tally: &mut Tally) -> Res<r::ChainCheck> {
     let ledger = LedgerView::new(&s.ledger);
     let size = ledger.size(tenant).map_err(e)?;
     let mut v = Verifier::new(keyring, None);
@@ -269,6 +346,7 @@ fn verify_chain(s: &ApiState, keyring: &Keyring, tenant: &str) -> Res<r::ChainCh
         let Some(rec) = ledger.sealed(tenant, seq).map_err(e)? else {
             return Ok(failed(&format!("record {seq} is missing from the ledger model"), seq));
         };
+        tally.push(&rec);
         if let Err(f) = v.push_record(&rec) {
             return Ok(failed(&f, seq));
         }

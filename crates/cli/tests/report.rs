@@ -205,6 +205,42 @@ fn the_soc2_report_matches_the_ledger_verifies_offline_and_renders() {
     }
     assert_eq!(rep["privacy"]["register"].as_array().map(Vec::len), Some(2));
 
+    // The regulation mapping: every requirement, its status following the
+    // figures above.
+    let regs = rep["regulations"].as_array().expect("regulations");
+    let refs: Vec<&str> = regs.iter().filter_map(|q| q["reference"].as_str()).collect();
+    assert_eq!(
+        refs,
+        [
+            "Art. 12(1)",
+            "Art. 12(2)(a)",
+            "Art. 12(2)(b)",
+            "Art. 12(2)(c)",
+            "Art. 19(1)",
+            "Art. 26(6)",
+            "Annex A, A.6.2.8",
+            "GOVERN",
+            "MAP",
+            "MEASURE",
+            "MANAGE"
+        ]
+    );
+    let status = |r: &str| regs.iter().find(|q| q["reference"] == r).and_then(|q| q["status"].as_str()).unwrap_or("");
+    assert!(regs.iter().all(|q| q["evidence"].as_array().is_some_and(|e| !e.is_empty())));
+    let missing = c["missing_steps"].as_u64().unwrap_or(0);
+    assert_eq!(status("Art. 12(1)"), if missing > 0 { "gap" } else { "met" }, "{}", rep["regulations"]);
+    let floor = rep["privacy"]["retention_rule"]["min_days"].as_u64();
+    let want = match floor {
+        None => "not_configured",
+        Some(d) if d < 183 => "gap",
+        Some(_) => "met",
+    };
+    assert_eq!((status("Art. 19(1)"), status("Art. 26(6)")), (want, want));
+    assert_eq!(status("MAP"), "gap", "the register flags providers");
+    let kinds: u64 = counts(&rep["recording"]["kinds"]).values().sum();
+    assert_eq!(kinds, size, "every event of the period is tallied by kind");
+    assert!(rep["recording"]["first_sealed_at"].as_str().is_some());
+
     // The signature: verify-report accepts the file and its note, refuses an edit.
     let sig = head
         .lines()

@@ -2,6 +2,7 @@
 //! external asset, inline CSS and inline SVG charts (volume over time, PII
 //! by kind, uptime per agent). Every value is escaped by the template.
 
+use crate::regulation::{Requirement, Status};
 use crate::{Count, Soc2Report, Uptime};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
@@ -12,6 +13,7 @@ th{background:#f5f7fa}td.n,th.n{text-align:right;font-variant-numeric:tabular-nu
 dt{color:#5b6470}dd{margin:0;overflow-wrap:anywhere}code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.8rem}\
 pre{background:#f5f7fa;padding:8px;white-space:pre-wrap;overflow-wrap:anywhere}.ok{color:#1a7f37;font-weight:700}.bad{color:#c62828;font-weight:700}\
 svg text{font-size:11px;fill:#1b1f24}svg .bar{fill:#1f5fbf}svg .err{fill:#c62828}.muted{color:#5b6470}\
+.warn{color:#9a6700;font-weight:700}svg .met{fill:#1a7f37}svg .not_configured{fill:#d4a72c}svg .gap{fill:#c62828}td ul{margin:0;padding-left:16px}\
 @media print{h2{break-before:auto}section{break-inside:avoid-page}}";
 
 fn pct(x: f64) -> String {
@@ -58,6 +60,66 @@ fn uptime_table(rows: &[Uptime]) -> Markup {
                 td { (u.name) } td.n { (u.events) } td.n { (u.errors) } td.n { (pct(u.error_rate)) } td.n { (pct(u.uptime)) }
                 td.n { @if let Some(p) = u.p95_ms { (format!("{p:.0} ms")) } @else { "—" } }
             } } }
+        }
+    }
+}
+
+fn status_class(s: Status) -> &'static str {
+    match s {
+        Status::Met => "ok",
+        Status::NotConfigured => "warn",
+        Status::Gap => "bad",
+    }
+}
+
+/// A run of one status in a framework's bar: where it starts, how many.
+type Segment = (f64, usize, Status);
+
+/// One stacked bar per framework: how many of its requirements are met,
+/// not configured, or a gap.
+fn status_chart(reqs: &[Requirement]) -> Markup {
+    let mut frameworks: Vec<&str> = Vec::new();
+    for r in reqs {
+        if !frameworks.contains(&r.framework.as_str()) {
+            frameworks.push(&r.framework);
+        }
+    }
+    let (row, label_w, unit) = (24.0, 140.0, 56.0);
+    let height = frameworks.len() as f64 * row + 8.0;
+    // Each framework's segments: where it starts, how many, which status.
+    let rows: Vec<(&str, Vec<Segment>)> = frameworks
+        .iter()
+        .map(|f| {
+            let mut x = label_w;
+            let segs = [Status::Met, Status::NotConfigured, Status::Gap]
+                .into_iter()
+                .filter_map(|st| {
+                    let n = reqs.iter().filter(|r| r.framework == *f && r.status == st).count();
+                    let at = x;
+                    x += unit * n as f64;
+                    (n > 0).then_some((at, n, st))
+                })
+                .collect();
+            (*f, segs)
+        })
+        .collect();
+    let width = 760.0;
+    html! {
+        figure {
+            svg id="chart-regulations" role="img" aria-label="Requirements by status" width=(width) height=(height) viewBox=(format!("0 0 {width} {height}")) xmlns="http://www.w3.org/2000/svg" {
+                title { "Requirements by framework and status (green met, amber not configured, red gap)" }
+                @for (i, (f, segments)) in rows.iter().enumerate() {
+                    @let y = 4.0 + i as f64 * row;
+                    text x="0" y=(y + 15.0) { (f) }
+                    @for (x, n, st) in segments {
+                        rect class=(match st { Status::Met => "met", Status::NotConfigured => "not_configured", Status::Gap => "gap" }) x=(x) y=(y + 3.0) width=(unit * *n as f64 - 2.0) height=(row - 8.0) {
+                            title { (n) " " (st.label()) }
+                        }
+                        text x=(x + 4.0) y=(y + 15.0) style="fill:#fff" { (n) " " (st.label()) }
+                    }
+                }
+            }
+            figcaption.muted { "Requirements by framework and status" }
         }
     }
 }
@@ -111,6 +173,7 @@ pub fn render(r: &Soc2Report) -> String {
                         li { a href="#availability" { "Availability" } }
                         li { a href="#security" { "Security" } }
                         li { a href="#privacy" { "Privacy" } }
+                        li { a href="#regulations" { "EU AI Act, ISO/IEC 42001, NIST AI RMF" } }
                     } }
                 }
                 section id="processing-integrity" {
@@ -222,6 +285,21 @@ pub fn render(r: &Soc2Report) -> String {
                                     tr { td.n { (e.seq) } td { (e.sealed_at) } td { (e.action) } td { (e.subject.as_deref().unwrap_or("—")) } td.n { (e.records) } td.n { (e.held) } td { (e.requested_by) } }
                                 }
                             }
+                        }
+                    }
+                }
+                section id="regulations" {
+                    h2 { "Regulation mapping: EU AI Act, ISO/IEC 42001, NIST AI RMF" }
+                    p.muted { "Each requirement on AI-system logs, paraphrased (read the reference for the text), with the evidence this ledger holds and a status: met, not configured (the ledger can meet it once what the finding names is set up), or gap." }
+                    @if r.regulations.is_empty() { p.muted { "Not assessed." } } @else {
+                        (status_chart(&r.regulations))
+                        table #requirements {
+                            thead { tr { th { "framework" } th { "reference" } th { "requirement" } th { "status" } th { "evidence" } } }
+                            tbody { @for q in &r.regulations { tr {
+                                td { (q.framework) } td { (q.reference) } td { (q.asks) }
+                                td { span class=(status_class(q.status)) { (q.status.label()) } br; span.muted { (q.finding) } }
+                                td { ul { @for e in &q.evidence { li { (e) } } } }
+                            } } }
                         }
                     }
                 }

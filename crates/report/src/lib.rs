@@ -1,6 +1,8 @@
 //! The SOC 2 evidence report of one tenant over a period: one section per
 //! Trust Service Criterion, each backed by figures read from the ledger's
-//! read models at report time, anchored to a signed checkpoint.
+//! read models at report time, anchored to a signed checkpoint; then the
+//! regulation mapping (EU AI Act Art. 12, 19, 26(6); ISO/IEC 42001
+//! A.6.2.8; NIST AI RMF), each requirement with its evidence and status.
 //!
 //! This crate is pure: the figures come in as a [`Soc2Report`] (gathered by
 //! the API crate from the stores), and go out as JSON, as self-contained
@@ -11,6 +13,7 @@
 pub mod html;
 pub mod note;
 pub mod providers;
+pub mod regulation;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -317,6 +320,13 @@ pub struct Soc2Report {
     pub security: Security,
     /// Privacy.
     pub privacy: Privacy,
+    /// What the ledger recorded (read from every record at report time).
+    #[serde(default)]
+    pub recording: regulation::Recording,
+    /// EU AI Act, ISO/IEC 42001 and NIST AI RMF requirements, each with
+    /// its evidence and status ([`regulation::assess`] of the above).
+    #[serde(default)]
+    pub regulations: Vec<regulation::Requirement>,
 }
 
 /// Sorts counts largest first, then by name.

@@ -171,3 +171,82 @@ fn the_demo_runs_end_to_end() {
     assert_eq!(v["sessions"]["lag"].as_u64(), Some(0));
     assert_eq!(v["sessions"]["forks"].as_u64(), Some(0));
 }
+
+/// Issue 23, part 5: the demo backfills a month of history with its
+/// incidents, the same seed gives the same fleet, and a serving demo keeps
+/// a live trickle of sessions.
+#[test]
+fn the_living_demo_has_a_month_every_incident_and_a_trickle() {
+    let once = |data: &Path| {
+        let o = Command::new(env!("CARGO_BIN_EXE_traceledger"))
+            .args(["up", "--demo", "--once", "--http", "127.0.0.1:0", "--seed", "11", "--tenants", "2"])
+            .args(["--sessions", "12", "--data"])
+            .arg(data)
+            .output()
+            .expect("up --demo");
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+        out
+    };
+    let fleet = |out: &str| out.lines().find(|l| l.starts_with("demo fleet:")).map(str::to_string);
+    let (a, b) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let out = once(a.path());
+    assert_eq!(fleet(&out), fleet(&once(b.path())), "the same seed, the same fleet");
+    assert!(out.contains("data-subject request of tenant `acme`"), "{out}");
+    assert!(a.path().join("demo-policy.toml").exists() && a.path().join("demo-providers.toml").exists());
+
+    let (child, addr) = common::start_up(
+        a.path(),
+        &["--demo", "--seed", "11", "--tenants", "2", "--sessions", "12", "--trickle-seconds", "1"],
+    );
+    let _node = common::Killed(child);
+    let key = std::fs::read_to_string(a.path().join("demo-acme.key")).expect("demo key");
+    let key = key.trim();
+    // Every kind of anomaly the history stages (a fork and a rate spike are
+    // not staged).
+    let want = [
+        "prompt_injection",
+        "budget_exceeded",
+        "rate_limit_warning",
+        "tool_out_of_policy",
+        "output_validation",
+        "failover",
+        "incomplete_session",
+    ];
+    let kinds = |v: &serde_json::Value| -> std::collections::BTreeSet<String> {
+        v["items"].as_array().into_iter().flatten().filter_map(|i| i["kind"].as_str().map(str::to_string)).collect()
+    };
+    let got = common::wait_for(&addr, key, "/v1/anomalies?limit=1000", "every staged anomaly", |v| {
+        want.iter().all(|k| kinds(v).contains(*k))
+    });
+    assert!(want.iter().all(|k| kinds(&got).contains(*k)));
+    // A month of sessions, then live ones: a session within the last minute.
+    let now_us =
+        || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
+    let sessions = common::wait_for(&addr, key, "/v1/sessions?limit=1000", "a live session", |v| {
+        v["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s["session"]["last_at"].as_i64().is_some_and(|t| now_us() - t < 60_000_000))
+    });
+    let days: std::collections::BTreeSet<i64> = sessions["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["session"]["first_at"].as_i64())
+        .map(|t| t.div_euclid(86_400_000_000))
+        .collect();
+    assert!(days.len() >= 8 && days.last().zip(days.first()).is_some_and(|(l, f)| l - f >= 25), "{days:?}");
+    // The report over the month: every regulation requirement is met with
+    // the demo's policy and register.
+    let rep = common::get_ok(&addr, key, "/v1/reports/soc2?from=2026-01-01T00:00:00Z&to=2030-01-01T00:00:00Z");
+    let statuses: Vec<(&str, &str)> = rep["regulations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|q| Some((q["reference"].as_str()?, q["status"].as_str()?)))
+        .collect();
+    assert_eq!(statuses.len(), 11);
+    assert!(statuses.iter().all(|(_, s)| *s == "met"), "{statuses:?}");
+}

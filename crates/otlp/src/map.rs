@@ -302,13 +302,19 @@ impl Content {
 /// tenant, trace id, span id and the event's role (0: the span's event or
 /// an agent's start, 1: an agent's end).
 pub fn event_id(tenant: &str, trace_id: &[u8], span_id: &[u8], role: u8) -> Uuid {
+    derived_id(b"traceledger/otlp/v1\0", tenant, trace_id, span_id, &[role])
+}
+
+/// A version-8 UUID from SHA-256 over a domain, the tenant, the trace and
+/// span ids and what tells the span's events apart.
+fn derived_id(domain: &[u8], tenant: &str, trace_id: &[u8], span_id: &[u8], which: &[u8]) -> Uuid {
     let mut h = Sha256::new();
-    h.update(b"traceledger/otlp/v1\0");
+    h.update(domain);
     h.update(tenant.as_bytes());
     h.update([0]);
     h.update(trace_id);
     h.update(span_id);
-    h.update([role]);
+    h.update(which);
     let d = h.finalize();
     let mut b = [0u8; 16];
     b.copy_from_slice(&d[..16]);
@@ -789,17 +795,7 @@ fn evaluation(tenant: &str, of: &TraceEvent, s: &Span, n: usize, e: &SpanEvent) 
 
 /// The event id of a span's `n`th evaluation result.
 fn evaluation_id(tenant: &str, trace_id: &[u8], span_id: &[u8], n: usize) -> Uuid {
-    let mut h = Sha256::new();
-    h.update(b"traceledger/otlp/v1/evaluation\0");
-    h.update(tenant.as_bytes());
-    h.update([0]);
-    h.update(trace_id);
-    h.update(span_id);
-    h.update((n as u64).to_be_bytes());
-    let d = h.finalize();
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&d[..16]);
-    uuid::Builder::from_custom_bytes(b).into_uuid()
+    derived_id(b"traceledger/otlp/v1/evaluation\0", tenant, trace_id, span_id, &(n as u64).to_be_bytes())
 }
 
 /// A span event: GenAI events carry content; an exception gives a failed

@@ -66,6 +66,7 @@ fn sealed_fleet(log: Arc<dyn Log>) -> Setup {
         sessions_per_agent: 4,
         seed: 7,
         start: Timestamp(1_700_000_000_000_000),
+        days: 0,
     };
     let mut events = generate(&spec);
     // One session that loses a step and never ends.

@@ -38,6 +38,7 @@ fn events() -> Vec<TraceEvent> {
         sessions_per_agent: 4,
         seed: 11,
         start: Timestamp(1_700_000_000_000_000),
+        days: 0,
     };
     let mut events = generate(&spec);
     for (i, e) in events.iter_mut().enumerate().filter(|(i, _)| i % 7 == 0) {

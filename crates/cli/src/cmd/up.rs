@@ -63,6 +63,21 @@ pub struct UpArgs {
     /// Demo fleet: sessions per agent.
     #[arg(long, default_value_t = 20)]
     sessions: usize,
+    /// Demo fleet: its seed. The same seed on the same UTC day gives the
+    /// same history (and a rerun then adds nothing: every event is a
+    /// duplicate); without it, each run draws one and adds new sessions.
+    #[arg(long, requires = "demo")]
+    seed: Option<u64>,
+    /// Demo fleet: days of history before today (UTC), with a provider
+    /// outage, a cost spike, a prompt injection in a tool result, personal
+    /// data in reasoning and a data-subject erasure; 0: the sessions are
+    /// seconds apart, with none of those.
+    #[arg(long, default_value_t = 30, requires = "demo")]
+    history_days: u32,
+    /// Demo fleet, when serving: one live session every this many seconds
+    /// after the history (0: none).
+    #[arg(long, default_value_t = 20, requires = "demo")]
+    trickle_seconds: u64,
     /// Publish what the read models derive to the projection streams
     /// (projections.sessions, .pii, .anomalies, .availability; Avro in the
     /// Confluent wire format, keyed by tenant; docs/streams.md).
@@ -72,10 +87,11 @@ pub struct UpArgs {
 
 pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     super::init_tracing();
-    let policy = traceledger_node::readside::open_policy(a.policy.as_deref())?;
+    let (policy_path, providers_path) = demo_files(&a)?;
+    let policy = traceledger_node::readside::open_policy(policy_path.as_deref())?;
     let node = Node::start(&a.node, Some(policy.clone()), traceledger_node::Shard::ALL)?;
     let keys = traceledger_node::readside::trusted_keys(&a.node.data, &a.node.trusted_keys)?;
-    let providers = traceledger_node::readside::load_providers(a.providers.as_deref())?;
+    let providers = traceledger_node::readside::load_providers(providers_path.as_deref())?;
     let mut projections =
         Projections::open(node.log.clone(), &a.node.data, &node.cfg.topics, keys, &ALL, policy, node.vault.clone())?;
     if a.publish_projections {
@@ -137,16 +153,22 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     };
     let server = rt.spawn(serve(app, listener, tls, stop()));
     let mut code = 0;
+    let mut trickle = None;
     if a.demo {
-        code = demo(&node, &projections, &a, local)?;
+        code = demo(&node, &projections, &a, local, &privacy)?;
         if a.once {
             let _ = done_tx.send(true);
+        } else if a.trickle_seconds > 0 {
+            trickle = Some(Trickle::start(&node, &a));
         }
     }
     if !a.once {
         println!("serving; Ctrl-C to stop");
     }
     rt.block_on(server)??;
+    if let Some(t) = trickle {
+        t.stop();
+    }
     if let Some(g) = grpc_server {
         rt.block_on(g)??;
     }
@@ -157,13 +179,61 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
     Ok(code)
 }
 
-fn demo(node: &Node, projections: &Projections, a: &UpArgs, local: SocketAddr) -> anyhow::Result<u8> {
-    // A fresh seed per run: a rerun on the same data directory adds new
-    // events instead of retrying the old ones (which would be deduplicated).
-    let seed = rand::random::<u64>();
-    let spec =
+/// The policy and provider register to run with: those given, else, for a
+/// demo with a history, the demo's (written once into the data directory,
+/// then read from there, so a user's edits stay).
+fn demo_files(a: &UpArgs) -> anyhow::Result<(Option<PathBuf>, Option<PathBuf>)> {
+    let demo = a.demo && a.history_days > 0;
+    let file = |given: &Option<PathBuf>, name: &str, text: &str| -> anyhow::Result<Option<PathBuf>> {
+        if given.is_some() || !demo {
+            return Ok(given.clone());
+        }
+        std::fs::create_dir_all(&a.node.data)?;
+        let path = a.node.data.join(name);
+        if !path.exists() {
+            std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))?;
+            println!(
+                "demo: wrote {} (edit it there; --{} FILE to use another)",
+                path.display(),
+                name.trim_start_matches("demo-").trim_end_matches(".toml")
+            );
+        }
+        Ok(Some(path))
+    };
+    Ok((
+        file(&a.policy, "demo-policy.toml", include_str!("../../../../deploy/demo-policy.toml"))?,
+        file(&a.providers, "demo-providers.toml", include_str!("../../../../deploy/providers.example.toml"))?,
+    ))
+}
+
+/// One UTC day, µs.
+const DAY: i64 = 86_400_000_000;
+
+/// Today's UTC midnight, µs.
+fn midnight() -> i64 {
+    super::now().0.div_euclid(DAY) * DAY
+}
+
+fn demo(
+    node: &Node,
+    projections: &Projections,
+    a: &UpArgs,
+    local: SocketAddr,
+    privacy: &traceledger_api::privacy_ops::PrivacyOps,
+) -> anyhow::Result<u8> {
+    // Without --seed, a fresh seed per run: a rerun on the same data
+    // directory adds new events instead of retrying the old ones (which
+    // would be deduplicated).
+    let seed = a.seed.unwrap_or_else(rand::random::<u64>);
+    let mut spec =
         super::fleet::FleetArgs { out: "-".into(), tenants: a.tenants, agents: a.agents, sessions: a.sessions, seed }
             .spec();
+    if a.history_days > 0 {
+        // The history ends at yesterday's midnight: every session is past
+        // the session timeout, so none is left open by the backfill.
+        spec.days = a.history_days;
+        spec.start = traceledger_core::event::Timestamp(midnight() - (i64::from(a.history_days) + 1) * DAY);
+    }
     let events = traceledger_fleet::generate(&spec);
     let errors = events.iter().filter(|e| e.status.code == StatusCode::Error).count();
     let with_subjects = events.iter().filter(|e| !e.subject_ids.is_empty()).count();
@@ -197,6 +267,9 @@ fn demo(node: &Node, projections: &Projections, a: &UpArgs, local: SocketAddr) -
     }
     if let Some(store) = projections.store("sessions") {
         sessions_summary(&store)?;
+    }
+    if a.history_days > 0 {
+        dsar_demo(node, projections, privacy, &events[0].tenant_id)?;
     }
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
     let bundle = a.node.data.join("bundles").join(format!("demo-{stamp}"));
@@ -235,6 +308,77 @@ fn demo(node: &Node, projections: &Projections, a: &UpArgs, local: SocketAddr) -
         a.node.data.join("bootstrap-owner.key").display()
     );
     Ok(code)
+}
+
+/// The history's data-subject request: the first tenant's records naming
+/// Jane Roe have their content erased (a sealed erasure in
+/// `_privacy.<tenant>`), as `POST /v1/dsar/{subject}/erase` would.
+fn dsar_demo(
+    node: &Node,
+    projections: &Projections,
+    privacy: &traceledger_api::privacy_ops::PrivacyOps,
+    tenant: &str,
+) -> anyhow::Result<()> {
+    let Some(store) = projections.store("ledger") else { return Ok(()) };
+    let subject = traceledger_fleet::subject_id(tenant, "Jane Roe");
+    let policy = projections.policy().current();
+    let view = traceledger_projection::ledger::LedgerView::new(&store);
+    let planned =
+        traceledger_api::privacy_ops::plan_dsar(&view, tenant, &subject, policy.retention_for(tenant), super::now().0)?;
+    let Some((erasure, _)) = planned else { return Ok(()) };
+    let n = erasure.seqs.len();
+    let held = match &erasure.reason {
+        traceledger_core::erasure::Reason::Dsar { held, .. } => held.len(),
+        _ => 0,
+    };
+    traceledger_api::privacy_ops::record(privacy, erasure, "demo-dsar", policy.version())
+        .map_err(|e| anyhow::anyhow!("the demo's DSAR erasure: {e}"))?;
+    let start = Instant::now();
+    while !node.caught_up()? || projections.lag()? > 0 {
+        anyhow::ensure!(start.elapsed() < Duration::from_secs(600), "the DSAR erasure was not sealed in 10 minutes");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!(
+        "data-subject request of tenant `{tenant}` for {subject}: content of {n} record(s) erased, {held} held \
+         inside the retention minimum (sealed in _privacy.{tenant})"
+    );
+    Ok(())
+}
+
+/// The demo's live trickle: one session every `--trickle-seconds`, timed
+/// now, from the fleet's agents in turn.
+struct Trickle {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Trickle {
+    fn start(node: &Node, a: &UpArgs) -> Trickle {
+        let (stop, rx) = std::sync::mpsc::channel::<()>();
+        let log = node.log.clone();
+        let topic = node.cfg.topics.raw.clone();
+        let (every, seed) = (Duration::from_secs(a.trickle_seconds), a.seed.unwrap_or_else(rand::random::<u64>));
+        let (tenants, agents) = (a.tenants.max(1), a.agents.max(1));
+        println!("live trickle: one demo session every {}s", a.trickle_seconds);
+        let thread = std::thread::spawn(move || {
+            let mut n = 0usize;
+            // Waits out the interval, or ends on the stop signal.
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
+                let tenant = traceledger_fleet::tenant_name(n % tenants);
+                let events = traceledger_fleet::live_session(seed, &tenant, (n / tenants) % agents, n, super::now());
+                if let Err(e) = produce(log.as_ref(), &topic, &events) {
+                    eprintln!("live trickle: {e:#}");
+                }
+                n += 1;
+            }
+        });
+        Trickle { stop, thread }
+    }
+
+    fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+    }
 }
 
 /// An Auditor key of the demo's first tenant in `DATA/demo-<tenant>.key`

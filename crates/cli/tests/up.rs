@@ -202,9 +202,9 @@ fn the_living_demo_has_a_month_every_incident_and_a_trickle() {
     let _node = common::Killed(child);
     let key = std::fs::read_to_string(a.path().join("demo-acme.key")).expect("demo key");
     let key = key.trim();
-    // Every kind of anomaly the history stages (a fork and a rate spike are
-    // not staged).
+    // Every kind of anomaly the history stages (a fork is not staged).
     let want = [
+        "rate_spike",
         "prompt_injection",
         "budget_exceeded",
         "rate_limit_warning",

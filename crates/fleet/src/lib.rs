@@ -14,7 +14,8 @@
 //! cost spike (two sessions in a row of each tenant's first agent at 40×
 //! the tokens), a prompt
 //! injection in a tool result (flagged by a guardrail that only warned),
-//! personal data in reasoning, and an evaluator's score on every decision.
+//! personal data in reasoning, a retry storm (one task run five more times
+//! within a minute), and an evaluator's score on every decision.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -121,6 +122,22 @@ pub fn generate(spec: &FleetSpec) -> Vec<TraceEvent> {
                 let spike = history.is_some() && a == 0 && (s == n / 3 || s == n / 3 + 1);
                 let h = history.as_ref().map(|h| (h, injected, spike));
                 sessions.push(session(&mut rng, &tenant, &agent_id, task, s, start, h));
+                // A retry storm: each tenant's third agent runs one task
+                // five more times within a minute (a request-rate spike).
+                if let Some(h) = history.as_ref().filter(|_| a == 2 % spec.agents_per_tenant && s == 2 * n / 3) {
+                    for k in 1..=5 {
+                        let at = start + k * 6_000_000;
+                        sessions.push(session(
+                            &mut rng,
+                            &tenant,
+                            &agent_id,
+                            task,
+                            10_000 + s * 10 + k as usize,
+                            at,
+                            Some((h, false, false)),
+                        ));
+                    }
+                }
             }
         }
     }
@@ -419,6 +436,15 @@ mod tests {
         assert_eq!((attr("gen_ai.guardrail.triggered"), attr("gen_ai.guardrail.action")), (Some("true"), Some("warn")));
         assert!(a.iter().any(|e| e.reasoning.as_deref().is_some_and(|r| r.contains("SSN") || r.contains('@'))));
         assert!(a.iter().filter(|e| e.kind == EventKind::Evaluation).count() >= 3 * 3 * 40 * 9 / 10);
+        // The retry storm: one agent passes the default rate-spike line
+        // (20 events in a 60 s window).
+        let mut per_window: std::collections::BTreeMap<(&str, &str, i64), u64> = Default::default();
+        for e in &a {
+            *per_window
+                .entry((e.tenant_id.as_str(), e.agent_id.as_str(), e.timestamp.0.div_euclid(60_000_000)))
+                .or_default() += 1;
+        }
+        assert!(per_window.values().any(|n| *n >= 20), "{:?}", per_window.values().max());
         // Sessions still count their steps right.
         let mut by: std::collections::BTreeMap<(&str, &str), Vec<&TraceEvent>> = Default::default();
         for e in &a {

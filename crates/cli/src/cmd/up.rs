@@ -135,7 +135,13 @@ pub fn run(a: UpArgs) -> anyhow::Result<u8> {
         }
     };
     let grpc_server = match a.otlp_grpc {
-        None => None,
+        // Unserved, it must not outlive the HTTP server: it holds the
+        // access log, which closes (appending its last records) only
+        // once nothing else does.
+        None => {
+            drop(grpc);
+            None
+        }
         Some(addr) => {
             if tls.is_some() {
                 eprintln!("warning: OTLP/gRPC on {addr} is plaintext HTTP/2; --tls-cert covers the HTTP port only");

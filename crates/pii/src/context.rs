@@ -4,7 +4,7 @@
 //! follows must have the value's shape.
 
 use crate::cues::{Cue, Hit, NameCue};
-use crate::text::{alnum, starts_word};
+use crate::text::{alnum, starts_word, Words};
 use crate::{phone, Finding, Kind};
 
 /// How far after a cue its value may start.
@@ -408,6 +408,13 @@ const COLLECTIVE: &[&str] = &[
     "dienst",
 ];
 
+// Looked up for every candidate name word: sorted once, searched by halves
+// (a scan of the few hundred words was a third of a dense field's name
+// pass).
+static NOT_NAME_SET: Words = Words::new(NOT_NAMES);
+static ORG_SUFFIX_SET: Words = Words::new(ORG_SUFFIX);
+static COLLECTIVE_SET: Words = Words::new(COLLECTIVE);
+
 const PARTICLES: &[&str] = &[
     "van", "von", "de", "da", "del", "della", "di", "du", "le", "la", "der", "den", "bin", "al", "ter", "dos", "das",
     "y", "e", "zu",
@@ -471,7 +478,7 @@ fn name_after(s: &str, at: usize, k: NameCue) -> Option<(usize, usize, f32)> {
     let mut q = p;
     while words < 4 {
         let Some(e) = name_word(s, q) else { break };
-        if NOT_NAMES.contains(&&s[q..e]) {
+        if NOT_NAME_SET.contains(&s[q..e]) {
             break;
         }
         words += 1;
@@ -500,7 +507,7 @@ fn name_after(s: &str, at: usize, k: NameCue) -> Option<(usize, usize, f32)> {
     // An organisation's or a product's name, not a person's.
     if let Some(next) = s[end..].strip_prefix(' ') {
         let w: &str = next.split(|c: char| !c.is_alphanumeric()).next().unwrap_or("");
-        if ORG_SUFFIX.contains(&w) || COLLECTIVE.contains(&w.to_lowercase().as_str()) {
+        if ORG_SUFFIX_SET.contains(w) || COLLECTIVE_SET.contains(&w.to_lowercase()) {
             return None;
         }
     }

@@ -173,14 +173,60 @@ impl Finding {
 /// number is not also a phone number, an SSN inside a longer number is not
 /// an SSN.
 pub fn scan(text: &str) -> Vec<Finding> {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+    }
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => {
+            let found = scan_with(text, &mut s);
+            s.trim();
+            found
+        }
+        // Nothing in a scan calls scan again; were it to, it gets its own.
+        Err(_) => scan_with(text, &mut Scratch::default()),
+    })
+}
+
+/// Buffers a scan fills and the next scan on the thread reuses: allocating
+/// and freeing them took a tenth of a short field's scan.
+#[derive(Default)]
+struct Scratch {
+    cues: Vec<cues::Hit>,
+    keys: Vec<secrets::KeyHit>,
+    tokens: tokens::Scratch,
+    windows: Vec<(usize, usize, usize)>,
+    kept: Vec<Finding>,
+}
+
+impl Scratch {
+    /// What one huge field grew is not kept for the next.
+    fn trim(&mut self) {
+        const KEEP: usize = 1 << 12;
+        if self.cues.capacity() > KEEP {
+            self.cues = Vec::new();
+        }
+        if self.keys.capacity() > KEEP {
+            self.keys = Vec::new();
+        }
+        if self.windows.capacity() > KEEP {
+            self.windows = Vec::new();
+        }
+        if self.kept.capacity() > KEEP {
+            self.kept = Vec::new();
+        }
+        self.tokens.trim(KEEP);
+    }
+}
+
+fn scan_with(text: &str, s: &mut Scratch) -> Vec<Finding> {
     let b = text.as_bytes();
-    let (cues, keys) = cues::find(b);
-    let mut out: Vec<Finding> = Vec::new();
+    cues::find(b, &mut s.cues, &mut s.keys);
+    let mut out: Vec<Finding> = Vec::with_capacity(8);
     email::scan(b, &mut out);
-    tokens::scan(b, &cues, &mut out);
-    context::scan(text, &cues, &mut out);
-    secrets::scan(b, &keys, &mut out);
-    resolve_overlaps(out)
+    tokens::scan(b, &s.cues, &mut s.tokens, &mut out);
+    context::scan(text, &s.cues, &mut out);
+    secrets::scan(b, &s.keys, &mut s.windows, &mut out);
+    resolve_overlaps(out, &mut s.kept)
 }
 
 /// Keeps the findings that win their overlaps: the longer span wins; at
@@ -188,21 +234,22 @@ pub fn scan(text: &str) -> Vec<Finding> {
 /// kept spans are disjoint, so ordered by start they are ordered by end
 /// too, and the one kept span that can overlap a candidate is the last that
 /// starts before the candidate ends — O(n log n), not O(n²).
-fn resolve_overlaps(mut out: Vec<Finding>) -> Vec<Finding> {
+fn resolve_overlaps(mut out: Vec<Finding>, kept: &mut Vec<Finding>) -> Vec<Finding> {
     // An empty span holds no data (and would break the sweep's order).
     out.retain(|f| f.end > f.start);
     out.sort_by(|a, b| (b.end - b.start).cmp(&(a.end - a.start)).then(a.start.cmp(&b.start)));
     if out.len() <= 32 {
         // Few findings (most fields): the same rule over a sorted vector,
-        // without the tree's allocations.
-        let mut kept: Vec<Finding> = Vec::with_capacity(out.len());
-        for f in out {
+        // without the tree's allocations; the kept ones go out in the
+        // scratch vector, which keeps `out`'s buffer for the next scan.
+        kept.clear();
+        for f in out.drain(..) {
             let at = kept.partition_point(|k| k.start < f.end);
             if at == 0 || f.start >= kept[at - 1].end {
                 kept.insert(at, f);
             }
         }
-        return kept;
+        return std::mem::replace(kept, out);
     }
     let mut kept: std::collections::BTreeMap<usize, Finding> = std::collections::BTreeMap::new();
     for f in out {
@@ -342,7 +389,7 @@ mod tests {
                 }
             }
             kept.sort_by_key(|f| (f.start, f.end));
-            let got = resolve_overlaps(findings);
+            let got = resolve_overlaps(findings, &mut Vec::new());
             let key = |v: &[Finding]| v.iter().map(|f| (f.start, f.end, f.kind)).collect::<Vec<_>>();
             prop_assert_eq!(key(&got), key(&kept));
         }

@@ -1,5 +1,29 @@
 //! Byte classes and small helpers shared by the detectors.
 
+use std::sync::OnceLock;
+
+/// A constant word list, sorted at first use for binary search.
+pub(crate) struct Words {
+    list: &'static [&'static str],
+    sorted: OnceLock<Vec<&'static str>>,
+}
+
+impl Words {
+    pub(crate) const fn new(list: &'static [&'static str]) -> Self {
+        Words { list, sorted: OnceLock::new() }
+    }
+
+    /// Whether `w` is one of the words (exactly).
+    pub(crate) fn contains(&self, w: &str) -> bool {
+        let sorted = self.sorted.get_or_init(|| {
+            let mut v = self.list.to_vec();
+            v.sort_unstable();
+            v
+        });
+        sorted.binary_search(&w).is_ok()
+    }
+}
+
 /// An ASCII letter or digit.
 pub(crate) fn alnum(c: u8) -> bool {
     c.is_ascii_alphanumeric()

@@ -491,6 +491,10 @@ fn name_after(s: &str, at: usize, k: NameCue) -> Option<(usize, usize, f32)> {
         // Particles, one or two ("van den Berg", "de la Cruz").
         let mut r = q;
         for _ in 0..2 {
+            // Particles are lowercase: most next words are not one.
+            if !s.as_bytes().get(r).is_some_and(u8::is_ascii_lowercase) {
+                break;
+            }
             if let Some(part) = PARTICLES.iter().find(|w| s[r..].starts_with(**w) && s[r + w.len()..].starts_with(' '))
             {
                 r += part.len() + 1;

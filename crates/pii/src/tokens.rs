@@ -173,49 +173,57 @@ fn read_run(b: &[u8], start: usize, run: &mut Vec<Token>) -> usize {
     j
 }
 
-/// The next digit or colon at or after `i`, eight bytes at a time (SWAR:
-/// the range test of each byte in one 64-bit word; the colon, 0x3A, is the
-/// byte after `9`). Bytes ≥ 0x80 are tested on 7 bits, so no sum carries
-/// into the next byte, and masked out; no crate offers this one test.
-fn next_anchor(b: &[u8], mut i: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else { break };
-        let x = u64::from_le_bytes(bytes);
-        let x7 = x & !HIGH;
-        let hit = (x7 + (0x80 - 0x30) * ONES) & !(x7 + (0x7F - 0x3A) * ONES) & !x & HIGH;
-        if hit != 0 {
-            return Some(i + hit.trailing_zeros() as usize / 8);
-        }
-        i += 8;
-    }
-    (i..b.len()).find(|&k| matches!(b[k], b'0'..=b':'))
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// SWAR (eight bytes in one 64-bit word; no crate offers these two tests):
+/// the high bit of each byte of `x7` that lies in `lo..=hi`. The bytes of
+/// `x7` are below 0x80, so no sum carries into the next byte: the high bit
+/// of (v + 0x80 - lo) says v ≥ lo, that of (v + 0x7F - hi) says v > hi.
+fn in_range(x7: u64, lo: u8, hi: u8) -> u64 {
+    (x7 + u64::from(0x80 - lo) * ONES) & !(x7 + u64::from(0x7F - hi) * ONES) & HIGH
 }
 
-/// The end of the run of ASCII letters and digits at `i`, eight bytes at a
-/// time as in `next_anchor`.
-fn alnum_end(b: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
+/// The first byte at or after `i` whose high bit `hits` sets in its word,
+/// eight bytes at a time; or where the last, short word starts.
+fn first_hit(b: &[u8], mut i: usize, hits: impl Fn(u64) -> u64) -> Result<usize, usize> {
     while let Some(chunk) = b.get(i..i + 8) {
         let Ok(bytes) = <[u8; 8]>::try_from(chunk) else { break };
-        let x = u64::from_le_bytes(bytes);
-        let x7 = x & !HIGH;
-        // A letter: x | 0x20 in 0x61..=0x7A; a digit: x in 0x30..=0x39.
-        let l = x7 | (0x20 * ONES);
-        let letter = (l + (0x80 - 0x61) * ONES) & !(l + (0x7F - 0x7A) * ONES);
-        let digit = (x7 + (0x80 - 0x30) * ONES) & !(x7 + (0x7F - 0x39) * ONES);
-        let alnum = (letter | digit) & !x & HIGH;
-        if alnum != HIGH {
-            return i + (!alnum & HIGH).trailing_zeros() as usize / 8;
+        let h = hits(u64::from_le_bytes(bytes));
+        if h != 0 {
+            return Ok(i + h.trailing_zeros() as usize / 8);
         }
         i += 8;
     }
-    while i < b.len() && b[i].is_ascii_alphanumeric() {
-        i += 1;
+    Err(i)
+}
+
+/// The next digit or colon at or after `i` (the colon, 0x3A, is the byte
+/// after `9`; bytes ≥ 0x80 are tested on 7 bits and masked out).
+fn next_anchor(b: &[u8], i: usize) -> Option<usize> {
+    match first_hit(b, i, |x| in_range(x & !HIGH, b'0', b':') & !x) {
+        Ok(p) => Some(p),
+        Err(i) => (i..b.len()).find(|&k| matches!(b[k], b'0'..=b':')),
     }
-    i
+}
+
+/// The end of the run of ASCII letters and digits at `i` (a letter: its
+/// byte | 0x20 in `a..=z`).
+fn alnum_end(b: &[u8], i: usize) -> usize {
+    let not_alnum = |x: u64| {
+        let x7 = x & !HIGH;
+        let alnum = in_range(x7 | (0x20 * ONES), b'a', b'z') | in_range(x7, b'0', b'9');
+        (!alnum | x) & HIGH
+    };
+    match first_hit(b, i, not_alnum) {
+        Ok(e) => e,
+        Err(mut i) => {
+            while i < b.len() && b[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            i
+        }
+    }
 }
 
 /// Where the token holding `p` starts (never before `floor`, which is
@@ -583,24 +591,8 @@ mod tests {
                 i = t.end;
                 continue;
             }
-            run.clear();
-            run.push(t);
-            let mut j = t.end;
-            loop {
-                let mut k = j;
-                while k < n && k - j < 3 && sep(b[k]) {
-                    k += 1;
-                }
-                if k == j || k >= n || CLASS[usize::from(b[k])] & ALNUM == 0 {
-                    break;
-                }
-                let (t2, flags2) = token(b, k);
-                if flags2 & LOWER != 0 || t2.end - t2.start > 34 {
-                    break;
-                }
-                run.push(t2);
-                j = t2.end;
-            }
+            // Its run: the same forward reading as the anchored pass's.
+            let j = read_run(b, t.start, &mut run);
             if run.iter().any(|t| b[t.start..t.end].iter().any(u8::is_ascii_digit)) {
                 classify_run(b, &run, cues, &mut scratch, out);
             }

@@ -520,8 +520,8 @@ pub(crate) fn find(b: &[u8], cues: &mut Vec<Hit>, keys: &mut Vec<KeyHit>) {
         }
         let e = at;
         for k in 0..ac.match_len(sid) {
-            let pid = ac.match_pattern(sid, k).as_usize();
-            let s = e - ac.pattern_len(ac.match_pattern(sid, k));
+            let id = ac.match_pattern(sid, k);
+            let (pid, s) = (id.as_usize(), e - ac.pattern_len(id));
             match kinds[pid] {
                 Pattern::Key { rule, exact } => {
                     if !exact || &b[s..e] == words[pid].as_bytes() {
@@ -529,8 +529,7 @@ pub(crate) fn find(b: &[u8], cues: &mut Vec<Hit>, keys: &mut Vec<KeyHit>) {
                     }
                 }
                 // A cue stands as a whole word; one ending in a letter must
-                // end the word ("tel" is not "tell"). Most matches are
-                // short cues inside words ("hi" in "this"), rejected here.
+                // end the word ("tel" is not "tell", "hi" not in "this").
                 Pattern::Cue(cue) => {
                     if starts_word(b, s) && !(wordy(b[e - 1]) && e < b.len() && wordy(b[e])) {
                         cues.push(Hit { start: s, end: e, cue });

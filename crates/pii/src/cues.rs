@@ -502,44 +502,96 @@ fn automaton() -> &'static (DFA, Vec<Pattern>, Vec<&'static str>) {
 /// Every cue in `b` standing as a whole word, leftmost-longest, in order,
 /// into `cues`; and every secret key into `keys`.
 pub(crate) fn find(b: &[u8], cues: &mut Vec<Hit>, keys: &mut Vec<KeyHit>) {
-    let (ac, kinds, words) = automaton();
+    let (ac, _, _) = automaton();
     cues.clear();
     keys.clear();
     // The crate's own overlapping search keeps its position in a state
-    // struct and rechecks its input each byte; this loop walks the same
+    // struct and rechecks its input each byte; these loops walk the same
     // DFA (a full one, as `find_overlapping_iter` would) with one lookup a
-    // byte and reports the same matches in the same order: by end, then as
+    // byte and report the same matches in the same order: by end, then as
     // the match state lists them.
-    let Ok(mut sid) = ac.start_state(Anchored::No) else { return };
-    let mut at = 0;
+    let Ok(start) = ac.start_state(Anchored::No) else { return };
+    // Each step waits on the last one's table lookup, and the table (a
+    // thousand words) misses the L1 cache on a third of them: the walk was
+    // a quarter of a dense field's scan time. Two halves walked in step
+    // are two independent chains the CPU overlaps. The second half starts
+    // a pattern's length early, so from the middle on its state is the
+    // whole text's (an Aho-Corasick state remembers at most that much);
+    // it reports only what ends after the middle.
+    let l = ac.max_pattern_len();
+    if b.len() < 4 * l {
+        walk_from(b, 0, start, 0, cues, keys);
+    } else {
+        let mid = b.len() / 2;
+        let from = mid + 1 - l;
+        let (one, two) = (&b[..mid], &b[from..]);
+        let (mut sa, mut sb, mut i) = (start, start, 0);
+        while let Some(p) = to_match2(ac, &one[i..], &two[i..], &mut sa, &mut sb) {
+            i += p + 1;
+            if ac.is_special(sa) {
+                report(b, sa, i, cues, keys);
+            }
+            if ac.is_special(sb) && from + i > mid {
+                report(b, sb, from + i, cues, keys);
+            }
+        }
+        // The second half is the longer: it goes on alone.
+        walk_from(b, from + one.len(), sb, mid, cues, keys);
+        // The halves' matches, first half first (a stable sort).
+        cues.sort_by_key(|h| h.end > mid);
+        keys.sort_by_key(|k| k.start + k.len > mid);
+    }
+    leftmost_longest(cues);
+}
+
+/// Walks `b` from `at` in state `sid`, reporting the matches that end
+/// after `after`.
+fn walk_from(b: &[u8], mut at: usize, mut sid: StateID, after: usize, cues: &mut Vec<Hit>, keys: &mut Vec<KeyHit>) {
+    let (ac, _, _) = automaton();
     while at < b.len() {
         let Some(p) = to_match(ac, &b[at..], &mut sid) else { break };
         at += p + 1;
-        if ac.is_dead(sid) {
-            break;
+        if at > after {
+            report(b, sid, at, cues, keys);
         }
-        let e = at;
-        for k in 0..ac.match_len(sid) {
-            let id = ac.match_pattern(sid, k);
-            let (pid, s) = (id.as_usize(), e - ac.pattern_len(id));
-            match kinds[pid] {
-                Pattern::Key { rule, exact } => {
-                    if !exact || &b[s..e] == words[pid].as_bytes() {
-                        keys.push(KeyHit { rule, start: s, len: e - s });
-                    }
-                }
-                // A cue stands as a whole word; one ending in a letter must
-                // end the word ("tel" is not "tell", "hi" not in "this").
-                Pattern::Cue(cue) => {
-                    if starts_word(b, s) && !(wordy(b[e - 1]) && e < b.len() && wordy(b[e])) {
-                        cues.push(Hit { start: s, end: e, cue });
-                    }
-                }
+    }
+}
+
+/// The matches of special state `sid` reached at `e`.
+fn report(b: &[u8], sid: StateID, e: usize, cues: &mut Vec<Hit>, keys: &mut Vec<KeyHit>) {
+    let (ac, _, _) = automaton();
+    if ac.is_dead(sid) {
+        return;
+    }
+    for k in 0..ac.match_len(sid) {
+        let id = ac.match_pattern(sid, k);
+        push_match(b, id.as_usize(), e - ac.pattern_len(id), e, cues, keys);
+    }
+}
+
+/// Pattern `pid` found at `s..e`: a secret key (in its case when the rule
+/// says so), or a cue standing as a whole word.
+fn push_match(b: &[u8], pid: usize, s: usize, e: usize, cues: &mut Vec<Hit>, keys: &mut Vec<KeyHit>) {
+    let (_, kinds, words) = automaton();
+    match kinds[pid] {
+        Pattern::Key { rule, exact } => {
+            if !exact || &b[s..e] == words[pid].as_bytes() {
+                keys.push(KeyHit { rule, start: s, len: e - s });
+            }
+        }
+        // A cue ending in a letter must end the word ("tel" is not "tell",
+        // "hi" not in "this").
+        Pattern::Cue(cue) => {
+            if starts_word(b, s) && !(wordy(b[e - 1]) && e < b.len() && wordy(b[e])) {
+                cues.push(Hit { start: s, end: e, cue });
             }
         }
     }
-    // Leftmost-longest among the cues: at each start the longest, and no
-    // cue inside another.
+}
+
+/// Leftmost-longest among the cues: at each start the longest, and no cue
+/// inside another.
+fn leftmost_longest(cues: &mut Vec<Hit>) {
     cues.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
     let mut end = 0;
     cues.retain(|h| {
@@ -562,6 +614,21 @@ fn to_match(ac: &DFA, hay: &[u8], sid: &mut StateID) -> Option<usize> {
         ac.is_special(s)
     });
     *sid = s;
+    p
+}
+
+/// `to_match` over two stretches in step: the first step at which either
+/// reaches a special state, or `None` when the shorter one ends.
+#[inline(never)]
+fn to_match2(ac: &DFA, one: &[u8], two: &[u8], s1: &mut StateID, s2: &mut StateID) -> Option<usize> {
+    let (mut x, mut y) = (*s1, *s2);
+    let p = one.iter().zip(two).position(|(&c, &d)| {
+        x = ac.next_state(Anchored::No, x, c);
+        y = ac.next_state(Anchored::No, y, d);
+        ac.is_special(x) | ac.is_special(y)
+    });
+    *s1 = x;
+    *s2 = y;
     p
 }
 
@@ -604,6 +671,55 @@ mod tests {
         out
     }
 
+    /// Cues and keys as plain tuples.
+    type Found = (Vec<(usize, usize, Cue)>, Vec<(usize, usize, usize)>);
+
+    fn plain(cues: Vec<Hit>, keys: Vec<KeyHit>) -> Found {
+        (
+            cues.into_iter().map(|h| (h.start, h.end, h.cue)).collect(),
+            keys.into_iter().map(|k| (k.rule, k.start, k.len)).collect(),
+        )
+    }
+
+    /// What `find` reports, from the crate's own overlapping search: the
+    /// reference for the walks.
+    fn found_by_reference(b: &[u8]) -> Found {
+        let (mut cues, mut keys) = (Vec::new(), Vec::new());
+        for (pid, s, e) in reference(b) {
+            push_match(b, pid, s, e, &mut cues, &mut keys);
+        }
+        leftmost_longest(&mut cues);
+        plain(cues, keys)
+    }
+
+    fn found(b: &[u8]) -> Found {
+        let (mut cues, mut keys) = (Vec::new(), Vec::new());
+        find(b, &mut cues, &mut keys);
+        plain(cues, keys)
+    }
+
+    /// The middle falls at every byte of the longest word and around it.
+    #[test]
+    fn the_two_half_walk_finds_a_word_the_middle_cuts() {
+        let (ac, _, words) = automaton();
+        let longest = words.iter().max_by_key(|w| w.len()).expect("words");
+        let l = longest.len();
+        assert_eq!(l, ac.max_pattern_len());
+        let mut cut = std::collections::BTreeSet::new();
+        for right in 0..6 * l {
+            let text = format!("{} {longest} {}", "x".repeat(3 * l), "y".repeat(right));
+            let (mid, at) = (text.len() / 2, 3 * l + 1);
+            if text.len() < 4 * l || mid + 2 < at || mid > at + l + 2 {
+                continue;
+            }
+            cut.insert(mid - (at - 2));
+            let (got, want) = (found(text.as_bytes()), found_by_reference(text.as_bytes()));
+            assert!(!want.0.is_empty() || !want.1.is_empty(), "{text}");
+            assert_eq!(got, want, "{text}");
+        }
+        assert_eq!(cut.len(), l + 5, "the middle fell at every offset");
+    }
+
     #[test]
     fn the_walk_reports_every_overlapping_match() {
         let text =
@@ -613,6 +729,20 @@ mod tests {
     }
 
     proptest! {
+        /// Long texts are walked in two halves at once: what they find is
+        /// what one walk finds, in the same order, wherever the middle falls
+        /// (inside a cue, a key, or a word).
+        #[test]
+        fn the_two_half_walk_finds_what_one_walk_finds(parts in prop::collection::vec(prop::sample::select(vec![
+            "hi", "Hi ", "this", "tel", "Tel.", "tell", " ", ",", "\n", "name:", "ms", "password", "PASSWORD=", "token",
+            "AKIA", "sk-", "ghp_", "://", "born", "geboren", "é", "passport", "x", "1", "-----BEGIN",
+            "documento nacional de identidad", "numéro d'assurance sociale", "mit freundlichen grüßen",
+            "social security number", "PuTTY-User-Key-File-", "aws_secret_access_key",
+        ]), 0..120)) {
+            let s: String = parts.concat();
+            prop_assert_eq!(found(s.as_bytes()), found_by_reference(s.as_bytes()));
+        }
+
         #[test]
         fn the_walk_equals_the_crates_overlapping_search(parts in prop::collection::vec(prop::sample::select(vec![
             "hi", "Hi ", "this", "tel", "Tel.", "tell", " ", ",", "\n", "name:", "ms", "password", "PASSWORD=", "token",

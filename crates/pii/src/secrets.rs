@@ -12,7 +12,9 @@
 use crate::{Finding, Kind};
 use aho_corasick::AhoCorasick;
 use regex_automata::meta::Regex;
-use regex_automata::Input;
+use regex_automata::{Anchored, Input};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex_syntax::hir::{Capture, Class, Hir, HirKind, Repetition};
 use std::sync::OnceLock;
 
 /// A rule's key found in the text (by the cue pass's automaton).
@@ -322,15 +324,24 @@ pub fn rules() -> &'static [SecretRule] {
             r("password_assignment", &["password", "passwd", "passphrase", "passwort", "kennwort", "mot de passe", "contrase", "senha", "wachtwoord"], r#"(?i:password|passwd|passphrase|passwort|kennwort|mot de passe|contrase\xC3\xB1a|contrasena|senha|wachtwoord)["']?\s{0,3}[:=]\s{0,3}["']?([!#-&(-~]{6,64})"#, "password: {a12}").kw().check(password_like).near("password: "),
             r("basic_auth_header", &["authorization"], r"(?i:authorization)\s*:\s*(?i:basic)\s+([A-Za-z0-9+/]{12,}={0,2})", "Authorization: Basic {s24}").kw().near("Authorization: Basic realm"),
             r("bearer_token", &["bearer"], r"(?i:bearer)[ \t]+([A-Za-z0-9._~+/-]{20,}=*)", "Authorization: Bearer {b32}").kw(),
-            r("generic_api_key", &["api_key", "apikey", "api-key", "access_token", "auth_token", "secret_key", "client_secret", "app_secret", "access_key", "token", "secret"], assigned!("api[_-]?key|access[_-]?token|auth[_-]?token|secret[_-]?key|client[_-]?secret|app[_-]?secret|access[_-]?key|token|secret", "[A-Za-z0-9_./+=-]{16,128}"), "client_secret = \"{a32}\"").kw().check(random_looking).near("client_secret = \"aaaaaaaaaaaaaaaaaaaa\""),
+            r("generic_api_key", &["api_key", "apikey", "api-key", "access_token", "access-token", "accesstoken", "auth_token", "auth-token", "authtoken", "secret_key", "client_secret", "client-secret", "clientsecret", "app_secret", "app-secret", "appsecret", "access_key", "access-key", "accesskey", "token", "secret"], assigned!("api[_-]?key|access[_-]?token|auth[_-]?token|secret[_-]?key|client[_-]?secret|app[_-]?secret|access[_-]?key|token|secret", "[A-Za-z0-9_./+=-]{16,128}"), "client_secret = \"{a32}\"").kw().check(random_looking).near("client_secret = \"aaaaaaaaaaaaaaaaaaaa\""),
         ]
     })
 }
 
-/// Each rule's pattern, and the longest match it can make (bytes; `max`
-/// when the pattern is unbounded or longer).
-fn patterns() -> &'static [(Regex, usize)] {
-    static P: OnceLock<Vec<(Regex, usize)>> = OnceLock::new();
+/// A rule's compiled pattern.
+struct Compiled {
+    re: Regex,
+    /// The longest match it can make (bytes; `max` when the pattern is
+    /// unbounded or longer).
+    longest: usize,
+    /// Every match starts with one of the rule's keys: the rule is tried
+    /// once at each key, anchored there, instead of across a window.
+    at_key: bool,
+}
+
+fn patterns() -> &'static [Compiled] {
+    static P: OnceLock<Vec<Compiled>> = OnceLock::new();
     P.get_or_init(|| {
         rules()
             .iter()
@@ -342,22 +353,74 @@ fn patterns() -> &'static [(Regex, usize)] {
                 // The rules are constants covered by tests.
                 #[allow(clippy::expect_used)]
                 let re = Regex::builder().syntax(syntax).build(&pattern).expect("secret pattern compiles");
+                let hir = regex_automata::util::syntax::parse_with(&pattern, &syntax).ok();
                 // A window need reach no further than the longest match
                 // from its key: most rules' matches are far shorter than
                 // `max`, and the windows are most of this pass's work.
-                let longest = regex_automata::util::syntax::parse_with(&pattern, &syntax)
-                    .ok()
-                    .and_then(|hir| hir.properties().maximum_len())
-                    .map_or(r.max, |n| n.min(r.max));
-                (re, longest)
+                let longest = hir.as_ref().and_then(|h| h.properties().maximum_len()).map_or(r.max, |n| n.min(r.max));
+                let at_key = hir.is_some_and(|h| starts_with_a_key(r, &h));
+                Compiled { re, longest, at_key }
             })
             .collect()
     })
 }
 
+/// Whether every match of the rule's pattern starts with one of its keys
+/// (in any ASCII case when the rule's keys match so): every prefix literal
+/// of the pattern (`regex-syntax`'s extractor, the set finite) starts with
+/// a key. Case-insensitive letters are folded to one literal first, or
+/// `(?i:client_secret)` alone would be 4,096 literals.
+fn starts_with_a_key(r: &SecretRule, hir: &Hir) -> bool {
+    if r.back != 0 {
+        return false;
+    }
+    let folded;
+    let hir = if r.keys_any_case {
+        folded = fold_case(hir);
+        &folded
+    } else {
+        hir
+    };
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
+    let Some(lits) = seq.literals() else { return false };
+    let norm = |v: &[u8]| if r.keys_any_case { v.to_ascii_lowercase() } else { v.to_vec() };
+    let keys: Vec<Vec<u8>> = r.keys.iter().map(|k| norm(k.as_bytes())).collect();
+    !lits.is_empty() && lits.iter().all(|l| keys.iter().any(|k| !k.is_empty() && norm(l.as_bytes()).starts_with(k)))
+}
+
+/// `hir` with every class of one ASCII letter in both cases (`[tT]`, what
+/// `(?i)` makes of a letter) as that lowercase letter.
+fn fold_case(hir: &Hir) -> Hir {
+    match hir.kind() {
+        HirKind::Class(Class::Bytes(c)) => match c.ranges() {
+            [x, y]
+                if x.start() == x.end()
+                    && y.start() == y.end()
+                    && x.start().is_ascii_alphabetic()
+                    && x.start().eq_ignore_ascii_case(&y.start())
+                    && x.start() != y.start() =>
+            {
+                Hir::literal([x.start().to_ascii_lowercase()])
+            }
+            _ => hir.clone(),
+        },
+        HirKind::Concat(xs) => Hir::concat(xs.iter().map(fold_case).collect()),
+        HirKind::Alternation(xs) => Hir::alternation(xs.iter().map(fold_case).collect()),
+        HirKind::Repetition(rep) => Hir::repetition(Repetition { sub: Box::new(fold_case(&rep.sub)), ..rep.clone() }),
+        HirKind::Capture(cap) => Hir::capture(Capture { sub: Box::new(fold_case(&cap.sub)), ..cap.clone() }),
+        _ => hir.clone(),
+    }
+}
+
 /// Runs each rule whose keys were found (`keys`, from the cue pass) in
 /// the windows around them.
 pub(crate) fn scan(b: &[u8], keys: &[KeyHit], windows: &mut Vec<(usize, usize, usize)>, out: &mut Vec<Finding>) {
+    scan_as(b, keys, windows, out, true);
+}
+
+/// `scan`, trying rules at their keys or not (the tests hold the two
+/// equal).
+fn scan_as(b: &[u8], keys: &[KeyHit], windows: &mut Vec<(usize, usize, usize)>, out: &mut Vec<Finding>, at_keys: bool) {
     if keys.is_empty() {
         return;
     }
@@ -367,7 +430,7 @@ pub(crate) fn scan(b: &[u8], keys: &[KeyHit], windows: &mut Vec<(usize, usize, u
     // within its longest length of the key's start.
     windows.clear();
     windows.extend(keys.iter().map(|k| {
-        let reach = (k.start + k.len).max(k.start + ps[k.rule].1);
+        let reach = (k.start + k.len).max(k.start + ps[k.rule].longest);
         (k.rule, k.start.saturating_sub(rs[k.rule].back), reach.min(b.len()))
     }));
     windows.sort_unstable();
@@ -375,35 +438,58 @@ pub(crate) fn scan(b: &[u8], keys: &[KeyHit], windows: &mut Vec<(usize, usize, u
     while i < windows.len() {
         let (rule, s, mut e) = windows[i];
         let mut j = i + 1;
+        if at_keys && ps[rule].at_key {
+            // Matches start at keys only: one anchored try at each key
+            // past the last match (what a search across the window would
+            // find, without its reverse scan or its rescan to the end).
+            let mut done = 0;
+            while j < windows.len() && windows[j].0 == rule {
+                j += 1;
+            }
+            for &(_, s, e) in &windows[i..j] {
+                if s >= done {
+                    done = search(b, rule, s, e, Anchored::Yes, out).unwrap_or(s + 1);
+                }
+            }
+            i = j;
+            continue;
+        }
         while j < windows.len() && windows[j].0 == rule && windows[j].1 <= e {
             e = e.max(windows[j].2);
             j += 1;
         }
-        search(b, rule, s, e, out);
+        search(b, rule, s, e, Anchored::No, out);
         i = j;
     }
 }
 
-fn search(b: &[u8], rule: usize, s: usize, e: usize, out: &mut Vec<Finding>) {
+/// Rule `rule`'s matches in `s..e`: every one (unanchored), or the one
+/// starting at `s` (anchored). The end of the last.
+fn search(b: &[u8], rule: usize, s: usize, e: usize, anchored: Anchored, out: &mut Vec<Finding>) -> Option<usize> {
     let r = &rules()[rule];
-    let re = &patterns()[rule].0;
-    let input = Input::new(b).span(s..e);
+    let re = &patterns()[rule].re;
+    let input = Input::new(b).span(s..e).anchored(anchored);
+    let one = anchored.is_anchored();
+    let mut last = None;
     let mut push = |ms: usize, me: usize| {
         if r.check.is_none_or(|f| f(&b[ms..me])) {
             out.push(Finding::new(Kind::Secret, ms, me, 0.95, r.id));
         }
     };
     if r.group == 0 {
-        for m in re.find_iter(input) {
+        for m in re.find_iter(input).take(if one { 1 } else { usize::MAX }) {
             push(m.start(), m.end());
+            last = Some(m.end());
         }
     } else {
-        for caps in re.captures_iter(input) {
+        for caps in re.captures_iter(input).take(if one { 1 } else { usize::MAX }) {
             if let Some(g) = caps.get_group(r.group) {
                 push(g.start, g.end);
             }
+            last = caps.get_match().map(|m| m.end()).or(last);
         }
     }
+    last
 }
 
 #[cfg(test)]
@@ -431,6 +517,59 @@ mod tests {
             let part = if upper { PLACEHOLDER_PARTS[k].to_uppercase() } else { PLACEHOLDER_PARTS[k].to_string() };
             let v = format!("{pre}{part}{post}");
             prop_assert!(placeholder(v.as_bytes()));
+        }
+    }
+
+    /// Most rules start with their key and are tried anchored at it; the
+    /// ones that cannot be (a match may start before its key, or the
+    /// pattern may start otherwise) are searched across their window.
+    #[test]
+    fn rules_that_start_with_their_key_are_tried_at_it() {
+        let at_key: Vec<&str> = rules().iter().zip(patterns()).filter(|(_, p)| p.at_key).map(|(r, _)| r.id).collect();
+        for id in ["aws_access_key", "gcp_api_key", "generic_api_key", "password_assignment", "bearer_token", "jwt"] {
+            assert!(at_key.contains(&id), "{id} should be tried at its key: {at_key:?}");
+        }
+        assert!(!at_key.contains(&"connection_string_password"), "its match starts before its key `://`");
+        assert!(!at_key.contains(&"slack_token"), "`xoxb.` starts a match and is not one of its keys");
+        assert!(at_key.len() * 10 >= rules().len() * 8, "{} of {} rules at their key", at_key.len(), rules().len());
+        // The fold keeps what is not a letter in both cases.
+        let parse = |p: &str| regex_automata::util::syntax::parse(p).expect("parse");
+        assert_eq!(
+            format!("{:?}", fold_case(&parse("(?-u)(?i:t)[_-]?[A-Z]"))),
+            format!("{:?}", parse("(?-u)t[_-]?[A-Z]"))
+        );
+    }
+
+    /// Secrets found by trying each rule at its keys and by searching
+    /// across the windows.
+    fn both_ways(text: &str) -> (Vec<Finding>, Vec<Finding>) {
+        let b = text.as_bytes();
+        let (mut cues, mut keys) = (Vec::new(), Vec::new());
+        crate::cues::find(b, &mut cues, &mut keys);
+        let (mut at, mut across) = (Vec::new(), Vec::new());
+        scan_as(b, &keys, &mut Vec::new(), &mut at, true);
+        scan_as(b, &keys, &mut Vec::new(), &mut across, false);
+        (at, across)
+    }
+
+    proptest! {
+        /// Keys, values and the separators of assignments in any order:
+        /// trying rules at their keys finds exactly what a search across
+        /// the windows finds.
+        #[test]
+        fn trying_rules_at_their_keys_finds_what_searching_windows_finds(
+            parts in prop::collection::vec(prop::sample::select(vec![
+                "AKIA", "ASIA", "A3T", "ghp_", "gho_", "github_pat_", "glpat-", "sk-", "sk-ant-api03-", "sk_live_",
+                "xoxb-", "xoxp-", "xoxb.", "xoxe.", "AIza", "eyJ", ".eyJ", "hf_", "npm_", "SG.", "token", "secret", "api_key",
+                "client_secret", "accesstoken", "password", "Password=", "bearer ", "Bearer ", "Authorization: Basic ",
+                "-----BEGIN RSA PRIVATE KEY-----", "postgres://", "app:", "@db", "=", ": ", " = ", "\"", "'", " ",
+                "\n", "_", "-", ".", "/", "ABCDEFGHIJKLMNOP", "QRSTUVWXYZ234567", "q8Z2xW4vN7kP1sT9", "bR3mY6cJ0aL5dF8h",
+                "0123456789", "abcdefghijklmnop", "xxxx", "your",
+            ]), 0..40)
+        ) {
+            let text: String = parts.concat();
+            let (at, across) = both_ways(&text);
+            prop_assert_eq!(at, across);
         }
     }
 

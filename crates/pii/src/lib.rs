@@ -202,18 +202,10 @@ impl Scratch {
     /// What one huge field grew is not kept for the next.
     fn trim(&mut self) {
         const KEEP: usize = 1 << 12;
-        if self.cues.capacity() > KEEP {
-            self.cues = Vec::new();
-        }
-        if self.keys.capacity() > KEEP {
-            self.keys = Vec::new();
-        }
-        if self.windows.capacity() > KEEP {
-            self.windows = Vec::new();
-        }
-        if self.kept.capacity() > KEEP {
-            self.kept = Vec::new();
-        }
+        text::release_if_over(&mut self.cues, KEEP);
+        text::release_if_over(&mut self.keys, KEEP);
+        text::release_if_over(&mut self.windows, KEEP);
+        text::release_if_over(&mut self.kept, KEEP);
         self.tokens.trim(KEEP);
     }
 }

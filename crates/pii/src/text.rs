@@ -2,6 +2,14 @@
 
 use std::sync::OnceLock;
 
+/// Frees `v`'s buffer when it has grown past `keep` items (one huge field
+/// does not pin its memory for the next scan).
+pub(crate) fn release_if_over<T>(v: &mut Vec<T>, keep: usize) {
+    if v.capacity() > keep {
+        *v = Vec::new();
+    }
+}
+
 /// A constant word list, sorted at first use for binary search.
 pub(crate) struct Words {
     list: &'static [&'static str],

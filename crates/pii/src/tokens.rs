@@ -75,9 +75,7 @@ pub(crate) struct Scratch {
 
 impl Scratch {
     pub(crate) fn trim(&mut self, keep: usize) {
-        if self.run.capacity() > keep {
-            self.run = Vec::new();
-        }
+        crate::text::release_if_over(&mut self.run, keep);
     }
 }
 

@@ -275,8 +275,9 @@ fn demo(
         sessions_summary(&store)?;
     }
     // The demo's first tenant, by name: the history is sorted by time, so
-    // the first event's tenant changes with the hour the demo runs (a test
-    // that read `demo-acme.key` failed on a run where it was `globex`).
+    // the first event's tenant can change with the hour the demo runs (a
+    // test that read `demo-acme.key` failed on a run where it was not
+    // `acme`).
     let demo_tenant = traceledger_fleet::tenant_name(0);
     if a.history_days > 0 {
         dsar_demo(node, projections, privacy, &demo_tenant)?;
